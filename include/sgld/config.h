@@ -1,0 +1,67 @@
+/* config.h - one struct for a run: defaults, INI file, getopt_long flags, validation.
+ *
+ * Every key of the INI file is a long option without the dashes (`step-size = 1e-4`);
+ * `[section]` headers are allowed and ignored; `#` and `;` start comments.  Flags given on
+ * the command line override the file whatever their order.  Unknown keys/options, values
+ * that do not parse, and out-of-range values are errors whose message names the source
+ * (file:line or "command line"), the key and the value. */
+#ifndef SGLD_CONFIG_H
+#define SGLD_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sgld/status.h"
+
+#define SGLD_PATH_MAX 1024
+#define SGLD_NAME_MAX 64
+
+typedef struct sgld_config {
+    char config_path[SGLD_PATH_MAX]; /* --config, "" if none */
+    /* model and data */
+    char model[SGLD_NAME_MAX];       /* --model linreg|logreg|softmax (default linreg) */
+    double noise_sd;                 /* --noise-sd, linreg known noise sd (default 0.5) */
+    double prior_sd;                 /* --prior-sd, N(0, s^2) prior on every weight (1) */
+    char data[SGLD_PATH_MAX];        /* --data (default synthetic:linreg) */
+    char test_data[SGLD_PATH_MAX];   /* --test-data, "" if none */
+    double test_fraction;            /* --test-fraction in [0, 1) (0) */
+    int standardize;                 /* --standardize (off) */
+    /* sampler */
+    char sampler[SGLD_NAME_MAX];     /* --sampler sgd|sgld (sgld) */
+    int chains;                      /* --chains C >= 1 (default 1) */
+    int64_t steps;                   /* --steps N >= 1 (10000) */
+    int64_t burnin;                  /* --burnin B >= 0, < steps (1000) */
+    int64_t thin;                    /* --thin T >= 1 (1) */
+    int64_t batch_size;              /* --batch-size B >= 1, total per chain (100) */
+    uint32_t seed;                   /* --seed S in [0, 2^32) (1) */
+    double step_size;                /* --step-size a > 0 (1e-4) */
+    double step_b;                   /* --step-b b >= 0 (0) */
+    double step_gamma;               /* --step-gamma g in [0, 1] (0: constant) */
+    double temperature;              /* --temperature T > 0 (1) */
+    /* output */
+    char output[SGLD_PATH_MAX];      /* --output FILE, "" = no sample file */
+    int force;                       /* --force: overwrite an existing output */
+    int quiet;                       /* --quiet */
+    int progress;                    /* --progress: progress line even when not a TTY */
+    int64_t flush_draws;             /* --flush-every draws buffered per collective write (100) */
+    int help;                        /* --help was given */
+    int version;                     /* --version was given */
+} sgld_config;
+
+/* Fills c with the defaults above. */
+void sgld_config_defaults(sgld_config *c);
+
+/* Parses argv (and the --config file named there, applied before the flags), validates,
+ * and fills c.  Not collective (every rank parses the same argv).  On error returns
+ * SGLD_ERR_USAGE with a one-line message such as
+ *   "run.ini:4: unknown key 'step_size' (did you mean 'step-size'?)"
+ *   "--steps: '10k' is not an integer"  /  "--step-size: must be > 0, got -1" */
+sgld_status sgld_config_parse(sgld_config *c, int argc, char **argv);
+
+/* Writes the --help text (every option, its default and unit) to f. */
+void sgld_config_help(FILE *f, const char *prog);
+
+/* Writes "key = value" lines for every option (the effective configuration, INI syntax). */
+void sgld_config_write(const sgld_config *c, FILE *f);
+
+#endif

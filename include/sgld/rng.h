@@ -1,0 +1,58 @@
+/* rng.h - counter-based random streams (Philox4x32-10, Salmon et al. SC'11, via Random123).
+ *
+ * Key   = (seed, chain)                      -- 2 x 32 bits
+ * Counter = (block, purpose, step_lo, step_hi) -- 4 x 32 bits
+ *
+ * Any rank can produce any chain's numbers for any step without state: the stream for
+ * (seed, chain, step, purpose) is a pure function, which keeps the copies of a chain on
+ * its shard ranks bitwise identical without a broadcast and makes a restart need nothing but
+ * the step number.  `block` indexes 128-bit blocks inside one (step, purpose) stream, so
+ * element i of a stream always comes from the same block whatever n is requested. */
+#ifndef SGLD_RNG_H
+#define SGLD_RNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a stream is used for: the third coordinate of the counter.  Never reorder: the
+ * values are part of the documented key and of reproducibility across versions. */
+enum sgld_rng_purpose {
+    SGLD_RNG_NOISE = 1,     /* Langevin noise of a step */
+    SGLD_RNG_BATCH = 2,     /* minibatch indices of a step */
+    SGLD_RNG_INIT = 3,      /* parameter initialization (step 0) */
+    SGLD_RNG_DATA = 4,      /* synthetic data sets (chain = data-set id) */
+    SGLD_RNG_SPLIT = 5,     /* train/test split permutation */
+    SGLD_RNG_PROJECT = 6,   /* random projections in sgld-ess */
+    SGLD_RNG_SAMPLER = 7    /* sampler-internal randomness (momentum refresh, ...) */
+};
+
+typedef struct sgld_rng {
+    uint32_t seed;
+    uint32_t chain;
+} sgld_rng;
+
+/* The 4 raw 32-bit words of block `block` of the stream (step, purpose). */
+void sgld_rng_block(const sgld_rng *r, uint64_t step, uint32_t purpose, uint32_t block,
+                    uint32_t out[4]);
+
+/* n uniform doubles in (0, 1) (53-bit, never 0 or 1): element i uses words 2(i%2)..+1 of
+ * block i/2.  Elements [first, first + n) of the stream. */
+void sgld_rng_uniform(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t first,
+                      size_t n, double *out);
+
+/* n standard normals (Box-Muller on one block per pair of elements, double precision).
+ * Elements [first, first + n) of the stream; element i depends only on (key, step,
+ * purpose, i). */
+void sgld_rng_normal(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t first,
+                     size_t n, double *out);
+
+/* Same values as sgld_rng_normal, rounded to float. */
+void sgld_rng_normal_float(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t first,
+                           size_t n, float *out);
+
+/* A uniform integer in [0, bound) from element i of the stream (multiply-shift on 64 bits;
+ * bias below 2^-32 for bound < 2^32). */
+uint64_t sgld_rng_below(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t i,
+                        uint64_t bound);
+
+#endif

@@ -1,0 +1,103 @@
+/* samples.h - the HDF5 sample file (netCDF-4 / ArviZ InferenceData layout).
+ *
+ * Groups /posterior and /sample_stats hold variables shaped [chain, draw, ...] with HDF5
+ * dimension scales named `chain`, `draw` and one per extra dimension (`<var>_dim_<k>` unless
+ * named), so that xarray (netcdf4 and h5netcdf engines), arviz.from_netcdf and `ncdump -h`
+ * read it.  `draw` is unlimited and chunked; draws are appended by all chains together
+ * (collective) and the file is flushed, so it is valid after every append.
+ *
+ * Writing is collective over the communicator given to create (parallel HDF5, MPI-IO):
+ * every rank calls every function with the same arguments, but only ranks that pass data
+ * for a chain write it (others pass chain = -1). */
+#ifndef SGLD_SAMPLES_H
+#define SGLD_SAMPLES_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "sgld/status.h"
+
+#define SGLD_SAMPLES_MAX_DIMS 6 /* extra dimensions after [chain, draw] */
+
+typedef enum { SGLD_F32 = 0, SGLD_F64 = 1 } sgld_dtype;
+
+typedef struct sgld_var_spec {
+    const char *group;                         /* "posterior" or "sample_stats" */
+    const char *name;                          /* e.g. "w" */
+    int n_dims;                                /* extra dims after [chain, draw], 0.. */
+    int64_t dims[SGLD_SAMPLES_MAX_DIMS];
+    const char *dim_names[SGLD_SAMPLES_MAX_DIMS]; /* NULL entries default to <name>_dim_<k> */
+    sgld_dtype dtype;
+} sgld_var_spec;
+
+typedef struct sgld_samples sgld_samples;
+
+/* Creates `path` (refuses an existing file with SGLD_ERR_EXISTS unless force) with the given
+ * variables, n_chains chains, zero draws; chunk_draws is the chunk length along draw.
+ * Collective over comm; comm is duplicated.  On failure no file is left behind. */
+sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int n_chains,
+                                int n_vars, const sgld_var_spec *vars, int64_t chunk_draws,
+                                sgld_samples **out);
+
+/* Attributes: on a group ("" or "/" = root, "posterior", ...). Collective. */
+sgld_status sgld_samples_attr_string(sgld_samples *s, const char *group, const char *name,
+                                     const char *value);
+sgld_status sgld_samples_attr_double(sgld_samples *s, const char *group, const char *name,
+                                     int n, const double *values);
+sgld_status sgld_samples_attr_int(sgld_samples *s, const char *group, const char *name,
+                                  int n, const int64_t *values);
+
+/* Appends n_draws draws.  Collective: every rank calls with the same n_draws; a rank that
+ * writes chain c passes chain = c and data[v] pointing to n_draws x prod(dims of v) values
+ * of var v (in its dtype, draw-major); every other rank passes chain = -1 and data = NULL.
+ * Each chain must be written by exactly one rank.  Extends draw, writes, flushes. */
+sgld_status sgld_samples_append(sgld_samples *s, int chain, int64_t n_draws,
+                                const void *const *data);
+
+/* Draws written so far. */
+int64_t sgld_samples_n_draws(const sgld_samples *s);
+
+/* Truncates every variable (and the draw scale) to n_draws (for a resume). Collective. */
+sgld_status sgld_samples_truncate(sgld_samples *s, int64_t n_draws);
+
+/* Closes the file and frees; *s = NULL. Collective. NULL-safe.  Returns the close status. */
+sgld_status sgld_samples_close(sgld_samples **s);
+
+/* Deletes a file this run created (used after a failure so no half-written output is left);
+ * call after close.  Rank 0 unlinks; others return. */
+void sgld_samples_discard(MPI_Comm comm, const char *path);
+
+/* ---- reading (not collective: any rank may read on its own) ---- */
+
+typedef struct sgld_samples_reader sgld_samples_reader;
+
+/* Opens any HDF5 file in the layout above read-only.  SGLD_ERR_IO when missing or not HDF5
+ * ("FILE: not an HDF5 file"). */
+sgld_status sgld_samples_open(const char *path, sgld_samples_reader **out);
+void sgld_samples_reader_close(sgld_samples_reader **r);
+
+/* Names of the variables of a group that are shaped [chain, draw, ...] (in file order);
+ * caller frees with sgld_samples_free_names.  SGLD_ERR_ARG if the group does not exist. */
+sgld_status sgld_samples_list(sgld_samples_reader *r, const char *group, int *n_vars,
+                              char ***names);
+void sgld_samples_free_names(int n, char ***names);
+
+/* Shape of a variable: *n_dims total dims (>= 2) and dims[0..n_dims); SGLD_ERR_ARG naming the
+ * variable if absent. */
+sgld_status sgld_samples_shape(sgld_samples_reader *r, const char *group, const char *name,
+                               int *n_dims, int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2]);
+
+/* Reads flattened elements [elem_begin, elem_begin + n_elem) (row-major over the dims after
+ * [chain, draw]) of all chains and draws, as double, into out laid out element-major:
+ * out[(e * n_chains + c) * n_draws + t].  Reads only what it needs from the file. */
+sgld_status sgld_samples_read_elems(sgld_samples_reader *r, const char *group,
+                                    const char *name, int64_t elem_begin, int64_t n_elem,
+                                    double *out);
+
+/* Reads an attribute as a string (caller frees) / as doubles; SGLD_ERR_ARG if absent. */
+sgld_status sgld_samples_read_attr_string(sgld_samples_reader *r, const char *group,
+                                          const char *name, char **value);
+sgld_status sgld_samples_read_attr_double(sgld_samples_reader *r, const char *group,
+                                          const char *name, int max_n, int *n, double *values);
+
+#endif

@@ -1,0 +1,83 @@
+/* status.c - the result-code table, the per-process error buffer and the allocation
+ * wrappers (with a fail-the-n-th-allocation hook for fault-injection tests). */
+#include "sgld/status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const messages[] = {
+#define SGLD_STATUS_MSG(code, msg) msg,
+    SGLD_STATUS_LIST(SGLD_STATUS_MSG)
+#undef SGLD_STATUS_MSG
+};
+
+static char err_msg[1024];
+static char err_trace[2048];
+
+const char *sgld_strerror(sgld_status st)
+{
+    if ((int)st < 0 || st >= SGLD_STATUS_COUNT) return "unknown status";
+    return messages[st];
+}
+
+sgld_status sgld_error_set(sgld_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+    va_end(ap);
+    err_trace[0] = '\0';
+    return st;
+}
+
+void sgld_error_frame(const char *file, int line, const char *expr)
+{
+    size_t used = strlen(err_trace);
+    if (used + 1 >= sizeof err_trace) return;
+    snprintf(err_trace + used, sizeof err_trace - used, "  from %s:%d (%s)\n", file, line, expr);
+}
+
+const char *sgld_error_message(void) { return err_msg; }
+const char *sgld_error_trace(void) { return err_trace; }
+
+void sgld_error_clear(void)
+{
+    err_msg[0] = '\0';
+    err_trace[0] = '\0';
+}
+
+static long fail_countdown;
+
+void sgld_alloc_fail_after(long n) { fail_countdown = n > 0 ? n : 0; }
+
+/* True when the injected failure is due now. */
+static int injected_failure(void)
+{
+    if (fail_countdown == 0) return 0;
+    if (--fail_countdown == 0) return 1;
+    return 0;
+}
+
+void *sgld_malloc(size_t size) { return injected_failure() ? NULL : malloc(size ? size : 1); }
+
+void *sgld_calloc(size_t n, size_t size)
+{
+    return injected_failure() ? NULL : calloc(n ? n : 1, size ? size : 1);
+}
+
+void *sgld_realloc(void *p, size_t size)
+{
+    return injected_failure() ? NULL : realloc(p, size ? size : 1);
+}
+
+char *sgld_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *c = sgld_malloc(n);
+    if (c) memcpy(c, s, n);
+    return c;
+}
+
+void sgld_free(void *p) { free(p); }

@@ -1,0 +1,70 @@
+/* test_status.c - messages, traceback frames, the propagation macros and injected
+ * allocation failures. */
+#include "sgld_test.h"
+
+#include <string.h>
+
+#include "sgld/status.h"
+
+static sgld_status fails_with_arg(int value)
+{
+    SGLD_CHECK(value > 0, SGLD_ERR_ARG, "run.ini:4: key 'steps': must be > 0, got %d", value);
+    return SGLD_OK;
+}
+
+static sgld_status propagates(int value)
+{
+    SGLD_TRY(fails_with_arg(value));
+    return SGLD_OK;
+}
+
+static sgld_status allocates(size_t n)
+{
+    double *p;
+    SGLD_ALLOC(p, n);
+    sgld_free(p);
+    return SGLD_OK;
+}
+
+static void test_messages(void **state)
+{
+    (void)state;
+    assert_string_equal(sgld_strerror(SGLD_OK), "success");
+    assert_string_equal(sgld_strerror(SGLD_ERR_NOMEM), "out of memory");
+    assert_string_equal(sgld_strerror((sgld_status)999), "unknown status");
+    for (int s = 0; s < SGLD_STATUS_COUNT; s++) assert_true(strlen(sgld_strerror(s)) > 0);
+}
+
+static void test_check_and_try(void **state)
+{
+    (void)state;
+    sgld_error_clear();
+    assert_int_equal(propagates(3), SGLD_OK);
+    assert_int_equal(propagates(-2), SGLD_ERR_ARG);
+    assert_string_equal(sgld_error_message(), "run.ini:4: key 'steps': must be > 0, got -2");
+    assert_non_null(strstr(sgld_error_trace(), "test_status.c"));
+    assert_non_null(strstr(sgld_error_trace(), "fails_with_arg(value)"));
+    sgld_error_clear();
+    assert_string_equal(sgld_error_message(), "");
+}
+
+static void test_injected_allocation_failure(void **state)
+{
+    (void)state;
+    assert_int_equal(allocates(10), SGLD_OK);
+    sgld_alloc_fail_after(2);
+    assert_int_equal(allocates(10), SGLD_OK);
+    assert_int_equal(allocates(10), SGLD_ERR_NOMEM);
+    assert_non_null(strstr(sgld_error_message(), "out of memory"));
+    assert_int_equal(allocates(10), SGLD_OK); /* one-shot */
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_check_and_try),
+        cmocka_unit_test(test_injected_allocation_failure),
+    };
+    return sgld_test_run(argc, argv, "status", tests, sizeof tests / sizeof tests[0]);
+}
