@@ -8,6 +8,7 @@
 #ifndef SGLD_STATUS_H
 #define SGLD_STATUS_H
 
+#include <mpi.h>
 #include <stddef.h>
 
 #define SGLD_STATUS_LIST(X)                                              \
@@ -90,6 +91,12 @@ void sgld_error_clear(void);
         if ((long long)(expr) < 0)                                       \
             return sgld_error_set(SGLD_ERR_HDF5, "%s: HDF5 call %s failed", (path), #expr); \
     } while (0)
+
+/* Ranks agree on failure before the next collective (SUNDIALS' rule).  Every rank of comm
+ * passes its local status and gets back the same status: OK if all were OK, otherwise the
+ * status and message of the lowest failing rank (which every rank then holds, so rank 0 can
+ * print it).  Collective over comm. */
+sgld_status sgld_status_agree(MPI_Comm comm, sgld_status local);
 
 /* ---- allocation: every allocation goes through these (fault injection hook) ---- */
 

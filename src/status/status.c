@@ -81,3 +81,26 @@ char *sgld_strdup(const char *s)
 }
 
 void sgld_free(void *p) { free(p); }
+
+sgld_status sgld_status_agree(MPI_Comm comm, sgld_status local)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    /* Lowest failing rank, or size when none failed. */
+    int mine = local != SGLD_OK ? rank : size, first = size;
+    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+        return sgld_error_set(SGLD_ERR_MPI, "MPI_Allreduce failed while agreeing on a status");
+    if (first == size) return SGLD_OK;
+    int code = (int)local;
+    char msg[sizeof err_msg];
+    if (rank == first) memcpy(msg, err_msg, sizeof msg);
+    MPI_Bcast(&code, 1, MPI_INT, first, comm);
+    MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm);
+    if (rank != first) {
+        memcpy(err_msg, msg, sizeof err_msg);
+        err_msg[sizeof err_msg - 1] = '\0';
+        err_trace[0] = '\0';
+    }
+    return (sgld_status)code;
+}

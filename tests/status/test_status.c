@@ -2,6 +2,7 @@
  * allocation failures. */
 #include "sgld_test.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "sgld/status.h"
@@ -59,12 +60,30 @@ static void test_injected_allocation_failure(void **state)
     assert_int_equal(allocates(10), SGLD_OK); /* one-shot */
 }
 
+/* Every rank gets the lowest failing rank's status and message (run at several sizes). */
+static void test_agree(void **state)
+{
+    (void)state;
+    int rank = sgld_test_rank(), size = sgld_test_size();
+    assert_int_equal(sgld_status_agree(MPI_COMM_WORLD, SGLD_OK), SGLD_OK);
+    int failing = size > 1 ? 1 : 0;
+    sgld_status local = SGLD_OK;
+    if (rank >= failing) local = sgld_error_set(rank == failing ? SGLD_ERR_PARSE : SGLD_ERR_IO,
+                                                "rank %d: bad.csv:3: broken", rank);
+    sgld_status st = sgld_status_agree(MPI_COMM_WORLD, local);
+    assert_int_equal(st, SGLD_ERR_PARSE);
+    char want[64];
+    snprintf(want, sizeof want, "rank %d: bad.csv:3: broken", failing);
+    assert_string_equal(sgld_error_message(), want);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_check_and_try),
         cmocka_unit_test(test_injected_allocation_failure),
+        cmocka_unit_test(test_agree),
     };
     return sgld_test_run(argc, argv, "status", tests, sizeof tests / sizeof tests[0]);
 }
