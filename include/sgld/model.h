@@ -1,0 +1,85 @@
+/* model.h - models: a table of types (vtables) and an instance with its parameter layout.
+ *
+ * All parameters of a model live in one flat float vector theta (one allreduce per step);
+ * `vars` says how it splits into the named tensors written to the sample file.  Every model
+ * has the same prior: N(0, prior_sd^2) on every weight and bias.
+ *
+ * Adding a model is one file in src/model/ defining a `const sgld_model_type` and one line
+ * in the registry table of src/model/registry.c. */
+#ifndef SGLD_MODEL_H
+#define SGLD_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sgld/data.h"
+#include "sgld/rng.h"
+#include "sgld/status.h"
+
+#define SGLD_MODEL_MAX_VARS 16
+#define SGLD_MODEL_MAX_DIMS 4
+
+typedef struct sgld_param_var {
+    char name[32];                  /* "w", "b", ... */
+    size_t offset;                  /* first element in theta */
+    size_t size;                    /* elements */
+    int n_dims;
+    int64_t dims[SGLD_MODEL_MAX_DIMS];
+    char dim_names[SGLD_MODEL_MAX_DIMS][32]; /* "feature", "class", ... */
+} sgld_param_var;
+
+typedef struct sgld_model sgld_model;
+
+typedef struct sgld_model_type {
+    const char *name;
+    const char *description;
+    int classification;  /* 1: targets are class indices */
+    int n_classes;       /* classes the model requires (2 for logreg), 0 = any / n/a */
+    /* Fills n_params and vars from m->d and m->n_classes. */
+    sgld_status (*setup)(sgld_model *m);
+    /* Sum over the n local rows `rows` of log p(y | x, theta); adds its gradient with
+     * respect to theta into grad (n_params floats).  Pure: no allocation. */
+    double (*loglik_grad)(const sgld_model *m, const float *theta, const sgld_dataset *data,
+                          const int64_t *rows, size_t n, float *grad);
+    /* Per-row predictive output for n rows of x ([n][d]): regression: the mean (out[n]);
+     * classification: class probabilities (out[n][K], K = max(2, n_classes)). */
+    void (*predict)(const sgld_model *m, const float *theta, const float *x, size_t n,
+                    double *out);
+} sgld_model_type;
+
+struct sgld_model {
+    const sgld_model_type *type;
+    int d;               /* features */
+    int n_classes;       /* K (classification) or 0 */
+    double noise_sd;     /* known noise sd of a Gaussian likelihood */
+    double prior_sd;     /* N(0, prior_sd^2) prior on every parameter */
+    size_t n_params;
+    int n_vars;
+    sgld_param_var vars[SGLD_MODEL_MAX_VARS];
+};
+
+/* The registered type called name, or NULL. */
+const sgld_model_type *sgld_model_find(const char *name);
+
+/* Writes "linreg, logreg, softmax" (all registered names) into buf. */
+void sgld_model_names(char *buf, size_t size);
+
+/* Initializes m for type t on data with d features and n_classes classes. */
+sgld_status sgld_model_init(sgld_model *m, const sgld_model_type *t, int d, int n_classes,
+                            double noise_sd, double prior_sd);
+
+/* Adds a variable to m's layout (used by setup functions); dims_names may be NULL. */
+sgld_status sgld_model_add_var(sgld_model *m, const char *name, int n_dims, const int64_t *dims,
+                               const char *const *dim_names);
+
+/* Log prior (up to nothing: the full normalized Gaussian log density) of theta; adds its
+ * gradient into grad when grad != NULL. */
+double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad);
+
+/* Initial parameters: N(0, 0.1^2) per element from the chain's stream (purpose INIT). */
+void sgld_model_init_params(const sgld_model *m, const sgld_rng *r, float *theta);
+
+/* Outputs per row of predict: 1 for regression, max(2, n_classes) for classification. */
+int sgld_model_n_outputs(const sgld_model *m);
+
+#endif

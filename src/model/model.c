@@ -1,0 +1,69 @@
+/* model.c - the parts every model shares: layout, Gaussian prior, initialization. */
+#include "sgld/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+sgld_status sgld_model_init(sgld_model *m, const sgld_model_type *t, int d, int n_classes,
+                            double noise_sd, double prior_sd)
+{
+    memset(m, 0, sizeof *m);
+    m->type = t;
+    m->d = d;
+    m->n_classes = t->classification ? n_classes : 0;
+    m->noise_sd = noise_sd;
+    m->prior_sd = prior_sd;
+    SGLD_CHECK(d >= 1, SGLD_ERR_ARG, "model %s: the data have no feature columns", t->name);
+    SGLD_CHECK(!t->n_classes || n_classes == t->n_classes, SGLD_ERR_ARG,
+               "model %s needs %d classes, the data have %d", t->name, t->n_classes, n_classes);
+    SGLD_CHECK(!t->classification || n_classes >= 2, SGLD_ERR_ARG,
+               "model %s needs at least 2 classes, the data have %d", t->name, n_classes);
+    SGLD_TRY(t->setup(m));
+    return SGLD_OK;
+}
+
+sgld_status sgld_model_add_var(sgld_model *m, const char *name, int n_dims, const int64_t *dims,
+                               const char *const *dim_names)
+{
+    SGLD_CHECK(m->n_vars < SGLD_MODEL_MAX_VARS && n_dims <= SGLD_MODEL_MAX_DIMS, SGLD_ERR_INTERNAL,
+               "model %s: too many variables or dimensions", m->type->name);
+    sgld_param_var *v = &m->vars[m->n_vars++];
+    snprintf(v->name, sizeof v->name, "%s", name);
+    v->offset = m->n_params;
+    v->size = 1;
+    v->n_dims = n_dims;
+    for (int k = 0; k < n_dims; k++) {
+        v->dims[k] = dims[k];
+        v->size *= (size_t)dims[k];
+        if (dim_names && dim_names[k])
+            snprintf(v->dim_names[k], sizeof v->dim_names[k], "%s", dim_names[k]);
+        else
+            snprintf(v->dim_names[k], sizeof v->dim_names[k], "%s_dim_%d", name, k);
+    }
+    m->n_params += v->size;
+    return SGLD_OK;
+}
+
+double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad)
+{
+    const double prec = 1.0 / (m->prior_sd * m->prior_sd);
+    double ss = 0.0;
+    for (size_t i = 0; i < m->n_params; i++) {
+        ss += (double)theta[i] * theta[i];
+        if (grad) grad[i] -= (float)(prec * theta[i]);
+    }
+    return -0.5 * prec * ss - (double)m->n_params * log(m->prior_sd * 2.5066282746310002);
+}
+
+void sgld_model_init_params(const sgld_model *m, const sgld_rng *r, float *theta)
+{
+    sgld_rng_normal_float(r, 0, SGLD_RNG_INIT, 0, m->n_params, theta);
+    for (size_t i = 0; i < m->n_params; i++) theta[i] *= 0.1f;
+}
+
+int sgld_model_n_outputs(const sgld_model *m)
+{
+    if (!m->type->classification) return 1;
+    return m->n_classes > 2 ? m->n_classes : 2;
+}
