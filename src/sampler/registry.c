@@ -1,0 +1,35 @@
+/* registry.c - the table of samplers and the step-size schedule.  Adding a sampler: one file
+ * and one line here. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sgld/sampler.h"
+
+extern const sgld_sampler_type sgld_sampler_sgd;
+extern const sgld_sampler_type sgld_sampler_sgld;
+
+static const sgld_sampler_type *const samplers[] = {
+    &sgld_sampler_sgd,
+    &sgld_sampler_sgld,
+};
+
+const sgld_sampler_type *sgld_sampler_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof samplers / sizeof samplers[0]; i++)
+        if (strcmp(samplers[i]->name, name) == 0) return samplers[i];
+    return NULL;
+}
+
+void sgld_sampler_names(char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof samplers / sizeof samplers[0] && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", samplers[i]->name);
+}
+
+double sgld_step_size(double a, double b, double g, uint64_t t)
+{
+    return g == 0.0 ? a : a * pow(b + (double)t, -g);
+}

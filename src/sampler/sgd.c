@@ -1,0 +1,32 @@
+/* sgd.c - stochastic gradient ascent on the log posterior, in the SGLD convention without
+ * noise:  theta <- theta + (eps_t / 2) g.  C chains from different initializations form a
+ * deep ensemble; with a decaying eps_t it converges to a MAP estimate.  No state. */
+#include "sgld/sampler.h"
+
+static size_t state_size(size_t n_params)
+{
+    (void)n_params;
+    return 0;
+}
+
+static void init(float *state, size_t n_params)
+{
+    (void)state;
+    (void)n_params;
+}
+
+static void step(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state)
+{
+    (void)state;
+    const float half = (float)(0.5 * ctx->eps);
+    for (size_t i = 0; i < ctx->n_params; i++) theta[i] += half * grad[i];
+}
+
+const sgld_sampler_type sgld_sampler_sgd = {
+    .name = "sgd",
+    .description = "stochastic gradient ascent, no noise (MAP / deep ensemble)",
+    .adds_noise = 0,
+    .state_size = state_size,
+    .init = init,
+    .step = step,
+};

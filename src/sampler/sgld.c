@@ -1,0 +1,41 @@
+/* sgld.c - stochastic gradient Langevin dynamics (Welling & Teh, ICML 2011).
+ *
+ *   theta <- theta + (eps_t / 2) g + N(0, eps_t T I),
+ *   g = grad log p(theta) + (N / B) sum_batch grad log p(y | x, theta)
+ * With T = 1 and eps_t -> 0 the iterates sample the posterior; a constant eps_t leaves an
+ * O(eps) bias (for a Gaussian target of precision lambda, variance 1 / (lambda (1 - eps lambda / 4))).
+ * Noise: element i of the chain's NOISE stream at this step.  No state. */
+#include <math.h>
+
+#include "sgld/sampler.h"
+
+static size_t state_size(size_t n_params)
+{
+    (void)n_params;
+    return 0;
+}
+
+static void init(float *state, size_t n_params)
+{
+    (void)state;
+    (void)n_params;
+}
+
+static void step(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state)
+{
+    (void)state;
+    const float half = (float)(0.5 * ctx->eps);
+    const float sd = (float)sqrt(ctx->eps * ctx->temperature);
+    float *z = ctx->work;
+    sgld_rng_normal_float(ctx->rng, ctx->step, SGLD_RNG_NOISE, 0, ctx->n_params, z);
+    for (size_t i = 0; i < ctx->n_params; i++) theta[i] += half * grad[i] + sd * z[i];
+}
+
+const sgld_sampler_type sgld_sampler_sgld = {
+    .name = "sgld",
+    .description = "stochastic gradient Langevin dynamics (Welling & Teh 2011)",
+    .adds_noise = 1,
+    .state_size = state_size,
+    .init = init,
+    .step = step,
+};
