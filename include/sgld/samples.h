@@ -54,6 +54,16 @@ sgld_status sgld_samples_attr_int(sgld_samples *s, const char *group, const char
 sgld_status sgld_samples_append(sgld_samples *s, int chain, int64_t n_draws,
                                 const void *const *data);
 
+/* The same for a rank that holds several chains (or none): one collective call appends
+ * n_draws draws to every chain.  Each rank passes the n_local chains it writes, chains[i]
+ * with data[i][v] laid out as in sgld_samples_append; n_local = 0 (chains and data NULL) on
+ * ranks that write nothing.  Across all ranks every chain must appear exactly once, else
+ * SGLD_ERR_ARG on every rank (checked with one MPI_Allreduce); n_draws must be equal on all
+ * ranks.  The draw extent grows once per call, so a rank never calls this once per chain.
+ * sgld_samples_append(s, c, n, data) is sgld_samples_append_chains(s, c >= 0, &c, n, &data). */
+sgld_status sgld_samples_append_chains(sgld_samples *s, int n_local, const int *chains,
+                                       int64_t n_draws, const void *const *const *data);
+
 /* Draws written so far. */
 int64_t sgld_samples_n_draws(const sgld_samples *s);
 
@@ -94,7 +104,10 @@ sgld_status sgld_samples_read_elems(sgld_samples_reader *r, const char *group,
                                     const char *name, int64_t elem_begin, int64_t n_elem,
                                     double *out);
 
-/* Reads an attribute as a string (caller frees) / as doubles; SGLD_ERR_ARG if absent. */
+/* Reads an attribute as a string (caller frees) / as doubles; SGLD_ERR_ARG if absent.
+ * read_attr_double converts any numeric attribute and sets *n to its number of values; it
+ * fails with SGLD_ERR_ARG (values untouched) when that exceeds max_n, except that max_n = 0
+ * with values = NULL only queries *n. */
 sgld_status sgld_samples_read_attr_string(sgld_samples_reader *r, const char *group,
                                           const char *name, char **value);
 sgld_status sgld_samples_read_attr_double(sgld_samples_reader *r, const char *group,

@@ -1,0 +1,57 @@
+/* samples_impl.h - private definitions shared by the sample-file writer and reader. */
+#ifndef SGLD_SAMPLES_IMPL_H
+#define SGLD_SAMPLES_IMPL_H
+
+#include <hdf5.h>
+
+#include "sgld/samples.h"
+
+/* A dimension of a group: a 1-D int64 coordinate dataset that is also a dimension scale. */
+typedef struct {
+    char *name;
+    int64_t len; /* -1 for draw (unlimited, grows with the appends) */
+    hid_t dset;
+} samples_dim;
+
+/* A group of the file (posterior, sample_stats, ...) with its own chain and draw scales. */
+typedef struct {
+    char *name;
+    hid_t gid;
+    int n_dims; /* dims[0] = chain, dims[1] = draw, then the extra dims by first use */
+    samples_dim *dims;
+} samples_group;
+
+typedef struct {
+    int group;
+    char *name;
+    int n_dims;                          /* extra dims after [chain, draw] */
+    hsize_t dims[SGLD_SAMPLES_MAX_DIMS];
+    int dim_ids[SGLD_SAMPLES_MAX_DIMS];  /* index into the group's dims */
+    int64_t elems_per_draw;
+    sgld_dtype dtype;
+    hid_t dset;
+} samples_var;
+
+struct sgld_samples {
+    MPI_Comm comm;
+    int rank, size;
+    char *path;
+    hid_t file;
+    hid_t dxpl; /* collective MPI-IO transfer */
+    int n_chains;
+    int64_t n_draws;
+    int64_t chunk_draws;
+    int n_groups;
+    samples_group *groups;
+    int n_vars;
+    samples_var *vars;
+    int *chain_count; /* workspace: n_chains */
+    int *chain_total; /* workspace: n_chains */
+    int64_t *draw_buf; /* workspace for the draw coordinate, grown on demand */
+    int64_t draw_buf_n;
+};
+
+/* The group path for a user group name: "" and "/" are the root, "x" and "/x" are "/x". */
+const char *samples_group_path(const char *group, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,752 @@
+/* writer.c - the sample file writer: parallel HDF5 (MPI-IO) in the netCDF-4 / ArviZ
+ * InferenceData layout (groups /posterior and /sample_stats, variables [chain, draw, ...]).
+ *
+ * Every dimension is a 1-D int64 coordinate dataset holding 0..len-1 that is also an HDF5
+ * dimension scale (H5DSset_scale with NAME = the dimension name) attached to each variable
+ * axis; that is all netCDF-C and h5netcdf use to recover dims, so no _Netcdf4Dimid /
+ * _NCProperties attributes are written.  What else the readers needed (found by running
+ * ncdump -h, xarray engine="netcdf4" and engine="h5netcdf" on the files, see
+ * tests/samples/check_layout.py):
+ *   - Link and attribute creation order TRACKED|INDEXED on the file (root group), on every
+ *     group and on every dataset.  netCDF-C iterates groups by creation order when it is
+ *     tracked and keeps variables/attributes in that order, which makes ncdump and the reader's
+ *     list show the order of creation (chain, draw, dims, then variables as given) instead of
+ *     alphabetical; it is also what netCDF-C itself writes.
+ *   - String attributes as fixed-length, NUL-terminated C strings in a scalar dataspace (what
+ *     netCDF-C writes for NC_CHAR text).  ncdump shows them as text, netcdf4 and h5netcdf
+ *     both give Python str.  An empty string is written as one NUL byte (H5Tset_size(0) is
+ *     invalid).  Character set ASCII, or UTF-8 when the value has bytes >= 0x80.
+ *   - Numeric attributes as IEEE f64 / int64 (NC_DOUBLE / NC_INT64); one value in a scalar
+ *     dataspace so that both engines give a Python scalar rather than a 1-element array.
+ *   - No fill value is written (H5D_FILL_TIME_NEVER): every element is written by an append,
+ *     and writing fills collectively on every extend would double the I/O.
+ *
+ * Parallel rules: every call is collective over the duplicated communicator (HDF5 metadata
+ * operations must be made by all ranks with the same arguments); raw data are written with
+ * collective MPI-IO, ranks without data selecting nothing.  Before every collective step the
+ * ranks agree on failure (sgld_status_agree), so all return the same status. */
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5_hl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "samples_impl.h"
+
+/* Chunks are [n_chains, chunk_draws, whole extra dims]; larger chunks than this (HDF5's limit
+ * is 4 GiB) are reduced, first along draw, then along chain, then along the extra dims. */
+#define CHUNK_MAX_BYTES ((hsize_t)64 << 20)
+
+#define H5_GOTO(expr, path, st, label)                                                       \
+    do {                                                                                     \
+        if ((long long)(expr) < 0) {                                                         \
+            (st) = sgld_error_set(SGLD_ERR_HDF5, "%s: HDF5 call %s failed", (path), #expr); \
+            goto label;                                                                      \
+        }                                                                                    \
+    } while (0)
+
+const char *samples_group_path(const char *group, char *buf, size_t size)
+{
+    while (group && *group == '/') group++;
+    snprintf(buf, size, "/%s", group ? group : "");
+    return buf;
+}
+
+static sgld_status check_name(const char *path, const char *what, const char *name)
+{
+    SGLD_CHECK(name && name[0], SGLD_ERR_ARG, "%s: empty %s name", path, what);
+    SGLD_CHECK(!strchr(name, '/') && strcmp(name, ".") != 0 && strlen(name) < 256,
+               SGLD_ERR_ARG, "%s: invalid %s name '%s'", path, what, name);
+    return SGLD_OK;
+}
+
+static int find_group(const sgld_samples *s, const char *name)
+{
+    for (int g = 0; g < s->n_groups; g++)
+        if (strcmp(s->groups[g].name, name) == 0) return g;
+    return -1;
+}
+
+static int find_dim(const samples_group *grp, const char *name)
+{
+    for (int d = 0; d < grp->n_dims; d++)
+        if (strcmp(grp->dims[d].name, name) == 0) return d;
+    return -1;
+}
+
+static sgld_status add_dim(const char *path, samples_group *grp, int cap, const char *name,
+                           int64_t len)
+{
+    SGLD_CHECK(grp->n_dims < cap, SGLD_ERR_INTERNAL, "%s: too many dims", path);
+    samples_dim *d = &grp->dims[grp->n_dims];
+    d->name = sgld_strdup(name);
+    SGLD_CHECK(d->name, SGLD_ERR_NOMEM, "out of memory copying a dim name");
+    d->len = len;
+    d->dset = H5I_INVALID_HID;
+    grp->n_dims++;
+    return SGLD_OK;
+}
+
+static sgld_status add_group(sgld_samples *s, const char *name, int cap, int *g)
+{
+    samples_group *grp = &s->groups[s->n_groups];
+    grp->gid = H5I_INVALID_HID;
+    grp->name = sgld_strdup(name);
+    SGLD_CHECK(grp->name, SGLD_ERR_NOMEM, "out of memory copying a group name");
+    s->n_groups++;
+    SGLD_ALLOC(grp->dims, cap);
+    SGLD_TRY(add_dim(s->path, grp, cap, "chain", s->n_chains));
+    SGLD_TRY(add_dim(s->path, grp, cap, "draw", -1));
+    *g = s->n_groups - 1;
+    return SGLD_OK;
+}
+
+/* Grows the int64 workspace to n values. Local. */
+static sgld_status grow_draw_buf(sgld_samples *s, int64_t n)
+{
+    if (n <= s->draw_buf_n) return SGLD_OK;
+    int64_t *p = sgld_realloc(s->draw_buf, (size_t)n * sizeof *p);
+    SGLD_CHECK(p, SGLD_ERR_NOMEM, "%s: out of memory for %lld coordinate values", s->path,
+               (long long)n);
+    s->draw_buf = p;
+    s->draw_buf_n = n;
+    return SGLD_OK;
+}
+
+/* Checks the variables and builds the in-memory layout (no file access). Local. */
+static sgld_status build(sgld_samples *s, const char *path, int n_chains, int n_vars,
+                         const sgld_var_spec *vars, int64_t chunk_draws)
+{
+    SGLD_CHECK(path && path[0], SGLD_ERR_ARG, "sgld_samples_create: empty path");
+    s->path = sgld_strdup(path);
+    SGLD_CHECK(s->path, SGLD_ERR_NOMEM, "out of memory copying the path");
+    SGLD_CHECK(n_chains >= 1, SGLD_ERR_ARG, "%s: n_chains = %d, need >= 1", path, n_chains);
+    SGLD_CHECK(n_vars >= 1 && vars, SGLD_ERR_ARG, "%s: no variables", path);
+    SGLD_CHECK(chunk_draws >= 1, SGLD_ERR_ARG, "%s: chunk_draws = %lld, need >= 1", path,
+               (long long)chunk_draws);
+    s->n_chains = n_chains;
+    s->chunk_draws = chunk_draws;
+    const int dim_cap = 2 + SGLD_SAMPLES_MAX_DIMS * n_vars;
+    SGLD_ALLOC(s->vars, n_vars);
+    SGLD_ALLOC(s->groups, n_vars);
+    SGLD_ALLOC(s->chain_count, n_chains);
+    SGLD_ALLOC(s->chain_total, n_chains);
+    for (int v = 0; v < n_vars; v++) {
+        const sgld_var_spec *spec = &vars[v];
+        samples_var *var = &s->vars[v];
+        var->dset = H5I_INVALID_HID;
+        const char *gname = spec->group;
+        while (gname && *gname == '/') gname++;
+        SGLD_TRY(check_name(path, "group", gname));
+        SGLD_TRY(check_name(path, "variable", spec->name));
+        var->name = sgld_strdup(spec->name);
+        SGLD_CHECK(var->name, SGLD_ERR_NOMEM, "out of memory copying a variable name");
+        s->n_vars++;
+        SGLD_CHECK(spec->n_dims >= 0 && spec->n_dims <= SGLD_SAMPLES_MAX_DIMS, SGLD_ERR_ARG,
+                   "%s: variable '%s': n_dims = %d, need 0..%d", path, spec->name,
+                   spec->n_dims, SGLD_SAMPLES_MAX_DIMS);
+        SGLD_CHECK(spec->dtype == SGLD_F32 || spec->dtype == SGLD_F64, SGLD_ERR_ARG,
+                   "%s: variable '%s': unknown dtype %d", path, spec->name, (int)spec->dtype);
+        int g = find_group(s, gname);
+        if (g < 0) SGLD_TRY(add_group(s, gname, dim_cap, &g));
+        for (int u = 0; u < v; u++)
+            SGLD_CHECK(s->vars[u].group != g || strcmp(s->vars[u].name, spec->name) != 0,
+                       SGLD_ERR_ARG, "%s: variable '%s/%s' given twice", path, gname,
+                       spec->name);
+        var->group = g;
+        var->n_dims = spec->n_dims;
+        var->dtype = spec->dtype;
+        var->elems_per_draw = 1;
+        samples_group *grp = &s->groups[g];
+        for (int k = 0; k < spec->n_dims; k++) {
+            char def[300];
+            const char *dname = spec->dim_names[k];
+            if (!dname) {
+                snprintf(def, sizeof def, "%s_dim_%d", spec->name, k);
+                dname = def;
+            }
+            SGLD_TRY(check_name(path, "dim", dname));
+            int64_t len = spec->dims[k];
+            SGLD_CHECK(len >= 1, SGLD_ERR_ARG, "%s: variable '%s': dim '%s' has length %lld",
+                       path, spec->name, dname, (long long)len);
+            SGLD_CHECK(strcmp(dname, "chain") != 0 && strcmp(dname, "draw") != 0,
+                       SGLD_ERR_ARG, "%s: variable '%s': dim name '%s' is reserved", path,
+                       spec->name, dname);
+            int d = find_dim(grp, dname);
+            if (d < 0) {
+                SGLD_TRY(add_dim(path, grp, dim_cap, dname, len));
+                d = grp->n_dims - 1;
+            }
+            SGLD_CHECK(grp->dims[d].len == len, SGLD_ERR_ARG,
+                       "%s: dim '%s' of '%s/%s' has length %lld but %lld in another variable",
+                       path, dname, gname, spec->name, (long long)len,
+                       (long long)grp->dims[d].len);
+            for (int j = 0; j < k; j++)
+                SGLD_CHECK(var->dim_ids[j] != d, SGLD_ERR_ARG,
+                           "%s: variable '%s' uses dim '%s' twice", path, spec->name, dname);
+            var->dim_ids[k] = d;
+            var->dims[k] = (hsize_t)len;
+            SGLD_CHECK(var->elems_per_draw <= ((int64_t)1 << 50) / len, SGLD_ERR_ARG,
+                       "%s: variable '%s' is too large", path, spec->name);
+            var->elems_per_draw *= len;
+        }
+    }
+    /* A coordinate dataset carries the dim's name, so no variable may share it. */
+    int64_t max_len = 1;
+    for (int g = 0; g < s->n_groups; g++)
+        for (int d = 0; d < s->groups[g].n_dims; d++)
+            if (s->groups[g].dims[d].len > max_len) max_len = s->groups[g].dims[d].len;
+    SGLD_TRY(grow_draw_buf(s, max_len));
+    for (int v = 0; v < s->n_vars; v++)
+        SGLD_CHECK(find_dim(&s->groups[s->vars[v].group], s->vars[v].name) < 0, SGLD_ERR_ARG,
+                   "%s: variable '%s/%s' has the name of a dim", path,
+                   s->groups[s->vars[v].group].name, s->vars[v].name);
+    return SGLD_OK;
+}
+
+/* Writes first..first+n-1 to elements [first, first + n) of a 1-D coordinate. Collective:
+ * rank 0 writes, the others select nothing; a rank that fails locally still enters the
+ * collective write with an empty selection.  Returns the local status. */
+static sgld_status write_coord(sgld_samples *s, hid_t dset, int64_t first, int64_t n)
+{
+    sgld_status st = SGLD_OK;
+    int mine = s->rank == 0;
+    if (mine) {
+        st = grow_draw_buf(s, n);
+        if (st != SGLD_OK) mine = 0;
+        else
+            for (int64_t i = 0; i < n; i++) s->draw_buf[i] = first + i;
+    }
+    hsize_t start = (hsize_t)first, count = (hsize_t)n, one = 1;
+    int64_t dummy = 0;
+    hid_t fspace = H5Dget_space(dset);
+    hid_t mspace = H5Screate_simple(1, mine ? &count : &one, NULL);
+    if (fspace < 0 || mspace < 0) {
+        st = sgld_error_set(SGLD_ERR_HDF5, "%s: cannot get a coordinate's dataspace", s->path);
+        mine = 0;
+    } else if (mine) {
+        if (H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL) < 0) {
+            st = sgld_error_set(SGLD_ERR_HDF5, "%s: cannot select coordinate values", s->path);
+            mine = 0;
+        }
+    }
+    if (!mine) {
+        if (fspace >= 0) H5Sselect_none(fspace);
+        if (mspace >= 0) H5Sselect_none(mspace);
+    }
+    if (H5Dwrite(dset, H5T_NATIVE_INT64, mspace, fspace, s->dxpl,
+                 mine ? (const void *)s->draw_buf : (const void *)&dummy) < 0 &&
+        st == SGLD_OK)
+        st = sgld_error_set(SGLD_ERR_HDF5, "%s: writing a coordinate failed", s->path);
+    if (mspace >= 0) H5Sclose(mspace);
+    if (fspace >= 0) H5Sclose(fspace);
+    return st;
+}
+
+/* A property list with creation order tracked and indexed (see the top comment). */
+static hid_t order_plist(hid_t cls)
+{
+    hid_t p = H5Pcreate(cls);
+    if (p < 0) return p;
+    unsigned flags = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
+    if ((cls != H5P_DATASET_CREATE && H5Pset_link_creation_order(p, flags) < 0) ||
+        H5Pset_attr_creation_order(p, flags) < 0) {
+        H5Pclose(p);
+        return H5I_INVALID_HID;
+    }
+    return p;
+}
+
+/* Creates a group's coordinates (dimension scales). Collective. */
+static sgld_status create_dims(sgld_samples *s, samples_group *grp)
+{
+    sgld_status st = SGLD_OK;
+    hid_t dcpl = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    for (int d = 0; d < grp->n_dims; d++) {
+        samples_dim *dim = &grp->dims[d];
+        int unlimited = dim->len < 0;
+        hsize_t cur = unlimited ? 0 : (hsize_t)dim->len;
+        hsize_t max = unlimited ? H5S_UNLIMITED : cur;
+        H5_GOTO(dcpl = order_plist(H5P_DATASET_CREATE), s->path, st, done);
+        H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
+        if (unlimited) {
+            hsize_t chunk = (hsize_t)(s->chunk_draws < 1024 ? 1024 : s->chunk_draws);
+            H5_GOTO(H5Pset_chunk(dcpl, 1, &chunk), s->path, st, done);
+        }
+        H5_GOTO(space = H5Screate_simple(1, &cur, &max), s->path, st, done);
+        H5_GOTO(dim->dset = H5Dcreate2(grp->gid, dim->name, H5T_STD_I64LE, space,
+                                       H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                s->path, st, done);
+        H5_GOTO(H5DSset_scale(dim->dset, dim->name), s->path, st, done);
+        H5Sclose(space);
+        H5Pclose(dcpl);
+        space = dcpl = H5I_INVALID_HID;
+    }
+done:
+    if (space >= 0) H5Sclose(space);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return st;
+}
+
+static sgld_status create_var(sgld_samples *s, samples_var *var)
+{
+    sgld_status st = SGLD_OK;
+    samples_group *grp = &s->groups[var->group];
+    int rank = 2 + var->n_dims;
+    hsize_t cur[2 + SGLD_SAMPLES_MAX_DIMS], max[2 + SGLD_SAMPLES_MAX_DIMS],
+        chunk[2 + SGLD_SAMPLES_MAX_DIMS];
+    cur[0] = max[0] = chunk[0] = (hsize_t)s->n_chains;
+    cur[1] = 0;
+    max[1] = H5S_UNLIMITED;
+    chunk[1] = (hsize_t)s->chunk_draws;
+    for (int k = 0; k < var->n_dims; k++) cur[2 + k] = max[2 + k] = chunk[2 + k] = var->dims[k];
+    hsize_t elem = var->dtype == SGLD_F32 ? 4 : 8, bytes = elem;
+    for (int k = 0; k < rank; k++) bytes *= chunk[k];
+    /* Shrink draw, then chain, then the extra dims in order until the chunk fits. */
+    for (int i = 0; i < rank && bytes > CHUNK_MAX_BYTES; i++) {
+        int k = i == 0 ? 1 : i == 1 ? 0 : i;
+        hsize_t rest = bytes / chunk[k];
+        hsize_t fit = CHUNK_MAX_BYTES / rest;
+        if (fit < 1) fit = 1;
+        if (fit < chunk[k]) chunk[k] = fit;
+        bytes = rest * chunk[k];
+    }
+    hid_t dcpl = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    hid_t ftype = var->dtype == SGLD_F32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE;
+    H5_GOTO(dcpl = order_plist(H5P_DATASET_CREATE), s->path, st, done);
+    H5_GOTO(H5Pset_chunk(dcpl, rank, chunk), s->path, st, done);
+    H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
+    H5_GOTO(space = H5Screate_simple(rank, cur, max), s->path, st, done);
+    H5_GOTO(var->dset = H5Dcreate2(grp->gid, var->name, ftype, space, H5P_DEFAULT, dcpl,
+                                   H5P_DEFAULT),
+            s->path, st, done);
+    H5_GOTO(H5DSattach_scale(var->dset, grp->dims[0].dset, 0), s->path, st, done);
+    H5_GOTO(H5DSattach_scale(var->dset, grp->dims[1].dset, 1), s->path, st, done);
+    for (int k = 0; k < var->n_dims; k++)
+        H5_GOTO(H5DSattach_scale(var->dset, grp->dims[var->dim_ids[k]].dset, 2 + (unsigned)k),
+                s->path, st, done);
+done:
+    if (space >= 0) H5Sclose(space);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return st;
+}
+
+/* Creates the file and its layout. Collective; returns the local status. */
+static sgld_status create_file(sgld_samples *s)
+{
+    sgld_status st = SGLD_OK;
+    hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID, gcpl = H5I_INVALID_HID;
+    H5_GOTO(fapl = H5Pcreate(H5P_FILE_ACCESS), s->path, st, done);
+    H5_GOTO(H5Pset_fapl_mpio(fapl, s->comm, MPI_INFO_NULL), s->path, st, done);
+    H5_GOTO(fcpl = order_plist(H5P_FILE_CREATE), s->path, st, done);
+    s->file = H5Fcreate(s->path, H5F_ACC_TRUNC, fcpl, fapl);
+    if (s->file < 0) {
+        st = sgld_error_set(SGLD_ERR_IO, "%s: cannot create: HDF5 could not create the file",
+                            s->path);
+        goto done;
+    }
+    H5_GOTO(s->dxpl = H5Pcreate(H5P_DATASET_XFER), s->path, st, done);
+    H5_GOTO(H5Pset_dxpl_mpio(s->dxpl, H5FD_MPIO_COLLECTIVE), s->path, st, done);
+    H5_GOTO(gcpl = order_plist(H5P_GROUP_CREATE), s->path, st, done);
+    for (int g = 0; g < s->n_groups; g++) {
+        samples_group *grp = &s->groups[g];
+        H5_GOTO(grp->gid = H5Gcreate2(s->file, grp->name, H5P_DEFAULT, gcpl, H5P_DEFAULT),
+                s->path, st, done);
+        SGLD_TRY_GOTO(create_dims(s, grp), st, done);
+    }
+    for (int v = 0; v < s->n_vars; v++) SGLD_TRY_GOTO(create_var(s, &s->vars[v]), st, done);
+    /* Coordinate values (the workspace was sized in build); a local failure must not skip
+     * the collective writes that follow, so the first one is kept and the loop goes on. */
+    for (int g = 0; g < s->n_groups; g++)
+        for (int d = 0; d < s->groups[g].n_dims; d++) {
+            const samples_dim *dim = &s->groups[g].dims[d];
+            sgld_status w = dim->len < 0 ? SGLD_OK : write_coord(s, dim->dset, 0, dim->len);
+            if (st == SGLD_OK) st = w;
+        }
+    if (H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0 && st == SGLD_OK)
+        st = sgld_error_set(SGLD_ERR_IO, "%s: flush failed", s->path);
+done:
+    if (gcpl >= 0) H5Pclose(gcpl);
+    if (fcpl >= 0) H5Pclose(fcpl);
+    if (fapl >= 0) H5Pclose(fapl);
+    return st;
+}
+
+/* Rank 0's check of the path before HDF5 touches it, for a clear message. Sets *created
+ * when it created the (empty) file. */
+static sgld_status probe_path(const char *path, int force, int *created)
+{
+    struct stat sb;
+    *created = 0;
+    if (stat(path, &sb) == 0) {
+        SGLD_CHECK(force, SGLD_ERR_EXISTS, "%s: file exists (use --force to overwrite)", path);
+        SGLD_CHECK(!S_ISDIR(sb.st_mode), SGLD_ERR_IO, "%s: cannot create: %s", path,
+                   strerror(EISDIR));
+        int fd = open(path, O_WRONLY);
+        SGLD_CHECK(fd >= 0, SGLD_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        close(fd);
+        return SGLD_OK;
+    }
+    SGLD_CHECK(errno == ENOENT, SGLD_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd < 0 && errno == EEXIST && !force)
+        return sgld_error_set(SGLD_ERR_EXISTS, "%s: file exists (use --force to overwrite)",
+                              path);
+    SGLD_CHECK(fd >= 0, SGLD_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    close(fd);
+    *created = 1;
+    return SGLD_OK;
+}
+
+/* Frees everything; H5Fclose is collective when the file is open. Returns the local
+ * status of closing the file. */
+static sgld_status free_handle(sgld_samples *s)
+{
+    sgld_status st = SGLD_OK;
+    for (int v = 0; v < s->n_vars; v++) {
+        if (s->vars[v].dset >= 0) H5Dclose(s->vars[v].dset);
+        sgld_free(s->vars[v].name);
+    }
+    for (int g = 0; g < s->n_groups; g++) {
+        samples_group *grp = &s->groups[g];
+        for (int d = 0; grp->dims && d < grp->n_dims; d++) {
+            if (grp->dims[d].dset >= 0) H5Dclose(grp->dims[d].dset);
+            sgld_free(grp->dims[d].name);
+        }
+        sgld_free(grp->dims);
+        if (grp->gid >= 0) H5Gclose(grp->gid);
+        sgld_free(grp->name);
+    }
+    if (s->dxpl >= 0) H5Pclose(s->dxpl);
+    if (s->file >= 0 && H5Fclose(s->file) < 0)
+        st = sgld_error_set(SGLD_ERR_IO, "%s: closing the file failed", s->path);
+    sgld_free(s->vars);
+    sgld_free(s->groups);
+    sgld_free(s->chain_count);
+    sgld_free(s->chain_total);
+    sgld_free(s->draw_buf);
+    sgld_free(s->path);
+    if (s->comm != MPI_COMM_NULL) MPI_Comm_free(&s->comm);
+    sgld_free(s);
+    return st;
+}
+
+sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int n_chains,
+                                int n_vars, const sgld_var_spec *vars, int64_t chunk_draws,
+                                sgld_samples **out)
+{
+    SGLD_CHECK(out, SGLD_ERR_ARG, "sgld_samples_create: out is NULL");
+    *out = NULL;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our one line, not HDF5's stack */
+    MPI_Comm dup;
+    SGLD_MPI(MPI_Comm_dup(comm, &dup));
+    sgld_status st = SGLD_OK;
+    sgld_samples *s = sgld_calloc(1, sizeof *s);
+    if (!s) {
+        st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory for the sample file");
+    } else {
+        s->comm = dup;
+        s->file = s->dxpl = H5I_INVALID_HID;
+        MPI_Comm_rank(dup, &s->rank);
+        MPI_Comm_size(dup, &s->size);
+        st = build(s, path, n_chains, n_vars, vars, chunk_draws);
+    }
+    st = sgld_status_agree(dup, st);
+    if (st != SGLD_OK) {
+        if (s) free_handle(s);
+        else MPI_Comm_free(&dup);
+        return st;
+    }
+    int created = 0;
+    if (s->rank == 0) st = probe_path(path, force, &created);
+    st = sgld_status_agree(s->comm, st);
+    if (st == SGLD_OK) {
+        st = sgld_status_agree(s->comm, create_file(s));
+        if (st != SGLD_OK) {
+            /* Close before rank 0 unlinks, so that no rank writes the file afterwards. */
+            hid_t file = s->file;
+            s->file = H5I_INVALID_HID;
+            for (int v = 0; v < s->n_vars; v++)
+                if (s->vars[v].dset >= 0) H5Dclose(s->vars[v].dset), s->vars[v].dset = -1;
+            for (int g = 0; g < s->n_groups; g++) {
+                for (int d = 0; d < s->groups[g].n_dims; d++)
+                    if (s->groups[g].dims[d].dset >= 0)
+                        H5Dclose(s->groups[g].dims[d].dset), s->groups[g].dims[d].dset = -1;
+                if (s->groups[g].gid >= 0) H5Gclose(s->groups[g].gid), s->groups[g].gid = -1;
+            }
+            if (file >= 0) H5Fclose(file);
+            created = 1;
+        }
+    }
+    if (st != SGLD_OK) {
+        MPI_Barrier(s->comm);
+        if (s->rank == 0 && created) unlink(path);
+        MPI_Barrier(s->comm);
+        free_handle(s);
+        return st;
+    }
+    *out = s;
+    return SGLD_OK;
+}
+
+int64_t sgld_samples_n_draws(const sgld_samples *s) { return s ? s->n_draws : 0; }
+
+/* ---- attributes ---- */
+
+static sgld_status attr_write(sgld_samples *s, const char *group, const char *name,
+                              hid_t ftype, hid_t mtype, hid_t space, const void *buf)
+{
+    sgld_status st = SGLD_OK;
+    char gpath[300];
+    samples_group_path(group, gpath, sizeof gpath);
+    SGLD_CHECK(gpath[1] == '\0' || find_group(s, gpath + 1) >= 0, SGLD_ERR_ARG,
+               "%s: no group '%s'", s->path, gpath);
+    SGLD_TRY(check_name(s->path, "attribute", name));
+    hid_t obj = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    H5_GOTO(obj = H5Oopen(s->file, gpath, H5P_DEFAULT), s->path, st, done);
+    htri_t exists = H5Aexists(obj, name);
+    H5_GOTO(exists, s->path, st, done);
+    if (exists) H5_GOTO(H5Adelete(obj, name), s->path, st, done);
+    H5_GOTO(attr = H5Acreate2(obj, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT), s->path, st,
+            done);
+    H5_GOTO(H5Awrite(attr, mtype, buf), s->path, st, done);
+done:
+    if (attr >= 0) H5Aclose(attr);
+    if (obj >= 0) H5Oclose(obj);
+    return st;
+}
+
+/* Checks locally, agrees, writes (collective), flushes and agrees again. */
+static sgld_status attr_collective(sgld_samples *s, sgld_status local, const char *group,
+                                   const char *name, hid_t ftype, hid_t mtype, hid_t space,
+                                   const void *buf)
+{
+    sgld_status st = sgld_status_agree(s->comm, local);
+    if (st != SGLD_OK) return st;
+    st = attr_write(s, group, name, ftype, mtype, space, buf);
+    if (st == SGLD_OK && H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0)
+        st = sgld_error_set(SGLD_ERR_IO, "%s: flush failed", s->path);
+    return sgld_status_agree(s->comm, st);
+}
+
+sgld_status sgld_samples_attr_string(sgld_samples *s, const char *group, const char *name,
+                                     const char *value)
+{
+    SGLD_CHECK(s, SGLD_ERR_ARG, "sgld_samples_attr_string: NULL handle");
+    sgld_status st = SGLD_OK;
+    hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    const char *v = value ? value : "";
+    size_t len = strlen(v);
+    int utf8 = 0;
+    for (size_t i = 0; i < len; i++) utf8 |= (unsigned char)v[i] >= 0x80;
+    if (!value) st = sgld_error_set(SGLD_ERR_ARG, "%s: attribute '%s': NULL value", s->path,
+                                    name ? name : "");
+    if (st == SGLD_OK && ((type = H5Tcopy(H5T_C_S1)) < 0 ||
+                          H5Tset_size(type, len ? len : 1) < 0 ||
+                          H5Tset_strpad(type, H5T_STR_NULLTERM) < 0 ||
+                          H5Tset_cset(type, utf8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII) < 0 ||
+                          (space = H5Screate(H5S_SCALAR)) < 0))
+        st = sgld_error_set(SGLD_ERR_HDF5, "%s: cannot make a string type", s->path);
+    st = attr_collective(s, st, group, name, type, type, space, v);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    return st;
+}
+
+static sgld_status attr_array(sgld_samples *s, const char *group, const char *name, int n,
+                              const void *values, hid_t ftype, hid_t mtype)
+{
+    SGLD_CHECK(s, SGLD_ERR_ARG, "sgld_samples_attr: NULL handle");
+    sgld_status st = SGLD_OK;
+    hid_t space = H5I_INVALID_HID;
+    hsize_t len = n > 0 ? (hsize_t)n : 1;
+    if (n < 1 || !values)
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: attribute '%s': need n >= 1 values (n = %d)",
+                            s->path, name ? name : "", n);
+    else if ((space = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &len, NULL)) < 0)
+        st = sgld_error_set(SGLD_ERR_HDF5, "%s: cannot make a dataspace", s->path);
+    st = attr_collective(s, st, group, name, ftype, mtype, space, values);
+    if (space >= 0) H5Sclose(space);
+    return st;
+}
+
+sgld_status sgld_samples_attr_double(sgld_samples *s, const char *group, const char *name,
+                                     int n, const double *values)
+{
+    return attr_array(s, group, name, n, values, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE);
+}
+
+sgld_status sgld_samples_attr_int(sgld_samples *s, const char *group, const char *name,
+                                  int n, const int64_t *values)
+{
+    return attr_array(s, group, name, n, values, H5T_STD_I64LE, H5T_NATIVE_INT64);
+}
+
+/* ---- appending ---- */
+
+/* Sets every variable and draw coordinate to n_draws draws. Collective; local status. */
+static sgld_status set_extent(sgld_samples *s, int64_t n_draws)
+{
+    sgld_status st = SGLD_OK;
+    for (int g = 0; g < s->n_groups; g++) {
+        hsize_t n = (hsize_t)n_draws;
+        H5_GOTO(H5Dset_extent(s->groups[g].dims[1].dset, &n), s->path, st, done);
+    }
+    for (int v = 0; v < s->n_vars; v++) {
+        samples_var *var = &s->vars[v];
+        hsize_t dims[2 + SGLD_SAMPLES_MAX_DIMS];
+        dims[0] = (hsize_t)s->n_chains;
+        dims[1] = (hsize_t)n_draws;
+        for (int k = 0; k < var->n_dims; k++) dims[2 + k] = var->dims[k];
+        H5_GOTO(H5Dset_extent(var->dset, dims), s->path, st, done);
+    }
+done:
+    return st;
+}
+
+/* Writes one chain's block of one variable, or (chain < 0) takes part in the collective
+ * write with an empty selection. Returns the local status. */
+static sgld_status write_block(sgld_samples *s, const samples_var *var, int chain,
+                               int64_t draw0, int64_t n_draws, const void *buf)
+{
+    sgld_status st = SGLD_OK;
+    hsize_t start[2 + SGLD_SAMPLES_MAX_DIMS] = {0}, count[2 + SGLD_SAMPLES_MAX_DIMS];
+    start[0] = chain >= 0 ? (hsize_t)chain : 0;
+    start[1] = (hsize_t)draw0;
+    count[0] = 1;
+    count[1] = (hsize_t)n_draws;
+    for (int k = 0; k < var->n_dims; k++) count[2 + k] = var->dims[k];
+    hsize_t n_mem = (hsize_t)n_draws * (hsize_t)var->elems_per_draw;
+    int mine = chain >= 0;
+    double dummy = 0;
+    hid_t fspace = H5Dget_space(var->dset);
+    hid_t mspace = H5Screate_simple(1, &n_mem, NULL);
+    if (fspace < 0 || mspace < 0 ||
+        (mine && H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0)) {
+        st = sgld_error_set(SGLD_ERR_HDF5, "%s: cannot select chain %d of '%s'", s->path,
+                            chain, var->name);
+        mine = 0;
+    }
+    if (!mine) {
+        if (fspace >= 0) H5Sselect_none(fspace);
+        if (mspace >= 0) H5Sselect_none(mspace);
+    }
+    hid_t mtype = var->dtype == SGLD_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
+    if (H5Dwrite(var->dset, mtype, mspace, fspace, s->dxpl, mine ? buf : (const void *)&dummy) <
+            0 &&
+        st == SGLD_OK)
+        st = sgld_error_set(SGLD_ERR_IO, "%s: writing '%s' failed", s->path, var->name);
+    if (mspace >= 0) H5Sclose(mspace);
+    if (fspace >= 0) H5Sclose(fspace);
+    return st;
+}
+
+sgld_status sgld_samples_append_chains(sgld_samples *s, int n_local, const int *chains,
+                                       int64_t n_draws, const void *const *const *data)
+{
+    SGLD_CHECK(s, SGLD_ERR_ARG, "sgld_samples_append: NULL handle");
+    sgld_status st = SGLD_OK;
+    memset(s->chain_count, 0, (size_t)s->n_chains * sizeof *s->chain_count);
+    if (n_local < 0 || n_draws < 0 || (n_local > 0 && (!chains || !data))) {
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: append: n_local = %d, n_draws = %lld", s->path,
+                            n_local, (long long)n_draws);
+        n_local = 0;
+    }
+    for (int i = 0; i < n_local && st == SGLD_OK; i++) {
+        if (chains[i] < 0 || chains[i] >= s->n_chains) {
+            st = sgld_error_set(SGLD_ERR_ARG, "%s: append: chain %d out of range 0..%d",
+                                s->path, chains[i], s->n_chains - 1);
+            break;
+        }
+        s->chain_count[chains[i]]++;
+        for (int v = 0; v < s->n_vars && n_draws > 0; v++)
+            if (!data[i] || !data[i][v]) {
+                st = sgld_error_set(SGLD_ERR_ARG, "%s: append: no data for '%s' of chain %d",
+                                    s->path, s->vars[v].name, chains[i]);
+                break;
+            }
+    }
+    SGLD_TRY(sgld_status_agree(s->comm, st));
+
+    /* The same arguments on every rank: each chain once, equal n_draws. */
+    int64_t mx[3] = {n_draws, -n_draws, n_local}, agreed[3];
+    SGLD_MPI(MPI_Allreduce(s->chain_count, s->chain_total, s->n_chains, MPI_INT, MPI_SUM,
+                           s->comm));
+    SGLD_MPI(MPI_Allreduce(mx, agreed, 3, MPI_INT64_T, MPI_MAX, s->comm));
+    SGLD_CHECK(agreed[0] == -agreed[1], SGLD_ERR_ARG,
+               "%s: append: ranks passed different n_draws (%lld and %lld)", s->path,
+               (long long)-agreed[1], (long long)agreed[0]);
+    for (int c = 0; c < s->n_chains; c++)
+        SGLD_CHECK(s->chain_total[c] == 1, SGLD_ERR_ARG,
+                   "%s: append: chain %d is written by %d ranks (each chain must be written "
+                   "by exactly one rank)",
+                   s->path, c, s->chain_total[c]);
+    if (n_draws == 0) return SGLD_OK;
+
+    int64_t draw0 = s->n_draws;
+    SGLD_TRY(sgld_status_agree(s->comm, set_extent(s, draw0 + n_draws)));
+    for (int g = 0; g < s->n_groups; g++) {
+        sgld_status w = write_coord(s, s->groups[g].dims[1].dset, draw0, n_draws);
+        if (st == SGLD_OK) st = w;
+    }
+    /* Round i writes every rank's i-th chain, so ranks holding fewer chains join the later
+     * collective writes with empty selections. */
+    for (int64_t i = 0; i < agreed[2]; i++)
+        for (int v = 0; v < s->n_vars; v++) {
+            int mine = i < n_local;
+            sgld_status w = write_block(s, &s->vars[v], mine ? chains[i] : -1, draw0, n_draws,
+                                        mine ? data[i][v] : NULL);
+            if (st == SGLD_OK) st = w;
+        }
+    if (H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0 && st == SGLD_OK)
+        st = sgld_error_set(SGLD_ERR_IO, "%s: flush failed", s->path);
+    SGLD_TRY(sgld_status_agree(s->comm, st));
+    s->n_draws = draw0 + n_draws;
+    return SGLD_OK;
+}
+
+sgld_status sgld_samples_append(sgld_samples *s, int chain, int64_t n_draws,
+                                const void *const *data)
+{
+    return sgld_samples_append_chains(s, chain >= 0 ? 1 : 0, &chain, n_draws, &data);
+}
+
+sgld_status sgld_samples_truncate(sgld_samples *s, int64_t n_draws)
+{
+    SGLD_CHECK(s, SGLD_ERR_ARG, "sgld_samples_truncate: NULL handle");
+    sgld_status st = SGLD_OK;
+    if (n_draws < 0 || n_draws > s->n_draws)
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: cannot truncate to %lld draws (have %lld)",
+                            s->path, (long long)n_draws, (long long)s->n_draws);
+    SGLD_TRY(sgld_status_agree(s->comm, st));
+    st = set_extent(s, n_draws);
+    if (H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0 && st == SGLD_OK)
+        st = sgld_error_set(SGLD_ERR_IO, "%s: flush failed", s->path);
+    SGLD_TRY(sgld_status_agree(s->comm, st));
+    s->n_draws = n_draws;
+    return SGLD_OK;
+}
+
+sgld_status sgld_samples_close(sgld_samples **ps)
+{
+    if (!ps || !*ps) return SGLD_OK;
+    sgld_samples *s = *ps;
+    *ps = NULL;
+    MPI_Comm comm;
+    if (MPI_Comm_dup(s->comm, &comm) != MPI_SUCCESS) {
+        free_handle(s);
+        return sgld_error_set(SGLD_ERR_MPI, "MPI_Comm_dup failed while closing");
+    }
+    sgld_status st = sgld_status_agree(comm, free_handle(s));
+    MPI_Comm_free(&comm);
+    return st;
+}
+
+void sgld_samples_discard(MPI_Comm comm, const char *path)
+{
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0 && path) unlink(path);
+}
