@@ -1,0 +1,807 @@
+/* config.c - the run configuration: one option table drives the defaults, the INI file
+ * reader, getopt_long's option array, --help and sgld_config_write.
+ *
+ * Precedence: defaults < the --config file < command-line flags, whatever the order of the
+ * flags on the line.  parse() therefore walks argv twice with getopt_long: the first pass
+ * only looks for --config, --help and --version; then the file is applied; the second pass
+ * applies every other flag.  Adding an option is one row in `options[]` (plus its field in
+ * sgld_config).  Every value, from a file or a flag, goes through assign(), which parses it
+ * fully (strtoll/strtod, no trailing junk, finite doubles) and checks the row's range; the
+ * single cross-field rule (burnin < steps) is checked once at the end. */
+#include "sgld/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config_table.h"
+
+typedef enum {
+    T_STRING, /* char[size]; the row's size bounds the length */
+    T_INT,    /* int */
+    T_INT64,  /* int64_t */
+    T_UINT32, /* uint32_t */
+    T_DOUBLE, /* double, finite */
+    T_BOOL,   /* int 0/1: `--flag` or `--flag=no` on the line, true/false/... in a file */
+    T_SWITCH  /* int set to 1 by a bare flag, command line only (--help, --version) */
+} opt_type;
+
+typedef enum {
+    CHECK_NONE,
+    CHECK_GE,      /* x >= lo */
+    CHECK_GT,      /* x > lo */
+    CHECK_GE_LT,   /* lo <= x < hi */
+    CHECK_GE_LE,   /* lo <= x <= hi */
+    CHECK_NONEMPTY /* strings: not "" */
+} check_kind;
+
+typedef struct {
+    check_kind kind;
+    double lo, hi;
+} check;
+
+/* G_GENERAL rows are command-line only: not INI keys and not written by config_write. */
+typedef enum { G_GENERAL, G_MODEL, G_SAMPLER, G_OUTPUT, G_COUNT } group;
+
+typedef struct {
+    const char *name;  /* long option and INI key */
+    int short_name;    /* 'h', or 0 */
+    opt_type type;
+    size_t offset;     /* into sgld_config */
+    size_t size;       /* of the field */
+    const char *def;   /* default, as text, read by the same parser as user input */
+    const char *arg;   /* metavariable in --help */
+    const char *unit;  /* appended to values in --help ("" if none) */
+    check check;
+    group group;
+    const char *help;
+} option_spec;
+
+/* offsetof and size of a field, failing to compile when the field's type is not T (so a
+ * row cannot point an int64 parser at an int). */
+#define FIELD(f, T)                                                                  \
+    offsetof(sgld_config, f) +                                                       \
+        (sizeof(char[_Generic(((sgld_config *)0)->f, T: 1, default: -1)]) - 1),      \
+        sizeof(((sgld_config *)0)->f)
+#define NOCHECK {CHECK_NONE, 0, 0}
+#define GE(x) {CHECK_GE, (x), 0}
+#define GT(x) {CHECK_GT, (x), 0}
+#define GE_LT(x, y) {CHECK_GE_LT, (x), (y)}
+#define GE_LE(x, y) {CHECK_GE_LE, (x), (y)}
+#define NONEMPTY {CHECK_NONEMPTY, 0, 0}
+
+static const option_spec options[] = {
+    /* general (command line only) */
+    {"config", 0, T_STRING, FIELD(config_path, char *), "", "FILE", "", NONEMPTY, G_GENERAL,
+     "read options from an INI file (`key = value`, keys are the long options); "
+     "flags given on the command line override it"},
+    {"help", 'h', T_SWITCH, FIELD(help, int), "0", "", "", NOCHECK, G_GENERAL,
+     "print this help and exit"},
+    {"version", 'V', T_SWITCH, FIELD(version, int), "0", "", "", NOCHECK, G_GENERAL,
+     "print the version and exit"},
+    /* model and data */
+    {"model", 0, T_STRING, FIELD(model, char *), "linreg", "linreg|logreg|softmax", "", NOCHECK,
+     G_MODEL, "Bayesian linear, logistic or softmax (multinomial logistic) regression"},
+    {"noise-sd", 0, T_DOUBLE, FIELD(noise_sd, double), "0.5", "SD", "", GT(0), G_MODEL,
+     "known standard deviation of linreg's noise, y ~ N(x'w, SD^2)"},
+    {"prior-sd", 0, T_DOUBLE, FIELD(prior_sd, double), "1", "S", "", GT(0), G_MODEL,
+     "N(0, S^2) prior on every weight"},
+    {"data", 0, T_STRING, FIELD(data, char *), "synthetic:linreg", "SOURCE", "", NONEMPTY,
+     G_MODEL, "training data: a CSV or HDF5 file or a built-in synthetic:NAME (see below)"},
+    {"test-data", 0, T_STRING, FIELD(test_data, char *), "", "SOURCE", "", NOCHECK, G_MODEL,
+     "held-out test data, same formats as --data"},
+    {"test-fraction", 0, T_DOUBLE, FIELD(test_fraction, double), "0", "F", "", GE_LT(0, 1),
+     G_MODEL, "fraction of --data held out as test data"},
+    {"standardize", 0, T_BOOL, FIELD(standardize, int), "off", "", "", NOCHECK, G_MODEL,
+     "standardize every feature column to mean 0 and sd 1"},
+    /* sampler */
+    {"sampler", 0, T_STRING, FIELD(sampler, char *), "sgld", "sgd|sgld", "", NOCHECK, G_SAMPLER,
+     "sgld: the update above; sgd: the same step without the noise term"},
+    {"chains", 0, T_INT, FIELD(chains, int), "1", "C", "", GE(1), G_SAMPLER,
+     "independent chains; the P ranks form C groups of P / C shards"},
+    {"steps", 0, T_INT64, FIELD(steps, int64_t), "10000", "N", "iterations", GE(1), G_SAMPLER,
+     "iterations per chain"},
+    {"burnin", 0, T_INT64, FIELD(burnin, int64_t), "1000", "B", "iterations", GE(0), G_SAMPLER,
+     "iterations discarded at the start of every chain, B < --steps"},
+    {"thin", 0, T_INT64, FIELD(thin, int64_t), "1", "T", "", GE(1), G_SAMPLER,
+     "keep one draw every T iterations after burn-in"},
+    {"batch-size", 0, T_INT64, FIELD(batch_size, int64_t), "100", "B", "examples", GE(1),
+     G_SAMPLER, "minibatch size, total per chain across its shards"},
+    {"seed", 0, T_UINT32, FIELD(seed, uint32_t), "1", "S", "", GE_LE(0, 4294967295.0),
+     G_SAMPLER, "key of the counter-based random streams"},
+    {"step-size", 0, T_DOUBLE, FIELD(step_size, double), "1e-4", "a", "", GT(0), G_SAMPLER,
+     "a in the step-size schedule"},
+    {"step-b", 0, T_DOUBLE, FIELD(step_b, double), "0", "b", "", GE(0), G_SAMPLER,
+     "b in the step-size schedule"},
+    {"step-gamma", 0, T_DOUBLE, FIELD(step_gamma, double), "0", "g", "", GE_LE(0, 1), G_SAMPLER,
+     "g in the step-size schedule (0: constant step)"},
+    {"temperature", 0, T_DOUBLE, FIELD(temperature, double), "1", "T", "", GT(0), G_SAMPLER,
+     "T in the noise N(0, eps_t T I) (1: the posterior)"},
+    /* output */
+    {"output", 0, T_STRING, FIELD(output, char *), "", "FILE", "", NOCHECK, G_OUTPUT,
+     "HDF5 file for the retained draws (none: no sample file)"},
+    {"force", 0, T_BOOL, FIELD(force, int), "off", "", "", NOCHECK, G_OUTPUT,
+     "overwrite an existing --output file"},
+    {"quiet", 0, T_BOOL, FIELD(quiet, int), "off", "", "", NOCHECK, G_OUTPUT,
+     "print nothing but errors"},
+    {"progress", 0, T_BOOL, FIELD(progress, int), "off", "", "", NOCHECK, G_OUTPUT,
+     "print the progress line even when stderr is not a terminal"},
+    {"flush-every", 0, T_INT64, FIELD(flush_draws, int64_t), "100", "N", "draws", GE(1),
+     G_OUTPUT, "draws buffered per collective write"},
+};
+
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+static const char *const group_titles[G_COUNT] = {"General", "Model and data", "Sampler",
+                                                  "Output"};
+/* Section headers in sgld_config_write's output (ignored when read back). */
+static const char *const group_sections[G_COUNT] = {"", "model", "sampler", "output"};
+
+/* Room for "FILE:LINE: key 'NAME'" with FILE up to SGLD_PATH_MAX - 1 characters. */
+#define WHERE_MAX (SGLD_PATH_MAX + 128)
+
+/* Longest INI line accepted (without its newline). */
+#define LINE_MAX_CHARS 4096
+
+/* What a parse is filling, and where each value came from (for messages that are checked
+ * after all sources are applied). */
+typedef struct {
+    sgld_config *c;
+    const char *path;         /* the --config file, or NULL */
+    long origin[N_OPTIONS];   /* ORIGIN_DEFAULT, ORIGIN_FLAG, or the file line */
+} parse_ctx;
+
+#define ORIGIN_DEFAULT 0
+#define ORIGIN_FLAG (-1)
+
+size_t sgld_config_option_count(void) { return N_OPTIONS; }
+
+const char *sgld_config_option_name(size_t i) { return i < N_OPTIONS ? options[i].name : NULL; }
+
+int sgld_config_option_cli_only(size_t i) { return i < N_OPTIONS && options[i].group == G_GENERAL; }
+
+static const option_spec *find_option(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+/* Optimal-string-alignment distance (Levenshtein plus adjacent transpositions), capped:
+ * strings longer than 63 characters are "far" from everything. */
+static int edit_distance(const char *a, size_t na, const char *b)
+{
+    size_t nb = strlen(b);
+    if (na > 63 || nb > 63) return INT_MAX;
+    int d[64][64];
+    for (size_t i = 0; i <= na; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= nb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= na; i++) {
+        for (size_t j = 1; j <= nb; j++) {
+            int cost = a[i - 1] != b[j - 1];
+            int best = d[i - 1][j - 1] + cost;
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    }
+    return d[na][nb];
+}
+
+/* The closest option name within edit distance 2 (first in table order on ties), or NULL.
+ * File keys are matched only against the options a file may set. */
+static const char *suggest(const char *name, size_t len, int cli)
+{
+    const char *best = NULL;
+    int best_d = 3;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (!cli && options[i].group == G_GENERAL) continue;
+        int d = edit_distance(name, len, options[i].name);
+        if (d < best_d) {
+            best_d = d;
+            best = options[i].name;
+        }
+    }
+    return best;
+}
+
+/* "must be > 0" / "must be in [0, 1)"; with var, "N >= 1" (for --help).  "" for none. */
+static void describe_check(const check *k, const char *var, char *buf, size_t n)
+{
+    const char *pre = var ? var : "must be";
+    switch (k->kind) {
+    case CHECK_GE: snprintf(buf, n, "%s >= %.15g", pre, k->lo); break;
+    case CHECK_GT: snprintf(buf, n, "%s > %.15g", pre, k->lo); break;
+    case CHECK_GE_LT: snprintf(buf, n, "%s in [%.15g, %.15g)", pre, k->lo, k->hi); break;
+    case CHECK_GE_LE: snprintf(buf, n, "%s in [%.15g, %.15g]", pre, k->lo, k->hi); break;
+    default: buf[0] = '\0'; break;
+    }
+}
+
+static int in_range(const check *k, double x)
+{
+    switch (k->kind) {
+    case CHECK_GE: return x >= k->lo;
+    case CHECK_GT: return x > k->lo;
+    case CHECK_GE_LT: return x >= k->lo && x < k->hi;
+    case CHECK_GE_LE: return x >= k->lo && x <= k->hi;
+    default: return 1;
+    }
+}
+
+static sgld_status range_error(const option_spec *o, const char *where, const char *text)
+{
+    char what[128];
+    describe_check(&o->check, NULL, what, sizeof what);
+    return sgld_error_set(SGLD_ERR_USAGE, "%s: %s, got %s", where, what, text);
+}
+
+/* Strict integer: optional sign and decimal digits, nothing else, no overflow. */
+static int parse_integer(const char *text, long long *out)
+{
+    if (!text[0] || isspace((unsigned char)text[0])) return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (*end != '\0' || end == text) return 0;
+    if (errno == ERANGE) return -1;
+    *out = v;
+    return 1;
+}
+
+static int parse_bool(const char *text, int *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(text, yes[i]) == 0) return *out = 1, 1;
+        if (strcasecmp(text, no[i]) == 0) return *out = 0, 1;
+    }
+    return 0;
+}
+
+/* Parses text as a value of row o and stores it in c.  `where` prefixes every message
+ * ("--steps", "run.ini:3: key 'steps'").  With checked = 0 the row's range is not applied
+ * (defaults: --config's "" is a valid default but not a valid value). */
+static sgld_status assign(sgld_config *c, const option_spec *o, const char *text,
+                          const char *where, int checked)
+{
+    char *field = (char *)c + o->offset;
+    switch (o->type) {
+    case T_STRING: {
+        size_t len = strlen(text);
+        SGLD_CHECK(len < o->size, SGLD_ERR_USAGE,
+                   "%s: value is too long (%zu characters, at most %zu)", where, len,
+                   o->size - 1);
+        SGLD_CHECK(!checked || o->check.kind != CHECK_NONEMPTY || len > 0, SGLD_ERR_USAGE,
+                   "%s: must not be empty", where);
+        memcpy(field, text, len + 1);
+        return SGLD_OK;
+    }
+    case T_BOOL:
+    case T_SWITCH: {
+        int b;
+        SGLD_CHECK(parse_bool(text, &b), SGLD_ERR_USAGE,
+                   "%s: '%s' is not a boolean (true/false, yes/no, on/off, 1/0)", where, text);
+        memcpy(field, &b, sizeof b);
+        return SGLD_OK;
+    }
+    case T_INT:
+    case T_INT64:
+    case T_UINT32: {
+        long long v = 0;
+        int ok = parse_integer(text, &v);
+        SGLD_CHECK(ok >= 0, SGLD_ERR_USAGE, "%s: '%s' is out of the integer range", where, text);
+        SGLD_CHECK(ok > 0, SGLD_ERR_USAGE, "%s: '%s' is not an integer", where, text);
+        if (checked && !in_range(&o->check, (double)v)) return range_error(o, where, text);
+        if (o->type == T_INT) {
+            SGLD_CHECK(v <= INT_MAX, SGLD_ERR_USAGE, "%s: must be <= %d, got %s", where, INT_MAX,
+                       text);
+            SGLD_CHECK(v >= INT_MIN, SGLD_ERR_USAGE, "%s: must be >= %d, got %s", where, INT_MIN,
+                       text);
+            int x = (int)v;
+            memcpy(field, &x, sizeof x);
+        } else if (o->type == T_UINT32) {
+            SGLD_CHECK(v >= 0 && v <= (long long)UINT32_MAX, SGLD_ERR_USAGE,
+                       "%s: must be in [0, %lu], got %s", where, (unsigned long)UINT32_MAX,
+                       text);
+            uint32_t x = (uint32_t)v;
+            memcpy(field, &x, sizeof x);
+        } else {
+            int64_t x = (int64_t)v;
+            memcpy(field, &x, sizeof x);
+        }
+        return SGLD_OK;
+    }
+    case T_DOUBLE: {
+        char *end;
+        int bad = !text[0] || isspace((unsigned char)text[0]);
+        double x = bad ? 0 : strtod(text, &end);
+        SGLD_CHECK(!bad && end != text && *end == '\0', SGLD_ERR_USAGE,
+                   "%s: '%s' is not a number", where, text);
+        SGLD_CHECK(isfinite(x), SGLD_ERR_USAGE, "%s: '%s' is not a finite number", where, text);
+        if (checked && !in_range(&o->check, x)) return range_error(o, where, text);
+        memcpy(field, &x, sizeof x);
+        return SGLD_OK;
+    }
+    }
+    return sgld_error_set(SGLD_ERR_INTERNAL, "%s: option type %d unknown", where, (int)o->type);
+}
+
+void sgld_config_defaults(sgld_config *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < N_OPTIONS; i++) (void)assign(c, &options[i], options[i].def, "default", 0);
+}
+
+/* ---- INI file ---- */
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+    return s;
+}
+
+/* Strips quotes or a trailing comment from a trimmed value in place.  A value that starts
+ * with '"' runs to the last '"' on the line (no escapes), and only a comment may follow;
+ * otherwise '#' or ';' after whitespace starts a comment. */
+static sgld_status unquote(char **value, const char *where)
+{
+    char *v = *value;
+    if (v[0] == '"') {
+        char *close = strrchr(v, '"');
+        SGLD_CHECK(close != v, SGLD_ERR_USAGE, "%s: unterminated quote in '%s'", where, v);
+        char *rest = trim(close + 1);
+        SGLD_CHECK(rest[0] == '\0' || rest[0] == '#' || rest[0] == ';', SGLD_ERR_USAGE,
+                   "%s: unexpected text '%s' after the closing quote", where, rest);
+        *close = '\0';
+        *value = v + 1;
+        return SGLD_OK;
+    }
+    for (char *p = v + 1; *p; p++) {
+        if ((*p == '#' || *p == ';') && isspace((unsigned char)p[-1])) {
+            *p = '\0';
+            break;
+        }
+    }
+    *value = trim(v);
+    return SGLD_OK;
+}
+
+static sgld_status apply_line(parse_ctx *ctx, long line_no, char *line)
+{
+    const char *path = ctx->path;
+    char *s = trim(line);
+    if (s[0] == '\0' || s[0] == '#' || s[0] == ';') return SGLD_OK;
+    if (s[0] == '[') {
+        SGLD_CHECK(s[strlen(s) - 1] == ']', SGLD_ERR_USAGE, "%s:%ld: malformed section header '%s'",
+                   path, line_no, s);
+        return SGLD_OK;
+    }
+    char *eq = strchr(s, '=');
+    SGLD_CHECK(eq && eq != s, SGLD_ERR_USAGE, "%s:%ld: expected 'key = value', got '%s'", path,
+               line_no, s);
+    *eq = '\0';
+    char *key = trim(s), *value = trim(eq + 1);
+    size_t key_len = strlen(key);
+    const option_spec *o = find_option(key, key_len);
+    if (!o) {
+        const char *near = suggest(key, key_len, 0);
+        if (near)
+            return sgld_error_set(SGLD_ERR_USAGE, "%s:%ld: unknown key '%s' (did you mean '%s'?)",
+                                  path, line_no, key, near);
+        return sgld_error_set(SGLD_ERR_USAGE, "%s:%ld: unknown key '%s'", path, line_no, key);
+    }
+    SGLD_CHECK(o->group != G_GENERAL, SGLD_ERR_USAGE,
+               "%s:%ld: key '%s' is only valid on the command line", path, line_no, key);
+    char where[WHERE_MAX];
+    snprintf(where, sizeof where, "%s:%ld: key '%s'", path, line_no, key);
+    SGLD_TRY(unquote(&value, where));
+    SGLD_TRY(assign(ctx->c, o, value, where, 1));
+    ctx->origin[o - options] = line_no;
+    return SGLD_OK;
+}
+
+/* Applies every `key = value` line of the file ctx->path. */
+static sgld_status apply_file(parse_ctx *ctx)
+{
+    const char *path = ctx->path;
+    FILE *f = fopen(path, "r");
+    SGLD_CHECK(f, SGLD_ERR_USAGE, "%s: cannot open: %s", path, strerror(errno));
+    char line[LINE_MAX_CHARS + 2];
+    long line_no = 0;
+    sgld_status st = SGLD_OK;
+    while (fgets(line, sizeof line, f)) {
+        line_no++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            st = sgld_error_set(SGLD_ERR_USAGE, "%s:%ld: line is longer than %d characters", path,
+                                line_no, LINE_MAX_CHARS);
+            break;
+        }
+        st = apply_line(ctx, line_no, line);
+        if (st != SGLD_OK) break;
+    }
+    if (st == SGLD_OK && ferror(f))
+        st = sgld_error_set(SGLD_ERR_USAGE, "%s: cannot read: %s", path, strerror(errno));
+    fclose(f);
+    return st;
+}
+
+/* ---- command line ---- */
+
+/* getopt_long codes for table rows start here, above every short option character. */
+#define LONG_BASE 256
+
+/* Fills longopts (N_OPTIONS + 1 entries) and shortopts from the table.  shortopts starts with
+ * "-:" so that positional arguments come back in order as code 1 (no permutation) and a
+ * missing value is reported as ':' rather than '?'. */
+static void build_getopt_tables(struct option *longopts, char *shortopts)
+{
+    size_t k = 0;
+    shortopts[k++] = '-';
+    shortopts[k++] = ':';
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const option_spec *o = &options[i];
+        int has_arg = o->type == T_SWITCH ? no_argument
+                      : o->type == T_BOOL ? optional_argument
+                                          : required_argument;
+        longopts[i] = (struct option){o->name, has_arg, NULL, LONG_BASE + (int)i};
+        if (o->short_name) {
+            shortopts[k++] = (char)o->short_name;
+            if (has_arg != no_argument) shortopts[k++] = ':';
+            if (has_arg == optional_argument) shortopts[k++] = ':';
+        }
+    }
+    longopts[N_OPTIONS] = (struct option){NULL, 0, NULL, 0};
+    shortopts[k] = '\0';
+}
+
+/* GNU getopt: optind = 0 re-initializes it completely, so parse can run many times. */
+static void reset_getopt(void)
+{
+    optind = 0;
+    opterr = 0;
+}
+
+/* The option name written in argv element arg ("--stpes=5" -> "stpes"), as pointer and length. */
+static const char *arg_name(const char *arg, size_t *len)
+{
+    const char *name = arg + (arg[0] == '-') + (arg[0] == '-' && arg[1] == '-');
+    *len = strcspn(name, "=");
+    return name;
+}
+
+static sgld_status unknown_option(const char *arg)
+{
+    size_t len;
+    const char *name = arg_name(arg, &len);
+    int shown = (int)strcspn(arg, "=");
+    const char *near = len > 1 || arg[1] == '-' ? suggest(name, len, 1) : NULL;
+    if (near)
+        return sgld_error_set(SGLD_ERR_USAGE, "unknown option '%.*s' (did you mean '--%s'?)",
+                              shown, arg, near);
+    return sgld_error_set(SGLD_ERR_USAGE, "unknown option '%.*s'", shown, arg);
+}
+
+/* getopt_long accepts unique abbreviations (--burn for --burnin); INI keys must be exact,
+ * so flags must be too.  True when argv element arg spells row o in full. */
+static int spelled_out(const char *arg, const option_spec *o)
+{
+    if (arg[0] != '-' || arg[1] != '-') return 1; /* a short option */
+    size_t len;
+    const char *name = arg_name(arg, &len);
+    return len == strlen(o->name) && strncmp(name, o->name, len) == 0;
+}
+
+/* First pass: finds the last --config value and whether --help or --version was given,
+ * ignoring everything else (the second pass reports it). */
+static void scan_first(int argc, char **argv, const struct option *longopts,
+                       const char *shortopts, const char **config, int *help, int *version)
+{
+    reset_getopt();
+    for (;;) {
+        int before = optind > 0 ? optind : 1;
+        int code = getopt_long(argc, argv, shortopts, longopts, NULL);
+        if (code == -1) break;
+        int row = code >= LONG_BASE ? code - LONG_BASE : -1;
+        for (size_t i = 0; row < 0 && i < N_OPTIONS; i++)
+            if (options[i].short_name && options[i].short_name == code) row = (int)i;
+        if (row < 0 || !spelled_out(argv[before], &options[row])) continue;
+        if (strcmp(options[row].name, "config") == 0) *config = optarg;
+        if (strcmp(options[row].name, "help") == 0) *help = 1;
+        if (strcmp(options[row].name, "version") == 0) *version = 1;
+    }
+}
+
+/* Second pass: applies every flag but --config (already applied) in argv order. */
+static sgld_status apply_flags(parse_ctx *ctx, int argc, char **argv,
+                               const struct option *longopts, const char *shortopts)
+{
+    reset_getopt();
+    for (;;) {
+        int before = optind > 0 ? optind : 1;
+        int code = getopt_long(argc, argv, shortopts, longopts, NULL);
+        if (code == -1) break;
+        const char *arg = argv[before];
+        if (code == 1) return sgld_error_set(SGLD_ERR_USAGE, "unexpected argument '%s'", optarg);
+        if (code == '?' || code == ':') {
+            if (optopt >= LONG_BASE) {
+                const option_spec *o = &options[optopt - LONG_BASE];
+                if (!spelled_out(arg, o)) return unknown_option(arg);
+                if (code == ':')
+                    return sgld_error_set(SGLD_ERR_USAGE, "--%s: missing value", o->name);
+                const char *eq = strchr(arg, '=');
+                return sgld_error_set(SGLD_ERR_USAGE, "--%s: takes no value, got '%s'", o->name,
+                                      eq ? eq + 1 : "");
+            }
+            /* "-steps" is one unknown word, not the short options s, t, e, ... */
+            if (optopt == 0 || (arg[1] != '-' && strlen(arg) > 2)) return unknown_option(arg);
+            if (code == ':') return sgld_error_set(SGLD_ERR_USAGE, "-%c: missing value", optopt);
+            return sgld_error_set(SGLD_ERR_USAGE, "unknown option '-%c'", optopt);
+        }
+        const option_spec *o = NULL;
+        if (code >= LONG_BASE) {
+            o = &options[code - LONG_BASE];
+            if (!spelled_out(arg, o)) return unknown_option(arg);
+        } else {
+            for (size_t i = 0; i < N_OPTIONS; i++)
+                if (options[i].short_name == code) o = &options[i];
+            if (!o) return sgld_error_set(SGLD_ERR_INTERNAL, "getopt_long returned %d", code);
+        }
+        if (o->offset == offsetof(sgld_config, config_path)) continue;
+        char where[WHERE_MAX];
+        snprintf(where, sizeof where, "--%s", o->name);
+        SGLD_TRY(assign(ctx->c, o, optarg ? optarg : "1", where, 1));
+        ctx->origin[o - options] = ORIGIN_FLAG;
+    }
+    if (optind < argc)
+        return sgld_error_set(SGLD_ERR_USAGE, "unexpected argument '%s'", argv[optind]);
+    return SGLD_OK;
+}
+
+/* "--steps", "run.ini:3: key 'steps'" or "steps (default)": where row i's value came from. */
+static void origin_text(const parse_ctx *ctx, const char *name, char *buf, size_t n)
+{
+    const option_spec *o = find_option(name, strlen(name));
+    long origin = ctx->origin[o - options];
+    if (origin == ORIGIN_FLAG)
+        snprintf(buf, n, "--%s", name);
+    else if (origin == ORIGIN_DEFAULT)
+        snprintf(buf, n, "%s (default)", name);
+    else
+        snprintf(buf, n, "%s:%ld: key '%s'", ctx->path, origin, name);
+}
+
+/* The one rule that spans two options.  It blames burnin unless burnin is the default. */
+static sgld_status check_burnin(const parse_ctx *ctx)
+{
+    const sgld_config *c = ctx->c;
+    if (c->burnin < c->steps) return SGLD_OK;
+    char where[WHERE_MAX];
+    const option_spec *burnin = find_option("burnin", 6);
+    if (ctx->origin[burnin - options] != ORIGIN_DEFAULT) {
+        origin_text(ctx, "burnin", where, sizeof where);
+        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be < steps (%lld), got %lld", where,
+                              (long long)c->steps, (long long)c->burnin);
+    }
+    origin_text(ctx, "steps", where, sizeof where);
+    return sgld_error_set(SGLD_ERR_USAGE, "%s: must be > burnin (%lld, the default), got %lld",
+                          where, (long long)c->burnin, (long long)c->steps);
+}
+
+sgld_status sgld_config_parse(sgld_config *c, int argc, char **argv)
+{
+    SGLD_CHECK(c && argc >= 0 && (argc == 0 || argv), SGLD_ERR_ARG,
+               "sgld_config_parse: NULL config or argv");
+    sgld_config_defaults(c);
+    if (argc <= 1) return SGLD_OK;
+
+    struct option longopts[N_OPTIONS + 1];
+    char shortopts[3 * N_OPTIONS + 3];
+    build_getopt_tables(longopts, shortopts);
+    int saved_optind = optind, saved_opterr = opterr;
+    parse_ctx ctx = {.c = c, .path = NULL, .origin = {0}};
+
+    const char *config = NULL;
+    int help = 0, version = 0;
+    scan_first(argc, argv, longopts, shortopts, &config, &help, &version);
+    sgld_status st = SGLD_OK;
+    if (help || version) {
+        /* --help and --version work whatever else is on the line (no file is read). */
+        c->help = help;
+        c->version = version;
+        goto done;
+    }
+    if (config) {
+        SGLD_TRY_GOTO(assign(c, find_option("config", 6), config, "--config", 1), st, done);
+        ctx.path = c->config_path;
+        SGLD_TRY_GOTO(apply_file(&ctx), st, done);
+    }
+    SGLD_TRY_GOTO(apply_flags(&ctx, argc, argv, longopts, shortopts), st, done);
+    SGLD_TRY_GOTO(check_burnin(&ctx), st, done);
+done:
+    optind = saved_optind;
+    opterr = saved_opterr;
+    return st;
+}
+
+/* ---- --help and the effective configuration ---- */
+
+#define HELP_COLUMN 30
+#define HELP_WIDTH 100
+
+/* Marks a space that put_wrapped must not break at ("(default: 100 draws)" stays whole). */
+#define NBSP '\x01'
+
+static void keep_together(char *s)
+{
+    for (; *s; s++)
+        if (*s == ' ') *s = NBSP;
+}
+
+/* Writes text word by word from column *col, wrapping at HELP_WIDTH to HELP_COLUMN. */
+static void put_wrapped(FILE *f, const char *text, int *col)
+{
+    while (*text) {
+        while (*text == ' ') text++;
+        int len = (int)strcspn(text, " ");
+        if (len == 0) break;
+        if (*col > HELP_COLUMN && *col + 1 + len > HELP_WIDTH) {
+            fprintf(f, "\n%*s", HELP_COLUMN, "");
+            *col = HELP_COLUMN;
+        } else if (*col > HELP_COLUMN) {
+            fputc(' ', f);
+            (*col)++;
+        }
+        for (int i = 0; i < len; i++) fputc(text[i] == NBSP ? ' ' : text[i], f);
+        *col += len;
+        text += len;
+    }
+}
+
+static void help_option(FILE *f, const option_spec *o)
+{
+    char left[128], text[512], range[128] = "", def[128] = "";
+    int n;
+    if (o->short_name)
+        n = snprintf(left, sizeof left, "  -%c, --%s", o->short_name, o->name);
+    else
+        n = snprintf(left, sizeof left, "      --%s", o->name);
+    if (o->type == T_BOOL)
+        n += snprintf(left + n, sizeof left - n, "[=yes|no]");
+    else if (o->type != T_SWITCH)
+        n += snprintf(left + n, sizeof left - n, " %s", o->arg);
+    fputs(left, f);
+    if (n >= HELP_COLUMN) {
+        fprintf(f, "\n%*s", HELP_COLUMN, "");
+    } else {
+        fprintf(f, "%*s", HELP_COLUMN - n, "");
+    }
+    describe_check(&o->check, o->arg, range, sizeof range);
+    if (o->type == T_SWITCH)
+        def[0] = '\0';
+    else if (o->def[0] == '\0')
+        snprintf(def, sizeof def, " (default: none)");
+    else
+        snprintf(def, sizeof def, " (default: %s%s%s)", o->def, o->unit[0] ? " " : "", o->unit);
+    keep_together(range);
+    if (def[0]) keep_together(def + 1); /* the leading space may break */
+    snprintf(text, sizeof text, "%s%s%s%s", o->help, range[0] ? "; " : "", range, def);
+    int col = HELP_COLUMN;
+    put_wrapped(f, text, &col);
+    fputc('\n', f);
+}
+
+void sgld_config_help(FILE *f, const char *prog)
+{
+    if (!prog || !prog[0]) prog = "sgld-dist";
+    fprintf(f,
+            "Usage: %s [--config FILE] [options]\n"
+            "       mpiexec -n P %s [--config FILE] [options]\n"
+            "\n"
+            "Stochastic-gradient Langevin dynamics (Welling & Teh 2011) for Bayesian regression,\n"
+            "with C chains on P MPI ranks.  Every step of every chain is\n"
+            "  theta <- theta + (eps_t / 2) (grad log p(theta) + (N / B) sum_batch grad log "
+            "p(y|x, theta)) + N(0, eps_t T I)\n"
+            "with the step-size schedule\n"
+            "  eps_t = a (b + t)^(-g) (g = 0: constant)\n"
+            "where N is the number of training examples, B = --batch-size, t the iteration,\n"
+            "T = --temperature, a = --step-size, b = --step-b, g = --step-gamma.\n"
+            "Models: linreg|logreg|softmax.  Samplers: sgd|sgld.\n",
+            prog, prog);
+    for (int g = 0; g < G_COUNT; g++) {
+        fprintf(f, "\n%s:\n", group_titles[g]);
+        for (size_t i = 0; i < N_OPTIONS; i++)
+            if ((int)options[i].group == g) help_option(f, &options[i]);
+    }
+    fprintf(f,
+            "\n"
+            "Data (--data, --test-data):\n"
+            "  a CSV file      header row, numeric columns, the last column is the target; class\n"
+            "                  targets are integers 0..K-1 or string labels mapped in sorted order\n"
+            "  an HDF5 file    datasets /X [n, d] and /y [n]\n"
+            "  built-ins       synthetic:linreg, synthetic:linreg3, synthetic:logreg,\n"
+            "                  synthetic:softmax\n"
+            "\n"
+            "Parallelism: the run uses P MPI ranks = chains x shards (mpiexec -n P, P a multiple\n"
+            "of --chains); every chain's data are split over its shards, and --batch-size is the\n"
+            "total per chain across its shards.\n"
+            "\n"
+            "Configuration file (--config): one `key = value` per line, keys are the long options\n"
+            "without dashes (step-size = 1e-4); [section] headers are ignored; # and ; start\n"
+            "comments; values may be quoted with \"...\"; flags are true/false, yes/no, on/off,\n"
+            "1/0.  Flags on the command line override the file whatever their order.\n"
+            "\n"
+            "Exit status: 0 success, 2 bad input/usage, 1 other failure (runtime error).\n");
+}
+
+/* Shortest %.Ng (N = 15..17) that reads back as exactly x. */
+static void format_double(double x, char *buf, size_t n)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) return;
+    }
+}
+
+void sgld_config_write(const sgld_config *c, FILE *f)
+{
+    fprintf(f, "# sgld-dist configuration (read it back with --config FILE)\n");
+    for (int g = G_GENERAL + 1; g < G_COUNT; g++) {
+        fprintf(f, "\n[%s]\n", group_sections[g]);
+        for (size_t i = 0; i < N_OPTIONS; i++) {
+            const option_spec *o = &options[i];
+            if ((int)o->group != g) continue;
+            const char *field = (const char *)c + o->offset;
+            char buf[64];
+            fprintf(f, "%s = ", o->name);
+            switch (o->type) {
+            case T_STRING: fprintf(f, "\"%s\"\n", field); break;
+            case T_BOOL:
+            case T_SWITCH: {
+                int b;
+                memcpy(&b, field, sizeof b);
+                fprintf(f, "%s\n", b ? "true" : "false");
+                break;
+            }
+            case T_INT: {
+                int x;
+                memcpy(&x, field, sizeof x);
+                fprintf(f, "%d\n", x);
+                break;
+            }
+            case T_INT64: {
+                int64_t x;
+                memcpy(&x, field, sizeof x);
+                fprintf(f, "%lld\n", (long long)x);
+                break;
+            }
+            case T_UINT32: {
+                uint32_t x;
+                memcpy(&x, field, sizeof x);
+                fprintf(f, "%lu\n", (unsigned long)x);
+                break;
+            }
+            case T_DOUBLE: {
+                double x;
+                memcpy(&x, field, sizeof x);
+                format_double(x, buf, sizeof buf);
+                fprintf(f, "%s\n", buf);
+                break;
+            }
+            }
+        }
+    }
+}
