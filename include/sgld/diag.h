@@ -1,0 +1,138 @@
+/* diag.h - MCMC convergence diagnostics: univariate ESS, R-hat, MCSE and quantiles
+ * (Vehtari, Gelman, Simpson, Carpenter & Burkner 2021, as the R package posterior and Stan
+ * compute them), and multivariate ESS (Vats, Flegal & Jones 2019, as the R package mcmcse 1.5
+ * computes it, with replicated batch means over chains, Gupta & Vats 2020).
+ *
+ * Layout of draws.  Univariate functions take one element's draws chain-major:
+ * x[c * n_draws + t] for chain c < n_chains, draw t < n_draws (what sgld_samples_read_elems
+ * gives per element).  Multivariate functions take draws row-major over the p components:
+ * x[(c * n_draws + t) * p + j].
+ *
+ * Nothing here is collective or touches MPI; all arithmetic is double.  A diagnostic that is
+ * undefined (non-finite draws, a constant element, too few draws) comes back as NaN. */
+#ifndef SGLD_DIAG_H
+#define SGLD_DIAG_H
+
+#include <stdint.h>
+
+#include "sgld/status.h"
+
+#define SGLD_DIAG_MIN_DRAWS 4 /* fewer draws per chain than this: every diagnostic is NaN */
+
+/* ---- univariate ---- */
+
+/* Workspace for one (n_chains, n_draws) shape: FFTW plans, sort buffers and the
+ * rank-to-normal-score table.  Create once, reuse for every element of that shape. */
+typedef struct sgld_diag_ws sgld_diag_ws;
+
+sgld_status sgld_diag_ws_create(int n_chains, int64_t n_draws, sgld_diag_ws **out);
+void sgld_diag_ws_destroy(sgld_diag_ws **ws); /* NULL-safe; *ws = NULL */
+
+/* The per-element summary (posterior's summarise_draws defaults). */
+typedef struct sgld_diag_summary {
+    double mean, sd;          /* over all chains; sd with the n-1 denominator */
+    double q05, q50, q95;     /* type-7 (linear) quantiles of the pooled draws */
+    double mcse_mean;         /* sd / sqrt(ess_mean), ess_mean = split-chain Geyer ESS */
+    double mcse_sd;           /* delta method, ESS of |x - mean| (posterior >= 1.5, Stan 2.35) */
+    double ess_bulk;          /* split, rank-normalized ESS */
+    double ess_tail;          /* min ESS of the 5% and 95% quantile indicators */
+    double rhat;              /* max of rank-normalized split R-hat and folded split R-hat */
+    double ess_mean;          /* split-chain ESS of the raw draws (feeds mcse_mean) */
+} sgld_diag_summary;
+
+/* Fills *out for one element (x chain-major, shape of ws).  Draws containing NaN or Inf give
+ * all-NaN diagnostics (mean/sd/quantiles too); *first_bad (if not NULL) receives the flat
+ * index c * n_draws + t of the first non-finite draw, or -1. */
+void sgld_diag_summarize(sgld_diag_ws *ws, const double *x, sgld_diag_summary *out,
+                         int64_t *first_bad);
+
+/* Geyer's initial-positive + initial-monotone ESS of n_chains chains of n_draws each (no
+ * splitting, no rank normalization: Stan's compute_effective_sample_size, posterior's
+ * ess_basic(split = FALSE)).  n_draws may be the ws's n_draws or half of it. */
+double sgld_diag_ess_basic(sgld_diag_ws *ws, const double *x, int n_chains, int64_t n_draws);
+
+/* Split-chain ESS of the raw draws (posterior's ess_mean / ess_basic). */
+double sgld_diag_ess_mean(sgld_diag_ws *ws, const double *x);
+double sgld_diag_ess_bulk(sgld_diag_ws *ws, const double *x);
+double sgld_diag_ess_tail(sgld_diag_ws *ws, const double *x);
+
+/* Classic split R-hat (posterior's rhat_basic) and rank R-hat (posterior's rhat). */
+double sgld_diag_rhat_basic(const double *x, int n_chains, int64_t n_draws);
+double sgld_diag_rhat(sgld_diag_ws *ws, const double *x);
+
+/* Type-7 quantile of an ascending array of n values (R's default, numpy's "linear"). */
+double sgld_diag_quantile_sorted(const double *sorted, int64_t n, double prob);
+
+/* Standard normal quantile (Acklam's rational approximation plus one Halley step on erfc:
+ * relative error below 1e-15) and the chi-square quantile with k degrees of freedom. */
+double sgld_diag_qnorm(double p);
+double sgld_diag_qchisq(double p, double k);
+
+/* ---- multivariate ---- */
+
+typedef enum {
+    SGLD_MESS_LUGSAIL = 0, /* lugsail batch means, r = 3, c = 1/2: 2 Sigma_b - Sigma_{b/3} */
+    SGLD_MESS_BM,          /* plain non-overlapping batch means */
+    SGLD_MESS_OBM,         /* overlapping batch means */
+    SGLD_MESS_BARTLETT     /* spectral variance, modified Bartlett window of width b */
+} sgld_mess_method;
+
+const char *sgld_mess_method_name(sgld_mess_method m);
+
+/* mcmcse 1.5's batchSize(): per component a Yule-Walker AR fit (Levinson-Durbin, order up to
+ * min(p, n - 1, floor(10 log10 n)), stopping at the first coefficient below
+ * qnorm(0.975)/sqrt(n)), then b = floor((c n)^(1/3) (sum Gamma^2 / sum Sigma^2)^(1/3)) with
+ * c = 1 (bm, lugsail) or 3/2 (obm, bartlett), capped at n/(p+1) and n/10.  One chain,
+ * x row-major [n][p].  Returns b >= 1. */
+int64_t sgld_diag_batch_size(const double *x, int64_t n, int p, sgld_mess_method method);
+
+typedef struct sgld_mess_result {
+    double mess;          /* n_total (det Lambda / det Sigma)^(1/p); NaN if undefined */
+    double log_det_lambda, log_det_sigma;
+    int64_t batch_size;   /* b used */
+    int64_t n_batches;    /* batches over all chains (bm, lugsail) */
+    sgld_mess_method method_used; /* lugsail falls back to bm when not positive definite */
+} sgld_mess_result;
+
+/* mESS of n_chains chains, x row-major [(c n + t) p + j].  batch_size <= 0 applies the
+ * batchSize rule per chain and uses the floor of their mean.  Sigma is the replicated
+ * estimator around the grand mean (Gupta & Vats); Lambda the pooled sample covariance.
+ * SGLD_ERR_ARG if p >= the number of batches (the estimator is singular) or n < 4;
+ * SGLD_ERR_NUMERIC if Lambda is singular. */
+sgld_status sgld_diag_mess(const double *x, int n_chains, int64_t n_draws, int p,
+                           sgld_mess_method method, int64_t batch_size, sgld_mess_result *out);
+
+/* minESS(p, alpha, eps) of Vats, Flegal & Jones (2019), not rounded. */
+double sgld_diag_min_ess(int p, double alpha, double eps);
+
+/* ---- high dimension: random projections and principal components (project.c) ---- */
+
+/* Rows [e_begin, e_begin + n_e) of the p x k Gaussian matrix of the random projections:
+ * element e, column j is normal number e * k + j of the Philox stream key {seed, 0},
+ * step 0, purpose SGLD_RNG_PROJECT.  out row-major [n_e][k]. */
+void sgld_diag_project_rows(uint32_t seed, int64_t e_begin, int64_t n_e, int k, double *out);
+
+/* Y[N][k] += X_blk G_blk where X_blk is one block of elements laid out element-major
+ * ([e][N], as read) and G_blk its [n_e][k] rows. */
+void sgld_diag_project_accumulate(const double *x_blk, int64_t n_e, int64_t n_rows,
+                                  const double *g_blk, int k, double *y);
+
+/* Orthonormalizes the columns of the Gaussian matrix implicitly: given Y = X G and
+ * GtG = G^T G (k x k), replaces Y by X Q with Q = G R^-1, G^T G = R^T R (Cholesky). */
+sgld_status sgld_diag_project_finish(double *y, int64_t n_rows, int k, const double *gtg);
+
+/* Top-k principal component scores from a sketch: given S = Xc Xc^T Q (n_rows x kk, one
+ * power iteration of the randomized range finder of Halko, Martinsson & Tropp 2011),
+ * writes the leading k left singular vectors of S (scaled by their singular values, i.e.
+ * PC scores up to scale) into pcs[n_rows][k].  Jacobi eigen-solver on S^T S. */
+sgld_status sgld_diag_pca_scores(const double *s, int64_t n_rows, int kk, int k, double *pcs,
+                                 double *eigvals);
+
+/* Symmetric eigen-decomposition (cyclic Jacobi) of a[n][n] (destroyed): eigenvalues
+ * descending in w, eigenvectors in the columns of v[n][n]. */
+void sgld_diag_eigen_sym(double *a, int n, double *w, double *v);
+
+/* Cholesky a = L L^T in place (lower triangle); returns 0 if not positive definite. */
+int sgld_diag_cholesky(double *a, int n);
+
+#endif

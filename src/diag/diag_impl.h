@@ -1,0 +1,56 @@
+/* diag_impl.h - private workspace and kernels shared by the files of src/diag. */
+#ifndef SGLD_DIAG_IMPL_H
+#define SGLD_DIAG_IMPL_H
+
+#include <fftw3.h>
+#include <stdint.h>
+
+#include "sgld/diag.h"
+
+/* One FFT size: autocovariances of sequences of length len, zero-padded to 2 M with M the
+ * next 2^a 3^b 5^c >= len (as Stan and posterior pad). */
+typedef struct fft_slot {
+    int64_t len, size;
+    double *buf;
+    fftw_complex *spec;
+    fftw_plan fwd, inv;
+} fft_slot;
+
+struct sgld_diag_ws {
+    int m;            /* chains */
+    int64_t n, h;     /* draws per chain; split length n / 2 */
+    int64_t n_all;    /* m n */
+    int64_t n_split;  /* 2 m h */
+    fft_slot slot[2]; /* lengths h and n */
+    double *acov;     /* [chains][len] autocovariances */
+    double *xs;       /* split draws, first halves then second halves */
+    double *work;     /* transformed split draws (z scores, indicators, |x - mean|) */
+    double *sorted;   /* split draws ascending */
+    double *sorted_all; /* all draws ascending (odd n only) */
+    double *fold;     /* folded split draws ascending */
+    uint32_t *idx, *fidx;
+    uint64_t *key_a, *key_b;
+    uint32_t *idx_b;
+    double *ztab;     /* normal score of integer rank i + 1 among n_split */
+};
+
+/* ess.c */
+double sgld_diag_ess_core(sgld_diag_ws *ws, const double *x, int n_chains, int64_t len);
+
+/* quantile.c: ascending order of x[0..n) into sorted/idx (LSD radix sort on the IEEE bits). */
+void sgld_diag_argsort(sgld_diag_ws *ws, const double *x, int64_t n, double *sorted,
+                       uint32_t *idx);
+/* Rank-normalized scores (average ranks for ties, Blom offsets 3/8) from an ascending order. */
+void sgld_diag_zscores(const sgld_diag_ws *ws, const double *sorted, const uint32_t *idx,
+                       int64_t n, double *z);
+
+/* rhat.c: classic R-hat of n_chains chains of length len stored contiguously. */
+double sgld_diag_rhat_core(const double *x, int n_chains, int64_t len);
+
+/* mcse.c */
+double sgld_diag_mcse_sd_core(sgld_diag_ws *ws, const double *x, double mean);
+
+/* mess.c */
+sgld_status sgld_diag_log_det(const double *a, int p, double *logdet);
+
+#endif
