@@ -1,0 +1,486 @@
+/* run.c - the sampling loop: grid, data, model, sampler, sample file (see include/sgld/run.h). */
+#include "sgld/run.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "sgld/data.h"
+#include "sgld/grid.h"
+#include "sgld/rng.h"
+#include "sgld/sampler.h"
+#include "sgld/samples.h"
+
+#define KEEP_DRAWS_MAX_FLOATS 50000000 /* 200 MB on rank 0 */
+
+static const char *const event_names[SGLD_EV_COUNT] = {"batch", "gradient", "allreduce", "update", "I/O"};
+
+const char *sgld_event_name(int ev) { return ev >= 0 && ev < SGLD_EV_COUNT ? event_names[ev] : "?"; }
+
+/* Everything one rank holds for a run; freed by run_free. */
+typedef struct run {
+    const sgld_config *cfg;
+    sgld_grid *grid;
+    sgld_dataset *train, *test;
+    sgld_model model;
+    const sgld_sampler_type *sampler;
+    sgld_samples *out;
+    int writer;              /* shard 0 of a chain: writes the chain's draws */
+    sgld_rng rng;            /* key (seed, chain) */
+    float *theta, *state, *work;
+    float *fused;            /* [n_params + 1]: gradient, then the minibatch log-likelihood */
+    unsigned char *picked;   /* n_train bits: Floyd's membership set */
+    int64_t *batch, *local;  /* B global indices; the local rows among them */
+    /* draw buffer of a writer: per variable [flush][size], plus lp and step_size */
+    float *buf_var[SGLD_MODEL_MAX_VARS];
+    double *buf_lp, *buf_eps;
+    int64_t n_buf;
+    float *kept;             /* writer's kept draws [n_draws][n_params] (keep_draws) */
+    int64_t n_kept;
+} run;
+
+static sgld_status lookup(const sgld_config *cfg, const sgld_model_type **mt,
+                          const sgld_sampler_type **st)
+{
+    char names[256];
+    *mt = sgld_model_find(cfg->model);
+    if (!*mt) {
+        sgld_model_names(names, sizeof names);
+        return sgld_error_set(SGLD_ERR_USAGE, "--model: unknown model '%s' (valid: %s)", cfg->model, names);
+    }
+    *st = sgld_sampler_find(cfg->sampler);
+    if (!*st) {
+        sgld_sampler_names(names, sizeof names);
+        return sgld_error_set(SGLD_ERR_USAGE, "--sampler: unknown sampler '%s' (valid: %s)", cfg->sampler, names);
+    }
+    return SGLD_OK;
+}
+
+/* Loads the data and sets up the model; the same status on every rank of the grid. */
+static sgld_status load(run *r, const sgld_model_type *mt)
+{
+    const sgld_config *cfg = r->cfg;
+    sgld_data_options opt = {
+        .path = cfg->data,
+        .test_path = cfg->test_data[0] ? cfg->test_data : NULL,
+        .test_fraction = cfg->test_fraction,
+        .standardize = cfg->standardize,
+        .seed = cfg->seed,
+        .classification = mt->classification,
+        .n_classes = mt->n_classes,
+    };
+    sgld_status st = sgld_data_load(r->grid->chain_comm, r->grid->shard, r->grid->n_shards, &opt,
+                                    &r->train, &r->test);
+    if (st == SGLD_OK && cfg->batch_size > r->train->n_total)
+        st = sgld_error_set(SGLD_ERR_USAGE, "--batch-size %lld is larger than the %lld training rows of %s",
+                            (long long)cfg->batch_size, (long long)r->train->n_total, cfg->data);
+    if (st == SGLD_OK)
+        st = sgld_model_init(&r->model, mt, r->train->d, r->train->n_classes, cfg->noise_sd, cfg->prior_sd);
+    return sgld_status_agree(r->grid->comm, st);
+}
+
+static sgld_status allocate(run *r, int keep_draws)
+{
+    const size_t P = r->model.n_params;
+    const sgld_config *cfg = r->cfg;
+    size_t ns = r->sampler->state_size(P);
+    SGLD_ALLOC(r->theta, P);
+    SGLD_ALLOC(r->state, ns);
+    SGLD_ALLOC(r->work, P);
+    SGLD_ALLOC(r->fused, P + 1);
+    SGLD_ALLOC(r->picked, (size_t)(r->train->n_total + 7) / 8);
+    SGLD_ALLOC(r->batch, cfg->batch_size);
+    SGLD_ALLOC(r->local, cfg->batch_size);
+    if (r->writer) {
+        for (int v = 0; v < r->model.n_vars; v++)
+            SGLD_ALLOC(r->buf_var[v], (size_t)cfg->flush_draws * r->model.vars[v].size);
+        SGLD_ALLOC(r->buf_lp, cfg->flush_draws);
+        SGLD_ALLOC(r->buf_eps, cfg->flush_draws);
+        if (keep_draws) {
+            int64_t n_draws = (cfg->steps - cfg->burnin) / cfg->thin;
+            SGLD_ALLOC(r->kept, (size_t)n_draws * P);
+        }
+    }
+    return SGLD_OK;
+}
+
+/* Creates the sample file with one variable per parameter tensor, lp and step_size, and the
+ * run's attributes.  Collective over the grid. */
+static sgld_status create_output(run *r)
+{
+    const sgld_config *cfg = r->cfg;
+    sgld_var_spec vars[SGLD_MODEL_MAX_VARS + 2];
+    memset(vars, 0, sizeof vars);
+    int n = 0;
+    for (int v = 0; v < r->model.n_vars; v++, n++) {
+        const sgld_param_var *pv = &r->model.vars[v];
+        vars[n].group = "posterior";
+        vars[n].name = pv->name;
+        vars[n].n_dims = pv->n_dims;
+        for (int k = 0; k < pv->n_dims; k++) {
+            vars[n].dims[k] = pv->dims[k];
+            vars[n].dim_names[k] = pv->dim_names[k];
+        }
+        vars[n].dtype = SGLD_F32;
+    }
+    vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "lp", .dtype = SGLD_F64};
+    vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "step_size", .dtype = SGLD_F64};
+    SGLD_TRY(sgld_samples_create(r->grid->comm, cfg->output, cfg->force, r->grid->n_chains, n, vars,
+                                 cfg->flush_draws, &r->out));
+
+    /* Attributes: the configuration (INI text), versions, data facts. */
+    char *ini = NULL;
+    size_t ini_len = 0;
+    FILE *f = open_memstream(&ini, &ini_len);
+    SGLD_CHECK(f, SGLD_ERR_NOMEM, "out of memory formatting the configuration");
+    sgld_config_write(cfg, f);
+    fclose(f);
+    sgld_status st = sgld_samples_attr_string(r->out, "", "config", ini);
+    free(ini);
+    SGLD_TRY(st);
+
+    char mpi_version[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(mpi_version, &len);
+    char *nl = strchr(mpi_version, ',');
+    if (nl) *nl = '\0';
+    char hdf5_version[32], created[32];
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(hdf5_version, sizeof hdf5_version, "%u.%u.%u", maj, min, rel);
+    time_t now = time(NULL);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+
+    const char *groups[] = {"", "posterior", "sample_stats"};
+    for (int g = 0; g < 3; g++) {
+        SGLD_TRY(sgld_samples_attr_string(r->out, groups[g], "inference_library", "sgld-dist"));
+        SGLD_TRY(sgld_samples_attr_string(r->out, groups[g], "inference_library_version", SGLD_VERSION));
+        SGLD_TRY(sgld_samples_attr_string(r->out, groups[g], "created_at", created));
+    }
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "hdf5_version", hdf5_version));
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "mpi_version", mpi_version));
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "model", cfg->model));
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "sampler", cfg->sampler));
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "data", cfg->data));
+    int64_t facts[6] = {r->train->n_total, r->train->d, r->train->n_classes,
+                        r->grid->n_chains, r->grid->n_shards, (int64_t)r->model.n_params};
+    const char *fact_names[6] = {"n_train", "n_features", "n_classes", "n_chains", "n_shards", "n_params"};
+    for (int k = 0; k < 6; k++) SGLD_TRY(sgld_samples_attr_int(r->out, "", fact_names[k], 1, &facts[k]));
+    if (r->train->mean) {
+        SGLD_TRY(sgld_samples_attr_double(r->out, "", "standardize_mean", r->train->d, r->train->mean));
+        SGLD_TRY(sgld_samples_attr_double(r->out, "", "standardize_sd", r->train->d, r->train->sd));
+    }
+    /* Names joined with newlines (names may contain commas). */
+    char names[8192];
+    size_t used = 0;
+    names[0] = '\0';
+    for (int j = 0; j < r->train->d && used < sizeof names; j++)
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", j ? "\n" : "",
+                                 r->train->feature_names[j]);
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "feature_names", names));
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "target_name", r->train->target_name));
+    if (r->train->n_classes) {
+        used = 0;
+        names[0] = '\0';
+        for (int k = 0; k < r->train->n_classes && used < sizeof names; k++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", k ? "\n" : "",
+                                     r->train->class_names[k]);
+        SGLD_TRY(sgld_samples_attr_string(r->out, "", "class_names", names));
+    }
+    return SGLD_OK;
+}
+
+/* Floyd's algorithm: B distinct indices of [0, N) from the chain's BATCH stream at `step`;
+ * then the local rows (global index - row_begin) of the ones this rank holds. */
+static size_t draw_batch(run *r, uint64_t step)
+{
+    const int64_t N = r->train->n_total, B = r->cfg->batch_size;
+    const int64_t lo = r->train->row_begin, hi = lo + r->train->n_local;
+    size_t n_local = 0;
+    if (B == N) { /* full batch: no randomness needed */
+        for (int64_t i = 0; i < r->train->n_local; i++) r->local[n_local++] = i;
+        return n_local;
+    }
+    for (int64_t k = 0; k < B; k++) {
+        int64_t j = N - B + k;
+        int64_t t = (int64_t)sgld_rng_below(&r->rng, step, SGLD_RNG_BATCH, (uint64_t)k, (uint64_t)j + 1);
+        int64_t pick = (r->picked[t >> 3] >> (t & 7)) & 1 ? j : t;
+        r->picked[pick >> 3] |= (unsigned char)(1u << (pick & 7));
+        r->batch[k] = pick;
+    }
+    for (int64_t k = 0; k < B; k++) {
+        int64_t g = r->batch[k];
+        r->picked[g >> 3] = 0;
+        if (g >= lo && g < hi) r->local[n_local++] = g - lo;
+    }
+    return n_local;
+}
+
+/* Appends the buffered draws (collective).  Writers pass their chain. */
+static sgld_status flush(run *r)
+{
+    const void *data[SGLD_MODEL_MAX_VARS + 2];
+    int n = 0;
+    for (int v = 0; v < r->model.n_vars; v++) data[n++] = r->buf_var[v];
+    data[n++] = r->buf_lp;
+    data[n++] = r->buf_eps;
+    sgld_status st = sgld_samples_append(r->out, r->writer ? r->grid->chain : -1, r->n_buf,
+                                         r->writer ? data : NULL);
+    r->n_buf = 0;
+    return st;
+}
+
+static void record(run *r, double lp, double eps)
+{
+    for (int v = 0; v < r->model.n_vars; v++) {
+        const sgld_param_var *pv = &r->model.vars[v];
+        memcpy(r->buf_var[v] + (size_t)r->n_buf * pv->size, r->theta + pv->offset, pv->size * sizeof(float));
+    }
+    r->buf_lp[r->n_buf] = lp;
+    r->buf_eps[r->n_buf] = eps;
+    r->n_buf++;
+    if (r->kept) memcpy(r->kept + (size_t)r->n_kept++ * r->model.n_params, r->theta,
+                        r->model.n_params * sizeof(float));
+}
+
+/* Rank 0's progress line: a few times a second on a TTY (carriage return), once a second as
+ * plain lines with --progress elsewhere. */
+typedef struct progress {
+    int on, tty;
+    double start, last;
+} progress;
+
+static void progress_show(progress *p, int64_t t, int64_t steps, double lp, double eps, int final)
+{
+    double now = MPI_Wtime();
+    if (!p->on || (!final && now - p->last < (p->tty ? 0.25 : 1.0))) return;
+    p->last = now;
+    double rate = t / fmax(now - p->start, 1e-9);
+    fprintf(stderr, "%sstep %lld/%lld %5.1f%%  %.0f steps/s  ETA %.1f s  lp %.6g  eps %.3g%s",
+            p->tty ? "\r" : "", (long long)t, (long long)steps, 100.0 * t / steps, rate,
+            (steps - t) / fmax(rate, 1e-9), lp, eps, p->tty ? (final ? "\n" : "  ") : "\n");
+    fflush(stderr);
+}
+
+/* FNV-1a of a byte buffer (to compare parameter copies across ranks cheaply). */
+static uint64_t fnv1a(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/* The loop.  Returns the local status (failures are agreed at sync points). */
+static sgld_status sample(run *r, sgld_run_report *rep)
+{
+    const sgld_config *cfg = r->cfg;
+    const size_t P = r->model.n_params;
+    const double scale = (double)r->train->n_total / (double)cfg->batch_size;
+    /* Sync points every flush_draws * thin steps: at most flush_draws draws fall between two. */
+    const int64_t sync_every = cfg->flush_draws * cfg->thin;
+    progress pg = {.on = r->grid->rank == 0 && !cfg->quiet && (cfg->progress || isatty(2)),
+                   .tty = isatty(2), .start = MPI_Wtime()};
+    double *ev = rep->event_seconds;
+    sgld_step_ctx ctx = {.n_params = P, .temperature = cfg->temperature, .rng = &r->rng, .work = r->work};
+    sgld_status local = SGLD_OK;
+    double lp = 0.0;
+
+    sgld_model_init_params(&r->model, &r->rng, r->theta);
+    r->sampler->init(r->state, P);
+    for (int64_t t = 1; t <= cfg->steps; t++) {
+        if (local == SGLD_OK) {
+            double t0 = MPI_Wtime();
+            size_t n_local = draw_batch(r, (uint64_t)t);
+            double t1 = MPI_Wtime();
+            memset(r->fused, 0, (P + 1) * sizeof(float));
+            r->fused[P] = (float)r->model.type->loglik_grad(&r->model, r->theta, r->train, r->local,
+                                                            n_local, r->fused);
+            double t2 = MPI_Wtime();
+            if (r->grid->n_shards > 1 &&
+                MPI_Allreduce(MPI_IN_PLACE, r->fused, (int)(P + 1), MPI_FLOAT, MPI_SUM,
+                              r->grid->chain_comm) != MPI_SUCCESS)
+                return sgld_error_set(SGLD_ERR_MPI, "MPI_Allreduce of the gradient failed at step %lld", (long long)t);
+            double t3 = MPI_Wtime();
+            for (size_t i = 0; i < P; i++) r->fused[i] = (float)(scale * r->fused[i]);
+            lp = scale * r->fused[P] + sgld_model_log_prior(&r->model, r->theta, r->fused);
+            double eps = sgld_step_size(cfg->step_size, cfg->step_b, cfg->step_gamma, (uint64_t)t);
+            ctx.step = (uint64_t)t;
+            ctx.eps = eps;
+            r->sampler->step(&ctx, r->theta, r->fused, r->state);
+            int finite = isfinite(lp);
+            for (size_t i = 0; i < P && finite; i++) finite = isfinite(r->theta[i]);
+            if (!finite)
+                local = sgld_error_set(SGLD_ERR_NUMERIC,
+                                       "chain %d diverged at step %lld (non-finite parameters or log "
+                                       "posterior): lower --step-size (now %g) or raise --batch-size",
+                                       r->grid->chain, (long long)t, cfg->step_size);
+            else if (t > cfg->burnin && (t - cfg->burnin) % cfg->thin == 0 && r->writer)
+                record(r, lp, eps);
+            double t4 = MPI_Wtime();
+            ev[SGLD_EV_BATCH] += t1 - t0;
+            ev[SGLD_EV_GRAD] += t2 - t1;
+            ev[SGLD_EV_ALLREDUCE] += t3 - t2;
+            ev[SGLD_EV_UPDATE] += t4 - t3;
+            progress_show(&pg, t, cfg->steps, lp, eps, 0);
+        }
+        /* A chain that failed skips straight to the next sync point, where all agree. */
+        if (local != SGLD_OK || t == cfg->steps || t % sync_every == 0) {
+            sgld_status st = sgld_status_agree(r->grid->comm, local);
+            if (st != SGLD_OK) return st;
+            double t0 = MPI_Wtime();
+            int64_t n_buf = 0;
+            MPI_Allreduce(&r->n_buf, &n_buf, 1, MPI_INT64_T, MPI_MAX, r->grid->comm);
+            r->n_buf = n_buf; /* non-writers hold no draws but take part with the same count */
+            if (r->out && n_buf > 0) SGLD_TRY(flush(r));
+            r->n_buf = 0;
+            ev[SGLD_EV_IO] += MPI_Wtime() - t0;
+        }
+    }
+    rep->theta_hash = fnv1a(r->theta, P * sizeof(float));
+    progress_show(&pg, cfg->steps, cfg->steps, lp, sgld_step_size(cfg->step_size, cfg->step_b,
+                  cfg->step_gamma, (uint64_t)cfg->steps), 1);
+    rep->seconds = MPI_Wtime() - pg.start;
+    return SGLD_OK;
+}
+
+/* Posterior predictive metrics on the test set from all kept draws (rank 0). */
+static sgld_status evaluate(run *r, sgld_run_report *rep)
+{
+    const sgld_dataset *te = r->test;
+    const int K = sgld_model_n_outputs(&r->model);
+    const int64_t n = te->n_total, S = (int64_t)rep->n_chains * rep->n_draws;
+    double *out, *mix;
+    SGLD_ALLOC(out, (size_t)n * K);
+    SGLD_ALLOC(mix, (size_t)n * K);
+    double *ll = NULL;
+    if (!r->model.type->classification) SGLD_ALLOC(ll, (size_t)n * S);
+    for (int64_t s = 0; s < S; s++) {
+        r->model.type->predict(&r->model, rep->draws + (size_t)s * r->model.n_params, te->X, (size_t)n, out);
+        for (int64_t i = 0; i < n * K; i++) mix[i] += out[i] / (double)S;
+        if (ll) {
+            double sd = r->model.noise_sd;
+            for (int64_t i = 0; i < n; i++) {
+                double z = (te->y[i] - out[i]) / sd;
+                ll[i * S + s] = -0.5 * z * z - log(sd * 2.5066282746310002);
+            }
+        }
+    }
+    double correct = 0, nll = 0, sse = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (r->model.type->classification) {
+            int y = (int)te->y[i], best = 0;
+            for (int k = 1; k < K; k++)
+                if (mix[i * K + k] > mix[i * K + best]) best = k;
+            correct += best == y;
+            nll -= log(fmax(mix[i * K + y], 1e-300));
+        } else {
+            double e = te->y[i] - mix[i];
+            sse += e * e;
+            double mx = -INFINITY, s = 0;
+            for (int64_t j = 0; j < S; j++) mx = fmax(mx, ll[i * S + j]);
+            for (int64_t j = 0; j < S; j++) s += exp(ll[i * S + j] - mx);
+            nll -= mx + log(s / (double)S);
+        }
+    }
+    rep->has_test = 1;
+    rep->test_accuracy = r->model.type->classification ? correct / n : NAN;
+    rep->test_rmse = r->model.type->classification ? NAN : sqrt(sse / n);
+    rep->test_nll = nll / n;
+    sgld_free(out);
+    sgld_free(mix);
+    sgld_free(ll);
+    return SGLD_OK;
+}
+
+/* Gathers the writers' kept draws to rank 0 (collective over the writers). */
+static sgld_status gather_draws(run *r, sgld_run_report *rep)
+{
+    if (!r->writer) return SGLD_OK;
+    const size_t per_chain = (size_t)r->n_kept * r->model.n_params;
+    if (r->grid->rank == 0) {
+        rep->draws = sgld_malloc(per_chain * (size_t)r->grid->n_chains * sizeof(float));
+        SGLD_CHECK(rep->draws, SGLD_ERR_NOMEM, "out of memory gathering %zu draws", per_chain * r->grid->n_chains);
+    }
+    SGLD_MPI(MPI_Gather(r->kept, (int)per_chain, MPI_FLOAT, rep->draws, (int)per_chain, MPI_FLOAT, 0,
+                        r->grid->shard_comm));
+    return SGLD_OK;
+}
+
+static void run_free(run *r)
+{
+    sgld_free(r->theta);
+    sgld_free(r->state);
+    sgld_free(r->work);
+    sgld_free(r->fused);
+    sgld_free(r->picked);
+    sgld_free(r->batch);
+    sgld_free(r->local);
+    for (int v = 0; v < SGLD_MODEL_MAX_VARS; v++) sgld_free(r->buf_var[v]);
+    sgld_free(r->buf_lp);
+    sgld_free(r->buf_eps);
+    sgld_free(r->kept);
+    sgld_data_destroy(&r->train);
+    sgld_data_destroy(&r->test);
+    sgld_grid_destroy(&r->grid);
+}
+
+sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld_run_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    run r = {.cfg = cfg};
+    const sgld_model_type *mt;
+    sgld_status st;
+
+    /* Usage errors are found by every rank alike, so no agreement is needed for them. */
+    SGLD_TRY(lookup(cfg, &mt, &r.sampler));
+    SGLD_TRY(sgld_grid_create(comm, cfg->chains, &r.grid));
+    r.writer = r.grid->shard == 0;
+    r.rng = (sgld_rng){cfg->seed, (uint32_t)r.grid->chain};
+    SGLD_TRY_GOTO(load(&r, mt), st, done);
+
+    int64_t n_draws = (cfg->steps - cfg->burnin) / cfg->thin;
+    keep_draws = keep_draws && (double)n_draws * r.model.n_params * cfg->chains <= KEEP_DRAWS_MAX_FLOATS;
+    st = sgld_status_agree(r.grid->comm, allocate(&r, keep_draws));
+    if (st != SGLD_OK) goto done;
+    if (cfg->output[0]) {
+        st = create_output(&r);
+        if (st != SGLD_OK) { /* create and attributes are collective: the status is shared */
+            sgld_samples_close(&r.out);
+            sgld_samples_discard(r.grid->comm, cfg->output);
+            goto done;
+        }
+    }
+    rep->n_chains = r.grid->n_chains;
+    rep->n_shards = r.grid->n_shards;
+    rep->n_draws = n_draws;
+    rep->n_train = r.train->n_total;
+    rep->n_test = r.test ? r.test->n_total : 0;
+    rep->model = r.model;
+
+    st = sample(&r, rep);
+    if (r.out) {
+        sgld_status cst = sgld_samples_close(&r.out);
+        if (st == SGLD_OK) st = cst;
+    }
+    if (st != SGLD_OK) goto done;
+    if (keep_draws) {
+        st = sgld_status_agree(r.grid->comm, gather_draws(&r, rep));
+        if (st == SGLD_OK && r.grid->rank == 0 && r.test) st = evaluate(&r, rep);
+        st = sgld_status_agree(r.grid->comm, st);
+    }
+done:
+    run_free(&r);
+    return st;
+}
+
+void sgld_run_report_free(sgld_run_report *rep)
+{
+    sgld_free(rep->draws);
+    rep->draws = NULL;
+}
