@@ -51,9 +51,40 @@ typedef struct sgld_data_options {
  *   synthetic:linreg3  3 correlated features (x ~ N(0, C), C_ij = 0.8^|i-j|),
  *                      y = x . (1, -0.5, 0.25) + 0.3 + N(0, 0.5^2), n = 500
  *   synthetic:logreg   x ~ N(0, I_2), P(y = 1) = sigmoid(1.5 x0 - x1 + 0.5), n = 1000
- *   synthetic:softmax  3 classes, 2 features, n = 600
- * Errors: SGLD_ERR_IO (missing/unreadable), SGLD_ERR_PARSE (file:line:column messages),
- * SGLD_ERR_ARG (labels out of range, unknown synthetic set, bad fraction). */
+ *   synthetic:softmax  3 classes, 2 features, n = 600: y = row mod 3 (200 rows per class),
+ *                      x ~ N(mu_y, I_2) with the class means on a triangle,
+ *                      mu_k = 2 (cos t_k, sin t_k), t_k = pi/2 + 2 pi k / 3
+ *                      (equal covariances: the true posterior is exactly softmax-linear)
+ * Row r of a built-in set is a pure function of r (Philox key {0x53474c44, set id 1..4},
+ * SGLD_RNG_DATA, step 0, normals r * width .. r * width + width - 1), so a rank generates only
+ * its rows.  A built-in set's target type must match opt->classification / n_classes.
+ *
+ * Sources: "synthetic:NAME"; a name ending in .h5/.hdf5 or a file starting with the HDF5
+ * signature (/X [n, d], /y [n], any numeric type; class targets are indices 0..K-1); else
+ * CSV (header row, numeric features, target last; quoted fields, CRLF, blank lines skipped).
+ * CSV class targets: if the first row's target is a number all labels are integers 0..K-1
+ * (class_names "0".."K-1"), otherwise all are strings, numbered in strcmp order.  K is
+ * opt->n_classes, or inferred (largest label + 1, or the number of strings; at most 1024).
+ *
+ * Split: test_fraction f > 0 holds out round(f N) rows picked by a Fisher-Yates permutation
+ * (key {opt->seed, 0}, SGLD_RNG_SPLIT, element i for swap i, i = N-1 .. 1; the test rows are
+ * perm[0 .. n_test-1]).  Training and test rows keep their file order.  test_path and
+ * test_fraction > 0 together are an error.  A test file needs the training feature count,
+ * and its labels map through the training classes.
+ *
+ * Standardize: mean and population sd (divide by N) of each feature over all training rows
+ * of comm (comm must hold each shard exactly once), applied to train and test, stored in
+ * mean/sd of both.  A constant column gets sd = 1 (it becomes 0).  Targets are untouched.
+ *
+ * Sharding needs at least n_shards training rows.  test may be NULL (the test rows are then
+ * dropped).  On failure *train and *test are NULL, and every rank returns the status and
+ * message of the lowest-numbered failing rank (sgld_status_agree): an error found only by
+ * the rank that reads a bad row reaches every rank.  Nothing collective runs before that
+ * agreement, so no rank hangs.
+ * Errors: SGLD_ERR_IO (missing/unreadable), SGLD_ERR_PARSE (file:line:column messages,
+ * NaN/Inf, wrong shape, not HDF5), SGLD_ERR_ARG (labels out of range or not integers, unknown
+ * labels in a test file, wrong number of classes, unknown synthetic set, bad fraction, bad
+ * shard), SGLD_ERR_NOMEM, SGLD_ERR_HDF5 (a failed read). */
 sgld_status sgld_data_load(MPI_Comm comm, int shard, int n_shards,
                            const sgld_data_options *opt, sgld_dataset **train,
                            sgld_dataset **test);

@@ -2,11 +2,11 @@
  * double (HDF5 converts) and stored as float.
  *
  * Serial HDF5 calls (default file access), each rank independently: the scan reads the shape
- * and streams /y (every rank validates every label, so all agree on the classes); the fill
- * reads only this rank's hyperslab of training rows, in blocks, or, with a train/test split,
- * streams the file in blocks keeping the test rows and its own training rows.  /X values are
- * checked where they are stored, so a NaN is found by the rank that holds its row (the
- * agreement in data.c hands that message to every rank).
+ * and, for a class target only, streams /y (every rank validates every label, so all agree on
+ * the classes); the fill reads only this rank's hyperslab of training rows, in blocks, or,
+ * with a train/test split, streams the file in blocks keeping the test rows and its own
+ * training rows.  Values are checked where they are stored, so a NaN is found by the rank
+ * that holds its row (the agreement in data.c hands that message to every rank).
  *
  * Class targets in /y are class indices 0..K-1 (K = opt->n_classes or the largest + 1); class
  * names are "0".."K-1".  Columns are named x0..x{d-1} and the target y.  HDF5's own error stack
@@ -113,9 +113,8 @@ static int64_t block_rows(int d)
     return b < 1 ? 1 : b > 65536 ? 65536 : b;
 }
 
-/* Checks every /y value (finite; a class index when classification) and finds the largest. */
-static sgld_status check_labels(const h5_data *h, const char *path, int classification,
-                                int limit, double *max_label)
+/* Checks that every /y value is a class index below limit and finds the largest. */
+static sgld_status check_labels(const h5_data *h, const char *path, int limit, double *max_label)
 {
     int64_t B = 65536;
     double *buf = sgld_malloc((size_t)(h->n < B ? h->n : B) * sizeof *buf);
@@ -133,10 +132,10 @@ static sgld_status check_labels(const h5_data *h, const char *path, int classifi
             else if (fabs(v) > FLT_MAX)
                 st = sgld_error_set(SGLD_ERR_PARSE, "%s: /y[%lld]: %.17g is outside the float range",
                                     path, row, v);
-            else if (classification && v != floor(v))
+            else if (v != floor(v))
                 st = sgld_error_set(SGLD_ERR_ARG, "%s: /y[%lld]: class label %.17g is not an integer",
                                     path, row, v);
-            else if (classification && (v < 0 || v >= limit))
+            else if (v < 0 || v >= limit)
                 st = sgld_error_set(SGLD_ERR_ARG, "%s: /y[%lld]: class label %.17g out of range 0..%d",
                                     path, row, v, limit - 1);
             if (st != SGLD_OK) break;
@@ -158,12 +157,11 @@ static sgld_status scan(const char *path, const sgld_data_options *opt, const da
                "%s: %d feature columns, but the training data have %d", path, m->d, ref->d);
     SGLD_TRY(data_meta_default_names(m));
     int classification = ref ? ref->n_classes > 0 : opt->classification;
+    if (!classification) return SGLD_OK; /* real /y values are checked where they are stored */
     int required = data_required_classes(opt, ref);
     double max_label = -1;
-    SGLD_TRY(check_labels(h, path, classification, required ? required : DATA_MAX_CLASSES,
-                          &max_label));
+    SGLD_TRY(check_labels(h, path, required ? required : DATA_MAX_CLASSES, &max_label));
     if (ref) return data_meta_copy_classes(m, ref);
-    if (!classification) return SGLD_OK;
     int K = required ? required : (int)max_label + 1;
     SGLD_CHECK(K >= 2, SGLD_ERR_ARG,
                "%s: only one class label (0) found; classification needs at least 2", path);
@@ -193,6 +191,9 @@ static sgld_status store_row(const char *path, int64_t row, const double *x, dou
                    x[j]);
         out[j] = (float)x[j];
     }
+    SGLD_CHECK(isfinite(y), SGLD_ERR_PARSE, "%s: /y[%lld]: NaN/Inf not allowed", path, (long long)row);
+    SGLD_CHECK(fabs(y) <= FLT_MAX, SGLD_ERR_PARSE, "%s: /y[%lld]: %.17g is outside the float range",
+               path, (long long)row, y);
     ds->y[k] = (float)y;
     return SGLD_OK;
 }
