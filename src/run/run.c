@@ -449,10 +449,14 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     st = sgld_status_agree(r.grid->comm, allocate(&r, keep_draws));
     if (st != SGLD_OK) goto done;
     if (cfg->output[0]) {
+        /* Collective, so the status is shared.  A failed create leaves nothing (and never
+         * touches an existing file); a failure after it removes the file this run made. */
         st = create_output(&r);
-        if (st != SGLD_OK) { /* create and attributes are collective: the status is shared */
-            sgld_samples_close(&r.out);
-            sgld_samples_discard(r.grid->comm, cfg->output);
+        if (st != SGLD_OK) {
+            if (r.out) {
+                sgld_samples_close(&r.out);
+                sgld_samples_discard(r.grid->comm, cfg->output);
+            }
             goto done;
         }
     }

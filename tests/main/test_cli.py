@@ -77,7 +77,7 @@ def bad(name, args, pattern, ranks=2):
     else:
         out = args[args.index("--output") + 1]
     existed = os.path.exists(out)
-    p = run(args + ["--steps", "50"] if "--steps" not in args else args, ranks)
+    p = run(args + ["--steps", "50", "--burnin", "10"] if "--steps" not in args else args, ranks)
     if p is None:
         check(name, False, f"timed out after {TIMEOUT} s (a rank hung)")
         return
@@ -97,10 +97,11 @@ def bad(name, args, pattern, ranks=2):
 
 
 header = "a,b,c,label\n"
-good_rows = "".join(f"{0.1 * i:.2f},{1.5 - 0.07 * i:.3f},{(i * 7) % 5 - 2.5},{i % 2}\n" for i in range(40))
+rows = [f"{0.1 * i:.2f},{1.5 - 0.07 * i:.3f},{(i * 7) % 5 - 2.5},{i % 2}\n" for i in range(40)]
+good_rows = "".join(rows)
 ok_csv = write("ok.csv", header + good_rows)
-cols = write("cols.csv", header + good_rows[:30] + "1.0,2.0,1\n" + good_rows[30:])
-nonnum = write("nonnum.csv", header + good_rows[:20] + "1.0,abc,3.0,1\n")
+cols = write("cols.csv", header + "".join(rows[:30]) + "1.0,2.0,1\n" + "".join(rows[30:]))
+nonnum = write("nonnum.csv", header + "".join(rows[:20]) + "1.0,abc,3.0,1\n")
 nan = write("nan.csv", header + "1.0,2.0,nan,1\n" + good_rows)
 inf = write("inf.csv", header + good_rows + "1.0,inf,3.0,0\n")
 labels = write("labels.csv", header + good_rows + "1.0,2.0,3.0,2\n")
