@@ -28,7 +28,7 @@ typedef struct opts {
     const char *file, *group;
     char **vars;
     int n_vars;
-    int format, max_rows, project, block;
+    int format, max_rows, project, block, timing;
     sgld_mess_method method;
     int64_t batch_size;
     uint32_t seed;
@@ -75,6 +75,8 @@ static void usage(FILE *f)
 "  --seed S            seed of the projections (Philox key {S, 0}, default 1)\n"
 "  --alpha A --eps E   minESS(p, A, E) for the verdict line (default 0.05 and 0.05)\n"
 "  --block N           elements read per block (default 64): memory ~ N x chains x draws x 8 B\n"
+"  --timing            print on stderr the seconds rank 0 spent reading, in the univariate\n"
+"                      diagnostics and in the multivariate part\n"
 "  -h, --help          this text\n"
 "\n"
 "exit status: 0 success (NaN or Inf draws are reported on stderr with variable, chain and\n"
@@ -117,6 +119,7 @@ static int parse_args(int argc, char **argv, opts *o)
         {"batch-size", required_argument, 0, 'b'}, {"project", required_argument, 0, 'p'},
         {"seed", required_argument, 0, 's'},    {"alpha", required_argument, 0, 'a'},
         {"eps", required_argument, 0, 'e'},     {"block", required_argument, 0, 'B'},
+        {"timing", no_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->group = "posterior";
@@ -182,6 +185,7 @@ static int parse_args(int argc, char **argv, opts *o)
             if (!parse_long(optarg, &ll) || ll < 1 || ll > 1000000) return bad("--block: '%s' is not a positive integer%s", optarg, "");
             o->block = (int)ll;
             break;
+        case 'T': o->timing = 1; break;
         case 'h':
             if (rank == 0) usage(stdout);
             return EXIT_OK;
@@ -387,11 +391,15 @@ static int run(const opts *o, MPI_Comm comm)
         status = EXIT_RUNTIME;
         goto free_all;
     }
+    double t_read = 0.0, t_uni = 0.0, t_start = MPI_Wtime(), t_mv0;
     st = sgld_diag_ws_create(m, n, &ws);
     for (int64_t e0 = e_begin; st == SGLD_OK && e0 < e_end; e0 += blk) {
         int64_t ne = e_end - e0 < blk ? e_end - e0 : blk;
+        double t0 = MPI_Wtime();
         st = read_range(rd, o, vars, n_vars, e0, ne, N, buf);
+        t_read += MPI_Wtime() - t0;
         if (st != SGLD_OK) break;
+        t0 = MPI_Wtime();
         for (int64_t e = 0; e < ne; e++) {
             sgld_diag_summary s;
             int64_t first_bad;
@@ -401,12 +409,14 @@ static int run(const opts *o, MPI_Comm comm)
             r[0] = s.mean; r[1] = s.sd; r[2] = s.q05; r[3] = s.q50; r[4] = s.q95;
             r[5] = s.mcse_mean; r[6] = s.mcse_sd; r[7] = s.ess_bulk; r[8] = s.ess_tail;
             r[9] = s.rhat; r[10] = s.ess_mean; r[11] = (double)first_bad;
+            t_uni += MPI_Wtime() - t0;
             if (full_mode) memcpy(cols + (e0 - e_begin + e) * N, x, sizeof(double) * (size_t)N);
             if (kk) {
                 double s1 = 0.0;
                 for (int64_t i = 0; i < N; i++) s1 += x[i];
                 mu[e0 - e_begin + e] = s1 / (double)N;
             }
+            t0 = MPI_Wtime();
         }
         if (kk) {
             sgld_diag_project_rows(o->seed, e0, ne, kk, g);
@@ -423,6 +433,7 @@ static int run(const opts *o, MPI_Comm comm)
         goto free_all;
     }
 
+    t_mv0 = MPI_Wtime();
     double *all_rows = rank == 0 ? malloc(sizeof(double) * (size_t)(p * N_FIELDS)) : NULL;
     gather_doubles(rows, (int)(n_mine * N_FIELDS), all_rows, comm);
 
@@ -560,6 +571,11 @@ static int run(const opts *o, MPI_Comm comm)
         mv.p_eff = o->project;
     }
     MPI_Bcast(&status, 1, MPI_INT, 0, comm);
+    if (rank == 0 && o->timing)
+        fprintf(stderr, "timing (rank 0 of %d): elements %lld, read %.3f s, univariate %.3f s "
+                "(%.1f us/element), pass 1 total %.3f s, multivariate %.3f s\n", size,
+                (long long)n_mine, t_read, t_uni, n_mine ? 1e6 * t_uni / (double)n_mine : 0.0,
+                t_mv0 - t_start, MPI_Wtime() - t_mv0);
     if (rank == 0 && status == EXIT_OK) {
         mv.min_ess = sgld_diag_min_ess(mv.p_eff, o->alpha, o->eps);
         char name[512];
