@@ -29,12 +29,12 @@ typedef struct sgld_config {
     /* sampler */
     char sampler[SGLD_NAME_MAX];     /* --sampler sgd|sgld (sgld) */
     int chains;                      /* --chains C >= 1 (default 1) */
-    int64_t steps;                   /* --steps N >= 1 (10000) */
-    int64_t burnin;                  /* --burnin B >= 0, < steps (1000) */
+    int64_t steps;                   /* --steps N >= 1 (20000) */
+    int64_t burnin;                  /* --burnin B >= 0, < steps (2000) */
     int64_t thin;                    /* --thin T >= 1 (1) */
     int64_t batch_size;              /* --batch-size B >= 1, total per chain (100) */
     uint32_t seed;                   /* --seed S in [0, 2^32) (1) */
-    double step_size;                /* --step-size a > 0 (1e-4) */
+    double step_size;                /* --step-size a > 0 (1e-5) */
     double step_b;                   /* --step-b b >= 0 (0) */
     double step_gamma;               /* --step-gamma g in [0, 1] (0: constant) */
     double temperature;              /* --temperature T > 0 (1) */

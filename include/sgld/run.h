@@ -23,9 +23,10 @@
 #include "sgld/model.h"
 #include "sgld/status.h"
 
-/* Named timing events (seconds on rank 0). */
-enum sgld_event { SGLD_EV_BATCH, SGLD_EV_GRAD, SGLD_EV_ALLREDUCE, SGLD_EV_UPDATE, SGLD_EV_IO,
-                  SGLD_EV_COUNT };
+/* Named timing events (seconds on rank 0).  `sync` is the wait at flush points where all
+ * ranks agree on failure (it absorbs the difference in speed between chains). */
+enum sgld_event { SGLD_EV_BATCH, SGLD_EV_GRAD, SGLD_EV_ALLREDUCE, SGLD_EV_UPDATE, SGLD_EV_SYNC,
+                  SGLD_EV_IO, SGLD_EV_COUNT };
 
 typedef struct sgld_run_report {
     int n_chains, n_shards;

@@ -18,7 +18,7 @@
 
 #define KEEP_DRAWS_MAX_FLOATS 50000000 /* 200 MB on rank 0 */
 
-static const char *const event_names[SGLD_EV_COUNT] = {"batch", "gradient", "allreduce", "update", "I/O"};
+static const char *const event_names[SGLD_EV_COUNT] = {"batch", "gradient", "allreduce", "update", "sync", "I/O"};
 
 const char *sgld_event_name(int ev) { return ev >= 0 && ev < SGLD_EV_COUNT ? event_names[ev] : "?"; }
 
@@ -331,15 +331,17 @@ static sgld_status sample(run *r, sgld_run_report *rep)
         }
         /* A chain that failed skips straight to the next sync point, where all agree. */
         if (local != SGLD_OK || t == cfg->steps || t % sync_every == 0) {
+            double t0 = MPI_Wtime();
             sgld_status st = sgld_status_agree(r->grid->comm, local);
             if (st != SGLD_OK) return st;
-            double t0 = MPI_Wtime();
             int64_t n_buf = 0;
             MPI_Allreduce(&r->n_buf, &n_buf, 1, MPI_INT64_T, MPI_MAX, r->grid->comm);
             r->n_buf = n_buf; /* non-writers hold no draws but take part with the same count */
+            double t1 = MPI_Wtime();
             if (r->out && n_buf > 0) SGLD_TRY(flush(r));
             r->n_buf = 0;
-            ev[SGLD_EV_IO] += MPI_Wtime() - t0;
+            ev[SGLD_EV_SYNC] += t1 - t0;
+            ev[SGLD_EV_IO] += MPI_Wtime() - t1;
         }
     }
     rep->theta_hash = fnv1a(r->theta, P * sizeof(float));

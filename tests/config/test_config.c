@@ -95,12 +95,12 @@ static void test_defaults(void **state)
     assert_int_equal(c.standardize, 0);
     assert_string_equal(c.sampler, "sgld");
     assert_int_equal(c.chains, 1);
-    assert_int_equal(c.steps, 10000);
-    assert_int_equal(c.burnin, 1000);
+    assert_int_equal(c.steps, 20000);
+    assert_int_equal(c.burnin, 2000);
     assert_int_equal(c.thin, 1);
     assert_int_equal(c.batch_size, 100);
     assert_int_equal(c.seed, 1);
-    assert_true(c.step_size == 1e-4);
+    assert_true(c.step_size == 1e-5);
     assert_true(c.step_b == 0.0);
     assert_true(c.step_gamma == 0.0);
     assert_true(c.temperature == 1.0);
@@ -186,7 +186,7 @@ static void test_help_and_version_flags(void **state)
                            "abc", "positional", "--help"),
                      SGLD_OK);
     assert_int_equal(c.help, 1);
-    assert_int_equal(c.steps, 10000);
+    assert_int_equal(c.steps, 20000);
     /* An abbreviation is not --help. */
     expect_usage(PARSE(&c, "--hel"), "unknown option '--hel' (did you mean '--help'?)");
 }
@@ -345,7 +345,7 @@ static void test_flag_errors(void **state)
         {{"--config", ""}, "--config: must not be empty"},
         /* cross-field: burnin < steps, blaming the option the user set */
         {{"--steps", "500", "--burnin", "500"}, "--burnin: must be < steps (500), got 500"},
-        {{"--steps", "500"}, "--steps: must be > burnin (1000, the default), got 500"},
+        {{"--steps", "500"}, "--steps: must be > burnin (2000, the default), got 500"},
         /* missing or unwanted values, positional arguments */
         {{"--steps"}, "--steps: missing value"},
         {{"--seed", "3", "--output"}, "--output: missing value"},
@@ -425,7 +425,7 @@ static void test_ini_errors(void **state)
         {"config = other.ini\n", ":1: key 'config' is only valid on the command line"},
         {"help = yes\n", ":1: key 'help' is only valid on the command line"},
         {"steps = 300\nburnin = 300\n", ":2: key 'burnin': must be < steps (300), got 300"},
-        {"steps = 300\n", ":1: key 'steps': must be > burnin (1000, the default), got 300"},
+        {"steps = 300\n", ":1: key 'steps': must be > burnin (2000, the default), got 300"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *path = write_file("bad.ini", cases[i].text);
@@ -562,9 +562,9 @@ static void test_help_text(void **state)
         "Sampler:\n",
         "Output:\n",
         /* defaults with units and ranges, from the table */
-        "(default: 10000 iterations)",
+        "(default: 20000 iterations)",
         "(default: 100 draws)",
-        "(default: 1e-4)",
+        "(default: 1e-5)",
         "(default: synthetic:linreg)",
         "S in [0, 4294967295]",
         "F in [0, 1)",
