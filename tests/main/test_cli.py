@@ -156,6 +156,16 @@ check("good run prints the posterior summary", p is not None and "posterior summ
       and re.search(r"^w\[2\]\s", p.stdout, re.M) is not None, p.stdout if p else "")
 check("good run writes the file", os.path.exists(out))
 
+# 64 ranks = 8 chains x 8 shards on this small machine (issue 2, acceptance 3).
+out = os.path.join(tmp, "wide.h5")
+cmd = [MPIEXEC, "-n", "64", "--oversubscribe", EXE, "--chains", "8", "--steps", "300", "--burnin", "100",
+       "--output", out, "--quiet"]
+try:
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=ENV, stdin=subprocess.DEVNULL)
+    check("64 ranks, 8 chains x 8 shards completes", p.returncode == 0 and os.path.exists(out), p.stderr[-500:])
+except subprocess.TimeoutExpired:
+    check("64 ranks, 8 chains x 8 shards completes", False, "timed out after 300 s")
+
 shutil.rmtree(tmp, ignore_errors=True)
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
