@@ -117,6 +117,11 @@ void sgld_diag_project_rows(uint32_t seed, int64_t e_begin, int64_t n_e, int k, 
 void sgld_diag_project_accumulate(const double *x_blk, int64_t n_e, int64_t n_rows,
                                   const double *g_blk, int k, double *y);
 
+/* T[n_e][k] = X_blk Q for one block of elements laid out element-major ([e][N]) and
+ * Q[n_rows][k] (the second pass of the principal components; BLAS dgemm). */
+void sgld_diag_project_block(const double *x_blk, int64_t n_e, int64_t n_rows, const double *q,
+                             int k, double *t);
+
 /* Orthonormalizes the columns of the Gaussian matrix implicitly: given Y = X G and
  * GtG = G^T G (k x k), replaces Y by X Q with Q = G R^-1, G^T G = R^T R (Cholesky). */
 sgld_status sgld_diag_project_finish(double *y, int64_t n_rows, int k, const double *gtg);

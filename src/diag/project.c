@@ -30,6 +30,13 @@ void sgld_diag_project_accumulate(const double *x_blk, int64_t n_e, int64_t n_ro
                 (int)n_rows, g_blk, k, 1.0, y, k);
 }
 
+void sgld_diag_project_block(const double *x_blk, int64_t n_e, int64_t n_rows, const double *q,
+                             int k, double *t)
+{
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_e, k, (int)n_rows, 1.0, x_blk,
+                (int)n_rows, q, k, 0.0, t, k);
+}
+
 sgld_status sgld_diag_project_finish(double *y, int64_t n_rows, int k, const double *gtg)
 {
     double *l;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block_read.h"
 #include "sgld/diag.h"
 #include "sgld/samples.h"
 #include "sgld/status.h"
@@ -40,6 +41,7 @@ typedef struct var_info {
     int n_dims;
     int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2];
     int64_t n_elem, first; /* elements and global index of the first */
+    block_reader *br;      /* fast chunk-order reader (3-D float variables), or NULL */
 } var_info;
 
 #define N_FIELDS 12 /* doubles per element row sent to rank 0 */
@@ -226,7 +228,13 @@ static sgld_status read_range(sgld_samples_reader *rd, const opts *o, const var_
         const var_info *vi = &vars[v];
         if (g0 >= vi->first + vi->n_elem) continue;
         int64_t off = g0 - vi->first, take = vi->n_elem - off < n ? vi->n_elem - off : n;
-        SGLD_TRY(sgld_samples_read_elems(rd, o->group, vi->name, off, take, buf));
+        if (vi->br) {
+            SGLD_CHECK(block_reader_read(vi->br, off, take, buf) == 0, SGLD_ERR_IO,
+                       "%s: '%s': HDF5 could not read elements [%lld, %lld)", o->file, vi->name,
+                       (long long)off, (long long)(off + take));
+        } else {
+            SGLD_TRY(sgld_samples_read_elems(rd, o->group, vi->name, off, take, buf));
+        }
         buf += take * n_rows;
         g0 += take;
         n -= take;
@@ -346,6 +354,7 @@ static int run(const opts *o, MPI_Comm comm)
         for (int d = 2; d < vars[v].n_dims; d++) vars[v].n_elem *= vars[v].dims[d];
         vars[v].first = p;
         p += vars[v].n_elem;
+        if (vars[v].n_dims == 3) vars[v].br = block_reader_open(o->file, o->group, vars[v].name);
     }
     if (n < SGLD_DIAG_MIN_DRAWS) {
         char msg[256];
@@ -527,11 +536,6 @@ static int run(const opts *o, MPI_Comm comm)
         if (ok) {
             /* pass 2: S = Xc Xc^T Q0, block by block. */
             MPI_Bcast(q0, (int)(N * kk), MPI_DOUBLE, 0, comm);
-            double qsum[kk];
-            for (int j = 0; j < kk; j++) {
-                qsum[j] = 0.0;
-                for (int64_t r = 0; r < N; r++) qsum[j] += q0[r * kk + j];
-            }
             double *s = calloc((size_t)(N * kk), sizeof *s);
             double *t = malloc(sizeof(double) * (size_t)(blk * kk));
             for (int64_t e0 = e_begin; st == SGLD_OK && e0 < e_end; e0 += blk) {
@@ -542,15 +546,9 @@ static int run(const opts *o, MPI_Comm comm)
                     double me = mu[e0 - e_begin + e];
                     for (int64_t r = 0; r < N; r++) buf[e * N + r] -= me;
                 }
-                for (int64_t e = 0; e < ne; e++) /* T = Xc_B^T Q0 */
-                    for (int j = 0; j < kk; j++) {
-                        double acc = 0.0;
-                        for (int64_t r = 0; r < N; r++) acc += buf[e * N + r] * q0[r * kk + j];
-                        t[e * kk + j] = acc;
-                    }
+                sgld_diag_project_block(buf, ne, N, q0, kk, t); /* T = Xc_B^T Q0 */
                 sgld_diag_project_accumulate(buf, ne, N, t, kk, s);
             }
-            (void)qsum;
             st = sgld_status_agree(comm, st);
             if (st == SGLD_OK) reduce_ordered(s, N * kk, comm);
             if (st == SGLD_OK && rank == 0) {
@@ -722,7 +720,10 @@ free_all:
     free(gtg);
     free(mu);
 done:
-    for (int v = 0; v < n_vars; v++) free(vars[v].name);
+    for (int v = 0; v < n_vars; v++) {
+        free(vars[v].name);
+        block_reader_close(&vars[v].br);
+    }
     free(vars);
     if (names) sgld_samples_free_names(n_names, &names);
     sgld_samples_reader_close(&rd);
