@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sgld/config.h"
 #include "sgld/data.h"
 #include "sgld/rng.h"
 #include "sgld/status.h"
@@ -26,6 +27,7 @@ typedef struct sgld_param_var {
     int n_dims;
     int64_t dims[SGLD_MODEL_MAX_DIMS];
     char dim_names[SGLD_MODEL_MAX_DIMS][32]; /* "feature", "class", ... */
+    int save;                       /* written to the sample file (default 1) */
 } sgld_param_var;
 
 typedef struct sgld_model sgld_model;
@@ -35,10 +37,16 @@ typedef struct sgld_model_type {
     const char *description;
     int classification;  /* 1: targets are class indices */
     int n_classes;       /* classes the model requires (2 for logreg), 0 = any / n/a */
-    /* Fills n_params and vars from m->d and m->n_classes. */
-    sgld_status (*setup)(sgld_model *m);
+    /* Fills n_params and vars from m->d, m->n_classes and the options in cfg; may allocate
+     * m->impl (its workspace: activations etc.), freed by destroy. */
+    sgld_status (*setup)(sgld_model *m, const sgld_config *cfg);
+    /* Optional: frees m->impl. */
+    void (*destroy)(sgld_model *m);
+    /* Optional: initial parameters from the chain's stream (NULL: N(0, 0.1^2) each). */
+    void (*init_params)(const sgld_model *m, const sgld_rng *r, float *theta);
     /* Sum over the n local rows `rows` of log p(y | x, theta); adds its gradient with
-     * respect to theta into grad (n_params floats).  Pure: no allocation. */
+     * respect to theta into grad (n_params floats).  No allocation (workspaces live in
+     * m->impl, sized by setup). */
     double (*loglik_grad)(const sgld_model *m, const float *theta, const sgld_dataset *data,
                           const int64_t *rows, size_t n, float *grad);
     /* Per-row predictive output for n rows of x ([n][d]): regression: the mean (out[n]);
@@ -56,6 +64,7 @@ struct sgld_model {
     size_t n_params;
     int n_vars;
     sgld_param_var vars[SGLD_MODEL_MAX_VARS];
+    void *impl;          /* the type's own data (NULL for the linear models) */
 };
 
 /* The registered type called name, or NULL. */
@@ -64,9 +73,13 @@ const sgld_model_type *sgld_model_find(const char *name);
 /* Writes "linreg, logreg, softmax" (all registered names) into buf. */
 void sgld_model_names(char *buf, size_t size);
 
-/* Initializes m for type t on data with d features and n_classes classes. */
+/* Initializes m for type t on data with d features and n_classes classes, with the model
+ * options of cfg (noise_sd, prior_sd, ...).  Release with sgld_model_finalize. */
 sgld_status sgld_model_init(sgld_model *m, const sgld_model_type *t, int d, int n_classes,
-                            double noise_sd, double prior_sd);
+                            const sgld_config *cfg);
+
+/* Frees what init allocated (the type's impl).  NULL-safe, idempotent. */
+void sgld_model_finalize(sgld_model *m);
 
 /* Adds a variable to m's layout (used by setup functions); dims_names may be NULL. */
 sgld_status sgld_model_add_var(sgld_model *m, const char *name, int n_dims, const int64_t *dims,
@@ -76,7 +89,8 @@ sgld_status sgld_model_add_var(sgld_model *m, const char *name, int n_dims, cons
  * gradient into grad when grad != NULL. */
 double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad);
 
-/* Initial parameters: N(0, 0.1^2) per element from the chain's stream (purpose INIT). */
+/* Initial parameters from the chain's stream (purpose INIT): the type's init_params, or
+ * N(0, 0.1^2) per element. */
 void sgld_model_init_params(const sgld_model *m, const sgld_rng *r, float *theta);
 
 /* Outputs per row of predict: 1 for regression, max(2, n_classes) for classification. */

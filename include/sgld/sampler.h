@@ -2,45 +2,75 @@
  *
  * A sampler moves theta given g = an unbiased estimate of grad log p(theta | data)
  * (the prior gradient plus N / B times the minibatch log-likelihood gradient).  Its state is
- * plain floats (part of a checkpoint).  It runs on every rank of a chain with the same noise
- * (drawn from the chain's stream at this step), so the copies stay bitwise identical.
+ * plain floats (part of a checkpoint: no pointers).  It runs on every rank of a chain with
+ * the same noise (drawn from the chain's stream at this step), so the copies stay bitwise
+ * identical.
  *
  * Adding a sampler is one file in src/sampler/ defining a `const sgld_sampler_type` and one
- * line in the table of src/sampler/registry.c. */
+ * line in the table of src/sampler/registry.c; its options are rows of the config table. */
 #ifndef SGLD_SAMPLER_H
 #define SGLD_SAMPLER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sgld/config.h"
 #include "sgld/rng.h"
 #include "sgld/status.h"
 
+struct sgld_model;
+
+/* Recomputes the minibatch gradient estimate g (prior included, N/B-scaled) and the minibatch
+ * log posterior at a new theta, on this step's minibatch.  Collective over the chain (every
+ * rank of the chain calls it the same number of times).  For multi-stage integrators. */
+typedef sgld_status (*sgld_gradient_fn)(void *self, const float *theta, float *grad, double *lp);
+
 typedef struct sgld_step_ctx {
     size_t n_params;
-    uint64_t step;      /* 1-based step number (the counter of the noise stream) */
-    double eps;         /* step size eps_t of this step */
-    double temperature; /* T: the noise variance is eps_t T */
-    const sgld_rng *rng;/* the chain's stream */
-    float *work;        /* n_params floats of scratch */
+    uint64_t step;            /* 1-based step number (the counter of the noise stream) */
+    double eps;               /* step size eps_t of this step (from the schedule) */
+    double temperature;       /* T: the noise variance is eps_t T */
+    double lp;                /* minibatch log posterior at theta (before the step) */
+    const sgld_rng *rng;      /* the chain's stream (use SGLD_RNG_NOISE / SGLD_RNG_SAMPLER) */
+    const sgld_config *cfg;   /* the run's options (burn-in, sampler options) */
+    const struct sgld_model *model; /* parameter layout (layers), for structured samplers */
+    float *work;              /* 4 n_params floats of scratch */
+    sgld_gradient_fn gradient;/* re-evaluation at a new theta (may be NULL in unit tests) */
+    void *gradient_self;
 } sgld_step_ctx;
+
+#define SGLD_SAMPLER_MAX_STATS 8
 
 typedef struct sgld_sampler_type {
     const char *name;
     const char *description;
     int adds_noise;                        /* 0 for optimizers (sgd) */
     size_t (*state_size)(size_t n_params); /* floats of state */
-    void (*init)(float *state, size_t n_params);
-    void (*step)(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state);
+    /* Initial state (ctx->step = 0); theta may be adjusted (e.g. a momentum draw). */
+    void (*init)(const sgld_step_ctx *ctx, const float *theta, float *state);
+    /* One step.  Returns SGLD_OK or a failure (with sgld_error_set). */
+    sgld_status (*step)(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state);
+    /* Optional: its own step size for step t (NULL = the --step-size schedule). */
+    double (*step_size)(const sgld_config *cfg, uint64_t t);
+    /* Optional: whether the draw after step t may be kept (NULL = always; cyclical SGLD keeps
+     * none while exploring). */
+    int (*keep_draw)(const sgld_config *cfg, uint64_t t);
+    /* Extra sample_stats written with every draw (doubles), and their values now. */
+    int n_stats;
+    const char *stat_names[SGLD_SAMPLER_MAX_STATS];
+    void (*stats)(const sgld_step_ctx *ctx, const float *theta, const float *state, double *out);
 } sgld_sampler_type;
 
 /* The registered type called name, or NULL. */
 const sgld_sampler_type *sgld_sampler_find(const char *name);
 
-/* Writes the registered names ("sgd, sgld") into buf. */
+/* Writes the registered names ("sgd, sgld, ...") into buf. */
 void sgld_sampler_names(char *buf, size_t size);
 
 /* eps_t = a (b + t)^(-g), t = 1, 2, ... (g = 0: constant a). */
 double sgld_step_size(double a, double b, double g, uint64_t t);
+
+/* The step size of step t for sampler s under cfg (its own schedule or the generic one). */
+double sgld_sampler_step_size(const sgld_sampler_type *s, const sgld_config *cfg, uint64_t t);
 
 #endif

@@ -9,8 +9,9 @@
 
 #include "sgld/model.h"
 
-static sgld_status setup(sgld_model *m)
+static sgld_status setup(sgld_model *m, const sgld_config *cfg)
 {
+    (void)cfg;
     int64_t d = m->d;
     const char *names[] = {"feature"};
     SGLD_TRY(sgld_model_add_var(m, "w", 1, &d, names));

@@ -6,21 +6,31 @@
 #include <string.h>
 
 sgld_status sgld_model_init(sgld_model *m, const sgld_model_type *t, int d, int n_classes,
-                            double noise_sd, double prior_sd)
+                            const sgld_config *cfg)
 {
     memset(m, 0, sizeof *m);
     m->type = t;
     m->d = d;
     m->n_classes = t->classification ? n_classes : 0;
-    m->noise_sd = noise_sd;
-    m->prior_sd = prior_sd;
+    m->noise_sd = cfg->noise_sd;
+    m->prior_sd = cfg->prior_sd;
     SGLD_CHECK(d >= 1, SGLD_ERR_ARG, "model %s: the data have no feature columns", t->name);
     SGLD_CHECK(!t->n_classes || n_classes == t->n_classes, SGLD_ERR_ARG,
                "model %s needs %d classes, the data have %d", t->name, t->n_classes, n_classes);
     SGLD_CHECK(!t->classification || n_classes >= 2, SGLD_ERR_ARG,
                "model %s needs at least 2 classes, the data have %d", t->name, n_classes);
-    SGLD_TRY(t->setup(m));
-    return SGLD_OK;
+    sgld_status st = t->setup(m, cfg);
+    if (st != SGLD_OK) {
+        sgld_error_frame(__FILE__, __LINE__, "t->setup(m, cfg)");
+        sgld_model_finalize(m);
+    }
+    return st;
+}
+
+void sgld_model_finalize(sgld_model *m)
+{
+    if (m && m->type && m->type->destroy && m->impl) m->type->destroy(m);
+    if (m) m->impl = NULL;
 }
 
 sgld_status sgld_model_add_var(sgld_model *m, const char *name, int n_dims, const int64_t *dims,
@@ -33,6 +43,7 @@ sgld_status sgld_model_add_var(sgld_model *m, const char *name, int n_dims, cons
     v->offset = m->n_params;
     v->size = 1;
     v->n_dims = n_dims;
+    v->save = 1;
     for (int k = 0; k < n_dims; k++) {
         v->dims[k] = dims[k];
         v->size *= (size_t)dims[k];
@@ -58,6 +69,10 @@ double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad
 
 void sgld_model_init_params(const sgld_model *m, const sgld_rng *r, float *theta)
 {
+    if (m->type->init_params) {
+        m->type->init_params(m, r, theta);
+        return;
+    }
     sgld_rng_normal_float(r, 0, SGLD_RNG_INIT, 0, m->n_params, theta);
     for (size_t i = 0; i < m->n_params; i++) theta[i] *= 0.1f;
 }

@@ -10,8 +10,9 @@
 
 #define MAX_CLASSES 1024
 
-static sgld_status setup(sgld_model *m)
+static sgld_status setup(sgld_model *m, const sgld_config *cfg)
 {
+    (void)cfg;
     SGLD_CHECK(m->n_classes <= MAX_CLASSES, SGLD_ERR_ARG,
                "model softmax: %d classes, at most %d supported", m->n_classes, MAX_CLASSES);
     int64_t dims[2] = {m->d, m->n_classes};

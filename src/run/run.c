@@ -34,11 +34,16 @@ typedef struct run {
     sgld_rng rng;            /* key (seed, chain) */
     float *theta, *state, *work;
     float *fused;            /* [n_params + 1]: gradient, then the minibatch log-likelihood */
+    float *grad;             /* [n_params]: the scaled gradient estimate handed to the sampler */
     unsigned char *picked;   /* n_train bits: Floyd's membership set */
     int64_t *batch, *local;  /* B global indices; the local rows among them */
-    /* draw buffer of a writer: per variable [flush][size], plus lp and step_size */
+    size_t n_local;          /* local rows in this step's batch */
+    double scale;            /* N / B */
+    double event_grad, event_allreduce; /* seconds in gradient() (to split the step's time) */
+    /* draw buffer of a writer: per saved variable [flush][size], then lp, step_size and the
+     * sampler's own stats, [flush] each */
     float *buf_var[SGLD_MODEL_MAX_VARS];
-    double *buf_lp, *buf_eps;
+    double *buf_stat[2 + SGLD_SAMPLER_MAX_STATS];
     int64_t n_buf;
     float *kept;             /* writer's kept draws [n_draws][n_params] (keep_draws) */
     int64_t n_kept;
@@ -80,8 +85,17 @@ static sgld_status load(run *r, const sgld_model_type *mt)
         st = sgld_error_set(SGLD_ERR_USAGE, "--batch-size %lld is larger than the %lld training rows of %s",
                             (long long)cfg->batch_size, (long long)r->train->n_total, cfg->data);
     if (st == SGLD_OK)
-        st = sgld_model_init(&r->model, mt, r->train->d, r->train->n_classes, cfg->noise_sd, cfg->prior_sd);
+        st = sgld_model_init(&r->model, mt, r->train->d, r->train->n_classes, cfg);
     return sgld_status_agree(r->grid->comm, st);
+}
+
+/* Draws a chain keeps: steps after burn-in, every thin-th, that the sampler keeps. */
+static int64_t count_draws(const sgld_config *cfg, const sgld_sampler_type *s)
+{
+    if (!s->keep_draw) return (cfg->steps - cfg->burnin) / cfg->thin;
+    int64_t n = 0;
+    for (int64_t t = cfg->burnin + cfg->thin; t <= cfg->steps; t += cfg->thin) n += s->keep_draw(cfg, (uint64_t)t);
+    return n;
 }
 
 static sgld_status allocate(run *r, int keep_draws)
@@ -91,19 +105,19 @@ static sgld_status allocate(run *r, int keep_draws)
     size_t ns = r->sampler->state_size(P);
     SGLD_ALLOC(r->theta, P);
     SGLD_ALLOC(r->state, ns);
-    SGLD_ALLOC(r->work, P);
+    SGLD_ALLOC(r->work, 4 * P);
     SGLD_ALLOC(r->fused, P + 1);
+    SGLD_ALLOC(r->grad, P);
     SGLD_ALLOC(r->picked, (size_t)(r->train->n_total + 7) / 8);
     SGLD_ALLOC(r->batch, cfg->batch_size);
     SGLD_ALLOC(r->local, cfg->batch_size);
     if (r->writer) {
         for (int v = 0; v < r->model.n_vars; v++)
-            SGLD_ALLOC(r->buf_var[v], (size_t)cfg->flush_draws * r->model.vars[v].size);
-        SGLD_ALLOC(r->buf_lp, cfg->flush_draws);
-        SGLD_ALLOC(r->buf_eps, cfg->flush_draws);
+            if (r->model.vars[v].save)
+                SGLD_ALLOC(r->buf_var[v], (size_t)cfg->flush_draws * r->model.vars[v].size);
+        for (int k = 0; k < 2 + r->sampler->n_stats; k++) SGLD_ALLOC(r->buf_stat[k], cfg->flush_draws);
         if (keep_draws) {
-            int64_t n_draws = (cfg->steps - cfg->burnin) / cfg->thin;
-            SGLD_ALLOC(r->kept, (size_t)n_draws * P);
+            SGLD_ALLOC(r->kept, (size_t)count_draws(cfg, r->sampler) * P);
         }
     }
     return SGLD_OK;
@@ -114,11 +128,12 @@ static sgld_status allocate(run *r, int keep_draws)
 static sgld_status create_output(run *r)
 {
     const sgld_config *cfg = r->cfg;
-    sgld_var_spec vars[SGLD_MODEL_MAX_VARS + 2];
+    sgld_var_spec vars[SGLD_MODEL_MAX_VARS + 2 + SGLD_SAMPLER_MAX_STATS];
     memset(vars, 0, sizeof vars);
     int n = 0;
-    for (int v = 0; v < r->model.n_vars; v++, n++) {
+    for (int v = 0; v < r->model.n_vars; v++) {
         const sgld_param_var *pv = &r->model.vars[v];
+        if (!pv->save) continue;
         vars[n].group = "posterior";
         vars[n].name = pv->name;
         vars[n].n_dims = pv->n_dims;
@@ -126,10 +141,12 @@ static sgld_status create_output(run *r)
             vars[n].dims[k] = pv->dims[k];
             vars[n].dim_names[k] = pv->dim_names[k];
         }
-        vars[n].dtype = SGLD_F32;
+        vars[n++].dtype = SGLD_F32;
     }
     vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "lp", .dtype = SGLD_F64};
     vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "step_size", .dtype = SGLD_F64};
+    for (int k = 0; k < r->sampler->n_stats; k++)
+        vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = r->sampler->stat_names[k], .dtype = SGLD_F64};
     SGLD_TRY(sgld_samples_create(r->grid->comm, cfg->output, cfg->force, r->grid->n_chains, n, vars,
                                  cfg->flush_draws, &r->out));
 
@@ -221,28 +238,55 @@ static size_t draw_batch(run *r, uint64_t step)
     return n_local;
 }
 
+/* The minibatch gradient estimate at theta on this step's batch (r->local):
+ * grad = N/B allreduce(sum of local grad log p(y|x, theta)) + grad log p(theta), and the
+ * minibatch log posterior in *lp.  Collective over the chain (sgld_gradient_fn). */
+static sgld_status gradient(void *self, const float *theta, float *grad, double *lp)
+{
+    run *r = self;
+    const size_t P = r->model.n_params;
+    double t0 = MPI_Wtime();
+    memset(r->fused, 0, (P + 1) * sizeof(float));
+    r->fused[P] = (float)r->model.type->loglik_grad(&r->model, theta, r->train, r->local, r->n_local, r->fused);
+    double t1 = MPI_Wtime();
+    if (r->grid->n_shards > 1)
+        SGLD_MPI(MPI_Allreduce(MPI_IN_PLACE, r->fused, (int)(P + 1), MPI_FLOAT, MPI_SUM, r->grid->chain_comm));
+    double t2 = MPI_Wtime();
+    for (size_t i = 0; i < P; i++) grad[i] = (float)(r->scale * r->fused[i]);
+    *lp = r->scale * r->fused[P] + sgld_model_log_prior(&r->model, theta, grad);
+    r->event_grad += t1 - t0;
+    r->event_allreduce += t2 - t1;
+    return SGLD_OK;
+}
+
 /* Appends the buffered draws (collective).  Writers pass their chain. */
 static sgld_status flush(run *r)
 {
-    const void *data[SGLD_MODEL_MAX_VARS + 2];
+    const void *data[SGLD_MODEL_MAX_VARS + 2 + SGLD_SAMPLER_MAX_STATS];
     int n = 0;
-    for (int v = 0; v < r->model.n_vars; v++) data[n++] = r->buf_var[v];
-    data[n++] = r->buf_lp;
-    data[n++] = r->buf_eps;
+    for (int v = 0; v < r->model.n_vars; v++)
+        if (r->model.vars[v].save) data[n++] = r->buf_var[v];
+    for (int k = 0; k < 2 + r->sampler->n_stats; k++) data[n++] = r->buf_stat[k];
     sgld_status st = sgld_samples_append(r->out, r->writer ? r->grid->chain : -1, r->n_buf,
                                          r->writer ? data : NULL);
     r->n_buf = 0;
     return st;
 }
 
-static void record(run *r, double lp, double eps)
+static void record(run *r, const sgld_step_ctx *ctx, double lp)
 {
     for (int v = 0; v < r->model.n_vars; v++) {
         const sgld_param_var *pv = &r->model.vars[v];
-        memcpy(r->buf_var[v] + (size_t)r->n_buf * pv->size, r->theta + pv->offset, pv->size * sizeof(float));
+        if (pv->save)
+            memcpy(r->buf_var[v] + (size_t)r->n_buf * pv->size, r->theta + pv->offset, pv->size * sizeof(float));
     }
-    r->buf_lp[r->n_buf] = lp;
-    r->buf_eps[r->n_buf] = eps;
+    r->buf_stat[0][r->n_buf] = lp;
+    r->buf_stat[1][r->n_buf] = ctx->eps;
+    if (r->sampler->n_stats) {
+        double st[SGLD_SAMPLER_MAX_STATS];
+        r->sampler->stats(ctx, r->theta, r->state, st);
+        for (int k = 0; k < r->sampler->n_stats; k++) r->buf_stat[2 + k][r->n_buf] = st[k];
+    }
     r->n_buf++;
     if (r->kept) memcpy(r->kept + (size_t)r->n_kept++ * r->model.n_params, r->theta,
                         r->model.n_params * sizeof(float));
@@ -281,52 +325,46 @@ static sgld_status sample(run *r, sgld_run_report *rep)
 {
     const sgld_config *cfg = r->cfg;
     const size_t P = r->model.n_params;
-    const double scale = (double)r->train->n_total / (double)cfg->batch_size;
     /* Sync points every flush_draws * thin steps: at most flush_draws draws fall between two. */
     const int64_t sync_every = cfg->flush_draws * cfg->thin;
     progress pg = {.on = r->grid->rank == 0 && !cfg->quiet && (cfg->progress || isatty(2)),
                    .tty = isatty(2), .start = MPI_Wtime()};
     double *ev = rep->event_seconds;
-    sgld_step_ctx ctx = {.n_params = P, .temperature = cfg->temperature, .rng = &r->rng, .work = r->work};
+    sgld_step_ctx ctx = {.n_params = P, .temperature = cfg->temperature, .rng = &r->rng, .work = r->work,
+                         .cfg = cfg, .model = &r->model, .gradient = gradient, .gradient_self = r};
     sgld_status local = SGLD_OK;
     double lp = 0.0;
 
+    r->scale = (double)r->train->n_total / (double)cfg->batch_size;
     sgld_model_init_params(&r->model, &r->rng, r->theta);
-    r->sampler->init(r->state, P);
+    r->sampler->init(&ctx, r->theta, r->state);
     for (int64_t t = 1; t <= cfg->steps; t++) {
         if (local == SGLD_OK) {
             double t0 = MPI_Wtime();
-            size_t n_local = draw_batch(r, (uint64_t)t);
+            r->n_local = draw_batch(r, (uint64_t)t);
             double t1 = MPI_Wtime();
-            memset(r->fused, 0, (P + 1) * sizeof(float));
-            r->fused[P] = (float)r->model.type->loglik_grad(&r->model, r->theta, r->train, r->local,
-                                                            n_local, r->fused);
-            double t2 = MPI_Wtime();
-            if (r->grid->n_shards > 1 &&
-                MPI_Allreduce(MPI_IN_PLACE, r->fused, (int)(P + 1), MPI_FLOAT, MPI_SUM,
-                              r->grid->chain_comm) != MPI_SUCCESS)
-                return sgld_error_set(SGLD_ERR_MPI, "MPI_Allreduce of the gradient failed at step %lld", (long long)t);
-            double t3 = MPI_Wtime();
-            for (size_t i = 0; i < P; i++) r->fused[i] = (float)(scale * r->fused[i]);
-            lp = scale * r->fused[P] + sgld_model_log_prior(&r->model, r->theta, r->fused);
-            double eps = sgld_step_size(cfg->step_size, cfg->step_b, cfg->step_gamma, (uint64_t)t);
+            r->event_grad = r->event_allreduce = 0.0;
+            local = gradient(r, r->theta, r->grad, &lp);
+            double eps = sgld_sampler_step_size(r->sampler, cfg, (uint64_t)t);
             ctx.step = (uint64_t)t;
             ctx.eps = eps;
-            r->sampler->step(&ctx, r->theta, r->fused, r->state);
+            ctx.lp = lp;
+            if (local == SGLD_OK) local = r->sampler->step(&ctx, r->theta, r->grad, r->state);
             int finite = isfinite(lp);
             for (size_t i = 0; i < P && finite; i++) finite = isfinite(r->theta[i]);
-            if (!finite)
+            if (local == SGLD_OK && !finite)
                 local = sgld_error_set(SGLD_ERR_NUMERIC,
                                        "chain %d diverged at step %lld (non-finite parameters or log "
                                        "posterior): lower --step-size (now %g) or raise --batch-size",
                                        r->grid->chain, (long long)t, cfg->step_size);
-            else if (t > cfg->burnin && (t - cfg->burnin) % cfg->thin == 0 && r->writer)
-                record(r, lp, eps);
-            double t4 = MPI_Wtime();
+            else if (local == SGLD_OK && t > cfg->burnin && (t - cfg->burnin) % cfg->thin == 0 && r->writer &&
+                     (!r->sampler->keep_draw || r->sampler->keep_draw(cfg, (uint64_t)t)))
+                record(r, &ctx, lp);
+            double t2 = MPI_Wtime();
             ev[SGLD_EV_BATCH] += t1 - t0;
-            ev[SGLD_EV_GRAD] += t2 - t1;
-            ev[SGLD_EV_ALLREDUCE] += t3 - t2;
-            ev[SGLD_EV_UPDATE] += t4 - t3;
+            ev[SGLD_EV_GRAD] += r->event_grad;
+            ev[SGLD_EV_ALLREDUCE] += r->event_allreduce;
+            ev[SGLD_EV_UPDATE] += (t2 - t1) - r->event_grad - r->event_allreduce;
             progress_show(&pg, t, cfg->steps, lp, eps, 0);
         }
         /* A chain that failed skips straight to the next sync point, where all agree. */
@@ -345,8 +383,7 @@ static sgld_status sample(run *r, sgld_run_report *rep)
         }
     }
     rep->theta_hash = fnv1a(r->theta, P * sizeof(float));
-    progress_show(&pg, cfg->steps, cfg->steps, lp, sgld_step_size(cfg->step_size, cfg->step_b,
-                  cfg->step_gamma, (uint64_t)cfg->steps), 1);
+    progress_show(&pg, cfg->steps, cfg->steps, lp, sgld_sampler_step_size(r->sampler, cfg, (uint64_t)cfg->steps), 1);
     rep->seconds = MPI_Wtime() - pg.start;
     return SGLD_OK;
 }
@@ -420,13 +457,14 @@ static void run_free(run *r)
     sgld_free(r->state);
     sgld_free(r->work);
     sgld_free(r->fused);
+    sgld_free(r->grad);
     sgld_free(r->picked);
     sgld_free(r->batch);
     sgld_free(r->local);
     for (int v = 0; v < SGLD_MODEL_MAX_VARS; v++) sgld_free(r->buf_var[v]);
-    sgld_free(r->buf_lp);
-    sgld_free(r->buf_eps);
+    for (int k = 0; k < 2 + SGLD_SAMPLER_MAX_STATS; k++) sgld_free(r->buf_stat[k]);
     sgld_free(r->kept);
+    sgld_model_finalize(&r->model);
     sgld_data_destroy(&r->train);
     sgld_data_destroy(&r->test);
     sgld_grid_destroy(&r->grid);
@@ -446,7 +484,7 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     r.rng = (sgld_rng){cfg->seed, (uint32_t)r.grid->chain};
     SGLD_TRY_GOTO(load(&r, mt), st, done);
 
-    int64_t n_draws = (cfg->steps - cfg->burnin) / cfg->thin;
+    int64_t n_draws = count_draws(cfg, r.sampler);
     keep_draws = keep_draws && (double)n_draws * r.model.n_params * cfg->chains <= KEEP_DRAWS_MAX_FLOATS;
     st = sgld_status_agree(r.grid->comm, allocate(&r, keep_draws));
     if (st != SGLD_OK) goto done;
@@ -468,6 +506,7 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     rep->n_train = r.train->n_total;
     rep->n_test = r.test ? r.test->n_total : 0;
     rep->model = r.model;
+    rep->model.impl = NULL; /* the layout only: the type's data are freed with the run */
 
     st = sample(&r, rep);
     if (r.out) {

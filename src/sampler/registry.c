@@ -33,3 +33,9 @@ double sgld_step_size(double a, double b, double g, uint64_t t)
 {
     return g == 0.0 ? a : a * pow(b + (double)t, -g);
 }
+
+double sgld_sampler_step_size(const sgld_sampler_type *s, const sgld_config *cfg, uint64_t t)
+{
+    if (s->step_size) return s->step_size(cfg, t);
+    return sgld_step_size(cfg->step_size, cfg->step_b, cfg->step_gamma, t);
+}

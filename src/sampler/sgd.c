@@ -9,17 +9,19 @@ static size_t state_size(size_t n_params)
     return 0;
 }
 
-static void init(float *state, size_t n_params)
+static void init(const sgld_step_ctx *ctx, const float *theta, float *state)
 {
+    (void)ctx;
+    (void)theta;
     (void)state;
-    (void)n_params;
 }
 
-static void step(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state)
+static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state)
 {
     (void)state;
     const float half = (float)(0.5 * ctx->eps);
     for (size_t i = 0; i < ctx->n_params; i++) theta[i] += half * grad[i];
+    return SGLD_OK;
 }
 
 const sgld_sampler_type sgld_sampler_sgd = {

@@ -8,6 +8,16 @@
 
 #include "sgld/model.h"
 
+/* The model options of a run, as sgld_model_init takes them. */
+static const sgld_config *opts(double noise_sd, double prior_sd)
+{
+    static sgld_config c;
+    sgld_config_defaults(&c);
+    c.noise_sd = noise_sd;
+    c.prior_sd = prior_sd;
+    return &c;
+}
+
 enum { N = 7, D = 3 };
 
 /* A small data set with non-trivial values; y filled per task. */
@@ -33,7 +43,7 @@ static void gradient_check(const char *name, int n_classes)
     const sgld_model_type *t = sgld_model_find(name);
     assert_non_null(t);
     sgld_model m;
-    assert_int_equal(sgld_model_init(&m, t, D, n_classes, 0.7, 1.5), SGLD_OK);
+    assert_int_equal(sgld_model_init(&m, t, D, n_classes, opts(0.7, 1.5)), SGLD_OK);
     float X[N * D], y[N];
     sgld_dataset ds;
     make_data(&ds, X, y, t->classification ? n_classes : 0);
@@ -72,7 +82,7 @@ static void test_layouts(void **state)
 {
     (void)state;
     sgld_model m;
-    assert_int_equal(sgld_model_init(&m, sgld_model_find("linreg"), 5, 0, 0.5, 1.0), SGLD_OK);
+    assert_int_equal(sgld_model_init(&m, sgld_model_find("linreg"), 5, 0, opts(0.5, 1.0)), SGLD_OK);
     assert_int_equal(m.n_params, 6);
     assert_int_equal(m.n_vars, 2);
     assert_string_equal(m.vars[0].name, "w");
@@ -80,7 +90,7 @@ static void test_layouts(void **state)
     assert_string_equal(m.vars[1].name, "b");
     assert_int_equal(m.vars[1].offset, 5);
     assert_int_equal(m.vars[1].n_dims, 0);
-    assert_int_equal(sgld_model_init(&m, sgld_model_find("softmax"), 4, 3, 0.5, 1.0), SGLD_OK);
+    assert_int_equal(sgld_model_init(&m, sgld_model_find("softmax"), 4, 3, opts(0.5, 1.0)), SGLD_OK);
     assert_int_equal(m.n_params, 4 * 3 + 3);
     assert_int_equal(m.vars[0].n_dims, 2);
     assert_string_equal(m.vars[0].dim_names[1], "class");
@@ -92,7 +102,7 @@ static void test_prior(void **state)
 {
     (void)state;
     sgld_model m;
-    assert_int_equal(sgld_model_init(&m, sgld_model_find("linreg"), 2, 0, 0.5, 2.0), SGLD_OK);
+    assert_int_equal(sgld_model_init(&m, sgld_model_find("linreg"), 2, 0, opts(0.5, 2.0)), SGLD_OK);
     float theta[3] = {0.5f, -1.25f, 3.0f}, grad[3] = {0};
     double lp = sgld_model_log_prior(&m, theta, grad);
     double ss = 0.25 + 1.5625 + 9.0;
@@ -107,7 +117,7 @@ static void test_predictions(void **state)
     float X[N * D], y[N];
     sgld_dataset ds;
     make_data(&ds, X, y, 3);
-    assert_int_equal(sgld_model_init(&m, sgld_model_find("softmax"), D, 3, 0.5, 1.0), SGLD_OK);
+    assert_int_equal(sgld_model_init(&m, sgld_model_find("softmax"), D, 3, opts(0.5, 1.0)), SGLD_OK);
     float theta[D * 3 + 3];
     for (int k = 0; k < D * 3 + 3; k++) theta[k] = (float)(0.2 * k - 0.9);
     double p[N * 3];
@@ -120,7 +130,7 @@ static void test_predictions(void **state)
         double ll = m.type->loglik_grad(&m, theta, &ds, &row, 1, g);
         assert_true(fabs(ll - log(p[3 * i + (int)y[i]])) < 1e-9);
     }
-    assert_int_equal(sgld_model_init(&m, sgld_model_find("linreg"), D, 0, 0.5, 1.0), SGLD_OK);
+    assert_int_equal(sgld_model_init(&m, sgld_model_find("linreg"), D, 0, opts(0.5, 1.0)), SGLD_OK);
     float w[D + 1] = {0.5f, -0.25f, 2.0f, 0.75f};
     double f[N];
     m.type->predict(&m, w, X, N, f);
@@ -136,9 +146,9 @@ static void test_registry_and_errors(void **state)
     assert_string_equal(names, "linreg, logreg, softmax");
     assert_null(sgld_model_find("mlp2"));
     sgld_model m;
-    assert_int_equal(sgld_model_init(&m, sgld_model_find("logreg"), 3, 3, 0.5, 1.0), SGLD_ERR_ARG);
+    assert_int_equal(sgld_model_init(&m, sgld_model_find("logreg"), 3, 3, opts(0.5, 1.0)), SGLD_ERR_ARG);
     assert_string_equal(sgld_error_message(), "model logreg needs 2 classes, the data have 3");
-    assert_int_equal(sgld_model_init(&m, sgld_model_find("softmax"), 3, 1, 0.5, 1.0), SGLD_ERR_ARG);
+    assert_int_equal(sgld_model_init(&m, sgld_model_find("softmax"), 3, 1, opts(0.5, 1.0)), SGLD_ERR_ARG);
     assert_string_equal(sgld_error_message(), "model softmax needs at least 2 classes, the data have 1");
 }
 

@@ -23,18 +23,21 @@ static moments run(const char *name, double eps, double T, long n, const double 
 {
     const sgld_sampler_type *s = sgld_sampler_find(name);
     assert_non_null(s);
-    float theta[DIM] = {0.25f, -0.75f}, grad[DIM], work[DIM];
+    float theta[DIM] = {0.25f, -0.75f}, grad[DIM], work[4 * DIM];
     size_t ns = s->state_size(DIM);
     float *state = calloc(ns ? ns : 1, sizeof *state);
-    s->init(state, DIM);
     sgld_rng rng = {4242, 1};
-    sgld_step_ctx ctx = {.n_params = DIM, .eps = eps, .temperature = T, .rng = &rng, .work = work};
+    sgld_config cfg;
+    sgld_config_defaults(&cfg);
+    sgld_step_ctx ctx = {.n_params = DIM, .eps = eps, .temperature = T, .rng = &rng, .work = work,
+                         .cfg = &cfg};
+    s->init(&ctx, theta, state);
     double s1[DIM] = {0}, s2[DIM] = {0};
     long burn = 2000;
     for (long t = 1; t <= burn + n; t++) {
         for (int i = 0; i < DIM; i++) grad[i] = (float)(-lambda[i] * (theta[i] - mu[i]));
         ctx.step = (uint64_t)t;
-        s->step(&ctx, theta, grad, state);
+        assert_int_equal(s->step(&ctx, theta, grad, state), SGLD_OK);
         if (t > burn)
             for (int i = 0; i < DIM; i++) {
                 s1[i] += theta[i];
@@ -106,7 +109,7 @@ static void test_copies_identical(void **state)
     (void)state;
     float a[5] = {0.1f, 0.2f, -0.3f, 0.4f, 0.5f}, b[5], g[5] = {1.5f, -2.0f, 0.25f, 3.0f, -0.75f};
     memcpy(b, a, sizeof a);
-    float wa[5], wb[5];
+    float wa[20], wb[20];
     sgld_rng r1 = {77, 3}, r2 = {77, 3};
     sgld_step_ctx c1 = {.n_params = 5, .step = 9, .eps = 0.01, .temperature = 1, .rng = &r1, .work = wa};
     sgld_step_ctx c2 = c1;
@@ -114,8 +117,8 @@ static void test_copies_identical(void **state)
     c2.work = wb;
     const sgld_sampler_type *s = sgld_sampler_find("sgld");
     for (int k = 0; k < 10; k++) {
-        s->step(&c1, a, g, NULL);
-        s->step(&c2, b, g, NULL);
+        assert_int_equal(s->step(&c1, a, g, NULL), SGLD_OK);
+        assert_int_equal(s->step(&c2, b, g, NULL), SGLD_OK);
     }
     assert_memory_equal(a, b, sizeof a);
 }
