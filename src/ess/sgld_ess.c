@@ -13,6 +13,9 @@
 #include <getopt.h>
 #include <math.h>
 #include <mpi.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +82,8 @@ static void usage(FILE *f)
 "  --block N           elements read per block (default 64): memory ~ N x chains x draws x 8 B\n"
 "  --timing            print on stderr the seconds rank 0 spent reading, in the univariate\n"
 "                      diagnostics and in the multivariate part\n"
+"The univariate diagnostics of a block run on OMP_NUM_THREADS threads per rank (default:\n"
+"every core); the output does not depend on the number of threads.\n"
 "  -h, --help          this text\n"
 "\n"
 "exit status: 0 success (NaN or Inf draws are reported on stderr with variable, chain and\n"
@@ -393,15 +398,21 @@ static int run(const opts *o, MPI_Comm comm)
     double *y = kk ? calloc((size_t)(N * kk), sizeof *y) : NULL;
     double *gtg = kk ? calloc((size_t)kk * kk, sizeof *gtg) : NULL;
     double *mu = kk ? calloc((size_t)(n_mine > 0 ? n_mine : 1), sizeof *mu) : NULL;
-    sgld_diag_ws *ws = NULL;
-    if (!buf || !rows || (full_mode && !cols) || (kk && (!g || !y || !gtg || !mu))) {
+    /* One workspace per thread: the elements of a block are independent, each is computed by
+     * the same code whatever thread or rank holds it, so the output does not depend on either. */
+    int n_threads = 1;
+#ifdef _OPENMP
+    n_threads = omp_get_max_threads();
+#endif
+    sgld_diag_ws **wss = calloc((size_t)n_threads, sizeof *wss);
+    if (!wss || !buf || !rows || (full_mode && !cols) || (kk && (!g || !y || !gtg || !mu))) {
         fprintf(stderr, "sgld-ess: rank %d: out of memory (block of %lld elements x %lld draws)\n",
                 rank, (long long)blk, (long long)N);
         status = EXIT_RUNTIME;
         goto free_all;
     }
     double t_read = 0.0, t_uni = 0.0, t_start = MPI_Wtime(), t_mv0;
-    st = sgld_diag_ws_create(m, n, &ws);
+    for (int th = 0; st == SGLD_OK && th < n_threads; th++) st = sgld_diag_ws_create(m, n, &wss[th]);
     for (int64_t e0 = e_begin; st == SGLD_OK && e0 < e_end; e0 += blk) {
         int64_t ne = e_end - e0 < blk ? e_end - e0 : blk;
         double t0 = MPI_Wtime();
@@ -409,23 +420,30 @@ static int run(const opts *o, MPI_Comm comm)
         t_read += MPI_Wtime() - t0;
         if (st != SGLD_OK) break;
         t0 = MPI_Wtime();
+#pragma omp parallel for schedule(dynamic, 2)
         for (int64_t e = 0; e < ne; e++) {
+            int th = 0;
+#ifdef _OPENMP
+            th = omp_get_thread_num();
+#endif
             sgld_diag_summary s;
             int64_t first_bad;
             const double *x = buf + e * N;
-            sgld_diag_summarize(ws, x, &s, &first_bad);
+            sgld_diag_summarize(wss[th], x, &s, &first_bad);
             double *r = rows + (e0 - e_begin + e) * N_FIELDS;
             r[0] = s.mean; r[1] = s.sd; r[2] = s.q05; r[3] = s.q50; r[4] = s.q95;
             r[5] = s.mcse_mean; r[6] = s.mcse_sd; r[7] = s.ess_bulk; r[8] = s.ess_tail;
             r[9] = s.rhat; r[10] = s.ess_mean; r[11] = (double)first_bad;
-            t_uni += MPI_Wtime() - t0;
+        }
+        t_uni += MPI_Wtime() - t0;
+        for (int64_t e = 0; e < ne; e++) {
+            const double *x = buf + e * N;
             if (full_mode) memcpy(cols + (e0 - e_begin + e) * N, x, sizeof(double) * (size_t)N);
             if (kk) {
                 double s1 = 0.0;
                 for (int64_t i = 0; i < N; i++) s1 += x[i];
                 mu[e0 - e_begin + e] = s1 / (double)N;
             }
-            t0 = MPI_Wtime();
         }
         if (kk) {
             sgld_diag_project_rows(o->seed, e0, ne, kk, g);
@@ -711,7 +729,8 @@ static int run(const opts *o, MPI_Comm comm)
     }
     free(all_rows);
 free_all:
-    sgld_diag_ws_destroy(&ws);
+    for (int th = 0; wss && th < n_threads; th++) sgld_diag_ws_destroy(&wss[th]);
+    free(wss);
     free(buf);
     free(rows);
     free(cols);
