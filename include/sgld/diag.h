@@ -33,7 +33,7 @@ typedef struct sgld_diag_summary {
     double mean, sd;          /* over all chains; sd with the n-1 denominator */
     double q05, q50, q95;     /* type-7 (linear) quantiles of the pooled draws */
     double mcse_mean;         /* sd / sqrt(ess_mean), ess_mean = split-chain Geyer ESS */
-    double mcse_sd;           /* delta method, ESS of |x - mean| (posterior >= 1.5, Stan 2.35) */
+    double mcse_sd;           /* delta method, ESS of |x - mean| (Stan 2.35; see mcse.c) */
     double ess_bulk;          /* split, rank-normalized ESS */
     double ess_tail;          /* min ESS of the 5% and 95% quantile indicators */
     double rhat;              /* max of rank-normalized split R-hat and folded split R-hat */

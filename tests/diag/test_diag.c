@@ -93,9 +93,15 @@ static void test_bern_univariate(void **state)
         assert_true(fabs(s.ess_tail - tail[v]) < 1e-4);
         assert_true(fabs(s.rhat - rhat[v]) < 1e-5 * (v == 0 ? 1.0 : 0.1));
         assert_true(fabs(s.mcse_mean - mcse_mean[v]) < 1e-5);
-        /* Stan's mcse_test.cpp checks mcse_sd to 1e-4 absolute; the theta value listed
-         * (0.00216) is from an older posterior, the |x - mean| rule gives 0.0021966. */
-        assert_true(fabs(s.mcse_sd - mcse_sd[v]) < 1e-4);
+        /* mcse_sd: no published formula gives both listed values (fixtures/README.md).  Ours
+         * is Stan 2.35's (ESS of |x - mean|): lp__ to the listed precision (half a unit of
+         * the 4th significant digit); theta within Stan's own mcse_test.cpp tolerance of 1e-4,
+         * since 0.00216 is posterior >= 1.5's (x - mean)^2 rule.  Both are pinned besides to
+         * an independent NumPy evaluation of Stan's rule (7 digits: half a unit of the last). */
+        const double mcse_sd_stan[2] = {0.03553047, 0.002196623};
+        if (v == 0) assert_true(fabs(s.mcse_sd - mcse_sd[v]) < 5e-6);
+        else assert_true(fabs(s.mcse_sd - mcse_sd[v]) < 1e-4);
+        assert_true(fabs(s.mcse_sd - mcse_sd_stan[v]) < 0.5e-6 * (v == 0 ? 1e-2 : 1e-3));
     }
     sgld_diag_summary s0;
     sgld_diag_summarize(ws, bern[0], &s0, NULL);
