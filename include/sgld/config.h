@@ -44,6 +44,12 @@ typedef struct sgld_config {
     int quiet;                       /* --quiet */
     int progress;                    /* --progress: progress line even when not a TTY */
     int64_t flush_draws;             /* --flush-every draws buffered per collective write (100) */
+    char checkpoint[SGLD_PATH_MAX];  /* --checkpoint FILE: run state for --resume, "" = none */
+    int64_t checkpoint_every;        /* --checkpoint-every K: a checkpoint every K steps (0 = off) */
+    double checkpoint_seconds;       /* --checkpoint-seconds S: at the first flush after S s (0 = off) */
+    int log_view;                    /* --log-view: table of timed events at the end */
+    int resume;                      /* --resume: continue from --checkpoint (command line only) */
+    int dry_run;                     /* --dry-run: print the plan and exit (command line only) */
     int help;                        /* --help was given */
     int version;                     /* --version was given */
 } sgld_config;

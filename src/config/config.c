@@ -85,6 +85,10 @@ static const option_spec options[] = {
      "print this help and exit"},
     {"version", 'V', T_SWITCH, FIELD(version, int), "0", "", "", NOCHECK, G_GENERAL,
      "print the version and exit"},
+    {"resume", 0, T_SWITCH, FIELD(resume, int), "0", "", "", NOCHECK, G_GENERAL,
+     "continue the run saved in --checkpoint (the sample file is cut back to its draws)"},
+    {"dry-run", 0, T_SWITCH, FIELD(dry_run, int), "0", "", "", NOCHECK, G_GENERAL,
+     "check the configuration and data, print the plan and exit"},
     /* model and data */
     {"model", 0, T_STRING, FIELD(model, char *), "linreg", "linreg|logreg|softmax", "", NOCHECK,
      G_MODEL, "Bayesian linear, logistic or softmax (multinomial logistic) regression"},
@@ -134,6 +138,15 @@ static const option_spec options[] = {
      "print the progress line even when stderr is not a terminal"},
     {"flush-every", 0, T_INT64, FIELD(flush_draws, int64_t), "100", "N", "draws", GE(1),
      G_OUTPUT, "draws buffered per collective write"},
+    {"checkpoint", 0, T_STRING, FIELD(checkpoint, char *), "", "FILE", "", NOCHECK, G_OUTPUT,
+     "save the run state here (atomically, keeping FILE.prev) at --checkpoint-every, "
+     "--checkpoint-seconds and on SIGTERM/SIGINT/SIGUSR1"},
+    {"checkpoint-every", 0, T_INT64, FIELD(checkpoint_every, int64_t), "0", "K", "iterations",
+     GE(0), G_OUTPUT, "checkpoint every K iterations (0: off)"},
+    {"checkpoint-seconds", 0, T_DOUBLE, FIELD(checkpoint_seconds, double), "0", "S", "s", GE(0),
+     G_OUTPUT, "checkpoint at the first flush S seconds after the last one (0: off)"},
+    {"log-view", 0, T_BOOL, FIELD(log_view, int), "off", "", "", NOCHECK, G_OUTPUT,
+     "print a table of timed events (count, min/max/mean over ranks, share of the step)"},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -744,7 +757,9 @@ void sgld_config_help(FILE *f, const char *prog)
             "comments; values may be quoted with \"...\"; flags are true/false, yes/no, on/off,\n"
             "1/0.  Flags on the command line override the file whatever their order.\n"
             "\n"
-            "Exit status: 0 success, 2 bad input/usage, 1 other failure (runtime error).\n");
+            "Exit status: 0 success, 2 bad input/usage, 1 other failure (runtime error).\n"
+            "3 incomplete: stopped by SIGTERM, SIGINT or SIGUSR1 after flushing the draws and\n"
+            "saving --checkpoint; continue it with the same options and --resume.\n");
 }
 
 /* Shortest %.Ng (N = 15..17) that reads back as exactly x. */
