@@ -22,7 +22,7 @@ MPIEXEC = shutil.which("mpiexec") or "mpiexec"
 TIMEOUT = 60
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_btl="self,vader", OMPI_MCA_rmaps_base_oversubscribe="1",
-           OMPI_MCA_btl_vader_single_copy_mechanism="none")
+           OMPI_MCA_btl_vader_single_copy_mechanism="none", OMPI_MCA_mpi_yield_when_idle="1")
 
 passed = failed = 0
 tmp = tempfile.mkdtemp(prefix="sgld-cli-")
