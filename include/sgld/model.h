@@ -85,6 +85,9 @@ void sgld_model_finalize(sgld_model *m);
 sgld_status sgld_model_add_var(sgld_model *m, const char *name, int n_dims, const int64_t *dims,
                                const char *const *dim_names);
 
+/* A setup function for linear predictors: layout w [feature] then b (scalar). */
+sgld_status sgld_model_setup_linear(sgld_model *m, const sgld_config *cfg);
+
 /* Log prior (up to nothing: the full normalized Gaussian log density) of theta; adds its
  * gradient into grad when grad != NULL. */
 double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad);

@@ -9,16 +9,6 @@
 
 #include "sgld/model.h"
 
-static sgld_status setup(sgld_model *m, const sgld_config *cfg)
-{
-    (void)cfg;
-    int64_t d = m->d;
-    const char *names[] = {"feature"};
-    SGLD_TRY(sgld_model_add_var(m, "w", 1, &d, names));
-    SGLD_TRY(sgld_model_add_var(m, "b", 0, NULL, NULL));
-    return SGLD_OK;
-}
-
 static double loglik_grad(const sgld_model *m, const float *theta, const sgld_dataset *data,
                           const int64_t *rows, size_t n, float *grad)
 {
@@ -53,7 +43,7 @@ const sgld_model_type sgld_model_linreg = {
     .name = "linreg",
     .description = "Bayesian linear regression, known noise (--noise-sd)",
     .classification = 0,
-    .setup = setup,
+    .setup = sgld_model_setup_linear,
     .loglik_grad = loglik_grad,
     .predict = predict,
 };

@@ -8,16 +8,6 @@
 
 #include "sgld/model.h"
 
-static sgld_status setup(sgld_model *m, const sgld_config *cfg)
-{
-    (void)cfg;
-    int64_t d = m->d;
-    const char *names[] = {"feature"};
-    SGLD_TRY(sgld_model_add_var(m, "w", 1, &d, names));
-    SGLD_TRY(sgld_model_add_var(m, "b", 0, NULL, NULL));
-    return SGLD_OK;
-}
-
 static double softplus(double z) { return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z)); }
 
 static double sigmoid(double z)
@@ -65,7 +55,7 @@ const sgld_model_type sgld_model_logreg = {
     .description = "Bayesian logistic regression, classes 0/1",
     .classification = 1,
     .n_classes = 2,
-    .setup = setup,
+    .setup = sgld_model_setup_linear,
     .loglik_grad = loglik_grad,
     .predict = predict,
 };

@@ -56,6 +56,16 @@ sgld_status sgld_model_add_var(sgld_model *m, const char *name, int n_dims, cons
     return SGLD_OK;
 }
 
+sgld_status sgld_model_setup_linear(sgld_model *m, const sgld_config *cfg)
+{
+    (void)cfg;
+    int64_t d = m->d;
+    const char *names[] = {"feature"};
+    SGLD_TRY(sgld_model_add_var(m, "w", 1, &d, names));
+    SGLD_TRY(sgld_model_add_var(m, "b", 0, NULL, NULL));
+    return SGLD_OK;
+}
+
 double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad)
 {
     const double prec = 1.0 / (m->prior_sd * m->prior_sd);
