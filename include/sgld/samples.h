@@ -64,6 +64,14 @@ sgld_status sgld_samples_append(sgld_samples *s, int chain, int64_t n_draws,
 sgld_status sgld_samples_append_chains(sgld_samples *s, int n_local, const int *chains,
                                        int64_t n_draws, const void *const *const *data);
 
+/* Opens an existing file made by sgld_samples_create with the same n_chains and vars, to append
+ * to it (a resumed run).  Every variable must exist with shape [n_chains, D, dims...] and the
+ * same D, which becomes sgld_samples_n_draws.  Attributes are left as they are.  SGLD_ERR_IO
+ * when the file is missing or not writable HDF5, SGLD_ERR_PARSE naming the variable when the
+ * layout differs.  Collective over comm (duplicated); the same status on every rank. */
+sgld_status sgld_samples_reopen(MPI_Comm comm, const char *path, int n_chains, int n_vars,
+                                const sgld_var_spec *vars, sgld_samples **out);
+
 /* Draws written so far. */
 int64_t sgld_samples_n_draws(const sgld_samples *s);
 

@@ -40,6 +40,7 @@ struct sgld_samples {
     hid_t dxpl; /* collective MPI-IO transfer */
     int n_chains;
     int64_t n_draws;
+    int64_t extent; /* draws the datasets hold: n_draws unless an append failed midway */
     int64_t chunk_draws;
     int n_groups;
     samples_group *groups;

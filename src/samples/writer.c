@@ -8,18 +8,22 @@
  * ncdump -h, xarray engine="netcdf4" and engine="h5netcdf" on the files, see
  * tests/samples/check_layout.py):
  *   - Link and attribute creation order TRACKED|INDEXED on the file (root group), on every
- *     group and on every dataset.  netCDF-C iterates groups by creation order when it is
- *     tracked and keeps variables/attributes in that order, which makes ncdump and the reader's
- *     list show the order of creation (chain, draw, dims, then variables as given) instead of
- *     alphabetical; it is also what netCDF-C itself writes.
+ *     group and on every dataset, as netCDF-C itself writes.  netCDF-C 4.9.0 and h5netcdf
+ *     1.1 do read files without it (checked with an h5py-made file), but then iterate by
+ *     name, so ncdump, xarray and sgld_samples_list would show variables and attributes in
+ *     alphabetical rather than creation order (chain, draw, dims, variables as given).
  *   - String attributes as fixed-length, NUL-terminated C strings in a scalar dataspace (what
  *     netCDF-C writes for NC_CHAR text).  ncdump shows them as text, netcdf4 and h5netcdf
- *     both give Python str.  An empty string is written as one NUL byte (H5Tset_size(0) is
+ *     both give Python str (variable-length strings read too, but as NC_STRING, which ncdump
+ *     marks `string` unlike files written by netCDF itself).  An empty string is written as one NUL byte (H5Tset_size(0) is
  *     invalid).  Character set ASCII, or UTF-8 when the value has bytes >= 0x80.
  *   - Numeric attributes as IEEE f64 / int64 (NC_DOUBLE / NC_INT64); one value in a scalar
- *     dataspace so that both engines give a Python scalar rather than a 1-element array.
+ *     dataspace (both engines also turn a 1-element array into a scalar; h5py does not).
  *   - No fill value is written (H5D_FILL_TIME_NEVER): every element is written by an append,
  *     and writing fills collectively on every extend would double the I/O.
+ *   - Nothing else: no _Netcdf4Dimid, _Netcdf4Coordinates or _NCProperties attributes.
+ *
+ * Shrinking (truncate) is done by rank 0 through the serial driver, see shrink().
  *
  * Parallel rules: every call is collective over the duplicated communicator (HDF5 metadata
  * operations must be made by all ranks with the same arguments); raw data are written with
@@ -102,6 +106,8 @@ static sgld_status add_group(sgld_samples *s, const char *name, int cap, int *g)
     *g = s->n_groups - 1;
     return SGLD_OK;
 }
+
+static sgld_status close_file(sgld_samples *s);
 
 /* Grows the int64 workspace to n values. Local. */
 static sgld_status grow_draw_buf(sgld_samples *s, int64_t n)
@@ -194,11 +200,6 @@ static sgld_status build(sgld_samples *s, const char *path, int n_chains, int n_
         }
     }
     /* A coordinate dataset carries the dim's name, so no variable may share it. */
-    int64_t max_len = 1;
-    for (int g = 0; g < s->n_groups; g++)
-        for (int d = 0; d < s->groups[g].n_dims; d++)
-            if (s->groups[g].dims[d].len > max_len) max_len = s->groups[g].dims[d].len;
-    SGLD_TRY(grow_draw_buf(s, max_len));
     for (int v = 0; v < s->n_vars; v++)
         SGLD_CHECK(find_dim(&s->groups[s->vars[v].group], s->vars[v].name) < 0, SGLD_ERR_ARG,
                    "%s: variable '%s/%s' has the name of a dim", path,
@@ -357,7 +358,7 @@ static sgld_status create_file(sgld_samples *s)
         SGLD_TRY_GOTO(create_dims(s, grp), st, done);
     }
     for (int v = 0; v < s->n_vars; v++) SGLD_TRY_GOTO(create_var(s, &s->vars[v]), st, done);
-    /* Coordinate values (the workspace was sized in build); a local failure must not skip
+    /* Coordinate values.  A local failure (rank 0 cannot grow its workspace) must not skip
      * the collective writes that follow, so the first one is kept and the loop goes on. */
     for (int g = 0; g < s->n_groups; g++)
         for (int d = 0; d < s->groups[g].n_dims; d++) {
@@ -466,17 +467,7 @@ sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int 
         st = sgld_status_agree(s->comm, create_file(s));
         if (st != SGLD_OK) {
             /* Close before rank 0 unlinks, so that no rank writes the file afterwards. */
-            hid_t file = s->file;
-            s->file = H5I_INVALID_HID;
-            for (int v = 0; v < s->n_vars; v++)
-                if (s->vars[v].dset >= 0) H5Dclose(s->vars[v].dset), s->vars[v].dset = -1;
-            for (int g = 0; g < s->n_groups; g++) {
-                for (int d = 0; d < s->groups[g].n_dims; d++)
-                    if (s->groups[g].dims[d].dset >= 0)
-                        H5Dclose(s->groups[g].dims[d].dset), s->groups[g].dims[d].dset = -1;
-                if (s->groups[g].gid >= 0) H5Gclose(s->groups[g].gid), s->groups[g].gid = -1;
-            }
-            if (file >= 0) H5Fclose(file);
+            close_file(s);
             created = 1;
         }
     }
@@ -643,6 +634,74 @@ static sgld_status write_block(sgld_samples *s, const samples_var *var, int chai
     return st;
 }
 
+/* Closes every object and the file. Collective (H5Fclose); local status. */
+static sgld_status close_file(sgld_samples *s)
+{
+    for (int v = 0; v < s->n_vars; v++)
+        if (s->vars[v].dset >= 0) H5Dclose(s->vars[v].dset), s->vars[v].dset = H5I_INVALID_HID;
+    for (int g = 0; g < s->n_groups; g++) {
+        samples_group *grp = &s->groups[g];
+        for (int d = 0; d < grp->n_dims; d++)
+            if (grp->dims[d].dset >= 0)
+                H5Dclose(grp->dims[d].dset), grp->dims[d].dset = H5I_INVALID_HID;
+        if (grp->gid >= 0) H5Gclose(grp->gid), grp->gid = H5I_INVALID_HID;
+    }
+    hid_t file = s->file;
+    s->file = H5I_INVALID_HID;
+    if (file >= 0 && H5Fclose(file) < 0)
+        return sgld_error_set(SGLD_ERR_IO, "%s: closing the file failed", s->path);
+    return SGLD_OK;
+}
+
+/* Opens the file (fapl: MPI-IO, or serial for H5P_DEFAULT) and every group and dataset of
+ * the layout. Collective when fapl is MPI-IO; local status. */
+static sgld_status open_file(sgld_samples *s, hid_t fapl)
+{
+    sgld_status st = SGLD_OK;
+    H5_GOTO(s->file = H5Fopen(s->path, H5F_ACC_RDWR, fapl), s->path, st, done);
+    for (int g = 0; g < s->n_groups; g++) {
+        samples_group *grp = &s->groups[g];
+        H5_GOTO(grp->gid = H5Gopen2(s->file, grp->name, H5P_DEFAULT), s->path, st, done);
+        for (int d = 0; d < grp->n_dims; d++)
+            H5_GOTO(grp->dims[d].dset = H5Dopen2(grp->gid, grp->dims[d].name, H5P_DEFAULT),
+                    s->path, st, done);
+    }
+    for (int v = 0; v < s->n_vars; v++)
+        H5_GOTO(s->vars[v].dset = H5Dopen2(s->groups[s->vars[v].group].gid, s->vars[v].name,
+                                           H5P_DEFAULT),
+                s->path, st, done);
+done:
+    return st;
+}
+
+/* Shrinks every draw extent to n_draws.  Shrinking with H5Dset_extent under MPI-IO breaks
+ * parallel HDF5 1.10.8: after freeing chunks the ranks disagree about the end of the file
+ * and the next flush fails on some ranks (MPI_ERR_TRUNCATE in H5FD_mpio_truncate) and hangs
+ * the others.  So the file is closed, rank 0 shrinks it alone through the serial driver,
+ * and every rank reopens it.  Growing in parallel is fine.  Collective. */
+static sgld_status shrink(sgld_samples *s, int64_t n_draws)
+{
+    SGLD_TRY(sgld_status_agree(s->comm, close_file(s)));
+    sgld_status st = SGLD_OK;
+    if (s->rank == 0) {
+        st = open_file(s, H5P_DEFAULT);
+        if (st == SGLD_OK) st = set_extent(s, n_draws);
+        sgld_status c = close_file(s);
+        if (st == SGLD_OK) st = c;
+    }
+    SGLD_TRY(sgld_status_agree(s->comm, st));
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_mpio(fapl, s->comm, MPI_INFO_NULL) < 0)
+        st = sgld_error_set(SGLD_ERR_HDF5, "%s: cannot make an MPI-IO file access list",
+                            s->path);
+    st = sgld_status_agree(s->comm, st);
+    if (st == SGLD_OK) st = sgld_status_agree(s->comm, open_file(s, fapl));
+    if (fapl >= 0) H5Pclose(fapl);
+    SGLD_TRY(st);
+    s->extent = n_draws;
+    return SGLD_OK;
+}
+
 sgld_status sgld_samples_append_chains(sgld_samples *s, int n_local, const int *chains,
                                        int64_t n_draws, const void *const *const *data)
 {
@@ -685,8 +744,12 @@ sgld_status sgld_samples_append_chains(sgld_samples *s, int n_local, const int *
                    s->path, c, s->chain_total[c]);
     if (n_draws == 0) return SGLD_OK;
 
+    /* Everything that can fail locally comes before the extension. */
+    SGLD_TRY(sgld_status_agree(s->comm, s->rank == 0 ? grow_draw_buf(s, n_draws) : SGLD_OK));
+    if (s->extent != s->n_draws) SGLD_TRY(shrink(s, s->n_draws));
     int64_t draw0 = s->n_draws;
     SGLD_TRY(sgld_status_agree(s->comm, set_extent(s, draw0 + n_draws)));
+    s->extent = draw0 + n_draws;
     for (int g = 0; g < s->n_groups; g++) {
         sgld_status w = write_coord(s, s->groups[g].dims[1].dset, draw0, n_draws);
         if (st == SGLD_OK) st = w;
@@ -721,10 +784,7 @@ sgld_status sgld_samples_truncate(sgld_samples *s, int64_t n_draws)
         st = sgld_error_set(SGLD_ERR_ARG, "%s: cannot truncate to %lld draws (have %lld)",
                             s->path, (long long)n_draws, (long long)s->n_draws);
     SGLD_TRY(sgld_status_agree(s->comm, st));
-    st = set_extent(s, n_draws);
-    if (H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0 && st == SGLD_OK)
-        st = sgld_error_set(SGLD_ERR_IO, "%s: flush failed", s->path);
-    SGLD_TRY(sgld_status_agree(s->comm, st));
+    SGLD_TRY(shrink(s, n_draws));
     s->n_draws = n_draws;
     return SGLD_OK;
 }

@@ -1,0 +1,510 @@
+/* test_samples.c - the sample file: collective writing at any rank count, reading back,
+ * truncation, attributes, and every error path of create, append and the reader.
+ *
+ * Chains are dealt round-robin over the ranks (3 chains, so at 1 rank one rank holds all of
+ * them, at 2 ranks one holds two, at 4 ranks one holds none) and written with
+ * sgld_samples_append_chains; values are distinct exact binary fractions so reads compare
+ * with ==. */
+#include "sgld_test.h"
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sgld/samples.h"
+
+#define N_CHAINS 3
+#define N_VARS 4
+#define MAX_DRAWS 64
+
+/* posterior/w [chain, draw, 3, 4] f64, posterior/b [chain, draw] f32,
+ * posterior/v [chain, draw, 3] f64 sharing w's first dim, sample_stats/lp [chain, draw] f64. */
+static const sgld_var_spec specs[N_VARS] = {
+    {.group = "posterior", .name = "w", .n_dims = 2, .dims = {3, 4}, .dtype = SGLD_F64},
+    {.group = "posterior", .name = "b", .n_dims = 0, .dtype = SGLD_F32},
+    {.group = "/posterior", .name = "v", .n_dims = 1, .dims = {3},
+     .dim_names = {"w_dim_0"}, .dtype = SGLD_F64},
+    {.group = "sample_stats", .name = "lp", .n_dims = 0, .dtype = SGLD_F64},
+};
+static const int64_t elems[N_VARS] = {12, 1, 3, 1};
+
+/* The value of element e of var v, chain c, draw t in generation gen. */
+static double value(int gen, int v, int c, int64_t t, int64_t e)
+{
+    return gen * 10000.0 + v * 1000.0 + c * 100.0 + (double)t + (double)e / 16.0 + 0.0625;
+}
+
+static const char *tmp_path(const char *name)
+{
+    static char buf[8][600];
+    static int next;
+    char *p = buf[next++ % 8];
+    snprintf(p, sizeof buf[0], "%s/%s", sgld_test_tmpdir(), name);
+    return p;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* Appends draws [t0, t0 + n) of generation gen for this rank's chains. Collective. */
+static sgld_status append_block(sgld_samples *s, int gen, int64_t t0, int64_t n)
+{
+    static double w[N_CHAINS][MAX_DRAWS * 12], v3[N_CHAINS][MAX_DRAWS * 3],
+        lp[N_CHAINS][MAX_DRAWS];
+    static float b[N_CHAINS][MAX_DRAWS];
+    const void *ptrs[N_CHAINS][N_VARS];
+    const void *const *data[N_CHAINS];
+    int chains[N_CHAINS], n_local = 0;
+    for (int c = sgld_test_rank(); c < N_CHAINS; c += sgld_test_size()) {
+        int i = n_local;
+        chains[n_local++] = c;
+        for (int64_t j = 0; j < n; j++) {
+            for (int e = 0; e < 12; e++) w[i][j * 12 + e] = value(gen, 0, c, t0 + j, e);
+            b[i][j] = (float)value(gen, 1, c, t0 + j, 0);
+            for (int e = 0; e < 3; e++) v3[i][j * 3 + e] = value(gen, 2, c, t0 + j, e);
+            lp[i][j] = value(gen, 3, c, t0 + j, 0);
+        }
+        ptrs[i][0] = w[i];
+        ptrs[i][1] = b[i];
+        ptrs[i][2] = v3[i];
+        ptrs[i][3] = lp[i];
+        data[i] = ptrs[i];
+    }
+    return sgld_samples_append_chains(s, n_local, n_local ? chains : NULL, n, n_local ? data : NULL);
+}
+
+static sgld_samples *create_ok(const char *path, int force)
+{
+    sgld_samples *s = NULL;
+    sgld_status st = sgld_samples_create(MPI_COMM_WORLD, path, force, N_CHAINS, N_VARS, specs,
+                                         3, &s);
+    if (st != SGLD_OK) fail_msg("create %s: %s", path, sgld_error_message());
+    return s;
+}
+
+/* Checks that every element of every variable equals gen_of(t) for each draw. */
+static void check_values(const char *path, int64_t n_draws, const int *gen_of_draw)
+{
+    sgld_samples_reader *r = NULL;
+    assert_int_equal(sgld_samples_open(path, &r), SGLD_OK);
+    static double out[12 * N_CHAINS * MAX_DRAWS];
+    for (int v = 0; v < N_VARS; v++) {
+        int n_dims;
+        int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2];
+        assert_int_equal(sgld_samples_shape(r, specs[v].group, specs[v].name, &n_dims, dims),
+                         SGLD_OK);
+        assert_int_equal(n_dims, 2 + specs[v].n_dims);
+        assert_int_equal(dims[0], N_CHAINS);
+        assert_int_equal(dims[1], n_draws);
+        for (int k = 0; k < specs[v].n_dims; k++) assert_int_equal(dims[2 + k], specs[v].dims[k]);
+        /* Ranges that start and end inside rows, span rows and cover everything. */
+        static const int64_t ranges[][2] = {{0, 12}, {1, 10}, {5, 2}, {3, 4}, {4, 8},
+                                            {11, 1}, {7, 0}, {0, 3}, {2, 1}, {0, 1}};
+        for (size_t q = 0; q < sizeof ranges / sizeof ranges[0]; q++) {
+            int64_t e0 = ranges[q][0], n = ranges[q][1];
+            if (e0 + n > elems[v]) continue;
+            memset(out, 0, sizeof out);
+            assert_int_equal(sgld_samples_read_elems(r, specs[v].group, specs[v].name, e0, n,
+                                                     out),
+                             SGLD_OK);
+            for (int64_t e = 0; e < n; e++)
+                for (int c = 0; c < N_CHAINS; c++)
+                    for (int64_t t = 0; t < n_draws; t++) {
+                        double got = out[(e * N_CHAINS + c) * n_draws + t];
+                        double want = value(gen_of_draw[t], v, c, t, e0 + e);
+                        if (specs[v].dtype == SGLD_F32) want = (float)want;
+                        if (got != want)
+                            fail_msg("%s: %s[%d, %lld, %lld] = %g, want %g", path,
+                                     specs[v].name, c, (long long)t, (long long)(e0 + e), got,
+                                     want);
+                    }
+        }
+    }
+    sgld_samples_reader_close(&r);
+    assert_null(r);
+}
+
+static void test_write_read_back(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("roundtrip.h5");
+    sgld_samples *s = create_ok(path, 0);
+    static const int64_t blocks[] = {4, 1, 6};
+    int64_t t0 = 0;
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(append_block(s, 0, t0, blocks[i]), SGLD_OK);
+        t0 += blocks[i];
+        assert_int_equal(sgld_samples_n_draws(s), t0);
+    }
+    assert_int_equal(append_block(s, 0, t0, 0), SGLD_OK); /* an empty append is a no-op */
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+    assert_null(s);
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK); /* NULL-safe */
+    int gens[MAX_DRAWS] = {0};
+    check_values(path, t0, gens);
+
+    sgld_samples_reader *r = NULL;
+    assert_int_equal(sgld_samples_open(path, &r), SGLD_OK);
+    int n = 0;
+    char **names = NULL;
+    assert_int_equal(sgld_samples_list(r, "posterior", &n, &names), SGLD_OK);
+    assert_int_equal(n, 3); /* creation order, coordinates skipped */
+    assert_string_equal(names[0], "w");
+    assert_string_equal(names[1], "b");
+    assert_string_equal(names[2], "v");
+    sgld_samples_free_names(n, &names);
+    assert_null(names);
+    assert_int_equal(sgld_samples_list(r, "/sample_stats", &n, &names), SGLD_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(names[0], "lp");
+    sgld_samples_free_names(n, &names);
+    sgld_samples_reader_close(&r);
+
+    /* One scale per dim name: w_dim_0 is shared by w and v. */
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f >= 0);
+    H5G_info_t info;
+    assert_true(H5Gget_info_by_name(f, "/posterior", &info, H5P_DEFAULT) >= 0);
+    assert_int_equal(info.nlinks, 7); /* chain draw w_dim_0 w_dim_1 w b v */
+    assert_true(H5Lexists(f, "/posterior/w_dim_1", H5P_DEFAULT) > 0);
+    assert_true(H5Lexists(f, "/posterior/v_dim_0", H5P_DEFAULT) == 0);
+    hid_t d = H5Dopen2(f, "/posterior/draw", H5P_DEFAULT);
+    int64_t draws[MAX_DRAWS];
+    assert_true(H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, draws) >= 0);
+    for (int64_t t = 0; t < t0; t++) assert_int_equal(draws[t], t);
+    H5Dclose(d);
+    H5Fclose(f);
+}
+
+/* Truncation, including the pattern that made parallel HDF5 1.10.8 hang when shrinking
+ * with H5Dset_extent under MPI-IO (grow by many chunks, shrink into the first one, append). */
+static void test_truncate(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("truncate.h5");
+    sgld_samples *s = create_ok(path, 0);
+    assert_int_equal(append_block(s, 1, 0, 2), SGLD_OK);
+    assert_int_equal(append_block(s, 1, 2, 40), SGLD_OK);
+    assert_int_equal(sgld_samples_truncate(s, 43), SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_truncate(s, -1), SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_truncate(s, 2), SGLD_OK);
+    assert_int_equal(sgld_samples_n_draws(s), 2);
+    assert_int_equal(append_block(s, 2, 2, 3), SGLD_OK);
+    assert_int_equal(sgld_samples_truncate(s, 4), SGLD_OK);
+    assert_int_equal(append_block(s, 3, 4, 2), SGLD_OK);
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+    int gens[MAX_DRAWS] = {1, 1, 2, 2, 3, 3};
+    check_values(path, 6, gens);
+}
+
+static void test_attributes(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("attrs.h5");
+    sgld_samples *s = create_ok(path, 0);
+    const double eps[3] = {0.5, -1.25, 3e-7};
+    const int64_t seeds[2] = {20240611, -((int64_t)1 << 40)};
+    assert_int_equal(sgld_samples_attr_string(s, "", "sampler", "first"), SGLD_OK);
+    assert_int_equal(sgld_samples_attr_string(s, "/", "sampler", "psgld"), SGLD_OK); /* replaced */
+    assert_int_equal(sgld_samples_attr_string(s, "posterior", "note", ""), SGLD_OK);
+    assert_int_equal(sgld_samples_attr_double(s, "sample_stats", "eps", 3, eps), SGLD_OK);
+    assert_int_equal(sgld_samples_attr_int(s, "/posterior", "seeds", 2, seeds), SGLD_OK);
+    assert_int_equal(sgld_samples_attr_double(s, "", "one", 1, eps + 1), SGLD_OK);
+    assert_int_equal(sgld_samples_attr_string(s, "nope", "x", "y"), SGLD_ERR_ARG);
+    char want[700];
+    snprintf(want, sizeof want, "%s: no group '/nope'", path);
+    assert_string_equal(sgld_error_message(), want);
+    assert_int_equal(sgld_samples_attr_double(s, "", "none", 0, eps), SGLD_ERR_ARG);
+    /* A bad argument on one rank only: every rank gets the same status. */
+    int last = sgld_test_rank() == sgld_test_size() - 1;
+    assert_int_equal(sgld_samples_attr_int(s, "", "bad", last ? -1 : 1, seeds), SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+
+    sgld_samples_reader *r = NULL;
+    assert_int_equal(sgld_samples_open(path, &r), SGLD_OK);
+    char *str = NULL;
+    assert_int_equal(sgld_samples_read_attr_string(r, "", "sampler", &str), SGLD_OK);
+    assert_string_equal(str, "psgld");
+    sgld_free(str);
+    assert_int_equal(sgld_samples_read_attr_string(r, "posterior", "note", &str), SGLD_OK);
+    assert_string_equal(str, "");
+    sgld_free(str);
+    double got[4];
+    int n = -1;
+    assert_int_equal(sgld_samples_read_attr_double(r, "sample_stats", "eps", 4, &n, got),
+                     SGLD_OK);
+    assert_int_equal(n, 3);
+    for (int i = 0; i < 3; i++) assert_true(got[i] == eps[i]);
+    assert_int_equal(sgld_samples_read_attr_double(r, "posterior", "seeds", 0, &n, NULL),
+                     SGLD_OK);
+    assert_int_equal(n, 2); /* count query */
+    assert_int_equal(sgld_samples_read_attr_double(r, "posterior", "seeds", 2, &n, got), SGLD_OK);
+    assert_true(got[0] == 20240611.0 && got[1] == -1099511627776.0);
+    assert_int_equal(sgld_samples_read_attr_double(r, "/", "one", 1, &n, got), SGLD_OK);
+    assert_true(n == 1 && got[0] == -1.25);
+    assert_int_equal(sgld_samples_read_attr_double(r, "sample_stats", "eps", 2, &n, got),
+                     SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_read_attr_double(r, "", "sampler", 4, &n, got), SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_read_attr_string(r, "", "one", &str), SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_read_attr_string(r, "", "bad", &str), SGLD_ERR_ARG);
+    snprintf(want, sizeof want, "%s: no attribute 'bad' on '/'", path);
+    assert_string_equal(sgld_error_message(), want);
+    assert_int_equal(sgld_samples_read_attr_string(r, "nope", "x", &str), SGLD_ERR_ARG);
+    sgld_samples_reader_close(&r);
+}
+
+static void test_existing_file_and_force(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("exists.h5");
+    sgld_samples *s = create_ok(path, 0);
+    assert_int_equal(append_block(s, 0, 0, 5), SGLD_OK);
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+
+    assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, path, 0, N_CHAINS, N_VARS, specs, 3,
+                                         &s),
+                     SGLD_ERR_EXISTS);
+    assert_null(s);
+    char want[700];
+    snprintf(want, sizeof want, "%s: file exists (use --force to overwrite)", path);
+    assert_string_equal(sgld_error_message(), want);
+    int gens[MAX_DRAWS] = {0};
+    check_values(path, 5, gens); /* untouched */
+    MPI_Barrier(MPI_COMM_WORLD);
+
+    s = create_ok(path, 1); /* --force: a fresh file with zero draws */
+    assert_int_equal(append_block(s, 3, 0, 2), SGLD_OK);
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+    int gens3[MAX_DRAWS] = {3, 3};
+    check_values(path, 2, gens3);
+
+    MPI_Barrier(MPI_COMM_WORLD);
+    sgld_samples_discard(MPI_COMM_WORLD, path);
+    MPI_Barrier(MPI_COMM_WORLD);
+    assert_false(file_exists(path));
+}
+
+static void test_create_errors(void **state)
+{
+    (void)state;
+    sgld_samples *s = NULL;
+    char want[700];
+    const char *missing_dir = tmp_path("no/such/dir/run.h5");
+    assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, missing_dir, 1, N_CHAINS, N_VARS,
+                                         specs, 3, &s),
+                     SGLD_ERR_IO);
+    assert_null(s);
+    snprintf(want, sizeof want, "%s: cannot create: No such file or directory", missing_dir);
+    assert_string_equal(sgld_error_message(), want);
+
+    /* A parent that is a regular file (root can write into any directory, so permissions
+     * would not make this fail). */
+    const char *plain = tmp_path("plain.txt");
+    if (sgld_test_rank() == 0) {
+        FILE *f = fopen(plain, "w");
+        assert_non_null(f);
+        fputs("not a directory\n", f);
+        fclose(f);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    char under_file[600];
+    snprintf(under_file, sizeof under_file, "%s/run.h5", plain);
+    assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, under_file, 0, N_CHAINS, N_VARS,
+                                         specs, 3, &s),
+                     SGLD_ERR_IO);
+    snprintf(want, sizeof want, "%s: cannot create: Not a directory", under_file);
+    assert_string_equal(sgld_error_message(), want);
+
+    const char *dir = sgld_test_tmpdir();
+    assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, dir, 1, N_CHAINS, N_VARS, specs, 3,
+                                         &s),
+                     SGLD_ERR_IO);
+    snprintf(want, sizeof want, "%s: cannot create: Is a directory", dir);
+    assert_string_equal(sgld_error_message(), want);
+
+    /* Invalid layouts fail before the file is touched. */
+    const char *bad = tmp_path("bad.h5");
+    sgld_var_spec v[2] = {specs[0], specs[2]};
+    v[1].dims[0] = 5; /* w_dim_0 is 3 in w */
+    assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, bad, 0, N_CHAINS, 2, v, 3, &s),
+                     SGLD_ERR_ARG);
+    v[1] = specs[0];
+    assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, bad, 0, N_CHAINS, 2, v, 3, &s),
+                     SGLD_ERR_ARG); /* w twice */
+    v[1] = specs[2];
+    v[1].dim_names[0] = "draw";
+    assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, bad, 0, N_CHAINS, 2, v, 3, &s),
+                     SGLD_ERR_ARG);
+    v[1] = specs[2];
+    v[1].name = "w_dim_1"; /* a variable named like a dim */
+    assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, bad, 0, N_CHAINS, 2, v, 3, &s),
+                     SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, bad, 0, 0, 2, specs, 3, &s),
+                     SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, bad, 0, N_CHAINS, 2, specs, 0, &s),
+                     SGLD_ERR_ARG);
+    MPI_Barrier(MPI_COMM_WORLD);
+    assert_false(file_exists(bad));
+}
+
+/* Every allocation of create failing in turn on one rank (including rank 0's coordinate
+ * buffer, allocated after the file exists): every rank gets SGLD_ERR_NOMEM, no rank hangs,
+ * and no file is left behind. */
+static void test_failed_create_leaves_no_file(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("nomem.h5");
+    int after_file = 0, successes = 0;
+    for (int r = 0; r < sgld_test_size(); r++)
+        for (long n = 1; n <= 60; n++) {
+            sgld_samples *s = NULL;
+            if (sgld_test_rank() == r) sgld_alloc_fail_after(n);
+            sgld_status st = sgld_samples_create(MPI_COMM_WORLD, path, 0, N_CHAINS, N_VARS,
+                                                 specs, 3, &s);
+            sgld_alloc_fail_after(0);
+            if (st == SGLD_OK) {
+                successes++;
+                assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+                MPI_Barrier(MPI_COMM_WORLD);
+                sgld_samples_discard(MPI_COMM_WORLD, path);
+            } else {
+                assert_int_equal(st, SGLD_ERR_NOMEM);
+                assert_null(s);
+                after_file += strstr(sgld_error_message(), "coordinate values") != NULL;
+            }
+            MPI_Barrier(MPI_COMM_WORLD);
+            assert_false(file_exists(path));
+        }
+    assert_true(after_file >= 1);
+    assert_true(successes >= 1);
+}
+
+/* Rank 0 failing to grow its coordinate buffer in an append: all ranks fail alike, and the
+ * next append works. */
+static void test_append_nomem(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("append-nomem.h5");
+    sgld_samples *s = create_ok(path, 0);
+    assert_int_equal(append_block(s, 5, 0, 2), SGLD_OK);
+    if (sgld_test_rank() == 0) sgld_alloc_fail_after(1);
+    assert_int_equal(append_block(s, 5, 2, 40), SGLD_ERR_NOMEM);
+    sgld_alloc_fail_after(0);
+    assert_int_equal(sgld_samples_n_draws(s), 2);
+    assert_int_equal(append_block(s, 5, 2, 3), SGLD_OK);
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+    int gens[MAX_DRAWS] = {5, 5, 5, 5, 5};
+    check_values(path, 5, gens);
+}
+
+static void test_append_errors(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("append.h5");
+    int rank = sgld_test_rank(), size = sgld_test_size();
+    sgld_samples *s = create_ok(path, 0);
+    static const double w[12 * 2], v3[3 * 2], lp[2];
+    static const float b[2];
+    const void *ptrs[N_VARS] = {w, b, v3, lp};
+    const void *const *data[2] = {ptrs, ptrs};
+    char want[700];
+
+    /* Chain 0 twice (by two ranks, or twice by the only rank), the others never. */
+    int dup[2] = {0, 0};
+    int n_local = size == 1 ? 2 : rank < 2 ? 1 : 0;
+    assert_int_equal(sgld_samples_append_chains(s, n_local, n_local ? dup : NULL, 2,
+                                                n_local ? data : NULL),
+                     SGLD_ERR_ARG);
+    snprintf(want, sizeof want,
+             "%s: append: chain 0 is written by 2 ranks (each chain must be written by "
+             "exactly one rank)",
+             path);
+    assert_string_equal(sgld_error_message(), want);
+
+    /* A chain out of range on the last rank only. */
+    int last = rank == size - 1, c = last ? 99 : -1;
+    assert_int_equal(sgld_samples_append(s, c, 2, last ? ptrs : NULL), SGLD_ERR_ARG);
+    snprintf(want, sizeof want, "%s: append: chain 99 out of range 0..2", path);
+    assert_string_equal(sgld_error_message(), want);
+
+    /* Missing data for a chain. */
+    assert_int_equal(sgld_samples_append(s, rank == 0 ? 0 : -1, 2, NULL), SGLD_ERR_ARG);
+
+    /* Different n_draws on different ranks (at 1 rank: a negative count). */
+    assert_int_equal(append_block(s, 0, 0, size == 1 ? -1 : rank == 0 ? 2 : 3), SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_n_draws(s), 0);
+
+    /* The handle is still usable after refused appends. */
+    assert_int_equal(append_block(s, 4, 0, 2), SGLD_OK);
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+    int gens[MAX_DRAWS] = {4, 4};
+    check_values(path, 2, gens);
+}
+
+static void test_reader_errors(void **state)
+{
+    (void)state;
+    sgld_samples_reader *r = NULL;
+    char want[700];
+    const char *missing = tmp_path("missing.h5");
+    assert_int_equal(sgld_samples_open(missing, &r), SGLD_ERR_IO);
+    assert_null(r);
+    snprintf(want, sizeof want, "%s: cannot open: No such file or directory", missing);
+    assert_string_equal(sgld_error_message(), want);
+
+    char text[600];
+    snprintf(text, sizeof text, "%s/text-%d.txt", sgld_test_tmpdir(), sgld_test_rank());
+    FILE *f = fopen(text, "w");
+    assert_non_null(f);
+    fputs("chain,draw,w\n0,0,1.5\n", f);
+    fclose(f);
+    assert_int_equal(sgld_samples_open(text, &r), SGLD_ERR_IO);
+    snprintf(want, sizeof want, "%s: not an HDF5 file", text);
+    assert_string_equal(sgld_error_message(), want);
+
+    const char *path = tmp_path("reader.h5");
+    sgld_samples *s = create_ok(path, 0);
+    assert_int_equal(append_block(s, 0, 0, 2), SGLD_OK);
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+    assert_int_equal(sgld_samples_open(path, &r), SGLD_OK);
+    int n;
+    char **names;
+    assert_int_equal(sgld_samples_list(r, "posterior_predictive", &n, &names), SGLD_ERR_ARG);
+    snprintf(want, sizeof want, "%s: no group '/posterior_predictive'", path);
+    assert_string_equal(sgld_error_message(), want);
+    int n_dims;
+    int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2];
+    assert_int_equal(sgld_samples_shape(r, "posterior", "theta", &n_dims, dims), SGLD_ERR_ARG);
+    snprintf(want, sizeof want, "%s: no variable 'theta' in group '/posterior'", path);
+    assert_string_equal(sgld_error_message(), want);
+    assert_int_equal(sgld_samples_shape(r, "posterior", "draw", &n_dims, dims), SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_shape(r, "sample_stats", "w", &n_dims, dims), SGLD_ERR_ARG);
+    double out[12 * N_CHAINS * 2];
+    assert_int_equal(sgld_samples_read_elems(r, "posterior", "w", 10, 3, out), SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_read_elems(r, "posterior", "w", -1, 1, out), SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_read_elems(r, "nope", "w", 0, 1, out), SGLD_ERR_ARG);
+    sgld_samples_reader_close(&r);
+    sgld_samples_reader_close(&r); /* NULL-safe */
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_write_read_back),
+        cmocka_unit_test(test_truncate),
+        cmocka_unit_test(test_attributes),
+        cmocka_unit_test(test_existing_file_and_force),
+        cmocka_unit_test(test_create_errors),
+        cmocka_unit_test(test_failed_create_leaves_no_file),
+        cmocka_unit_test(test_append_nomem),
+        cmocka_unit_test(test_append_errors),
+        cmocka_unit_test(test_reader_errors),
+    };
+    return sgld_test_run(argc, argv, "samples", tests, sizeof tests / sizeof tests[0]);
+}
