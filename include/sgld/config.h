@@ -26,6 +26,11 @@ typedef struct sgld_config {
     char test_data[SGLD_PATH_MAX];   /* --test-data, "" if none */
     double test_fraction;            /* --test-fraction in [0, 1) (0) */
     int standardize;                 /* --standardize (off) */
+    /* networks (mlp, cnn; issue 4) */
+    char net[256];                   /* --net layer spec ("" = the model's default) */
+    char input_shape[64];            /* --input-shape CxHxW of one data row ("" = from the data) */
+    char save_params[256];           /* --save-params tensors or layers to write ("" = all) */
+    char prior_sd_layers[256];       /* --prior-sd-layers one sd per fc/conv layer ("" = --prior-sd) */
     /* sampler */
     char sampler[SGLD_NAME_MAX];     /* --sampler sgd|sgld (sgld) */
     int chains;                      /* --chains C >= 1 (default 1) */

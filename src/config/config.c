@@ -104,6 +104,17 @@ static const option_spec options[] = {
      G_MODEL, "fraction of --data held out as test data"},
     {"standardize", 0, T_BOOL, FIELD(standardize, int), "off", "", "", NOCHECK, G_MODEL,
      "standardize every feature column to mean 0 and sd 1"},
+    /* networks (issue 4; grammar in include/sgld/net.h) */
+    {"net", 0, T_STRING, FIELD(net, char *), "", "SPEC", "", NOCHECK, G_MODEL,
+     "mlp/cnn layers, e.g. fc50-fc2 or conv32k5-pool2-conv64k5-pool2-fc1024-fc10 "
+     "(none: mlp fc50-fc2, cnn that CNN with K outputs)"},
+    {"input-shape", 0, T_STRING, FIELD(input_shape, char *), "", "CxHxW", "", NOCHECK, G_MODEL,
+     "shape of one data row for mlp/cnn, e.g. 1x28x28 (none: flat, or 1xSxS for S^2 features "
+     "when the net has conv/pool layers)"},
+    {"save-params", 0, T_STRING, FIELD(save_params, char *), "", "LIST", "", NOCHECK, G_MODEL,
+     "mlp/cnn: comma-separated tensors (fc2_w) or layers (fc2) written to --output (none: all)"},
+    {"prior-sd-layers", 0, T_STRING, FIELD(prior_sd_layers, char *), "", "LIST", "", NOCHECK,
+     G_MODEL, "mlp/cnn: comma-separated prior sd, one per fc/conv layer in order (none: --prior-sd)"},
     /* sampler */
     {"sampler", 0, T_STRING, FIELD(sampler, char *), "sgld", "sgd|sgld", "", NOCHECK, G_SAMPLER,
      "sgld: the update above; sgd: the same step without the noise term"},

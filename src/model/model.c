@@ -68,6 +68,22 @@ sgld_status sgld_model_setup_linear(sgld_model *m, const sgld_config *cfg)
 
 double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad)
 {
+    int per_var = 0;
+    for (int v = 0; v < m->n_vars; v++) per_var |= m->vars[v].prior_sd > 0;
+    if (per_var) { /* a tensor's own sd (networks: --prior-sd-layers) */
+        double lp = 0.0;
+        for (int v = 0; v < m->n_vars; v++) {
+            const sgld_param_var *pv = &m->vars[v];
+            const double sd = pv->prior_sd > 0 ? pv->prior_sd : m->prior_sd, prec = 1.0 / (sd * sd);
+            double ss = 0.0;
+            for (size_t i = pv->offset; i < pv->offset + pv->size; i++) {
+                ss += (double)theta[i] * theta[i];
+                if (grad) grad[i] -= (float)(prec * theta[i]);
+            }
+            lp -= 0.5 * prec * ss + (double)pv->size * log(sd * 2.5066282746310002);
+        }
+        return lp;
+    }
     const double prec = 1.0 / (m->prior_sd * m->prior_sd);
     double ss = 0.0;
     for (size_t i = 0; i < m->n_params; i++) {

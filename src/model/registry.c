@@ -7,11 +7,15 @@
 extern const sgld_model_type sgld_model_linreg;
 extern const sgld_model_type sgld_model_logreg;
 extern const sgld_model_type sgld_model_softmax;
+extern const sgld_model_type sgld_model_mlp;
+extern const sgld_model_type sgld_model_cnn;
 
 static const sgld_model_type *const models[] = {
     &sgld_model_linreg,
     &sgld_model_logreg,
     &sgld_model_softmax,
+    &sgld_model_mlp,
+    &sgld_model_cnn,
 };
 
 const sgld_model_type *sgld_model_find(const char *name)

@@ -1,0 +1,35 @@
+/* dense.c - the fully connected layer: out = in W^T + b, W [out][in] (PyTorch's layout).
+ *
+ *   forward   Y[n][o]  = X[n][i] W[o][i]^T + b[o]          (one sgemm)
+ *   backward  dW[o][i] += dY^T X,  db[o] += sum_n dY[n][o],  dX = dY W   (two sgemms)
+ * The bias gradient is summed in double. */
+#include <cblas.h>
+
+#include "net_impl.h"
+
+void sgld_fc_forward(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n)
+{
+    const int ni = (int)y->in_size, no = y->oc;
+    const float *W = theta + y->w_off, *b = theta + y->b_off;
+    for (size_t r = 0; r < n; r++)
+        for (int o = 0; o < no; o++) out[r * no + o] = b[o];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, no, ni, 1.0f, in, ni, W, ni, 1.0f,
+                out, no);
+}
+
+void sgld_fc_backward(const sgld_layer *y, const float *theta, const float *in, const float *dout,
+                      size_t n, float *grad, float *din)
+{
+    const int ni = (int)y->in_size, no = y->oc;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, (int)n, 1.0f, dout, no, in, ni, 1.0f,
+                grad + y->w_off, ni);
+    float *gb = grad + y->b_off;
+    for (int o = 0; o < no; o++) {
+        double s = 0.0;
+        for (size_t r = 0; r < n; r++) s += dout[r * no + o];
+        gb[o] += (float)s;
+    }
+    if (din)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, ni, no, 1.0f, dout, no,
+                    theta + y->w_off, ni, 0.0f, din, ni);
+}

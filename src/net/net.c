@@ -1,0 +1,257 @@
+/* net.c - a network: workspace, forward and backward passes over the layer chain, the
+ * model-interface entry points (loglik_grad, predict), initialization and the tensor names.
+ *
+ * Backprop: the objective's gradient flows from the output layer to the input through two
+ * ping-pong buffers; each layer with parameters adds its gradient into grad.  The first
+ * layer's input gradient is computed only when the caller asks for it (dx != NULL). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <pmmintrin.h>
+#include <xmmintrin.h>
+#endif
+
+#include "net_impl.h"
+
+void sgld_net_flush_denormals(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    _MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
+    _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
+#endif
+}
+
+static sgld_status allocate(sgld_net *net)
+{
+    const sgld_net_layout *L = &net->L;
+    const size_t B = net->max_batch;
+    size_t largest = L->in_size, scratch = 0;
+    SGLD_ALLOC(net->act[0], B * L->in_size);
+    for (int l = 0; l < L->n_layers; l++) {
+        const sgld_layer *y = &L->layer[l];
+        if (y->out_size > largest) largest = y->out_size;
+        SGLD_ALLOC(net->act[l + 1], B * y->out_size);
+        if (y->kind == SGLD_LAYER_CONV) {
+            SGLD_ALLOC(net->col[l], B * (size_t)y->c * y->k * y->k * y->h * y->w);
+            size_t s = B * (size_t)y->oc * y->h * y->w;
+            if (s > scratch) scratch = s;
+        } else if (y->kind == SGLD_LAYER_POOL) {
+            SGLD_ALLOC(net->argmax[l], B * y->out_size);
+        } else if (y->kind == SGLD_LAYER_DROPOUT) {
+            SGLD_ALLOC(net->mask[l], B * y->out_size);
+        }
+    }
+    SGLD_ALLOC(net->delta[0], B * largest);
+    SGLD_ALLOC(net->delta[1], B * largest);
+    SGLD_ALLOC(net->scratch, scratch);
+    SGLD_ALLOC(net->dout, B * (size_t)L->n_out);
+    return SGLD_OK;
+}
+
+sgld_status sgld_net_create(const sgld_net_layout *layout, size_t max_batch, sgld_net_loss loss,
+                            double noise_sd, uint32_t seed, sgld_net **out)
+{
+    *out = NULL;
+    SGLD_CHECK(max_batch >= 1, SGLD_ERR_ARG, "network: batch size must be >= 1");
+    sgld_net *net = sgld_calloc(1, sizeof *net);
+    SGLD_CHECK(net, SGLD_ERR_NOMEM, "out of memory allocating a network");
+    net->L = *layout;
+    net->max_batch = max_batch;
+    net->loss = loss;
+    net->noise_sd = noise_sd;
+    net->drop_rng = (sgld_rng){seed, 0x44524f50u};
+    sgld_status st = allocate(net);
+    if (st != SGLD_OK) {
+        sgld_net_destroy(&net);
+        return st;
+    }
+    sgld_net_flush_denormals();
+    *out = net;
+    return SGLD_OK;
+}
+
+void sgld_net_destroy(sgld_net **pnet)
+{
+    if (!pnet || !*pnet) return;
+    sgld_net *net = *pnet;
+    for (int l = 0; l <= SGLD_NET_MAX_LAYERS; l++) sgld_free(net->act[l]);
+    for (int l = 0; l < SGLD_NET_MAX_LAYERS; l++) {
+        sgld_free(net->col[l]);
+        sgld_free(net->argmax[l]);
+        sgld_free(net->mask[l]);
+    }
+    sgld_free(net->delta[0]);
+    sgld_free(net->delta[1]);
+    sgld_free(net->scratch);
+    sgld_free(net->dout);
+    sgld_free(net);
+    *pnet = NULL;
+}
+
+const sgld_net_layout *sgld_net_get_layout(const sgld_net *net) { return &net->L; }
+
+float *sgld_net_input(sgld_net *net) { return net->act[0]; }
+
+const float *sgld_net_forward(sgld_net *net, const float *theta, size_t n, int train)
+{
+    const sgld_net_layout *L = &net->L;
+    if (train) net->n_calls++;
+    net->last_train = train;
+    for (int l = 0; l < L->n_layers; l++) {
+        const sgld_layer *y = &L->layer[l];
+        const float *in = net->act[l];
+        float *out = net->act[l + 1];
+        const size_t len = n * y->out_size;
+        switch (y->kind) {
+        case SGLD_LAYER_FC: sgld_fc_forward(y, theta, in, out, n); break;
+        case SGLD_LAYER_CONV: sgld_conv_forward(y, theta, in, out, n, net->col[l], net->scratch); break;
+        case SGLD_LAYER_POOL: sgld_pool_forward(y, in, out, net->argmax[l], n); break;
+        case SGLD_LAYER_RELU: sgld_relu_forward(in, out, len); break;
+        case SGLD_LAYER_TANH: sgld_tanh_forward(in, out, len); break;
+        case SGLD_LAYER_DROPOUT:
+            if (train && y->rate > 0.0f) {
+                sgld_dropout_mask(&net->drop_rng, net->n_calls, y->rate, net->mask[l], len);
+                sgld_dropout_apply(net->mask[l], in, out, len);
+            } else {
+                memcpy(out, in, len * sizeof *out);
+            }
+            break;
+        }
+    }
+    return net->act[L->n_layers];
+}
+
+void sgld_net_backward(sgld_net *net, const float *theta, const float *dout, size_t n,
+                       float *grad, float *dx)
+{
+    const sgld_net_layout *L = &net->L;
+    const float *cur = dout;
+    int which = 0;
+    for (int l = L->n_layers - 1; l >= 0; l--) {
+        const sgld_layer *y = &L->layer[l];
+        float *din = l > 0 ? net->delta[which] : dx;
+        if (din == cur) din = net->delta[which ^= 1];
+        const size_t len = n * y->out_size;
+        switch (y->kind) {
+        case SGLD_LAYER_FC: sgld_fc_backward(y, theta, net->act[l], cur, n, grad, din); break;
+        case SGLD_LAYER_CONV:
+            sgld_conv_backward(y, theta, cur, n, grad, din, net->col[l], net->scratch);
+            break;
+        case SGLD_LAYER_POOL:
+            if (din) sgld_pool_backward(y, cur, net->argmax[l], n, din);
+            break;
+        case SGLD_LAYER_RELU:
+            if (din) sgld_relu_backward(net->act[l + 1], cur, din, len);
+            break;
+        case SGLD_LAYER_TANH:
+            if (din) sgld_tanh_backward(net->act[l + 1], cur, din, len);
+            break;
+        case SGLD_LAYER_DROPOUT:
+            if (!din) break;
+            if (net->last_train && y->rate > 0.0f) sgld_dropout_apply(net->mask[l], cur, din, len);
+            else memcpy(din, cur, len * sizeof *din);
+            break;
+        }
+        cur = din;
+        which ^= 1;
+    }
+}
+
+double sgld_net_loglik_grad(sgld_net *net, const float *theta, const sgld_dataset *data,
+                            const int64_t *rows, size_t n, float *grad, float *dx)
+{
+    const size_t d = net->L.in_size;
+    double ll = 0.0;
+    for (size_t start = 0; start < n; start += net->max_batch) {
+        size_t m = n - start < net->max_batch ? n - start : net->max_batch;
+        float *in = net->act[0];
+        float *y = net->delta[0]; /* targets: delta[0] is free until backward */
+        for (size_t i = 0; i < m; i++) {
+            memcpy(in + i * d, data->X + rows[start + i] * (int64_t)d, d * sizeof *in);
+            y[i] = data->y[rows[start + i]];
+        }
+        sgld_net_forward(net, theta, m, 1);
+        ll += sgld_net_loglik(net, y, m, net->dout);
+        sgld_net_backward(net, theta, net->dout, m, grad, n <= net->max_batch ? dx : NULL);
+    }
+    return ll;
+}
+
+void sgld_net_predict(sgld_net *net, const float *theta, const float *x, size_t n, double *out)
+{
+    const size_t d = net->L.in_size;
+    const int K = net->L.n_out;
+    for (size_t start = 0; start < n; start += net->max_batch) {
+        size_t m = n - start < net->max_batch ? n - start : net->max_batch;
+        memcpy(net->act[0], x + start * d, m * d * sizeof *x);
+        const float *z = sgld_net_forward(net, theta, m, 0);
+        for (size_t i = 0; i < m; i++) {
+            const float *zi = z + i * K;
+            double *o = out + (start + i) * (net->loss == SGLD_NET_SOFTMAX ? (size_t)K : net->loss == SGLD_NET_HETERO ? 2 : 1);
+            if (net->loss == SGLD_NET_SOFTMAX) {
+                double mx = zi[0], s = 0.0;
+                for (int k = 1; k < K; k++) mx = zi[k] > mx ? zi[k] : mx;
+                for (int k = 0; k < K; k++) s += (o[k] = exp(zi[k] - mx));
+                for (int k = 0; k < K; k++) o[k] /= s;
+            } else if (net->loss == SGLD_NET_GAUSS) {
+                o[0] = zi[0];
+            } else {
+                o[0] = zi[0];
+                o[1] = exp((double)zi[1]);
+            }
+        }
+    }
+}
+
+void sgld_net_init_params(const sgld_net_layout *L, const sgld_rng *r, float *theta)
+{
+    sgld_rng_normal_float(r, 0, SGLD_RNG_INIT, 0, L->n_params, theta);
+    for (int l = 0; l < L->n_layers; l++) {
+        const sgld_layer *y = &L->layer[l];
+        if (!y->n_w) continue;
+        double fan_in = (double)y->n_w / y->oc, fan_out = (double)y->n_w / (double)(y->kind == SGLD_LAYER_CONV ? (size_t)y->c : y->in_size);
+        float sd = (float)(y->relu_after ? sqrt(2.0 / fan_in) : sqrt(2.0 / (fan_in + fan_out)));
+        for (size_t i = 0; i < y->n_w; i++) theta[y->w_off + i] *= sd;
+        memset(theta + y->b_off, 0, y->n_b * sizeof *theta);
+    }
+}
+
+const sgld_layer *sgld_net_tensor(const sgld_net_layout *L, int t, char name[32], int *n_dims,
+                                  int64_t dims[4], const char *dim_names[4])
+{
+    static char dn[4][32]; /* the names returned until the next call */
+    int seen = 0;
+    for (int l = 0; l < L->n_layers; l++) {
+        const sgld_layer *y = &L->layer[l];
+        if (!y->n_w) continue;
+        if (t / 2 != seen++) continue;
+        const char *kind = y->kind == SGLD_LAYER_CONV ? "conv" : "fc";
+        snprintf(name, 32, "%s%d_%c", kind, y->index, t % 2 ? 'b' : 'w');
+        snprintf(dn[0], 32, "%s%d_out", kind, y->index);
+        snprintf(dn[1], 32, "%s%d_in", kind, y->index);
+        snprintf(dn[2], 32, "%s%d_kh", kind, y->index);
+        snprintf(dn[3], 32, "%s%d_kw", kind, y->index);
+        for (int k = 0; k < 4; k++) dim_names[k] = dn[k];
+        dims[0] = y->oc;
+        if (t % 2) *n_dims = 1;
+        else if (y->kind == SGLD_LAYER_FC) *n_dims = 2, dims[1] = (int64_t)y->in_size;
+        else *n_dims = 4, dims[1] = y->c, dims[2] = y->k, dims[3] = y->k;
+        return y;
+    }
+    return NULL;
+}
+
+double sgld_net_flops(const sgld_net_layout *L, size_t n)
+{
+    double f = 0.0;
+    int first = 1;
+    for (int l = 0; l < L->n_layers; l++) {
+        const sgld_layer *y = &L->layer[l];
+        if (!y->n_w) continue;
+        double fwd = y->kind == SGLD_LAYER_FC ? 2.0 * n * y->n_w : 2.0 * n * y->n_w * y->h * y->w;
+        f += fwd * (first ? 2 : 3);
+        first = 0;
+    }
+    return f;
+}

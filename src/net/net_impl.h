@@ -1,0 +1,50 @@
+/* net_impl.h - private: the network's workspace and the per-layer kernels.
+ *
+ * Kernels work on a batch of n examples, activations [n][size] row-major.  Forward kernels
+ * overwrite out; backward kernels ADD parameter gradients into grad and overwrite din (when
+ * din != NULL) with the gradient of the objective with respect to the layer's input. */
+#ifndef SGLD_NET_IMPL_H
+#define SGLD_NET_IMPL_H
+
+#include "sgld/net.h"
+
+struct sgld_net {
+    sgld_net_layout L;
+    size_t max_batch;
+    sgld_net_loss loss;
+    double noise_sd;
+    float *act[SGLD_NET_MAX_LAYERS + 1]; /* act[l]: input of layer l; act[n_layers]: output */
+    float *delta[2];                     /* backward ping-pong, [max_batch][largest size] */
+    float *col[SGLD_NET_MAX_LAYERS];     /* conv: im2col of the input [c k k][n h w] */
+    float *scratch;                      /* conv: [oc][n h w] of the largest conv */
+    int32_t *argmax[SGLD_NET_MAX_LAYERS];/* pool: flat input index of each output */
+    float *mask[SGLD_NET_MAX_LAYERS];    /* dropout: 0 or 1/(1-rate) per unit */
+    float *dout;                         /* loss gradient [max_batch][n_out] */
+    sgld_rng drop_rng;
+    uint64_t n_calls;                    /* training forwards so far (dropout counter) */
+    int last_train;                      /* the last forward drew dropout masks */
+};
+
+/* dense.c */
+void sgld_fc_forward(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n);
+void sgld_fc_backward(const sgld_layer *y, const float *theta, const float *in, const float *dout,
+                      size_t n, float *grad, float *din);
+
+/* conv.c (col [c k k][n h w] is written by forward and reused by backward; scratch [oc][n h w]) */
+void sgld_conv_forward(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n,
+                       float *col, float *scratch);
+void sgld_conv_backward(const sgld_layer *y, const float *theta, const float *dout, size_t n,
+                        float *grad, float *din, float *col, float *scratch);
+
+/* layers.c: pooling, activations, dropout */
+void sgld_pool_forward(const sgld_layer *y, const float *in, float *out, int32_t *argmax, size_t n);
+void sgld_pool_backward(const sgld_layer *y, const float *dout, const int32_t *argmax, size_t n,
+                        float *din);
+void sgld_relu_forward(const float *in, float *out, size_t len);
+void sgld_relu_backward(const float *out, const float *dout, float *din, size_t len);
+void sgld_tanh_forward(const float *in, float *out, size_t len);
+void sgld_tanh_backward(const float *out, const float *dout, float *din, size_t len);
+void sgld_dropout_mask(const sgld_rng *r, uint64_t call, float rate, float *mask, size_t len);
+void sgld_dropout_apply(const float *mask, const float *in, float *out, size_t len);
+
+#endif

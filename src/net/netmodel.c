@@ -1,0 +1,163 @@
+/* netmodel.c - the model-interface side of the networks, shared by the mlp and cnn models
+ * (src/model/mlp.c, cnn.c): setup from the options (--net, --input-shape, --save-params,
+ * --prior-sd-layers), loglik_grad, predict, He/Glorot init and destroy.
+ *
+ * Compiled into the model library (it calls sgld_model_add_var); the layers live in the net
+ * library.  Every bad option is found here, before any work, as one SGLD_ERR_USAGE line. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netmodel.h"
+
+/* The input shape: --input-shape, else 1x1xd for nets of fc layers only, else 1xSxS when
+ * d = S^2. */
+static sgld_status input_shape(const sgld_model *m, const sgld_config *cfg, const char *spec,
+                               int *c, int *h, int *w)
+{
+    if (cfg->input_shape[0]) {
+        SGLD_TRY(sgld_net_parse_shape(cfg->input_shape, c, h, w));
+        SGLD_CHECK((int64_t)*c * *h * *w == m->d, SGLD_ERR_USAGE,
+                   "--input-shape %s has %lld values per row, the data have %d features", cfg->input_shape,
+                   (long long)*c * *h * *w, m->d);
+        return SGLD_OK;
+    }
+    *c = 1, *h = 1, *w = m->d;
+    if (strstr(spec, "conv") || strstr(spec, "pool")) {
+        int s = (int)lround(sqrt((double)m->d));
+        SGLD_CHECK(s * s == m->d, SGLD_ERR_USAGE,
+                   "--net '%s' has image layers but the %d features are not a square image: give "
+                   "--input-shape CxHxW", spec, m->d);
+        *h = *w = s;
+    }
+    return SGLD_OK;
+}
+
+/* Applies --save-params: every item names a tensor (fc2_w) or a layer (fc2). */
+static sgld_status save_params(sgld_model *m, const char *list)
+{
+    if (!list[0]) return SGLD_OK;
+    for (int v = 0; v < m->n_vars; v++) m->vars[v].save = 0;
+    const char *p = list;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        int hit = 0;
+        for (int v = 0; v < m->n_vars; v++) {
+            const char *name = m->vars[v].name;
+            size_t layer_len = strcspn(name, "_");
+            if ((strlen(name) == len || layer_len == len) && strncmp(name, p, len) == 0) {
+                m->vars[v].save = 1;
+                hit = 1;
+            }
+        }
+        if (!hit) {
+            char names[512];
+            size_t used = 0;
+            names[0] = '\0';
+            for (int v = 0; v < m->n_vars && used < sizeof names; v++)
+                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", v ? ", " : "", m->vars[v].name);
+            return sgld_error_set(SGLD_ERR_USAGE, "--save-params: no tensor or layer '%.*s' in this network "
+                                  "(valid: %s, or a layer name such as fc1)", (int)len, p, names);
+        }
+        if (!end) break;
+        p = end + 1;
+    }
+    return SGLD_OK;
+}
+
+/* Applies --prior-sd-layers: one positive sd per fc/conv layer, both tensors of a layer. */
+static sgld_status prior_layers(sgld_model *m, const char *list)
+{
+    if (!list[0]) return SGLD_OK;
+    int n_layers = m->n_vars / 2, k = 0;
+    const char *p = list;
+    while (*p) {
+        char *e;
+        double sd = strtod(p, &e);
+        SGLD_CHECK(e != p && (*e == ',' || *e == '\0') && isfinite(sd) && sd > 0, SGLD_ERR_USAGE,
+                   "--prior-sd-layers '%s': expected comma-separated numbers > 0", list);
+        SGLD_CHECK(k < n_layers, SGLD_ERR_USAGE, "--prior-sd-layers '%s': more values than the %d fc/conv "
+                   "layers of the network", list, n_layers);
+        m->vars[2 * k].prior_sd = m->vars[2 * k + 1].prior_sd = sd;
+        k++;
+        p = *e ? e + 1 : e;
+    }
+    SGLD_CHECK(k == n_layers, SGLD_ERR_USAGE, "--prior-sd-layers '%s': %d values for the %d fc/conv layers "
+               "of the network", list, k, n_layers);
+    return SGLD_OK;
+}
+
+sgld_status sgld_netmodel_setup(sgld_model *m, const sgld_config *cfg, const char *default_spec)
+{
+    const char *spec = cfg->net[0] ? cfg->net : default_spec;
+    int c, h, w;
+    SGLD_TRY(input_shape(m, cfg, spec, &c, &h, &w));
+    sgld_net_layout L;
+    SGLD_TRY(sgld_net_parse(spec, c, h, w, &L));
+    sgld_net_loss loss;
+    if (m->type->classification) {
+        SGLD_CHECK(L.n_out == m->n_classes, SGLD_ERR_USAGE,
+                   "--net '%s': the output layer has %d outputs but the data have %d classes (labels "
+                   "0..%d)", spec, L.n_out, m->n_classes, m->n_classes - 1);
+        loss = SGLD_NET_SOFTMAX;
+    } else {
+        SGLD_CHECK(L.n_out == 1 || L.n_out == 2, SGLD_ERR_USAGE,
+                   "--net '%s': a regression network needs 1 output (mean, noise --noise-sd) or 2 (mean "
+                   "and log-variance), this one has %d", spec, L.n_out);
+        loss = L.n_out == 1 ? SGLD_NET_GAUSS : SGLD_NET_HETERO;
+    }
+    for (int t = 0;; t++) {
+        char name[32];
+        int n_dims;
+        int64_t dims[4];
+        const char *dim_names[4];
+        if (!sgld_net_tensor(&L, t, name, &n_dims, dims, dim_names)) break;
+        SGLD_CHECK(m->n_vars < SGLD_MODEL_MAX_VARS, SGLD_ERR_USAGE,
+                   "--net '%s': more than %d fc/conv layers", spec, SGLD_MODEL_MAX_VARS / 2);
+        SGLD_TRY(sgld_model_add_var(m, name, n_dims, dims, dim_names));
+    }
+    SGLD_TRY(save_params(m, cfg->save_params));
+    SGLD_TRY(prior_layers(m, cfg->prior_sd_layers));
+    sgld_net *net;
+    SGLD_TRY(sgld_net_create(&L, (size_t)cfg->batch_size, loss, cfg->noise_sd, cfg->seed, &net));
+    m->impl = net;
+    return SGLD_OK;
+}
+
+void sgld_netmodel_destroy(sgld_model *m)
+{
+    sgld_net *net = m->impl;
+    sgld_net_destroy(&net);
+    m->impl = NULL;
+}
+
+void sgld_netmodel_init_params(const sgld_model *m, const sgld_rng *r, float *theta)
+{
+    sgld_net_init_params(sgld_net_get_layout(m->impl), r, theta);
+}
+
+double sgld_netmodel_loglik_grad(const sgld_model *m, const float *theta, const sgld_dataset *data,
+                                 const int64_t *rows, size_t n, float *grad)
+{
+    return sgld_net_loglik_grad(m->impl, theta, data, rows, n, grad, NULL);
+}
+
+void sgld_netmodel_predict(const sgld_model *m, const float *theta, const float *x, size_t n, double *out)
+{
+    sgld_net *net = m->impl;
+    if (m->type->classification || sgld_net_get_layout(net)->n_out == 1) {
+        sgld_net_predict(net, theta, x, n, out);
+        return;
+    }
+    /* Heteroscedastic: the interface returns the mean only; predict in pieces through the
+     * front of out as [k][2] scratch, then compact (rows ascend, so nothing is overwritten
+     * before it is read). */
+    double tmp[2 * 64];
+    for (size_t start = 0; start < n; start += 64) {
+        size_t k = n - start < 64 ? n - start : 64;
+        sgld_net_predict(net, theta, x + start * (size_t)m->d, k, tmp);
+        for (size_t i = 0; i < k; i++) out[start + i] = tmp[2 * i];
+    }
+}

@@ -1,0 +1,18 @@
+/* netmodel.h - private: the model-interface functions of the mlp and cnn models (netmodel.c). */
+#ifndef SGLD_NETMODEL_H
+#define SGLD_NETMODEL_H
+
+#include "sgld/model.h"
+#include "sgld/net.h"
+
+/* Builds the network of --net (or default_spec) for m->d features and m's task, adds one
+ * variable per tensor, applies --save-params and --prior-sd-layers, and creates the
+ * network (workspace for --batch-size rows) in m->impl.  Errors: SGLD_ERR_USAGE. */
+sgld_status sgld_netmodel_setup(sgld_model *m, const sgld_config *cfg, const char *default_spec);
+void sgld_netmodel_destroy(sgld_model *m);
+void sgld_netmodel_init_params(const sgld_model *m, const sgld_rng *r, float *theta);
+double sgld_netmodel_loglik_grad(const sgld_model *m, const float *theta, const sgld_dataset *data,
+                                 const int64_t *rows, size_t n, float *grad);
+void sgld_netmodel_predict(const sgld_model *m, const float *theta, const float *x, size_t n, double *out);
+
+#endif

@@ -1,0 +1,421 @@
+/* test_net.c - the networks: finite-difference gradient checks of every layer, loss and
+ * whole network (parameters and input), convolution against a direct loop, spec parsing and
+ * every bad spec, the mlp/cnn models (layout, names, --save-params, --prior-sd-layers,
+ * batches split in pieces, option errors).
+ *
+ * Gradient-check bound.  The objective J (a log-likelihood summed in double over float
+ * network outputs) is differentiated by central differences with h = 3e-3 on float theta or
+ * x.  Truncation error is O(h^2 |J'''|) ~ 1e-5; rounding error of float outputs ~ 1e-7 |J| /
+ * h ~ 1e-4 for |J| ~ 3.  We require, per check, ||g - fd|| <= 1e-2 ||fd|| (norm-wise) and
+ * every |g_i - fd_i| <= 2e-2 max_j |fd_j| (no single element wrong), which leaves a margin of
+ * ~10x over the expected error while a wrong index or a missing term (errors of order |g|)
+ * fails.  Inputs avoid ties of ReLU/max-pool at the scale of h (values are irrational-ish
+ * smooth functions of the index). */
+#include "sgld_test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/net/net_impl.h"
+#include "sgld/model.h"
+#include "sgld/net.h"
+
+#define H_FD 1e-3f
+
+static float fill(size_t i, double a, double b) { return (float)(a * sin(1.37 * (double)i + b) + 0.05 * cos(0.71 * (double)i * i)); }
+
+/* J = the net's log-likelihood of targets y after a forward of x at theta (dropout mask
+ * fixed by rewinding the call counter). */
+static double objective(sgld_net *net, const float *theta, const float *x, const float *y, size_t n)
+{
+    memcpy(sgld_net_input(net), x, n * net->L.in_size * sizeof *x);
+    net->n_calls = 0;
+    sgld_net_forward(net, theta, n, 1);
+    return sgld_net_loglik(net, y, n, NULL);
+}
+
+static void compare(const char *what, const char *spec, const float *g, const double *fd, size_t len)
+{
+    double num = 0, den = 0, mx = 0;
+    for (size_t i = 0; i < len; i++) {
+        num += (g[i] - fd[i]) * (g[i] - fd[i]);
+        den += fd[i] * fd[i];
+        mx = fmax(mx, fabs(fd[i]));
+    }
+    if (sqrt(num) > 1e-2 * sqrt(den) || den == 0)
+        fail_msg("%s '%s': ||g - fd|| = %g, ||fd|| = %g", what, spec, sqrt(num), sqrt(den));
+    for (size_t i = 0; i < len; i++)
+        if (fabs(g[i] - fd[i]) > 2e-2 * mx)
+            fail_msg("%s '%s': element %zu: analytic %g, finite difference %g (max |fd| %g)", what, spec, i,
+                     g[i], fd[i], mx);
+}
+
+/* Distance of the last forward from the kinks of ReLU (|input|) and max-pool (largest minus
+ * second largest of a block): a central difference that crosses a kink is off by O(1) in
+ * that term, so the check needs this margin > 3 h (one step of h moves a pre-activation by about h |x| or h |w|, both <~ 1 here); a crossing that still happens makes the check fail, never pass. */
+static double kink_margin(const sgld_net *net, size_t n)
+{
+    double m = INFINITY;
+    for (int l = 0; l < net->L.n_layers; l++) {
+        const sgld_layer *y = &net->L.layer[l];
+        const float *in = net->act[l];
+        if (y->kind == SGLD_LAYER_RELU)
+            for (size_t i = 0; i < n * y->in_size; i++) m = fmin(m, fabs(in[i]));
+        if (y->kind == SGLD_LAYER_POOL)
+            for (size_t pl = 0; pl < n * (size_t)y->c; pl++)
+                for (int i = 0; i < y->oh; i++)
+                    for (int j = 0; j < y->ow; j++) {
+                        const float *b = in + pl * y->h * y->w + 2 * i * y->w + 2 * j;
+                        float v[4] = {b[0], b[1], b[y->w], b[y->w + 1]}, a = -INFINITY, s = -INFINITY;
+                        for (int k = 0; k < 4; k++) {
+                            if (v[k] > a) s = a, a = v[k];
+                            else if (v[k] > s) s = v[k];
+                        }
+                        if (a != 0.0f || s != 0.0f) m = fmin(m, a - s); /* zeros of a ReLU: its margin */
+                    }
+    }
+    return m;
+}
+
+/* Checks d J / d theta and d J / d x of the network `spec` on input shape c x h x w (inputs
+ * from phase `phase`). */
+static int check_net_at(const char *spec, int c, int h, int w, sgld_net_loss loss, double phase)
+{
+    sgld_net_layout L;
+    if (sgld_net_parse(spec, c, h, w, &L) != SGLD_OK) fail_msg("%s: %s", spec, sgld_error_message());
+    const size_t n = 2, P = L.n_params, D = L.in_size;
+    sgld_net *net;
+    assert_int_equal(sgld_net_create(&L, n, loss, 0.8, 7, &net), SGLD_OK);
+    float *theta = malloc(P * sizeof *theta), *grad = calloc(P, sizeof *grad);
+    float *x = malloc(n * D * sizeof *x), *dx = malloc(n * D * sizeof *dx), y[3];
+    double *fd = malloc((P > n * D ? P : n * D) * sizeof *fd);
+    sgld_rng r = {11, 3};
+    sgld_net_init_params(&L, &r, theta);
+    for (size_t i = 0; i < P; i++) theta[i] += 0.05f * fill(i, 1.0, 0.3); /* nonzero biases */
+    for (size_t i = 0; i < n * D; i++) x[i] = fill(i, 1.0, phase);
+    for (size_t i = 0; i < n; i++) y[i] = loss == SGLD_NET_SOFTMAX ? (float)((2 * i + 1) % L.n_out) : fill(i, 1.5, 0.2);
+    (void)objective(net, theta, x, y, n);
+    if (kink_margin(net, n) < 3 * H_FD) { /* not a valid check point: the caller tries another */
+        sgld_net_destroy(&net);
+        free(theta), free(grad), free(x), free(dx), free(fd);
+        return 0;
+    }
+    sgld_net_loglik(net, y, n, net->dout);
+    sgld_net_backward(net, theta, net->dout, n, grad, dx);
+    for (size_t i = 0; i < P; i++) {
+        float keep = theta[i];
+        theta[i] = keep + H_FD;
+        double up = objective(net, theta, x, y, n);
+        theta[i] = keep - H_FD;
+        double down = objective(net, theta, x, y, n);
+        theta[i] = keep;
+        fd[i] = (up - down) / (2.0 * H_FD);
+    }
+    compare("parameters", spec, grad, fd, P);
+    for (size_t i = 0; i < n * D; i++) {
+        float keep = x[i];
+        x[i] = keep + H_FD;
+        double up = objective(net, theta, x, y, n);
+        x[i] = keep - H_FD;
+        double down = objective(net, theta, x, y, n);
+        x[i] = keep;
+        fd[i] = (up - down) / (2.0 * H_FD);
+    }
+    compare("input", spec, dx, fd, n * D);
+    sgld_net_destroy(&net);
+    assert_null(net);
+    free(theta), free(grad), free(x), free(dx), free(fd);
+    return 1;
+}
+
+/* The check at the first input phase 0.9, 1.9, ... whose forward pass keeps the kink margin;
+ * fails when none of 40 does. */
+static void check_net(const char *spec, int c, int h, int w, sgld_net_loss loss)
+{
+    for (int k = 0; k < 40; k++)
+        if (check_net_at(spec, c, h, w, loss, 0.9 + k)) return;
+    fail_msg("'%s': no input phase keeps every ReLU/max-pool input %g away from its kink", spec, 3 * H_FD);
+}
+
+/* One layer at a time: each spec isolates one layer kind in front of a dense read-out (the
+ * dense layer is checked alone first), on inputs with odd sides. */
+static void test_layer_gradients(void **state)
+{
+    (void)state;
+    check_net("fc3", 2, 3, 3, SGLD_NET_SOFTMAX);                 /* dense */
+    check_net("fc5-linear-fc3", 1, 1, 7, SGLD_NET_SOFTMAX);      /* dense, no activation */
+    check_net("fc5-relu-fc3", 1, 1, 7, SGLD_NET_SOFTMAX);        /* ReLU */
+    check_net("fc5-tanh-fc3", 1, 1, 7, SGLD_NET_SOFTMAX);        /* tanh */
+    check_net("fc6-drop0.4-fc3", 1, 1, 7, SGLD_NET_SOFTMAX);     /* dropout (fixed mask) */
+    check_net("conv3k3-linear-fc3", 2, 6, 5, SGLD_NET_SOFTMAX);  /* conv 3x3 */
+    check_net("conv2k1-linear-fc3", 2, 4, 5, SGLD_NET_SOFTMAX);  /* conv 1x1 */
+    check_net("conv2k5-linear-fc3", 1, 5, 7, SGLD_NET_SOFTMAX);  /* kernel = image height */
+    check_net("pool2-fc3", 2, 6, 5, SGLD_NET_SOFTMAX);           /* max-pool, odd width */
+}
+
+static void test_loss_gradients(void **state)
+{
+    (void)state;
+    check_net("fc6-tanh-fc4", 1, 1, 5, SGLD_NET_SOFTMAX); /* softmax cross-entropy */
+    check_net("fc6-tanh-fc1", 1, 1, 5, SGLD_NET_GAUSS);   /* Gaussian, fixed noise */
+    check_net("fc6-tanh-fc2", 1, 1, 5, SGLD_NET_HETERO);  /* heteroscedastic */
+}
+
+static void test_network_gradients(void **state)
+{
+    (void)state;
+    check_net("conv2k5-pool2-conv3k3-pool2-fc5-fc3", 1, 6, 6, SGLD_NET_SOFTMAX); /* the seed CNN, small */
+    check_net("conv3k5-tanh-pool2-conv4k3-tanh-pool2-fc6-fc3", 1, 8, 8, SGLD_NET_SOFTMAX);
+    check_net("conv3k3-tanh-pool2-drop0.2-fc5-fc2", 2, 7, 6, SGLD_NET_HETERO);
+    check_net("fc9-fc7-fc4", 1, 1, 6, SGLD_NET_SOFTMAX);  /* MLP */
+    check_net("fc7-fc2", 1, 1, 8, SGLD_NET_HETERO);       /* the UCI MLP */
+}
+
+/* Convolution against a direct 'same' cross-correlation in double. */
+static void test_conv_direct(void **state)
+{
+    (void)state;
+    sgld_net_layout L;
+    assert_int_equal(sgld_net_parse("conv4k3-linear-fc2", 3, 5, 6, &L), SGLD_OK);
+    const sgld_layer *y = &L.layer[0];
+    const size_t n = 2;
+    float *theta = malloc(L.n_params * sizeof *theta), x[2 * 3 * 5 * 6], out[2 * 4 * 5 * 6];
+    float *col = malloc(n * 27 * 30 * sizeof *col), *scratch = malloc(n * 4 * 30 * sizeof *scratch);
+    for (size_t i = 0; i < L.n_params; i++) theta[i] = fill(i, 0.7, 0.1);
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = fill(i, 1.0, 0.4);
+    sgld_conv_forward(y, theta, x, out, n, col, scratch);
+    for (size_t b = 0; b < n; b++)
+        for (int o = 0; o < 4; o++)
+            for (int i = 0; i < 5; i++)
+                for (int j = 0; j < 6; j++) {
+                    double s = theta[y->b_off + o];
+                    for (int c = 0; c < 3; c++)
+                        for (int u = 0; u < 3; u++)
+                            for (int v = 0; v < 3; v++) {
+                                int yy = i + u - 1, xx = j + v - 1;
+                                if (yy < 0 || yy >= 5 || xx < 0 || xx >= 6) continue;
+                                s += (double)theta[((o * 3 + c) * 3 + u) * 3 + v] * x[((b * 3 + c) * 5 + yy) * 6 + xx];
+                            }
+                    assert_true(fabs(s - out[((b * 4 + o) * 5 + i) * 6 + j]) < 1e-5);
+                }
+    free(theta), free(col), free(scratch);
+}
+
+static void test_spec(void **state)
+{
+    (void)state;
+    sgld_net_layout L;
+    assert_int_equal(sgld_net_parse("conv32k5-pool2-conv64k5-pool2-fc1024-fc10", 1, 28, 28, &L), SGLD_OK);
+    /* conv relu pool conv relu pool fc relu fc */
+    assert_int_equal(L.n_layers, 9);
+    assert_int_equal(L.n_params, 32 * 25 + 32 + 64 * 32 * 25 + 64 + 3136 * 1024 + 1024 + 10 * 1024 + 10);
+    assert_int_equal(L.layer[6].in_size, 64 * 7 * 7);
+    assert_int_equal(L.n_out, 10);
+    char name[32];
+    int nd;
+    int64_t dims[4];
+    const char *dn[4];
+    assert_non_null(sgld_net_tensor(&L, 0, name, &nd, dims, dn));
+    assert_string_equal(name, "conv1_w");
+    assert_int_equal(nd, 4);
+    assert_true(dims[0] == 32 && dims[1] == 1 && dims[2] == 5 && dims[3] == 5);
+    assert_non_null(sgld_net_tensor(&L, 3, name, &nd, dims, dn));
+    assert_string_equal(name, "conv2_b");
+    assert_non_null(sgld_net_tensor(&L, 4, name, &nd, dims, dn));
+    assert_string_equal(name, "fc1_w");
+    assert_true(nd == 2 && dims[0] == 1024 && dims[1] == 3136);
+    assert_string_equal(dn[0], "fc1_out");
+    assert_null(sgld_net_tensor(&L, 8, name, &nd, dims, dn));
+    /* activations: default ReLU, explicit tanh, linear = none */
+    assert_int_equal(sgld_net_parse("fc50-fc2", 1, 1, 13, &L), SGLD_OK);
+    assert_int_equal(L.n_layers, 3);
+    assert_int_equal(L.layer[1].kind, SGLD_LAYER_RELU);
+    assert_int_equal(sgld_net_parse("fc50-tanh-fc20-linear-drop0.5-fc2", 1, 1, 13, &L), SGLD_OK);
+    assert_int_equal(L.n_layers, 5);
+    assert_int_equal(L.layer[1].kind, SGLD_LAYER_TANH);
+    assert_int_equal(L.layer[3].kind, SGLD_LAYER_DROPOUT);
+    assert_true(fabsf(L.layer[3].rate - 0.5f) < 1e-7f);
+    int c, h, w;
+    assert_int_equal(sgld_net_parse_shape("3x32x30", &c, &h, &w), SGLD_OK);
+    assert_true(c == 3 && h == 32 && w == 30);
+    assert_int_equal(sgld_net_parse_shape("13", &c, &h, &w), SGLD_OK);
+    assert_true(c == 1 && h == 1 && w == 13);
+}
+
+static void bad_spec(const char *spec, int c, int h, int w, const char *needle)
+{
+    sgld_net_layout L;
+    if (sgld_net_parse(spec, c, h, w, &L) != SGLD_ERR_USAGE) fail_msg("'%s' was accepted", spec);
+    if (!strstr(sgld_error_message(), needle))
+        fail_msg("'%s': message '%s' lacks '%s'", spec, sgld_error_message(), needle);
+}
+
+static void test_bad_specs(void **state)
+{
+    (void)state;
+    bad_spec("", 1, 1, 4, "empty network spec");
+    bad_spec("fc", 1, 1, 4, "layer 'fc': expected fcN");
+    bad_spec("fc0", 1, 1, 4, "expected fcN");
+    bad_spec("fc-3", 1, 1, 4, "layer 'fc'");
+    bad_spec("fc5--fc2", 1, 1, 4, "empty layer");
+    bad_spec("fc5-fc2-", 1, 1, 4, "empty layer");
+    bad_spec("dense5-fc2", 1, 1, 4, "unknown layer");
+    bad_spec("conv32-fc2", 1, 8, 8, "expected convNkK");
+    bad_spec("conv32k4-fc2", 1, 8, 8, "must be odd");
+    bad_spec("conv8k31-fc10", 1, 28, 28, "31x31 kernel is larger than its 28x28 input");
+    bad_spec("conv8k5-fc10", 1, 1, 784, "larger than its 1x784 input"); /* flat data without --input-shape */
+    bad_spec("fc10-conv3k3-fc2", 1, 8, 8, "after a fully connected layer");
+    bad_spec("pool2-pool2-pool2-pool2-pool2-fc2", 1, 28, 28, "pooling of a 1x1 image");
+    bad_spec("relu-fc2", 1, 1, 4, "must follow an fc or conv");
+    bad_spec("fc5-relu-relu-fc2", 1, 1, 4, "must follow an fc or conv");
+    bad_spec("fc5-fc2-relu", 1, 1, 4, "the last layer must be fc");
+    bad_spec("fc5-pool2", 1, 1, 4, "the last layer must be fc");
+    bad_spec("fc5-drop1-fc2", 1, 1, 4, "dropP with P in [0, 1)");
+    bad_spec("fc5-drop-0.1-fc2", 1, 1, 4, "dropP");
+    bad_spec("fc5-dropx-fc2", 1, 1, 4, "dropP");
+    int c, h, w;
+    assert_int_equal(sgld_net_parse_shape("1x28", &c, &h, &w), SGLD_ERR_USAGE);
+    assert_int_equal(sgld_net_parse_shape("1x28x28x2", &c, &h, &w), SGLD_ERR_USAGE);
+    assert_int_equal(sgld_net_parse_shape("0x28x28", &c, &h, &w), SGLD_ERR_USAGE);
+    assert_int_equal(sgld_net_parse_shape("ax28x28", &c, &h, &w), SGLD_ERR_USAGE);
+}
+
+static sgld_config *opts(const char *net, const char *shape)
+{
+    static sgld_config c;
+    sgld_config_defaults(&c);
+    snprintf(c.net, sizeof c.net, "%s", net);
+    snprintf(c.input_shape, sizeof c.input_shape, "%s", shape);
+    c.batch_size = 4;
+    return &c;
+}
+
+static void test_models(void **state)
+{
+    (void)state;
+    sgld_model m;
+    /* the default cnn on 8x8 images: K from the data */
+    const sgld_model_type *cnn = sgld_model_find("cnn"), *mlp = sgld_model_find("mlp");
+    assert_non_null(cnn);
+    assert_non_null(mlp);
+    sgld_config *c = opts("conv3k3-pool2-fc5-fc4", "");
+    assert_int_equal(sgld_model_init(&m, cnn, 64, 4, c), SGLD_OK);
+    assert_int_equal(m.n_vars, 6);
+    assert_string_equal(m.vars[0].name, "conv1_w");
+    assert_int_equal(m.vars[2].offset, 3 * 9 + 3);
+    assert_string_equal(m.vars[5].name, "fc2_b");
+    assert_int_equal(m.n_params, 3 * 9 + 3 + 5 * 48 + 5 + 4 * 5 + 4);
+    sgld_model_finalize(&m);
+    /* --save-params: a layer name keeps both tensors, a tensor name one */
+    snprintf(c->save_params, sizeof c->save_params, "fc2,conv1_b");
+    assert_int_equal(sgld_model_init(&m, cnn, 64, 4, c), SGLD_OK);
+    int saved[6];
+    for (int v = 0; v < 6; v++) saved[v] = m.vars[v].save;
+    assert_true(!saved[0] && saved[1] && !saved[2] && !saved[3] && saved[4] && saved[5]);
+    sgld_model_finalize(&m);
+    c->save_params[0] = '\0';
+    /* --prior-sd-layers: the prior uses each layer's sd */
+    c = opts("fc3-fc2", "");
+    snprintf(c->prior_sd_layers, sizeof c->prior_sd_layers, "2,0.5");
+    assert_int_equal(sgld_model_init(&m, mlp, 2, 0, c), SGLD_OK);
+    float theta[17], grad[17] = {0};
+    for (int i = 0; i < 17; i++) theta[i] = fill((size_t)i, 1.0, 0.0);
+    double lp = sgld_model_log_prior(&m, theta, grad), want = 0;
+    for (int i = 0; i < 17; i++) {
+        double sd = i < 9 ? 2.0 : 0.5;
+        want += -0.5 * theta[i] * theta[i] / (sd * sd) - log(sd * sqrt(2 * M_PI));
+        assert_true(fabs(grad[i] + theta[i] / (sd * sd)) < 1e-5);
+    }
+    assert_true(fabs(lp - want) < 1e-9 * fabs(want) + 1e-9);
+    sgld_model_finalize(&m);
+    /* loglik_grad over more rows than the workspace (pieces) equals the sum of the pieces;
+     * predict gives the mean */
+    c = opts("fc5-fc2", "");
+    assert_int_equal(sgld_model_init(&m, mlp, 3, 0, c), SGLD_OK);
+    float X[10 * 3], Y[10], th[32], g1[32] = {0}, g2[32] = {0};
+    for (int i = 0; i < 30; i++) X[i] = fill((size_t)i, 1.0, 0.5);
+    for (int i = 0; i < 10; i++) Y[i] = fill((size_t)i, 2.0, 0.1);
+    sgld_rng r = {5, 0};
+    sgld_model_init_params(&m, &r, th);
+    sgld_dataset ds = {.n_total = 10, .n_local = 10, .d = 3, .X = X, .y = Y};
+    int64_t rows[10] = {9, 3, 1, 0, 2, 8, 7, 4, 6, 5};
+    double all = m.type->loglik_grad(&m, th, &ds, rows, 10, g1);
+    double part = m.type->loglik_grad(&m, th, &ds, rows, 4, g2) + m.type->loglik_grad(&m, th, &ds, rows + 4, 6, g2);
+    assert_true(fabs(all - part) < 1e-9 * fabs(all));
+    for (int i = 0; i < 32; i++) assert_true(fabsf(g1[i] - g2[i]) < 1e-4f * (1 + fabsf(g1[i])));
+    double mean[10], mv[20];
+    m.type->predict(&m, th, X, 10, mean);
+    sgld_net_predict(m.impl, th, X, 10, mv);
+    for (int i = 0; i < 10; i++) {
+        assert_true(mean[i] == mv[2 * i]);
+        assert_true(mv[2 * i + 1] > 0);
+    }
+    sgld_model_finalize(&m);
+    sgld_model_finalize(&m); /* idempotent */
+}
+
+static void model_error(const sgld_model_type *t, int d, int k, sgld_config *c, const char *needle)
+{
+    sgld_model m;
+    sgld_status st = sgld_model_init(&m, t, d, k, c);
+    if (st != SGLD_ERR_USAGE) fail_msg("accepted (needle '%s'): status %d", needle, st);
+    if (!strstr(sgld_error_message(), needle))
+        fail_msg("message '%s' lacks '%s'", sgld_error_message(), needle);
+}
+
+static void test_model_errors(void **state)
+{
+    (void)state;
+    const sgld_model_type *cnn = sgld_model_find("cnn"), *mlp = sgld_model_find("mlp");
+    model_error(cnn, 784, 10, opts("", "1x28x27"), "--input-shape 1x28x27 has 756 values per row, the data have 784");
+    model_error(cnn, 780, 10, opts("", ""), "not a square image");
+    model_error(cnn, 784, 10, opts("fc30-fc9", ""), "the output layer has 9 outputs but the data have 10 classes");
+    model_error(cnn, 784, 10, opts("conv3k29-fc10", "1x28x28"), "29x29 kernel is larger");
+    model_error(mlp, 13, 0, opts("fc50-fc3", ""), "needs 1 output");
+    model_error(mlp, 13, 0, opts("fc50-fc2", "bad"), "--input-shape 'bad'");
+    sgld_config *c = opts("fc50-fc2", "");
+    snprintf(c->save_params, sizeof c->save_params, "fc3");
+    model_error(mlp, 13, 0, c, "--save-params: no tensor or layer 'fc3'");
+    c = opts("fc50-fc2", "");
+    snprintf(c->prior_sd_layers, sizeof c->prior_sd_layers, "1");
+    model_error(mlp, 13, 0, c, "1 values for the 2 fc/conv layers");
+    snprintf(c->prior_sd_layers, sizeof c->prior_sd_layers, "1,-2");
+    model_error(mlp, 13, 0, c, "numbers > 0");
+    snprintf(c->prior_sd_layers, sizeof c->prior_sd_layers, "1,1,1");
+    model_error(mlp, 13, 0, c, "more values");
+}
+
+/* He initialization: the sd of a wide layer's weights is sqrt(2 / fan_in) within 4 sd of
+ * the sample-variance estimate (relative sd of s^2 is sqrt(2 / n)). */
+static void test_init(void **state)
+{
+    (void)state;
+    sgld_net_layout L;
+    assert_int_equal(sgld_net_parse("fc200-tanh-fc100-fc3", 1, 1, 50, &L), SGLD_OK);
+    float *theta = malloc(L.n_params * sizeof *theta);
+    sgld_rng r = {1, 2};
+    sgld_net_init_params(&L, &r, theta);
+    double ss1 = 0, ss2 = 0;
+    for (size_t i = 0; i < L.layer[0].n_w; i++) ss1 += theta[i] * theta[i];
+    for (size_t i = 0; i < L.layer[2].n_w; i++) ss2 += theta[L.layer[2].w_off + i] * theta[L.layer[2].w_off + i];
+    double v1 = ss1 / L.layer[0].n_w, want1 = 2.0 / (50 + 200); /* Glorot (tanh follows) */
+    double v2 = ss2 / L.layer[2].n_w, want2 = 2.0 / 200;        /* He (ReLU follows) */
+    assert_true(fabs(v1 / want1 - 1) < 4 * sqrt(2.0 / L.layer[0].n_w));
+    assert_true(fabs(v2 / want2 - 1) < 4 * sqrt(2.0 / L.layer[2].n_w));
+    for (size_t i = 0; i < L.layer[0].n_b; i++) assert_true(theta[L.layer[0].b_off + i] == 0.0f);
+    free(theta);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layer_gradients), cmocka_unit_test(test_loss_gradients),
+        cmocka_unit_test(test_network_gradients), cmocka_unit_test(test_conv_direct),
+        cmocka_unit_test(test_spec), cmocka_unit_test(test_bad_specs),
+        cmocka_unit_test(test_models), cmocka_unit_test(test_model_errors),
+        cmocka_unit_test(test_init),
+    };
+    return sgld_test_run(argc, argv, "net", tests, sizeof tests / sizeof tests[0]);
+}
