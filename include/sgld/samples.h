@@ -39,7 +39,9 @@ sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int 
                                 int n_vars, const sgld_var_spec *vars, int64_t chunk_draws,
                                 sgld_samples **out);
 
-/* Attributes: on a group ("" or "/" = root, "posterior", ...). Collective. */
+/* Attributes: on a group ("" or "/" = root, "posterior", ...). Collective.  The group must
+ * be the root or hold variables (SGLD_ERR_ARG otherwise); an attribute of the same name is
+ * replaced; n >= 1 (one value is stored as a scalar). */
 sgld_status sgld_samples_attr_string(sgld_samples *s, const char *group, const char *name,
                                      const char *value);
 sgld_status sgld_samples_attr_double(sgld_samples *s, const char *group, const char *name,
@@ -75,7 +77,8 @@ sgld_status sgld_samples_reopen(MPI_Comm comm, const char *path, int n_chains, i
 /* Draws written so far. */
 int64_t sgld_samples_n_draws(const sgld_samples *s);
 
-/* Truncates every variable (and the draw scale) to n_draws (for a resume). Collective. */
+/* Truncates every variable (and the draw scale) to n_draws <= sgld_samples_n_draws (for a
+ * resume). Collective; briefly closes the file (rank 0 shrinks it serially, see writer.c). */
 sgld_status sgld_samples_truncate(sgld_samples *s, int64_t n_draws);
 
 /* Closes the file and frees; *s = NULL. Collective. NULL-safe.  Returns the close status. */
