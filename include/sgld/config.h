@@ -43,6 +43,19 @@ typedef struct sgld_config {
     double step_b;                   /* --step-b b >= 0 (0) */
     double step_gamma;               /* --step-gamma g in [0, 1] (0: constant) */
     double temperature;              /* --temperature T > 0 (1) */
+    /* sampler family options (issue 5; see src/sampler/<name>.c for the equations) */
+    double psgld_alpha;              /* --psgld-alpha a in (0, 1): RMSprop decay (0.99) */
+    double psgld_lambda;             /* --psgld-lambda l > 0: G = 1 / (l + sqrt V) (1e-5) */
+    int psgld_gamma;                 /* --psgld-gamma: add the Gamma drift term (off) */
+    double friction;                 /* --friction C in (0, 1]: SGHMC momentum decay (0.1) */
+    double sghmc_beta;               /* --sghmc-beta b in [0, C): noise estimate beta-hat (0) */
+    int sghmc_adapt;                 /* --sghmc-adapt: scale adaptation in burn-in (off) */
+    int64_t cycles;                  /* --cycles M >= 1, <= steps: cSGLD cycles (4) */
+    double explore;                  /* --explore f in [0, 1): cSGLD exploration fraction (0.8) */
+    char smile_integrator[SGLD_NAME_MAX]; /* --smile-integrator mclachlan|leapfrog (mclachlan) */
+    double smile_energy_var;         /* --smile-energy-var v > 0: target Var[dE] / d (5e-4) */
+    double smile_l;                  /* --smile-L L >= 0: momentum decoherence length, 0 = auto (0) */
+    double psmile_alpha;             /* --psmile-alpha a in (0, 1): gradient-noise decay (0.99) */
     /* output */
     char output[SGLD_PATH_MAX];      /* --output FILE, "" = no sample file */
     int force;                       /* --force: overwrite an existing output */

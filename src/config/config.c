@@ -38,6 +38,8 @@ typedef enum {
     CHECK_GT,      /* x > lo */
     CHECK_GE_LT,   /* lo <= x < hi */
     CHECK_GE_LE,   /* lo <= x <= hi */
+    CHECK_GT_LT,   /* lo < x < hi */
+    CHECK_GT_LE,   /* lo < x <= hi */
     CHECK_NONEMPTY /* strings: not "" */
 } check_kind;
 
@@ -74,6 +76,8 @@ typedef struct {
 #define GT(x) {CHECK_GT, (x), 0}
 #define GE_LT(x, y) {CHECK_GE_LT, (x), (y)}
 #define GE_LE(x, y) {CHECK_GE_LE, (x), (y)}
+#define GT_LT(x, y) {CHECK_GT_LT, (x), (y)}
+#define GT_LE(x, y) {CHECK_GT_LE, (x), (y)}
 #define NONEMPTY {CHECK_NONEMPTY, 0, 0}
 
 static const option_spec options[] = {
@@ -116,8 +120,10 @@ static const option_spec options[] = {
     {"prior-sd-layers", 0, T_STRING, FIELD(prior_sd_layers, char *), "", "LIST", "", NOCHECK,
      G_MODEL, "mlp/cnn: comma-separated prior sd, one per fc/conv layer in order (none: --prior-sd)"},
     /* sampler */
-    {"sampler", 0, T_STRING, FIELD(sampler, char *), "sgld", "sgd|sgld", "", NOCHECK, G_SAMPLER,
-     "sgld: the update above; sgd: the same step without the noise term"},
+    {"sampler", 0, T_STRING, FIELD(sampler, char *), "sgld",
+     "sgd|sgld|fsgd|psgld|sghmc|csgld|smile|psmile", "", NOCHECK, G_SAMPLER,
+     "sgld: the update above; sgd: the same step without the noise term; the others: see the "
+     "README's sampler table"},
     {"chains", 0, T_INT, FIELD(chains, int), "1", "C", "", GE(1), G_SAMPLER,
      "independent chains; the P ranks form C groups of P / C shards"},
     {"steps", 0, T_INT64, FIELD(steps, int64_t), "20000", "N", "iterations", GE(1), G_SAMPLER,
@@ -138,6 +144,32 @@ static const option_spec options[] = {
      "g in the step-size schedule (0: constant step)"},
     {"temperature", 0, T_DOUBLE, FIELD(temperature, double), "1", "T", "", GT(0), G_SAMPLER,
      "T in the noise N(0, eps_t T I) (1: the posterior)"},
+    /* sampler family (issue 5): one group per sampler */
+    {"psgld-alpha", 0, T_DOUBLE, FIELD(psgld_alpha, double), "0.99", "a", "", GT_LT(0, 1),
+     G_SAMPLER, "psgld: decay of the running mean square V <- a V + (1 - a) g^2"},
+    {"psgld-lambda", 0, T_DOUBLE, FIELD(psgld_lambda, double), "1e-5", "l", "", GT(0), G_SAMPLER,
+     "psgld: diagonal preconditioner G = 1 / (l + sqrt V)"},
+    {"psgld-gamma", 0, T_BOOL, FIELD(psgld_gamma, int), "off", "", "", NOCHECK, G_SAMPLER,
+     "psgld: add the drift Gamma_i = dG_i / dtheta_i (one extra gradient per step)"},
+    {"friction", 0, T_DOUBLE, FIELD(friction, double), "0.1", "C", "", GT_LE(0, 1), G_SAMPLER,
+     "sghmc: momentum decay per step (friction), v <- (1 - C) v + eps g + noise"},
+    {"sghmc-beta", 0, T_DOUBLE, FIELD(sghmc_beta, double), "0", "b", "", GE(0), G_SAMPLER,
+     "sghmc: estimate beta-hat of the gradient noise, b < --friction"},
+    {"sghmc-adapt", 0, T_BOOL, FIELD(sghmc_adapt, int), "off", "", "", NOCHECK, G_SAMPLER,
+     "sghmc: adapt per-parameter scales during burn-in (Springenberg et al. 2016), then freeze"},
+    {"cycles", 0, T_INT64, FIELD(cycles, int64_t), "4", "M", "", GE(1), G_SAMPLER,
+     "csgld: cosine step-size cycles over --steps, M <= --steps"},
+    {"explore", 0, T_DOUBLE, FIELD(explore, double), "0.8", "f", "", GE_LT(0, 1), G_SAMPLER,
+     "csgld: fraction of each cycle spent exploring (no noise, no draws)"},
+    {"smile-integrator", 0, T_STRING, FIELD(smile_integrator, char *), "mclachlan",
+     "mclachlan|leapfrog", "", NONEMPTY, G_SAMPLER,
+     "smile/psmile: isokinetic integrator (2 or 1 extra gradients per step)"},
+    {"smile-energy-var", 0, T_DOUBLE, FIELD(smile_energy_var, double), "5e-4", "v", "", GT(0),
+     G_SAMPLER, "smile/psmile: target energy-error variance per parameter of the step-size tuner"},
+    {"smile-L", 0, T_DOUBLE, FIELD(smile_l, double), "0", "L", "", GE(0), G_SAMPLER,
+     "smile/psmile: momentum decoherence length (0: 0.4 sqrt(sum Var theta) from burn-in)"},
+    {"psmile-alpha", 0, T_DOUBLE, FIELD(psmile_alpha, double), "0.99", "a", "", GT_LT(0, 1),
+     G_SAMPLER, "psmile: decay of the running gradient-noise moments"},
     /* output */
     {"output", 0, T_STRING, FIELD(output, char *), "", "FILE", "", NOCHECK, G_OUTPUT,
      "HDF5 file for the retained draws (none: no sample file)"},
@@ -248,6 +280,8 @@ static void describe_check(const check *k, const char *var, char *buf, size_t n)
     case CHECK_GT: snprintf(buf, n, "%s > %.15g", pre, k->lo); break;
     case CHECK_GE_LT: snprintf(buf, n, "%s in [%.15g, %.15g)", pre, k->lo, k->hi); break;
     case CHECK_GE_LE: snprintf(buf, n, "%s in [%.15g, %.15g]", pre, k->lo, k->hi); break;
+    case CHECK_GT_LT: snprintf(buf, n, "%s in (%.15g, %.15g)", pre, k->lo, k->hi); break;
+    case CHECK_GT_LE: snprintf(buf, n, "%s in (%.15g, %.15g]", pre, k->lo, k->hi); break;
     default: buf[0] = '\0'; break;
     }
 }
@@ -259,6 +293,8 @@ static int in_range(const check *k, double x)
     case CHECK_GT: return x > k->lo;
     case CHECK_GE_LT: return x >= k->lo && x < k->hi;
     case CHECK_GE_LE: return x >= k->lo && x <= k->hi;
+    case CHECK_GT_LT: return x > k->lo && x < k->hi;
+    case CHECK_GT_LE: return x > k->lo && x <= k->hi;
     default: return 1;
     }
 }
@@ -625,6 +661,29 @@ static sgld_status check_burnin(const parse_ctx *ctx)
                           where, (long long)c->burnin, (long long)c->steps);
 }
 
+/* Sampler options that span two fields or name a choice (issue 5). */
+static sgld_status check_sampler_options(const parse_ctx *ctx)
+{
+    const sgld_config *c = ctx->c;
+    char where[WHERE_MAX];
+    if (c->sghmc_beta >= c->friction) {
+        origin_text(ctx, "sghmc-beta", where, sizeof where);
+        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be < friction (%g), got %g", where,
+                              c->friction, c->sghmc_beta);
+    }
+    if (strcmp(c->sampler, "csgld") == 0 && c->cycles > c->steps) {
+        origin_text(ctx, "cycles", where, sizeof where);
+        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be <= steps (%lld), got %lld", where,
+                              (long long)c->steps, (long long)c->cycles);
+    }
+    if (strcmp(c->smile_integrator, "mclachlan") != 0 && strcmp(c->smile_integrator, "leapfrog") != 0) {
+        origin_text(ctx, "smile-integrator", where, sizeof where);
+        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be mclachlan or leapfrog, got '%s'", where,
+                              c->smile_integrator);
+    }
+    return SGLD_OK;
+}
+
 sgld_status sgld_config_parse(sgld_config *c, int argc, char **argv)
 {
     SGLD_CHECK(c && argc >= 0 && (argc == 0 || argv), SGLD_ERR_ARG,
@@ -655,6 +714,7 @@ sgld_status sgld_config_parse(sgld_config *c, int argc, char **argv)
     }
     SGLD_TRY_GOTO(apply_flags(&ctx, argc, argv, longopts, shortopts), st, done);
     SGLD_TRY_GOTO(check_burnin(&ctx), st, done);
+    SGLD_TRY_GOTO(check_sampler_options(&ctx), st, done);
 done:
     optind = saved_optind;
     opterr = saved_opterr;
@@ -743,7 +803,7 @@ void sgld_config_help(FILE *f, const char *prog)
             "  eps_t = a (b + t)^(-g) (g = 0: constant)\n"
             "where N is the number of training examples, B = --batch-size, t the iteration,\n"
             "T = --temperature, a = --step-size, b = --step-b, g = --step-gamma.\n"
-            "Models: linreg|logreg|softmax.  Samplers: sgd|sgld.\n",
+            "Models: linreg|logreg|softmax.  Samplers: sgd|sgld|fsgd|psgld|sghmc|csgld|smile|psmile.\n",
             prog, prog);
     for (int g = 0; g < G_COUNT; g++) {
         fprintf(f, "\n%s:\n", group_titles[g]);

@@ -525,7 +525,10 @@ static void test_help_text(void **state)
         "config", "help", "version", "model", "noise-sd", "prior-sd", "data", "test-data",
         "test-fraction", "standardize", "sampler", "chains", "steps", "burnin", "thin",
         "batch-size", "seed", "step-size", "step-b", "step-gamma", "temperature", "output",
-        "force", "quiet", "progress", "flush-every"};
+        "force", "quiet", "progress", "flush-every",
+        /* sampler family (issue 5) */
+        "psgld-alpha", "psgld-lambda", "psgld-gamma", "friction", "sghmc-beta", "sghmc-adapt",
+        "cycles", "explore", "smile-integrator", "smile-energy-var", "smile-L", "psmile-alpha"};
     size_t n_contract = sizeof contract / sizeof contract[0];
     assert_int_equal(sgld_config_option_count(), n_contract);
     for (size_t k = 0; k < n_contract; k++) {
