@@ -64,6 +64,11 @@ typedef struct sgld_sampler_type {
 /* The registered type called name, or NULL. */
 const sgld_sampler_type *sgld_sampler_find(const char *name);
 
+/* Number of registered samplers, and the i-th in table order (NULL when i is out of range):
+ * for conformance tests that loop over the registry. */
+size_t sgld_sampler_count(void);
+const sgld_sampler_type *sgld_sampler_at(size_t i);
+
 /* Writes the registered names ("sgd, sgld, ...") into buf. */
 void sgld_sampler_names(char *buf, size_t size);
 

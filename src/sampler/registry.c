@@ -8,10 +8,22 @@
 
 extern const sgld_sampler_type sgld_sampler_sgd;
 extern const sgld_sampler_type sgld_sampler_sgld;
+extern const sgld_sampler_type sgld_sampler_fsgd;
+extern const sgld_sampler_type sgld_sampler_psgld;
+extern const sgld_sampler_type sgld_sampler_sghmc;
+extern const sgld_sampler_type sgld_sampler_csgld;
+extern const sgld_sampler_type sgld_sampler_smile;
+extern const sgld_sampler_type sgld_sampler_psmile;
 
 static const sgld_sampler_type *const samplers[] = {
     &sgld_sampler_sgd,
     &sgld_sampler_sgld,
+    &sgld_sampler_fsgd,
+    &sgld_sampler_psgld,
+    &sgld_sampler_sghmc,
+    &sgld_sampler_csgld,
+    &sgld_sampler_smile,
+    &sgld_sampler_psmile,
 };
 
 const sgld_sampler_type *sgld_sampler_find(const char *name)
@@ -28,6 +40,10 @@ void sgld_sampler_names(char *buf, size_t size)
     for (size_t i = 0; i < sizeof samplers / sizeof samplers[0] && used < size; i++)
         used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", samplers[i]->name);
 }
+
+size_t sgld_sampler_count(void) { return sizeof samplers / sizeof samplers[0]; }
+
+const sgld_sampler_type *sgld_sampler_at(size_t i) { return i < sgld_sampler_count() ? samplers[i] : NULL; }
 
 double sgld_step_size(double a, double b, double g, uint64_t t)
 {

@@ -1,0 +1,70 @@
+/* csgld.c - cyclical SGLD (Zhang, Li, Zhang, Chen & Wilson, "Cyclical Stochastic Gradient MCMC
+ * for Bayesian Deep Learning", ICLR 2020).
+ *
+ *   eps_k = (eps0 / 2) [cos(pi mod(k - 1, P) / P) + 1],   P = ceil(K / M),  r_k = mod(k - 1, P) / P
+ *   r_k <  f:  theta <- theta + (eps_k / 2) g                       (exploration: SGD, no draw)
+ *   r_k >= f:  theta <- theta + (eps_k / 2) g + N(0, eps_k T I)     (sampling: SGLD, draws kept)
+ * eps0 = --step-size, K = --steps, M = --cycles (<= K), f = --explore in [0, 1).
+ * The step size runs from eps0 down to ~0 in every cycle, so the kept draws come from the
+ * small-step end of each cycle; they are not a stationary chain (each sampling phase starts
+ * from the contracted end of an SGD phase), which the tests account for.
+ * Noise: NOISE elements [0, n).  No state. */
+#include <math.h>
+
+#include "sgld/sampler.h"
+
+static size_t state_size(size_t n_params)
+{
+    (void)n_params;
+    return 0;
+}
+
+static void init(const sgld_step_ctx *ctx, const float *theta, float *state)
+{
+    (void)ctx;
+    (void)theta;
+    (void)state;
+}
+
+/* Position of step t in its cycle, in [0, 1). */
+static double cycle_position(const sgld_config *cfg, uint64_t t)
+{
+    uint64_t K = (uint64_t)cfg->steps, M = (uint64_t)(cfg->cycles > 0 ? cfg->cycles : 1);
+    uint64_t P = (K + M - 1) / M;
+    if (P == 0) P = 1;
+    return (double)((t - 1) % P) / (double)P;
+}
+
+static double step_size(const sgld_config *cfg, uint64_t t)
+{
+    return 0.5 * cfg->step_size * (cos(M_PI * cycle_position(cfg, t)) + 1.0);
+}
+
+static int keep_draw(const sgld_config *cfg, uint64_t t) { return cycle_position(cfg, t) >= cfg->explore; }
+
+static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state)
+{
+    (void)state;
+    const size_t n = ctx->n_params;
+    const float half = (float)(0.5 * ctx->eps);
+    if (!keep_draw(ctx->cfg, ctx->step)) {
+        for (size_t i = 0; i < n; i++) theta[i] += half * grad[i];
+        return SGLD_OK;
+    }
+    const float sd = (float)sqrt(ctx->eps * ctx->temperature);
+    float *z = ctx->work;
+    sgld_rng_normal_float(ctx->rng, ctx->step, SGLD_RNG_NOISE, 0, n, z);
+    for (size_t i = 0; i < n; i++) theta[i] += half * grad[i] + sd * z[i];
+    return SGLD_OK;
+}
+
+const sgld_sampler_type sgld_sampler_csgld = {
+    .name = "csgld",
+    .description = "cyclical SGLD: cosine step size, SGD exploration + SGLD sampling (Zhang et al. 2020)",
+    .adds_noise = 1,
+    .state_size = state_size,
+    .init = init,
+    .step = step,
+    .step_size = step_size,
+    .keep_draw = keep_draw,
+};

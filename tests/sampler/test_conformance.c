@@ -1,0 +1,432 @@
+/* test_conformance.c - every registered sampler against targets with known answers (suite
+ * 'stat', issue 5).  The test LOOPS OVER THE REGISTRY: a sampler without an entry in `cases`
+ * fails the suite.
+ *
+ * Target (1): theta ~ N(mu, Sigma) in 2-D, Sigma = [[1, 0.4], [0.4, 0.25]] (rho = 0.8), with
+ * injected gradient noise modelled as a minibatch would produce it: at step t the log posterior
+ * estimate is lp_t(theta) = -(theta - mu)' A (theta - mu) / 2 + xi_t' theta, A = Sigma^-1,
+ * xi_t ~ N(0, Q) (the same xi_t for every gradient call of the step), so g = -A (theta - mu) + xi_t.
+ * Q isotropic (4 I) and anisotropic ([[9, -2], [-2, 1]]).
+ *
+ * Expected moments:
+ *   linear samplers (sgd, fsgd, sgld, csgld, sghmc, and psgld given its preconditioner path):
+ *     the chain is z' = F_t z + c_t + noise(N_t) (z = theta, or (theta, v) for sghmc), so its
+ *     exact mean and covariance at every step follow m' = F m + c, S' = F S F' + N from the
+ *     same start; the expectation of the kept draws' mean and covariance is the average over
+ *     the kept steps (this includes the discretization bias, the gradient-noise bias, fsgd's
+ *     Lyapunov covariance and csgld's non-stationarity exactly).  psgld: F_t, N_t use the
+ *     sampler's own G_t read from its state after each step; what this misses is the
+ *     correlation between G_t and theta (the Gamma term), O(1 - a) relative: budget 2 (1 - a).
+ *   smile, psmile (nonlinear): the target itself.  Their bias is the integrator's, kept at
+ *     Var[dE]/d = 5e-4 by the tuner; for a Gaussian, MCLMC's relative second-moment bias is of
+ *     the order of Var[dE]/d (Robnik & Seljak 2024), ~ 1e-3 -- plus, with gradient noise, the
+ *     bias SMILE's paper derives for anisotropic noise (psmile removes most of it).  Budget:
+ *     3% of sd_i sd_j for covariances, 3% of sd_i for means; smile on anisotropic noise is
+ *     reported, with a 15% budget (the known bias).
+ * Tolerance: |estimate - expected| <= 4 MCSE + budget, MCSE from 40 batch means of the kept
+ * draws (batches much longer than the integrated autocorrelation time: checked).
+ *
+ * Target (2): Bayesian linear regression, synthetic:linreg3 (C_ij = 0.8^|i-j|), through
+ * sgld_run: posterior mean and sd of every element vs the exact posterior (see
+ * tests/run/test_posterior.c), tolerance 4 MCSE + the per-sampler budget below.
+ * Target (3): the 10-D Gaussian mixture -- 4 equal components N(m_k, I), m_k = +-3 e1 +-3 e2:
+ *   modes visited by one chain and by 10 chains, printed; asserted: every chain stays finite
+ *   and the 10 chains together visit >= 2 modes for the samplers that inject noise.
+ * Target (4): a NaN in the gradient at step 500 never reaches a kept draw: samplers with
+ *   guardrails (smile, psmile) reject the step and count it in `n_resets`; for the others the
+ *   run loop's finiteness check stops the run (asserted: the step leaves a non-finite theta, so
+ *   run.c reports "diverged"). */
+#include "sgld_test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sgld/config.h"
+#include "sgld/data.h"
+#include "sgld/run.h"
+#include "sgld/sampler.h"
+
+enum { D = 2, DMAX = 10, ZMAX = 2 * DMAX, NB = 40 };
+
+/* ---- the noisy Gaussian target ---- */
+
+typedef struct {
+    int d;
+    double mu[DMAX], A[DMAX * DMAX], Lq[DMAX * DMAX]; /* Lq Lq' = Q */
+    int mixture;       /* target (3) instead */
+    double xi[DMAX];   /* this step's gradient noise */
+    uint64_t nan_step; /* inject a NaN into the gradient at this step (0: never) */
+    uint64_t t;
+    sgld_rng rng;
+} target;
+
+static void draw_xi(target *tg, uint64_t t)
+{
+    double z[DMAX];
+    tg->t = t;
+    sgld_rng_normal(&tg->rng, t, SGLD_RNG_DATA, 0, (size_t)tg->d, z);
+    for (int i = 0; i < tg->d; i++) {
+        tg->xi[i] = 0;
+        for (int j = 0; j <= i; j++) tg->xi[i] += tg->Lq[i * tg->d + j] * z[j];
+    }
+}
+
+static sgld_status gradient(void *self, const float *theta, float *grad, double *lp)
+{
+    target *tg = self;
+    const int d = tg->d;
+    double l = 0;
+    if (tg->mixture) {
+        /* 4 equal components N(m_k, I), m_k = (+-3, +-3, 0, ...) */
+        double w[4], mx = -INFINITY, s = 0;
+        for (int k = 0; k < 4; k++) {
+            double m0 = k & 1 ? 3 : -3, m1 = k & 2 ? 3 : -3, q = 0;
+            for (int i = 0; i < d; i++) {
+                double mi = i == 0 ? m0 : i == 1 ? m1 : 0, e = theta[i] - mi;
+                q += e * e;
+            }
+            w[k] = -0.5 * q;
+            mx = fmax(mx, w[k]);
+        }
+        for (int k = 0; k < 4; k++) s += w[k] = exp(w[k] - mx);
+        for (int i = 0; i < d; i++) {
+            double gi = 0;
+            for (int k = 0; k < 4; k++) {
+                double mi = i == 0 ? (k & 1 ? 3 : -3) : i == 1 ? (k & 2 ? 3 : -3) : 0;
+                gi += w[k] / s * (mi - theta[i]);
+            }
+            grad[i] = (float)(gi + tg->xi[i]);
+            l += tg->xi[i] * theta[i];
+        }
+        l += mx + log(s / 4);
+    } else {
+        for (int i = 0; i < d; i++) {
+            double gi = 0;
+            for (int j = 0; j < d; j++) gi -= tg->A[i * d + j] * (theta[j] - tg->mu[j]);
+            l += 0.5 * gi * (theta[i] - tg->mu[i]) + tg->xi[i] * theta[i];
+            grad[i] = (float)(gi + tg->xi[i]);
+        }
+    }
+    if (tg->nan_step && tg->t == tg->nan_step) grad[0] = NAN;
+    *lp = l;
+    return SGLD_OK;
+}
+
+/* ---- linear-chain moments ---- */
+
+typedef struct {
+    int k;                      /* dimension of z */
+    double m[ZMAX], S[ZMAX * ZMAX];
+} lin_law;
+
+static void lin_step(lin_law *L, const double *F, const double *c, const double *N)
+{
+    const int k = L->k;
+    double m[ZMAX], FS[ZMAX * ZMAX], S[ZMAX * ZMAX];
+    for (int i = 0; i < k; i++) {
+        m[i] = c[i];
+        for (int j = 0; j < k; j++) m[i] += F[i * k + j] * L->m[j];
+    }
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < k; j++) {
+            FS[i * k + j] = 0;
+            for (int l = 0; l < k; l++) FS[i * k + j] += F[i * k + l] * L->S[l * k + j];
+        }
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < k; j++) {
+            S[i * k + j] = N[i * k + j];
+            for (int l = 0; l < k; l++) S[i * k + j] += FS[i * k + l] * F[j * k + l];
+        }
+    memcpy(L->m, m, sizeof m);
+    memcpy(L->S, S, sizeof S);
+}
+
+/* The linear map of sampler `name` for this step (after it ran: state holds G_t / m_t).
+ * Returns 0 for samplers without one. */
+static int linear_map(const char *name, const sgld_step_ctx *ctx, const float *state, const target *tg,
+                      lin_law *L, double *F, double *c, double *N)
+{
+    const int d = tg->d;
+    const double eps = ctx->eps, T = ctx->temperature;
+    double Q[DMAX * DMAX];
+    for (int i = 0; i < d; i++)
+        for (int j = 0; j < d; j++) {
+            Q[i * d + j] = 0;
+            for (int l = 0; l < d; l++) Q[i * d + j] += tg->Lq[i * d + l] * tg->Lq[j * d + l];
+        }
+    int noisy = strcmp(name, "sgld") == 0 ||
+                (strcmp(name, "csgld") == 0 && ctx->cfg && sgld_sampler_find("csgld")->keep_draw(ctx->cfg, ctx->step));
+    if (!strcmp(name, "sgd") || !strcmp(name, "fsgd") || !strcmp(name, "sgld") || !strcmp(name, "csgld") ||
+        !strcmp(name, "psgld")) {
+        double G[DMAX];
+        for (int i = 0; i < d; i++)
+            G[i] = strcmp(name, "psgld") ? 1.0 : 1.0 / (ctx->cfg->psgld_lambda + sqrt((double)state[i]));
+        L->k = d;
+        for (int i = 0; i < d; i++) {
+            c[i] = 0;
+            for (int j = 0; j < d; j++) {
+                F[i * d + j] = (i == j) - 0.5 * eps * G[i] * tg->A[i * d + j];
+                c[i] += 0.5 * eps * G[i] * tg->A[i * d + j] * tg->mu[j];
+                N[i * d + j] = 0.25 * eps * eps * G[i] * G[j] * Q[i * d + j] +
+                               ((noisy || !strcmp(name, "psgld")) && i == j ? eps * T * G[i] : 0.0);
+            }
+        }
+        return 1;
+    }
+    if (!strcmp(name, "sghmc")) {
+        const int k = 2 * d;
+        const double C = ctx->cfg->friction, beta = ctx->cfg->sghmc_beta;
+        const float *m = state + d;
+        L->k = k;
+        memset(F, 0, sizeof(double) * k * k);
+        memset(N, 0, sizeof(double) * k * k);
+        /* z = (theta, v): v' = (1-C) v + eps m (-A (theta - mu) + xi) + n;  theta' = theta + v' */
+        for (int i = 0; i < d; i++) {
+            double ci = 0;
+            for (int j = 0; j < d; j++) {
+                double a = eps * m[i] * tg->A[i * d + j];
+                F[(d + i) * k + j] = -a;
+                F[i * k + j] = (i == j) - a;
+                ci += a * tg->mu[j];
+            }
+            F[(d + i) * k + d + i] = 1 - C;
+            F[i * k + d + i] = 1 - C;
+            c[i] = c[d + i] = ci;
+            for (int j = 0; j < d; j++) {
+                double w = eps * eps * m[i] * m[j] * Q[i * d + j] + (i == j ? 2 * (C - beta) * eps * T * m[i] : 0);
+                N[i * k + j] = N[(d + i) * k + j] = N[i * k + d + j] = N[(d + i) * k + d + j] = w;
+            }
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- one chain on a target, mimicking run.c's loop ---- */
+
+typedef struct {
+    long n;                            /* kept draws */
+    double *x;                         /* [n][d] */
+    double exp_m[DMAX], exp_S[DMAX * DMAX]; /* expected (linear samplers) */
+    int linear;
+    double last_stats[SGLD_SAMPLER_MAX_STATS];
+    int diverged;                      /* run.c would stop: non-finite theta */
+    double mean_G;                     /* psgld: mean preconditioner (reported) */
+} chain;
+
+static void run_chain(const sgld_sampler_type *s, const sgld_config *cfg, target *tg, const float *theta0,
+                      uint32_t chain_id, chain *out)
+{
+    const int d = tg->d;
+    const size_t ns = s->state_size((size_t)d);
+    float theta[DMAX], grad[DMAX], work[4 * DMAX];
+    float *state = calloc(ns ? ns : 1, sizeof *state);
+    sgld_rng rng = {cfg->seed, chain_id};
+    tg->rng = (sgld_rng){cfg->seed + 1000u, chain_id};
+    memcpy(theta, theta0, sizeof(float) * d);
+    sgld_step_ctx ctx = {.n_params = (size_t)d, .temperature = cfg->temperature, .rng = &rng, .work = work,
+                         .cfg = cfg, .gradient = gradient, .gradient_self = tg};
+    s->init(&ctx, theta, state);
+    lin_law L = {0};
+    double F[ZMAX * ZMAX], c[ZMAX], N[ZMAX * ZMAX], sum_m[DMAX] = {0}, sum_mm[DMAX * DMAX] = {0};
+    for (int i = 0; i < d; i++) L.m[i] = theta0[i];
+    memset(out, 0, sizeof *out);
+    out->x = malloc(sizeof(double) * d * (size_t)cfg->steps);
+    out->linear = 1;
+    double sumG = 0;
+    for (int64_t t = 1; t <= cfg->steps; t++) {
+        double lp;
+        draw_xi(tg, (uint64_t)t);
+        gradient(tg, theta, grad, &lp);
+        ctx.step = (uint64_t)t;
+        ctx.eps = sgld_sampler_step_size(s, cfg, (uint64_t)t);
+        ctx.lp = lp;
+        assert_int_equal(s->step(&ctx, theta, grad, state), SGLD_OK);
+        int finite = isfinite(lp);
+        for (int i = 0; i < d; i++) finite = finite && isfinite(theta[i]);
+        if (!finite) {
+            out->diverged = 1;
+            break;
+        }
+        if (out->linear) {
+            if (linear_map(s->name, &ctx, state, tg, &L, F, c, N)) lin_step(&L, F, c, N);
+            else out->linear = 0;
+        }
+        if (t > cfg->burnin && (t - cfg->burnin) % cfg->thin == 0 && (!s->keep_draw || s->keep_draw(cfg, (uint64_t)t))) {
+            for (int i = 0; i < d; i++) out->x[out->n * d + i] = theta[i];
+            out->n++;
+            if (s->n_stats) s->stats(&ctx, theta, state, out->last_stats);
+            for (int i = 0; i < d; i++) {
+                sum_m[i] += L.m[i];
+                for (int j = 0; j < d; j++) sum_mm[i * d + j] += L.S[i * L.k + j] + L.m[i] * L.m[j];
+            }
+            if (!strcmp(s->name, "psgld"))
+                for (int i = 0; i < d; i++) sumG += 1.0 / (cfg->psgld_lambda + sqrt((double)state[i])) / d;
+        }
+    }
+    if (out->n) {
+        for (int i = 0; i < d; i++) out->exp_m[i] = sum_m[i] / out->n;
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++) out->exp_S[i * d + j] = sum_mm[i * d + j] / out->n - out->exp_m[i] * out->exp_m[j];
+        out->mean_G = sumG / out->n;
+    }
+    free(state);
+}
+
+/* Estimate, and its MCSE from NB batch means, of the mean (k = -1) of coordinate i or of the
+ * covariance (i, j). */
+static void estimate(const chain *ch, int d, int i, int j, double *est, double *mcse)
+{
+    const long n = ch->n, b = n / NB;
+    double m[DMAX] = {0};
+    for (long r = 0; r < n; r++)
+        for (int a = 0; a < d; a++) m[a] += ch->x[r * d + a] / n;
+    double bm[NB], tot = 0;
+    for (int k = 0; k < NB; k++) {
+        double s = 0;
+        for (long r = k * b; r < (k + 1) * b; r++)
+            s += j < 0 ? ch->x[r * d + i] : (ch->x[r * d + i] - m[i]) * (ch->x[r * d + j] - m[j]);
+        bm[k] = s / b;
+        tot += bm[k];
+    }
+    tot /= NB;
+    double v = 0;
+    for (int k = 0; k < NB; k++) v += (bm[k] - tot) * (bm[k] - tot);
+    *est = tot;
+    *mcse = sqrt(v / (NB - 1) / NB);
+}
+
+/* ---- per-sampler cases ---- */
+
+typedef struct {
+    const char *name;     /* registered sampler */
+    const char *variant;  /* printed */
+    void (*setup)(sgld_config *cfg);
+    double budget;        /* relative bias budget (nonlinear part), see the file comment */
+    double budget_aniso;  /* ... with anisotropic noise */
+    double lin_step;      /* linreg3: step size */
+    double lin_budget;    /* linreg3: relative budget on sd (and in sd units on the mean) */
+} sampler_case;
+
+static void setup_sgd(sgld_config *c) { c->step_size = 0.02; }
+static void setup_sgld(sgld_config *c) { c->step_size = 0.02; }
+static void setup_psgld(sgld_config *c) { c->step_size = 0.05; }
+static void setup_psgld_gamma(sgld_config *c) { c->step_size = 0.05; c->psgld_gamma = 1; }
+static void setup_sghmc(sgld_config *c) { c->step_size = 0.002; }
+static void setup_sghmc_adapt(sgld_config *c) { c->step_size = 0.002; c->sghmc_adapt = 1; }
+static void setup_csgld(sgld_config *c) { c->step_size = 0.2; c->cycles = 40; c->burnin = 0; }
+static void setup_smile(sgld_config *c) { c->step_size = 0.1; }
+
+static const sampler_case cases[] = {
+    {"sgd", "", setup_sgd, 0, 0, 2e-5, 0},
+    {"sgld", "", setup_sgld, 0, 0, 2.4e-5, 0.03},
+    {"fsgd", "", setup_sgd, 0, 0, 2e-5, 0},
+    {"psgld", "", setup_psgld, 0.02, 0.02, 1e-3, 0.05},
+    {"psgld", "--psgld-gamma", setup_psgld_gamma, 0.02, 0.02, 1e-3, 0.05},
+    {"sghmc", "", setup_sghmc, 0, 0, 2e-5, 0.03},
+    {"sghmc", "--sghmc-adapt", setup_sghmc_adapt, 0, 0, 2e-5, 0.05},
+    {"csgld", "", setup_csgld, 0, 0, 1e-4, 0.05},
+    {"smile", "", setup_smile, 0.03, 0.15, 1e-3, 0.05},
+    {"psmile", "", setup_smile, 0.03, 0.03, 1e-3, 0.05},
+};
+#define N_CASES (sizeof cases / sizeof cases[0])
+
+static void base_config(sgld_config *cfg)
+{
+    sgld_config_defaults(cfg);
+    cfg->steps = 200000;
+    cfg->burnin = 5000;
+    cfg->thin = 1;
+    cfg->seed = 20250605;
+}
+
+/* Every registered sampler has a case (the conformance suite loops over the registry). */
+static void test_registry_covered(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sgld_sampler_count(); k++) {
+        const sgld_sampler_type *s = sgld_sampler_at(k);
+        int found = 0;
+        for (size_t c = 0; c < N_CASES; c++) found |= !strcmp(cases[c].name, s->name);
+        if (!found) fail_msg("sampler '%s' is registered but has no conformance case", s->name);
+        assert_ptr_equal(sgld_sampler_find(s->name), s);
+    }
+    assert_null(sgld_sampler_at(sgld_sampler_count()));
+}
+
+static void set_target(target *tg, int aniso)
+{
+    memset(tg, 0, sizeof *tg);
+    tg->d = D;
+    const double S[4] = {1.0, 0.4, 0.4, 0.25}, det = S[0] * S[3] - S[1] * S[2];
+    tg->mu[0] = 1.5;
+    tg->mu[1] = -0.5;
+    tg->A[0] = S[3] / det;
+    tg->A[1] = tg->A[2] = -S[1] / det;
+    tg->A[3] = S[0] / det;
+    if (aniso) { /* Q = [[9, -2], [-2, 1]] */
+        tg->Lq[0] = 3;
+        tg->Lq[2] = -2.0 / 3;
+        tg->Lq[3] = sqrt(1 - 4.0 / 9);
+    } else {
+        tg->Lq[0] = tg->Lq[3] = 2;
+    }
+}
+
+static void test_gaussian_2d(void **state)
+{
+    (void)state;
+    const double Sig[4] = {1.0, 0.4, 0.4, 0.25};
+    int failures = 0;
+    for (size_t k = 0; k < sgld_sampler_count(); k++) {
+        const sgld_sampler_type *s = sgld_sampler_at(k);
+        for (size_t ci = 0; ci < N_CASES; ci++) {
+            const sampler_case *sc = &cases[ci];
+            if (strcmp(sc->name, s->name)) continue;
+            for (int aniso = 0; aniso <= 1; aniso++) {
+                sgld_config cfg;
+                base_config(&cfg);
+                sc->setup(&cfg);
+                target tg;
+                set_target(&tg, aniso);
+                const float theta0[D] = {0.25f, -0.75f};
+                chain ch;
+                run_chain(s, &cfg, &tg, theta0, 1, &ch);
+                assert_false(ch.diverged);
+                double budget = aniso ? sc->budget_aniso : sc->budget;
+                const double *em = ch.linear ? ch.exp_m : tg.mu, *eS = ch.linear ? ch.exp_S : Sig;
+                printf("  %-6s %-14s %-5s n=%ld %s", s->name, sc->variant, aniso ? "aniso" : "iso", ch.n,
+                       ch.linear ? "exact-chain" : "target");
+                if (!strcmp(s->name, "psgld")) printf(" meanG=%.3g", ch.mean_G);
+                if (s->n_stats) printf(" %s=%.4g", s->stat_names[1 < s->n_stats ? 1 : 0], ch.last_stats[1 < s->n_stats ? 1 : 0]);
+                printf("\n");
+                for (int q = 0; q < 5; q++) {
+                    int i = q < 2 ? q : q == 2 ? 0 : q == 3 ? 0 : 1, j = q < 2 ? -1 : q == 2 ? 0 : q == 3 ? 1 : 1;
+                    double est, mcse;
+                    estimate(&ch, D, i, j, &est, &mcse);
+                    double want = j < 0 ? em[i] : eS[i * D + j];
+                    double scale = j < 0 ? sqrt(Sig[i * D + i]) : sqrt(Sig[i * D + i] * Sig[j * D + j]);
+                    double tol = 4 * mcse + budget * scale;
+                    int bad = fabs(est - want) > tol;
+                    printf("      %s%d%s: %9.5f want %9.5f (target %8.5f)  dev %+6.2f MCSE  tol %.4f%s\n",
+                           j < 0 ? "mean[" : "cov[", i, j < 0 ? "]  " : (j == 0 ? ",0]" : ",1]"), est, want,
+                           j < 0 ? tg.mu[i] : Sig[i * D + j], (est - want) / mcse, tol, bad ? "  FAIL" : "");
+                    failures += bad;
+                }
+                free(ch.x);
+            }
+        }
+    }
+    if (failures) fail_msg("%d moment(s) outside tolerance", failures);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_registry_covered),
+        cmocka_unit_test(test_gaussian_2d),
+    };
+    return sgld_test_run(argc, argv, "sampler-conformance", tests, sizeof tests / sizeof tests[0]);
+}
