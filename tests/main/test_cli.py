@@ -22,7 +22,8 @@ MPIEXEC = shutil.which("mpiexec") or "mpiexec"
 TIMEOUT = 60
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_btl="self,vader", OMPI_MCA_rmaps_base_oversubscribe="1",
-           OMPI_MCA_btl_vader_single_copy_mechanism="none", OMPI_MCA_mpi_yield_when_idle="1")
+           OMPI_MCA_btl_vader_single_copy_mechanism="none", OMPI_MCA_mpi_yield_when_idle="1",
+           OMPI_MCA_orte_execute_quiet="1")
 
 passed = failed = 0
 tmp = tempfile.mkdtemp(prefix="sgld-cli-")
@@ -46,18 +47,8 @@ def run(args, ranks=2):
 
 
 def our_lines(stderr):
-    """stderr lines written by sgld-dist itself (mpirun's own banner about a non-zero exit
-    status is the launcher's, not ours, and is dropped here)."""
-    banner = False
-    out = []
-    for line in stderr.splitlines():
-        if line.startswith("------"):
-            banner = not banner
-            continue
-        if banner or not line.strip():
-            continue
-        out.append(line)
-    return out
+    """Non-empty stderr lines (mpiexec's own banner is off: OMPI_MCA_orte_execute_quiet=1)."""
+    return [line for line in stderr.splitlines() if line.strip()]
 
 
 def check(name, ok, detail=""):
