@@ -16,7 +16,12 @@
  *     the kept steps (this includes the discretization bias, the gradient-noise bias, fsgd's
  *     Lyapunov covariance and csgld's non-stationarity exactly).  psgld: F_t, N_t use the
  *     sampler's own G_t read from its state after each step; what this misses is the
- *     correlation between G_t and theta (the Gamma term), O(1 - a) relative: budget 2 (1 - a).
+ *     correlation between G_t and theta, budget 2 (1 - a) for the Gamma term's O(1 - a).
+ *     Observed: the covariance exceeds this law by 10-15% (2-3 MCSE) with or without
+ *     --psgld-gamma -- G follows |g| over the last ~1 / (1 - a) steps, so the chain slows where
+ *     |g| is large (away from the mode); Gamma, the derivative through this step's g^2 only,
+ *     is (1 - a) times too small to undo it.  Reported, not hidden: it is within the tolerance
+ *     only because the MCSE is ~4% at this length.
  *   smile, psmile (nonlinear): the target itself.  Their bias is the integrator's, kept at
  *     Var[dE]/d = 5e-4 by the tuner; for a Gaussian, MCLMC's relative second-moment bias is of
  *     the order of Var[dE]/d (Robnik & Seljak 2024), ~ 1e-3 -- plus, with gradient noise, the
@@ -28,7 +33,12 @@
  *
  * Target (2): Bayesian linear regression, synthetic:linreg3 (C_ij = 0.8^|i-j|), through
  * sgld_run: posterior mean and sd of every element vs the exact posterior (see
- * tests/run/test_posterior.c), tolerance 4 MCSE + the per-sampler budget below.
+ * tests/run/test_posterior.c), tolerance 4 MCSE + the per-sampler budget (`lin_budget`): the
+ * SGLD-type variance bias is ~ eps (lambda_max + V) / 4 (V ~ 2000, the per-step gradient-noise
+ * variance at B = 250) = 3%; SGHMC's gradient noise heats v by eps^2 V against 2 C eps, a
+ * variance factor 1 + eps V / (2 C): 20% at eps = 2e-5, hence eps = 4e-6 (4%, sd 2%) with
+ * beta-hat = 0; sgd/fsgd: the mean (their mode = the posterior mean here) within 4 MCSE + 0.02
+ * sd and sd < 0.5 exact sd (fsgd's Lyapunov covariance, not the posterior).
  * Target (3): the 10-D Gaussian mixture -- 4 equal components N(m_k, I), m_k = +-3 e1 +-3 e2:
  *   modes visited by one chain and by 10 chains, printed; asserted: every chain stays finite
  *   and the 10 chains together visit >= 2 modes for the samplers that inject noise.
@@ -325,9 +335,9 @@ static const sampler_case cases[] = {
     {"fsgd", "", setup_sgd, 0, 0, 2e-5, 0},
     {"psgld", "", setup_psgld, 0.02, 0.02, 1e-3, 0.05},
     {"psgld", "--psgld-gamma", setup_psgld_gamma, 0.02, 0.02, 1e-3, 0.05},
-    {"sghmc", "", setup_sghmc, 0, 0, 2e-5, 0.03},
-    {"sghmc", "--sghmc-adapt", setup_sghmc_adapt, 0, 0, 2e-5, 0.05},
-    {"csgld", "", setup_csgld, 0, 0, 1e-4, 0.05},
+    {"sghmc", "", setup_sghmc, 0, 0, 4e-6, 0.03},
+    {"sghmc", "--sghmc-adapt", setup_sghmc_adapt, 0, 0, 4e-6, 0.05},
+    {"csgld", "", setup_csgld, 0, 0, 2e-4, 0.05},
     {"smile", "", setup_smile, 0.03, 0.15, 1e-3, 0.05},
     {"psmile", "", setup_smile, 0.03, 0.03, 1e-3, 0.05},
 };
@@ -422,11 +432,213 @@ static void test_gaussian_2d(void **state)
     if (failures) fail_msg("%d moment(s) outside tolerance", failures);
 }
 
+/* ---- (2) Bayesian linear regression on a correlated design, through sgld_run ---- */
+
+enum { PMAX = 8 };
+
+/* Exact posterior of linreg (noise sd 0.5, prior sd 1) on the whole data set. */
+static void exact_posterior(const char *data, int *p_out, double *mu, double *sd)
+{
+    const double s2 = 0.25;
+    sgld_data_options opt = {.path = data};
+    sgld_dataset *tr = NULL, *te = NULL;
+    assert_int_equal(sgld_data_load(MPI_COMM_SELF, 0, 1, &opt, &tr, &te), SGLD_OK);
+    const int d = tr->d, p = d + 1;
+    double A[PMAX * 2 * PMAX] = {0}, r[PMAX] = {0};
+    for (int64_t i = 0; i < tr->n_local; i++) {
+        double phi[PMAX];
+        for (int j = 0; j < d; j++) phi[j] = tr->X[i * d + j];
+        phi[d] = 1.0;
+        for (int a = 0; a < p; a++) {
+            r[a] += phi[a] * tr->y[i] / s2;
+            for (int b = 0; b < p; b++) A[a * 2 * p + b] += phi[a] * phi[b] / s2;
+        }
+    }
+    for (int a = 0; a < p; a++) {
+        A[a * 2 * p + a] += 1.0;
+        A[a * 2 * p + p + a] = 1.0;
+    }
+    for (int c = 0; c < p; c++) { /* Gauss-Jordan on [Lambda | I] */
+        double piv = A[c * 2 * p + c];
+        for (int b = 0; b < 2 * p; b++) A[c * 2 * p + b] /= piv;
+        for (int a = 0; a < p; a++) {
+            if (a == c) continue;
+            double f = A[a * 2 * p + c];
+            for (int b = 0; b < 2 * p; b++) A[a * 2 * p + b] -= f * A[c * 2 * p + b];
+        }
+    }
+    for (int a = 0; a < p; a++) {
+        mu[a] = 0;
+        for (int b = 0; b < p; b++) mu[a] += A[a * 2 * p + p + b] * r[b];
+        sd[a] = sqrt(A[a * 2 * p + p + a]);
+    }
+    *p_out = p;
+    sgld_data_destroy(&tr);
+    sgld_data_destroy(&te);
+}
+
+static void test_linreg3_posterior(void **state)
+{
+    (void)state;
+    int p;
+    double mu[PMAX], sd[PMAX];
+    exact_posterior("synthetic:linreg3", &p, mu, sd);
+    int failures = 0;
+    for (size_t k = 0; k < sgld_sampler_count(); k++) {
+        const sgld_sampler_type *s = sgld_sampler_at(k);
+        for (size_t ci = 0; ci < N_CASES; ci++) {
+            const sampler_case *sc = &cases[ci];
+            if (strcmp(sc->name, s->name) || sc->variant[0]) continue; /* variants: 2-D only */
+            sgld_config cfg;
+            base_config(&cfg);
+            sc->setup(&cfg);
+            snprintf(cfg.data, sizeof cfg.data, "synthetic:linreg3");
+            snprintf(cfg.model, sizeof cfg.model, "linreg");
+            snprintf(cfg.sampler, sizeof cfg.sampler, "%s", s->name);
+            cfg.noise_sd = 0.5;
+            cfg.prior_sd = 1.0;
+            cfg.chains = 1;
+            cfg.batch_size = 250;
+            cfg.steps = 100000;
+            cfg.burnin = !strcmp(s->name, "csgld") ? 0 : 10000;
+            cfg.step_size = sc->lin_step;
+            cfg.quiet = 1;
+            /* csgld: its kept draws come from sampling phases that start at the contracted end of
+             * an SGD phase; on linreg3 (slowest relaxation ~ 2 / (eps lambda_min) = 360 steps at
+             * the phase's largest step) they cannot be posterior draws.  Its exact law is checked
+             * in 2-D; here the mean is checked and the sd only bounded: 0.3 <= sd / exact <= 1.1. */
+            const int cyclical = !strcmp(s->name, "csgld");
+            if (cyclical) cfg.cycles = 10;
+            sgld_run_report rep;
+            assert_int_equal(sgld_run(MPI_COMM_SELF, &cfg, 1, &rep), SGLD_OK);
+            assert_non_null(rep.draws);
+            assert_int_equal((int)rep.model.n_params, p);
+            chain ch = {.n = rep.n_draws, .x = malloc(sizeof(double) * p * rep.n_draws)};
+            for (long r = 0; r < ch.n * p; r++) ch.x[r] = rep.draws[r];
+            sgld_run_report_free(&rep);
+            const int optimizer = !s->adds_noise || !strcmp(s->name, "fsgd");
+            for (int i = 0; i < p; i++) {
+                double m, mm, v, mv;
+                estimate(&ch, p, i, -1, &m, &mm);
+                estimate(&ch, p, i, i, &v, &mv);
+                double sdv = sqrt(v), msd = mv / (2 * sdv);
+                double tol_m = 4 * mm + (optimizer ? 0.02 : sc->lin_budget) * sd[i];
+                double tol_s = 4 * msd + sc->lin_budget * sd[i];
+                int bad_m = fabs(m - mu[i]) > tol_m;
+                int bad_s = optimizer ? !(sdv < 0.5 * sd[i])
+                            : cyclical ? !(sdv > 0.3 * sd[i] && sdv < 1.1 * sd[i])
+                                       : fabs(sdv - sd[i]) > tol_s;
+                printf("  %-6s %-14s theta[%d]: mean %+.5f exact %+.5f (%+.3f sd, tol %.3f sd)  sd %.5f exact %.5f "
+                       "(%+.1f%%, tol %.1f%%)%s\n", s->name, sc->variant, i, m, mu[i], (m - mu[i]) / sd[i],
+                       tol_m / sd[i], sdv, sd[i], 100 * (sdv / sd[i] - 1), optimizer ? 50.0 : 100 * tol_s / sd[i],
+                       bad_m || bad_s ? "  FAIL" : "");
+                failures += bad_m + bad_s;
+            }
+            free(ch.x);
+        }
+    }
+    if (failures) fail_msg("%d linreg3 posterior moment(s) outside tolerance", failures);
+}
+
+/* ---- (3) the 10-D Gaussian mixture: modes visited ---- */
+
+static void test_mixture_modes(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sgld_sampler_count(); k++) {
+        const sgld_sampler_type *s = sgld_sampler_at(k);
+        const sampler_case *sc = NULL;
+        for (size_t ci = 0; ci < N_CASES && !sc; ci++)
+            if (!strcmp(cases[ci].name, s->name)) sc = &cases[ci];
+        assert_non_null(sc);
+        sgld_config cfg;
+        base_config(&cfg);
+        sc->setup(&cfg);
+        cfg.steps = 20000;
+        cfg.burnin = !strcmp(s->name, "csgld") ? 0 : 2000;
+        if (!strcmp(s->name, "csgld")) cfg.cycles = 10;
+        int visited_any[4] = {0}, one_chain = 0, switches0 = 0;
+        for (uint32_t c = 0; c < 10; c++) {
+            target tg = {0};
+            tg.d = DMAX;
+            tg.mixture = 1;
+            for (int i = 0; i < DMAX; i++) tg.Lq[i * DMAX + i] = 1.0; /* Q = I */
+            float theta0[DMAX];
+            double z[DMAX];
+            sgld_rng r0 = {cfg.seed + 7u, c};
+            sgld_rng_normal(&r0, 0, SGLD_RNG_INIT, 0, DMAX, z);
+            for (int i = 0; i < DMAX; i++) theta0[i] = (float)(2.0 * z[i]);
+            chain ch;
+            run_chain(s, &cfg, &tg, theta0, 100 + c, &ch);
+            assert_false(ch.diverged);
+            int visited[4] = {0}, last = -1, sw = 0;
+            for (long r = 0; r < ch.n; r++) {
+                int q = (ch.x[r * DMAX] > 0) + 2 * (ch.x[r * DMAX + 1] > 0);
+                visited[q] = visited_any[q] = 1;
+                sw += last >= 0 && q != last;
+                last = q;
+            }
+            if (c == 0) {
+                one_chain = visited[0] + visited[1] + visited[2] + visited[3];
+                switches0 = sw;
+            }
+            free(ch.x);
+        }
+        int all = visited_any[0] + visited_any[1] + visited_any[2] + visited_any[3];
+        printf("  %-6s modes visited: one chain %d (%d switches), 10 chains %d of 4\n", s->name, one_chain,
+               switches0, all);
+        /* 10 starts spread over the 4 quadrants all land in one mode with probability ~4^-9. */
+        assert_true(all >= 2);
+    }
+}
+
+/* ---- (4) a NaN in the gradient ---- */
+
+static void test_nan_guardrail(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sgld_sampler_count(); k++) {
+        const sgld_sampler_type *s = sgld_sampler_at(k);
+        const sampler_case *sc = NULL;
+        for (size_t ci = 0; ci < N_CASES && !sc; ci++)
+            if (!strcmp(cases[ci].name, s->name)) sc = &cases[ci];
+        sgld_config cfg;
+        base_config(&cfg);
+        sc->setup(&cfg);
+        cfg.steps = 3000;
+        cfg.burnin = 100;
+        if (!strcmp(s->name, "csgld")) cfg.burnin = 0;
+        target tg;
+        set_target(&tg, 0);
+        tg.nan_step = 1500; /* in a sampling phase of csgld too (its last cycle starts at 2251) */
+        const float theta0[D] = {0.25f, -0.75f};
+        chain ch;
+        run_chain(s, &cfg, &tg, theta0, 3, &ch);
+        int guarded = !strcmp(s->name, "smile") || !strcmp(s->name, "psmile");
+        for (long r = 0; r < ch.n * D; r++) assert_true(isfinite(ch.x[r]));
+        if (guarded) {
+            assert_false(ch.diverged);
+            assert_string_equal(s->stat_names[3], "n_resets");
+            printf("  %-6s NaN at step 1500: step rejected, n_resets = %g, %ld finite draws\n", s->name,
+                   ch.last_stats[3], ch.n);
+            assert_true(ch.last_stats[3] >= 1);
+        } else {
+            printf("  %-6s NaN at step 1500: theta non-finite -> run.c stops the run (\"diverged\"), %ld draws kept before\n",
+                   s->name, ch.n);
+            assert_true(ch.diverged);
+        }
+        free(ch.x);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry_covered),
         cmocka_unit_test(test_gaussian_2d),
+        cmocka_unit_test(test_linreg3_posterior),
+        cmocka_unit_test(test_mixture_modes),
+        cmocka_unit_test(test_nan_guardrail),
     };
     return sgld_test_run(argc, argv, "sampler-conformance", tests, sizeof tests / sizeof tests[0]);
 }
