@@ -167,7 +167,8 @@ static const option_spec options[] = {
     {"smile-energy-var", 0, T_DOUBLE, FIELD(smile_energy_var, double), "5e-4", "v", "", GT(0),
      G_SAMPLER, "smile/psmile: target energy-error variance per parameter of the step-size tuner"},
     {"smile-L", 0, T_DOUBLE, FIELD(smile_l, double), "0", "L", "", GE(0), G_SAMPLER,
-     "smile/psmile: momentum decoherence length (0: 0.4 sqrt(sum Var theta) from burn-in)"},
+     "smile/psmile: momentum decoherence length (0: sqrt(d), then 0.4 sqrt(sum Var theta) "
+     "from the second half of burn-in)"},
     {"psmile-alpha", 0, T_DOUBLE, FIELD(psmile_alpha, double), "0.99", "a", "", GT_LT(0, 1),
      G_SAMPLER, "psmile: decay of the running gradient-noise moments"},
     /* output */
