@@ -408,6 +408,27 @@ static void test_init(void **state)
     free(theta);
 }
 
+/* The vectorized noise is rng.c's stream (same Philox blocks, same Box-Muller pairing) in
+ * single precision: 24-bit uniforms and SLEEF's 1-ulp logf/sincosf give |dz| <~ 2^-20 (1 + |z|)
+ * away from the far tail (|z| > 5, where the coarser u1 dominates; not reached here). */
+static void test_noise(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {1, 2, 127, 128, 129, 1001};
+    float a[1001], b[1001];
+    sgld_rng r = {42, 5};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        memset(a, 0, sizeof a);
+        sgld_net_normal_fill(&r, 7 + k, SGLD_RNG_NOISE, n, a);
+        sgld_rng_normal_float(&r, 7 + k, SGLD_RNG_NOISE, 0, n, b);
+        for (size_t i = 0; i < n; i++)
+            if (!(fabsf(a[i] - b[i]) <= 4e-6f * (1 + fabsf(b[i]))))
+                fail_msg("n = %zu, element %zu: %.9g vs rng.c %.9g", n, i, a[i], b[i]);
+        assert_true(n == 1001 || a[n] == 0.0f); /* nothing written past n */
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -415,7 +436,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_network_gradients), cmocka_unit_test(test_conv_direct),
         cmocka_unit_test(test_spec), cmocka_unit_test(test_bad_specs),
         cmocka_unit_test(test_models), cmocka_unit_test(test_model_errors),
-        cmocka_unit_test(test_init),
+        cmocka_unit_test(test_init), cmocka_unit_test(test_noise),
     };
     return sgld_test_run(argc, argv, "net", tests, sizeof tests / sizeof tests[0]);
 }
