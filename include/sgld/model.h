@@ -29,6 +29,7 @@ typedef struct sgld_param_var {
     char dim_names[SGLD_MODEL_MAX_DIMS][32]; /* "feature", "class", ... */
     int save;                       /* written to the sample file (default 1) */
     double prior_sd;                /* N(0, prior_sd^2) on this tensor; 0 = the model's prior_sd */
+    double prior_sd;                /* N(0, prior_sd^2) on this tensor; 0 = the model's prior_sd */
 } sgld_param_var;
 
 typedef struct sgld_model sgld_model;
@@ -54,6 +55,11 @@ typedef struct sgld_model_type {
      * classification: class probabilities (out[n][K], K = max(2, n_classes)). */
     void (*predict)(const sgld_model *m, const float *theta, const float *x, size_t n,
                     double *out);
+    /* Optional (networks; NULL elsewhere): sum over the n rows of x ([n][d]) with targets y of
+     * log p(y | x, theta), and its gradient with respect to x into dx ([n][d], overwritten):
+     * what FGSM-style adversarial evaluation needs.  Dropout off.  No allocation. */
+    double (*loglik_grad_input)(const sgld_model *m, const float *theta, const float *x,
+                                const float *y, size_t n, float *dx);
 } sgld_model_type;
 
 struct sgld_model {

@@ -117,7 +117,7 @@ float *sgld_net_input(sgld_net *net);
 const float *sgld_net_forward(sgld_net *net, const float *theta, size_t n, int train);
 
 /* Backward pass after a forward of n rows: given dout[n][n_out] = d objective / d output,
- * ADDS d objective / d theta into grad (n_params floats) and, when dx != NULL, writes
+ * ADDS d objective / d theta into grad (n_params floats; NULL: skipped) and, when dx != NULL, writes
  * d objective / d input into dx[n][in_size].  dout may alias the network's own loss buffer.
  * No allocation. */
 void sgld_net_backward(sgld_net *net, const float *theta, const float *dout, size_t n,
@@ -133,6 +133,11 @@ double sgld_net_loglik(const sgld_net *net, const float *y, size_t n, float *dou
  * dx != NULL (n <= max_batch) also writes the gradient with respect to the inputs [n][d]. */
 double sgld_net_loglik_grad(sgld_net *net, const float *theta, const sgld_dataset *data,
                             const int64_t *rows, size_t n, float *grad, float *dx);
+
+/* Sum over the n rows of x ([n][in_size], any n) with targets y of log p(y | x, theta), dropout
+ * off, and its gradient with respect to x into dx ([n][in_size]). */
+double sgld_net_loglik_grad_input(sgld_net *net, const float *theta, const float *x, const float *y,
+                                  size_t n, float *dx);
 
 /* Per-row outputs for n rows of x ([n][in_size], any n): softmax probabilities [n][n_out]
  * (classification), the mean [n] (GAUSS) or mean and variance [n][2] (HETERO; var =

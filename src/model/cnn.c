@@ -24,4 +24,5 @@ const sgld_model_type sgld_model_cnn = {
     .init_params = sgld_netmodel_init_params,
     .loglik_grad = sgld_netmodel_loglik_grad,
     .predict = sgld_netmodel_predict,
+    .loglik_grad_input = sgld_netmodel_loglik_grad_input,
 };

@@ -88,7 +88,6 @@ void sgld_conv_backward(const sgld_layer *y, const float *theta, const float *do
 {
     const int O = y->oc, CKK = y->c * y->k * y->k;
     const size_t HW = (size_t)y->h * y->w, NHW = n * HW;
-    float *gb = grad + y->b_off;
     for (int o = 0; o < O; o++) {
         double s = 0.0;
         for (size_t b = 0; b < n; b++) {
@@ -99,10 +98,11 @@ void sgld_conv_backward(const sgld_layer *y, const float *theta, const float *do
                 s += src[i];
             }
         }
-        gb[o] += (float)s;
+        if (grad) grad[y->b_off + o] += (float)s;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, CKK, (int)NHW, 1.0f, scratch, (int)NHW, col,
-                (int)NHW, 1.0f, grad + y->w_off, CKK);
+    if (grad)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, CKK, (int)NHW, 1.0f, scratch, (int)NHW, col,
+                    (int)NHW, 1.0f, grad + y->w_off, CKK);
     if (din) {
         /* col is no longer needed: it receives dcol. */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, (int)NHW, O, 1.0f, theta + y->w_off,

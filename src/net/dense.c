@@ -21,13 +21,15 @@ void sgld_fc_backward(const sgld_layer *y, const float *theta, const float *in, 
                       size_t n, float *grad, float *din)
 {
     const int ni = (int)y->in_size, no = y->oc;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, (int)n, 1.0f, dout, no, in, ni, 1.0f,
-                grad + y->w_off, ni);
-    float *gb = grad + y->b_off;
-    for (int o = 0; o < no; o++) {
-        double s = 0.0;
-        for (size_t r = 0; r < n; r++) s += dout[r * no + o];
-        gb[o] += (float)s;
+    if (grad) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, (int)n, 1.0f, dout, no, in, ni, 1.0f,
+                    grad + y->w_off, ni);
+        float *gb = grad + y->b_off;
+        for (int o = 0; o < no; o++) {
+            double s = 0.0;
+            for (size_t r = 0; r < n; r++) s += dout[r * no + o];
+            gb[o] += (float)s;
+        }
     }
     if (din)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, ni, no, 1.0f, dout, no,

@@ -178,6 +178,21 @@ double sgld_net_loglik_grad(sgld_net *net, const float *theta, const sgld_datase
     return ll;
 }
 
+double sgld_net_loglik_grad_input(sgld_net *net, const float *theta, const float *x, const float *y,
+                                  size_t n, float *dx)
+{
+    const size_t d = net->L.in_size;
+    double ll = 0.0;
+    for (size_t start = 0; start < n; start += net->max_batch) {
+        size_t m = n - start < net->max_batch ? n - start : net->max_batch;
+        memcpy(net->act[0], x + start * d, m * d * sizeof *x);
+        sgld_net_forward(net, theta, m, 0);
+        ll += sgld_net_loglik(net, y + start, m, net->dout);
+        sgld_net_backward(net, theta, net->dout, m, NULL, dx + start * d);
+    }
+    return ll;
+}
+
 void sgld_net_predict(sgld_net *net, const float *theta, const float *x, size_t n, double *out)
 {
     const size_t d = net->L.in_size;

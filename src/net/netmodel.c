@@ -161,3 +161,9 @@ void sgld_netmodel_predict(const sgld_model *m, const float *theta, const float 
         for (size_t i = 0; i < k; i++) out[start + i] = tmp[2 * i];
     }
 }
+
+double sgld_netmodel_loglik_grad_input(const sgld_model *m, const float *theta, const float *x,
+                                       const float *y, size_t n, float *dx)
+{
+    return sgld_net_loglik_grad_input(m->impl, theta, x, y, n, dx);
+}

@@ -14,5 +14,7 @@ void sgld_netmodel_init_params(const sgld_model *m, const sgld_rng *r, float *th
 double sgld_netmodel_loglik_grad(const sgld_model *m, const float *theta, const sgld_dataset *data,
                                  const int64_t *rows, size_t n, float *grad);
 void sgld_netmodel_predict(const sgld_model *m, const float *theta, const float *x, size_t n, double *out);
+double sgld_netmodel_loglik_grad_input(const sgld_model *m, const float *theta, const float *x,
+                                       const float *y, size_t n, float *dx);
 
 #endif

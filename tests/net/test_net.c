@@ -352,6 +352,15 @@ static void test_models(void **state)
         assert_true(mean[i] == mv[2 * i]);
         assert_true(mv[2 * i + 1] > 0);
     }
+    /* input gradient in pieces (10 rows, workspace 4) = the first piece's dx of loglik_grad,
+     * and the same log-likelihood as loglik_grad (no dropout in this net) */
+    float dx[30], dx4[12], g3[32] = {0};
+    int64_t seq[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    double lin = m.type->loglik_grad_input(&m, th, X, Y, 10, dx);
+    double lseq = m.type->loglik_grad(&m, th, &ds, seq, 10, g3);
+    assert_true(fabs(lin - lseq) < 1e-9 * fabs(lseq));
+    sgld_net_loglik_grad(m.impl, th, &ds, seq, 4, g3, dx4);
+    for (int i = 0; i < 12; i++) assert_true(dx[i] == dx4[i]);
     sgld_model_finalize(&m);
     sgld_model_finalize(&m); /* idempotent */
 }
