@@ -29,7 +29,6 @@ typedef struct sgld_param_var {
     char dim_names[SGLD_MODEL_MAX_DIMS][32]; /* "feature", "class", ... */
     int save;                       /* written to the sample file (default 1) */
     double prior_sd;                /* N(0, prior_sd^2) on this tensor; 0 = the model's prior_sd */
-    double prior_sd;                /* N(0, prior_sd^2) on this tensor; 0 = the model's prior_sd */
 } sgld_param_var;
 
 typedef struct sgld_model sgld_model;
