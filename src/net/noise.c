@@ -22,20 +22,19 @@ __attribute__((target_clones("avx512f", "avx2", "default")))
 static void philox_chunk(uint32_t k0, uint32_t k1, uint32_t first, uint32_t c1, uint32_t c2, uint32_t c3,
                          uint32_t w0[CHUNK], uint32_t w2[CHUNK])
 {
-    for (int i = 0; i < CHUNK; i++) {
-        uint32_t x0 = first + (uint32_t)i, x1 = c1, x2 = c2, x3 = c3, a = k0, b = k1;
-        for (int r = 0; r < 10; r++) {
-            uint64_t p0 = (uint64_t)0xD2511F53u * x0, p1 = (uint64_t)0xCD9E8D57u * x2;
-            uint32_t y0 = (uint32_t)(p1 >> 32) ^ x1 ^ a, y2 = (uint32_t)(p0 >> 32) ^ x3 ^ b;
-            x1 = (uint32_t)p1;
-            x3 = (uint32_t)p0;
-            x0 = y0;
-            x2 = y2;
-            a += 0x9E3779B9u;
-            b += 0xBB67AE85u;
+    /* Structure of arrays, rounds outside: the lane loop is a plain vector loop. */
+    uint32_t x1[CHUNK], x3[CHUNK], a = k0, b = k1;
+    for (int i = 0; i < CHUNK; i++) w0[i] = first + (uint32_t)i, x1[i] = c1, w2[i] = c2, x3[i] = c3;
+    for (int r = 0; r < 10; r++) {
+        for (int i = 0; i < CHUNK; i++) {
+            uint64_t p0 = (uint64_t)0xD2511F53u * w0[i], p1 = (uint64_t)0xCD9E8D57u * w2[i];
+            w0[i] = (uint32_t)(p1 >> 32) ^ x1[i] ^ a;
+            w2[i] = (uint32_t)(p0 >> 32) ^ x3[i] ^ b;
+            x1[i] = (uint32_t)p1;
+            x3[i] = (uint32_t)p0;
         }
-        w0[i] = x0;
-        w2[i] = x2;
+        a += 0x9E3779B9u;
+        b += 0xBB67AE85u;
     }
 }
 
