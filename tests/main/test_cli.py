@@ -110,7 +110,7 @@ bad("Inf", ["--data", inf, "--model", "logreg"], r"inf\.csv:42: column 'b'.*inf"
 bad("class label out of range", ["--data", labels, "--model", "logreg"], r"labels\.csv:42: .*2")
 bad("fewer rows than the batch size", ["--data", ok_csv, "--model", "logreg", "--batch-size", "41"],
     r"--batch-size 41 .*40 training rows")
-bad("unknown model", ["--model", "mlp9"], r"unknown model 'mlp9' \(valid: linreg, logreg, softmax\)")
+bad("unknown model", ["--model", "mlp9"], r"unknown model 'mlp9' \(valid: linreg, logreg, softmax[,)]")
 bad("unknown sampler", ["--sampler", "nuts"], r"unknown sampler 'nuts' \(valid: sgd, sgld")
 bad("unknown option", ["--stpes", "10"], r"--stpes")
 bad("unknown config key", ["--config", ini_badkey], r"badkey\.ini:2: unknown key 'step_size'")
