@@ -24,11 +24,17 @@ void sgld_fc_backward(const sgld_layer *y, const float *theta, const float *in, 
     if (grad) {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, (int)n, 1.0f, dout, no, in, ni, 1.0f,
                     grad + y->w_off, ni);
+        /* Column sums of dout, row by row (contiguous) in blocks of 256 double accumulators. */
         float *gb = grad + y->b_off;
-        for (int o = 0; o < no; o++) {
-            double s = 0.0;
-            for (size_t r = 0; r < n; r++) s += dout[r * no + o];
-            gb[o] += (float)s;
+        double acc[256];
+        for (int o0 = 0; o0 < no; o0 += 256) {
+            const int m = no - o0 < 256 ? no - o0 : 256;
+            for (int o = 0; o < m; o++) acc[o] = 0.0;
+            for (size_t r = 0; r < n; r++) {
+                const float *row = dout + r * no + o0;
+                for (int o = 0; o < m; o++) acc[o] += row[o];
+            }
+            for (int o = 0; o < m; o++) gb[o0 + o] += (float)acc[o];
         }
     }
     if (din)
