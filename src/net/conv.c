@@ -1,13 +1,14 @@
 /* conv.c - 2-D convolution (cross-correlation, as PyTorch's Conv2d), stride 1, 'same' zero
- * padding p = (k - 1) / 2, by im2col + one cblas_sgemm over the whole batch.
+ * padding p = (k - 1) / 2, by im2col + cblas_sgemm, one image at a time.
  *
- *   col[(c k + u) k + v][(b H + y) W + x] = X[b][c][y + u - p][x + v - p]   (0 outside)
- *   Z[o][b H W] = W[o][c k k] col                                           (sgemm)
- *   Y[b][o][y][x] = Z[o][(b H + y) W + x] + bias[o]
- * Backward with dZ the same transpose of dY:
- *   dW += dZ col^T,  dbias[o] += sum dZ[o][:] (double),  dcol = W^T dZ,  dX = col2im(dcol)
- * One GEMM per pass over the batch keeps the matrices large (N = n H W columns), which is
- * where OpenBLAS reaches its peak; the col buffer of the forward pass is kept for dW. */
+ *   col[(c k + u) k + v][y W + x] = X[c][y + u - p][x + v - p]   (0 outside)
+ *   Y[o][H W] = W[o][c k k] col + bias[o]                          (sgemm, straight into Y)
+ * Backward, per image:
+ *   dW += dY col^T (col recomputed),  dbias[o] += sum dY[o][:] (double),
+ *   dcol = W^T dY,  dX = col2im(dcol)
+ * Per image the col buffer (c k k x H W floats: 627 KB for the seed CNN's conv2) stays in
+ * L2 between im2col and the GEMM; a batch-wide col (n H W columns, 40 MB at batch 64) made
+ * OpenBLAS pack a matrix far out of cache and ran at a third of the speed. */
 #include <cblas.h>
 #include <string.h>
 
@@ -66,47 +67,40 @@ static void col2im(const sgld_layer *y, const float *col, size_t n, float *din)
 }
 
 void sgld_conv_forward(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n,
-                       float *col, float *scratch)
+                       float *col)
 {
-    const int O = y->oc, CKK = y->c * y->k * y->k;
-    const size_t HW = (size_t)y->h * y->w, NHW = n * HW;
+    const int O = y->oc, CKK = y->c * y->k * y->k, HW = y->h * y->w;
     const float *bias = theta + y->b_off;
-    im2col(y, in, n, col);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)NHW, CKK, 1.0f, theta + y->w_off,
-                CKK, col, (int)NHW, 0.0f, scratch, (int)NHW);
-    for (size_t b = 0; b < n; b++)
-        for (int o = 0; o < O; o++) {
-            const float *s = scratch + (size_t)o * NHW + b * HW;
-            float *d = out + (b * O + o) * HW;
-            const float bo = bias[o];
-            for (size_t i = 0; i < HW; i++) d[i] = s[i] + bo;
-        }
+    for (size_t b = 0; b < n; b++) {
+        float *ob = out + b * (size_t)O * HW;
+        for (int o = 0; o < O; o++)
+            for (int i = 0; i < HW; i++) ob[(size_t)o * HW + i] = bias[o];
+        im2col(y, in + b * (size_t)y->c * HW, 1, col);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, HW, CKK, 1.0f, theta + y->w_off, CKK, col, HW,
+                    1.0f, ob, HW);
+    }
 }
 
-void sgld_conv_backward(const sgld_layer *y, const float *theta, const float *dout, size_t n,
-                        float *grad, float *din, float *col, float *scratch)
+void sgld_conv_backward(const sgld_layer *y, const float *theta, const float *in, const float *dout, size_t n,
+                        float *grad, float *din, float *col)
 {
-    const int O = y->oc, CKK = y->c * y->k * y->k;
-    const size_t HW = (size_t)y->h * y->w, NHW = n * HW;
-    for (int o = 0; o < O; o++) {
-        double s = 0.0;
-        for (size_t b = 0; b < n; b++) {
-            const float *src = dout + (b * O + o) * HW;
-            float *d = scratch + (size_t)o * NHW + b * HW;
-            for (size_t i = 0; i < HW; i++) {
-                d[i] = src[i];
-                s += src[i];
+    const int O = y->oc, CKK = y->c * y->k * y->k, HW = y->h * y->w;
+    for (size_t b = 0; b < n; b++) {
+        const float *dy = dout + b * (size_t)O * HW;
+        if (grad) {
+            for (int o = 0; o < O; o++) {
+                double s = 0.0;
+                for (int i = 0; i < HW; i++) s += dy[(size_t)o * HW + i];
+                grad[y->b_off + o] += (float)s;
             }
+            im2col(y, in + b * (size_t)y->c * HW, 1, col);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, CKK, HW, 1.0f, dy, HW, col, HW, 1.0f,
+                        grad + y->w_off, CKK);
         }
-        if (grad) grad[y->b_off + o] += (float)s;
-    }
-    if (grad)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, CKK, (int)NHW, 1.0f, scratch, (int)NHW, col,
-                    (int)NHW, 1.0f, grad + y->w_off, CKK);
-    if (din) {
-        /* col is no longer needed: it receives dcol. */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, (int)NHW, O, 1.0f, theta + y->w_off,
-                    CKK, scratch, (int)NHW, 0.0f, col, (int)NHW);
-        col2im(y, col, n, din);
+        if (din) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, HW, O, 1.0f, theta + y->w_off, CKK, dy, HW,
+                        0.0f, col, HW);
+            col2im(y, col, 1, din + b * (size_t)y->c * HW);
+        }
     }
 }

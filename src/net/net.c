@@ -26,16 +26,14 @@ static sgld_status allocate(sgld_net *net)
 {
     const sgld_net_layout *L = &net->L;
     const size_t B = net->max_batch;
-    size_t largest = L->in_size, scratch = 0;
+    size_t largest = L->in_size;
     SGLD_ALLOC(net->act[0], B * L->in_size);
     for (int l = 0; l < L->n_layers; l++) {
         const sgld_layer *y = &L->layer[l];
         if (y->out_size > largest) largest = y->out_size;
         SGLD_ALLOC(net->act[l + 1], B * y->out_size);
         if (y->kind == SGLD_LAYER_CONV) {
-            SGLD_ALLOC(net->col[l], B * (size_t)y->c * y->k * y->k * y->h * y->w);
-            size_t s = B * (size_t)y->oc * y->h * y->w;
-            if (s > scratch) scratch = s;
+            SGLD_ALLOC(net->col[l], (size_t)y->c * y->k * y->k * y->h * y->w);
         } else if (y->kind == SGLD_LAYER_POOL) {
             SGLD_ALLOC(net->argmax[l], B * y->out_size);
         } else if (y->kind == SGLD_LAYER_DROPOUT) {
@@ -44,7 +42,6 @@ static sgld_status allocate(sgld_net *net)
     }
     SGLD_ALLOC(net->delta[0], B * largest);
     SGLD_ALLOC(net->delta[1], B * largest);
-    SGLD_ALLOC(net->scratch, scratch);
     SGLD_ALLOC(net->dout, B * (size_t)L->n_out);
     return SGLD_OK;
 }
@@ -83,7 +80,6 @@ void sgld_net_destroy(sgld_net **pnet)
     }
     sgld_free(net->delta[0]);
     sgld_free(net->delta[1]);
-    sgld_free(net->scratch);
     sgld_free(net->dout);
     sgld_free(net);
     *pnet = NULL;
@@ -105,7 +101,7 @@ const float *sgld_net_forward(sgld_net *net, const float *theta, size_t n, int t
         const size_t len = n * y->out_size;
         switch (y->kind) {
         case SGLD_LAYER_FC: sgld_fc_forward(y, theta, in, out, n); break;
-        case SGLD_LAYER_CONV: sgld_conv_forward(y, theta, in, out, n, net->col[l], net->scratch); break;
+        case SGLD_LAYER_CONV: sgld_conv_forward(y, theta, in, out, n, net->col[l]); break;
         case SGLD_LAYER_POOL: sgld_pool_forward(y, in, out, net->argmax[l], n); break;
         case SGLD_LAYER_RELU: sgld_relu_forward(in, out, len); break;
         case SGLD_LAYER_TANH: sgld_tanh_forward(in, out, len); break;
@@ -136,7 +132,7 @@ void sgld_net_backward(sgld_net *net, const float *theta, const float *dout, siz
         switch (y->kind) {
         case SGLD_LAYER_FC: sgld_fc_backward(y, theta, net->act[l], cur, n, grad, din); break;
         case SGLD_LAYER_CONV:
-            sgld_conv_backward(y, theta, cur, n, grad, din, net->col[l], net->scratch);
+            sgld_conv_backward(y, theta, net->act[l], cur, n, grad, din, net->col[l]);
             break;
         case SGLD_LAYER_POOL:
             if (din) sgld_pool_backward(y, cur, net->argmax[l], n, din);

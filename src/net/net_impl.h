@@ -15,8 +15,7 @@ struct sgld_net {
     double noise_sd;
     float *act[SGLD_NET_MAX_LAYERS + 1]; /* act[l]: input of layer l; act[n_layers]: output */
     float *delta[2];                     /* backward ping-pong, [max_batch][largest size] */
-    float *col[SGLD_NET_MAX_LAYERS];     /* conv: im2col of the input [c k k][n h w] */
-    float *scratch;                      /* conv: [oc][n h w] of the largest conv */
+    float *col[SGLD_NET_MAX_LAYERS];     /* conv: im2col of one image [c k k][h w] */
     int32_t *argmax[SGLD_NET_MAX_LAYERS];/* pool: flat input index of each output */
     float *mask[SGLD_NET_MAX_LAYERS];    /* dropout: 0 or 1/(1-rate) per unit */
     float *dout;                         /* loss gradient [max_batch][n_out] */
@@ -30,11 +29,11 @@ void sgld_fc_forward(const sgld_layer *y, const float *theta, const float *in, f
 void sgld_fc_backward(const sgld_layer *y, const float *theta, const float *in, const float *dout,
                       size_t n, float *grad, float *din);
 
-/* conv.c (col [c k k][n h w] is written by forward and reused by backward; scratch [oc][n h w]) */
+/* conv.c (col: one image's im2col, [c k k][h w]; backward recomputes it from in) */
 void sgld_conv_forward(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n,
-                       float *col, float *scratch);
-void sgld_conv_backward(const sgld_layer *y, const float *theta, const float *dout, size_t n,
-                        float *grad, float *din, float *col, float *scratch);
+                       float *col);
+void sgld_conv_backward(const sgld_layer *y, const float *theta, const float *in, const float *dout, size_t n,
+                        float *grad, float *din, float *col);
 
 /* layers.c: pooling, activations, dropout */
 void sgld_pool_forward(const sgld_layer *y, const float *in, float *out, int32_t *argmax, size_t n);

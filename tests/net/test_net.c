@@ -182,10 +182,10 @@ static void test_conv_direct(void **state)
     const sgld_layer *y = &L.layer[0];
     const size_t n = 2;
     float *theta = malloc(L.n_params * sizeof *theta), x[2 * 3 * 5 * 6], out[2 * 4 * 5 * 6];
-    float *col = malloc(n * 27 * 30 * sizeof *col), *scratch = malloc(n * 4 * 30 * sizeof *scratch);
+    float *col = malloc(27 * 30 * sizeof *col);
     for (size_t i = 0; i < L.n_params; i++) theta[i] = fill(i, 0.7, 0.1);
     for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = fill(i, 1.0, 0.4);
-    sgld_conv_forward(y, theta, x, out, n, col, scratch);
+    sgld_conv_forward(y, theta, x, out, n, col);
     for (size_t b = 0; b < n; b++)
         for (int o = 0; o < 4; o++)
             for (int i = 0; i < 5; i++)
@@ -200,7 +200,7 @@ static void test_conv_direct(void **state)
                             }
                     assert_true(fabs(s - out[((b * 4 + o) * 5 + i) * 6 + j]) < 1e-5);
                 }
-    free(theta), free(col), free(scratch);
+    free(theta), free(col);
 }
 
 static void test_spec(void **state)
