@@ -141,11 +141,9 @@ static int parse_args(int argc, char **argv, opts *o)
         if (rank == 0) usage(stdout);
         return EXIT_OK;
     }
-    if (argc < 2 || strcmp(argv[1], "summary") != 0) {
-        if (rank == 0) usage(stderr);
-        return bad("%s%s", argc < 2 ? "missing subcommand (expected 'summary')"
-                                    : "unknown subcommand: ", argc < 2 ? "" : argv[1]);
-    }
+    if (argc < 2) return bad("missing subcommand (expected '%s'; see %s --help)", "summary", "sgld-ess");
+    if (strcmp(argv[1], "summary") != 0)
+        return bad("unknown subcommand '%s' (expected '%s'; see sgld-ess --help)", argv[1], "summary");
     opterr = 0;
     optind = 2;
     int c;
