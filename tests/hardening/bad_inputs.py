@@ -1,0 +1,299 @@
+#!/usr/bin/python3
+"""The bad-input table (issue 7): every case is a bad command line, config file, data file,
+sample file (sgld-ess) or checkpoint (--resume), and every case must
+
+  - exit with status 2, within TIMEOUT seconds (no rank hangs), without a signal or core dump;
+  - print exactly one line on stderr (mpirun's own banner excluded) that matches the case's
+    pattern, which names the file or option, the field and the value;
+  - leave the working directory as it was: no new file (output, checkpoint .tmp, ...) and
+    no existing file modified.
+
+Cases run under mpiexec (2 ranks unless the case says otherwise).  One table, one runner:
+tests/main/test_cli.py keeps only the good-run, --help and 64-rank checks.
+
+usage: bad_inputs.py BUILD_DIR [NAME_SUBSTRING]
+Prints one line per case and a closing 'N passed, N failed' line; exits non-zero on failure.
+"""
+import concurrent.futures
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+BUILD = os.path.abspath(sys.argv[1])
+ONLY = sys.argv[2] if len(sys.argv) > 2 else ""
+DIST = os.path.join(BUILD, "sgld-dist")
+ESS = os.path.join(BUILD, "sgld-ess")
+MPIEXEC = shutil.which("mpiexec") or "mpiexec"
+TIMEOUT = int(os.environ.get("SGLD_BAD_INPUT_TIMEOUT", "60"))
+JOBS = int(os.environ.get("SGLD_BAD_INPUT_JOBS", "4"))
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_btl="self,vader", OMPI_MCA_rmaps_base_oversubscribe="1",
+           OMPI_MCA_btl_vader_single_copy_mechanism="none", OMPI_MCA_mpi_yield_when_idle="1",
+           OMPI_MCA_orte_execute_quiet="1", OPENBLAS_NUM_THREADS="1")
+
+tmp = tempfile.mkdtemp(prefix="sgld-bad-")
+FIXTURES = os.path.join(tmp, "fixtures")
+os.makedirs(FIXTURES)
+os.chdir(FIXTURES)
+
+
+def write(name, text, mode="w"):
+    with open(name, mode) as f:
+        f.write(text)
+    return name
+
+
+# ---- fixtures ------------------------------------------------------------------------------
+header = "a,b,c,label\n"
+rows = [f"{0.1 * i:.2f},{1.5 - 0.07 * i:.3f},{(i * 7) % 5 - 2.5},{i % 2}\n" for i in range(40)]
+good_rows = "".join(rows)
+write("ok.csv", header + good_rows)
+write("cols.csv", header + "".join(rows[:30]) + "1.0,2.0,1\n" + "".join(rows[30:]))
+write("nonnum.csv", header + "".join(rows[:20]) + "1.0,abc,3.0,1\n")
+write("nan.csv", header + "1.0,2.0,nan,1\n" + good_rows)
+write("inf.csv", header + good_rows + "1.0,inf,3.0,0\n")
+write("labels.csv", header + good_rows + "1.0,2.0,3.0,2\n")
+write("empty.csv", "")
+write("hdronly.csv", header)
+write("quote.csv", header + "".join(rows[:5]) + '"1.0,2.0,3.0,1\n')
+write("badkey.ini", "model = linreg\nstep_size = 1e-4\n")
+write("badval.ini", "[run]\nsteps = many\n")
+write("noeq.ini", "# a comment\nmodel\n")
+write("section.ini", "[run\nsteps = 5\n")
+write("range.ini", "; chains must be >= 1\nchains = 0\n")
+write("exists.h5", "not really a sample file")
+os.makedirs("dir.csv", exist_ok=True)
+
+rng = np.random.default_rng(7)
+with h5py.File("noy.h5", "w") as f:
+    f["X"] = rng.normal(size=(40, 3))
+with h5py.File("x1d.h5", "w") as f:
+    f["X"] = rng.normal(size=40)
+    f["y"] = rng.normal(size=40)
+with h5py.File("rows.h5", "w") as f:
+    f["X"] = rng.normal(size=(40, 3))
+    f["y"] = rng.normal(size=39)
+X = rng.normal(size=(40, 3))
+X[17, 1] = np.nan
+with h5py.File("nanx.h5", "w") as f:
+    f["X"] = X
+    f["y"] = rng.normal(size=40)
+with h5py.File("strx.h5", "w") as f:
+    f["X"] = np.array([[b"a", b"b"]] * 40)
+    f["y"] = rng.normal(size=40)
+with h5py.File("halflabel.h5", "w") as f:
+    f["X"] = rng.normal(size=(40, 3))
+    f["y"] = np.arange(40) % 2 + 0.5
+write("fake.h5", "not hdf5\n")
+data = open("nanx.h5", "rb").read()
+write("trunc.h5", data[: len(data) // 2], "wb")
+
+# sgld-ess inputs
+with h5py.File("ess_ok.h5", "w") as f:
+    f.create_group("posterior")["theta"] = rng.normal(size=(2, 50))
+write("ess_plain.txt", "hello\n")
+with h5py.File("ess_nopost.h5", "w") as f:
+    f.create_group("other")["a"] = np.zeros((2, 10))
+with h5py.File("ess_short.h5", "w") as f:
+    f.create_group("posterior")["a"] = rng.normal(size=(2, 3))
+with h5py.File("ess_wide.h5", "w") as f:
+    f.create_group("posterior")["w"] = rng.normal(size=(2, 50, 60))
+with h5py.File("ess_strvar.h5", "w") as f:
+    f.create_group("posterior")["s"] = np.array([[b"x"] * 10] * 2)
+data = open("ess_ok.h5", "rb").read()
+write("ess_trunc.h5", data[: len(data) // 3], "wb")
+with h5py.File("ess_novars.h5", "w") as f:
+    f.create_group("posterior")
+
+# A checkpoint and its sample file from a good run (2 chains on 2 ranks, 200 steps).
+CK_RUN = ["--chains", "2", "--steps", "200", "--burnin", "50", "--checkpoint", "ck",
+          "--output", "ck_run.h5"]
+p = subprocess.run([MPIEXEC, "-n", "2", DIST] + CK_RUN + ["--checkpoint-every", "100", "--quiet"],
+                   capture_output=True, text=True, timeout=TIMEOUT, env=ENV, stdin=subprocess.DEVNULL)
+if p.returncode != 0 or not os.path.exists("ck"):
+    print(f"FAIL - setup: a good run with --checkpoint did not write one: {p.stderr[-400:]}")
+    sys.exit(1)
+good_ck = open("ck", "rb").read()
+write("ck_missing_out", good_ck, "wb")
+write("ck_trunc", good_ck[:100], "wb")
+write("ck_crc", good_ck[:120] + bytes([good_ck[120] ^ 0x5A]) + good_ck[121:], "wb")
+write("ck_magic", b"NOTACKPT" + good_ck[8:], "wb")
+write("ck_empty", b"", "wb")
+
+
+def resume(ck, *more):
+    """--resume of the good run with checkpoint ck and changed options."""
+    args = list(CK_RUN)
+    args[args.index("--checkpoint") + 1] = ck
+    return args + list(more) + ["--resume"]
+
+
+def with_opt(args, key, value):
+    args = list(args)
+    args[args.index(key) + 1] = value
+    return args
+
+
+# ---- the table: (name, program, args, pattern for the one stderr line, ranks) -------------------
+S = ["--steps", "50", "--burnin", "10"]       # short runs for cases that would otherwise run
+CASES = [
+    # command line
+    ("unknown option", "dist", ["--stpes", "10"] + S, r"--stpes"),
+    ("unknown model", "dist", ["--model", "mlp9"] + S, r"unknown model 'mlp9' \(valid: linreg, logreg, softmax"),
+    ("unknown sampler", "dist", ["--sampler", "nuts"] + S, r"unknown sampler 'nuts' \(valid: sgd, sgld"),
+    ("non-numeric value (flag)", "dist", ["--step-size", "fast"] + S, r"--step-size.*'fast'"),
+    ("missing option value", "dist", S + ["--seed"], r"--seed"),
+    ("chains do not divide ranks", "dist", ["--chains", "3"] + S, r"--chains 3 does not divide the 4 MPI ranks", 4),
+    ("non-positive steps", "dist", ["--burnin", "0", "--steps", "0"], r"--steps.*0"),
+    ("negative steps", "dist", ["--burnin", "0", "--steps", "-5"], r"--steps.*-5"),
+    ("burn-in not below steps", "dist", ["--steps", "50", "--burnin", "50"], r"--burnin.*50"),
+    ("non-positive step size", "dist", ["--step-size", "0"] + S, r"--step-size.*0"),
+    ("step-gamma out of range", "dist", ["--step-gamma", "2"] + S, r"--step-gamma.*\[0, 1\].*2"),
+    ("non-positive temperature", "dist", ["--temperature", "-1"] + S, r"--temperature.*> 0.*-1"),
+    ("thin zero", "dist", ["--thin", "0"] + S, r"--thin.*>= 1.*0"),
+    ("seed out of range", "dist", ["--seed", "99999999999"] + S, r"--seed.*99999999999"),
+    ("test fraction out of range", "dist", ["--test-fraction", "1.5"] + S, r"--test-fraction.*1\.5"),
+    ("test file and fraction", "dist", ["--test-data", "ok.csv", "--test-fraction", "0.2"] + S, r"ok\.csv.*0\.2"),
+    ("unknown built-in data set", "dist", ["--data", "synthetic:nope"] + S, r"synthetic:nope"),
+    ("class model on a real target", "dist", ["--model", "logreg", "--data", "synthetic:linreg"] + S,
+     r"synthetic:linreg.*real-valued target"),
+    ("unwritable output", "dist", ["--output", "no/such/dir/run.h5"] + S, r"no/such/dir/run\.h5"),
+    ("existing output without --force", "dist", ["--output", "exists.h5"] + S, r"exists\.h5.*--force"),
+    # config files
+    ("missing config file", "dist", ["--config", "none.ini"] + S, r"none\.ini"),
+    ("unknown config key", "dist", ["--config", "badkey.ini"] + S, r"badkey\.ini:2: unknown key 'step_size'"),
+    ("non-numeric value (config)", "dist", ["--config", "badval.ini"] + S, r"badval\.ini:2: .*steps.*'many'"),
+    ("config line without '='", "dist", ["--config", "noeq.ini"] + S, r"noeq\.ini:2: .*'model'"),
+    ("malformed section header", "dist", ["--config", "section.ini"] + S, r"section\.ini:1: .*'\[run'"),
+    ("out-of-range value (config)", "dist", ["--config", "range.ini"] + S, r"range\.ini:2: .*'chains'.*0"),
+    # data files
+    ("missing data file", "dist", ["--data", "nope.csv"] + S, r"nope\.csv: cannot open"),
+    ("unreadable data file (a directory)", "dist", ["--data", "dir.csv"] + S, r"dir\.csv"),
+    ("wrong column count", "dist", ["--data", "cols.csv", "--model", "logreg"] + S, r"cols\.csv:32: expected 4 columns, got 3"),
+    ("non-number", "dist", ["--data", "nonnum.csv", "--model", "logreg"] + S, r"nonnum\.csv:22: column 'b': 'abc' is not a number"),
+    ("NaN", "dist", ["--data", "nan.csv", "--model", "logreg"] + S, r"nan\.csv:2: column 'c'.*nan"),
+    ("Inf", "dist", ["--data", "inf.csv", "--model", "logreg"] + S, r"inf\.csv:42: column 'b'.*inf"),
+    ("class label out of range", "dist", ["--data", "labels.csv", "--model", "logreg"] + S, r"labels\.csv:42: .*2"),
+    ("empty CSV", "dist", ["--data", "empty.csv"] + S, r"empty\.csv: no data rows"),
+    ("CSV with a header only", "dist", ["--data", "hdronly.csv"] + S, r"hdronly\.csv: no data rows"),
+    ("unterminated quote", "dist", ["--data", "quote.csv"] + S, r"quote\.csv:7: unterminated quoted field"),
+    ("fewer rows than the batch size", "dist", ["--data", "ok.csv", "--model", "logreg", "--batch-size", "41"] + S,
+     r"--batch-size 41 .*40 training rows"),
+    ("HDF5 without /y", "dist", ["--data", "noy.h5"] + S, r"noy\.h5: no dataset /y"),
+    ("HDF5 /X of rank 1", "dist", ["--data", "x1d.h5"] + S, r"x1d\.h5: /X has rank 1"),
+    ("HDF5 /X and /y rows differ", "dist", ["--data", "rows.h5"] + S, r"rows\.h5: /X has 40 rows but /y has 39"),
+    ("HDF5 NaN feature", "dist", ["--data", "nanx.h5"] + S, r"nanx\.h5: /X\[17, 1\]: NaN"),
+    ("HDF5 string features", "dist", ["--data", "strx.h5"] + S, r"strx\.h5: /X is not numeric"),
+    ("HDF5 non-integer class label", "dist", ["--data", "halflabel.h5", "--model", "logreg"] + S,
+     r"halflabel\.h5: /y\[0\]: .*0\.5"),
+    ("not an HDF5 file (.h5 name)", "dist", ["--data", "fake.h5"] + S, r"fake\.h5: not an HDF5 file"),
+    ("truncated HDF5 file", "dist", ["--data", "trunc.h5"] + S, r"trunc\.h5"),
+    # checkpoints (--resume)
+    ("--resume without --checkpoint", "dist", [a for a in resume("ck") if a not in ("--checkpoint", "ck")],
+     r"--resume needs --checkpoint"),
+    ("missing checkpoint", "dist", resume("nock"), r"checkpoint nock: cannot open"),
+    ("empty checkpoint", "dist", resume("ck_empty"), r"checkpoint ck_empty: (.*truncated|.*empty|not an sgld-dist checkpoint)"),
+    ("truncated checkpoint", "dist", resume("ck_trunc"), r"checkpoint ck_trunc: truncated: 100 of \d+ bytes"),
+    ("corrupted checkpoint", "dist", resume("ck_crc"), r"checkpoint ck_crc: corrupted \(CRC-32"),
+    ("not a checkpoint", "dist", resume("ck_magic"), r"checkpoint ck_magic: not an sgld-dist checkpoint"),
+    ("checkpoint of another seed", "dist", resume("ck", "--seed", "7"), r"checkpoint ck: seed = 1 in the checkpoint but 7"),
+    ("checkpoint of another layout", "dist", with_opt(resume("ck"), "--chains", "1"),
+     r"checkpoint ck: chains = 2 in the checkpoint but 1"),
+    ("resume without its sample file", "dist", with_opt(resume("ck_missing_out"), "--output", "gone.h5"), r"gone\.h5"),
+    # sample files (sgld-ess)
+    ("ess: not an HDF5 file", "ess", ["summary", "ess_plain.txt"], r"ess_plain\.txt: not an HDF5 file"),
+    ("ess: missing file", "ess", ["summary", "ess_missing.h5"], r"ess_missing\.h5: cannot open"),
+    ("ess: truncated file", "ess", ["summary", "ess_trunc.h5"], r"ess_trunc\.h5"),
+    ("ess: no posterior group", "ess", ["summary", "ess_nopost.h5"], r"ess_nopost\.h5.*no group"),
+    ("ess: empty posterior group", "ess", ["summary", "ess_novars.h5"], r"ess_novars\.h5"),
+    ("ess: unknown variable", "ess", ["summary", "ess_ok.h5", "--var", "nope"], r"no variable 'nope'"),
+    ("ess: string variable", "ess", ["summary", "ess_strvar.h5"], r"ess_strvar\.h5: group 'posterior' has no variable shaped \[chain, draw"),
+    ("ess: too few draws", "ess", ["summary", "ess_short.h5"], r"ess_short\.h5.*3 draws per chain, need at least 4"),
+    ("ess: too many elements without --project", "ess", ["summary", "ess_wide.h5"], r"--project"),
+    ("ess: unknown mESS method", "ess", ["summary", "ess_ok.h5", "--mess-method", "xyz"], r"--mess-method.*'xyz'"),
+    ("ess: zero batch size", "ess", ["summary", "ess_ok.h5", "--batch-size", "0"], r"--batch-size.*0"),
+    ("ess: unknown subcommand", "ess", ["frobnicate", "ess_ok.h5"], r"unknown subcommand 'frobnicate'"),
+    ("ess: missing FILE", "ess", ["summary"], r"missing FILE"),
+]
+
+
+def our_lines(stderr):
+    """Non-empty stderr lines (mpiexec's own banner is off: OMPI_MCA_orte_execute_quiet=1), so
+    the program's one line must be the whole of stderr."""
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+def snapshot(top):
+    """Every file under top with a digest of its content."""
+    snap = {}
+    for root, _, files in os.walk(top):
+        for f in files:
+            path = os.path.join(root, f)
+            with open(path, "rb") as fh:
+                snap[os.path.relpath(path, top)] = hashlib.sha1(fh.read()).hexdigest()
+    return snap
+
+
+def run_case(index, case):
+    """Runs one case in its own copy of the fixtures; returns the list of problems."""
+    name, prog, args, pattern = case[:4]
+    ranks = case[4] if len(case) > 4 else 2
+    if prog == "dist" and "--output" not in args:
+        args = args + ["--output", "out.h5"]
+    cwd = os.path.join(tmp, f"case{index:03d}")
+    shutil.copytree(FIXTURES, cwd, symlinks=True)
+    before = snapshot(cwd)
+    cmd = [MPIEXEC, "-n", str(ranks), DIST if prog == "dist" else ESS] + args
+    problems = []
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=ENV,
+                           stdin=subprocess.DEVNULL, cwd=cwd)
+    except subprocess.TimeoutExpired:
+        p = None
+        problems.append(f"timed out after {TIMEOUT} s (a rank hung)")
+    if p is not None:
+        lines = our_lines(p.stderr)
+        if p.returncode != 2:
+            problems.append(f"exit status {p.returncode}, want 2")
+        if len(lines) != 1:
+            problems.append(f"{len(lines)} stderr lines, want 1: {lines[:6]!r}")
+        elif not re.search(pattern, lines[0]):
+            problems.append(f"message {lines[0]!r} does not match {pattern!r}")
+        low = p.stderr.lower()
+        if "core dumped" in low or "signal" in low or "sanitizer" in low or p.returncode < 0:
+            problems.append("crashed: " + p.stderr[-400:])
+    after = snapshot(cwd)
+    new = sorted(set(after) - set(before))
+    changed = sorted(f for f in before if after.get(f) != before[f])
+    if new:
+        problems.append(f"left behind: {new}")
+    if changed:
+        problems.append(f"modified or removed: {changed}")
+    shutil.rmtree(cwd, ignore_errors=True)
+    return problems
+
+
+# Cases are independent (each in its own directory) and mostly wait on mpiexec: run a few
+# at a time.
+selected = [(i, c) for i, c in enumerate(CASES) if not ONLY or ONLY in c[0]]
+with concurrent.futures.ThreadPoolExecutor(max_workers=JOBS) as pool:
+    results = list(pool.map(lambda ic: run_case(*ic), selected))
+passed = failed = 0
+for (i, case), problems in zip(selected, results):
+    if problems:
+        failed += 1
+        print(f"FAIL - {case[0]}: {'; '.join(problems)}")
+    else:
+        passed += 1
+        print(f"ok - {case[0]}")
+
+shutil.rmtree(tmp, ignore_errors=True)
+print(f"{passed} passed, {failed} failed ({len(CASES)} cases in the table)")
+sys.exit(1 if failed else 0)
