@@ -1,7 +1,7 @@
 /* noise.c - standard normals for the Langevin noise, vectorized: Philox4x32-10 on 8 counters
  * at a time (AVX-512 intrinsics, else the compiler's vectorization of a plain loop; the same keying as rng.c: block b of the stream (key (seed, chain), counter
  * (b, purpose, step)) gives the pair of elements 2b, 2b + 1), then Box-Muller in single
- * precision with SLEEF's AVX2 logf and sincosf (1.0 ulp):
+ * precision with SLEEF's AVX-512 or AVX2 logf and sincosf (1.0 ulp):
  *   u1 = (w0 >> 8 + 1/2) 2^-24, u2 = (w2 >> 8 + 1/2) 2^-24,
  *   z[2b] = sqrt(-2 log u1) cos(2 pi u2), z[2b+1] = sqrt(-2 log u1) sin(2 pi u2).
  * rng.c uses 53-bit uniforms in double: the two agree to ~1e-6 relative except where u1 <
@@ -88,6 +88,23 @@ __attribute__((target("avx2,fma"))) static void box_muller_avx2(const uint32_t *
         _mm256_storeu_ps(c + i, sc.y);
     }
 }
+__attribute__((target("avx512f"))) static void box_muller_avx512(const uint32_t *w0, const uint32_t *w2, float *rad,
+                                                                 float *c, float *s)
+{
+    const __m512 scale = _mm512_set1_ps(0x1.0p-24f), half = _mm512_set1_ps(0.5f);
+    const __m512 m2 = _mm512_set1_ps(-2.0f), twopi = _mm512_set1_ps(6.28318530717958647692f);
+    for (int i = 0; i < CHUNK; i += 16) {
+        __m512i a = _mm512_srli_epi32(_mm512_loadu_si512((const void *)(w0 + i)), 8);
+        __m512i b = _mm512_srli_epi32(_mm512_loadu_si512((const void *)(w2 + i)), 8);
+        __m512 u1 = _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(a), half), scale);
+        __m512 u2 = _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(b), half), scale);
+        __m512 r = _mm512_sqrt_ps(_mm512_mul_ps(m2, Sleef_logf16_u10avx512f(u1)));
+        Sleef___m512_2 sc = Sleef_sincosf16_u10avx512f(_mm512_mul_ps(twopi, u2));
+        _mm512_storeu_ps(rad + i, r);
+        _mm512_storeu_ps(s + i, sc.x);
+        _mm512_storeu_ps(c + i, sc.y);
+    }
+}
 #pragma GCC pop_options
 #endif
 
@@ -116,7 +133,8 @@ void sgld_net_normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, si
 #endif
             philox_chunk(r->seed, r->chain, (uint32_t)b0, purpose, (uint32_t)step, (uint32_t)(step >> 32), w0, w2);
 #if defined(__x86_64__) && defined(SGLD_HAVE_SLEEF)
-        if (avx2) box_muller_avx2(w0, w2, rad, c, s);
+        if (avx512) box_muller_avx512(w0, w2, rad, c, s);
+        else if (avx2) box_muller_avx2(w0, w2, rad, c, s);
         else
 #endif
             box_muller_libm(w0, w2, rad, c, s);
