@@ -119,6 +119,7 @@ static sgld_status open_layout(sgld_samples *s, int n_vars, const sgld_var_spec 
         n_draws = (int64_t)dims[1];
     }
     s->n_draws = n_draws < 0 ? 0 : n_draws;
+    s->extent = s->n_draws; /* what the datasets hold (writer.c shrinks when they differ) */
     return SGLD_OK;
 }
 
