@@ -12,7 +12,26 @@
  *
  * Draws are kept after --burnin every --thin steps and appended collectively every
  * --flush-every draws; before each append the ranks agree on failure, so a chain that fails
- * (e.g. diverges) stops every rank at the next flush instead of hanging them. */
+ * (e.g. diverges) stops every rank at the next flush instead of hanging them.
+ *
+ * Checkpoints (--checkpoint, checkpoint.h) are taken at flush points, right after a flush, so
+ * the saved draw count is the sample file's.  SIGTERM, SIGINT and SIGUSR1 stop a run cleanly:
+ *   1. the handler only sets a flag;
+ *   2. each step's gradient allreduce over the chain carries it (one more float in the fused
+ *      buffer, summed), so every rank of a chain learns of it at the same step; a one-rank
+ *      chain (S = 1) has no allreduce and reads its own flag;
+ *   3. a chain that learned of it enters the grid's next flush-point agreement (the existing
+ *      sgld_status_agree plus one MPI_MAX allreduce of {stop, step, checkpoint due}) right
+ *      away instead of at the flush point; chains not yet told enter it at the flush point
+ *      as usual, so the collectives match and all ranks learn the largest step T reached;
+ *   4. every chain runs on to step T, then all agree on failure, flush, checkpoint and return
+ *      with rep->incomplete = 1 (sgld-dist exits 3).
+ * No collective is added per step.  A stop needs at most one flush interval
+ * (--flush-every x --thin steps) when only some ranks were signalled, a step or two when all
+ * were (mpirun forwards SIGUSR1 and SIGTERM to every rank; SLURM signals every task).
+ * --resume restores theta and the sampler state from the checkpoint, cuts the sample file back
+ * to the checkpoint's draws and continues at the next step: the counter-based streams are
+ * keyed by step, so the continued chain is bitwise the uninterrupted one. */
 #ifndef SGLD_RUN_H
 #define SGLD_RUN_H
 
@@ -26,7 +45,17 @@
 /* Named timing events (seconds on rank 0).  `sync` is the wait at flush points where all
  * ranks agree on failure (it absorbs the difference in speed between chains). */
 enum sgld_event { SGLD_EV_BATCH, SGLD_EV_GRAD, SGLD_EV_ALLREDUCE, SGLD_EV_UPDATE, SGLD_EV_SYNC,
-                  SGLD_EV_IO, SGLD_EV_COUNT };
+                  SGLD_EV_IO, SGLD_EV_CHECKPOINT, SGLD_EV_COUNT };
+
+/* What --dry-run found (the plan), filled instead of running. */
+typedef struct sgld_run_plan {
+    int n_ranks;
+    int64_t n_params, state_floats; /* per chain */
+    int64_t draws_per_flush, steps_per_flush;
+    int64_t file_bytes;             /* draws and stats of all chains (HDF5 overhead excluded) */
+    int64_t checkpoint_bytes;       /* one checkpoint file */
+    int64_t resume_step, resume_draws; /* --resume: the checkpoint's position, else -1 */
+} sgld_run_plan;
 
 typedef struct sgld_run_report {
     int n_chains, n_shards;
@@ -35,7 +64,19 @@ typedef struct sgld_run_report {
     sgld_model model;       /* the layout, for naming elements */
     float *draws;           /* rank 0 only, when kept: [chain][draw][n_params]; else NULL */
     double seconds;         /* wall time of the sampling loop */
-    double event_seconds[SGLD_EV_COUNT];
+    double event_seconds[SGLD_EV_COUNT]; /* this rank's */
+    /* --log-view: over all ranks (filled on every rank at the end of a run) */
+    int64_t event_count[SGLD_EV_COUNT]; /* this rank's count of each event */
+    double event_min[SGLD_EV_COUNT], event_max[SGLD_EV_COUNT], event_mean[SGLD_EV_COUNT];
+    double seconds_mean;    /* mean over ranks of the loop's wall time */
+    int n_ranks;
+    int64_t first_step;     /* 0, or the checkpoint's step on --resume */
+    int64_t last_step;      /* last completed step */
+    int incomplete;         /* stopped by a signal before --steps (checkpointed when set) */
+    int stop_signal;        /* the signal that stopped it */
+    int64_t n_checkpoints;  /* checkpoints written by this run */
+    int dry_run;            /* plan below is filled, nothing ran */
+    sgld_run_plan plan;
     int has_test;           /* test metrics below are valid */
     double test_accuracy;   /* classification: accuracy of the posterior predictive */
     double test_nll;        /* mean negative log predictive density */
@@ -45,11 +86,22 @@ typedef struct sgld_run_report {
 
 /* Runs the configured chains on the ranks of comm.  Collective over comm; every rank
  * returns the same status (and rank 0 holds the message to print).  keep_draws: gather
- * every draw to rank 0 into rep->draws (for summaries and tests; small models only).
+ * every draw to rank 0 into rep->draws (for summaries and tests; small models only; not
+ * for resumed or stopped runs).
  * On a usage or input error no output file is left behind; on a failure during sampling
- * the output keeps every draw up to the last flush. */
+ * the output keeps every draw up to the last flush.  A run stopped by a signal returns
+ * SGLD_OK with rep->incomplete set.  With --resume a missing, truncated, corrupted or foreign
+ * checkpoint is an input error (SGLD_ERR_IO, SGLD_ERR_PARSE, SGLD_ERR_USAGE) found before
+ * anything is written.  With cfg->dry_run it loads and checks everything, fills rep->plan
+ * and returns without writing.  Installs handlers for SIGTERM, SIGINT and SIGUSR1 while
+ * sampling (the previous ones are restored). */
 sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws,
                      sgld_run_report *rep);
+
+/* on = 1: installs handlers for SIGTERM, SIGINT and SIGUSR1 that make sgld_run stop cleanly
+ * (run.h's stop protocol; a second SIGINT kills); on = 0 restores the previous handlers.  The
+ * program calls it (the library never installs handlers by itself).  Not collective. */
+void sgld_run_signals(int on);
 
 /* Frees what the report owns. */
 void sgld_run_report_free(sgld_run_report *rep);

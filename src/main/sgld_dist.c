@@ -1,8 +1,12 @@
 /* sgld_dist.c - the sgld-dist program: parse, run, report.
  *
- * Exit status: 0 success; 2 bad input or usage (the message names the file, field and value);
- * 1 any other failure (divergence, MPI, HDF5, memory).  Only rank 0 prints. */
+ * Exit status: 0 success; 2 bad input or usage (the message names the file, field and value;
+ * also a missing, truncated, corrupted or foreign --resume checkpoint); 1 any other failure
+ * (divergence, MPI, HDF5, memory); 3 incomplete: stopped by SIGTERM, SIGINT or SIGUSR1 after
+ * flushing the draws and saving --checkpoint, to be continued with --resume.  Only rank 0
+ * prints. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +18,7 @@
 #include "sgld/status.h"
 
 #define SUMMARY_MAX_ROWS 40
+#define EXIT_INCOMPLETE 3 /* stopped by a signal; resume me */
 
 static int exit_code(sgld_status st)
 {
@@ -110,8 +115,68 @@ static void print_summary(const sgld_config *cfg, const sgld_run_report *rep)
     if (cfg->output[0]) printf("draws written to %s\n", cfg->output);
 }
 
+/* --log-view: one row per named event, over all ranks. */
+static void print_log_view(const sgld_run_report *rep)
+{
+    printf("\nevent log (%d ranks, %lld steps %lld..%lld, loop %.3f s mean over ranks)\n", rep->n_ranks,
+           (long long)(rep->last_step - rep->first_step), (long long)rep->first_step + 1,
+           (long long)rep->last_step, rep->seconds_mean);
+    printf("%-12s %10s %12s %12s %12s %8s %12s\n", "event", "count", "min s", "max s", "mean s",
+           "share", "mean us/call");
+    for (int e = 0; e < SGLD_EV_COUNT; e++)
+        printf("%-12s %10lld %12.6f %12.6f %12.6f %7.1f%% %12.3f\n", sgld_event_name(e),
+               (long long)rep->event_count[e], rep->event_min[e], rep->event_max[e], rep->event_mean[e],
+               100.0 * rep->event_mean[e] / fmax(rep->seconds_mean, 1e-12),
+               rep->event_count[e] ? 1e6 * rep->event_mean[e] / (double)rep->event_count[e] : 0.0);
+    printf("(counts are rank 0's; 'update' is the sampler's step including its noise generation; "
+           "'sync' the wait where ranks agree at flush points)\n");
+}
+
+static void print_plan(const sgld_config *cfg, const sgld_run_report *rep)
+{
+    const sgld_run_plan *p = &rep->plan;
+    printf("sgld-dist --dry-run: configuration and data are valid\n");
+    printf("  ranks            %d = %d chain%s x %d shard%s\n", p->n_ranks, rep->n_chains,
+           rep->n_chains == 1 ? "" : "s", rep->n_shards, rep->n_shards == 1 ? "" : "s");
+    printf("  model            %s, %lld parameters, sampler %s (%lld state floats)\n", cfg->model,
+           (long long)p->n_params, cfg->sampler, (long long)p->state_floats);
+    printf("  data             %s: %lld training rows (about %lld per rank), %lld test rows\n", cfg->data,
+           (long long)rep->n_train, (long long)(rep->n_train / rep->n_shards), (long long)rep->n_test);
+    printf("  batch            %lld per chain, about %.1f per rank\n", (long long)cfg->batch_size,
+           (double)cfg->batch_size / rep->n_shards);
+    printf("  steps            %lld (burn-in %lld, thin %lld)\n", (long long)cfg->steps,
+           (long long)cfg->burnin, (long long)cfg->thin);
+    printf("  draws            %lld per chain, %lld in all; a flush every %lld draws (%lld steps)\n",
+           (long long)rep->n_draws, (long long)rep->n_draws * rep->n_chains, (long long)p->draws_per_flush,
+           (long long)p->steps_per_flush);
+    if (cfg->output[0])
+        printf("  output           %s, about %.3f MB of draws\n", cfg->output, p->file_bytes / 1e6);
+    else
+        printf("  output           none\n");
+    if (cfg->checkpoint[0]) {
+        printf("  checkpoint       %s, %lld bytes each", cfg->checkpoint, (long long)p->checkpoint_bytes);
+        if (cfg->checkpoint_every) printf(", every %lld steps", (long long)cfg->checkpoint_every);
+        if (cfg->checkpoint_seconds > 0) printf(", every %g s (at flushes)", cfg->checkpoint_seconds);
+        printf(", on SIGTERM/SIGINT/SIGUSR1 and at the end\n");
+    }
+    if (p->resume_step >= 0)
+        printf("  resume           from step %lld with %lld draws per chain\n", (long long)p->resume_step,
+               (long long)p->resume_draws);
+}
+
+static const char *signal_name(int sig)
+{
+    switch (sig) {
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    case SIGUSR1: return "SIGUSR1";
+    default: return "a signal";
+    }
+}
+
 int main(int argc, char **argv)
 {
+    sgld_run_signals(1); /* before MPI_Init: a signal during start-up also stops cleanly */
     MPI_Init(&argc, &argv);
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -133,11 +198,20 @@ int main(int argc, char **argv)
         if (st != SGLD_OK) {
             fprintf(stderr, "sgld-dist: %s\n", sgld_error_message());
             if (getenv("SGLD_TRACE")) fputs(sgld_error_trace(), stderr);
+        } else if (rep.dry_run) {
+            print_plan(&cfg, &rep);
+        } else if (rep.incomplete) {
+            fprintf(stderr, "sgld-dist: stopped by %s after step %lld of %lld; draws flushed%s%s%s\n",
+                    signal_name(rep.stop_signal), (long long)rep.last_step, (long long)cfg.steps,
+                    cfg.checkpoint[0] ? ", checkpoint saved to " : "; no --checkpoint, so it cannot be resumed",
+                    cfg.checkpoint, cfg.checkpoint[0] ? "; continue with the same options and --resume" : "");
+            if (cfg.log_view) print_log_view(&rep);
         } else if (!cfg.quiet) {
             print_summary(&cfg, &rep);
         }
+        if (st == SGLD_OK && !rep.dry_run && !rep.incomplete && cfg.log_view) print_log_view(&rep);
     }
     sgld_run_report_free(&rep);
     MPI_Finalize();
-    return exit_code(st);
+    return st == SGLD_OK && rep.incomplete ? EXIT_INCOMPLETE : exit_code(st);
 }

@@ -1,7 +1,9 @@
 /* run.c - the sampling loop: grid, data, model, sampler, sample file (see include/sgld/run.h). */
 #include "sgld/run.h"
 
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 
 #include <hdf5.h>
 
+#include "sgld/checkpoint.h"
 #include "sgld/data.h"
 #include "sgld/grid.h"
 #include "sgld/rng.h"
@@ -18,7 +21,22 @@
 
 #define KEEP_DRAWS_MAX_FLOATS 50000000 /* 200 MB on rank 0 */
 
-static const char *const event_names[SGLD_EV_COUNT] = {"batch", "gradient", "allreduce", "update", "sync", "I/O"};
+static const char *const event_names[SGLD_EV_COUNT] = {"batch", "gradient", "allreduce", "update",
+                                                        "sync", "I/O", "checkpoint"};
+
+/* The first stop signal received (0: none).  Set by the handler, read at every step. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    if (stop_signal && sig == SIGINT) { /* a second Ctrl-C: the user means it */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    if (!stop_signal) stop_signal = sig;
+}
+
+static const int stop_signals[3] = {SIGTERM, SIGINT, SIGUSR1};
 
 const char *sgld_event_name(int ev) { return ev >= 0 && ev < SGLD_EV_COUNT ? event_names[ev] : "?"; }
 
@@ -33,13 +51,20 @@ typedef struct run {
     int writer;              /* shard 0 of a chain: writes the chain's draws */
     sgld_rng rng;            /* key (seed, chain) */
     float *theta, *state, *work;
-    float *fused;            /* [n_params + 1]: gradient, then the minibatch log-likelihood */
+    float *fused;            /* [n_params + 2]: gradient, minibatch log-likelihood, stop flag */
     float *grad;             /* [n_params]: the scaled gradient estimate handed to the sampler */
     unsigned char *picked;   /* n_train bits: Floyd's membership set */
     int64_t *batch, *local;  /* B global indices; the local rows among them */
     size_t n_local;          /* local rows in this step's batch */
     double scale;            /* N / B */
     double event_grad, event_allreduce; /* seconds in gradient() (to split the step's time) */
+    int64_t n_grad;          /* gradient() calls */
+    int chain_stop;          /* a rank of my chain was signalled (agreed through the allreduce) */
+    size_t state_size;       /* sampler state floats */
+    int64_t n_draws_done;    /* draws per chain flushed (or, without output, counted) so far */
+    char *ck_config;         /* the chain-defining configuration text (checkpoint.h) */
+    float *ck_pack;          /* [n_params + state]: this chain's state (with --checkpoint) */
+    float *ck_all;           /* rank 0: [n_chains][n_params + state] */
     /* draw buffer of a writer: per saved variable [flush][size], then lp, step_size and the
      * sampler's own stats, [flush] each */
     float *buf_var[SGLD_MODEL_MAX_VARS];
@@ -102,11 +127,11 @@ static sgld_status allocate(run *r, int keep_draws)
 {
     const size_t P = r->model.n_params;
     const sgld_config *cfg = r->cfg;
-    size_t ns = r->sampler->state_size(P);
+    size_t ns = r->state_size;
     SGLD_ALLOC(r->theta, P);
     SGLD_ALLOC(r->state, ns);
     SGLD_ALLOC(r->work, 4 * P);
-    SGLD_ALLOC(r->fused, P + 1);
+    SGLD_ALLOC(r->fused, P + 2);
     SGLD_ALLOC(r->grad, P);
     SGLD_ALLOC(r->picked, (size_t)(r->train->n_total + 7) / 8);
     SGLD_ALLOC(r->batch, cfg->batch_size);
@@ -120,16 +145,17 @@ static sgld_status allocate(run *r, int keep_draws)
             SGLD_ALLOC(r->kept, (size_t)count_draws(cfg, r->sampler) * P);
         }
     }
+    if (cfg->checkpoint[0]) {
+        SGLD_ALLOC(r->ck_pack, P + ns);
+        if (r->grid->rank == 0) SGLD_ALLOC(r->ck_all, (size_t)r->grid->n_chains * (P + ns));
+    }
     return SGLD_OK;
 }
 
-/* Creates the sample file with one variable per parameter tensor, lp and step_size, and the
- * run's attributes.  Collective over the grid. */
-static sgld_status create_output(run *r)
+/* The sample file's variables: one per saved parameter tensor, lp, step_size and the
+ * sampler's stats.  Returns their number. */
+static int output_vars(const run *r, sgld_var_spec *vars)
 {
-    const sgld_config *cfg = r->cfg;
-    sgld_var_spec vars[SGLD_MODEL_MAX_VARS + 2 + SGLD_SAMPLER_MAX_STATS];
-    memset(vars, 0, sizeof vars);
     int n = 0;
     for (int v = 0; v < r->model.n_vars; v++) {
         const sgld_param_var *pv = &r->model.vars[v];
@@ -147,6 +173,17 @@ static sgld_status create_output(run *r)
     vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "step_size", .dtype = SGLD_F64};
     for (int k = 0; k < r->sampler->n_stats; k++)
         vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = r->sampler->stat_names[k], .dtype = SGLD_F64};
+    return n;
+}
+
+/* Creates the sample file with output_vars and the run's attributes.  Collective over the
+ * grid. */
+static sgld_status create_output(run *r)
+{
+    const sgld_config *cfg = r->cfg;
+    sgld_var_spec vars[SGLD_MODEL_MAX_VARS + 2 + SGLD_SAMPLER_MAX_STATS];
+    memset(vars, 0, sizeof vars);
+    int n = output_vars(r, vars);
     SGLD_TRY(sgld_samples_create(r->grid->comm, cfg->output, cfg->force, r->grid->n_chains, n, vars,
                                  cfg->flush_draws, &r->out));
 
@@ -246,12 +283,17 @@ static sgld_status gradient(void *self, const float *theta, float *grad, double 
     run *r = self;
     const size_t P = r->model.n_params;
     double t0 = MPI_Wtime();
-    memset(r->fused, 0, (P + 1) * sizeof(float));
+    memset(r->fused, 0, (P + 2) * sizeof(float));
     r->fused[P] = (float)r->model.type->loglik_grad(&r->model, theta, r->train, r->local, r->n_local, r->fused);
+    /* The stop flag rides along in the sum (no collective of its own); a one-rank chain reads
+     * its own flag. */
+    r->fused[P + 1] = stop_signal ? 1.0f : 0.0f;
     double t1 = MPI_Wtime();
     if (r->grid->n_shards > 1)
-        SGLD_MPI(MPI_Allreduce(MPI_IN_PLACE, r->fused, (int)(P + 1), MPI_FLOAT, MPI_SUM, r->grid->chain_comm));
+        SGLD_MPI(MPI_Allreduce(MPI_IN_PLACE, r->fused, (int)(P + 2), MPI_FLOAT, MPI_SUM, r->grid->chain_comm));
     double t2 = MPI_Wtime();
+    if (r->fused[P + 1] > 0.0f) r->chain_stop = 1;
+    r->n_grad++;
     for (size_t i = 0; i < P; i++) grad[i] = (float)(r->scale * r->fused[i]);
     *lp = r->scale * r->fused[P] + sgld_model_log_prior(&r->model, theta, grad);
     r->event_grad += t1 - t0;
@@ -320,25 +362,115 @@ static uint64_t fnv1a(const void *p, size_t n)
     return h;
 }
 
-/* The loop.  Returns the local status (failures are agreed at sync points). */
-static sgld_status sample(run *r, sgld_run_report *rep)
+/* Saves the state after the current step (collective over the grid, right after a flush): the
+ * writers gather [theta, state] of every chain to rank 0 over the shard-0 communicator and
+ * rank 0 writes the file atomically; every rank returns the agreed status. */
+static sgld_status save_checkpoint(run *r, int64_t step)
+{
+    const size_t P = r->model.n_params, per = P + r->state_size;
+    sgld_status st = SGLD_OK;
+    if (r->writer) {
+        memcpy(r->ck_pack, r->theta, P * sizeof(float));
+        memcpy(r->ck_pack + P, r->state, r->state_size * sizeof(float));
+        if (MPI_Gather(r->ck_pack, (int)per, MPI_FLOAT, r->ck_all, (int)per, MPI_FLOAT, 0,
+                       r->grid->shard_comm) != MPI_SUCCESS)
+            st = sgld_error_set(SGLD_ERR_MPI, "checkpoint %s: gathering the chains failed", r->cfg->checkpoint);
+        if (st == SGLD_OK && r->grid->rank == 0) {
+            sgld_checkpoint ck = {.config_hash = sgld_checkpoint_hash(r->ck_config), .step = step,
+                                  .n_draws = r->n_draws_done, .n_chains = r->grid->n_chains,
+                                  .n_shards = r->grid->n_shards, .n_params = P,
+                                  .state_size = r->state_size, .config = r->ck_config, .data = r->ck_all};
+            st = sgld_checkpoint_save(r->cfg->checkpoint, &ck);
+        }
+    }
+    return sgld_status_agree(r->grid->comm, st);
+}
+
+/* Draws a chain has kept after step t. */
+static int64_t draws_until(const sgld_config *cfg, const sgld_sampler_type *s, int64_t step)
+{
+    int64_t n = 0;
+    for (int64_t t = cfg->burnin + cfg->thin; t <= step; t += cfg->thin)
+        n += !s->keep_draw || s->keep_draw(cfg, (uint64_t)t);
+    return n;
+}
+
+/* Reads --checkpoint on rank 0 and checks it against this run (collective: the status is
+ * agreed).  With apply, every rank takes its chain's theta and sampler state (rank 0 scatters
+ * them to the chains' shard-0 ranks, which broadcast them over their chain) and *step and
+ * *draws are set on every rank. */
+static sgld_status restore(run *r, int apply, int64_t *step, int64_t *draws)
+{
+    const sgld_config *cfg = r->cfg;
+    const size_t P = r->model.n_params, per = P + r->state_size;
+    sgld_checkpoint ck;
+    memset(&ck, 0, sizeof ck);
+    sgld_status st = SGLD_OK;
+    if (r->grid->rank == 0) {
+        st = sgld_checkpoint_load(cfg->checkpoint, &ck);
+        if (st == SGLD_OK)
+            st = sgld_checkpoint_match(cfg->checkpoint, &ck, r->ck_config, r->grid->n_chains,
+                                       r->grid->n_shards, P, r->state_size);
+        if (st == SGLD_OK && (ck.step > cfg->steps || ck.n_draws != draws_until(cfg, r->sampler, ck.step)))
+            st = sgld_error_set(SGLD_ERR_PARSE, "checkpoint %s: step %lld with %lld draws does not fit "
+                                "this run (%lld draws by then)", cfg->checkpoint, (long long)ck.step,
+                                (long long)ck.n_draws, (long long)draws_until(cfg, r->sampler, ck.step));
+    }
+    if (st == SGLD_ERR_PARSE) { /* point at the previous generation when it is there */
+        char prev[SGLD_PATH_MAX + 8], msg[2 * SGLD_PATH_MAX + 256];
+        snprintf(prev, sizeof prev, "%s.prev", cfg->checkpoint);
+        if (access(prev, R_OK) == 0) {
+            snprintf(msg, sizeof msg, "%s; the previous generation %s may be intact (resume from a copy "
+                     "of it with --checkpoint)", sgld_error_message(), prev);
+            st = sgld_error_set(st, "%s", msg);
+        }
+    }
+    st = sgld_status_agree(r->grid->comm, st);
+    int64_t pos[2] = {ck.step, ck.n_draws};
+    if (st == SGLD_OK && MPI_Bcast(pos, 2, MPI_INT64_T, 0, r->grid->comm) != MPI_SUCCESS)
+        st = sgld_error_set(SGLD_ERR_MPI, "MPI_Bcast of the checkpoint's position failed");
+    if (st == SGLD_OK && apply) {
+        if (r->writer &&
+            MPI_Scatter(ck.data, (int)per, MPI_FLOAT, r->ck_pack, (int)per, MPI_FLOAT, 0,
+                        r->grid->shard_comm) != MPI_SUCCESS)
+            st = sgld_error_set(SGLD_ERR_MPI, "MPI_Scatter of the checkpoint failed");
+        if (MPI_Bcast(r->ck_pack, (int)per, MPI_FLOAT, 0, r->grid->chain_comm) != MPI_SUCCESS && st == SGLD_OK)
+            st = sgld_error_set(SGLD_ERR_MPI, "MPI_Bcast of the checkpoint failed");
+        memcpy(r->theta, r->ck_pack, P * sizeof(float));
+        memcpy(r->state, r->ck_pack + P, r->state_size * sizeof(float));
+    }
+    *step = pos[0];
+    *draws = pos[1];
+    sgld_checkpoint_free(&ck);
+    return st;
+}
+
+/* The loop from step t_first + 1 (0: a fresh start).  Returns the local status (failures are
+ * agreed at sync points).  The stop protocol is described in run.h. */
+static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
 {
     const sgld_config *cfg = r->cfg;
     const size_t P = r->model.n_params;
     /* Sync points every flush_draws * thin steps: at most flush_draws draws fall between two. */
     const int64_t sync_every = cfg->flush_draws * cfg->thin;
+    const int64_t ck_every = cfg->checkpoint[0] ? cfg->checkpoint_every : 0;
     progress pg = {.on = r->grid->rank == 0 && !cfg->quiet && (cfg->progress || isatty(2)),
                    .tty = isatty(2), .start = MPI_Wtime()};
     double *ev = rep->event_seconds;
+    int64_t *n_ev = rep->event_count;
     sgld_step_ctx ctx = {.n_params = P, .temperature = cfg->temperature, .rng = &r->rng, .work = r->work,
                          .cfg = cfg, .model = &r->model, .gradient = gradient, .gradient_self = r};
     sgld_status local = SGLD_OK;
-    double lp = 0.0;
+    double lp = 0.0, last_checkpoint = MPI_Wtime();
+    int64_t stop_at = 0; /* the agreed step to stop after, once a stop was requested */
 
     r->scale = (double)r->train->n_total / (double)cfg->batch_size;
-    sgld_model_init_params(&r->model, &r->rng, r->theta);
-    r->sampler->init(&ctx, r->theta, r->state);
-    for (int64_t t = 1; t <= cfg->steps; t++) {
+    if (t_first == 0) {
+        sgld_model_init_params(&r->model, &r->rng, r->theta);
+        r->sampler->init(&ctx, r->theta, r->state);
+    }
+    rep->first_step = rep->last_step = t_first;
+    for (int64_t t = t_first + 1; t <= cfg->steps; t++) {
         if (local == SGLD_OK) {
             double t0 = MPI_Wtime();
             r->n_local = draw_batch(r, (uint64_t)t);
@@ -365,25 +497,73 @@ static sgld_status sample(run *r, sgld_run_report *rep)
             ev[SGLD_EV_GRAD] += r->event_grad;
             ev[SGLD_EV_ALLREDUCE] += r->event_allreduce;
             ev[SGLD_EV_UPDATE] += (t2 - t1) - r->event_grad - r->event_allreduce;
+            n_ev[SGLD_EV_BATCH]++;
+            n_ev[SGLD_EV_UPDATE]++;
             progress_show(&pg, t, cfg->steps, lp, eps, 0);
         }
-        /* A chain that failed skips straight to the next sync point, where all agree. */
-        if (local != SGLD_OK || t == cfg->steps || t % sync_every == 0) {
-            double t0 = MPI_Wtime();
+        /* A chain that failed or was told to stop goes straight to the next agreement, which
+         * the other chains enter at their next sync point; after a stop was agreed, all meet
+         * again at the agreed step. */
+        int due = stop_at ? t == stop_at
+                          : local != SGLD_OK || r->chain_stop || t == cfg->steps || t % sync_every == 0 ||
+                                (ck_every && t % ck_every == 0);
+        if (!due) continue;
+        double t0 = MPI_Wtime();
+        int checkpoint = 0;
+        if (!stop_at) {
             sgld_status st = sgld_status_agree(r->grid->comm, local);
             if (st != SGLD_OK) return st;
-            int64_t n_buf = 0;
-            MPI_Allreduce(&r->n_buf, &n_buf, 1, MPI_INT64_T, MPI_MAX, r->grid->comm);
-            r->n_buf = n_buf; /* non-writers hold no draws but take part with the same count */
-            double t1 = MPI_Wtime();
-            if (r->out && n_buf > 0) SGLD_TRY(flush(r));
-            r->n_buf = 0;
-            ev[SGLD_EV_SYNC] += t1 - t0;
-            ev[SGLD_EV_IO] += MPI_Wtime() - t1;
+            int64_t in[3] = {r->chain_stop ? (stop_signal ? stop_signal : 1) : 0, t,
+                             r->grid->rank == 0 && cfg->checkpoint_seconds > 0 &&
+                                 MPI_Wtime() - last_checkpoint >= cfg->checkpoint_seconds},
+                    out[3];
+            SGLD_MPI(MPI_Allreduce(in, out, 3, MPI_INT64_T, MPI_MAX, r->grid->comm));
+            n_ev[SGLD_EV_SYNC]++;
+            checkpoint = out[2] || (ck_every && t % ck_every == 0) || t == cfg->steps;
+            if (out[0]) {
+                stop_at = out[1];
+                rep->stop_signal = out[0] > 1 ? (int)out[0] : 0;
+                if (t < stop_at) { /* others are ahead: catch up with them */
+                    ev[SGLD_EV_SYNC] += MPI_Wtime() - t0;
+                    continue;
+                }
+            }
         }
+        if (stop_at) { /* everyone is at stop_at: agree on the steps run since */
+            sgld_status st = sgld_status_agree(r->grid->comm, local);
+            if (st != SGLD_OK) return st;
+            n_ev[SGLD_EV_SYNC]++;
+            checkpoint = 1;
+        }
+        int64_t n_buf = 0;
+        SGLD_MPI(MPI_Allreduce(&r->n_buf, &n_buf, 1, MPI_INT64_T, MPI_MAX, r->grid->comm));
+        r->n_buf = n_buf; /* non-writers hold no draws but take part with the same count */
+        double t1 = MPI_Wtime();
+        if (r->out && n_buf > 0) {
+            SGLD_TRY(flush(r));
+            n_ev[SGLD_EV_IO]++;
+        }
+        r->n_buf = 0;
+        r->n_draws_done += n_buf;
+        double t2 = MPI_Wtime();
+        if (checkpoint && cfg->checkpoint[0]) {
+            SGLD_TRY(save_checkpoint(r, t));
+            n_ev[SGLD_EV_CHECKPOINT]++;
+            rep->n_checkpoints++;
+            last_checkpoint = MPI_Wtime();
+        }
+        ev[SGLD_EV_SYNC] += t1 - t0;
+        ev[SGLD_EV_IO] += t2 - t1;
+        ev[SGLD_EV_CHECKPOINT] += MPI_Wtime() - t2;
+        rep->last_step = t;
+        if (stop_at) break;
     }
+    n_ev[SGLD_EV_GRAD] = r->n_grad;
+    n_ev[SGLD_EV_ALLREDUCE] = r->grid->n_shards > 1 ? r->n_grad : 0;
+    rep->incomplete = rep->last_step < cfg->steps;
     rep->theta_hash = fnv1a(r->theta, P * sizeof(float));
-    progress_show(&pg, cfg->steps, cfg->steps, lp, sgld_sampler_step_size(r->sampler, cfg, (uint64_t)cfg->steps), 1);
+    progress_show(&pg, rep->last_step, cfg->steps, lp,
+                  sgld_sampler_step_size(r->sampler, cfg, (uint64_t)rep->last_step), 1);
     rep->seconds = MPI_Wtime() - pg.start;
     return SGLD_OK;
 }
@@ -464,10 +644,74 @@ static void run_free(run *r)
     for (int v = 0; v < SGLD_MODEL_MAX_VARS; v++) sgld_free(r->buf_var[v]);
     for (int k = 0; k < 2 + SGLD_SAMPLER_MAX_STATS; k++) sgld_free(r->buf_stat[k]);
     sgld_free(r->kept);
+    sgld_free(r->ck_config);
+    sgld_free(r->ck_pack);
+    sgld_free(r->ck_all);
     sgld_model_finalize(&r->model);
     sgld_data_destroy(&r->train);
     sgld_data_destroy(&r->test);
     sgld_grid_destroy(&r->grid);
+}
+
+/* Options that only make sense together (--checkpoint-every and --checkpoint-seconds without
+ * --checkpoint are allowed, so that a config file can carry them).  Every rank finds the same. */
+static sgld_status check_options(const sgld_config *cfg)
+{
+    SGLD_CHECK(!cfg->resume || cfg->checkpoint[0], SGLD_ERR_USAGE, "--resume needs --checkpoint FILE");
+    SGLD_CHECK(!cfg->checkpoint[0] || !cfg->output[0] || strcmp(cfg->checkpoint, cfg->output) != 0,
+               SGLD_ERR_USAGE, "--checkpoint and --output are the same file '%s'", cfg->output);
+    return SGLD_OK;
+}
+
+/* The --dry-run plan. */
+static void plan(const run *r, int64_t n_draws, sgld_run_plan *p)
+{
+    const sgld_config *cfg = r->cfg;
+    int64_t saved = 0;
+    for (int v = 0; v < r->model.n_vars; v++)
+        if (r->model.vars[v].save) saved += (int64_t)r->model.vars[v].size;
+    p->n_ranks = r->grid->size;
+    p->n_params = (int64_t)r->model.n_params;
+    p->state_floats = (int64_t)r->state_size;
+    p->draws_per_flush = cfg->flush_draws;
+    p->steps_per_flush = cfg->flush_draws * cfg->thin;
+    /* float32 parameters, float64 lp, step_size and stats, int64 draw coordinates */
+    p->file_bytes = r->grid->n_chains * n_draws * (4 * saved + 8 * (2 + r->sampler->n_stats)) + 2 * 8 * n_draws;
+    p->checkpoint_bytes = cfg->checkpoint[0] ? 80 + (int64_t)strlen(r->ck_config) +
+                                                   4 * r->grid->n_chains * (p->n_params + p->state_floats) + 4
+                                             : 0;
+    p->resume_step = p->resume_draws = -1;
+}
+
+/* Opens the existing sample file of a resumed run and cuts it back to the checkpoint's draws.
+ * Collective.  A file with fewer draws is not this run's. */
+static sgld_status reopen_output(run *r, int64_t draws)
+{
+    sgld_var_spec vars[SGLD_MODEL_MAX_VARS + 2 + SGLD_SAMPLER_MAX_STATS];
+    memset(vars, 0, sizeof vars);
+    int n = output_vars(r, vars);
+    SGLD_TRY(sgld_samples_reopen(r->grid->comm, r->cfg->output, r->grid->n_chains, n, vars, &r->out));
+    int64_t have = sgld_samples_n_draws(r->out);
+    SGLD_CHECK(have >= draws, SGLD_ERR_PARSE,
+               "%s: has %lld draws per chain but checkpoint %s was taken after %lld: not the sample "
+               "file of this checkpoint", r->cfg->output, (long long)have, r->cfg->checkpoint, (long long)draws);
+    if (have > draws) SGLD_TRY(sgld_samples_truncate(r->out, draws));
+    return SGLD_OK;
+}
+
+/* --log-view: min, max and mean of every event over the ranks (collective). */
+static void reduce_events(const run *r, sgld_run_report *rep)
+{
+    MPI_Comm comm = r->grid->comm;
+    double sum[SGLD_EV_COUNT + 1], local[SGLD_EV_COUNT + 1];
+    memcpy(local, rep->event_seconds, sizeof rep->event_seconds);
+    local[SGLD_EV_COUNT] = rep->seconds;
+    MPI_Allreduce(rep->event_seconds, rep->event_min, SGLD_EV_COUNT, MPI_DOUBLE, MPI_MIN, comm);
+    MPI_Allreduce(rep->event_seconds, rep->event_max, SGLD_EV_COUNT, MPI_DOUBLE, MPI_MAX, comm);
+    MPI_Allreduce(local, sum, SGLD_EV_COUNT + 1, MPI_DOUBLE, MPI_SUM, comm);
+    for (int e = 0; e < SGLD_EV_COUNT; e++) rep->event_mean[e] = sum[e] / r->grid->size;
+    rep->seconds_mean = sum[SGLD_EV_COUNT] / r->grid->size;
+    rep->n_ranks = r->grid->size;
 }
 
 sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld_run_report *rep)
@@ -476,19 +720,59 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     run r = {.cfg = cfg};
     const sgld_model_type *mt;
     sgld_status st;
+    int64_t t_first = 0, draws_first = 0;
 
     /* Usage errors are found by every rank alike, so no agreement is needed for them. */
+    SGLD_TRY(check_options(cfg));
     SGLD_TRY(lookup(cfg, &mt, &r.sampler));
     SGLD_TRY(sgld_grid_create(comm, cfg->chains, &r.grid));
     r.writer = r.grid->shard == 0;
     r.rng = (sgld_rng){cfg->seed, (uint32_t)r.grid->chain};
+    r.n_draws_done = 0;
     SGLD_TRY_GOTO(load(&r, mt), st, done);
+    r.state_size = r.sampler->state_size(r.model.n_params);
+    st = cfg->checkpoint[0] ? sgld_checkpoint_config(cfg, &r.ck_config) : SGLD_OK;
+    if (st == SGLD_OK && (r.model.n_params + r.state_size > INT_MAX))
+        st = sgld_error_set(SGLD_ERR_USAGE, "--checkpoint: %zu parameters and state floats per chain "
+                            "exceed one MPI message", r.model.n_params + r.state_size);
+    st = sgld_status_agree(r.grid->comm, st);
+    if (st != SGLD_OK) goto done;
 
     int64_t n_draws = count_draws(cfg, r.sampler);
-    keep_draws = keep_draws && (double)n_draws * r.model.n_params * cfg->chains <= KEEP_DRAWS_MAX_FLOATS;
+    rep->n_chains = r.grid->n_chains;
+    rep->n_shards = r.grid->n_shards;
+    rep->n_ranks = r.grid->size;
+    rep->n_draws = n_draws;
+    rep->n_train = r.train->n_total;
+    rep->n_test = r.test ? r.test->n_total : 0;
+    rep->model = r.model;
+    rep->model.impl = NULL; /* the layout only: the type's data are freed with the run */
+    if (cfg->dry_run) {
+        rep->dry_run = 1;
+        plan(&r, n_draws, &rep->plan);
+        if (cfg->resume) {
+            st = restore(&r, 0, &t_first, &draws_first);
+            rep->plan.resume_step = t_first;
+            rep->plan.resume_draws = draws_first;
+        }
+        goto done;
+    }
+
+    keep_draws = keep_draws && !cfg->resume && (double)n_draws * r.model.n_params * cfg->chains <= KEEP_DRAWS_MAX_FLOATS;
     st = sgld_status_agree(r.grid->comm, allocate(&r, keep_draws));
     if (st != SGLD_OK) goto done;
-    if (cfg->output[0]) {
+    if (cfg->resume) {
+        /* The checkpoint is checked before the sample file is touched. */
+        SGLD_TRY_GOTO(restore(&r, 1, &t_first, &draws_first), st, done);
+        r.n_draws_done = draws_first;
+        if (cfg->output[0]) {
+            st = reopen_output(&r, draws_first);
+            if (st != SGLD_OK) {
+                sgld_samples_close(&r.out);
+                goto done;
+            }
+        }
+    } else if (cfg->output[0]) {
         /* Collective, so the status is shared.  A failed create leaves nothing (and never
          * touches an existing file); a failure after it removes the file this run made. */
         st = create_output(&r);
@@ -500,21 +784,15 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
             goto done;
         }
     }
-    rep->n_chains = r.grid->n_chains;
-    rep->n_shards = r.grid->n_shards;
-    rep->n_draws = n_draws;
-    rep->n_train = r.train->n_total;
-    rep->n_test = r.test ? r.test->n_total : 0;
-    rep->model = r.model;
-    rep->model.impl = NULL; /* the layout only: the type's data are freed with the run */
 
-    st = sample(&r, rep);
+    st = sample(&r, rep, t_first);
     if (r.out) {
         sgld_status cst = sgld_samples_close(&r.out);
         if (st == SGLD_OK) st = cst;
     }
     if (st != SGLD_OK) goto done;
-    if (keep_draws) {
+    reduce_events(&r, rep);
+    if (keep_draws && !rep->incomplete) {
         st = sgld_status_agree(r.grid->comm, gather_draws(&r, rep));
         if (st == SGLD_OK && r.grid->rank == 0 && r.test) st = evaluate(&r, rep);
         st = sgld_status_agree(r.grid->comm, st);
@@ -522,6 +800,28 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
 done:
     run_free(&r);
     return st;
+}
+
+/* Installs the stop handlers (sgld_run_signals(1)) or restores the previous ones (0).  The
+ * handler only records the first signal; the loop stops at the next agreement (run.h).  Not
+ * collective. */
+void sgld_run_signals(int on)
+{
+    static struct sigaction saved[3];
+    static int installed;
+    if (on && !installed) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_stop_signal;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        stop_signal = 0;
+        for (int i = 0; i < 3; i++) sigaction(stop_signals[i], &sa, &saved[i]);
+        installed = 1;
+    } else if (!on && installed) {
+        for (int i = 0; i < 3; i++) sigaction(stop_signals[i], &saved[i], NULL);
+        installed = 0;
+    }
 }
 
 void sgld_run_report_free(sgld_run_report *rep)

@@ -528,7 +528,9 @@ static void test_help_text(void **state)
         "force", "quiet", "progress", "flush-every",
         /* sampler family (issue 5) */
         "psgld-alpha", "psgld-lambda", "psgld-gamma", "friction", "sghmc-beta", "sghmc-adapt",
-        "cycles", "explore", "smile-integrator", "smile-energy-var", "smile-L", "psmile-alpha"};
+        "cycles", "explore", "smile-integrator", "smile-energy-var", "smile-L", "psmile-alpha",
+        /* checkpoint and restart, run report (issue 6) */
+        "resume", "dry-run", "checkpoint", "checkpoint-every", "checkpoint-seconds", "log-view"};
     size_t n_contract = sizeof contract / sizeof contract[0];
     assert_int_equal(sgld_config_option_count(), n_contract);
     for (size_t k = 0; k < n_contract; k++) {
