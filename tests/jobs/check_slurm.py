@@ -13,7 +13,7 @@ in the foreground from a temporary directory with a generated slurm.conf on free
   2. a run stopped by USR1 (`scancel --batch --signal=USR1`, what `--signal=B:USR1@T`
      delivers) checkpoints, exits 3, requeues itself and completes bitwise;
   3. jobs/sweep.sbatch: an array of 2 tasks (step size, seed) with concurrency limit 1;
-  4. the world-size check: a launcher that starts 2 single-rank copies (srun --mpi=none) is
+  4. the world-size check: a launcher that starts 2 single-rank copies (MPI singletons) is
      refused before sampling.
 Daemons are stopped by process id (the ones this test started, nothing else).  Exit 77 (meson:
 skipped) only when slurmctld/slurmd/munged are not installed.  Every wait is bounded."""
@@ -334,7 +334,8 @@ def main():
     copies = os.path.join(TMP, "copies")
     with open(copies, "w") as f:
         f.write("#!/bin/sh\n# N single-rank copies of a command, as a broken launcher would start\n"
-                "for i in $(seq $SLURM_NTASKS); do env -u SLURM_JOB_ID -u SLURM_JOBID \"$@\" & done; wait\n")
+                "n=$SLURM_NTASKS; for v in $(env | grep -o '^SLURM_[A-Z_]*'); do unset $v; done\n"
+                "for i in $(seq $n); do \"$@\" & done; wait\n")
     os.chmod(copies, 0o755)
     run_dir = os.path.join(TMP, "run4")
     jid = sh("sbatch", "--parsable", "--ntasks=2", "--no-requeue", "--output=" + TMP + "/sgld-run4-%j.log",
@@ -344,6 +345,8 @@ def main():
     text = open(os.path.join(TMP, "sgld-run4-%s.log" % jid)).read()
     if state != "FAILED" or "world size check failed" not in text or os.path.exists(os.path.join(run_dir, "samples.h5")):
         fail("2 single-rank copies: %s (exit %s), log:\n%s" % (state, code, text))
+    if "sees 1 MPI world" not in text:
+        fail("the copies did not run as singletons:\n" + text)
     log("2 single-rank copies refused by the world-size check before sampling: " +
         [l for l in text.splitlines() if "world size" in l][0])
     cleanup()
