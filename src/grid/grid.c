@@ -10,8 +10,16 @@ sgld_status sgld_grid_create(MPI_Comm comm, int n_chains, sgld_grid **out)
     SGLD_CHECK(n_chains >= 1 && size % n_chains == 0, SGLD_ERR_USAGE,
                "--chains %d does not divide the %d MPI rank%s (ranks = chains x shards)",
                n_chains, size, size == 1 ? "" : "s");
-    sgld_grid *g;
-    SGLD_ALLOC(g, 1);
+    /* Ranks agree on the allocation before the collectives below: a rank that returned
+     * here alone would leave the others waiting in MPI_Comm_dup. */
+    sgld_grid *g = sgld_calloc(1, sizeof *g);
+    sgld_status st = g ? SGLD_OK
+                       : sgld_error_set(SGLD_ERR_NOMEM, "out of memory allocating the chain x shard grid");
+    st = sgld_status_agree(comm, st);
+    if (st != SGLD_OK) {
+        sgld_free(g);
+        return st;
+    }
     g->rank = rank;
     g->size = size;
     g->n_chains = n_chains;
