@@ -339,7 +339,7 @@ def main():
     os.chmod(copies, 0o755)
     run_dir = os.path.join(TMP, "run4")
     jid = sh("sbatch", "--parsable", "--ntasks=2", "--no-requeue", "--output=" + TMP + "/sgld-run4-%j.log",
-             os.path.join(SRC, "jobs", "sgld.sbatch"), small,
+             os.path.join(SRC, "jobs", "sgld.sbatch"), small, "--chains", "1",
              env=dict(ENV, SGLD_RUN_DIR=run_dir, SGLD_LAUNCH=copies)).split(";")[0]
     state, _, code = wait_done(jid)
     text = open(os.path.join(TMP, "sgld-run4-%s.log" % jid)).read()
