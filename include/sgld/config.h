@@ -43,6 +43,7 @@ typedef struct sgld_config {
     double step_b;                   /* --step-b b >= 0 (0) */
     double step_gamma;               /* --step-gamma g in [0, 1] (0: constant) */
     double temperature;              /* --temperature T > 0 (1) */
+    char on_divergence[SGLD_NAME_MAX]; /* --on-divergence abort|shrink|skip (abort) */
     /* sampler family options (issue 5; see src/sampler/<name>.c for the equations) */
     double psgld_alpha;              /* --psgld-alpha a in (0, 1): RMSprop decay (0.99) */
     double psgld_lambda;             /* --psgld-lambda l > 0: G = 1 / (l + sqrt V) (1e-5) */

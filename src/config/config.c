@@ -144,6 +144,10 @@ static const option_spec options[] = {
      "g in the step-size schedule (0: constant step)"},
     {"temperature", 0, T_DOUBLE, FIELD(temperature, double), "1", "T", "", GT(0), G_SAMPLER,
      "T in the noise N(0, eps_t T I) (1: the posterior)"},
+    {"on-divergence", 0, T_STRING, FIELD(on_divergence, char *), "abort", "abort|shrink|skip", "",
+     NONEMPTY, G_SAMPLER,
+     "a step that makes theta or the log posterior non-finite: abort the run; shrink (undo it "
+     "and halve the chain's step size from then on); skip (undo it and go on); never a NaN draw"},
     /* sampler family (issue 5): one group per sampler */
     {"psgld-alpha", 0, T_DOUBLE, FIELD(psgld_alpha, double), "0.99", "a", "", GT_LT(0, 1),
      G_SAMPLER, "psgld: decay of the running mean square V <- a V + (1 - a) g^2"},
@@ -676,6 +680,12 @@ static sgld_status check_sampler_options(const parse_ctx *ctx)
         origin_text(ctx, "cycles", where, sizeof where);
         return sgld_error_set(SGLD_ERR_USAGE, "%s: must be <= steps (%lld), got %lld", where,
                               (long long)c->steps, (long long)c->cycles);
+    }
+    if (strcmp(c->on_divergence, "abort") != 0 && strcmp(c->on_divergence, "shrink") != 0 &&
+        strcmp(c->on_divergence, "skip") != 0) {
+        origin_text(ctx, "on-divergence", where, sizeof where);
+        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be abort, shrink or skip, got '%s'", where,
+                              c->on_divergence);
     }
     if (strcmp(c->smile_integrator, "mclachlan") != 0 && strcmp(c->smile_integrator, "leapfrog") != 0) {
         origin_text(ctx, "smile-integrator", where, sizeof where);

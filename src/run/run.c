@@ -40,6 +40,16 @@ static const int stop_signals[3] = {SIGTERM, SIGINT, SIGUSR1};
 
 const char *sgld_event_name(int ev) { return ev >= 0 && ev < SGLD_EV_COUNT ? event_names[ev] : "?"; }
 
+enum { DIV_ABORT, DIV_SHRINK, DIV_SKIP };
+
+/* With --on-divergence shrink|skip the run keeps two floats after the sampler's state (so a
+ * checkpoint carries them): the chain's step-size factor (halved by each shrink; powers of
+ * two are exact in float) and its count of undone steps. */
+#define DIV_EPS_SCALE 0
+#define DIV_COUNT 1
+#define DIV_STATE 2
+#define DIV_MAX_SHRINKS 30
+
 /* Everything one rank holds for a run; freed by run_free. */
 typedef struct run {
     const sgld_config *cfg;
@@ -60,7 +70,12 @@ typedef struct run {
     double event_grad, event_allreduce; /* seconds in gradient() (to split the step's time) */
     int64_t n_grad;          /* gradient() calls */
     int chain_stop;          /* a rank of my chain was signalled (agreed through the allreduce) */
-    size_t state_size;       /* sampler state floats */
+    size_t sampler_state;    /* sampler state floats */
+    size_t state_size;       /* state floats in a checkpoint: the sampler's, then with
+                              * --on-divergence shrink|skip the run's own two (below) */
+    int on_div;              /* --on-divergence: DIV_ABORT, DIV_SHRINK or DIV_SKIP */
+    float *theta_prev, *state_prev; /* the state before the step, to undo a divergent one */
+    int n_run_stats;         /* lp, step_size (and divergences with --on-divergence) */
     int64_t n_draws_done;    /* draws per chain flushed (or, without output, counted) so far */
     char *ck_config;         /* the chain-defining configuration text (checkpoint.h) */
     float *ck_pack;          /* [n_params + state]: this chain's state (with --checkpoint) */
@@ -68,7 +83,7 @@ typedef struct run {
     /* draw buffer of a writer: per saved variable [flush][size], then lp, step_size and the
      * sampler's own stats, [flush] each */
     float *buf_var[SGLD_MODEL_MAX_VARS];
-    double *buf_stat[2 + SGLD_SAMPLER_MAX_STATS];
+    double *buf_stat[3 + SGLD_SAMPLER_MAX_STATS];
     int64_t n_buf;
     float *kept;             /* writer's kept draws [n_draws][n_params] (keep_draws) */
     int64_t n_kept;
@@ -133,6 +148,10 @@ static sgld_status allocate(run *r, int keep_draws)
     SGLD_ALLOC(r->work, 4 * P);
     SGLD_ALLOC(r->fused, P + 2);
     SGLD_ALLOC(r->grad, P);
+    if (r->on_div != DIV_ABORT) {
+        SGLD_ALLOC(r->theta_prev, P);
+        SGLD_ALLOC(r->state_prev, ns);
+    }
     SGLD_ALLOC(r->picked, (size_t)(r->train->n_total + 7) / 8);
     SGLD_ALLOC(r->batch, cfg->batch_size);
     SGLD_ALLOC(r->local, cfg->batch_size);
@@ -140,7 +159,8 @@ static sgld_status allocate(run *r, int keep_draws)
         for (int v = 0; v < r->model.n_vars; v++)
             if (r->model.vars[v].save)
                 SGLD_ALLOC(r->buf_var[v], (size_t)cfg->flush_draws * r->model.vars[v].size);
-        for (int k = 0; k < 2 + r->sampler->n_stats; k++) SGLD_ALLOC(r->buf_stat[k], cfg->flush_draws);
+        for (int k = 0; k < r->n_run_stats + r->sampler->n_stats; k++)
+            SGLD_ALLOC(r->buf_stat[k], cfg->flush_draws);
         if (keep_draws) {
             SGLD_ALLOC(r->kept, (size_t)count_draws(cfg, r->sampler) * P);
         }
@@ -171,6 +191,8 @@ static int output_vars(const run *r, sgld_var_spec *vars)
     }
     vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "lp", .dtype = SGLD_F64};
     vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "step_size", .dtype = SGLD_F64};
+    if (r->on_div != DIV_ABORT)
+        vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "divergences", .dtype = SGLD_F64};
     for (int k = 0; k < r->sampler->n_stats; k++)
         vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = r->sampler->stat_names[k], .dtype = SGLD_F64};
     return n;
@@ -308,7 +330,7 @@ static sgld_status flush(run *r)
     int n = 0;
     for (int v = 0; v < r->model.n_vars; v++)
         if (r->model.vars[v].save) data[n++] = r->buf_var[v];
-    for (int k = 0; k < 2 + r->sampler->n_stats; k++) data[n++] = r->buf_stat[k];
+    for (int k = 0; k < r->n_run_stats + r->sampler->n_stats; k++) data[n++] = r->buf_stat[k];
     sgld_status st = sgld_samples_append(r->out, r->writer ? r->grid->chain : -1, r->n_buf,
                                          r->writer ? data : NULL);
     r->n_buf = 0;
@@ -324,10 +346,11 @@ static void record(run *r, const sgld_step_ctx *ctx, double lp)
     }
     r->buf_stat[0][r->n_buf] = lp;
     r->buf_stat[1][r->n_buf] = ctx->eps;
+    if (r->on_div != DIV_ABORT) r->buf_stat[2][r->n_buf] = r->state[r->sampler_state + DIV_COUNT];
     if (r->sampler->n_stats) {
         double st[SGLD_SAMPLER_MAX_STATS];
         r->sampler->stats(ctx, r->theta, r->state, st);
-        for (int k = 0; k < r->sampler->n_stats; k++) r->buf_stat[2 + k][r->n_buf] = st[k];
+        for (int k = 0; k < r->sampler->n_stats; k++) r->buf_stat[r->n_run_stats + k][r->n_buf] = st[k];
     }
     r->n_buf++;
     if (r->kept) memcpy(r->kept + (size_t)r->n_kept++ * r->model.n_params, r->theta,
@@ -445,6 +468,62 @@ static sgld_status restore(run *r, int apply, int64_t *step, int64_t *draws)
     return st;
 }
 
+/* Undoes the last step of a chain whose parameters went non-finite (or whose log posterior
+ * did, seen at the next step's start): restores the state saved before it, counts it, and
+ * with shrink halves the chain's step size from then on.  Local. */
+static sgld_status undo_step(run *r, int64_t t)
+{
+    memcpy(r->theta, r->theta_prev, r->model.n_params * sizeof(float));
+    memcpy(r->state, r->state_prev, r->state_size * sizeof(float));
+    float *extra = r->state + r->sampler_state;
+    extra[DIV_COUNT] += 1.0f;
+    if (r->on_div == DIV_SHRINK) {
+        extra[DIV_EPS_SCALE] *= 0.5f;
+        if (extra[DIV_EPS_SCALE] < ldexpf(1.0f, -DIV_MAX_SHRINKS))
+            return sgld_error_set(SGLD_ERR_NUMERIC,
+                                  "chain %d still diverges at step %lld after its step size was halved "
+                                  "%d times: the model or data give non-finite updates",
+                                  r->grid->chain, (long long)t, DIV_MAX_SHRINKS);
+    }
+    return SGLD_OK;
+}
+
+static sgld_status diverged(const run *r, int64_t t, const char *what)
+{
+    return sgld_error_set(SGLD_ERR_NUMERIC,
+                          "chain %d diverged at step %lld (%s): lower --step-size (now %g), raise "
+                          "--batch-size, or use --on-divergence shrink|skip",
+                          r->grid->chain, (long long)t, what, r->cfg->step_size);
+}
+
+/* At the start of step t the minibatch log posterior *lp is not finite: the previous step
+ * went too far.  Ends the run (abort, or nothing to undo), or undoes that step and recomputes
+ * the gradient at the restored parameters on this step's minibatch (collective over the
+ * chain like every gradient: all its ranks see the same lp). */
+static sgld_status lp_not_finite(run *r, int64_t t, int can_undo, double *lp)
+{
+    if (r->on_div == DIV_ABORT || !can_undo) return diverged(r, t, "non-finite log posterior");
+    SGLD_TRY(undo_step(r, t - 1));
+    SGLD_TRY(gradient(r, r->theta, r->grad, lp));
+    if (!isfinite(*lp))
+        return sgld_error_set(SGLD_ERR_NUMERIC,
+                              "chain %d: the minibatch log posterior is %g at step %lld even after "
+                              "undoing the previous step: check the data and the model",
+                              r->grid->chain, *lp, (long long)t);
+    return SGLD_OK;
+}
+
+/* After the step: non-finite parameters end the run (abort) or the step is undone. */
+static sgld_status check_theta(run *r, int64_t t)
+{
+    const size_t P = r->model.n_params;
+    int finite = 1;
+    for (size_t i = 0; i < P && finite; i++) finite = isfinite(r->theta[i]);
+    if (finite) return SGLD_OK;
+    if (r->on_div == DIV_ABORT) return diverged(r, t, "non-finite parameters");
+    return undo_step(r, t);
+}
+
 /* The loop from step t_first + 1 (0: a fresh start).  Returns the local status (failures are
  * agreed at sync points).  The stop protocol is described in run.h. */
 static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
@@ -468,6 +547,10 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
     if (t_first == 0) {
         sgld_model_init_params(&r->model, &r->rng, r->theta);
         r->sampler->init(&ctx, r->theta, r->state);
+        if (r->on_div != DIV_ABORT) {
+            r->state[r->sampler_state + DIV_EPS_SCALE] = 1.0f;
+            r->state[r->sampler_state + DIV_COUNT] = 0.0f;
+        }
     }
     rep->first_step = rep->last_step = t_first;
     for (int64_t t = t_first + 1; t <= cfg->steps; t++) {
@@ -477,19 +560,19 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
             double t1 = MPI_Wtime();
             r->event_grad = r->event_allreduce = 0.0;
             local = gradient(r, r->theta, r->grad, &lp);
+            if (local == SGLD_OK && !isfinite(lp)) local = lp_not_finite(r, t, t > t_first + 1, &lp);
             double eps = sgld_sampler_step_size(r->sampler, cfg, (uint64_t)t);
+            if (r->on_div != DIV_ABORT) {
+                eps *= r->state[r->sampler_state + DIV_EPS_SCALE];
+                memcpy(r->theta_prev, r->theta, P * sizeof(float));
+                memcpy(r->state_prev, r->state, r->state_size * sizeof(float));
+            }
             ctx.step = (uint64_t)t;
             ctx.eps = eps;
             ctx.lp = lp;
             if (local == SGLD_OK) local = r->sampler->step(&ctx, r->theta, r->grad, r->state);
-            int finite = isfinite(lp);
-            for (size_t i = 0; i < P && finite; i++) finite = isfinite(r->theta[i]);
-            if (local == SGLD_OK && !finite)
-                local = sgld_error_set(SGLD_ERR_NUMERIC,
-                                       "chain %d diverged at step %lld (non-finite parameters or log "
-                                       "posterior): lower --step-size (now %g) or raise --batch-size",
-                                       r->grid->chain, (long long)t, cfg->step_size);
-            else if (local == SGLD_OK && t > cfg->burnin && (t - cfg->burnin) % cfg->thin == 0 && r->writer &&
+            if (local == SGLD_OK) local = check_theta(r, t);
+            if (local == SGLD_OK && t > cfg->burnin && (t - cfg->burnin) % cfg->thin == 0 && r->writer &&
                      (!r->sampler->keep_draw || r->sampler->keep_draw(cfg, (uint64_t)t)))
                 record(r, &ctx, lp);
             double t2 = MPI_Wtime();
@@ -574,11 +657,15 @@ static sgld_status evaluate(run *r, sgld_run_report *rep)
     const sgld_dataset *te = r->test;
     const int K = sgld_model_n_outputs(&r->model);
     const int64_t n = te->n_total, S = (int64_t)rep->n_chains * rep->n_draws;
-    double *out, *mix;
-    SGLD_ALLOC(out, (size_t)n * K);
-    SGLD_ALLOC(mix, (size_t)n * K);
-    double *ll = NULL;
-    if (!r->model.type->classification) SGLD_ALLOC(ll, (size_t)n * S);
+    double *out = sgld_calloc((size_t)n * K, sizeof *out), *mix = sgld_calloc((size_t)n * K, sizeof *mix);
+    double *ll = r->model.type->classification ? NULL : sgld_calloc((size_t)(n * S), sizeof *ll);
+    if (!out || !mix || (!r->model.type->classification && !ll)) {
+        sgld_free(out);
+        sgld_free(mix);
+        sgld_free(ll);
+        return sgld_error_set(SGLD_ERR_NOMEM, "out of memory evaluating %lld draws on %lld test rows",
+                              (long long)S, (long long)n);
+    }
     for (int64_t s = 0; s < S; s++) {
         r->model.type->predict(&r->model, rep->draws + (size_t)s * r->model.n_params, te->X, (size_t)n, out);
         for (int64_t i = 0; i < n * K; i++) mix[i] += out[i] / (double)S;
@@ -642,7 +729,9 @@ static void run_free(run *r)
     sgld_free(r->batch);
     sgld_free(r->local);
     for (int v = 0; v < SGLD_MODEL_MAX_VARS; v++) sgld_free(r->buf_var[v]);
-    for (int k = 0; k < 2 + SGLD_SAMPLER_MAX_STATS; k++) sgld_free(r->buf_stat[k]);
+    for (int k = 0; k < 3 + SGLD_SAMPLER_MAX_STATS; k++) sgld_free(r->buf_stat[k]);
+    sgld_free(r->theta_prev);
+    sgld_free(r->state_prev);
     sgld_free(r->kept);
     sgld_free(r->ck_config);
     sgld_free(r->ck_pack);
@@ -676,7 +765,7 @@ static void plan(const run *r, int64_t n_draws, sgld_run_plan *p)
     p->draws_per_flush = cfg->flush_draws;
     p->steps_per_flush = cfg->flush_draws * cfg->thin;
     /* float32 parameters, float64 lp, step_size and stats, int64 draw coordinates */
-    p->file_bytes = r->grid->n_chains * n_draws * (4 * saved + 8 * (2 + r->sampler->n_stats)) + 2 * 8 * n_draws;
+    p->file_bytes = r->grid->n_chains * n_draws * (4 * saved + 8 * (r->n_run_stats + r->sampler->n_stats)) + 2 * 8 * n_draws;
     p->checkpoint_bytes = cfg->checkpoint[0] ? 80 + (int64_t)strlen(r->ck_config) +
                                                    4 * r->grid->n_chains * (p->n_params + p->state_floats) + 4
                                              : 0;
@@ -730,7 +819,12 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     r.rng = (sgld_rng){cfg->seed, (uint32_t)r.grid->chain};
     r.n_draws_done = 0;
     SGLD_TRY_GOTO(load(&r, mt), st, done);
-    r.state_size = r.sampler->state_size(r.model.n_params);
+    r.sampler_state = r.sampler->state_size(r.model.n_params);
+    r.on_div = !strcmp(cfg->on_divergence, "shrink") ? DIV_SHRINK
+             : !strcmp(cfg->on_divergence, "skip")   ? DIV_SKIP
+                                                       : DIV_ABORT;
+    r.state_size = r.sampler_state + (r.on_div != DIV_ABORT ? DIV_STATE : 0);
+    r.n_run_stats = r.on_div != DIV_ABORT ? 3 : 2;
     st = cfg->checkpoint[0] ? sgld_checkpoint_config(cfg, &r.ck_config) : SGLD_OK;
     if (st == SGLD_OK && (r.model.n_params + r.state_size > INT_MAX))
         st = sgld_error_set(SGLD_ERR_USAGE, "--checkpoint: %zu parameters and state floats per chain "

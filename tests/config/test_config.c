@@ -529,6 +529,9 @@ static void test_help_text(void **state)
         /* sampler family (issue 5) */
         "psgld-alpha", "psgld-lambda", "psgld-gamma", "friction", "sghmc-beta", "sghmc-adapt",
         "cycles", "explore", "smile-integrator", "smile-energy-var", "smile-L", "psmile-alpha",
+        "on-divergence",
+        /* neural networks (issue 4) */
+        "net", "input-shape", "save-params", "prior-sd-layers",
         /* checkpoint and restart, run report (issue 6) */
         "resume", "dry-run", "checkpoint", "checkpoint-every", "checkpoint-seconds", "log-view"};
     size_t n_contract = sizeof contract / sizeof contract[0];

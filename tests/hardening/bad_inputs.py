@@ -158,6 +158,8 @@ CASES = [
     ("step-gamma out of range", "dist", ["--step-gamma", "2"] + S, r"--step-gamma.*\[0, 1\].*2"),
     ("non-positive temperature", "dist", ["--temperature", "-1"] + S, r"--temperature.*> 0.*-1"),
     ("thin zero", "dist", ["--thin", "0"] + S, r"--thin.*>= 1.*0"),
+    ("unknown divergence policy", "dist", ["--on-divergence", "retry"] + S,
+     r"--on-divergence: must be abort, shrink or skip, got 'retry'"),
     ("seed out of range", "dist", ["--seed", "99999999999"] + S, r"--seed.*99999999999"),
     ("test fraction out of range", "dist", ["--test-fraction", "1.5"] + S, r"--test-fraction.*1\.5"),
     ("test file and fraction", "dist", ["--test-data", "ok.csv", "--test-fraction", "0.2"] + S, r"ok\.csv.*0\.2"),

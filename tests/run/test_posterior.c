@@ -247,6 +247,64 @@ static void test_pima_accuracy(void **state)
     }
 }
 
+/* --on-divergence: a step size 10x past stability (eps lambda / 2 ~ 20 on synthetic:linreg)
+ * makes every chain overflow within ~30 steps.  abort ends the run with SGLD_ERR_NUMERIC and a
+ * message that says what to do; shrink undoes the step and halves the chain's step size until
+ * it is stable (4 halvings from 1e-2 reach eps lambda / 2 < 2); skip undoes and goes on.  No
+ * draw is ever non-finite, and sample_stats/divergences counts the undone steps. */
+static void test_on_divergence(void **state)
+{
+    (void)state;
+    const char *modes[] = {"abort", "shrink", "skip"};
+    for (int k = 0; k < 3; k++) {
+        char path[512];
+        snprintf(path, sizeof path, "%.480s/diverge-%s.h5", sgld_test_tmpdir(), modes[k]);
+        sgld_config cfg;
+        base_config(&cfg, "synthetic:linreg", sgld_test_size() > 1 ? 2 : 1, 400, 1e-2, 100);
+        cfg.burnin = 0;
+        cfg.force = 1;
+        snprintf(cfg.on_divergence, sizeof cfg.on_divergence, "%s", modes[k]);
+        snprintf(cfg.output, sizeof cfg.output, "%s", path);
+        sgld_run_report rep;
+        sgld_status st = sgld_run(MPI_COMM_WORLD, &cfg, 1, &rep);
+        if (k == 0) {
+            assert_int_equal(st, SGLD_ERR_NUMERIC);
+            assert_non_null(strstr(sgld_error_message(), "diverged at step"));
+            assert_non_null(strstr(sgld_error_message(), "--on-divergence shrink|skip"));
+            continue;
+        }
+        assert_int_equal(st, SGLD_OK);
+        if (sgld_test_rank() == 0) {
+            size_t n = (size_t)rep.n_chains * rep.n_draws * rep.model.n_params;
+            for (size_t i = 0; i < n; i++) assert_true(isfinite(rep.draws[i]));
+            sgld_samples_reader *rd = NULL;
+            assert_int_equal(sgld_samples_open(path, &rd), SGLD_OK);
+            int nd;
+            int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2];
+            assert_int_equal(sgld_samples_shape(rd, "sample_stats", "divergences", &nd, dims), SGLD_OK);
+            double *div = malloc(sizeof(double) * dims[0] * dims[1]);
+            double *eps = malloc(sizeof(double) * dims[0] * dims[1]);
+            assert_int_equal(sgld_samples_read_elems(rd, "sample_stats", "divergences", 0, 1, div), SGLD_OK);
+            assert_int_equal(sgld_samples_read_elems(rd, "sample_stats", "step_size", 0, 1, eps), SGLD_OK);
+            double last_div = div[dims[1] - 1], last_eps = eps[dims[1] - 1];
+            printf("  --on-divergence %s: chain 0 undid %g steps, final step size %g\n", modes[k], last_div, last_eps);
+            assert_true(last_div >= 1);
+            if (k == 1) { /* shrink: halved exactly last_div times, and then stable */
+                assert_true(last_eps == 1e-2 * ldexp(1.0, -(int)last_div));
+                assert_true(last_eps * 4000 / 2 < 2.0);
+                assert_true(last_div <= 8);
+            } else { /* skip: the step size stays; nearly every step diverges */
+                assert_true(last_eps == 1e-2);
+                assert_true(last_div >= 300);
+            }
+            sgld_samples_reader_close(&rd);
+            free(div);
+            free(eps);
+        }
+        sgld_run_report_free(&rep);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +313,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_linreg_exact),
         cmocka_unit_test(test_linreg3_correlated_exact),
         cmocka_unit_test(test_pima_accuracy),
+        cmocka_unit_test(test_on_divergence),
     };
     return sgld_test_run(argc, argv, "posterior", tests, sizeof tests / sizeof tests[0]);
 }
