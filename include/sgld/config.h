@@ -83,6 +83,12 @@ void sgld_config_defaults(sgld_config *c);
  *   "--steps: '10k' is not an integer"  /  "--step-size: must be > 0, got -1" */
 sgld_status sgld_config_parse(sgld_config *c, int argc, char **argv);
 
+/* Fills c from INI text such as sgld_config_write makes (the `config` attribute of a sample
+ * file): the defaults, then every `key = value` line, then the same cross-checks as
+ * sgld_config_parse.  `name` labels the messages ("run.h5:config:4: ...").  Not collective.
+ * Errors: SGLD_ERR_USAGE (one line naming name:line, the key and the value). */
+sgld_status sgld_config_parse_text(sgld_config *c, const char *text, const char *name);
+
 /* Writes the --help text (every option, its default and unit) to f. */
 void sgld_config_help(FILE *f, const char *prog);
 

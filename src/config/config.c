@@ -732,6 +732,30 @@ done:
     return st;
 }
 
+/* Applies the INI text `text` (as sgld_config_write makes it) over the defaults; `name` labels
+ * the messages ("run.h5:config:4: unknown key ..."). */
+sgld_status sgld_config_parse_text(sgld_config *c, const char *text, const char *name)
+{
+    SGLD_CHECK(c && text && name, SGLD_ERR_ARG, "sgld_config_parse_text: NULL argument");
+    sgld_config_defaults(c);
+    parse_ctx ctx = {.c = c, .path = name, .origin = {0}};
+    char line[LINE_MAX_CHARS + 2];
+    long line_no = 0;
+    for (const char *p = text; *p;) {
+        size_t len = strcspn(p, "\n");
+        line_no++;
+        SGLD_CHECK(len <= LINE_MAX_CHARS, SGLD_ERR_USAGE, "%s:%ld: line is longer than %d characters",
+                   name, line_no, LINE_MAX_CHARS);
+        memcpy(line, p, len);
+        line[len] = '\0';
+        SGLD_TRY(apply_line(&ctx, line_no, line));
+        p += len;
+        if (*p) p++;
+    }
+    SGLD_TRY(check_burnin(&ctx));
+    return check_sampler_options(&ctx);
+}
+
 /* ---- --help and the effective configuration ---- */
 
 #define HELP_COLUMN 30
