@@ -115,6 +115,13 @@ sgld_status sgld_samples_read_elems(sgld_samples_reader *r, const char *group,
                                     const char *name, int64_t elem_begin, int64_t n_elem,
                                     double *out);
 
+/* Reads draws [draw_begin, draw_begin + n_draws) of one chain of a variable, every element,
+ * as float, into out[t][e] (draw-major, elements row-major over the dims after [chain, draw]).
+ * Reads only that hyperslab: a draw block of a large network costs its own bytes.
+ * SGLD_ERR_ARG naming the variable when the chain or draws are out of range. */
+sgld_status sgld_samples_read_draws(sgld_samples_reader *r, const char *group, const char *name,
+                                    int64_t chain, int64_t draw_begin, int64_t n_draws, float *out);
+
 /* Reads an attribute as a string (caller frees) / as doubles; SGLD_ERR_ARG if absent.
  * read_attr_double converts any numeric attribute and sets *n to its number of values; it
  * fails with SGLD_ERR_ARG (values untouched) when that exceeds max_n, except that max_n = 0

@@ -346,6 +346,52 @@ done:
     return st;
 }
 
+sgld_status sgld_samples_read_draws(sgld_samples_reader *r, const char *group, const char *name,
+                                    int64_t chain, int64_t draw_begin, int64_t n_draws, float *out)
+{
+    SGLD_CHECK(r, SGLD_ERR_ARG, "sgld_samples_read_draws: NULL reader");
+    hid_t dset;
+    SGLD_TRY(open_var(r, group, name, &dset));
+    sgld_status st = SGLD_OK;
+    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    int rank = 0;
+    hsize_t dims[SGLD_SAMPLES_MAX_DIMS + 2];
+    SGLD_TRY_GOTO(var_shape(r, dset, name, &rank, dims), st, done);
+    if (chain < 0 || (hsize_t)chain >= dims[0] || draw_begin < 0 || n_draws < 0 ||
+        (hsize_t)(draw_begin + n_draws) > dims[1] || (n_draws > 0 && !out)) {
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: '%s': chain %lld, draws [%lld, %lld) out of range "
+                            "(%llu chains x %llu draws)", r->path, name, (long long)chain,
+                            (long long)draw_begin, (long long)(draw_begin + n_draws),
+                            (unsigned long long)dims[0], (unsigned long long)dims[1]);
+        goto done;
+    }
+    if (n_draws == 0) goto done;
+    hsize_t start[SGLD_SAMPLES_MAX_DIMS + 2] = {0}, count[SGLD_SAMPLES_MAX_DIMS + 2];
+    hsize_t total = (hsize_t)n_draws;
+    start[0] = (hsize_t)chain;
+    count[0] = 1;
+    start[1] = (hsize_t)draw_begin;
+    count[1] = (hsize_t)n_draws;
+    for (int j = 2; j < rank; j++) {
+        count[j] = dims[j];
+        total *= dims[j];
+    }
+    fspace = H5Dget_space(dset);
+    mspace = H5Screate_simple(1, &total, NULL);
+    if (fspace < 0 || mspace < 0 ||
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0) {
+        st = sgld_error_set(SGLD_ERR_HDF5, "%s: cannot select draws of '%s'", r->path, name);
+        goto done;
+    }
+    if (H5Dread(dset, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, out) < 0)
+        st = sgld_error_set(SGLD_ERR_IO, "%s: reading '%s' failed", r->path, name);
+done:
+    if (mspace >= 0) H5Sclose(mspace);
+    if (fspace >= 0) H5Sclose(fspace);
+    H5Dclose(dset);
+    return st;
+}
+
 /* Opens attribute `name` of a group into *attr. */
 static sgld_status open_attr(sgld_samples_reader *r, const char *group, const char *name,
                              hid_t *attr)
