@@ -1,0 +1,167 @@
+/* ensemble.h - the posterior predictive of a set of draws: streaming accumulators, uncertainty
+ * scores, calibration and out-of-distribution metrics (issue 8; `sgld-ess predict`).
+ *
+ * A draw s gives per example i class probabilities p_s(k | x_i) (classification) or a Gaussian
+ * N(mu_s(x_i), v_s(x_i)) (regression: v_s = noise_sd^2, or the heteroscedastic network's own
+ * variance).  The Bayesian model average of S draws is the mixture p(k | x) = (1/S) sum_s p_s(k | x)
+ * (Welling & Teh 2011; the uncertainty decomposition of Depeweg et al. 2018):
+ *
+ *   predictive entropy     H[p] = -sum_k p_k log p_k                      (total uncertainty)
+ *   expected entropy       (1/S) sum_s H[p_s]                             (aleatoric)
+ *   mutual information     H[p] - (1/S) sum_s H[p_s]  >= 0                (epistemic)
+ *   max probability        max_k p_k (the confidence), prediction argmax_k p_k
+ *   NLL                    -log p(y | x) = -(logsumexp_s log p_s(y | x) - log S)
+ *   Brier score            sum_k (p_k - [y = k])^2   (Brier 1950, summed over the classes)
+ *   ECE                    sum_b (n_b / n) |acc_b - conf_b| over 15 equal-width confidence bins,
+ *                          bin b = min(floor(15 conf), 14) (Guo et al. 2017)
+ *   regression mean        m = (1/S) sum_s mu_s, RMSE of m against y
+ *   regression log-lik     log (1/S) sum_s N(y; mu_s, v_s)   (logsumexp over draws)
+ *   PIT                    F(y) = (1/S) sum_s Phi((y - mu_s) / sqrt(v_s)); y lies in the
+ *                          mixture's central (1 - a) interval iff a/2 <= F(y) <= 1 - a/2, so
+ *                          the 50/90/95% coverages are exact without storing the draws
+ *   AUROC, AUPR            of a score that is larger for out-of-distribution inputs
+ *                          (1 - max probability, entropy, mutual information), the OOD set
+ *                          the positive class; AUROC = P(s_ood > s_in) + P(tie) / 2
+ *                          (Mann-Whitney), AUPR = average precision sum_t (R_t - R_{t-1}) P_t
+ *                          over the distinct score thresholds t, descending.
+ *
+ * Every sum over draws is held in an accumulator, so the draws are added one at a time and
+ * never held together; accumulators of disjoint draw sets merge (per chain -> ensemble, ranks ->
+ * rank 0).  Sums in double. */
+#ifndef SGLD_ENSEMBLE_H
+#define SGLD_ENSEMBLE_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "sgld/model.h"
+#include "sgld/samples.h"
+#include "sgld/status.h"
+
+#define SGLD_ENS_ECE_BINS 15
+
+/* Sums over the draws added so far for n examples.  K > 0: classification with K classes;
+ * K = 0: regression. */
+typedef struct sgld_ens_acc {
+    int64_t n;
+    int K;
+    int has_y;         /* targets known: NLL / log-likelihood and PIT are accumulated */
+    int64_t n_draws;   /* draws added */
+    double *psum;      /* classification [n][K] sum_s p_s; regression [n] sum_s mu_s */
+    double *second;    /* classification [n] sum_s H[p_s]; regression [n] sum_s (mu_s^2 + v_s) */
+    double *lse_max;   /* [n] running max of log p_s(y_i) (has_y) */
+    double *lse_sum;   /* [n] sum_s exp(log p_s(y_i) - lse_max) (has_y) */
+    double *cdf_sum;   /* regression [n] sum_s Phi((y - mu_s) / sd_s) (has_y) */
+} sgld_ens_acc;
+
+/* Allocates the sums (zero) for n examples, K classes (0: regression), with or without
+ * targets.  Release with sgld_ens_acc_finalize.  SGLD_ERR_NOMEM, SGLD_ERR_ARG. */
+sgld_status sgld_ens_acc_init(sgld_ens_acc *a, int64_t n, int K, int has_y);
+void sgld_ens_acc_finalize(sgld_ens_acc *a); /* NULL-safe, idempotent */
+
+/* Adds one draw: prob [n][K] (classification) with targets y (class indices; ignored when
+ * !has_y).  No allocation. */
+void sgld_ens_acc_add_class(sgld_ens_acc *a, const double *prob, const float *y);
+
+/* Adds one draw: predictive mean mu [n] and variance var [n] (> 0) of each example. */
+void sgld_ens_acc_add_reg(sgld_ens_acc *a, const double *mu, const double *var, const float *y);
+
+/* dst += src (the same n, K, has_y): the accumulator of the union of two disjoint draw sets. */
+void sgld_ens_acc_merge(sgld_ens_acc *dst, const sgld_ens_acc *src);
+
+/* Merges the accumulators of every rank of comm into rank 0's (the others are left as they
+ * were).  Collective. */
+sgld_status sgld_ens_acc_reduce(sgld_ens_acc *a, MPI_Comm comm);
+
+/* Classification summary of an accumulator (means over the n examples). */
+typedef struct sgld_ens_class_summary {
+    int64_t n, n_draws;
+    double accuracy, nll, brier, ece;
+    double entropy, expected_entropy, mutual_info, max_prob;
+} sgld_ens_class_summary;
+
+/* Per-example classification scores; any pointer may be NULL (not written). */
+typedef struct sgld_ens_class_examples {
+    double *prob;             /* [n][K] the mixture */
+    double *max_prob, *entropy, *expected_entropy, *mutual_info, *nll; /* [n] */
+    int *pred, *correct;      /* [n] */
+} sgld_ens_class_examples;
+
+/* Scores of a classification accumulator with >= 1 draw: the summary (nll, accuracy, brier,
+ * ece are NaN without targets) and, when ex != NULL, the per-example values.  y: class
+ * indices (NULL when !has_y).  SGLD_ERR_ARG without draws; SGLD_ERR_NOMEM. */
+sgld_status sgld_ens_class_scores(const sgld_ens_acc *a, const float *y, sgld_ens_class_summary *s,
+                                  const sgld_ens_class_examples *ex);
+
+/* Regression summary: RMSE of the mixture mean, mean log-likelihood of the mixture, coverage of
+ * its central 50/90/95% intervals, mean predictive sd. */
+typedef struct sgld_ens_reg_summary {
+    int64_t n, n_draws;
+    double rmse, loglik, cover50, cover90, cover95, sd;
+} sgld_ens_reg_summary;
+
+typedef struct sgld_ens_reg_examples {
+    double *mean, *sd, *loglik, *pit; /* [n]; any may be NULL */
+} sgld_ens_reg_examples;
+
+/* Scores of a regression accumulator with >= 1 draw and targets.  SGLD_ERR_ARG otherwise. */
+sgld_status sgld_ens_reg_scores(const sgld_ens_acc *a, const float *y, sgld_ens_reg_summary *s,
+                                const sgld_ens_reg_examples *ex);
+
+/* Entropy -sum_k p_k log p_k (0 log 0 = 0) of K probabilities. */
+double sgld_ens_entropy(const double *p, int K);
+
+/* Expected calibration error of n (confidence, correct) pairs over n_bins equal-width bins
+ * (bin = min(floor(n_bins conf), n_bins - 1)); fills per bin (when not NULL) the count, the
+ * mean confidence and the accuracy (NaN for an empty bin). */
+double sgld_ens_ece(const double *conf, const int *correct, int64_t n, int n_bins, int64_t *count,
+                    double *mean_conf, double *accuracy);
+
+/* AUROC and AUPR of scores where larger means "out of distribution": score_in [n_in] (negatives)
+ * and score_out [n_out] (positives).  Ties count one half (AUROC) and form one threshold (AUPR).
+ * NaN when either set is empty.  Allocates a sorted copy: SGLD_ERR_NOMEM. */
+sgld_status sgld_ens_auroc_aupr(const double *score_in, int64_t n_in, const double *score_out,
+                                int64_t n_out, double *auroc, double *aupr);
+
+/* Counts of x[n] in n_bins equal-width bins of [lo, hi] (the last bin closed; values outside
+ * are clamped into the end bins). */
+void sgld_ens_histogram(const double *x, int64_t n, int n_bins, double lo, double hi, int64_t *count);
+
+/* ---- streaming evaluation of a sample file (src/ensemble/predict.c) ---- */
+
+/* One data set to evaluate: X [n][d] (standardized like the training data), y [n] or NULL;
+ * chain [n_chains] and last: accumulators (initialized by the caller with this set's n, the
+ * model's K and has_y = y != NULL) that receive each chain's selected draws and, for `last`,
+ * only the last selected draw of chain 0. */
+typedef struct sgld_ens_set {
+    const float *X, *y;
+    int64_t n;
+    sgld_ens_acc *chain;
+    sgld_ens_acc *last;
+} sgld_ens_set;
+
+/* Draw layout: which tensor of the file fills which part of theta. */
+typedef struct sgld_ens_eval_options {
+    const char *group;      /* "posterior" */
+    int n_chains;
+    const int64_t *draws;   /* the selected draw indices (ascending), n_sel of them */
+    int64_t n_sel;
+    int64_t block_draws;    /* draws read per block (>= 1) */
+    size_t batch_rows;      /* rows per predict call (>= 1) */
+} sgld_ens_eval_options;
+
+/* Evaluates every selected (chain, draw) of the sample file rd on every set: the (chain, draw)
+ * pairs are split over the ranks of comm in contiguous ranges, each rank reads its draws in
+ * blocks of block_draws (one block of parameters in memory: block_draws x n_params floats),
+ * runs the model's predict on batch_rows rows at a time, and adds each draw to its chain's
+ * accumulator; then the accumulators are reduced to rank 0 (sgld_ens_acc_reduce).  The model m
+ * is the one the file was written with (its vars name the tensors); every tensor must be in
+ * the file with dims [n_chains, >= max draw + 1, var dims].  The heteroscedastic mlp's own
+ * variance is used (sgld_net_predict), else noise_sd^2.  *seconds (may be NULL) receives this
+ * rank's predict time, *flops its forward GEMM flops (networks; 0 otherwise).  Collective;
+ * every rank returns the same status. */
+sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld_model *m,
+                              const sgld_ens_eval_options *opt, int n_sets, sgld_ens_set *sets,
+                              double *seconds, double *flops);
+
+#endif

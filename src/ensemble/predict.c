@@ -1,0 +1,150 @@
+/* predict.c - streaming evaluation of the draws of a sample file on data sets: the
+ * (chain, draw) pairs are split over the ranks in contiguous ranges, read a block of draws of
+ * one chain at a time (sgld_samples_read_draws, one hyperslab per tensor), evaluated through
+ * the model's predict (batched GEMMs for the networks) and added to per-chain accumulators
+ * (metrics.c), which are reduced to rank 0 at the end.  Memory: one block of parameters plus
+ * the accumulators; the draws are never all in memory. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sgld/ensemble.h"
+#include "sgld/net.h"
+
+/* The heteroscedastic mlp reports only the mean through the model interface; its network
+ * gives mean and variance. */
+static int is_hetero(const sgld_model *m)
+{
+    return !m->type->classification && m->impl && strcmp(m->type->name, "mlp") == 0 &&
+           sgld_net_get_layout(m->impl)->n_out == 2;
+}
+
+/* Forward flops (2 per multiply-add, GEMMs only) of one row through a network model. */
+static double forward_flops(const sgld_model *m)
+{
+    if (!m->impl || (strcmp(m->type->name, "mlp") != 0 && strcmp(m->type->name, "cnn") != 0)) return 0.0;
+    const sgld_net_layout *L = sgld_net_get_layout(m->impl);
+    double f = 0.0;
+    for (int l = 0; l < L->n_layers; l++) {
+        const sgld_layer *y = &L->layer[l];
+        if (!y->n_w) continue;
+        f += y->kind == SGLD_LAYER_FC ? 2.0 * y->n_w : 2.0 * y->n_w * y->h * y->w;
+    }
+    return f;
+}
+
+/* Predicts one draw on one set in batches and adds it to acc.  out: [batch][max(K, 2)]
+ * scratch, prob: [n][K] (classification) or mu/var [n] each. */
+static void add_draw(const sgld_model *m, const float *theta, const sgld_ens_set *set, size_t batch,
+                     double *out, double *prob, double *var, int hetero, sgld_ens_acc *acc)
+{
+    const int K = acc->K;
+    const size_t n = (size_t)set->n, d = (size_t)m->d;
+    for (size_t i0 = 0; i0 < n; i0 += batch) {
+        size_t k = n - i0 < batch ? n - i0 : batch;
+        if (K > 0) {
+            m->type->predict(m, theta, set->X + i0 * d, k, prob + i0 * (size_t)K);
+        } else if (hetero) {
+            sgld_net_predict(m->impl, theta, set->X + i0 * d, k, out);
+            for (size_t i = 0; i < k; i++) {
+                prob[i0 + i] = out[2 * i];
+                var[i0 + i] = out[2 * i + 1];
+            }
+        } else {
+            m->type->predict(m, theta, set->X + i0 * d, k, prob + i0);
+            for (size_t i = 0; i < k; i++) var[i0 + i] = m->noise_sd * m->noise_sd;
+        }
+    }
+    if (K > 0)
+        sgld_ens_acc_add_class(acc, prob, set->y);
+    else
+        sgld_ens_acc_add_reg(acc, prob, var, set->y);
+}
+
+sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld_model *m,
+                              const sgld_ens_eval_options *opt, int n_sets, sgld_ens_set *sets,
+                              double *seconds, double *flops)
+{
+    int rank, size;
+    SGLD_MPI(MPI_Comm_rank(comm, &rank));
+    SGLD_MPI(MPI_Comm_size(comm, &size));
+    const int64_t G = (int64_t)opt->n_chains * opt->n_sel;
+    const int64_t g0 = G * rank / size, g1 = G * (rank + 1) / size;
+    const int64_t blk = opt->block_draws > 0 ? opt->block_draws : 1;
+    const size_t P = m->n_params, batch = opt->batch_rows > 0 ? opt->batch_rows : 1;
+    const int K = m->type->classification ? sgld_model_n_outputs(m) : 0, hetero = is_hetero(m);
+    int64_t n_max = 0;
+    for (int s = 0; s < n_sets; s++) n_max = sets[s].n > n_max ? sets[s].n : n_max;
+    const size_t w = (size_t)(K > 2 ? K : 2);
+    float *theta = sgld_malloc((size_t)blk * P * sizeof *theta);
+    float *tmp = sgld_malloc((size_t)blk * P * sizeof *tmp);
+    double *out = sgld_malloc(batch * w * sizeof *out);
+    double *prob = sgld_malloc((size_t)(n_max > 0 ? n_max : 1) * w * sizeof *prob);
+    double *var = sgld_malloc((size_t)(n_max > 0 ? n_max : 1) * sizeof *var);
+    sgld_status st = SGLD_OK;
+    double t_pred = 0.0, fl = 0.0, f_row = forward_flops(m);
+    if (!theta || !tmp || !out || !prob || !var)
+        st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory: a block of %lld draws x %zu parameters",
+                            (long long)blk, P);
+    int64_t max_draw = opt->n_sel > 0 ? opt->draws[opt->n_sel - 1] : -1;
+    for (int v = 0; st == SGLD_OK && v < m->n_vars; v++) {
+        const sgld_param_var *pv = &m->vars[v];
+        int nd;
+        int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2], elems = 1;
+        st = sgld_samples_shape(rd, opt->group, pv->name, &nd, dims);
+        if (st != SGLD_OK) break;
+        for (int k = 2; k < nd; k++) elems *= dims[k];
+        if (dims[0] != opt->n_chains || dims[1] <= max_draw || elems != (int64_t)pv->size)
+            st = sgld_error_set(SGLD_ERR_PARSE, "variable '%s' has shape [%lld, %lld, %lld values], the "
+                                "model needs [%d, > %lld, %zu values]", pv->name, (long long)dims[0],
+                                (long long)dims[1], (long long)elems, opt->n_chains, (long long)max_draw, pv->size);
+    }
+    /* Walk [g0, g1): g = chain * n_sel + selected index; a block stays within one chain and
+     * covers draws [draws[j0], draws[j1 - 1]] of the file (read whole, used where selected). */
+    for (int64_t g = g0; st == SGLD_OK && g < g1;) {
+        const int64_t c = g / opt->n_sel, j0 = g % opt->n_sel;
+        int64_t j1 = j0 + 1;
+        while (j1 < opt->n_sel && (c * opt->n_sel + j1) < g1 &&
+               opt->draws[j1] - opt->draws[j0] < blk)
+            j1++;
+        const int64_t t0 = opt->draws[j0], nt = opt->draws[j1 - 1] - t0 + 1;
+        for (int v = 0; st == SGLD_OK && v < m->n_vars; v++) {
+            const sgld_param_var *pv = &m->vars[v];
+            st = sgld_samples_read_draws(rd, opt->group, pv->name, c, t0, nt, tmp);
+            for (int64_t t = 0; st == SGLD_OK && t < nt; t++)
+                memcpy(theta + (size_t)t * P + pv->offset, tmp + (size_t)t * pv->size, pv->size * sizeof *tmp);
+        }
+        if (st != SGLD_OK) break;
+        double t_start = MPI_Wtime();
+        for (int64_t j = j0; j < j1; j++) {
+            const float *th = theta + (size_t)(opt->draws[j] - t0) * P;
+            const int is_last = c == 0 && j == opt->n_sel - 1;
+            for (int s = 0; s < n_sets; s++) {
+                add_draw(m, th, &sets[s], batch, out, prob, var, hetero, &sets[s].chain[c]);
+                if (is_last) {
+                    /* the same predictions once more into `last` (cheap next to the forward) */
+                    if (K > 0)
+                        sgld_ens_acc_add_class(sets[s].last, prob, sets[s].y);
+                    else
+                        sgld_ens_acc_add_reg(sets[s].last, prob, var, sets[s].y);
+                }
+                fl += f_row * (double)sets[s].n;
+            }
+        }
+        t_pred += MPI_Wtime() - t_start;
+        g = c * opt->n_sel + j1;
+    }
+    sgld_free(theta);
+    sgld_free(tmp);
+    sgld_free(out);
+    sgld_free(prob);
+    sgld_free(var);
+    st = sgld_status_agree(comm, st);
+    for (int s = 0; st == SGLD_OK && s < n_sets; s++) {
+        for (int c = 0; st == SGLD_OK && c < opt->n_chains; c++) st = sgld_ens_acc_reduce(&sets[s].chain[c], comm);
+        if (st == SGLD_OK) st = sgld_ens_acc_reduce(sets[s].last, comm);
+    }
+    if (seconds) *seconds = t_pred;
+    if (flops) *flops = fl;
+    return st;
+}

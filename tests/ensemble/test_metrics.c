@@ -1,0 +1,224 @@
+/* test_metrics.c - every ensemble metric (include/sgld/ensemble.h) against a small example
+ * computed by hand; the expected values are written as the arithmetic they come from. */
+#include "sgld_test.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "sgld/ensemble.h"
+
+#define TOL 1e-12
+
+/* cmocka's assert_float_equal compares in float; these comparisons need double. */
+#define assert_near(a, b, tol) assert_near_((a), (b), (tol), #a, __LINE__)
+static void assert_near_(double a, double b, double tol, const char *what, int line)
+{
+    if (!(fabs(a - b) <= tol)) fail_msg("line %d: %s = %.17g, expected %.17g (tol %g)", line, what, a, b, tol);
+}
+
+static double H3(double a, double b, double c) { return -(a * log(a) + b * log(b) + c * log(c)); }
+static double phi(double z) { return exp(-0.5 * z * z) / sqrt(2 * M_PI); }
+static double Phi(double z) { return 0.5 * erfc(-z / sqrt(2.0)); }
+
+/* Two examples, three classes, two draws, targets (0, 2):
+ *   draw 1: (0.7, 0.2, 0.1), (0.2, 0.5, 0.3)     draw 2: (0.5, 0.3, 0.2), (0.5, 0.3, 0.2)
+ *   mixture: (0.6, 0.25, 0.15), (0.35, 0.4, 0.25); predictions 0 (right), 1 (wrong). */
+static const double draw1[6] = {0.7, 0.2, 0.1, 0.2, 0.5, 0.3};
+static const double draw2[6] = {0.5, 0.3, 0.2, 0.5, 0.3, 0.2};
+static const float y_cls[2] = {0, 2};
+
+static void test_classification(void **state)
+{
+    (void)state;
+    sgld_ens_acc a;
+    assert_int_equal(sgld_ens_acc_init(&a, 2, 3, 1), SGLD_OK);
+    sgld_ens_acc_add_class(&a, draw1, y_cls);
+    sgld_ens_acc_add_class(&a, draw2, y_cls);
+    sgld_ens_class_summary s;
+    double prob[6], mp[2], h[2], eh[2], mi[2], nll[2];
+    int pred[2], corr[2];
+    sgld_ens_class_examples ex = {prob, mp, h, eh, mi, nll, pred, corr};
+    assert_int_equal(sgld_ens_class_scores(&a, y_cls, &s, &ex), SGLD_OK);
+    assert_int_equal(s.n_draws, 2);
+    assert_near(prob[1], 0.25, TOL);
+    assert_near(prob[5], 0.25, TOL);
+    assert_int_equal(pred[0], 0);
+    assert_int_equal(pred[1], 1);
+    assert_int_equal(corr[0] + corr[1], 1);
+    assert_near(s.accuracy, 0.5, TOL);
+    /* NLL: -log of the mixture's probability of the target */
+    assert_near(nll[0], -log(0.6), TOL);
+    assert_near(nll[1], -log(0.25), TOL);
+    assert_near(s.nll, -(log(0.6) + log(0.25)) / 2, TOL);
+    /* Brier: (0.4^2 + 0.25^2 + 0.15^2 + 0.35^2 + 0.4^2 + 0.75^2) / 2 = (0.245 + 0.845) / 2 */
+    assert_near(s.brier, 0.545, TOL);
+    /* ECE: confidences 0.6 (bin 9, right) and 0.4 (bin 6, wrong): (|1 - 0.6| + |0 - 0.4|) / 2 */
+    assert_near(s.ece, 0.4, TOL);
+    assert_near(s.max_prob, 0.5, TOL);
+    double h0 = H3(0.6, 0.25, 0.15), h1 = H3(0.35, 0.4, 0.25);
+    double e0 = (H3(0.7, 0.2, 0.1) + H3(0.5, 0.3, 0.2)) / 2, e1 = (H3(0.2, 0.5, 0.3) + H3(0.5, 0.3, 0.2)) / 2;
+    assert_near(h[0], h0, TOL);
+    assert_near(eh[1], e1, TOL);
+    assert_near(mi[0], h0 - e0, TOL);
+    assert_true(mi[0] > 0 && mi[1] > 0);
+    assert_near(s.entropy, (h0 + h1) / 2, TOL);
+    assert_near(s.expected_entropy, (e0 + e1) / 2, TOL);
+    assert_near(s.mutual_info, (h0 - e0 + h1 - e1) / 2, TOL);
+
+    /* One draw: mutual information 0, NLL of that draw. */
+    sgld_ens_acc b, c;
+    assert_int_equal(sgld_ens_acc_init(&b, 2, 3, 1), SGLD_OK);
+    assert_int_equal(sgld_ens_acc_init(&c, 2, 3, 1), SGLD_OK);
+    sgld_ens_acc_add_class(&b, draw1, y_cls);
+    sgld_ens_acc_add_class(&c, draw2, y_cls);
+    assert_int_equal(sgld_ens_class_scores(&b, y_cls, &s, &ex), SGLD_OK);
+    assert_near(s.mutual_info, 0.0, TOL);
+    assert_near(s.nll, -(log(0.7) + log(0.3)) / 2, TOL);
+    /* Merging the two one-draw accumulators gives the two-draw one. */
+    sgld_ens_acc_merge(&b, &c);
+    assert_int_equal(sgld_ens_class_scores(&b, y_cls, &s, NULL), SGLD_OK);
+    assert_near(s.nll, -(log(0.6) + log(0.25)) / 2, TOL);
+    assert_near(s.mutual_info, (h0 - e0 + h1 - e1) / 2, TOL);
+    sgld_ens_acc_finalize(&a);
+    sgld_ens_acc_finalize(&b);
+    sgld_ens_acc_finalize(&c);
+    sgld_ens_acc_finalize(&c); /* idempotent */
+}
+
+static void test_no_targets_and_errors(void **state)
+{
+    (void)state;
+    sgld_ens_acc a;
+    sgld_ens_class_summary s;
+    assert_int_equal(sgld_ens_acc_init(&a, 2, 3, 0), SGLD_OK);
+    assert_int_equal(sgld_ens_class_scores(&a, NULL, &s, NULL), SGLD_ERR_ARG); /* no draws */
+    sgld_ens_acc_add_class(&a, draw1, NULL);
+    assert_int_equal(sgld_ens_class_scores(&a, NULL, &s, NULL), SGLD_OK);
+    assert_true(isnan(s.nll) && isnan(s.accuracy) && isnan(s.brier) && isnan(s.ece));
+    assert_near(s.max_prob, 0.6, TOL);
+    sgld_ens_reg_summary r;
+    assert_int_equal(sgld_ens_reg_scores(&a, NULL, &r, NULL), SGLD_ERR_ARG); /* not regression */
+    sgld_ens_acc_finalize(&a);
+    assert_int_equal(sgld_ens_acc_init(&a, -1, 3, 0), SGLD_ERR_ARG);
+}
+
+/* Regression, two draws N(mu_s, v_s), two examples:
+ *   example 0: y = 1, draws N(0, 1), N(2, 4);      example 1: y = 2, draws N(0, 0.25), N(1, 0.25). */
+static void test_regression(void **state)
+{
+    (void)state;
+    const double mu1[2] = {0, 0}, v1[2] = {1, 0.25}, mu2[2] = {2, 1}, v2[2] = {4, 0.25};
+    const float y[2] = {1, 2};
+    sgld_ens_acc a;
+    assert_int_equal(sgld_ens_acc_init(&a, 2, 0, 1), SGLD_OK);
+    sgld_ens_acc_add_reg(&a, mu1, v1, y);
+    sgld_ens_acc_add_reg(&a, mu2, v2, y);
+    double mean[2], sd[2], ll[2], pit[2];
+    sgld_ens_reg_examples ex = {mean, sd, ll, pit};
+    sgld_ens_reg_summary s;
+    assert_int_equal(sgld_ens_reg_scores(&a, y, &s, &ex), SGLD_OK);
+    assert_near(mean[0], 1.0, TOL);
+    assert_near(mean[1], 0.5, TOL);
+    /* errors 0 and 1.5 */
+    assert_near(s.rmse, sqrt(1.5 * 1.5 / 2), TOL);
+    /* mixture variance: E[mu^2 + v] - m^2 = (1 + 8) / 2 - 1 and (0.25 + 1.25) / 2 - 0.25 */
+    assert_near(sd[0], sqrt(3.5), TOL);
+    assert_near(sd[1], sqrt(0.5), TOL);
+    /* log-likelihood: log (N(1; 0, 1) + N(1; 2, 4)) / 2, log (N(2; 0, .25) + N(2; 1, .25)) / 2 */
+    double l0 = log(0.5 * (phi(1.0) + phi(-0.5) / 2)), l1 = log(0.5 * (phi(4.0) / 0.5 + phi(2.0) / 0.5));
+    assert_near(ll[0], l0, 1e-12);
+    assert_near(ll[1], l1, 1e-12);
+    assert_near(s.loglik, (l0 + l1) / 2, 1e-12);
+    /* PIT: (Phi(1) + Phi(-0.5)) / 2 = 0.575 (inside all three intervals),
+     *      (Phi(4) + Phi(2)) / 2 = 0.9886 (outside all three) */
+    assert_near(pit[0], 0.5 * (Phi(1) + Phi(-0.5)), 1e-12);
+    assert_near(pit[1], 0.5 * (Phi(4) + Phi(2)), 1e-12);
+    assert_near(s.cover50, 0.5, TOL);
+    assert_near(s.cover90, 0.5, TOL);
+    assert_near(s.cover95, 0.5, TOL);
+    /* example 1 with y = 1.3: PIT = (Phi(2.6) + Phi(0.6)) / 2 = 0.862: in the 90% interval only
+     * (and the 95%), not the 50%. */
+    const float y2[2] = {1, 1.3f};
+    sgld_ens_acc b;
+    assert_int_equal(sgld_ens_acc_init(&b, 2, 0, 1), SGLD_OK);
+    sgld_ens_acc_add_reg(&b, mu1, v1, y2);
+    sgld_ens_acc_add_reg(&b, mu2, v2, y2);
+    assert_int_equal(sgld_ens_reg_scores(&b, y2, &s, &ex), SGLD_OK);
+    assert_near(pit[1], 0.5 * (Phi(2.6) + Phi(0.6)), 1e-6);
+    assert_near(s.cover50, 0.5, TOL);
+    assert_near(s.cover90, 1.0, TOL);
+    assert_near(s.cover95, 1.0, TOL);
+    sgld_ens_acc_finalize(&a);
+    sgld_ens_acc_finalize(&b);
+}
+
+static void test_ece(void **state)
+{
+    (void)state;
+    /* bins of 15: 0.05 -> 0, 0.5 -> 7, 0.95 / 0.97 / 1.0 -> 14 (1.0 clamped into the last bin)
+     * ECE = (|0 - 0.05| + |1 - 0.5| + |2 - (0.95 + 0.97 + 1.0)|) / 5 = (0.05 + 0.5 + 0.92) / 5 */
+    const double conf[5] = {0.05, 0.95, 0.97, 0.5, 1.0};
+    const int correct[5] = {0, 1, 0, 1, 1};
+    int64_t count[15];
+    double mc[15], acc[15];
+    double ece = sgld_ens_ece(conf, correct, 5, 15, count, mc, acc);
+    assert_near(ece, 0.294, TOL);
+    assert_int_equal(count[0], 1);
+    assert_int_equal(count[7], 1);
+    assert_int_equal(count[14], 3);
+    assert_near(acc[14], 2.0 / 3.0, TOL);
+    assert_near(mc[14], (0.95 + 0.97 + 1.0) / 3, TOL);
+    assert_true(isnan(acc[3]));
+    assert_true(isnan(sgld_ens_ece(conf, correct, 0, 15, NULL, NULL, NULL)));
+}
+
+static void test_auroc_aupr(void **state)
+{
+    (void)state;
+    /* in (negatives) {0.1, 0.4, 0.35, 0.8}, out (positives) {0.9, 0.4, 0.7}:
+     * AUROC = (4 + (2 + 0.5) + 3) / 12;  descending thresholds 0.9 (P 1/1), 0.8 (no positive),
+     * 0.7 (P 2/3), 0.4 (tie of one of each: P 3/5): AP = (1 + 2/3 + 3/5) / 3 = 34/45. */
+    const double in[4] = {0.1, 0.4, 0.35, 0.8}, out[3] = {0.9, 0.4, 0.7};
+    double auroc, aupr;
+    assert_int_equal(sgld_ens_auroc_aupr(in, 4, out, 3, &auroc, &aupr), SGLD_OK);
+    assert_near(auroc, 9.5 / 12, TOL);
+    assert_near(aupr, 34.0 / 45.0, TOL);
+    /* perfect separation and the reverse */
+    const double lo[2] = {0.1, 0.2}, hi[2] = {0.8, 0.9};
+    assert_int_equal(sgld_ens_auroc_aupr(lo, 2, hi, 2, &auroc, &aupr), SGLD_OK);
+    assert_near(auroc, 1.0, TOL);
+    assert_near(aupr, 1.0, TOL);
+    assert_int_equal(sgld_ens_auroc_aupr(hi, 2, lo, 2, &auroc, &aupr), SGLD_OK);
+    assert_near(auroc, 0.0, TOL);
+    assert_near(aupr, (1.0 / 3 + 2.0 / 4) / 2, TOL); /* P 1/3 then 2/4 */
+    /* all tied: 1/2 and the positive rate */
+    assert_int_equal(sgld_ens_auroc_aupr(lo, 1, lo, 1, &auroc, &aupr), SGLD_OK);
+    assert_near(auroc, 0.5, TOL);
+    assert_near(aupr, 0.5, TOL);
+    assert_int_equal(sgld_ens_auroc_aupr(lo, 0, hi, 2, &auroc, &aupr), SGLD_OK);
+    assert_true(isnan(auroc) && isnan(aupr));
+}
+
+static void test_entropy_histogram(void **state)
+{
+    (void)state;
+    const double p[3] = {0.5, 0.5, 0.0};
+    assert_near(sgld_ens_entropy(p, 3), log(2.0), TOL);
+    const double x[6] = {0.0, 0.05, 0.1, 0.55, 1.0, 1.2};
+    int64_t c[10];
+    sgld_ens_histogram(x, 6, 10, 0.0, 1.0, c);
+    assert_int_equal(c[0], 2); /* 0 and 0.05 */
+    assert_int_equal(c[1], 1); /* 0.1 */
+    assert_int_equal(c[5], 1); /* 0.55 */
+    assert_int_equal(c[9], 2); /* 1.0 and 1.2 (clamped) */
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_classification), cmocka_unit_test(test_no_targets_and_errors),
+        cmocka_unit_test(test_regression),     cmocka_unit_test(test_ece),
+        cmocka_unit_test(test_auroc_aupr),     cmocka_unit_test(test_entropy_histogram),
+    };
+    return sgld_test_run(argc, argv, "ensemble", tests, sizeof tests / sizeof tests[0]);
+}
