@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "block_read.h"
+#include "predict.h"
 #include "sgld/diag.h"
 #include "sgld/samples.h"
 #include "sgld/status.h"
@@ -141,9 +142,9 @@ static int parse_args(int argc, char **argv, opts *o)
         if (rank == 0) usage(stdout);
         return EXIT_OK;
     }
-    if (argc < 2) return bad("missing subcommand (expected '%s'; see %s --help)", "summary", "sgld-ess");
+    if (argc < 2) return bad("missing subcommand (expected '%s'; see %s --help)", "summary' or 'predict", "sgld-ess");
     if (strcmp(argv[1], "summary") != 0)
-        return bad("unknown subcommand '%s' (expected '%s'; see sgld-ess --help)", argv[1], "summary");
+        return bad("unknown subcommand '%s' (expected '%s'; see sgld-ess --help)", argv[1], "summary' or 'predict");
     opterr = 0;
     optind = 2;
     int c;
@@ -753,7 +754,9 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     opts o;
-    int status = parse_args(argc, argv, &o);
+    memset(&o, 0, sizeof o);
+    int status = argc >= 2 && !strcmp(argv[1], "predict") ? sgld_ess_predict(argc, argv, MPI_COMM_WORLD)
+                                                           : parse_args(argc, argv, &o);
     if (status < 0) status = run(&o, MPI_COMM_WORLD);
     free(o.vars);
     MPI_Finalize();
