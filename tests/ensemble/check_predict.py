@@ -1,0 +1,273 @@
+"""sgld-ess predict end to end (issue 8) on small sgld-dist runs, against numpy.
+
+1. softmax on synthetic:softmax (2 chains on 2 ranks, 1500 steps, 100 draws each): predict on a
+   test file and an OOD file written here; every ensemble, per-chain and last-draw number of
+   --json equals numpy's recomputation from the file's draws (the metrics' definitions in
+   include/sgld/ensemble.h) to 1e-6 (float32 parameters and inputs, double sums); the same JSON
+   at 1 and 2 ranks (1e-9); --draws slices; --per-example and --hist files.
+2. linreg on synthetic:linreg3 with --standardize: the stored standardization is applied; RMSE,
+   mixture log-likelihood and 50/90/95% coverage equal numpy's (noise_sd 0.5).
+3. mlp fc8-fc2 (heteroscedastic) on synthetic:linreg3: the mixture uses each draw's own
+   variance exp(v(x)) (numpy forward pass of the tensors in the file).
+4. Bad inputs: test data with the wrong feature count, a sample file without the model
+   attributes, a non-HDF5 file, an empty or malformed --draws, --ood on a regression, a missing
+   --data: exit 2 and one line on stderr.
+
+usage: check_predict.py SGLD_DIST SGLD_ESS MPIEXEC"""
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+DIST, ESS, MPIEXEC = sys.argv[1], sys.argv[2], sys.argv[3]
+TMP = tempfile.mkdtemp(prefix="sgld-predict-")
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def close(a, b, tol, what):
+    ok = (a is None and b is None) or (a is not None and abs(a - b) <= tol * max(1.0, abs(b)))
+    check(ok, f"{what}: {a} vs numpy {b}")
+
+
+def run(args, ranks=1):
+    cmd = [MPIEXEC, "-n", str(ranks), "--oversubscribe"] + args if ranks > 1 else args
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+
+
+def path(name):
+    return os.path.join(TMP, name)
+
+
+def entropy(p):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=-1)
+
+
+def class_metrics(probs, y):
+    """probs [S, n, K] of the draws; the summary as sgld-ess defines it."""
+    S = probs.shape[0]
+    p = probs.mean(0)
+    conf, pred = p.max(1), p.argmax(1)
+    out = {"max_prob": conf.mean(), "entropy": entropy(p).mean(),
+           "expected_entropy": entropy(probs).mean(0).mean()}
+    out["mutual_info"] = np.maximum(entropy(p) - entropy(probs).mean(0), 0).mean()
+    if y is not None:
+        lp = np.log(probs[:, np.arange(len(y)), y])
+        m = lp.max(0)
+        out["nll"] = -(m + np.log(np.exp(lp - m).sum(0)) - np.log(S)).mean()
+        corr = pred == y
+        out["accuracy"] = corr.mean()
+        onehot = np.eye(p.shape[1])[y]
+        out["brier"] = ((p - onehot) ** 2).sum(1).mean()
+        b = np.minimum(np.floor(conf * 15).astype(int), 14)
+        out["ece"] = sum(abs(corr[b == k].sum() - conf[b == k].sum()) for k in range(15)) / len(y)
+    return out
+
+
+def auroc_aupr(neg, pos):
+    s = np.concatenate([neg, pos])
+    lab = np.concatenate([np.zeros(len(neg)), np.ones(len(pos))])
+    # AUROC by the rank-sum with midranks
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s))
+    sv = s[order]
+    i = 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and sv[j + 1] == sv[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    auroc = (ranks[lab == 1].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+    # AP over the distinct thresholds, descending
+    ap, tp, fp = 0.0, 0, 0
+    for t in np.unique(s)[::-1]:
+        at = s == t
+        gp, gn = int(lab[at].sum()), int((1 - lab[at]).sum())
+        tp += gp
+        fp += gn
+        if gp:
+            ap += gp / len(pos) * tp / (tp + fp)
+    return auroc, ap
+
+
+# ---- 1. softmax -----------------------------------------------------------------------------
+rng = np.random.default_rng(7)
+mu = np.array([[2 * math.cos(math.pi / 2 + 2 * math.pi * k / 3), 2 * math.sin(math.pi / 2 + 2 * math.pi * k / 3)]
+               for k in range(3)])
+yt = np.arange(300) % 3
+Xt = (mu[yt] + rng.standard_normal((300, 2))).astype(np.float32)
+with h5py.File(path("test.h5"), "w") as f:
+    f["X"] = Xt
+    f["y"] = yt.astype(np.int32)
+# OOD: a tight cloud at the origin, equidistant from the three class means (a linear model is
+# confidently wrong far away, but unsure here)
+Xo = (rng.standard_normal((200, 2)) * 0.2).astype(np.float32)
+with h5py.File(path("ood.h5"), "w") as f:
+    f["X"] = Xo
+    f["y"] = np.zeros(200, np.int32)
+with h5py.File(path("wide.h5"), "w") as f:
+    f["X"] = np.zeros((10, 3), np.float32)
+    f["y"] = np.arange(10, dtype=np.int32) % 3
+
+smx = path("softmax.h5")
+r = run([DIST, "--model", "softmax", "--data", "synthetic:softmax", "--chains", "2", "--steps", "1500",
+         "--burnin", "500", "--thin", "10", "--step-size", "1e-3", "--output", smx, "--quiet"], ranks=2)
+check(r.returncode == 0, f"sgld-dist softmax: {r.stderr.strip()}")
+
+args = [ESS, "predict", smx, "--data", path("test.h5"), "--ood", path("ood.h5"), "--json",
+        "--per-example", path("ex.h5"), "--hist", path("hist.csv")]
+r1 = run(args)
+check(r1.returncode == 0, f"predict softmax: {r1.stderr.strip()}")
+r2 = run(args, ranks=2)
+check(r2.returncode == 0, f"predict softmax at 2 ranks: {r2.stderr.strip()}")
+j = json.loads(r1.stdout)
+j2 = json.loads(r2.stdout)
+with h5py.File(smx) as f:
+    W, B = f["posterior/w"][...].astype(np.float64), f["posterior/b"][...].astype(np.float64)
+
+
+def softmax_probs(X, W, B):
+    z = np.einsum("nd,scdk->scnk", X.astype(np.float64), W) + B[:, :, None, :]
+    z -= z.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+P = softmax_probs(Xt, W, B)  # [chain, draw, n, K]
+C, D = P.shape[:2]
+check(j["chains"] == 2 and j["draws_per_chain"] == D == 100, f"chains/draws {j['chains']} {j['draws_per_chain']}")
+ref = class_metrics(P.reshape(C * D, 300, 3), yt)
+for k, v in ref.items():
+    close(j["data"]["ensemble"][k], v, 1e-6, f"softmax ensemble {k}")
+    close(j2["data"]["ensemble"][k], j["data"]["ensemble"][k], 1e-9, f"softmax ensemble {k} at 2 ranks")
+for c in range(2):
+    refc = class_metrics(P[c], yt)
+    for k, v in refc.items():
+        close(j["data"]["chains"][c][k], v, 1e-6, f"softmax chain {c} {k}")
+refl = class_metrics(P[0, -1:], yt)
+for k, v in refl.items():
+    close(j["data"]["last"][k], v, 1e-6, f"softmax last draw {k}")
+PO = softmax_probs(Xo, W, B).reshape(C * D, 200, 3)
+refo = class_metrics(PO, None)
+for k, v in refo.items():
+    close(j["ood"]["ensemble"][k], v, 1e-6, f"softmax ood {k}")
+pin, pout = P.reshape(C * D, 300, 3), PO
+scores = {"max_prob": (1 - pin.mean(0).max(1), 1 - pout.mean(0).max(1)),
+          "entropy": (entropy(pin.mean(0)), entropy(pout.mean(0))),
+          "mutual_info": (entropy(pin.mean(0)) - entropy(pin).mean(0), entropy(pout.mean(0)) - entropy(pout).mean(0))}
+for k, (a, b) in scores.items():
+    au, ap = auroc_aupr(np.maximum(a, 0) if k == "mutual_info" else a, np.maximum(b, 0) if k == "mutual_info" else b)
+    close(j["ood"]["auroc_ensemble"][k], au, 1e-6, f"auroc {k}")
+    close(j["ood"]["aupr_ensemble"][k], ap, 1e-6, f"aupr {k}")
+check(j["ood"]["auroc_ensemble"]["max_prob"] > 0.9, "OOD cloud between the classes detected (AUROC > 0.9)")
+check(sum(j["data"]["reliability"]["count"]) == 300, "reliability counts sum to n")
+with h5py.File(path("ex.h5")) as f:
+    check(f["data/prob"].shape == (300, 3) and f["ood/max_prob"].shape == (200,), "per-example shapes")
+    close(float(f["data/nll"][...].mean()), ref["nll"], 1e-6, "per-example nll mean")
+    close(float(f["data/last_max_prob"][...].mean()), refl["max_prob"], 1e-6, "per-example last max prob")
+rows = open(path("hist.csv")).read().strip().split("\n")
+check(len(rows) == 21 and rows[0].startswith("bin_lo,"), "histogram CSV: header and 20 bins")
+check(sum(int(x.split(",")[2]) for x in rows[1:]) == 300 and sum(int(x.split(",")[3]) for x in rows[1:]) == 200,
+      "histogram counts")
+# --draws: the last 10 and every 25th
+r = run([ESS, "predict", smx, "--data", path("test.h5"), "--draws", "-10:", "--json"])
+jd = json.loads(r.stdout) if r.returncode == 0 else {}
+check(jd.get("draws_per_chain") == 10, "--draws -10: keeps 10 draws")
+if jd:
+    close(jd["data"]["ensemble"]["nll"], class_metrics(P[:, -10:].reshape(20, 300, 3), yt)["nll"], 1e-6, "--draws -10: nll")
+r = run([ESS, "predict", smx, "--data", path("test.h5"), "--draws", "::25", "--json"])
+check(r.returncode == 0 and json.loads(r.stdout)["draws_per_chain"] == 4, "--draws ::25 keeps 4 draws")
+
+# ---- 2. linreg with --standardize -------------------------------------------------------------
+lin = path("linreg.h5")
+r = run([DIST, "--model", "linreg", "--data", "synthetic:linreg3", "--standardize", "--steps", "2000",
+         "--burnin", "500", "--thin", "15", "--step-size", "1e-4", "--output", lin, "--quiet"])
+check(r.returncode == 0, f"sgld-dist linreg: {r.stderr.strip()}")
+Xr = rng.standard_normal((150, 3)).astype(np.float32)
+yr = (Xr @ np.array([1, -0.5, 0.25]) + 0.3 + 0.5 * rng.standard_normal(150)).astype(np.float32)
+with h5py.File(path("reg.h5"), "w") as f:
+    f["X"] = Xr
+    f["y"] = yr
+r = run([ESS, "predict", lin, "--data", path("reg.h5"), "--json"])
+check(r.returncode == 0, f"predict linreg: {r.stderr.strip()}")
+jr = json.loads(r.stdout) if r.returncode == 0 else None
+Phi = np.vectorize(lambda z: 0.5 * math.erfc(-z / math.sqrt(2)))
+
+
+def reg_metrics(mu, var, y):
+    S = mu.shape[0]
+    m = mu.mean(0)
+    lp = -0.5 * (y - mu) ** 2 / var - 0.5 * np.log(2 * np.pi * var)
+    mx = lp.max(0)
+    ll = mx + np.log(np.exp(lp - mx).sum(0)) - np.log(S)
+    pit = Phi((y - mu) / np.sqrt(var)).mean(0)
+    return {"rmse": math.sqrt(((y - m) ** 2).mean()), "loglik": ll.mean(),
+            "cover50": ((pit >= .25) & (pit <= .75)).mean(), "cover90": ((pit >= .05) & (pit <= .95)).mean(),
+            "cover95": ((pit >= .025) & (pit <= .975)).mean()}
+
+
+with h5py.File(lin) as f:
+    w = f["posterior/w"][...].reshape(-1, 3).astype(np.float64)
+    b = f["posterior/b"][...].reshape(-1).astype(np.float64)
+    mean_, sd_ = f.attrs["standardize_mean"], f.attrs["standardize_sd"]
+Xs = ((Xr - mean_) / sd_).astype(np.float32).astype(np.float64)
+mu = w @ Xs.T + b[:, None]
+ref = reg_metrics(mu, np.full_like(mu, 0.25), yr.astype(np.float64))
+if jr:
+    for k, v in ref.items():
+        close(jr["data"]["ensemble"][k], v, 1e-6, f"linreg {k}")
+    check(jr["data"]["ensemble"]["cover90"] > 0.8, "linreg: the 90% interval covers > 80% of fresh data")
+
+# ---- 3. heteroscedastic mlp -------------------------------------------------------------------
+mlp = path("mlp.h5")
+r = run([DIST, "--model", "mlp", "--net", "fc8-fc2", "--data", "synthetic:linreg3", "--steps", "1500",
+         "--burnin", "500", "--thin", "20", "--step-size", "1e-4", "--output", mlp, "--quiet"])
+check(r.returncode == 0, f"sgld-dist mlp: {r.stderr.strip()}")
+r = run([ESS, "predict", mlp, "--data", path("reg.h5"), "--json"])
+check(r.returncode == 0, f"predict mlp: {r.stderr.strip()}")
+if r.returncode == 0:
+    jm = json.loads(r.stdout)
+    with h5py.File(mlp) as f:
+        W1, B1 = f["posterior/fc1_w"][0].astype(np.float64), f["posterior/fc1_b"][0].astype(np.float64)
+        W2, B2 = f["posterior/fc2_w"][0].astype(np.float64), f["posterior/fc2_b"][0].astype(np.float64)
+    H = np.maximum(np.einsum("nd,sod->sno", Xr.astype(np.float64), W1) + B1[:, None, :], 0)
+    O = np.einsum("sno,sko->snk", H, W2) + B2[:, None, :]
+    ref = reg_metrics(O[:, :, 0], np.exp(O[:, :, 1]), yr.astype(np.float64))
+    for k, v in ref.items():
+        close(jm["data"]["ensemble"][k], v, 1e-5, f"hetero mlp {k}")
+
+# ---- 4. bad inputs ----------------------------------------------------------------------------
+with h5py.File(path("bare.h5"), "w") as f:
+    f.create_group("posterior")["w"] = np.zeros((1, 4, 2, 3), np.float32)
+open(path("text.h5"), "w").write("not hdf5\n")
+bad = [
+    ([smx, "--data", path("wide.h5")], "3 features per row"),
+    ([path("bare.h5"), "--data", path("test.h5")], "no model attributes"),
+    ([path("text.h5"), "--data", path("test.h5")], "text.h5"),
+    ([smx, "--data", path("test.h5"), "--draws", "5:5"], "selects no draw"),
+    ([smx, "--data", path("test.h5"), "--draws", "500"], "selects no draw"),
+    ([smx, "--data", path("test.h5"), "--draws", "a:b"], "--draws"),
+    ([lin, "--data", path("reg.h5"), "--ood", path("reg.h5")], "regression"),
+    ([smx], "--data TEST is required"),
+    ([smx, "--data", path("missing.h5")], "missing.h5"),
+]
+for a, want in bad:
+    r = run([ESS, "predict"] + a)
+    lines = r.stderr.strip().split("\n")
+    check(r.returncode == 2 and len(lines) == 1 and want in lines[0],
+          f"bad input {a[1:]}: status {r.returncode}, stderr {r.stderr.strip()!r} (want '{want}')")
+
+print(f"{len(failures)} failures" if failures else "all predict checks passed")
+sys.exit(1 if failures else 0)
