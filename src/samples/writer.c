@@ -702,6 +702,77 @@ static sgld_status shrink(sgld_samples *s, int64_t n_draws)
     return SGLD_OK;
 }
 
+/* Bytes an append of n draws after draw0 may allocate: every chunk it touches, whole (a new
+ * chunk is allocated whole however little of it is written), and a margin for the metadata
+ * that grows with it (chunk index nodes, object headers, HDF5's 2 KiB aggregator blocks).
+ * Local, no file I/O (the creation properties are in memory). */
+static hsize_t append_bytes(const sgld_samples *s, int64_t draw0, int64_t n)
+{
+    hsize_t need = (hsize_t)64 << 10;
+    for (int v = 0; v < s->n_vars; v++) {
+        const samples_var *var = &s->vars[v];
+        hsize_t chunk[2 + SGLD_SAMPLES_MAX_DIMS], bytes = var->dtype == SGLD_F32 ? 4 : 8;
+        int rank = 2 + var->n_dims;
+        hid_t dcpl = H5Dget_create_plist(var->dset);
+        if (dcpl < 0 || H5Pget_chunk(dcpl, rank, chunk) != rank) {
+            /* Unknown chunking: the whole appended block, twice. */
+            chunk[0] = (hsize_t)s->n_chains;
+            chunk[1] = (hsize_t)n;
+            for (int k = 0; k < var->n_dims; k++) chunk[2 + k] = var->dims[k];
+            bytes *= 2;
+        }
+        if (dcpl >= 0) H5Pclose(dcpl);
+        for (int k = 0; k < rank; k++) bytes *= chunk[k];
+        hsize_t touched = ((hsize_t)(draw0 + n) + chunk[1] - 1) / chunk[1] - (hsize_t)draw0 / chunk[1];
+        need += touched * bytes + ((hsize_t)8 << 10);
+    }
+    for (int g = 0; g < s->n_groups; g++) /* the draw coordinate: int64, chunks >= 1024 */
+        need += (hsize_t)8 * (hsize_t)(n + 2 * (s->chunk_draws < 1024 ? 1024 : s->chunk_draws)) +
+                ((hsize_t)8 << 10);
+    return need;
+}
+
+/* Rank 0 reserves the disk space an append will need before HDF5 writes anything: every hole
+ * in the file (parts of chunks not written yet) and append_bytes past its end, with
+ * posix_fallocate.  A write error inside HDF5's collective writes and flushes leaves the ranks
+ * disagreeing: parallel HDF5 1.10.8 then hangs in H5Fflush (rank 0's metadata write fails, the
+ * others wait in the sync point's barrier) or keeps a half-written extension, and at close
+ * writes metadata that points at draws never written.  A failed reservation instead stops
+ * the run while the file is exactly as the last successful flush left it (and closes
+ * cleanly: nothing is dirty).  A full disk, a quota, a read-only remount all fail here.  A
+ * file system without fallocate (glibc then writes a byte per block) or a failed hole search
+ * only skips the reservation.  Collective; returns the agreed status. */
+static sgld_status reserve(sgld_samples *s, int64_t draw0, int64_t n)
+{
+    sgld_status st = SGLD_OK;
+    if (s->rank == 0) {
+        int fd = open(s->path, O_WRONLY);
+        struct stat sb;
+        int err = fd < 0 ? errno : fstat(fd, &sb) != 0 ? errno : 0;
+        if (!err) {
+            off_t from = lseek(fd, 0, SEEK_HOLE);
+            if (from < 0 || from > sb.st_size) from = 0;
+            off_t end = sb.st_size + (off_t)append_bytes(s, draw0, n);
+            err = posix_fallocate(fd, from, end - from);
+            if (err == EINVAL || err == EOPNOTSUPP || err == ENOSYS) err = 0;
+            /* A failed reservation may have grown the file (ext4 extends as it goes); if it
+             * cannot be cut back, zeros past HDF5's end of file are harmless to readers. */
+            struct stat now;
+            if (err && fstat(fd, &now) == 0 && now.st_size > sb.st_size)
+                (void)!ftruncate(fd, sb.st_size);
+        }
+        if (fd >= 0) close(fd);
+        /* SGLD_ERR_HDF5: a run-time failure of the output (exit 1), not bad input. */
+        if (err)
+            st = sgld_error_set(SGLD_ERR_HDF5,
+                                "%s: cannot write draws %lld to %lld: %s (the file holds the "
+                                "first %lld draws of every chain)",
+                                s->path, (long long)draw0 + 1, (long long)(draw0 + n),
+                                strerror(err), (long long)draw0);
+    }
+    return sgld_status_agree(s->comm, st);
+}
+
 sgld_status sgld_samples_append_chains(sgld_samples *s, int n_local, const int *chains,
                                        int64_t n_draws, const void *const *const *data)
 {
@@ -748,6 +819,7 @@ sgld_status sgld_samples_append_chains(sgld_samples *s, int n_local, const int *
     SGLD_TRY(sgld_status_agree(s->comm, s->rank == 0 ? grow_draw_buf(s, n_draws) : SGLD_OK));
     if (s->extent != s->n_draws) SGLD_TRY(shrink(s, s->n_draws));
     int64_t draw0 = s->n_draws;
+    SGLD_TRY(reserve(s, draw0, n_draws));
     SGLD_TRY(sgld_status_agree(s->comm, set_extent(s, draw0 + n_draws)));
     s->extent = draw0 + n_draws;
     for (int g = 0; g < s->n_groups; g++) {
