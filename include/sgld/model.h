@@ -33,6 +33,30 @@ typedef struct sgld_param_var {
 
 typedef struct sgld_model sgld_model;
 
+#define SGLD_KFAC_MAX_LAYERS 16
+
+/* K-FAC statistics of a network's dense and conv layers (for the ksgld sampler), owned by the
+ * model (m->impl).  Layer l's weights and bias form the matrix W~ = [W | b] of n_g[l] rows
+ * (outputs; conv: output channels) and n_a[l] columns (inputs, conv: c k k, then 1 for the
+ * bias): W~[o][j] = theta[w_off + o (n_a - 1) + j] for j < n_a - 1, theta[b_off + o] for the
+ * last column.  While `collect` is set, every loglik_grad call leaves in A[l] ([n_a][n_a],
+ * row-major) the mean over its rows of a a^T (a = the layer's input with a trailing 1; conv:
+ * the im2col patches, averaged over the output positions) and in G[l] ([n_g][n_g]) the mean
+ * of g g^T (g = d log p(y | x) / d the layer's pre-activation output; conv: summed over the
+ * positions, Grosse & Martens 2016), then sets `fresh` = 1; the consumer clears it.  `work`
+ * holds 2 max(n_a^2, n_g^2) doubles of scratch for the consumer (factorizations).  These
+ * are the statistics of this rank's rows only. */
+typedef struct sgld_kfac {
+    int n_layers;
+    int n_a[SGLD_KFAC_MAX_LAYERS], n_g[SGLD_KFAC_MAX_LAYERS];
+    size_t w_off[SGLD_KFAC_MAX_LAYERS], b_off[SGLD_KFAC_MAX_LAYERS];
+    float *A[SGLD_KFAC_MAX_LAYERS], *G[SGLD_KFAC_MAX_LAYERS];
+    double *work;
+    int collect;         /* set by the consumer */
+    int fresh;           /* set by loglik_grad after collecting, cleared by the consumer */
+    double n_train;      /* rows of the whole training set (set by the consumer) */
+} sgld_kfac;
+
 typedef struct sgld_model_type {
     const char *name;
     const char *description;
@@ -50,8 +74,9 @@ typedef struct sgld_model_type {
      * m->impl, sized by setup). */
     double (*loglik_grad)(const sgld_model *m, const float *theta, const sgld_dataset *data,
                           const int64_t *rows, size_t n, float *grad);
-    /* Per-row predictive output for n rows of x ([n][d]): regression: the mean (out[n]);
-     * classification: class probabilities (out[n][K], K = max(2, n_classes)). */
+    /* Per-row predictive output for n rows of x ([n][d]): regression: the mean and the
+     * variance of the Gaussian likelihood (out[n][2]: noise_sd^2, or a heteroscedastic
+     * network's own); classification: class probabilities (out[n][K], K = max(2, n_classes)). */
     void (*predict)(const sgld_model *m, const float *theta, const float *x, size_t n,
                     double *out);
     /* Optional (networks; NULL elsewhere): sum over the n rows of x ([n][d]) with targets y of
@@ -59,6 +84,10 @@ typedef struct sgld_model_type {
      * what FGSM-style adversarial evaluation needs.  Dropout off.  No allocation. */
     double (*loglik_grad_input)(const sgld_model *m, const float *theta, const float *x,
                                 const float *y, size_t n, float *dx);
+    /* Optional (networks; NULL elsewhere): the model's K-FAC statistics (see sgld_kfac),
+     * allocated on the first call (before any work); collection starts off.  Errors:
+     * SGLD_ERR_NOMEM, SGLD_ERR_USAGE (more than SGLD_KFAC_MAX_LAYERS layers). */
+    sgld_status (*kfac)(const sgld_model *m, sgld_kfac **out);
 } sgld_model_type;
 
 struct sgld_model {
@@ -102,7 +131,8 @@ double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad
  * N(0, 0.1^2) per element. */
 void sgld_model_init_params(const sgld_model *m, const sgld_rng *r, float *theta);
 
-/* Outputs per row of predict: 1 for regression, max(2, n_classes) for classification. */
+/* Outputs per row of predict: 2 for regression (mean, variance), max(2, n_classes) for
+ * classification. */
 int sgld_model_n_outputs(const sgld_model *m);
 
 #endif

@@ -11,14 +11,6 @@
 #include "sgld/ensemble.h"
 #include "sgld/net.h"
 
-/* The heteroscedastic mlp reports only the mean through the model interface; its network
- * gives mean and variance. */
-static int is_hetero(const sgld_model *m)
-{
-    return !m->type->classification && m->impl && strcmp(m->type->name, "mlp") == 0 &&
-           sgld_net_get_layout(m->impl)->n_out == 2;
-}
-
 /* Forward flops (2 per multiply-add, GEMMs only) of one row through a network model. */
 static double forward_flops(const sgld_model *m)
 {
@@ -36,7 +28,7 @@ static double forward_flops(const sgld_model *m)
 /* Predicts one draw on one set in batches and adds it to acc.  out: [batch][max(K, 2)]
  * scratch, prob: [n][K] (classification) or mu/var [n] each. */
 static void add_draw(const sgld_model *m, const float *theta, const sgld_ens_set *set, size_t batch,
-                     double *out, double *prob, double *var, int hetero, sgld_ens_acc *acc)
+                     double *out, double *prob, double *var, sgld_ens_acc *acc)
 {
     const int K = acc->K;
     const size_t n = (size_t)set->n, d = (size_t)m->d;
@@ -44,15 +36,12 @@ static void add_draw(const sgld_model *m, const float *theta, const sgld_ens_set
         size_t k = n - i0 < batch ? n - i0 : batch;
         if (K > 0) {
             m->type->predict(m, theta, set->X + i0 * d, k, prob + i0 * (size_t)K);
-        } else if (hetero) {
-            sgld_net_predict(m->impl, theta, set->X + i0 * d, k, out);
+        } else { /* (mean, variance) per row */
+            m->type->predict(m, theta, set->X + i0 * d, k, out);
             for (size_t i = 0; i < k; i++) {
                 prob[i0 + i] = out[2 * i];
                 var[i0 + i] = out[2 * i + 1];
             }
-        } else {
-            m->type->predict(m, theta, set->X + i0 * d, k, prob + i0);
-            for (size_t i = 0; i < k; i++) var[i0 + i] = m->noise_sd * m->noise_sd;
         }
     }
     if (K > 0)
@@ -72,7 +61,7 @@ sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld
     const int64_t g0 = G * rank / size, g1 = G * (rank + 1) / size;
     const int64_t blk = opt->block_draws > 0 ? opt->block_draws : 1;
     const size_t P = m->n_params, batch = opt->batch_rows > 0 ? opt->batch_rows : 1;
-    const int K = m->type->classification ? sgld_model_n_outputs(m) : 0, hetero = is_hetero(m);
+    const int K = m->type->classification ? sgld_model_n_outputs(m) : 0;
     int64_t n_max = 0;
     for (int s = 0; s < n_sets; s++) n_max = sets[s].n > n_max ? sets[s].n : n_max;
     const size_t w = (size_t)(K > 2 ? K : 2);
@@ -120,7 +109,7 @@ sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld
             const float *th = theta + (size_t)(opt->draws[j] - t0) * P;
             const int is_last = c == 0 && j == opt->n_sel - 1;
             for (int s = 0; s < n_sets; s++) {
-                add_draw(m, th, &sets[s], batch, out, prob, var, hetero, &sets[s].chain[c]);
+                add_draw(m, th, &sets[s], batch, out, prob, var, &sets[s].chain[c]);
                 if (is_last) {
                     /* the same predictions once more into `last` (cheap next to the forward) */
                     if (K > 0)

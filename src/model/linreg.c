@@ -35,7 +35,8 @@ static void predict(const sgld_model *m, const float *theta, const float *x, siz
     for (size_t i = 0; i < n; i++) {
         double f = theta[m->d];
         for (int j = 0; j < m->d; j++) f += (double)theta[j] * x[i * m->d + j];
-        out[i] = f;
+        out[2 * i] = f;
+        out[2 * i + 1] = m->noise_sd * m->noise_sd;
     }
 }
 

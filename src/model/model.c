@@ -105,6 +105,6 @@ void sgld_model_init_params(const sgld_model *m, const sgld_rng *r, float *theta
 
 int sgld_model_n_outputs(const sgld_model *m)
 {
-    if (!m->type->classification) return 1;
+    if (!m->type->classification) return 2;
     return m->n_classes > 2 ? m->n_classes : 2;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_impl.h"
 #include "netmodel.h"
 
 /* The input shape: --input-shape, else 1x1xd for nets of fc layers only, else 1xSxS when
@@ -147,18 +148,16 @@ double sgld_netmodel_loglik_grad(const sgld_model *m, const float *theta, const 
 void sgld_netmodel_predict(const sgld_model *m, const float *theta, const float *x, size_t n, double *out)
 {
     sgld_net *net = m->impl;
-    if (m->type->classification || sgld_net_get_layout(net)->n_out == 1) {
-        sgld_net_predict(net, theta, x, n, out);
+    if (m->type->classification || sgld_net_get_layout(net)->n_out == 2) {
+        sgld_net_predict(net, theta, x, n, out); /* probabilities, or (mean, variance) */
         return;
     }
-    /* Heteroscedastic: the interface returns the mean only; predict in pieces through the
-     * front of out as [k][2] scratch, then compact (rows ascend, so nothing is overwritten
-     * before it is read). */
-    double tmp[2 * 64];
-    for (size_t start = 0; start < n; start += 64) {
-        size_t k = n - start < 64 ? n - start : 64;
-        sgld_net_predict(net, theta, x + start * (size_t)m->d, k, tmp);
-        for (size_t i = 0; i < k; i++) out[start + i] = tmp[2 * i];
+    /* Fixed-noise Gaussian: the net gives the mean [n]; spread it to (mean, noise_sd^2) from the
+     * back, so nothing is overwritten before it is read. */
+    sgld_net_predict(net, theta, x, n, out);
+    for (size_t i = n; i-- > 0;) {
+        out[2 * i] = out[i];
+        out[2 * i + 1] = m->noise_sd * m->noise_sd;
     }
 }
 
@@ -166,4 +165,9 @@ double sgld_netmodel_loglik_grad_input(const sgld_model *m, const float *theta, 
                                        const float *y, size_t n, float *dx)
 {
     return sgld_net_loglik_grad_input(m->impl, theta, x, y, n, dx);
+}
+
+sgld_status sgld_netmodel_kfac(const sgld_model *m, sgld_kfac **out)
+{
+    return sgld_net_kfac_enable(m->impl, out);
 }

@@ -14,6 +14,7 @@
 
 #include "sgld/checkpoint.h"
 #include "sgld/data.h"
+#include "sgld/ensemble.h"
 #include "sgld/grid.h"
 #include "sgld/rng.h"
 #include "sgld/sampler.h"
@@ -651,57 +652,57 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
     return SGLD_OK;
 }
 
-/* Posterior predictive metrics on the test set from all kept draws (rank 0). */
+/* Posterior predictive metrics on the test set from all kept draws (rank 0), with the same
+ * accumulators as `sgld-ess predict` (ensemble.h). */
 static sgld_status evaluate(run *r, sgld_run_report *rep)
 {
     const sgld_dataset *te = r->test;
-    const int K = sgld_model_n_outputs(&r->model);
+    const sgld_model *m = &r->model;
+    const int classify = m->type->classification, K = sgld_model_n_outputs(m);
     const int64_t n = te->n_total, S = (int64_t)rep->n_chains * rep->n_draws;
-    double *out = sgld_calloc((size_t)n * K, sizeof *out), *mix = sgld_calloc((size_t)n * K, sizeof *mix);
-    double *ll = r->model.type->classification ? NULL : sgld_calloc((size_t)(n * S), sizeof *ll);
-    if (!out || !mix || (!r->model.type->classification && !ll)) {
-        sgld_free(out);
-        sgld_free(mix);
-        sgld_free(ll);
-        return sgld_error_set(SGLD_ERR_NOMEM, "out of memory evaluating %lld draws on %lld test rows",
-                              (long long)S, (long long)n);
+    sgld_ens_acc acc;
+    SGLD_TRY(sgld_ens_acc_init(&acc, n, classify ? K : 0, 1));
+    double *out = sgld_calloc((size_t)n * K, sizeof *out), *mu = NULL, *var = NULL;
+    if (!classify) {
+        mu = sgld_calloc((size_t)n, sizeof *mu);
+        var = sgld_calloc((size_t)n, sizeof *var);
     }
-    for (int64_t s = 0; s < S; s++) {
-        r->model.type->predict(&r->model, rep->draws + (size_t)s * r->model.n_params, te->X, (size_t)n, out);
-        for (int64_t i = 0; i < n * K; i++) mix[i] += out[i] / (double)S;
-        if (ll) {
-            double sd = r->model.noise_sd;
-            for (int64_t i = 0; i < n; i++) {
-                double z = (te->y[i] - out[i]) / sd;
-                ll[i * S + s] = -0.5 * z * z - log(sd * 2.5066282746310002);
-            }
+    sgld_status st = SGLD_OK;
+    if (!out || (!classify && (!mu || !var)))
+        st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory evaluating %lld draws on %lld test rows",
+                            (long long)S, (long long)n);
+    for (int64_t s = 0; s < S && st == SGLD_OK; s++) {
+        m->type->predict(m, rep->draws + (size_t)s * m->n_params, te->X, (size_t)n, out);
+        if (classify) {
+            sgld_ens_acc_add_class(&acc, out, te->y);
+            continue;
         }
+        for (int64_t i = 0; i < n; i++) {
+            mu[i] = out[2 * i];
+            var[i] = out[2 * i + 1];
+        }
+        sgld_ens_acc_add_reg(&acc, mu, var, te->y);
     }
-    double correct = 0, nll = 0, sse = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (r->model.type->classification) {
-            int y = (int)te->y[i], best = 0;
-            for (int k = 1; k < K; k++)
-                if (mix[i * K + k] > mix[i * K + best]) best = k;
-            correct += best == y;
-            nll -= log(fmax(mix[i * K + y], 1e-300));
+    if (st == SGLD_OK && S > 0) {
+        rep->test_accuracy = rep->test_rmse = NAN;
+        if (classify) {
+            sgld_ens_class_summary cs;
+            st = sgld_ens_class_scores(&acc, te->y, &cs, NULL);
+            rep->test_accuracy = cs.accuracy;
+            rep->test_nll = cs.nll;
         } else {
-            double e = te->y[i] - mix[i];
-            sse += e * e;
-            double mx = -INFINITY, s = 0;
-            for (int64_t j = 0; j < S; j++) mx = fmax(mx, ll[i * S + j]);
-            for (int64_t j = 0; j < S; j++) s += exp(ll[i * S + j] - mx);
-            nll -= mx + log(s / (double)S);
+            sgld_ens_reg_summary rs;
+            st = sgld_ens_reg_scores(&acc, te->y, &rs, NULL);
+            rep->test_rmse = rs.rmse;
+            rep->test_nll = -rs.loglik;
         }
+        rep->has_test = st == SGLD_OK;
     }
-    rep->has_test = 1;
-    rep->test_accuracy = r->model.type->classification ? correct / n : NAN;
-    rep->test_rmse = r->model.type->classification ? NAN : sqrt(sse / n);
-    rep->test_nll = nll / n;
     sgld_free(out);
-    sgld_free(mix);
-    sgld_free(ll);
-    return SGLD_OK;
+    sgld_free(mu);
+    sgld_free(var);
+    sgld_ens_acc_finalize(&acc);
+    return st;
 }
 
 /* Gathers the writers' kept draws to rank 0 (collective over the writers). */
@@ -819,7 +820,12 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     r.rng = (sgld_rng){cfg->seed, (uint32_t)r.grid->chain};
     r.n_draws_done = 0;
     SGLD_TRY_GOTO(load(&r, mt), st, done);
-    r.sampler_state = r.sampler->state_size(r.model.n_params);
+    /* ksgld (issue 5): a sampler that needs the model's layers checks them and sizes its state. */
+    if (r.sampler->prepare)
+        SGLD_TRY_GOTO(r.sampler->prepare(&r.model, cfg, r.grid->n_shards, (double)r.train->n_total,
+                                         &r.sampler_state), st, done);
+    else
+        r.sampler_state = r.sampler->state_size(r.model.n_params);
     r.on_div = !strcmp(cfg->on_divergence, "shrink") ? DIV_SHRINK
              : !strcmp(cfg->on_divergence, "skip")   ? DIV_SKIP
                                                        : DIV_ABORT;

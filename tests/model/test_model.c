@@ -132,10 +132,13 @@ static void test_predictions(void **state)
     }
     assert_int_equal(sgld_model_init(&m, sgld_model_find("linreg"), D, 0, opts(0.5, 1.0)), SGLD_OK);
     float w[D + 1] = {0.5f, -0.25f, 2.0f, 0.75f};
-    double f[N];
+    double f[2 * N];
     m.type->predict(&m, w, X, N, f);
-    for (int i = 0; i < N; i++)
-        assert_true(fabs(f[i] - (0.75 + 0.5 * X[i * D] - 0.25 * X[i * D + 1] + 2.0 * X[i * D + 2])) < 1e-6);
+    for (int i = 0; i < N; i++) { /* (mean, variance = noise_sd^2) per row */
+        assert_true(fabs(f[2 * i] - (0.75 + 0.5 * X[i * D] - 0.25 * X[i * D + 1] + 2.0 * X[i * D + 2])) < 1e-6);
+        assert_true(f[2 * i + 1] == 0.5 * 0.5);
+    }
+    assert_int_equal(sgld_model_n_outputs(&m), 2);
 }
 
 static void test_registry_and_errors(void **state)

@@ -345,11 +345,12 @@ static void test_models(void **state)
     double part = m.type->loglik_grad(&m, th, &ds, rows, 4, g2) + m.type->loglik_grad(&m, th, &ds, rows + 4, 6, g2);
     assert_true(fabs(all - part) < 1e-9 * fabs(all));
     for (int i = 0; i < 32; i++) assert_true(fabsf(g1[i] - g2[i]) < 1e-4f * (1 + fabsf(g1[i])));
-    double mean[10], mv[20];
-    m.type->predict(&m, th, X, 10, mean);
+    double pred[20], mv[20];
+    m.type->predict(&m, th, X, 10, pred);
     sgld_net_predict(m.impl, th, X, 10, mv);
-    for (int i = 0; i < 10; i++) {
-        assert_true(mean[i] == mv[2 * i]);
+    for (int i = 0; i < 10; i++) { /* the model interface gives the network's (mean, variance) */
+        assert_true(pred[2 * i] == mv[2 * i]);
+        assert_true(pred[2 * i + 1] == mv[2 * i + 1]);
         assert_true(mv[2 * i + 1] > 0);
     }
     /* input gradient in pieces (10 rows, workspace 4) = the first piece's dx of loglik_grad,
@@ -429,7 +430,7 @@ static void test_noise(void **state)
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         size_t n = sizes[k];
         memset(a, 0, sizeof a);
-        sgld_net_normal_fill(&r, 7 + k, SGLD_RNG_NOISE, n, a);
+        sgld_rng_normal_fill(&r, 7 + k, SGLD_RNG_NOISE, n, a);
         sgld_rng_normal_float(&r, 7 + k, SGLD_RNG_NOISE, 0, n, b);
         for (size_t i = 0; i < n; i++)
             if (!(fabsf(a[i] - b[i]) <= 4e-6f * (1 + fabsf(b[i]))))
