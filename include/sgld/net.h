@@ -160,14 +160,6 @@ double sgld_net_flops(const sgld_net_layout *layout, size_t n);
 
 /* ---- noise ---- */
 
-/* n standard normals, float, for elements [0, n) of the stream (r, step, purpose), by
- * Box-Muller on Philox4x32-10 blocks exactly as sgld_rng_normal_float keys them (element i
- * from block i / 2: u1 from words 0-1, u2 from words 2-3, z = sqrt(-2 log u1) (cos, sin)
- * (2 pi u2)) but in single precision, 16 lanes at a time (AVX-512 / AVX2 via the compiler's
- * vectorizer and SLEEF's vector log and sincos when available).  The values agree with
- * sgld_rng_normal_float to a few float ulps (not bitwise). */
-void sgld_net_normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out);
-
 /* Sets flush-to-zero and denormals-are-zero for the calling thread (x86 MXCSR; no-op
  * elsewhere). */
 void sgld_net_flush_denormals(void);

@@ -1,4 +1,4 @@
-/* noise.c - standard normals for the Langevin noise, vectorized: Philox4x32-10 on 8 counters
+/* normal_fill.c - standard normals for the Langevin noise, vectorized: Philox4x32-10 on 8 counters
  * at a time (AVX-512 intrinsics, else the compiler's vectorization of a plain loop; the same keying as rng.c: block b of the stream (key (seed, chain), counter
  * (b, purpose, step)) gives the pair of elements 2b, 2b + 1), then Box-Muller in single
  * precision with SLEEF's AVX-512 or AVX2 logf and sincosf (1.0 ulp):
@@ -10,7 +10,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "net_impl.h"
+#include <stdint.h>
+
+#include "sgld/rng.h"
 
 #define CHUNK 64 /* blocks per pass: 128 normals */
 
@@ -117,7 +119,7 @@ static void box_muller_libm(const uint32_t *w0, const uint32_t *w2, float *rad, 
     }
 }
 
-void sgld_net_normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out)
+void sgld_rng_normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out)
 {
     uint32_t w0[CHUNK], w2[CHUNK];
     float rad[CHUNK], c[CHUNK], s[CHUNK];

@@ -4,7 +4,8 @@
  *   g = grad log p(theta) + (N / B) sum_batch grad log p(y | x, theta)
  * With T = 1 and eps_t -> 0 the iterates sample the posterior; a constant eps_t leaves an
  * O(eps) bias (for a Gaussian target of precision lambda, variance 1 / (lambda (1 - eps lambda / 4))).
- * Noise: element i of the chain's NOISE stream at this step.  No state. */
+ * Noise: element i of the chain's NOISE stream at this step, from the vectorized
+ * sgld_rng_normal_fill (the noise of large models must not dominate a step).  No state. */
 #include <math.h>
 
 #include "sgld/sampler.h"
@@ -28,7 +29,7 @@ static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *gra
     const float half = (float)(0.5 * ctx->eps);
     const float sd = (float)sqrt(ctx->eps * ctx->temperature);
     float *z = ctx->work;
-    sgld_rng_normal_float(ctx->rng, ctx->step, SGLD_RNG_NOISE, 0, ctx->n_params, z);
+    sgld_rng_normal_fill(ctx->rng, ctx->step, SGLD_RNG_NOISE, ctx->n_params, z);
     for (size_t i = 0; i < ctx->n_params; i++) theta[i] += half * grad[i] + sd * z[i];
     return SGLD_OK;
 }

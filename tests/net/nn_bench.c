@@ -1,6 +1,6 @@
 /* nn_bench.c - speed of one SGLD step (forward + backward + prior + Langevin update with
  * vectorized noise) of the issue-4 networks on one thread, the machine's single-core sgemm
- * peak, and normals per second (rng.c's double Box-Muller vs net/noise.c).  Driven by
+ * peak, and normals per second (rng.c's double Box-Muller vs rng/normal_fill.c).  Driven by
  * tools/bench/nn-bench, which runs the PyTorch twin (tools/bench/nn_bench_torch.py) too.
  *   nn_bench [seconds per case]   prints "case steps_per_s" lines and the extra figures */
 #include <cblas.h>
@@ -46,7 +46,7 @@ static double bench_case(const char *name, const char *spec, int c, int h, int w
             sgld_net_forward(net, theta, B, 1);
             sgld_net_loglik(net, y, B, net->dout);
             sgld_net_backward(net, theta, net->dout, B, grad, NULL);
-            sgld_net_normal_fill(&r, (uint64_t)steps + 1, SGLD_RNG_NOISE, P, z);
+            sgld_rng_normal_fill(&r, (uint64_t)steps + 1, SGLD_RNG_NOISE, P, z);
             for (size_t i = 0; i < P; i++) theta[i] += half * (scale * grad[i] - prec * theta[i]) + sd * z[i];
         }
         t1 = now();
@@ -93,7 +93,7 @@ int main(int argc, char **argv)
     do sgld_rng_normal_float(&r, (uint64_t)++reps, SGLD_RNG_NOISE, 0, n, z); while (now() - t0 < sec / 2);
     printf("normals-rng.c %.1f M/s\n", reps * (double)n / (now() - t0) * 1e-6);
     t0 = now(), reps = 0;
-    do sgld_net_normal_fill(&r, (uint64_t)++reps, SGLD_RNG_NOISE, n, z); while (now() - t0 < sec / 2);
+    do sgld_rng_normal_fill(&r, (uint64_t)++reps, SGLD_RNG_NOISE, n, z); while (now() - t0 < sec / 2);
     printf("normals-net %.1f M/s\n", reps * (double)n / (now() - t0) * 1e-6);
     free(z);
     return 0;
