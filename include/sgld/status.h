@@ -17,6 +17,7 @@
     X(SGLD_ERR_USAGE, "invalid command line or configuration")           \
     X(SGLD_ERR_NOMEM, "out of memory")                                   \
     X(SGLD_ERR_IO, "input/output error")                                 \
+    X(SGLD_ERR_WRITE, "cannot write output during the run")             \
     X(SGLD_ERR_PARSE, "malformed input")                                 \
     X(SGLD_ERR_EXISTS, "file exists")                                    \
     X(SGLD_ERR_MPI, "MPI error")                                         \

@@ -174,7 +174,7 @@ sgld_status sgld_checkpoint_save(const char *path, const sgld_checkpoint *ck)
     put32(trailer, crc);
 
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    SGLD_CHECK(fd >= 0, SGLD_ERR_IO, "checkpoint %s: cannot create %s: %s", path, tmp, strerror(errno));
+    SGLD_CHECK(fd >= 0, SGLD_ERR_WRITE, "checkpoint %s: cannot create %s: %s", path, tmp, strerror(errno));
     int rc = write_all(fd, h, HEADER_BYTES);
     if (rc == 0) rc = write_all(fd, ck->config, config_len);
     if (rc == 0) rc = write_all(fd, ck->data, n_floats * sizeof(float));
@@ -184,7 +184,7 @@ sgld_status sgld_checkpoint_save(const char *path, const sgld_checkpoint *ck)
     if (close(fd) != 0 && rc == 0) rc = -1, err = errno;
     if (rc != 0) {
         unlink(tmp);
-        return sgld_error_set(SGLD_ERR_IO, "checkpoint %s: writing %s failed: %s", path, tmp,
+        return sgld_error_set(SGLD_ERR_WRITE, "checkpoint %s: writing %s failed: %s", path, tmp,
                               strerror(err));
     }
     /* Keep the previous generation: FILE.prev becomes another name of the current FILE. */
@@ -193,23 +193,23 @@ sgld_status sgld_checkpoint_save(const char *path, const sgld_checkpoint *ck)
         if (unlink(prev) != 0 && errno != ENOENT) {
             err = errno;
             unlink(tmp);
-            return sgld_error_set(SGLD_ERR_IO, "checkpoint %s: cannot remove %s: %s", path, prev,
+            return sgld_error_set(SGLD_ERR_WRITE, "checkpoint %s: cannot remove %s: %s", path, prev,
                                   strerror(err));
         }
         if (link(path, prev) != 0 && rename(path, prev) != 0) {
             err = errno;
             unlink(tmp);
-            return sgld_error_set(SGLD_ERR_IO, "checkpoint %s: cannot keep it as %s: %s", path,
+            return sgld_error_set(SGLD_ERR_WRITE, "checkpoint %s: cannot keep it as %s: %s", path,
                                   prev, strerror(err));
         }
     }
     if (rename(tmp, path) != 0) {
         err = errno;
         unlink(tmp);
-        return sgld_error_set(SGLD_ERR_IO, "checkpoint %s: cannot rename %s to it: %s", path, tmp,
+        return sgld_error_set(SGLD_ERR_WRITE, "checkpoint %s: cannot rename %s to it: %s", path, tmp,
                               strerror(err));
     }
-    SGLD_CHECK(sync_dir(path) == 0, SGLD_ERR_IO, "checkpoint %s: fsync of its directory failed: %s",
+    SGLD_CHECK(sync_dir(path) == 0, SGLD_ERR_WRITE, "checkpoint %s: fsync of its directory failed: %s",
                path, strerror(errno));
     return SGLD_OK;
 }

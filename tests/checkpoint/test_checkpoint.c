@@ -186,14 +186,14 @@ static void test_failed_save_keeps_old(void **state)
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     assert_int_equal(mkdir(tmp, 0755), 0);
     ck.step = 99;
-    assert_int_equal(sgld_checkpoint_save(path, &ck), SGLD_ERR_IO);
+    assert_int_equal(sgld_checkpoint_save(path, &ck), SGLD_ERR_WRITE);
     assert_non_null(strstr(sgld_error_message(), tmp));
     rmdir(tmp);
     sgld_checkpoint back;
     assert_int_equal(sgld_checkpoint_load(path, &back), SGLD_OK);
     assert_int_equal(back.step, 12345);
     sgld_checkpoint_free(&back);
-    assert_int_equal(sgld_checkpoint_save("/nonexistent/dir/x.ckpt", &ck), SGLD_ERR_IO);
+    assert_int_equal(sgld_checkpoint_save("/nonexistent/dir/x.ckpt", &ck), SGLD_ERR_WRITE);
 }
 
 static void test_config_text_and_match(void **state)

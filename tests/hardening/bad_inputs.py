@@ -201,6 +201,8 @@ CASES = [
     ("--resume without --checkpoint", "dist", [a for a in resume("ck") if a not in ("--checkpoint", "ck")],
      r"--resume needs --checkpoint"),
     ("missing checkpoint", "dist", resume("nock"), r"checkpoint nock: cannot open"),
+    ("unwritable checkpoint location", "dist", ["--checkpoint", "no/such/dir/run.ckpt"] + S,
+     r"--checkpoint no/such/dir/run\.ckpt: cannot write in directory 'no/such/dir'"),
     ("empty checkpoint", "dist", resume("ck_empty"), r"checkpoint ck_empty: (.*truncated|.*empty|not an sgld-dist checkpoint)"),
     ("truncated checkpoint", "dist", resume("ck_trunc"), r"checkpoint ck_trunc: truncated: 100 of \d+ bytes"),
     ("corrupted checkpoint", "dist", resume("ck_crc"), r"checkpoint ck_crc: corrupted \(CRC-32"),
