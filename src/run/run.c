@@ -1,6 +1,7 @@
 /* run.c - the sampling loop: grid, data, model, sampler, sample file (see include/sgld/run.h). */
 #include "sgld/run.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -753,6 +754,22 @@ static sgld_status check_options(const sgld_config *cfg)
     return SGLD_OK;
 }
 
+/* --checkpoint's directory must be writable before any work starts (bad input, exit 2); a
+ * checkpoint that cannot be written later (a full disk) is a runtime failure. */
+static sgld_status check_checkpoint_dir(const sgld_config *cfg)
+{
+    if (!cfg->checkpoint[0]) return SGLD_OK;
+    char dir[SGLD_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", cfg->checkpoint);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    SGLD_CHECK(access(dir, W_OK | X_OK) == 0, SGLD_ERR_USAGE,
+               "--checkpoint %s: cannot write in directory '%s': %s", cfg->checkpoint, dir, strerror(errno));
+    return SGLD_OK;
+}
+
 /* The --dry-run plan. */
 static void plan(const run *r, int64_t n_draws, sgld_run_plan *p)
 {
@@ -820,6 +837,8 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     r.rng = (sgld_rng){cfg->seed, (uint32_t)r.grid->chain};
     r.n_draws_done = 0;
     SGLD_TRY_GOTO(load(&r, mt), st, done);
+    st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? check_checkpoint_dir(cfg) : SGLD_OK);
+    if (st != SGLD_OK) goto done;
     /* ksgld (issue 5): a sampler that needs the model's layers checks them and sizes its state. */
     if (r.sampler->prepare)
         SGLD_TRY_GOTO(r.sampler->prepare(&r.model, cfg, r.grid->n_shards, (double)r.train->n_total,
