@@ -60,6 +60,10 @@ void sgld_rng_normal_float(const sgld_rng *r, uint64_t step, uint32_t purpose, u
  * models.  The SIMD path is chosen at run time from the CPU. */
 void sgld_rng_normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out);
 
+/* Seconds spent in and calls to the normal generators (sgld_rng_normal, _float, _fill) since
+ * the last call; resets both (for the --log-view "noise" event).  Not thread-safe. */
+void sgld_rng_noise_timing(double *seconds, int64_t *calls);
+
 /* A uniform integer in [0, bound) from element i of the stream (multiply-shift on 64 bits;
  * bias below 2^-32 for bound < 2^32). */
 uint64_t sgld_rng_below(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t i,

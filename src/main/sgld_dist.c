@@ -128,7 +128,7 @@ static void print_log_view(const sgld_run_report *rep)
                (long long)rep->event_count[e], rep->event_min[e], rep->event_max[e], rep->event_mean[e],
                100.0 * rep->event_mean[e] / fmax(rep->seconds_mean, 1e-12),
                rep->event_count[e] ? 1e6 * rep->event_mean[e] / (double)rep->event_count[e] : 0.0);
-    printf("(counts are rank 0's; 'update' is the sampler's step including its noise generation; "
+    printf("(counts are rank 0's; 'update' is the sampler's step without its normals, which are 'noise'; "
            "'sync' the wait where ranks agree at flush points)\n");
 }
 

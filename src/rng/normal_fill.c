@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "sgld/rng.h"
+#include "rng_private.h"
 
 #define CHUNK 64 /* blocks per pass: 128 normals */
 
@@ -119,7 +120,16 @@ static void box_muller_libm(const uint32_t *w0, const uint32_t *w2, float *rad, 
     }
 }
 
+static void normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out);
+
 void sgld_rng_normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out)
+{
+    double t0 = rng_clock();
+    normal_fill(r, step, purpose, n, out);
+    rng_timing_add(rng_clock() - t0);
+}
+
+static void normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out)
 {
     uint32_t w0[CHUNK], w2[CHUNK];
     float rad[CHUNK], c[CHUNK], s[CHUNK];

@@ -5,6 +5,8 @@
 #include <Random123/philox.h>
 #include <math.h>
 
+#include "rng_private.h"
+
 void sgld_rng_block(const sgld_rng *r, uint64_t step, uint32_t purpose, uint32_t block,
                     uint32_t out[4])
 {
@@ -48,7 +50,7 @@ static void normal_pair(const sgld_rng *r, uint64_t step, uint32_t purpose, uint
     z[1] = rad * sin(ang);
 }
 
-void sgld_rng_normal(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t first,
+static void normal_double(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t first,
                      size_t n, double *out)
 {
     double z[2];
@@ -59,7 +61,7 @@ void sgld_rng_normal(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_
     }
 }
 
-void sgld_rng_normal_float(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t first,
+static void normal_float(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t first,
                            size_t n, float *out)
 {
     double z[2];
@@ -68,6 +70,39 @@ void sgld_rng_normal_float(const sgld_rng *r, uint64_t step, uint32_t purpose, u
         if (j == 0 || i % 2 == 0) normal_pair(r, step, purpose, i / 2, z);
         out[j] = (float)z[i % 2];
     }
+}
+
+static double noise_seconds;
+static int64_t noise_calls;
+
+void rng_timing_add(double seconds)
+{
+    noise_seconds += seconds;
+    noise_calls++;
+}
+
+void sgld_rng_noise_timing(double *seconds, int64_t *calls)
+{
+    *seconds = noise_seconds;
+    *calls = noise_calls;
+    noise_seconds = 0.0;
+    noise_calls = 0;
+}
+
+void sgld_rng_normal(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t first,
+                     size_t n, double *out)
+{
+    double t0 = rng_clock();
+    normal_double(r, step, purpose, first, n, out);
+    rng_timing_add(rng_clock() - t0);
+}
+
+void sgld_rng_normal_float(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t first,
+                           size_t n, float *out)
+{
+    double t0 = rng_clock();
+    normal_float(r, step, purpose, first, n, out);
+    rng_timing_add(rng_clock() - t0);
 }
 
 uint64_t sgld_rng_below(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t i,

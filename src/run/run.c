@@ -23,7 +23,7 @@
 
 #define KEEP_DRAWS_MAX_FLOATS 50000000 /* 200 MB on rank 0 */
 
-static const char *const event_names[SGLD_EV_COUNT] = {"batch", "gradient", "allreduce", "update",
+static const char *const event_names[SGLD_EV_COUNT] = {"batch", "gradient", "allreduce", "update", "noise",
                                                         "sync", "I/O", "checkpoint"};
 
 /* The first stop signal received (0: none).  Set by the handler, read at every step. */
@@ -555,6 +555,9 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
         }
     }
     rep->first_step = rep->last_step = t_first;
+    double noise_s;
+    int64_t noise_n;
+    sgld_rng_noise_timing(&noise_s, &noise_n); /* start the noise timer at the loop */
     for (int64_t t = t_first + 1; t <= cfg->steps; t++) {
         if (local == SGLD_OK) {
             double t0 = MPI_Wtime();
@@ -581,7 +584,10 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
             ev[SGLD_EV_BATCH] += t1 - t0;
             ev[SGLD_EV_GRAD] += r->event_grad;
             ev[SGLD_EV_ALLREDUCE] += r->event_allreduce;
-            ev[SGLD_EV_UPDATE] += (t2 - t1) - r->event_grad - r->event_allreduce;
+            sgld_rng_noise_timing(&noise_s, &noise_n); /* the sampler's normals, inside its step */
+            ev[SGLD_EV_NOISE] += noise_s;
+            n_ev[SGLD_EV_NOISE] += noise_n;
+            ev[SGLD_EV_UPDATE] += (t2 - t1) - r->event_grad - r->event_allreduce - noise_s;
             n_ev[SGLD_EV_BATCH]++;
             n_ev[SGLD_EV_UPDATE]++;
             progress_show(&pg, t, cfg->steps, lp, eps, 0);
