@@ -81,6 +81,16 @@ check("good run prints the posterior summary", p is not None and "posterior summ
       and re.search(r"^w\[2\]\s", p.stdout, re.M) is not None, p.stdout if p else "")
 check("good run writes the file", os.path.exists(out))
 
+# --log-view: every named event of issue 6, with counts over the 300 steps of 2 chains x 2 shards.
+p = run(["--chains", "2", "--steps", "300", "--burnin", "100", "--log-view", "--quiet"], ranks=4)
+table = p.stdout if p else ""
+for ev in ("batch", "gradient", "allreduce", "update", "noise", "sync", "I/O", "checkpoint"):
+    check(f"--log-view shows '{ev}'", any(line.split()[:1] == [ev] for line in table.splitlines()), table[-800:])
+rows = {line.split()[0]: line.split() for line in table.splitlines() if line.split()}
+check("--log-view counts 300 gradient calls and allreduces on 2 shards",
+      rows.get("gradient", [None, None])[1] == "300" and rows.get("allreduce", [None, None])[1] == "300",
+      table[-800:])
+
 # 64 ranks = 8 chains x 8 shards on this small machine (issue 2, acceptance 3).
 out = os.path.join(tmp, "wide.h5")
 cmd = [MPIEXEC, "-n", "64", "--oversubscribe", EXE, "--chains", "8", "--steps", "300", "--burnin", "100",
