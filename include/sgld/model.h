@@ -42,8 +42,10 @@ typedef struct sgld_model sgld_model;
  * last column.  While `collect` is set, every loglik_grad call leaves in A[l] ([n_a][n_a],
  * row-major) the mean over its rows of a a^T (a = the layer's input with a trailing 1; conv:
  * the im2col patches, averaged over the output positions) and in G[l] ([n_g][n_g]) the mean
- * of g g^T (g = d log p(y | x) / d the layer's pre-activation output; conv: summed over the
- * positions, Grosse & Martens 2016), then sets `fresh` = 1; the consumer clears it.  `work`
+ * of g g^T (g = d log p(y~ | x) / d the layer's pre-activation output at one target y~ per
+ * row drawn from the model's predictive distribution, Martens & Grosse 2015; conv: summed
+ * over the positions, Grosse & Martens 2016), then sets `fresh` = 1; the consumer clears
+ * it.  Collecting costs one extra backward pass per call.  `work`
  * holds 2 max(n_a^2, n_g^2) doubles of scratch for the consumer (factorizations).  These
  * are the statistics of this rank's rows only. */
 typedef struct sgld_kfac {

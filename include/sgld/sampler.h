@@ -46,6 +46,13 @@ typedef struct sgld_sampler_type {
     const char *description;
     int adds_noise;                        /* 0 for optimizers (sgd) */
     size_t (*state_size)(size_t n_params); /* floats of state */
+    /* Optional, for samplers that need the model's structure (ksgld): checks that model m and
+     * a grid of n_shards shards per chain suit the sampler, prepares the model (e.g. turns on
+     * its K-FAC statistics; n_train = rows of the training set) and sets *n_floats, which
+     * replaces state_size.  Called on every rank after the model's setup, before any work;
+     * not collective (every rank finds the same answer).  Errors: SGLD_ERR_USAGE, one line. */
+    sgld_status (*prepare)(const struct sgld_model *m, const sgld_config *cfg, int n_shards,
+                           double n_train, size_t *n_floats);
     /* Initial state (ctx->step = 0); theta may be adjusted (e.g. a momentum draw). */
     void (*init)(const sgld_step_ctx *ctx, const float *theta, float *state);
     /* One step.  Returns SGLD_OK or a failure (with sgld_error_set). */

@@ -22,4 +22,5 @@ const sgld_model_type sgld_model_mlp = {
     .loglik_grad = sgld_netmodel_loglik_grad,
     .predict = sgld_netmodel_predict,
     .loglik_grad_input = sgld_netmodel_loglik_grad_input,
+    .kfac = sgld_netmodel_kfac,
 };

@@ -3,6 +3,7 @@
  *
  *   col[(c k + u) k + v][y W + x] = X[c][y + u - p][x + v - p]   (0 outside)
  *   Y[o][H W] = W[o][c k k] col + bias[o]                          (sgemm, straight into Y)
+ * K-FAC statistics (sgld_conv_kfac, only for ksgld): per image, col col^T / (H W) and dY dY^T.
  * Backward, per image:
  *   dW += dY col^T (col recomputed),  dbias[o] += sum dY[o][:] (double),
  *   dcol = W^T dY,  dX = col2im(dcol)
@@ -102,5 +103,24 @@ void sgld_conv_backward(const sgld_layer *y, const float *theta, const float *in
                         0.0f, col, HW);
             col2im(y, col, 1, din + b * (size_t)y->c * HW);
         }
+    }
+}
+
+void sgld_conv_kfac(const sgld_layer *y, const float *in, const float *dout, size_t n, float *col,
+                    float *A, float *G)
+{
+    const int O = y->oc, CKK = y->c * y->k * y->k, HW = y->h * y->w, na = CKK + 1;
+    for (size_t b = 0; b < n; b++) {
+        const float *dy = dout + b * (size_t)O * HW;
+        im2col(y, in + b * (size_t)y->c * HW, 1, col);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, CKK, CKK, HW, 1.0f / HW, col, HW, col, HW, 1.0f, A, na);
+        for (int j = 0; j < CKK; j++) {
+            double s = 0.0;
+            for (int i = 0; i < HW; i++) s += col[(size_t)j * HW + i];
+            A[(size_t)j * na + CKK] += (float)(s / HW);
+            A[(size_t)CKK * na + j] += (float)(s / HW);
+        }
+        A[(size_t)CKK * na + CKK] += 1.0f;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, O, HW, 1.0f, dy, HW, dy, HW, 1.0f, G, O);
     }
 }

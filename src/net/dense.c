@@ -41,3 +41,17 @@ void sgld_fc_backward(const sgld_layer *y, const float *theta, const float *in, 
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, ni, no, 1.0f, dout, no,
                     theta + y->w_off, ni, 0.0f, din, ni);
 }
+
+void sgld_fc_kfac(const sgld_layer *y, const float *in, const float *dout, size_t n, float *A, float *G)
+{
+    const int ni = (int)y->in_size, no = y->oc, na = ni + 1;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ni, ni, (int)n, 1.0f, in, ni, in, ni, 1.0f, A, na);
+    for (int j = 0; j < ni; j++) {
+        double s = 0.0;
+        for (size_t r = 0; r < n; r++) s += in[r * ni + j];
+        A[(size_t)j * na + ni] += (float)s;
+        A[(size_t)ni * na + j] += (float)s;
+    }
+    A[(size_t)ni * na + ni] += (float)n;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, no, (int)n, 1.0f, dout, no, dout, no, 1.0f, G, no);
+}

@@ -13,6 +13,7 @@
 #endif
 
 #include "net_impl.h"
+#include "sgld/model.h"
 
 void sgld_net_flush_denormals(void)
 {
@@ -21,6 +22,8 @@ void sgld_net_flush_denormals(void)
     _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
 #endif
 }
+
+static void kfac_free(sgld_kfac **pk);
 
 static sgld_status allocate(sgld_net *net)
 {
@@ -81,8 +84,117 @@ void sgld_net_destroy(sgld_net **pnet)
     sgld_free(net->delta[0]);
     sgld_free(net->delta[1]);
     sgld_free(net->dout);
+    kfac_free(&net->kfac);
+    sgld_free(net->kfac_y);
+    sgld_free(net->kfac_dout);
     sgld_free(net);
     *pnet = NULL;
+}
+
+static void kfac_free(sgld_kfac **pk)
+{
+    sgld_kfac *k = *pk;
+    if (!k) return;
+    for (int l = 0; l < SGLD_KFAC_MAX_LAYERS; l++) {
+        sgld_free(k->A[l]);
+        sgld_free(k->G[l]);
+    }
+    sgld_free(k->work);
+    sgld_free(k);
+    *pk = NULL;
+}
+
+static sgld_status kfac_build(const sgld_net_layout *L, sgld_kfac *k)
+{
+    size_t most = 1;
+    for (int l = 0; l < L->n_layers; l++) {
+        const sgld_layer *y = &L->layer[l];
+        if (!y->n_w) continue;
+        SGLD_CHECK(k->n_layers < SGLD_KFAC_MAX_LAYERS, SGLD_ERR_USAGE,
+                   "K-FAC: more than %d fc/conv layers", SGLD_KFAC_MAX_LAYERS);
+        const int i = k->n_layers++;
+        k->n_a[i] = (int)(y->n_w / (size_t)y->oc) + 1;
+        k->n_g[i] = y->oc;
+        k->w_off[i] = y->w_off;
+        k->b_off[i] = y->b_off;
+        const size_t na2 = (size_t)k->n_a[i] * k->n_a[i], ng2 = (size_t)k->n_g[i] * k->n_g[i];
+        SGLD_ALLOC(k->A[i], na2);
+        SGLD_ALLOC(k->G[i], ng2);
+        most = na2 > most ? na2 : most;
+        most = ng2 > most ? ng2 : most;
+    }
+    SGLD_ALLOC(k->work, 2 * most);
+    return SGLD_OK;
+}
+
+sgld_status sgld_net_kfac_enable(sgld_net *net, sgld_kfac **out)
+{
+    if (!net->kfac) {
+        sgld_kfac *k = sgld_calloc(1, sizeof *k);
+        SGLD_CHECK(k, SGLD_ERR_NOMEM, "out of memory allocating the K-FAC statistics");
+        sgld_status st = kfac_build(&net->L, k);
+        if (st == SGLD_OK) {
+            net->kfac_y = sgld_calloc(net->max_batch, sizeof(float));
+            net->kfac_dout = sgld_calloc(net->max_batch * (size_t)net->L.n_out, sizeof(float));
+            if (!net->kfac_y || !net->kfac_dout)
+                st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory allocating the K-FAC targets");
+        }
+        if (st != SGLD_OK) {
+            kfac_free(&k);
+            return st;
+        }
+        net->kfac = k;
+    }
+    *out = net->kfac;
+    return SGLD_OK;
+}
+
+/* Adds layer l's K-FAC sums for the n rows of this backward (the hook of sgld_net_backward). */
+static void kfac_add(sgld_net *net, int l, const float *dout, size_t n)
+{
+    int i = 0;
+    for (int j = 0; j < l; j++) i += net->L.layer[j].n_w > 0;
+    const sgld_layer *y = &net->L.layer[l];
+    if (y->kind == SGLD_LAYER_FC) sgld_fc_kfac(y, net->act[l], dout, n, net->kfac->A[i], net->kfac->G[i]);
+    else sgld_conv_kfac(y, net->act[l], dout, n, net->col[l], net->kfac->A[i], net->kfac->G[i]);
+}
+
+/* The K-FAC pass after a training forward + backward of m rows: targets drawn from the
+ * model's predictive distribution at the outputs (softmax: a class by inverse CDF of u;
+ * Gaussian: f + noise_sd z; heteroscedastic: f + exp(v / 2) z), and a backward of their loss
+ * gradient (no parameter gradient) whose hook adds the layers' a a^T and g g^T: Martens &
+ * Grosse's Fisher, not the empirical one.  u, z: stream (seed, DROP), purpose NOISE, counter
+ * = the row's index in the data, element 0: each row keeps its draw (common random numbers;
+ * its target moves with theta through the outputs), so the statistics depend only on theta
+ * and the rows -- a resumed run reproduces them bitwise. */
+static void kfac_pass(sgld_net *net, const float *theta, const int64_t *rows, size_t m)
+{
+    const float *z = net->act[net->L.n_layers];
+    const int K = net->L.n_out;
+    for (size_t i = 0; i < m; i++) {
+        const float *zi = z + i * K;
+        double u[1];
+        if (net->loss == SGLD_NET_SOFTMAX) {
+            sgld_rng_uniform(&net->drop_rng, (uint64_t)rows[i], SGLD_RNG_NOISE, 0, 1, u);
+            double mx = zi[0], sum = 0.0, c = 0.0;
+            for (int k = 1; k < K; k++) mx = zi[k] > mx ? zi[k] : mx;
+            for (int k = 0; k < K; k++) sum += exp(zi[k] - mx);
+            int k = 0;
+            for (; k < K - 1; k++) {
+                c += exp(zi[k] - mx);
+                if (u[0] * sum < c) break;
+            }
+            net->kfac_y[i] = (float)k;
+        } else {
+            sgld_rng_normal(&net->drop_rng, (uint64_t)rows[i], SGLD_RNG_NOISE, 0, 1, u);
+            double sd = net->loss == SGLD_NET_GAUSS ? net->noise_sd : exp(0.5 * zi[1]);
+            net->kfac_y[i] = (float)(zi[0] + sd * u[0]);
+        }
+    }
+    sgld_net_loglik(net, net->kfac_y, m, net->kfac_dout);
+    net->kfac_on = 1;
+    sgld_net_backward(net, theta, net->kfac_dout, m, NULL, NULL);
+    net->kfac_on = 0;
 }
 
 const sgld_net_layout *sgld_net_get_layout(const sgld_net *net) { return &net->L; }
@@ -129,6 +241,7 @@ void sgld_net_backward(sgld_net *net, const float *theta, const float *dout, siz
         float *din = l > 0 ? net->delta[which] : dx;
         if (din == cur) din = net->delta[which ^= 1];
         const size_t len = n * y->out_size;
+        if (net->kfac_on && y->n_w) kfac_add(net, l, cur, n);
         switch (y->kind) {
         case SGLD_LAYER_FC: sgld_fc_backward(y, theta, net->act[l], cur, n, grad, din); break;
         case SGLD_LAYER_CONV:
@@ -159,6 +272,13 @@ double sgld_net_loglik_grad(sgld_net *net, const float *theta, const sgld_datase
 {
     const size_t d = net->L.in_size;
     double ll = 0.0;
+    sgld_kfac *k = net->kfac;
+    const int collect = k && k->collect && n > 0;
+    if (collect)
+        for (int l = 0; l < k->n_layers; l++) {
+            memset(k->A[l], 0, (size_t)k->n_a[l] * k->n_a[l] * sizeof(float));
+            memset(k->G[l], 0, (size_t)k->n_g[l] * k->n_g[l] * sizeof(float));
+        }
     for (size_t start = 0; start < n; start += net->max_batch) {
         size_t m = n - start < net->max_batch ? n - start : net->max_batch;
         float *in = net->act[0];
@@ -170,6 +290,15 @@ double sgld_net_loglik_grad(sgld_net *net, const float *theta, const sgld_datase
         sgld_net_forward(net, theta, m, 1);
         ll += sgld_net_loglik(net, y, m, net->dout);
         sgld_net_backward(net, theta, net->dout, m, grad, n <= net->max_batch ? dx : NULL);
+        if (collect) kfac_pass(net, theta, rows + start, m);
+    }
+    if (collect) {
+        for (int l = 0; l < k->n_layers; l++) {
+            const size_t na2 = (size_t)k->n_a[l] * k->n_a[l], ng2 = (size_t)k->n_g[l] * k->n_g[l];
+            for (size_t i = 0; i < na2; i++) k->A[l][i] /= (float)n;
+            for (size_t i = 0; i < ng2; i++) k->G[l][i] /= (float)n;
+        }
+        k->fresh = 1;
     }
     return ll;
 }

@@ -22,12 +22,27 @@ struct sgld_net {
     sgld_rng drop_rng;
     uint64_t n_calls;                    /* training forwards so far (dropout counter) */
     int last_train;                      /* the last forward drew dropout masks */
+    struct sgld_kfac *kfac;              /* K-FAC statistics (NULL until enabled; ksgld) */
+    int kfac_on;                         /* inside a collecting sgld_net_loglik_grad */
+    float *kfac_y, *kfac_dout;           /* sampled targets [max_batch], their loss gradient */
 };
+
+/* net.c: the K-FAC statistics of the network's fc/conv layers (sgld_kfac in sgld/model.h),
+ * allocated on the first call, owned by the network; collection off.  Errors: SGLD_ERR_NOMEM,
+ * SGLD_ERR_USAGE (more fc/conv layers than SGLD_KFAC_MAX_LAYERS). */
+sgld_status sgld_net_kfac_enable(sgld_net *net, struct sgld_kfac **out);
 
 /* dense.c */
 void sgld_fc_forward(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n);
 void sgld_fc_backward(const sgld_layer *y, const float *theta, const float *in, const float *dout,
                       size_t n, float *grad, float *din);
+
+/* K-FAC sums over n examples (ADDED into A [ni+1][ni+1] and G [no][no]): fc: a a^T with
+ * a = (input, 1) and g g^T with g = dout's row; conv: per image the im2col patches' mean
+ * a a^T over the H W positions and the sum over positions of g g^T (col: scratch). */
+void sgld_fc_kfac(const sgld_layer *y, const float *in, const float *dout, size_t n, float *A, float *G);
+void sgld_conv_kfac(const sgld_layer *y, const float *in, const float *dout, size_t n, float *col,
+                    float *A, float *G);
 
 /* conv.c (col: one image's im2col, [c k k][h w]; backward recomputes it from in) */
 void sgld_conv_forward(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n,

@@ -16,5 +16,6 @@ double sgld_netmodel_loglik_grad(const sgld_model *m, const float *theta, const 
 void sgld_netmodel_predict(const sgld_model *m, const float *theta, const float *x, size_t n, double *out);
 double sgld_netmodel_loglik_grad_input(const sgld_model *m, const float *theta, const float *x,
                                        const float *y, size_t n, float *dx);
+sgld_status sgld_netmodel_kfac(const sgld_model *m, sgld_kfac **out);
 
 #endif
