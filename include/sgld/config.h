@@ -57,6 +57,11 @@ typedef struct sgld_config {
     double smile_energy_var;         /* --smile-energy-var v > 0: target Var[dE] / d (5e-4) */
     double smile_l;                  /* --smile-L L >= 0: momentum decoherence length, 0 = auto (0) */
     double psmile_alpha;             /* --psmile-alpha a in (0, 1): gradient-noise decay (0.99) */
+    char precondition[SGLD_NAME_MAX]; /* --precondition both|noise: ksgld preconditions drift and
+                                        noise, or the noise only (both) */
+    double kfac_damping;             /* --kfac-damping d > 0: factors + sqrt(d) I (1) */
+    double kfac_decay;               /* --kfac-decay r in [0, 1): running-average decay (0.95) */
+    int64_t kfac_every;              /* --kfac-every k >= 1: inverses refreshed every k steps (10) */
     /* output */
     char output[SGLD_PATH_MAX];      /* --output FILE, "" = no sample file */
     int force;                       /* --force: overwrite an existing output */

@@ -94,8 +94,9 @@ static const option_spec options[] = {
     {"dry-run", 0, T_SWITCH, FIELD(dry_run, int), "0", "", "", NOCHECK, G_GENERAL,
      "check the configuration and data, print the plan and exit"},
     /* model and data */
-    {"model", 0, T_STRING, FIELD(model, char *), "linreg", "linreg|logreg|softmax", "", NOCHECK,
-     G_MODEL, "Bayesian linear, logistic or softmax (multinomial logistic) regression"},
+    {"model", 0, T_STRING, FIELD(model, char *), "linreg", "linreg|logreg|softmax|mlp|cnn", "", NOCHECK,
+     G_MODEL, "Bayesian linear, logistic or softmax (multinomial logistic) regression; a network "
+     "from --net: mlp for a real target (fixed or heteroscedastic Gaussian), cnn for classes"},
     {"noise-sd", 0, T_DOUBLE, FIELD(noise_sd, double), "0.5", "SD", "", GT(0), G_MODEL,
      "known standard deviation of linreg's noise, y ~ N(x'w, SD^2)"},
     {"prior-sd", 0, T_DOUBLE, FIELD(prior_sd, double), "1", "S", "", GT(0), G_MODEL,
@@ -121,7 +122,7 @@ static const option_spec options[] = {
      G_MODEL, "mlp/cnn: comma-separated prior sd, one per fc/conv layer in order (none: --prior-sd)"},
     /* sampler */
     {"sampler", 0, T_STRING, FIELD(sampler, char *), "sgld",
-     "sgd|sgld|fsgd|psgld|sghmc|csgld|smile|psmile", "", NOCHECK, G_SAMPLER,
+     "sgd|sgld|fsgd|psgld|sghmc|csgld|ksgld|smile|psmile", "", NOCHECK, G_SAMPLER,
      "sgld: the update above; sgd: the same step without the noise term; the others: see the "
      "README's sampler table"},
     {"chains", 0, T_INT, FIELD(chains, int), "1", "C", "", GE(1), G_SAMPLER,
@@ -165,6 +166,15 @@ static const option_spec options[] = {
      "csgld: cosine step-size cycles over --steps, M <= --steps"},
     {"explore", 0, T_DOUBLE, FIELD(explore, double), "0.8", "f", "", GE_LT(0, 1), G_SAMPLER,
      "csgld: fraction of each cycle spent exploring (no noise, no draws)"},
+    {"precondition", 0, T_STRING, FIELD(precondition, char *), "both", "both|noise", "", NONEMPTY,
+     G_SAMPLER, "ksgld: K-FAC-precondition the drift and the noise (both), or the noise only "
+     "(noise: the seed paper's eq. 2, which changes the stationary law)"},
+    {"kfac-damping", 0, T_DOUBLE, FIELD(kfac_damping, double), "1", "d", "", GT(0), G_SAMPLER,
+     "ksgld: damping, P = (A + sqrt(d) I)^-1 kron (G + sqrt(d) I)^-1 per layer"},
+    {"kfac-decay", 0, T_DOUBLE, FIELD(kfac_decay, double), "0.95", "r", "", GE_LT(0, 1), G_SAMPLER,
+     "ksgld: running averages A <- r A + (1 - r) A_batch (same for G)"},
+    {"kfac-every", 0, T_INT64, FIELD(kfac_every, int64_t), "10", "k", "steps", GE(1), G_SAMPLER,
+     "ksgld: the factors' inverses are refreshed every k steps"},
     {"smile-integrator", 0, T_STRING, FIELD(smile_integrator, char *), "mclachlan",
      "mclachlan|leapfrog", "", NONEMPTY, G_SAMPLER,
      "smile/psmile: isokinetic integrator (2 or 1 extra gradients per step)"},
@@ -687,6 +697,10 @@ static sgld_status check_sampler_options(const parse_ctx *ctx)
         return sgld_error_set(SGLD_ERR_USAGE, "%s: must be abort, shrink or skip, got '%s'", where,
                               c->on_divergence);
     }
+    if (strcmp(c->precondition, "both") != 0 && strcmp(c->precondition, "noise") != 0) {
+        origin_text(ctx, "precondition", where, sizeof where);
+        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be both or noise, got '%s'", where, c->precondition);
+    }
     if (strcmp(c->smile_integrator, "mclachlan") != 0 && strcmp(c->smile_integrator, "leapfrog") != 0) {
         origin_text(ctx, "smile-integrator", where, sizeof where);
         return sgld_error_set(SGLD_ERR_USAGE, "%s: must be mclachlan or leapfrog, got '%s'", where,
@@ -838,7 +852,7 @@ void sgld_config_help(FILE *f, const char *prog)
             "  eps_t = a (b + t)^(-g) (g = 0: constant)\n"
             "where N is the number of training examples, B = --batch-size, t the iteration,\n"
             "T = --temperature, a = --step-size, b = --step-b, g = --step-gamma.\n"
-            "Models: linreg|logreg|softmax.  Samplers: sgd|sgld|fsgd|psgld|sghmc|csgld|smile|psmile.\n",
+            "Models: linreg|logreg|softmax|mlp|cnn.  Samplers: sgd|fsgd|sgld|psgld|sghmc|csgld|smile|psmile.\n",
             prog, prog);
     for (int g = 0; g < G_COUNT; g++) {
         fprintf(f, "\n%s:\n", group_titles[g]);

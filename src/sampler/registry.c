@@ -12,6 +12,7 @@ extern const sgld_sampler_type sgld_sampler_fsgd;
 extern const sgld_sampler_type sgld_sampler_psgld;
 extern const sgld_sampler_type sgld_sampler_sghmc;
 extern const sgld_sampler_type sgld_sampler_csgld;
+extern const sgld_sampler_type sgld_sampler_ksgld;
 extern const sgld_sampler_type sgld_sampler_smile;
 extern const sgld_sampler_type sgld_sampler_psmile;
 
@@ -22,6 +23,7 @@ static const sgld_sampler_type *const samplers[] = {
     &sgld_sampler_psgld,
     &sgld_sampler_sghmc,
     &sgld_sampler_csgld,
+    &sgld_sampler_ksgld,
     &sgld_sampler_smile,
     &sgld_sampler_psmile,
 };

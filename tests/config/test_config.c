@@ -528,7 +528,7 @@ static void test_help_text(void **state)
         "force", "quiet", "progress", "flush-every",
         /* sampler family (issue 5) */
         "psgld-alpha", "psgld-lambda", "psgld-gamma", "friction", "sghmc-beta", "sghmc-adapt",
-        "cycles", "explore", "smile-integrator", "smile-energy-var", "smile-L", "psmile-alpha",
+        "cycles", "explore", "precondition", "kfac-damping", "kfac-decay", "kfac-every", "smile-integrator", "smile-energy-var", "smile-L", "psmile-alpha",
         "on-divergence",
         /* neural networks (issue 4) */
         "net", "input-shape", "save-params", "prior-sd-layers",
