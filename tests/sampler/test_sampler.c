@@ -96,7 +96,7 @@ static void test_registry_and_schedule(void **state)
     (void)state;
     char names[128];
     sgld_sampler_names(names, sizeof names);
-    assert_string_equal(names, "sgd, sgld, fsgd, psgld, sghmc, csgld, smile, psmile");
+    assert_string_equal(names, "sgd, sgld, fsgd, psgld, sghmc, csgld, ksgld, smile, psmile");
     assert_null(sgld_sampler_find("hmc"));
     assert_true(sgld_step_size(0.3, 2.0, 0.0, 17) == 0.3);
     assert_true(fabs(sgld_step_size(0.3, 2.0, 0.55, 17) - 0.3 * pow(19.0, -0.55)) < 1e-15);
