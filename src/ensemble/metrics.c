@@ -22,14 +22,19 @@ sgld_status sgld_ens_acc_init(sgld_ens_acc *a, int64_t n, int K, int has_y)
     a->K = K;
     a->has_y = has_y;
     size_t m = n > 0 ? (size_t)n : 1;
-    SGLD_ALLOC(a->psum, m * (size_t)(K > 0 ? K : 1));
-    SGLD_ALLOC(a->second, m);
+    a->psum = sgld_calloc(m * (size_t)(K > 0 ? K : 1), sizeof *a->psum);
+    a->second = sgld_calloc(m, sizeof *a->second);
     if (has_y) {
-        SGLD_ALLOC(a->lse_max, m);
-        SGLD_ALLOC(a->lse_sum, m);
-        for (int64_t i = 0; i < n; i++) a->lse_max[i] = -INFINITY;
-        if (K == 0) SGLD_ALLOC(a->cdf_sum, m);
+        a->lse_max = sgld_calloc(m, sizeof *a->lse_max);
+        a->lse_sum = sgld_calloc(m, sizeof *a->lse_sum);
+        if (K == 0) a->cdf_sum = sgld_calloc(m, sizeof *a->cdf_sum);
     }
+    if (!a->psum || !a->second || (has_y && (!a->lse_max || !a->lse_sum || (K == 0 && !a->cdf_sum)))) {
+        sgld_ens_acc_finalize(a); /* nothing half-allocated is left to the caller */
+        return sgld_error_set(SGLD_ERR_NOMEM, "out of memory for the predictive sums of %lld examples",
+                              (long long)n);
+    }
+    for (int64_t i = 0; has_y && i < n; i++) a->lse_max[i] = -INFINITY;
     return SGLD_OK;
 }
 
