@@ -852,7 +852,7 @@ void sgld_config_help(FILE *f, const char *prog)
             "  eps_t = a (b + t)^(-g) (g = 0: constant)\n"
             "where N is the number of training examples, B = --batch-size, t the iteration,\n"
             "T = --temperature, a = --step-size, b = --step-b, g = --step-gamma.\n"
-            "Models: linreg|logreg|softmax|mlp|cnn.  Samplers: sgd|fsgd|sgld|psgld|sghmc|csgld|smile|psmile.\n",
+            "Models: linreg|logreg|softmax|mlp|cnn.  Samplers: sgd|fsgd|sgld|psgld|sghmc|csgld|ksgld|smile|psmile.\n",
             prog, prog);
     for (int g = 0; g < G_COUNT; g++) {
         fprintf(f, "\n%s:\n", group_titles[g]);
