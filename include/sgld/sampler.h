@@ -45,7 +45,8 @@ typedef struct sgld_sampler_type {
     const char *name;
     const char *description;
     int adds_noise;                        /* 0 for optimizers (sgd) */
-    size_t (*state_size)(size_t n_params); /* floats of state */
+    /* Floats of state (NULL: none; callers use sgld_sampler_state_size). */
+    size_t (*state_size)(size_t n_params);
     /* Optional, for samplers that need the model's structure (ksgld): checks that model m and
      * a grid of n_shards shards per chain suit the sampler, prepares the model (e.g. turns on
      * its K-FAC statistics; n_train = rows of the training set) and sets *n_floats, which
@@ -53,7 +54,7 @@ typedef struct sgld_sampler_type {
      * not collective (every rank finds the same answer).  Errors: SGLD_ERR_USAGE, one line. */
     sgld_status (*prepare)(const struct sgld_model *m, const sgld_config *cfg, int n_shards,
                            double n_train, size_t *n_floats);
-    /* Initial state (ctx->step = 0); theta may be adjusted (e.g. a momentum draw). */
+    /* Initial state (ctx->step = 0; NULL: nothing to do; callers use sgld_sampler_init). */
     void (*init)(const sgld_step_ctx *ctx, const float *theta, float *state);
     /* One step.  Returns SGLD_OK or a failure (with sgld_error_set). */
     sgld_status (*step)(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state);
@@ -81,6 +82,13 @@ void sgld_sampler_names(char *buf, size_t size);
 
 /* eps_t = a (b + t)^(-g), t = 1, 2, ... (g = 0: constant a). */
 double sgld_step_size(double a, double b, double g, uint64_t t);
+
+/* s's state floats for n_params parameters (0 when it keeps none). */
+size_t sgld_sampler_state_size(const sgld_sampler_type *s, size_t n_params);
+
+/* Initializes s's state (nothing for a stateless sampler). */
+void sgld_sampler_init(const sgld_sampler_type *s, const sgld_step_ctx *ctx, const float *theta,
+                       float *state);
 
 /* The step size of step t for sampler s under cfg (its own schedule or the generic one). */
 double sgld_sampler_step_size(const sgld_sampler_type *s, const sgld_config *cfg, uint64_t t);

@@ -548,7 +548,7 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
     r->scale = (double)r->train->n_total / (double)cfg->batch_size;
     if (t_first == 0) {
         sgld_model_init_params(&r->model, &r->rng, r->theta);
-        r->sampler->init(&ctx, r->theta, r->state);
+        sgld_sampler_init(r->sampler, &ctx, r->theta, r->state);
         if (r->on_div != DIV_ABORT) {
             r->state[r->sampler_state + DIV_EPS_SCALE] = 1.0f;
             r->state[r->sampler_state + DIV_COUNT] = 0.0f;
@@ -850,7 +850,7 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
         SGLD_TRY_GOTO(r.sampler->prepare(&r.model, cfg, r.grid->n_shards, (double)r.train->n_total,
                                          &r.sampler_state), st, done);
     else
-        r.sampler_state = r.sampler->state_size(r.model.n_params);
+        r.sampler_state = sgld_sampler_state_size(r.sampler, r.model.n_params);
     r.on_div = !strcmp(cfg->on_divergence, "shrink") ? DIV_SHRINK
              : !strcmp(cfg->on_divergence, "skip")   ? DIV_SKIP
                                                        : DIV_ABORT;

@@ -13,19 +13,6 @@
 
 #include "sgld/sampler.h"
 
-static size_t state_size(size_t n_params)
-{
-    (void)n_params;
-    return 0;
-}
-
-static void init(const sgld_step_ctx *ctx, const float *theta, float *state)
-{
-    (void)ctx;
-    (void)theta;
-    (void)state;
-}
-
 /* Position of step t in its cycle, in [0, 1). */
 static double cycle_position(const sgld_config *cfg, uint64_t t)
 {
@@ -62,8 +49,6 @@ const sgld_sampler_type sgld_sampler_csgld = {
     .name = "csgld",
     .description = "cyclical SGLD: cosine step size, SGD exploration + SGLD sampling (Zhang et al. 2020)",
     .adds_noise = 1,
-    .state_size = state_size,
-    .init = init,
     .step = step,
     .step_size = step_size,
     .keep_draw = keep_draw,

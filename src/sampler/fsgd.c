@@ -14,19 +14,6 @@
  * No state. */
 #include "sgld/sampler.h"
 
-static size_t state_size(size_t n_params)
-{
-    (void)n_params;
-    return 0;
-}
-
-static void init(const sgld_step_ctx *ctx, const float *theta, float *state)
-{
-    (void)ctx;
-    (void)theta;
-    (void)state;
-}
-
 static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state)
 {
     (void)state;
@@ -46,8 +33,6 @@ const sgld_sampler_type sgld_sampler_fsgd = {
     .name = "fsgd",
     .description = "fixed-rate SGD, iterates after burn-in as draws (Mandt, Hoffman & Blei 2017)",
     .adds_noise = 0,
-    .state_size = state_size,
-    .init = init,
     .step = step,
     .step_size = step_size,
 };

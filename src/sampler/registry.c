@@ -52,6 +52,17 @@ double sgld_step_size(double a, double b, double g, uint64_t t)
     return g == 0.0 ? a : a * pow(b + (double)t, -g);
 }
 
+size_t sgld_sampler_state_size(const sgld_sampler_type *s, size_t n_params)
+{
+    return s->state_size ? s->state_size(n_params) : 0;
+}
+
+void sgld_sampler_init(const sgld_sampler_type *s, const sgld_step_ctx *ctx, const float *theta,
+                       float *state)
+{
+    if (s->init) s->init(ctx, theta, state);
+}
+
 double sgld_sampler_step_size(const sgld_sampler_type *s, const sgld_config *cfg, uint64_t t)
 {
     if (s->step_size) return s->step_size(cfg, t);

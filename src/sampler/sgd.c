@@ -3,19 +3,6 @@
  * deep ensemble; with a decaying eps_t it converges to a MAP estimate.  No state. */
 #include "sgld/sampler.h"
 
-static size_t state_size(size_t n_params)
-{
-    (void)n_params;
-    return 0;
-}
-
-static void init(const sgld_step_ctx *ctx, const float *theta, float *state)
-{
-    (void)ctx;
-    (void)theta;
-    (void)state;
-}
-
 static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state)
 {
     (void)state;
@@ -28,7 +15,5 @@ const sgld_sampler_type sgld_sampler_sgd = {
     .name = "sgd",
     .description = "stochastic gradient ascent, no noise (MAP / deep ensemble)",
     .adds_noise = 0,
-    .state_size = state_size,
-    .init = init,
     .step = step,
 };

@@ -10,19 +10,6 @@
 
 #include "sgld/sampler.h"
 
-static size_t state_size(size_t n_params)
-{
-    (void)n_params;
-    return 0;
-}
-
-static void init(const sgld_step_ctx *ctx, const float *theta, float *state)
-{
-    (void)ctx;
-    (void)theta;
-    (void)state;
-}
-
 static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state)
 {
     (void)state;
@@ -38,7 +25,5 @@ const sgld_sampler_type sgld_sampler_sgld = {
     .name = "sgld",
     .description = "stochastic gradient Langevin dynamics (Welling & Teh 2011)",
     .adds_noise = 1,
-    .state_size = state_size,
-    .init = init,
     .step = step,
 };

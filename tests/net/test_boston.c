@@ -57,14 +57,14 @@ static int split(int s, const char *path, double *rmse, double *ll)
     const size_t P = m.n_params, N = (size_t)tr->n_local, n_te = (size_t)te->n_local;
     const int S = (STEPS - BURNIN) / THIN;
     float *theta = malloc(P * sizeof *theta), *grad = malloc(P * sizeof *grad);
-    float *work = malloc(4 * P * sizeof *work), *state = malloc((smp->state_size(P) + 1) * sizeof *state);
+    float *work = malloc(4 * P * sizeof *work), *state = malloc((sgld_sampler_state_size(smp, P) + 1) * sizeof *state);
     double *pred = malloc(2 * n_te * sizeof *pred), *lp = malloc(n_te * S * sizeof *lp);
     double *mean = calloc(n_te, sizeof *mean);
     int64_t rows[BATCH];
     sgld_rng rng = {cfg.seed, 0};
     sgld_step_ctx ctx = {.n_params = P, .temperature = 1.0, .rng = &rng, .work = work, .cfg = &cfg, .model = &m};
     sgld_model_init_params(&m, &rng, theta);
-    smp->init(&ctx, theta, state);
+    sgld_sampler_init(smp, &ctx, theta, state);
     int kept = 0;
     for (int t = 1; t <= STEPS; t++) {
         for (int k = 0; k < BATCH; k++) rows[k] = (int64_t)sgld_rng_below(&rng, (uint64_t)t, SGLD_RNG_BATCH, (uint64_t)k, N);

@@ -240,7 +240,7 @@ static void run_chain(const sgld_sampler_type *s, const sgld_config *cfg, target
                       uint32_t chain_id, chain *out)
 {
     const int d = tg->d;
-    const size_t ns = s->state_size((size_t)d);
+    const size_t ns = sgld_sampler_state_size(s, (size_t)d);
     float theta[DMAX], grad[DMAX], work[4 * DMAX];
     float *state = calloc(ns ? ns : 1, sizeof *state);
     sgld_rng rng = {cfg->seed, chain_id};
@@ -248,7 +248,7 @@ static void run_chain(const sgld_sampler_type *s, const sgld_config *cfg, target
     memcpy(theta, theta0, sizeof(float) * d);
     sgld_step_ctx ctx = {.n_params = (size_t)d, .temperature = cfg->temperature, .rng = &rng, .work = work,
                          .cfg = cfg, .gradient = gradient, .gradient_self = tg};
-    s->init(&ctx, theta, state);
+    sgld_sampler_init(s, &ctx, theta, state);
     lin_law L = {0};
     double F[ZMAX * ZMAX], c[ZMAX], N[ZMAX * ZMAX], sum_m[DMAX] = {0}, sum_mm[DMAX * DMAX] = {0};
     for (int i = 0; i < d; i++) L.m[i] = theta0[i];

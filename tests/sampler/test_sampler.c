@@ -24,14 +24,14 @@ static moments run(const char *name, double eps, double T, long n, const double 
     const sgld_sampler_type *s = sgld_sampler_find(name);
     assert_non_null(s);
     float theta[DIM] = {0.25f, -0.75f}, grad[DIM], work[4 * DIM];
-    size_t ns = s->state_size(DIM);
+    size_t ns = sgld_sampler_state_size(s, DIM);
     float *state = calloc(ns ? ns : 1, sizeof *state);
     sgld_rng rng = {4242, 1};
     sgld_config cfg;
     sgld_config_defaults(&cfg);
     sgld_step_ctx ctx = {.n_params = DIM, .eps = eps, .temperature = T, .rng = &rng, .work = work,
                          .cfg = &cfg};
-    s->init(&ctx, theta, state);
+    sgld_sampler_init(s, &ctx, theta, state);
     double s1[DIM] = {0}, s2[DIM] = {0};
     long burn = 2000;
     for (long t = 1; t <= burn + n; t++) {
