@@ -10,35 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Closes and frees a handle that was never returned (a failed reopen).  Local. */
-static void discard(sgld_samples *s)
-{
-    for (int v = 0; v < s->n_vars; v++) {
-        if (s->vars[v].dset >= 0) H5Dclose(s->vars[v].dset);
-        sgld_free(s->vars[v].name);
-    }
-    for (int g = 0; g < s->n_groups; g++) {
-        samples_group *grp = &s->groups[g];
-        for (int d = 0; grp->dims && d < grp->n_dims; d++) {
-            if (grp->dims[d].dset >= 0) H5Dclose(grp->dims[d].dset);
-            sgld_free(grp->dims[d].name);
-        }
-        sgld_free(grp->dims);
-        if (grp->gid >= 0) H5Gclose(grp->gid);
-        sgld_free(grp->name);
-    }
-    if (s->dxpl >= 0) H5Pclose(s->dxpl);
-    if (s->file >= 0) H5Fclose(s->file);
-    sgld_free(s->vars);
-    sgld_free(s->groups);
-    sgld_free(s->chain_count);
-    sgld_free(s->chain_total);
-    sgld_free(s->draw_buf);
-    sgld_free(s->path);
-    if (s->comm != MPI_COMM_NULL) MPI_Comm_free(&s->comm);
-    sgld_free(s);
-}
-
 /* The group called name, opened on first use with its chain and draw coordinates. */
 static sgld_status open_group(sgld_samples *s, const char *name, int *g)
 {
@@ -152,7 +123,7 @@ sgld_status sgld_samples_reopen(MPI_Comm comm, const char *path, int n_chains, i
     st = sgld_status_agree(dup, st);
     if (st == SGLD_OK) st = sgld_status_agree(dup, open_layout(s, n_vars, vars));
     if (st != SGLD_OK) {
-        discard(s); /* H5Fclose is collective: every rank reaches it */
+        samples_free_handle(s); /* H5Fclose is collective: every rank reaches it */
         return st;
     }
     *out = s;

@@ -55,4 +55,8 @@ struct sgld_samples {
 /* The group path for a user group name: "" and "/" are the root, "x" and "/x" are "/x". */
 const char *samples_group_path(const char *group, char *buf, size_t size);
 
+/* Closes the file (collective when open) and frees the handle; returns the local status of
+ * closing the file.  writer.c. */
+sgld_status samples_free_handle(sgld_samples *s);
+
 #endif

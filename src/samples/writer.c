@@ -402,8 +402,8 @@ static sgld_status probe_path(const char *path, int force, int *created)
 }
 
 /* Frees everything; H5Fclose is collective when the file is open. Returns the local
- * status of closing the file. */
-static sgld_status free_handle(sgld_samples *s)
+ * status of closing the file.  (samples_impl.h; reopen.c uses it for a failed reopen.) */
+sgld_status samples_free_handle(sgld_samples *s)
 {
     sgld_status st = SGLD_OK;
     for (int v = 0; v < s->n_vars; v++) {
@@ -456,7 +456,7 @@ sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int 
     }
     st = sgld_status_agree(dup, st);
     if (st != SGLD_OK) {
-        if (s) free_handle(s);
+        if (s) samples_free_handle(s);
         else MPI_Comm_free(&dup);
         return st;
     }
@@ -475,7 +475,7 @@ sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int 
         MPI_Barrier(s->comm);
         if (s->rank == 0 && created) unlink(path);
         MPI_Barrier(s->comm);
-        free_handle(s);
+        samples_free_handle(s);
         return st;
     }
     *out = s;
@@ -868,10 +868,10 @@ sgld_status sgld_samples_close(sgld_samples **ps)
     *ps = NULL;
     MPI_Comm comm;
     if (MPI_Comm_dup(s->comm, &comm) != MPI_SUCCESS) {
-        free_handle(s);
+        samples_free_handle(s);
         return sgld_error_set(SGLD_ERR_MPI, "MPI_Comm_dup failed while closing");
     }
-    sgld_status st = sgld_status_agree(comm, free_handle(s));
+    sgld_status st = sgld_status_agree(comm, samples_free_handle(s));
     MPI_Comm_free(&comm);
     return st;
 }
