@@ -18,6 +18,7 @@
  * So the mean's Monte Carlo error is about 0.026 sd (the 0.1 sd bound is ~3.9 MCSE) and the
  * sd's about 1.8% (the 10% bound minus the bias is >= 3.8 MCSE). */
 #include "sgld_test.h"
+#include "exact_linreg.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -29,49 +30,7 @@
 #include "sgld/run.h"
 #include "sgld/samples.h"
 
-enum { PMAX = 8 };
-
-/* Exact posterior mean and sd of linreg on the whole data set (every rank computes it). */
-static void exact_posterior(const char *data, double noise_sd, double prior_sd, int *p_out,
-                            double *mu, double *sd)
-{
-    sgld_data_options opt = {.path = data};
-    sgld_dataset *tr = NULL, *te = NULL;
-    assert_int_equal(sgld_data_load(MPI_COMM_SELF, 0, 1, &opt, &tr, &te), SGLD_OK);
-    const int d = tr->d, p = d + 1;
-    double L[PMAX * PMAX] = {0}, r[PMAX] = {0};
-    for (int64_t i = 0; i < tr->n_local; i++) {
-        double phi[PMAX];
-        for (int j = 0; j < d; j++) phi[j] = tr->X[i * d + j];
-        phi[d] = 1.0;
-        for (int a = 0; a < p; a++) {
-            r[a] += phi[a] * tr->y[i] / (noise_sd * noise_sd);
-            for (int b = 0; b < p; b++) L[a * p + b] += phi[a] * phi[b] / (noise_sd * noise_sd);
-        }
-    }
-    for (int a = 0; a < p; a++) L[a * p + a] += 1.0 / (prior_sd * prior_sd);
-    /* Invert the small SPD matrix by Gauss-Jordan (p <= 8). */
-    double A[PMAX * 2 * PMAX];
-    for (int a = 0; a < p; a++)
-        for (int b = 0; b < 2 * p; b++) A[a * 2 * p + b] = b < p ? L[a * p + b] : (b - p == a);
-    for (int c = 0; c < p; c++) {
-        double piv = A[c * 2 * p + c];
-        for (int b = 0; b < 2 * p; b++) A[c * 2 * p + b] /= piv;
-        for (int a = 0; a < p; a++) {
-            if (a == c) continue;
-            double f = A[a * 2 * p + c];
-            for (int b = 0; b < 2 * p; b++) A[a * 2 * p + b] -= f * A[c * 2 * p + b];
-        }
-    }
-    for (int a = 0; a < p; a++) {
-        mu[a] = 0;
-        for (int b = 0; b < p; b++) mu[a] += A[a * 2 * p + p + b] * r[b];
-        sd[a] = sqrt(A[a * 2 * p + p + a]);
-    }
-    *p_out = p;
-    sgld_data_destroy(&tr);
-    sgld_data_destroy(&te);
-}
+enum { PMAX = EXACT_LINREG_PMAX };
 
 static void base_config(sgld_config *cfg, const char *data, int chains, int64_t steps,
                         double eps, int64_t batch)
@@ -99,7 +58,7 @@ static void check_exact(const char *data, int64_t total_steps, double eps, int64
 {
     int p;
     double mu[PMAX], sd[PMAX];
-    exact_posterior(data, 0.5, 1.0, &p, mu, sd);
+    exact_linreg_posterior(data, 0.5, 1.0, &p, mu, sd);
     int P = sgld_test_size();
     for (int C = 1; C <= P; C++) {
         if (P % C) continue;

@@ -57,6 +57,7 @@
  * variance factor is 1 / (1 - eps lambda / 4) plus the gradient noise eps P V / 4 ~ eps (N/B
  * - 1) / 4, a sd bias <= eps (1 + 1) / 8 = 2.5%: budget 3%. */
 #include "sgld_test.h"
+#include "exact_linreg.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -447,55 +448,14 @@ static void test_gaussian_2d(void **state)
 
 /* ---- (2) Bayesian linear regression on a correlated design, through sgld_run ---- */
 
-enum { PMAX = 8 };
-
-/* Exact posterior of linreg (noise sd 0.5, prior sd 1) on the whole data set. */
-static void exact_posterior(const char *data, int *p_out, double *mu, double *sd)
-{
-    const double s2 = 0.25;
-    sgld_data_options opt = {.path = data};
-    sgld_dataset *tr = NULL, *te = NULL;
-    assert_int_equal(sgld_data_load(MPI_COMM_SELF, 0, 1, &opt, &tr, &te), SGLD_OK);
-    const int d = tr->d, p = d + 1;
-    double A[PMAX * 2 * PMAX] = {0}, r[PMAX] = {0};
-    for (int64_t i = 0; i < tr->n_local; i++) {
-        double phi[PMAX];
-        for (int j = 0; j < d; j++) phi[j] = tr->X[i * d + j];
-        phi[d] = 1.0;
-        for (int a = 0; a < p; a++) {
-            r[a] += phi[a] * tr->y[i] / s2;
-            for (int b = 0; b < p; b++) A[a * 2 * p + b] += phi[a] * phi[b] / s2;
-        }
-    }
-    for (int a = 0; a < p; a++) {
-        A[a * 2 * p + a] += 1.0;
-        A[a * 2 * p + p + a] = 1.0;
-    }
-    for (int c = 0; c < p; c++) { /* Gauss-Jordan on [Lambda | I] */
-        double piv = A[c * 2 * p + c];
-        for (int b = 0; b < 2 * p; b++) A[c * 2 * p + b] /= piv;
-        for (int a = 0; a < p; a++) {
-            if (a == c) continue;
-            double f = A[a * 2 * p + c];
-            for (int b = 0; b < 2 * p; b++) A[a * 2 * p + b] -= f * A[c * 2 * p + b];
-        }
-    }
-    for (int a = 0; a < p; a++) {
-        mu[a] = 0;
-        for (int b = 0; b < p; b++) mu[a] += A[a * 2 * p + p + b] * r[b];
-        sd[a] = sqrt(A[a * 2 * p + p + a]);
-    }
-    *p_out = p;
-    sgld_data_destroy(&tr);
-    sgld_data_destroy(&te);
-}
+enum { PMAX = EXACT_LINREG_PMAX };
 
 static void test_linreg3_posterior(void **state)
 {
     (void)state;
     int p;
     double mu[PMAX], sd[PMAX];
-    exact_posterior("synthetic:linreg3", &p, mu, sd);
+    exact_linreg_posterior("synthetic:linreg3", 0.5, 1.0, &p, mu, sd); /* the run config: noise 0.5, prior 1 */
     int failures = 0;
     for (size_t k = 0; k < sgld_sampler_count(); k++) {
         const sgld_sampler_type *s = sgld_sampler_at(k);
