@@ -17,6 +17,15 @@
 
 #define CHUNK 64 /* blocks per pass: 128 normals */
 
+/* The intrinsics path needs GCC: it enables AVX-512/AVX2 per function with `#pragma GCC
+ * target`, under which GCC (not clang) also defines the __AVX512F__ macros that sleef.h keys
+ * its vector declarations on.  Elsewhere (clang, e.g. the fuzzing build) the portable loop. */
+#if defined(__x86_64__) && defined(SGLD_HAVE_SLEEF) && defined(__GNUC__) && !defined(__clang__)
+#define USE_SIMD 1
+#else
+#define USE_SIMD 0
+#endif
+
 /* Philox4x32-10 of counters (c0[i], c1, c2, c3) under key (k0, k1), written so that the
  * compiler vectorizes the lanes (32 x 32 -> 64-bit multiplies). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -43,7 +52,7 @@ static void philox_chunk(uint32_t k0, uint32_t k1, uint32_t first, uint32_t c1, 
     for (int i = 0; i < CHUNK; i++) w0[i] = (uint32_t)x0[i], w2[i] = (uint32_t)x2[i];
 }
 
-#if defined(__x86_64__) && defined(SGLD_HAVE_SLEEF)
+#if USE_SIMD
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,avx512f")
 #include <immintrin.h>
@@ -133,18 +142,18 @@ static void normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size
 {
     uint32_t w0[CHUNK], w2[CHUNK];
     float rad[CHUNK], c[CHUNK], s[CHUNK];
-#if defined(__x86_64__) && defined(SGLD_HAVE_SLEEF)
+#if USE_SIMD
     const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     const int avx512 = __builtin_cpu_supports("avx512f");
 #endif
     for (size_t b0 = 0; b0 < (n + 1) / 2; b0 += CHUNK) {
-#if defined(__x86_64__) && defined(SGLD_HAVE_SLEEF)
+#if USE_SIMD
         if (avx512)
             philox_avx512(r->seed, r->chain, (uint32_t)b0, purpose, (uint32_t)step, (uint32_t)(step >> 32), w0, w2);
         else
 #endif
             philox_chunk(r->seed, r->chain, (uint32_t)b0, purpose, (uint32_t)step, (uint32_t)(step >> 32), w0, w2);
-#if defined(__x86_64__) && defined(SGLD_HAVE_SLEEF)
+#if USE_SIMD
         if (avx512) box_muller_avx512(w0, w2, rad, c, s);
         else if (avx2) box_muller_avx2(w0, w2, rad, c, s);
         else
