@@ -204,42 +204,31 @@ static void jnum(FILE *f, double x)
         fprintf(f, "null");
 }
 
+/* One JSON object: "draws" then the named values (non-finite ones as null). */
+static void json_object(FILE *f, int64_t n_draws, const char *const *names, const double *values, int n)
+{
+    fprintf(f, "{\"draws\": %lld", (long long)n_draws);
+    for (int k = 0; k < n; k++) {
+        fprintf(f, ", \"%s\": ", names[k]);
+        jnum(f, values[k]);
+    }
+    fprintf(f, "}");
+}
+
 static void json_class(FILE *f, const sgld_ens_class_summary *s)
 {
-    fprintf(f, "{\"draws\": %lld, \"accuracy\": ", (long long)s->n_draws);
-    jnum(f, s->accuracy);
-    fprintf(f, ", \"nll\": ");
-    jnum(f, s->nll);
-    fprintf(f, ", \"brier\": ");
-    jnum(f, s->brier);
-    fprintf(f, ", \"ece\": ");
-    jnum(f, s->ece);
-    fprintf(f, ", \"entropy\": ");
-    jnum(f, s->entropy);
-    fprintf(f, ", \"expected_entropy\": ");
-    jnum(f, s->expected_entropy);
-    fprintf(f, ", \"mutual_info\": ");
-    jnum(f, s->mutual_info);
-    fprintf(f, ", \"max_prob\": ");
-    jnum(f, s->max_prob);
-    fprintf(f, "}");
+    static const char *const names[] = {"accuracy", "nll", "brier", "ece", "entropy",
+                                        "expected_entropy", "mutual_info", "max_prob"};
+    const double v[] = {s->accuracy, s->nll, s->brier, s->ece, s->entropy, s->expected_entropy,
+                        s->mutual_info, s->max_prob};
+    json_object(f, s->n_draws, names, v, 8);
 }
 
 static void json_reg(FILE *f, const sgld_ens_reg_summary *s)
 {
-    fprintf(f, "{\"draws\": %lld, \"rmse\": ", (long long)s->n_draws);
-    jnum(f, s->rmse);
-    fprintf(f, ", \"loglik\": ");
-    jnum(f, s->loglik);
-    fprintf(f, ", \"cover50\": ");
-    jnum(f, s->cover50);
-    fprintf(f, ", \"cover90\": ");
-    jnum(f, s->cover90);
-    fprintf(f, ", \"cover95\": ");
-    jnum(f, s->cover95);
-    fprintf(f, ", \"sd\": ");
-    jnum(f, s->sd);
-    fprintf(f, "}");
+    static const char *const names[] = {"rmse", "loglik", "cover50", "cover90", "cover95", "sd"};
+    const double v[] = {s->rmse, s->loglik, s->cover50, s->cover90, s->cover95, s->sd};
+    json_object(f, s->n_draws, names, v, 6);
 }
 
 static void row_class(const char *label, const sgld_ens_class_summary *s)
