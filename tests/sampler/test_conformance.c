@@ -39,9 +39,25 @@
  * variance factor 1 + eps V / (2 C): 20% at eps = 2e-5, hence eps = 4e-6 (4%, sd 2%) with
  * beta-hat = 0; sgd/fsgd: the mean (their mode = the posterior mean here) within 4 MCSE + 0.02
  * sd and sd < 0.5 exact sd (fsgd's Lyapunov covariance, not the posterior).
- * Target (3): the 10-D Gaussian mixture -- 4 equal components N(m_k, I), m_k = +-3 e1 +-3 e2:
- *   modes visited by one chain and by 10 chains, printed; asserted: every chain stays finite
- *   and the 10 chains together visit >= 2 modes for the samplers that inject noise.
+ * Target (3): a 10-D Gaussian mixture, STAND-IN for the one in the SMILE paper (Sommer, Diao,
+ *   Robnik, Seljak & Rugamer, arXiv 2602.06500): the paper's exact mixture (components, means,
+ *   covariances, weights, noise, chain settings, how modes are counted) could not be retrieved.
+ *   Searched: the arXiv HTML (v1 stored, only its abstract and introduction reachable; v2 not
+ *   found), summaries of it (deeppaper, sciencestack, pith, koineu, wizwand: abstract level),
+ *   and the authors' code, github.com/EmanuelSommer/SMILE: analytical/inference_models.py there
+ *   defines only the ill-conditioned Gaussian, banana, funnel and Rosenbrock targets; a figure
+ *   GMM_analytical.png exists, but no mixture code or parameters.  What that code does fix for
+ *   its analytical targets, and this test follows: d = 10, every chain starts at the origin
+ *   (analytical/run_experiments.py: initial_position = 0), and the gradient noise is a per-step
+ *   random linear tilt of lp (sum over the minibatch of y_i . x), as xi_t here.
+ *   Ours: 4 equal components N(m_k, I), m_k = +-3 e1 +-3 e2, xi_t ~ N(0, I); a draw is in the
+ *   mode whose mean is nearest, i.e. the sign quadrant of (x1, x2).  Printed: modes visited by
+ *   one chain and by 10 chains (and the first chain's mode switches).  Asserted: every kept draw
+ *   is finite, and for the samplers that inject noise the 10 chains together visit >= 3 modes.
+ *   Why 3: from the origin (a saddle of lp, where the gradient is exactly 0) the target, xi_t
+ *   and every sampler are symmetric under sign flips of x1 and x2, so the mode a chain first
+ *   falls into is uniform over the 4 and independent across chains (independent streams).
+ *   P(10 chains reach <= 2 modes) = [6 (2^10 - 2) + 4] / 4^10 = 0.6%; mode switches only add.
  * Target (4): a NaN in the gradient at step 500 never reaches a kept draw: samplers with
  *   guardrails (smile, psmile) reject the step and count it in `n_resets`; for the others the
  *   run loop's finiteness check stops the run (asserted: the step leaves a non-finite theta, so
@@ -514,11 +530,13 @@ static void test_linreg3_posterior(void **state)
     if (failures) fail_msg("%d linreg3 posterior moment(s) outside tolerance", failures);
 }
 
-/* ---- (3) the 10-D Gaussian mixture: modes visited ---- */
+/* ---- (3) the 10-D Gaussian mixture (stand-in, see the file comment): modes visited ---- */
 
 static void test_mixture_modes(void **state)
 {
     (void)state;
+    enum { N_CHAINS = 10, N_MODES = 4, MIN_MODES_NOISY = 3 };
+    int failures = 0;
     for (size_t k = 0; k < sgld_sampler_count(); k++) {
         const sgld_sampler_type *s = sgld_sampler_at(k);
         const sampler_case *sc = NULL;
@@ -535,22 +553,21 @@ static void test_mixture_modes(void **state)
         cfg.steps = 20000;
         cfg.burnin = !strcmp(s->name, "csgld") ? 0 : 2000;
         if (!strcmp(s->name, "csgld")) cfg.cycles = 10;
-        int visited_any[4] = {0}, one_chain = 0, switches0 = 0;
-        for (uint32_t c = 0; c < 10; c++) {
+        int visited_any[N_MODES] = {0}, one_chain = 0, switches0 = 0;
+        long n_draws0 = 0;
+        for (uint32_t c = 0; c < N_CHAINS; c++) {
             target tg = {0};
             tg.d = DMAX;
             tg.mixture = 1;
             for (int i = 0; i < DMAX; i++) tg.Lq[i * DMAX + i] = 1.0; /* Q = I */
-            float theta0[DMAX];
-            double z[DMAX];
-            sgld_rng r0 = {cfg.seed + 7u, c};
-            sgld_rng_normal(&r0, 0, SGLD_RNG_INIT, 0, DMAX, z);
-            for (int i = 0; i < DMAX; i++) theta0[i] = (float)(2.0 * z[i]);
+            const float theta0[DMAX] = {0}; /* the origin, as the authors' analytical runs */
             chain ch;
             run_chain(s, &cfg, &tg, theta0, 100 + c, &ch);
             assert_false(ch.diverged);
-            int visited[4] = {0}, last = -1, sw = 0;
+            assert_true(ch.n > 0);
+            int visited[N_MODES] = {0}, last = -1, sw = 0;
             for (long r = 0; r < ch.n; r++) {
+                for (int i = 0; i < DMAX; i++) assert_true(isfinite(ch.x[r * DMAX + i]));
                 int q = (ch.x[r * DMAX] > 0) + 2 * (ch.x[r * DMAX + 1] > 0);
                 visited[q] = visited_any[q] = 1;
                 sw += last >= 0 && q != last;
@@ -559,15 +576,19 @@ static void test_mixture_modes(void **state)
             if (c == 0) {
                 one_chain = visited[0] + visited[1] + visited[2] + visited[3];
                 switches0 = sw;
+                n_draws0 = ch.n;
             }
             free(ch.x);
         }
         int all = visited_any[0] + visited_any[1] + visited_any[2] + visited_any[3];
-        printf("  %-6s modes visited: one chain %d (%d switches), 10 chains %d of 4\n", s->name, one_chain,
-               switches0, all);
-        /* 10 starts spread over the 4 quadrants all land in one mode with probability ~4^-9. */
-        assert_true(all >= 2);
+        int bad = s->adds_noise && all < MIN_MODES_NOISY;
+        printf("  %-6s modes visited: one chain %d of %d (%ld draws, %d switches), %d chains %d of %d%s\n", s->name,
+               one_chain, N_MODES, n_draws0, switches0, N_CHAINS, all, N_MODES,
+               bad ? "  FAIL" : s->adds_noise ? "" : "  (optimizer: reported)");
+        failures += bad;
     }
+    if (failures) fail_msg("%d noisy sampler(s): %d chains from the origin visit < %d modes", failures, N_CHAINS,
+                           MIN_MODES_NOISY);
 }
 
 /* ---- (4) a NaN in the gradient ---- */
