@@ -62,7 +62,10 @@ typedef struct sgld_kfac {
 typedef struct sgld_model_type {
     const char *name;
     const char *description;
-    int classification;  /* 1: targets are class indices */
+    int classification;  /* the type's task without --task: 1 = targets are class indices */
+    int any_task;        /* 1: --task chooses regression or classification (mlp); 0: only the
+                          * task above (a model's own task is sgld_model_task, and an
+                          * instance's is sgld_model.classification, never this flag alone) */
     int n_classes;       /* classes the model requires (2 for logreg), 0 = any / n/a */
     /* Fills n_params and vars from m->d, m->n_classes and the options in cfg; may allocate
      * m->impl (its workspace: activations etc.), freed by destroy. */
@@ -94,6 +97,7 @@ typedef struct sgld_model_type {
 
 struct sgld_model {
     const sgld_model_type *type;
+    int classification;  /* this instance's task (sgld_model_task): 1 = class targets */
     int d;               /* features */
     int n_classes;       /* K (classification) or 0 */
     double noise_sd;     /* known noise sd of a Gaussian likelihood */
@@ -110,8 +114,14 @@ const sgld_model_type *sgld_model_find(const char *name);
 /* Writes "linreg, logreg, softmax" (all registered names) into buf. */
 void sgld_model_names(char *buf, size_t size);
 
+/* The task of a model of type t under cfg's --task ("" = the type's own): *classification
+ * = 1 for class targets, 0 for a real target.  SGLD_ERR_USAGE (one line naming --task and the
+ * value) when t cannot do the task asked for: cnn, logreg and softmax are classifiers,
+ * linreg a regression; mlp does both (default regression). */
+sgld_status sgld_model_task(const sgld_model_type *t, const sgld_config *cfg, int *classification);
+
 /* Initializes m for type t on data with d features and n_classes classes, with the model
- * options of cfg (noise_sd, prior_sd, ...).  Release with sgld_model_finalize. */
+ * options of cfg (noise_sd, prior_sd, --task, ...).  Release with sgld_model_finalize. */
 sgld_status sgld_model_init(sgld_model *m, const sgld_model_type *t, int d, int n_classes,
                             const sgld_config *cfg);
 
@@ -134,7 +144,7 @@ double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad
 void sgld_model_init_params(const sgld_model *m, const sgld_rng *r, float *theta);
 
 /* Outputs per row of predict: 2 for regression (mean, variance), max(2, n_classes) for
- * classification. */
+ * classification (m->classification). */
 int sgld_model_n_outputs(const sgld_model *m);
 
 #endif

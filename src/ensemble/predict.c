@@ -61,7 +61,7 @@ sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld
     const int64_t g0 = G * rank / size, g1 = G * (rank + 1) / size;
     const int64_t blk = opt->block_draws > 0 ? opt->block_draws : 1;
     const size_t P = m->n_params, batch = opt->batch_rows > 0 ? opt->batch_rows : 1;
-    const int K = m->type->classification ? sgld_model_n_outputs(m) : 0;
+    const int K = m->classification ? sgld_model_n_outputs(m) : 0;
     int64_t n_max = 0;
     for (int s = 0; s < n_sets; s++) n_max = sets[s].n > n_max ? sets[s].n : n_max;
     const size_t w = (size_t)(K > 2 ? K : 2);

@@ -335,7 +335,7 @@ static int run_predict(const popts *o, MPI_Comm comm)
         goto done;
     }
     have_model = 1;
-    const int K = t->classification ? sgld_model_n_outputs(&m) : 0;
+    const int K = m.classification ? sgld_model_n_outputs(&m) : 0;
 
     /* The draws: every tensor of the model must be in the file. */
     int nd;
@@ -369,7 +369,7 @@ static int run_predict(const popts *o, MPI_Comm comm)
     /* The data: loaded whole by every rank; targets checked against the model's classes. */
     const char *paths[2] = {o->data, o->ood};
     for (int s = 0; s < n_sets; s++) {
-        sgld_data_options dopt = {.path = paths[s], .classification = s == 0 && t->classification};
+        sgld_data_options dopt = {.path = paths[s], .classification = s == 0 && m.classification};
         if (sgld_data_load(MPI_COMM_SELF, 0, 1, &dopt, &ds[s], NULL) != SGLD_OK) {
             status = bad("%s", sgld_error_message());
             goto done;
@@ -380,7 +380,7 @@ static int run_predict(const popts *o, MPI_Comm comm)
             goto done;
         }
     }
-    if (t->classification) {
+    if (m.classification) {
         /* Map the test labels through the file's class names (the test file may name fewer). */
         char *names[1024];
         int n_names = 0;
@@ -439,7 +439,7 @@ static int run_predict(const popts *o, MPI_Comm comm)
         sets[s] = (sgld_ens_set){.X = ds[s]->X, .y = has_y ? ds[s]->y : NULL, .n = ds[s]->n_local,
                                  .chain = accs[s], .last = &last[s]};
     }
-    if (!t->classification && o->ood) {
+    if (!m.classification && o->ood) {
         status = bad("--ood: the %s model of %s is a regression; out-of-distribution scores need a classifier",
                      cfg.model, o->file);
         goto done;
@@ -469,7 +469,7 @@ static int run_predict(const popts *o, MPI_Comm comm)
                 wall > 0 ? sum_flops * 1e-9 / wall : 0.0);
 
     FILE *out = stdout;
-    if (!t->classification) {
+    if (!m.classification) {
         sgld_ens_reg_summary re, rl, rc[256];
         int shown = n_chains < 256 ? n_chains : 256;
         size_t nn = (size_t)(ds[0]->n_local > 0 ? ds[0]->n_local : 1);

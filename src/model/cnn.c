@@ -3,7 +3,9 @@
  *   p(y | x, theta) = softmax(f(x))_y, f = the network of --net (default the seed paper's
  *   MNIST CNN conv32k5-pool2-conv64k5-pool2-fc1024-fcK, K = the data's classes);
  *   every weight ~ N(0, prior_sd^2) or its layer's --prior-sd-layers entry.  An --net of fc
- *   layers only makes it a classification MLP.  He/Glorot initialization. */
+ *   layers only makes it a classification MLP (the same network as mlp --task classification).
+ *   Classification only: --task regression is refused (sgld_model_task).  He/Glorot
+ *   initialization. */
 #include <stdio.h>
 
 #include "../net/netmodel.h"

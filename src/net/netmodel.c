@@ -1,6 +1,6 @@
 /* netmodel.c - the model-interface side of the networks, shared by the mlp and cnn models
  * (src/model/mlp.c, cnn.c): setup from the options (--net, --input-shape, --save-params,
- * --prior-sd-layers), loglik_grad, predict, He/Glorot init and destroy.
+ * --prior-sd-layers, the task), loglik_grad, predict, He/Glorot init and destroy.
  *
  * Compiled into the model library (it calls sgld_model_add_var); the layers live in the net
  * library.  Every bad option is found here, before any work, as one SGLD_ERR_USAGE line. */
@@ -98,7 +98,7 @@ sgld_status sgld_netmodel_setup(sgld_model *m, const sgld_config *cfg, const cha
     sgld_net_layout L;
     SGLD_TRY(sgld_net_parse(spec, c, h, w, &L));
     sgld_net_loss loss;
-    if (m->type->classification) {
+    if (m->classification) {
         SGLD_CHECK(L.n_out == m->n_classes, SGLD_ERR_USAGE,
                    "--net '%s': the output layer has %d outputs but the data have %d classes (labels "
                    "0..%d)", spec, L.n_out, m->n_classes, m->n_classes - 1);
@@ -148,7 +148,7 @@ double sgld_netmodel_loglik_grad(const sgld_model *m, const float *theta, const 
 void sgld_netmodel_predict(const sgld_model *m, const float *theta, const float *x, size_t n, double *out)
 {
     sgld_net *net = m->impl;
-    if (m->type->classification || sgld_net_get_layout(net)->n_out == 2) {
+    if (m->classification || sgld_net_get_layout(net)->n_out == 2) {
         sgld_net_predict(net, theta, x, n, out); /* probabilities, or (mean, variance) */
         return;
     }

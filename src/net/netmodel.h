@@ -7,7 +7,8 @@
 
 /* Builds the network of --net (or default_spec) for m->d features and m's task, adds one
  * variable per tensor, applies --save-params and --prior-sd-layers, and creates the
- * network (workspace for --batch-size rows) in m->impl.  Errors: SGLD_ERR_USAGE. */
+ * network (workspace for --batch-size rows) in m->impl.  The likelihood follows m->classification
+ * (softmax) or the output count (Gaussian, heteroscedastic).  Errors: SGLD_ERR_USAGE. */
 sgld_status sgld_netmodel_setup(sgld_model *m, const sgld_config *cfg, const char *default_spec);
 void sgld_netmodel_destroy(sgld_model *m);
 void sgld_netmodel_init_params(const sgld_model *m, const sgld_rng *r, float *theta);

@@ -9,7 +9,11 @@
    mixture log-likelihood and 50/90/95% coverage equal numpy's (noise_sd 0.5).
 3. mlp fc8-fc2 (heteroscedastic) on synthetic:linreg3: the mixture uses each draw's own
    variance exp(v(x)) (numpy forward pass of the tensors in the file).
-4. Bad inputs: test data with the wrong feature count, a sample file without the model
+4. mlp --task classification (fc20-fc3) on synthetic:softmax: the file records the task,
+   predict rebuilds a classifier (softmax of a numpy forward pass, every metric to 1e-5) and
+   its accuracy on the test file is >= 0.85 (Bayes rate of these three unit-variance classes
+   at distance 2 from the origin: about 0.92).
+5. Bad inputs: test data with the wrong feature count, a sample file without the model
    attributes, a non-HDF5 file, an empty or malformed --draws, --ood on a regression, a missing
    --data: exit 2 and one line on stderr.
 
@@ -248,7 +252,60 @@ if r.returncode == 0:
     for k, v in ref.items():
         close(jm["data"]["ensemble"][k], v, 1e-5, f"hetero mlp {k}")
 
-# ---- 4. bad inputs ----------------------------------------------------------------------------
+# ---- 4. mlp --task classification -------------------------------------------------------------
+
+
+def mlp_probs(X, W1, B1, W2, B2, masks=None):
+    """softmax of fc-relu(-dropout)-fc for draws [S] (W1 [S, H, d] ...): [S, n, K]; masks
+    [S, n, H] or None."""
+    H = np.maximum(np.einsum("nd,shd->snh", X.astype(np.float64), W1) + B1[:, None, :], 0)
+    if masks is not None:
+        H = H * masks
+    z = np.einsum("snh,skh->snk", H, W2) + B2[:, None, :]
+    z -= z.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+def read_mlp(path_):
+    with h5py.File(path_) as f:
+        t = [f["posterior/" + k][...].astype(np.float64) for k in ("fc1_w", "fc1_b", "fc2_w", "fc2_b")]
+        attrs = {k: f.attrs[k] for k in ("task", "config")}
+    return t, attrs
+
+
+def attr_text(a):
+    return a.decode() if isinstance(a, bytes) else str(a)
+
+
+mcl = path("mlp-class.h5")
+r = run([DIST, "--model", "mlp", "--task", "classification", "--net", "fc20-fc3", "--data", "synthetic:softmax",
+         "--chains", "2", "--steps", "1500", "--burnin", "500", "--thin", "20", "--step-size", "1e-3",
+         "--output", mcl, "--quiet"], ranks=2)
+check(r.returncode == 0, f"sgld-dist mlp --task classification: {r.stderr.strip()}")
+if r.returncode == 0:
+    (W1, B1, W2, B2), attrs = read_mlp(mcl)
+    check(attr_text(attrs["task"]) == "classification", f"task attribute: {attrs['task']!r}")
+    check('task = "classification"' in attr_text(attrs["config"]), "the stored config has the task")
+    r = run([ESS, "predict", mcl, "--data", path("test.h5"), "--ood", path("ood.h5"), "--json"])
+    check(r.returncode == 0, f"predict mlp classification: {r.stderr.strip()}")
+    if r.returncode == 0:
+        jc = json.loads(r.stdout)
+        check(jc["task"] == "classification" and jc["classes"] == 3, f"task {jc['task']}, classes {jc.get('classes')}")
+        C, D = W1.shape[:2]
+        flat = [a.reshape((C * D,) + a.shape[2:]) for a in (W1, B1, W2, B2)]
+        ref = class_metrics(mlp_probs(Xt, *flat), yt)
+        for k, v in ref.items():
+            close(jc["data"]["ensemble"][k], v, 1e-5, f"mlp classification ensemble {k}")
+        refl = class_metrics(mlp_probs(Xt, W1[0, -1:], B1[0, -1:], W2[0, -1:], B2[0, -1:]), yt)
+        for k, v in refl.items():
+            close(jc["data"]["last"][k], v, 1e-5, f"mlp classification last draw {k}")
+        check(jc["data"]["ensemble"]["accuracy"] >= 0.85,
+              f"mlp classification accuracy {jc['data']['ensemble']['accuracy']} >= 0.85")
+        print(f"mlp --task classification fc20-fc3: test accuracy {jc['data']['ensemble']['accuracy']:.4f}, "
+              f"NLL {jc['data']['ensemble']['nll']:.4f}")
+
+# ---- 5. bad inputs ----------------------------------------------------------------------------
 with h5py.File(path("bare.h5"), "w") as f:
     f.create_group("posterior")["w"] = np.zeros((1, 4, 2, 3), np.float32)
 open(path("text.h5"), "w").write("not hdf5\n")

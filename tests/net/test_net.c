@@ -1,7 +1,7 @@
 /* test_net.c - the networks: finite-difference gradient checks of every layer, loss and
  * whole network (parameters and input), convolution against a direct loop, spec parsing and
  * every bad spec, the mlp/cnn models (layout, names, --save-params, --prior-sd-layers,
- * batches split in pieces, option errors).
+ * batches split in pieces, option errors, --task).
  *
  * Gradient-check bound.  The objective J (a log-likelihood summed in double over float
  * network outputs) is differentiated by central differences with h = 3e-3 on float theta or
@@ -397,6 +397,69 @@ static void test_model_errors(void **state)
     model_error(mlp, 13, 0, c, "more values");
 }
 
+/* --task: mlp does classification (softmax over the integer labels, default fc50-fcK) as
+ * well as regression; the other models do their own task only, with one line naming --task. */
+static void test_task(void **state)
+{
+    (void)state;
+    const sgld_model_type *mlp = sgld_model_find("mlp"), *cnn = sgld_model_find("cnn");
+    sgld_model m;
+    sgld_config *c = opts("fc5-fc3", "");
+    snprintf(c->task, sizeof c->task, "classification");
+    assert_int_equal(sgld_model_init(&m, mlp, 3, 3, c), SGLD_OK);
+    assert_int_equal(m.classification, 1);
+    assert_int_equal(m.n_classes, 3);
+    assert_int_equal(sgld_model_n_outputs(&m), 3);
+    /* the log-likelihood is the sum of log predict(x)[y]: the softmax likelihood */
+    float X[6 * 3], Y[6], th[64];
+    for (int i = 0; i < 18; i++) X[i] = fill((size_t)i, 1.0, 0.3);
+    for (int i = 0; i < 6; i++) Y[i] = (float)((i * 2) % 3);
+    sgld_rng r = {3, 0};
+    assert_true(m.n_params <= 64);
+    sgld_model_init_params(&m, &r, th);
+    sgld_dataset ds = {.n_total = 6, .n_local = 6, .d = 3, .X = X, .y = Y, .n_classes = 3};
+    int64_t rows[6] = {0, 1, 2, 3, 4, 5};
+    float g[64] = {0};
+    double ll = m.type->loglik_grad(&m, th, &ds, rows, 6, g), want = 0, p[6 * 3];
+    m.type->predict(&m, th, X, 6, p);
+    for (int i = 0; i < 6; i++) {
+        assert_true(fabs(p[3 * i] + p[3 * i + 1] + p[3 * i + 2] - 1.0) < 1e-12);
+        want += log(p[3 * i + (int)Y[i]]);
+    }
+    assert_true(fabs(ll - want) < 1e-5 * fabs(want));
+    sgld_model_finalize(&m);
+    /* the default network ends in one output per class */
+    c = opts("", "");
+    snprintf(c->task, sizeof c->task, "classification");
+    assert_int_equal(sgld_model_init(&m, mlp, 7, 4, c), SGLD_OK);
+    assert_string_equal(m.vars[2].name, "fc2_w");
+    assert_int_equal(m.vars[2].dims[0], 4);
+    assert_int_equal(m.vars[2].dims[1], 50);
+    sgld_model_finalize(&m);
+    /* "" and "regression" are mlp's regression; cnn and logreg accept their own task */
+    snprintf(c->task, sizeof c->task, "regression");
+    assert_int_equal(sgld_model_init(&m, mlp, 7, 0, c), SGLD_OK);
+    assert_int_equal(m.classification, 0);
+    assert_int_equal(sgld_model_n_outputs(&m), 2);
+    sgld_model_finalize(&m);
+    int cls = -1;
+    snprintf(c->task, sizeof c->task, "classification");
+    assert_int_equal(sgld_model_task(cnn, c, &cls), SGLD_OK);
+    assert_int_equal(cls, 1);
+    assert_int_equal(sgld_model_task(sgld_model_find("logreg"), c, &cls), SGLD_OK);
+    /* errors: the wrong output count, a task the model does not do, an unknown task */
+    c = opts("fc5-fc2", "");
+    snprintf(c->task, sizeof c->task, "classification");
+    model_error(mlp, 3, 3, c, "--net 'fc5-fc2': the output layer has 2 outputs but the data have 3 classes");
+    c = opts("fc5-fc3", "");
+    snprintf(c->task, sizeof c->task, "regression");
+    model_error(cnn, 3, 3, c, "--task regression: model cnn is for classification only");
+    snprintf(c->task, sizeof c->task, "classification");
+    model_error(sgld_model_find("linreg"), 3, 0, c, "--task classification: model linreg is for regression only");
+    snprintf(c->task, sizeof c->task, "foo");
+    model_error(mlp, 3, 0, c, "--task: must be regression or classification, got 'foo'");
+}
+
 /* He initialization: the sd of a wide layer's weights is sqrt(2 / fan_in) within 4 sd of
  * the sample-variance estimate (relative sd of s^2 is sqrt(2 / n)). */
 static void test_init(void **state)
@@ -446,6 +509,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_network_gradients), cmocka_unit_test(test_conv_direct),
         cmocka_unit_test(test_spec), cmocka_unit_test(test_bad_specs),
         cmocka_unit_test(test_models), cmocka_unit_test(test_model_errors),
+        cmocka_unit_test(test_task),
         cmocka_unit_test(test_init), cmocka_unit_test(test_noise),
     };
     return sgld_test_run(argc, argv, "net", tests, sizeof tests / sizeof tests[0]);
