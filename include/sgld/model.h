@@ -84,6 +84,15 @@ typedef struct sgld_model_type {
      * network's own); classification: class probabilities (out[n][K], K = max(2, n_classes)). */
     void (*predict)(const sgld_model *m, const float *theta, const float *x, size_t n,
                     double *out);
+    /* Optional (networks; NULL elsewhere): predict with dropout on, one fresh mask per row (MC
+     * dropout): row i of x is row row0 + i of the caller's numbering and takes mask number
+     * `mask` of draw `draw` from the stream r (the keying: sgld_net_predict_dropout in
+     * sgld/net.h).  The same outputs as predict otherwise.  No allocation. */
+    void (*predict_dropout)(const sgld_model *m, const float *theta, const float *x, size_t n,
+                            const sgld_rng *r, uint32_t draw, uint32_t row0, uint32_t mask, double *out);
+    /* Optional (networks; NULL elsewhere): the number of dropout layers (dropP in --net, any
+     * rate); *units (may be NULL) receives their outputs per row summed. */
+    int (*dropout_layers)(const sgld_model *m, size_t *units);
     /* Optional (networks; NULL elsewhere): sum over the n rows of x ([n][d]) with targets y of
      * log p(y | x, theta), and its gradient with respect to x into dx ([n][d], overwritten):
      * what FGSM-style adversarial evaluation needs.  Dropout off.  No allocation. */

@@ -31,6 +31,8 @@ const sgld_model_type sgld_model_mlp = {
     .init_params = sgld_netmodel_init_params,
     .loglik_grad = sgld_netmodel_loglik_grad,
     .predict = sgld_netmodel_predict,
+    .predict_dropout = sgld_netmodel_predict_dropout,
+    .dropout_layers = sgld_netmodel_dropout_layers,
     .loglik_grad_input = sgld_netmodel_loglik_grad_input,
     .kfac = sgld_netmodel_kfac,
 };

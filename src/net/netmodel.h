@@ -15,6 +15,9 @@ void sgld_netmodel_init_params(const sgld_model *m, const sgld_rng *r, float *th
 double sgld_netmodel_loglik_grad(const sgld_model *m, const float *theta, const sgld_dataset *data,
                                  const int64_t *rows, size_t n, float *grad);
 void sgld_netmodel_predict(const sgld_model *m, const float *theta, const float *x, size_t n, double *out);
+void sgld_netmodel_predict_dropout(const sgld_model *m, const float *theta, const float *x, size_t n,
+                                   const sgld_rng *r, uint32_t draw, uint32_t row0, uint32_t mask, double *out);
+int sgld_netmodel_dropout_layers(const sgld_model *m, size_t *units);
 double sgld_netmodel_loglik_grad_input(const sgld_model *m, const float *theta, const float *x,
                                        const float *y, size_t n, float *dx);
 sgld_status sgld_netmodel_kfac(const sgld_model *m, sgld_kfac **out);

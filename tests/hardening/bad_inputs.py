@@ -234,6 +234,10 @@ CASES = [
     ("ess: zero batch size", "ess", ["summary", "ess_ok.h5", "--batch-size", "0"], r"--batch-size.*0"),
     ("ess: unknown subcommand", "ess", ["frobnicate", "ess_ok.h5"], r"unknown subcommand 'frobnicate'"),
     ("ess: missing FILE", "ess", ["summary"], r"missing FILE"),
+    ("ess predict: zero MC-dropout masks", "ess", ["predict", "ck_run.h5", "--data", "synthetic:linreg",
+     "--mc-dropout", "0"], r"--mc-dropout: '0' is not an integer in \[1, 1024\]"),
+    ("ess predict: MC dropout without dropout layers", "ess", ["predict", "ck_run.h5", "--data",
+     "synthetic:linreg", "--mc-dropout", "4"], r"--mc-dropout 4: the linreg model of ck_run\.h5 has no dropout layer"),
 ]
 
 

@@ -1,7 +1,7 @@
 /* test_net.c - the networks: finite-difference gradient checks of every layer, loss and
  * whole network (parameters and input), convolution against a direct loop, spec parsing and
  * every bad spec, the mlp/cnn models (layout, names, --save-params, --prior-sd-layers,
- * batches split in pieces, option errors, --task).
+ * batches split in pieces, option errors, --task), MC-dropout masks.
  *
  * Gradient-check bound.  The objective J (a log-likelihood summed in double over float
  * network outputs) is differentiated by central differences with h = 3e-3 on float theta or
@@ -460,6 +460,96 @@ static void test_task(void **state)
     model_error(mlp, 3, 0, c, "--task: must be regression or classification, got 'foo'");
 }
 
+/* MC dropout (sgld_net_predict_dropout): rate 0 is predict bitwise; a row's masks depend on
+ * (draw, row, mask) only, not on the batch it is predicted in; masks drop a fraction ~ rate of
+ * the units, differ between masks, draws and layers; without masks predict stays deterministic. */
+static void test_mc_dropout(void **state)
+{
+    (void)state;
+    enum { NR = 200 };
+    float *X = malloc(NR * 5 * sizeof *X), th[256];
+    double *a = malloc(NR * 4 * sizeof *a), *b = malloc(NR * 4 * sizeof *b);
+    for (int i = 0; i < NR * 5; i++) X[i] = fill((size_t)i, 1.0, 0.2);
+    sgld_rng r = {11, 0}, key = {5, 1};
+    sgld_net_layout L;
+    sgld_net *net;
+    /* rate 0: every mask is the deterministic prediction */
+    assert_int_equal(sgld_net_parse("fc6-drop0-fc3", 1, 1, 5, &L), SGLD_OK);
+    assert_int_equal(sgld_net_dropout_layers(&L, NULL), 1);
+    assert_int_equal(sgld_net_create(&L, 7, SGLD_NET_SOFTMAX, 1.0, 1, &net), SGLD_OK);
+    sgld_net_init_params(&L, &r, th);
+    sgld_net_predict(net, th, X, 20, a);
+    for (uint32_t k = 0; k < 3; k++) {
+        sgld_net_predict_dropout(net, th, X, 20, &key, 4, 0, k, b);
+        for (int i = 0; i < 20 * 3; i++) assert_true(a[i] == b[i]);
+    }
+    sgld_net_destroy(&net);
+    /* two dropout layers, 8 + 8 units per row */
+    assert_int_equal(sgld_net_parse("fc8-drop0.5-fc8-drop0.25-fc4", 1, 1, 5, &L), SGLD_OK);
+    size_t units;
+    assert_int_equal(sgld_net_dropout_layers(&L, &units), 2);
+    assert_int_equal(units, 16);
+    assert_true(L.n_params <= 256);
+    assert_int_equal(sgld_net_create(&L, 7, SGLD_NET_SOFTMAX, 1.0, 1, &net), SGLD_OK);
+    sgld_net_init_params(&L, &r, th);
+    for (size_t i = 0; i < L.n_params; i++) th[i] += 0.1f * fill(i, 1.0, 0.9); /* nonzero biases */
+    /* the whole set in pieces of 7 rows = row by row at row0 + i */
+    sgld_net_predict_dropout(net, th, X, NR, &key, 9, 100, 2, a);
+    for (int i = 0; i < NR; i++) {
+        sgld_net_predict_dropout(net, th, X + 5 * i, 1, &key, 9, 100 + (uint32_t)i, 2, b);
+        for (int k = 0; k < 4; k++)
+            if (a[4 * i + k] != b[k]) fail_msg("row %d, class %d: %g in a batch, %g alone", i, k, a[4 * i + k], b[k]);
+    }
+    /* the same call gives the same values; another mask, draw or row numbering others */
+    sgld_net_predict_dropout(net, th, X, NR, &key, 9, 100, 2, b);
+    for (int i = 0; i < NR * 4; i++) assert_true(a[i] == b[i]);
+    const uint32_t other[3][3] = {{9, 100, 3}, {10, 100, 2}, {9, 101, 2}};
+    for (int v = 0; v < 3; v++) {
+        sgld_net_predict_dropout(net, th, X, NR, &key, other[v][0], other[v][1], other[v][2], b);
+        int differ = 0;
+        for (int i = 0; i < NR * 4; i++) differ += a[i] != b[i];
+        if (differ < NR) fail_msg("masks (%u, %u, %u): only %d of %d outputs differ", other[v][0], other[v][1],
+                                  other[v][2], differ, NR * 4);
+    }
+    /* the masks of 7-row calls (net->mask of the two dropout layers): 0 or 1/(1 - rate), a
+     * fraction ~ rate of zeros (binomial, 4 sd), the two layers' masks not alike */
+    int dl[2], nd = 0;
+    for (int l = 0; l < L.n_layers; l++)
+        if (L.layer[l].kind == SGLD_LAYER_DROPOUT) dl[nd++] = l;
+    assert_int_equal(nd, 2);
+    const float keep[2] = {2.0f, 1.0f / 0.75f};
+    const double rates[2] = {0.5, 0.25};
+    size_t n0[2] = {0, 0}, n_all = 0, same = 0;
+    for (uint32_t row = 0; row < 700; row += 7) {
+        sgld_net_predict_dropout(net, th, X, 7, &key, 3, row, 1, b);
+        for (size_t u = 0; u < 7 * 8; u++) {
+            for (int l = 0; l < 2; l++) {
+                const float v = net->mask[dl[l]][u];
+                assert_true(v == 0.0f || v == keep[l]);
+                n0[l] += v == 0.0f;
+            }
+            same += (net->mask[dl[0]][u] == 0.0f) == (net->mask[dl[1]][u] == 0.0f);
+        }
+        n_all += 7 * 8;
+    }
+    assert_true(same < n_all * 3 / 4); /* independent: P(same) = 0.5 */
+    for (int l = 0; l < 2; l++) {
+        double f = (double)n0[l] / (double)n_all, sd = sqrt(rates[l] * (1 - rates[l]) / (double)n_all);
+        if (fabs(f - rates[l]) > 4 * sd) fail_msg("layer %d: %.4f of the units dropped, rate %g", l + 1, f, rates[l]);
+    }
+    /* predict (no masks) is deterministic after MC calls and equals a fresh network's */
+    sgld_net_predict(net, th, X, NR, a);
+    sgld_net *fresh;
+    assert_int_equal(sgld_net_create(&L, 7, SGLD_NET_SOFTMAX, 1.0, 1, &fresh), SGLD_OK);
+    sgld_net_predict(fresh, th, X, NR, b);
+    for (int i = 0; i < NR * 4; i++) assert_true(a[i] == b[i]);
+    sgld_net_destroy(&fresh);
+    sgld_net_destroy(&net);
+    free(X);
+    free(a);
+    free(b);
+}
+
 /* He initialization: the sd of a wide layer's weights is sqrt(2 / fan_in) within 4 sd of
  * the sample-variance estimate (relative sd of s^2 is sqrt(2 / n)). */
 static void test_init(void **state)
@@ -509,7 +599,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_network_gradients), cmocka_unit_test(test_conv_direct),
         cmocka_unit_test(test_spec), cmocka_unit_test(test_bad_specs),
         cmocka_unit_test(test_models), cmocka_unit_test(test_model_errors),
-        cmocka_unit_test(test_task),
+        cmocka_unit_test(test_task), cmocka_unit_test(test_mc_dropout),
         cmocka_unit_test(test_init), cmocka_unit_test(test_noise),
     };
     return sgld_test_run(argc, argv, "net", tests, sizeof tests / sizeof tests[0]);
