@@ -71,7 +71,9 @@ static void usage(FILE *f)
 "  --mc-dropout K      MC dropout: evaluate every draw K times (1..%d) with fresh masks of\n"
 "                      the net's dropout layers (dropP in --net; an error without them),\n"
 "                      every (draw, mask) one ensemble member in every metric; the last\n"
-"                      draw of chain 0 becomes its K members.  Default: dropout off\n"
+"                      draw of chain 0 becomes its K members (with K > 1 its mutual\n"
+"                      information is scored too: AUROC/AUPR, last_mutual_info in\n"
+"                      --per-example).  Default: dropout off\n"
 "  --seed S            key of the masks' random stream, with the chain (default 1); a\n"
 "                      (draw, row, mask) has the same mask whatever the ranks or K\n"
 "  --batch N           rows per predict call (default 500)\n"
@@ -280,7 +282,7 @@ static int write_ds(hid_t g, const char *name, hid_t type, int nd, int64_t n, in
 /* Per-example classification scores of one set (ensemble and last draw). */
 typedef struct class_ex {
     int64_t n;
-    double *prob, *mp, *h, *eh, *mi, *nll, *last_mp, *last_h, *one_minus, *last_one_minus;
+    double *prob, *mp, *h, *eh, *mi, *nll, *last_mp, *last_h, *last_mi, *one_minus, *last_one_minus;
     int *pred, *corr;
 } class_ex;
 
@@ -290,7 +292,8 @@ static int class_ex_alloc(class_ex *e, int64_t n, int K)
     e->n = n;
     size_t m = (size_t)(n > 0 ? n : 1);
     e->prob = malloc(m * (size_t)K * sizeof(double));
-    double **d[] = {&e->mp, &e->h, &e->eh, &e->mi, &e->nll, &e->last_mp, &e->last_h, &e->one_minus, &e->last_one_minus};
+    double **d[] = {&e->mp, &e->h, &e->eh, &e->mi, &e->nll, &e->last_mp, &e->last_h, &e->last_mi, &e->one_minus,
+                    &e->last_one_minus};
     int ok = e->prob != NULL;
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) ok &= (*d[i] = malloc(m * sizeof(double))) != NULL;
     ok &= (e->pred = malloc(m * sizeof(int))) != NULL;
@@ -301,7 +304,7 @@ static int class_ex_alloc(class_ex *e, int64_t n, int K)
 static void class_ex_free(class_ex *e)
 {
     free(e->prob), free(e->mp), free(e->h), free(e->eh), free(e->mi), free(e->nll), free(e->last_mp);
-    free(e->last_h), free(e->one_minus), free(e->last_one_minus), free(e->pred), free(e->corr);
+    free(e->last_h), free(e->last_mi), free(e->one_minus), free(e->last_one_minus), free(e->pred), free(e->corr);
 }
 
 static int run_predict(const popts *o, MPI_Comm comm)
@@ -597,7 +600,8 @@ static int run_predict(const popts *o, MPI_Comm comm)
         const float *y = s == 0 ? ds[0]->y : NULL;
         sgld_ens_class_examples ex = {cx[s].prob, cx[s].mp, cx[s].h, cx[s].eh, cx[s].mi, cx[s].nll, cx[s].pred,
                                       cx[s].corr};
-        sgld_ens_class_examples lx = {NULL, cx[s].last_mp, cx[s].last_h, NULL, NULL, NULL, NULL, NULL};
+        /* the last draw's mutual information: its K members' disagreement (MC dropout only) */
+        sgld_ens_class_examples lx = {NULL, cx[s].last_mp, cx[s].last_h, NULL, cx[s].last_mi, NULL, NULL, NULL};
         if (sgld_ens_class_scores(&ens[s], y, &se[s], &ex) != SGLD_OK ||
             sgld_ens_class_scores(&last[s], y, &sl[s], &lx) != SGLD_OK) {
             status = EXIT_RUNTIME;
@@ -623,6 +627,8 @@ static int run_predict(const popts *o, MPI_Comm comm)
         sgld_ens_auroc_aupr(cx[0].last_one_minus, ds[0]->n_local, cx[1].last_one_minus, ds[1]->n_local, &roc[1][0],
                             &pr[1][0]);
         sgld_ens_auroc_aupr(cx[0].last_h, ds[0]->n_local, cx[1].last_h, ds[1]->n_local, &roc[1][1], &pr[1][1]);
+        if (o->mc_dropout > 1)
+            sgld_ens_auroc_aupr(cx[0].last_mi, ds[0]->n_local, cx[1].last_mi, ds[1]->n_local, &roc[1][2], &pr[1][2]);
         sgld_ens_histogram(cx[0].mp, ds[0]->n_local, HIST_BINS, 0, 1, hist[0]);
         sgld_ens_histogram(cx[1].mp, ds[1]->n_local, HIST_BINS, 0, 1, hist[1]);
         sgld_ens_histogram(cx[0].last_mp, ds[0]->n_local, HIST_BINS, 0, 1, hist[2]);
@@ -755,6 +761,8 @@ static int run_predict(const popts *o, MPI_Comm comm)
             rc_w |= write_ds(g, "mutual_info", H5T_NATIVE_DOUBLE, 1, n, 1, cx[s].mi);
             rc_w |= write_ds(g, "last_max_prob", H5T_NATIVE_DOUBLE, 1, n, 1, cx[s].last_mp);
             rc_w |= write_ds(g, "last_entropy", H5T_NATIVE_DOUBLE, 1, n, 1, cx[s].last_h);
+            if (o->mc_dropout > 1)
+                rc_w |= write_ds(g, "last_mutual_info", H5T_NATIVE_DOUBLE, 1, n, 1, cx[s].last_mi);
             H5Gclose(g);
         }
         if (f >= 0) H5Fclose(f);

@@ -18,7 +18,8 @@
    members: no mutual information); on fc16-drop0.3-fc3 every ensemble, chain, last-draw and
    OOD number equals numpy's recomputation with the masks regenerated from a Philox4x32-10
    written here (checked on Random123's known answer), for a --draws slice, and the same at
-   2 ranks and with other --batch/--block; another --seed changes the numbers; without
+   2 ranks and with other --batch/--block (AUROC/AUPR of the mutual information too, for the
+   ensemble and for the last draw's K members); another --seed changes the numbers; without
    --mc-dropout the same file predicts with dropout off.
 6. Bad inputs: test data with the wrong feature count, a sample file without the model
    attributes, a non-HDF5 file, an empty or malformed --draws, --ood on a regression, a missing
@@ -420,6 +421,15 @@ if all(o.returncode == 0 for o in outs):
     for k, v in refo.items():
         close(jm["ood"]["ensemble"][k], v, 1e-5, f"MC dropout ood {k}")
     check(jm["data"]["ensemble"]["mutual_info"] > 1e-4, "MC dropout: masks disagree (mutual information > 0)")
+
+    def mutual_info(p):
+        return np.maximum(entropy(p.mean(0)) - entropy(p).mean(0), 0)
+
+    # OOD by mutual information: of the whole ensemble, and of the last draw's K members
+    for which, a, b in (("ensemble", pin.reshape(S, nt, 3), pout.reshape(S, no, 3)), ("last", pin[0, -1], pout[0, -1])):
+        au, ap = auroc_aupr(mutual_info(a), mutual_info(b))
+        close(jm["ood"][f"auroc_{which}"]["mutual_info"], au, 1e-5, f"MC dropout {which} AUROC of mutual information")
+        close(jm["ood"][f"aupr_{which}"]["mutual_info"], ap, 1e-5, f"MC dropout {which} AUPR of mutual information")
     check(jms["data"]["ensemble"]["nll"] != jm["data"]["ensemble"]["nll"], "--seed 2 draws other masks")
     # without --mc-dropout: deterministic, dropout off (numpy without masks)
     refp = class_metrics(mlp_probs(Xt, *[x[:, -6:].reshape((C * 6,) + x.shape[2:]) for x in (W1, B1, W2, B2)]), yt)
