@@ -525,7 +525,8 @@ static int run_predict(const popts *o, MPI_Comm comm)
 
     FILE *out = stdout;
     char masks[64] = ""; /* " x K dropout masks" after the draws (MC dropout) */
-    if (o->mc_dropout) snprintf(masks, sizeof masks, " x %lld dropout masks", o->mc_dropout);
+    if (o->mc_dropout)
+        snprintf(masks, sizeof masks, " x %lld dropout mask%s", o->mc_dropout, o->mc_dropout > 1 ? "s" : "");
     if (!m.classification) {
         sgld_ens_reg_summary re, rl, rc[256];
         int shown = n_chains < 256 ? n_chains : 256;
