@@ -12,7 +12,7 @@
 4. mlp --task classification (fc20-fc3) on synthetic:softmax: the file records the task,
    predict rebuilds a classifier (softmax of a numpy forward pass, every metric to 1e-5) and
    its accuracy on the test file is >= 0.85 (Bayes rate of these three unit-variance classes
-   at distance 2 from the origin: about 0.92).
+   at distance 2 from the origin: 0.926 by Monte Carlo; 300 test rows: sd 0.015).
 5. MC dropout (--mc-dropout K): on fc16-drop0-fc3 (rate 0) K = 1 gives exactly the JSON of
    plain predict and K = 3 the same metrics with 3x the members (the last draw's 3 identical
    members: no mutual information); on fc16-drop0.3-fc3 every ensemble, chain, last-draw and
