@@ -20,6 +20,7 @@ typedef struct sgld_config {
     char config_path[SGLD_PATH_MAX]; /* --config, "" if none */
     /* model and data */
     char model[SGLD_NAME_MAX];       /* --model linreg|logreg|softmax (default linreg) */
+    char task[SGLD_NAME_MAX];        /* --task regression|classification ("" = the model's own) */
     double noise_sd;                 /* --noise-sd, linreg known noise sd (default 0.5) */
     double prior_sd;                 /* --prior-sd, N(0, s^2) prior on every weight (1) */
     char data[SGLD_PATH_MAX];        /* --data (default synthetic:linreg) */

@@ -148,6 +148,9 @@ typedef struct sgld_ens_eval_options {
     int64_t n_sel;
     int64_t block_draws;    /* draws read per block (>= 1) */
     size_t batch_rows;      /* rows per predict call (>= 1) */
+    int mc_dropout;         /* K >= 1: MC dropout, every draw evaluated K times with fresh
+                             * masks, each (draw, mask) one member of the ensemble; 0: off */
+    uint32_t mc_seed;       /* MC dropout: the masks' stream key is (mc_seed, chain) */
 } sgld_ens_eval_options;
 
 /* Evaluates every selected (chain, draw) of the sample file rd on every set: the (chain, draw)
@@ -157,9 +160,14 @@ typedef struct sgld_ens_eval_options {
  * accumulator; then the accumulators are reduced to rank 0 (sgld_ens_acc_reduce).  The model m
  * is the one the file was written with (its vars name the tensors); every tensor must be in
  * the file with dims [n_chains, >= max draw + 1, var dims].  The heteroscedastic mlp's own
- * variance is used (sgld_net_predict), else noise_sd^2.  *seconds (may be NULL) receives this
- * rank's predict time, *flops its forward GEMM flops (networks; 0 otherwise).  Collective;
- * every rank returns the same status. */
+ * variance is used (sgld_net_predict), else noise_sd^2.  With opt->mc_dropout = K, the model's
+ * predict_dropout (the caller checks that it has dropout layers) runs K times per draw, masks
+ * 0..K-1, and every (draw, mask) is added as one member (to `last` too: the last selected draw
+ * of chain 0 with its K masks, the MC-dropout ensemble of one network); row i of set s is row
+ * sets[0].n + ... + sets[s-1].n + i of the masks' numbering, draw = the index in the file, so
+ * a member's predictions do not depend on the ranks, --block, --batch, the other sets or K.
+ * *seconds (may be NULL) receives this rank's predict time, *flops its forward GEMM flops
+ * (networks; 0 otherwise).  Collective; every rank returns the same status. */
 sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld_model *m,
                               const sgld_ens_eval_options *opt, int n_sets, sgld_ens_set *sets,
                               double *seconds, double *flops);

@@ -62,7 +62,10 @@ typedef struct sgld_kfac {
 typedef struct sgld_model_type {
     const char *name;
     const char *description;
-    int classification;  /* 1: targets are class indices */
+    int classification;  /* the type's task without --task: 1 = targets are class indices */
+    int any_task;        /* 1: --task chooses regression or classification (mlp); 0: only the
+                          * task above (a model's own task is sgld_model_task, and an
+                          * instance's is sgld_model.classification, never this flag alone) */
     int n_classes;       /* classes the model requires (2 for logreg), 0 = any / n/a */
     /* Fills n_params and vars from m->d, m->n_classes and the options in cfg; may allocate
      * m->impl (its workspace: activations etc.), freed by destroy. */
@@ -81,6 +84,15 @@ typedef struct sgld_model_type {
      * network's own); classification: class probabilities (out[n][K], K = max(2, n_classes)). */
     void (*predict)(const sgld_model *m, const float *theta, const float *x, size_t n,
                     double *out);
+    /* Optional (networks; NULL elsewhere): predict with dropout on, one fresh mask per row (MC
+     * dropout): row i of x is row row0 + i of the caller's numbering and takes mask number
+     * `mask` of draw `draw` from the stream r (the keying: sgld_net_predict_dropout in
+     * sgld/net.h).  The same outputs as predict otherwise.  No allocation. */
+    void (*predict_dropout)(const sgld_model *m, const float *theta, const float *x, size_t n,
+                            const sgld_rng *r, uint32_t draw, uint32_t row0, uint32_t mask, double *out);
+    /* Optional (networks; NULL elsewhere): the number of dropout layers (dropP in --net, any
+     * rate); *units (may be NULL) receives their outputs per row summed. */
+    int (*dropout_layers)(const sgld_model *m, size_t *units);
     /* Optional (networks; NULL elsewhere): sum over the n rows of x ([n][d]) with targets y of
      * log p(y | x, theta), and its gradient with respect to x into dx ([n][d], overwritten):
      * what FGSM-style adversarial evaluation needs.  Dropout off.  No allocation. */
@@ -94,6 +106,7 @@ typedef struct sgld_model_type {
 
 struct sgld_model {
     const sgld_model_type *type;
+    int classification;  /* this instance's task (sgld_model_task): 1 = class targets */
     int d;               /* features */
     int n_classes;       /* K (classification) or 0 */
     double noise_sd;     /* known noise sd of a Gaussian likelihood */
@@ -110,8 +123,14 @@ const sgld_model_type *sgld_model_find(const char *name);
 /* Writes "linreg, logreg, softmax" (all registered names) into buf. */
 void sgld_model_names(char *buf, size_t size);
 
+/* The task of a model of type t under cfg's --task ("" = the type's own): *classification
+ * = 1 for class targets, 0 for a real target.  SGLD_ERR_USAGE (one line naming --task and the
+ * value) when t cannot do the task asked for: cnn, logreg and softmax are classifiers,
+ * linreg a regression; mlp does both (default regression). */
+sgld_status sgld_model_task(const sgld_model_type *t, const sgld_config *cfg, int *classification);
+
 /* Initializes m for type t on data with d features and n_classes classes, with the model
- * options of cfg (noise_sd, prior_sd, ...).  Release with sgld_model_finalize. */
+ * options of cfg (noise_sd, prior_sd, --task, ...).  Release with sgld_model_finalize. */
 sgld_status sgld_model_init(sgld_model *m, const sgld_model_type *t, int d, int n_classes,
                             const sgld_config *cfg);
 
@@ -134,7 +153,7 @@ double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad
 void sgld_model_init_params(const sgld_model *m, const sgld_rng *r, float *theta);
 
 /* Outputs per row of predict: 2 for regression (mean, variance), max(2, n_classes) for
- * classification. */
+ * classification (m->classification). */
 int sgld_model_n_outputs(const sgld_model *m);
 
 #endif

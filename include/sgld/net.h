@@ -17,7 +17,8 @@
  *           | 'pool2'           2 x 2 max-pooling, stride 2 (odd sizes round down)
  *           | 'relu' | 'tanh' | 'linear'   the activation after the fc/conv before it
  *           | 'drop' P          dropout with rate P in [0, 1) (inverted: kept units x 1/(1-P);
- *                               active in loglik_grad only, identity in predict)   drop0.5
+ *                               active in loglik_grad, identity in predict; MC dropout:
+ *                               sgld_net_predict_dropout)                         drop0.5
  * Every fc/conv but the last is followed by ReLU unless the next token names another
  * activation ('linear' = none); the last layer must be fc, with no activation after it: its
  * outputs are the logits (classification, softmax cross-entropy), the mean (regression with
@@ -143,6 +144,27 @@ double sgld_net_loglik_grad_input(sgld_net *net, const float *theta, const float
  * (classification), the mean [n] (GAUSS) or mean and variance [n][2] (HETERO; var =
  * exp(log-variance)).  Dropout off. */
 void sgld_net_predict(sgld_net *net, const float *theta, const float *x, size_t n, double *out);
+
+/* Largest MC-dropout mask index + 1 and dropout units per row of sgld_net_predict_dropout. */
+#define SGLD_NET_MC_MASKS 1024
+#define SGLD_NET_MC_UNITS (1u << 24)
+
+/* sgld_net_predict with every dropout layer on, one fresh mask per row: MC dropout (Gal &
+ * Ghahramani 2016; `sgld-ess predict --mc-dropout`).  Row i of x is row row0 + i of the
+ * caller's numbering; its masks come from the stream r (key: the caller's seed and chain) at
+ * step = draw 2^32 + row0 + i, purpose SGLD_RNG_MC_DROPOUT: the row's dropout units, numbered
+ * u = 0, 1, ... over the dropout layers in order (rate-0 layers included; C, H, W order within
+ * a layer), keep when word u % 4 of block mask 2^22 + u / 4 is >= rate 2^32 (then scaled by
+ * 1 / (1 - rate), else 0), the rule of the training masks.  So the masks of (draw, row, mask)
+ * do not depend on the batch, the rank or how many masks are drawn.  Needs mask <
+ * SGLD_NET_MC_MASKS, fewer than SGLD_NET_MC_UNITS dropout units per row and row0 + n <= 2^32
+ * (the caller checks).  Without dropout layers, or at rate 0, equal to sgld_net_predict. */
+void sgld_net_predict_dropout(sgld_net *net, const float *theta, const float *x, size_t n, const sgld_rng *r,
+                              uint32_t draw, uint32_t row0, uint32_t mask, double *out);
+
+/* Number of dropout layers of the layout (any rate); *units (may be NULL) receives their
+ * outputs per example summed. */
+int sgld_net_dropout_layers(const sgld_net_layout *layout, size_t *units);
 
 /* He (ReLU follows: N(0, 2 / fan_in)) or Glorot (otherwise: N(0, 2 / (fan_in + fan_out)))
  * normal weights and zero biases, from the stream r at (step 0, SGLD_RNG_INIT): element i of

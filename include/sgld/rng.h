@@ -23,7 +23,8 @@ enum sgld_rng_purpose {
     SGLD_RNG_DATA = 4,      /* synthetic data sets (chain = data-set id) */
     SGLD_RNG_SPLIT = 5,     /* train/test split permutation */
     SGLD_RNG_PROJECT = 6,   /* random projections in sgld-ess */
-    SGLD_RNG_SAMPLER = 7    /* sampler-internal randomness (momentum refresh, ...) */
+    SGLD_RNG_SAMPLER = 7,   /* sampler-internal randomness (momentum refresh, ...) */
+    SGLD_RNG_MC_DROPOUT = 8 /* MC-dropout masks of sgld-ess predict (sgld_net_predict_dropout) */
 };
 
 typedef struct sgld_rng {

@@ -96,7 +96,12 @@ static const option_spec options[] = {
     /* model and data */
     {"model", 0, T_STRING, FIELD(model, char *), "linreg", "linreg|logreg|softmax|mlp|cnn", "", NOCHECK,
      G_MODEL, "Bayesian linear, logistic or softmax (multinomial logistic) regression; a network "
-     "from --net: mlp for a real target (fixed or heteroscedastic Gaussian), cnn for classes"},
+     "from --net: mlp for a real target (fixed or heteroscedastic Gaussian) or, with --task "
+     "classification, for classes; cnn for classes"},
+    {"task", 0, T_STRING, FIELD(task, char *), "", "regression|classification", "", NOCHECK, G_MODEL,
+     "what the target is: mlp does either (regression when none is given; classification reads "
+     "integer labels 0..K-1 or string labels as cnn and softmax do, and needs K outputs); the other "
+     "models do their own task only (naming it is accepted, the other task an error)"},
     {"noise-sd", 0, T_DOUBLE, FIELD(noise_sd, double), "0.5", "SD", "", GT(0), G_MODEL,
      "known standard deviation of linreg's noise, y ~ N(x'w, SD^2)"},
     {"prior-sd", 0, T_DOUBLE, FIELD(prior_sd, double), "1", "S", "", GT(0), G_MODEL,
@@ -112,7 +117,7 @@ static const option_spec options[] = {
     /* networks (issue 4; grammar in include/sgld/net.h) */
     {"net", 0, T_STRING, FIELD(net, char *), "", "SPEC", "", NOCHECK, G_MODEL,
      "mlp/cnn layers, e.g. fc50-fc2 or conv32k5-pool2-conv64k5-pool2-fc1024-fc10 "
-     "(none: mlp fc50-fc2, cnn that CNN with K outputs)"},
+     "(none: mlp fc50-fc2, or fc50-fcK with --task classification; cnn that CNN with K outputs)"},
     {"input-shape", 0, T_STRING, FIELD(input_shape, char *), "", "CxHxW", "", NOCHECK, G_MODEL,
      "shape of one data row for mlp/cnn, e.g. 1x28x28 (none: flat, or 1xSxS for S^2 features "
      "when the net has conv/pool layers)"},
@@ -676,7 +681,7 @@ static sgld_status check_burnin(const parse_ctx *ctx)
                           where, (long long)c->burnin, (long long)c->steps);
 }
 
-/* Sampler options that span two fields or name a choice (issue 5). */
+/* Options that span two fields or name a choice (sampler options of issue 5, --task). */
 static sgld_status check_sampler_options(const parse_ctx *ctx)
 {
     const sgld_config *c = ctx->c;
@@ -700,6 +705,11 @@ static sgld_status check_sampler_options(const parse_ctx *ctx)
     if (strcmp(c->precondition, "both") != 0 && strcmp(c->precondition, "noise") != 0) {
         origin_text(ctx, "precondition", where, sizeof where);
         return sgld_error_set(SGLD_ERR_USAGE, "%s: must be both or noise, got '%s'", where, c->precondition);
+    }
+    if (c->task[0] && strcmp(c->task, "regression") != 0 && strcmp(c->task, "classification") != 0) {
+        origin_text(ctx, "task", where, sizeof where);
+        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be regression or classification, got '%s'", where,
+                              c->task);
     }
     if (strcmp(c->smile_integrator, "mclachlan") != 0 && strcmp(c->smile_integrator, "leapfrog") != 0) {
         origin_text(ctx, "smile-integrator", where, sizeof where);

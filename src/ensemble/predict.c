@@ -2,7 +2,8 @@
  * (chain, draw) pairs are split over the ranks in contiguous ranges, read a block of draws of
  * one chain at a time (sgld_samples_read_draws, one hyperslab per tensor), evaluated through
  * the model's predict (batched GEMMs for the networks) and added to per-chain accumulators
- * (metrics.c), which are reduced to rank 0 at the end.  Memory: one block of parameters plus
+ * (metrics.c), which are reduced to rank 0 at the end.  MC dropout: each draw K times with
+ * fresh dropout masks, every (draw, mask) one member.  Memory: one block of parameters plus
  * the accumulators; the draws are never all in memory. */
 #include <math.h>
 #include <stdlib.h>
@@ -25,19 +26,36 @@ static double forward_flops(const sgld_model *m)
     return f;
 }
 
-/* Predicts one draw on one set in batches and adds it to acc.  out: [batch][max(K, 2)]
- * scratch, prob: [n][K] (classification) or mu/var [n] each. */
+/* One member's dropout masks (MC dropout): stream r, draw index in the file, mask number, and
+ * the set's first row in the masks' numbering. */
+typedef struct member {
+    const sgld_rng *r;
+    uint32_t draw, mask, row0;
+} member;
+
+/* The model's predictions for rows [i0, i0 + k) of a set: deterministic, or with mc's masks. */
+static void predict_rows(const sgld_model *m, const float *theta, const float *x, size_t i0, size_t k,
+                         const member *mc, double *out)
+{
+    if (mc)
+        m->type->predict_dropout(m, theta, x, k, mc->r, mc->draw, mc->row0 + (uint32_t)i0, mc->mask, out);
+    else
+        m->type->predict(m, theta, x, k, out);
+}
+
+/* Predicts one draw (one member: mc != NULL for MC dropout) on one set in batches and adds it
+ * to acc.  out: [batch][max(K, 2)] scratch, prob: [n][K] (classification) or mu/var [n] each. */
 static void add_draw(const sgld_model *m, const float *theta, const sgld_ens_set *set, size_t batch,
-                     double *out, double *prob, double *var, sgld_ens_acc *acc)
+                     const member *mc, double *out, double *prob, double *var, sgld_ens_acc *acc)
 {
     const int K = acc->K;
     const size_t n = (size_t)set->n, d = (size_t)m->d;
     for (size_t i0 = 0; i0 < n; i0 += batch) {
         size_t k = n - i0 < batch ? n - i0 : batch;
         if (K > 0) {
-            m->type->predict(m, theta, set->X + i0 * d, k, prob + i0 * (size_t)K);
+            predict_rows(m, theta, set->X + i0 * d, i0, k, mc, prob + i0 * (size_t)K);
         } else { /* (mean, variance) per row */
-            m->type->predict(m, theta, set->X + i0 * d, k, out);
+            predict_rows(m, theta, set->X + i0 * d, i0, k, mc, out);
             for (size_t i = 0; i < k; i++) {
                 prob[i0 + i] = out[2 * i];
                 var[i0 + i] = out[2 * i + 1];
@@ -61,7 +79,7 @@ sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld
     const int64_t g0 = G * rank / size, g1 = G * (rank + 1) / size;
     const int64_t blk = opt->block_draws > 0 ? opt->block_draws : 1;
     const size_t P = m->n_params, batch = opt->batch_rows > 0 ? opt->batch_rows : 1;
-    const int K = m->type->classification ? sgld_model_n_outputs(m) : 0;
+    const int K = m->classification ? sgld_model_n_outputs(m) : 0;
     int64_t n_max = 0;
     for (int s = 0; s < n_sets; s++) n_max = sets[s].n > n_max ? sets[s].n : n_max;
     const size_t w = (size_t)(K > 2 ? K : 2);
@@ -75,6 +93,11 @@ sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld
     if (!theta || !tmp || !out || !prob || !var)
         st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory: a block of %lld draws x %zu parameters",
                             (long long)blk, P);
+    if (st == SGLD_OK && opt->mc_dropout > 0 && !m->type->predict_dropout)
+        st = sgld_error_set(SGLD_ERR_ARG, "MC dropout: model %s has no dropout", m->type->name);
+    if (st == SGLD_OK && opt->mc_dropout > SGLD_NET_MC_MASKS)
+        st = sgld_error_set(SGLD_ERR_ARG, "MC dropout: %d masks per draw, at most %d", opt->mc_dropout,
+                            SGLD_NET_MC_MASKS);
     int64_t max_draw = opt->n_sel > 0 ? opt->draws[opt->n_sel - 1] : -1;
     for (int v = 0; st == SGLD_OK && v < m->n_vars; v++) {
         const sgld_param_var *pv = &m->vars[v];
@@ -105,19 +128,26 @@ sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld
         }
         if (st != SGLD_OK) break;
         double t_start = MPI_Wtime();
+        const sgld_rng mc_rng = {opt->mc_seed, (uint32_t)c};
         for (int64_t j = j0; j < j1; j++) {
             const float *th = theta + (size_t)(opt->draws[j] - t0) * P;
             const int is_last = c == 0 && j == opt->n_sel - 1;
-            for (int s = 0; s < n_sets; s++) {
-                add_draw(m, th, &sets[s], batch, out, prob, var, &sets[s].chain[c]);
-                if (is_last) {
-                    /* the same predictions once more into `last` (cheap next to the forward) */
-                    if (K > 0)
-                        sgld_ens_acc_add_class(sets[s].last, prob, sets[s].y);
-                    else
-                        sgld_ens_acc_add_reg(sets[s].last, prob, var, sets[s].y);
+            for (int k = 0; k < (opt->mc_dropout > 0 ? opt->mc_dropout : 1); k++) {
+                uint32_t row0 = 0;
+                for (int s = 0; s < n_sets; s++) {
+                    const member mc = {&mc_rng, (uint32_t)opt->draws[j], (uint32_t)k, row0};
+                    add_draw(m, th, &sets[s], batch, opt->mc_dropout > 0 ? &mc : NULL, out, prob, var,
+                             &sets[s].chain[c]);
+                    if (is_last) {
+                        /* the same predictions once more into `last` (cheap next to the forward) */
+                        if (K > 0)
+                            sgld_ens_acc_add_class(sets[s].last, prob, sets[s].y);
+                        else
+                            sgld_ens_acc_add_reg(sets[s].last, prob, var, sets[s].y);
+                    }
+                    fl += f_row * (double)sets[s].n;
+                    row0 += (uint32_t)sets[s].n;
                 }
-                fl += f_row * (double)sets[s].n;
             }
         }
         t_pred += MPI_Wtime() - t_start;

@@ -7,7 +7,8 @@
  * test rows are standardized with the stored training statistics, and every selected
  * (chain, draw) is evaluated by sgld_ens_evaluate (split over the ranks, streamed in draw
  * blocks).  Reported: the Bayesian model average of all selected draws, each chain alone, and
- * the last selected draw of chain 0 alone (what a plain SGD user would have).
+ * the last selected draw of chain 0 alone (what a plain SGD user would have).  --mc-dropout K:
+ * every draw K times with fresh dropout masks, each (draw, mask) one member (MC dropout).
  *
  * Exit status: 0 success, 2 bad input or usage (one line on stderr), 1 runtime failure. */
 #include <getopt.h>
@@ -23,6 +24,7 @@
 #include "sgld/data.h"
 #include "sgld/ensemble.h"
 #include "sgld/model.h"
+#include "sgld/net.h"
 #include "sgld/samples.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_BAD_INPUT = 2 };
@@ -31,7 +33,7 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_BAD_INPUT = 2 };
 typedef struct popts {
     const char *file, *data, *ood, *draws, *per_example, *hist;
     int json, timing;
-    long long batch, block;
+    long long batch, block, mc_dropout, seed;
 } popts;
 
 static int rank, size;
@@ -40,12 +42,12 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: sgld-ess predict FILE --data TEST [--ood OTHER] [--draws SPEC] [--json]\n"
-"                        [--per-example OUT.h5] [--hist OUT.csv]\n"
+"                        [--per-example OUT.h5] [--hist OUT.csv] [--mc-dropout K [--seed S]]\n"
 "\n"
-"Rebuilds the model of a sample file written by sgld-dist (its `config` attribute and data\n"
-"facts), standardizes TEST with the stored training statistics, and evaluates every selected\n"
-"(chain, draw) on it: the Bayesian model average of the draws, each chain alone, and the last\n"
-"selected draw of chain 0 alone (a plain SGD user's single network).\n"
+"Rebuilds the model of a sample file written by sgld-dist (its `config` attribute: model,\n"
+"--task, --net; and data facts), standardizes TEST with the stored training statistics, and\n"
+"evaluates every selected (chain, draw) on it: the Bayesian model average of the draws, each\n"
+"chain alone, and the last selected draw of chain 0 alone (a plain SGD user's single network).\n"
 "  classification: accuracy, NLL (logsumexp over draws), Brier score (summed over classes),\n"
 "    ECE (15 equal-width confidence bins), predictive entropy, expected entropy (aleatoric),\n"
 "    mutual information (epistemic), mean max probability;\n"
@@ -53,6 +55,8 @@ static void usage(FILE *f)
 "    units; the heteroscedastic mlp's own variances), coverage of central 50/90/95%% intervals;\n"
 "  --ood OTHER: AUROC and AUPR of 1 - max probability, entropy and mutual information for\n"
 "    telling TEST (negative) from OTHER (positive), and max-probability histograms.\n"
+"--mc-dropout K evaluates a network trained with dropout as MC dropout (every draw K times\n"
+"with fresh masks); without it dropout is off and the prediction deterministic.\n"
 "Run under mpirun -n P to split the draws over P ranks.\n"
 "\n"
 "options:\n"
@@ -64,14 +68,23 @@ static void usage(FILE *f)
 "  --per-example OUT   per-example scores to HDF5 (/data/..., /ood/...), replacing OUT\n"
 "  --hist OUT.csv      max-probability histograms (%d bins) of TEST and OTHER, ensemble and\n"
 "                      last draw\n"
+"  --mc-dropout K      MC dropout: evaluate every draw K times (1..%d) with fresh masks of\n"
+"                      the net's dropout layers (dropP in --net; an error without them),\n"
+"                      every (draw, mask) one ensemble member in every metric; the last\n"
+"                      draw of chain 0 becomes its K members (with K > 1 its mutual\n"
+"                      information is scored too: AUROC/AUPR, last_mutual_info in\n"
+"                      --per-example).  Default: dropout off\n"
+"  --seed S            key of the masks' random stream, with the chain (default 1); a\n"
+"                      (draw, row, mask) has the same mask whatever the ranks or K\n"
 "  --batch N           rows per predict call (default 500)\n"
 "  --block N           draws read per block (default 8): memory ~ N x parameters x 4 B\n"
 "  --timing            predict seconds and forward GFLOP/s on stderr\n"
 "  -h, --help          this text\n"
 "\n"
 "exit status: 0 success, 2 bad input or usage (test data that do not fit the model, a file\n"
-"without the model attributes, an empty draw selection, a bad option), 1 runtime failure.\n",
-            HIST_BINS);
+"without the model attributes, an empty draw selection, --mc-dropout on a model without\n"
+"dropout layers, a bad option), 1 runtime failure.\n",
+            HIST_BINS, SGLD_NET_MC_MASKS);
 }
 
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -104,11 +117,13 @@ static int parse_args(int argc, char **argv, popts *o)
         {"per-example", required_argument, 0, 'p'}, {"hist", required_argument, 0, 'H'},
         {"batch", required_argument, 0, 'b'},       {"block", required_argument, 0, 'B'},
         {"timing", no_argument, 0, 'T'},            {"help", no_argument, 0, 'h'},
+        {"mc-dropout", required_argument, 0, 'M'},  {"seed", required_argument, 0, 'S'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->draws = "all";
     o->batch = 500;
     o->block = 8;
+    o->seed = 1;
     opterr = 0;
     optind = 2;
     int c;
@@ -127,6 +142,15 @@ static int parse_args(int argc, char **argv, popts *o)
         case 'B':
             if (!parse_ll(optarg, &o->block) || o->block < 1 || o->block > 100000)
                 return bad("--block: '%s' is not an integer in [1, 100000]", optarg);
+            break;
+        case 'M':
+            if (!parse_ll(optarg, &o->mc_dropout) || o->mc_dropout < 1 || o->mc_dropout > SGLD_NET_MC_MASKS)
+                return bad("--mc-dropout: '%s' is not an integer in [1, %d] (masks per draw)", optarg,
+                           SGLD_NET_MC_MASKS);
+            break;
+        case 'S':
+            if (!parse_ll(optarg, &o->seed) || o->seed < 0 || o->seed > 4294967295LL)
+                return bad("--seed: '%s' is not an integer in [0, 4294967295]", optarg);
             break;
         case 'T': o->timing = 1; break;
         case 'h':
@@ -258,7 +282,7 @@ static int write_ds(hid_t g, const char *name, hid_t type, int nd, int64_t n, in
 /* Per-example classification scores of one set (ensemble and last draw). */
 typedef struct class_ex {
     int64_t n;
-    double *prob, *mp, *h, *eh, *mi, *nll, *last_mp, *last_h, *one_minus, *last_one_minus;
+    double *prob, *mp, *h, *eh, *mi, *nll, *last_mp, *last_h, *last_mi, *one_minus, *last_one_minus;
     int *pred, *corr;
 } class_ex;
 
@@ -268,7 +292,8 @@ static int class_ex_alloc(class_ex *e, int64_t n, int K)
     e->n = n;
     size_t m = (size_t)(n > 0 ? n : 1);
     e->prob = malloc(m * (size_t)K * sizeof(double));
-    double **d[] = {&e->mp, &e->h, &e->eh, &e->mi, &e->nll, &e->last_mp, &e->last_h, &e->one_minus, &e->last_one_minus};
+    double **d[] = {&e->mp, &e->h, &e->eh, &e->mi, &e->nll, &e->last_mp, &e->last_h, &e->last_mi, &e->one_minus,
+                    &e->last_one_minus};
     int ok = e->prob != NULL;
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) ok &= (*d[i] = malloc(m * sizeof(double))) != NULL;
     ok &= (e->pred = malloc(m * sizeof(int))) != NULL;
@@ -279,7 +304,7 @@ static int class_ex_alloc(class_ex *e, int64_t n, int K)
 static void class_ex_free(class_ex *e)
 {
     free(e->prob), free(e->mp), free(e->h), free(e->eh), free(e->mi), free(e->nll), free(e->last_mp);
-    free(e->last_h), free(e->one_minus), free(e->last_one_minus), free(e->pred), free(e->corr);
+    free(e->last_h), free(e->last_mi), free(e->one_minus), free(e->last_one_minus), free(e->pred), free(e->corr);
 }
 
 static int run_predict(const popts *o, MPI_Comm comm)
@@ -335,7 +360,25 @@ static int run_predict(const popts *o, MPI_Comm comm)
         goto done;
     }
     have_model = 1;
-    const int K = t->classification ? sgld_model_n_outputs(&m) : 0;
+    const int K = m.classification ? sgld_model_n_outputs(&m) : 0;
+    /* MC dropout needs dropout layers (and the masks' numbering of net.h to fit). */
+    size_t drop_units = 0;
+    const int n_drop = m.type->dropout_layers ? m.type->dropout_layers(&m, &drop_units) : 0;
+    if (o->mc_dropout && n_drop == 0) {
+        if (m.type->dropout_layers)
+            status = bad("--mc-dropout %lld: the %s network of %s ('%s') has no dropout layer (a dropP token "
+                         "in --net): nothing to sample", o->mc_dropout, cfg.model, o->file,
+                         cfg.net[0] ? cfg.net : "the default --net");
+        else
+            status = bad("--mc-dropout %lld: the %s model of %s has no dropout layer (MC dropout needs an mlp "
+                         "or cnn with dropP in --net)", o->mc_dropout, cfg.model, o->file);
+        goto done;
+    }
+    if (o->mc_dropout && drop_units >= SGLD_NET_MC_UNITS) {
+        status = bad("--mc-dropout %lld: the network of %s has %zu dropout units per row, at most %u", o->mc_dropout,
+                     o->file, drop_units, SGLD_NET_MC_UNITS - 1);
+        goto done;
+    }
 
     /* The draws: every tensor of the model must be in the file. */
     int nd;
@@ -365,11 +408,16 @@ static int run_predict(const popts *o, MPI_Comm comm)
                      (long long)n_draws);
         goto done;
     }
+    if (o->mc_dropout && sel[n_sel - 1] > (int64_t)UINT32_MAX) {
+        status = bad("--mc-dropout: draw %lld of %s is past the masks' 2^32 draws", (long long)sel[n_sel - 1],
+                     o->file);
+        goto done;
+    }
 
     /* The data: loaded whole by every rank; targets checked against the model's classes. */
     const char *paths[2] = {o->data, o->ood};
     for (int s = 0; s < n_sets; s++) {
-        sgld_data_options dopt = {.path = paths[s], .classification = s == 0 && t->classification};
+        sgld_data_options dopt = {.path = paths[s], .classification = s == 0 && m.classification};
         if (sgld_data_load(MPI_COMM_SELF, 0, 1, &dopt, &ds[s], NULL) != SGLD_OK) {
             status = bad("%s", sgld_error_message());
             goto done;
@@ -380,7 +428,12 @@ static int run_predict(const popts *o, MPI_Comm comm)
             goto done;
         }
     }
-    if (t->classification) {
+    if (o->mc_dropout && ds[0]->n_local + (o->ood ? ds[1]->n_local : 0) > (int64_t)UINT32_MAX) {
+        status = bad("--mc-dropout: %s%s%s have more than 2^32 rows (the masks' row numbering)", o->data,
+                     o->ood ? " and " : "", o->ood ? o->ood : "");
+        goto done;
+    }
+    if (m.classification) {
         /* Map the test labels through the file's class names (the test file may name fewer). */
         char *names[1024];
         int n_names = 0;
@@ -439,13 +492,14 @@ static int run_predict(const popts *o, MPI_Comm comm)
         sets[s] = (sgld_ens_set){.X = ds[s]->X, .y = has_y ? ds[s]->y : NULL, .n = ds[s]->n_local,
                                  .chain = accs[s], .last = &last[s]};
     }
-    if (!t->classification && o->ood) {
+    if (!m.classification && o->ood) {
         status = bad("--ood: the %s model of %s is a regression; out-of-distribution scores need a classifier",
                      cfg.model, o->file);
         goto done;
     }
     sgld_ens_eval_options eo = {.group = "posterior", .n_chains = n_chains, .draws = sel, .n_sel = n_sel,
-                                .block_draws = o->block, .batch_rows = (size_t)o->batch};
+                                .block_draws = o->block, .batch_rows = (size_t)o->batch,
+                                .mc_dropout = (int)o->mc_dropout, .mc_seed = (uint32_t)o->seed};
     double secs = 0, flops = 0;
     double t0 = MPI_Wtime();
     sgld_status st = sgld_ens_evaluate(comm, rd, &m, &eo, n_sets, sets, &secs, &flops);
@@ -464,12 +518,16 @@ static int run_predict(const popts *o, MPI_Comm comm)
         for (int c = 0; c < n_chains; c++) sgld_ens_acc_merge(&ens[s], &accs[s][c]);
     if (o->timing)
         fprintf(stderr, "timing (%d ranks): %lld draws x %lld rows, evaluate %.3f s wall, predict %.3f s "
-                "(slowest rank), forward %.3g GFLOP, %.2f GFLOP/s\n", size, (long long)(n_chains * n_sel),
+                "(slowest rank), forward %.3g GFLOP, %.2f GFLOP/s\n", size,
+                (long long)(n_chains * n_sel) * (o->mc_dropout ? o->mc_dropout : 1),
                 (long long)(ds[0]->n_local + (o->ood ? ds[1]->n_local : 0)), wall, max_secs, sum_flops * 1e-9,
                 wall > 0 ? sum_flops * 1e-9 / wall : 0.0);
 
     FILE *out = stdout;
-    if (!t->classification) {
+    char masks[64] = ""; /* " x K dropout masks" after the draws (MC dropout) */
+    if (o->mc_dropout)
+        snprintf(masks, sizeof masks, " x %lld dropout mask%s", o->mc_dropout, o->mc_dropout > 1 ? "s" : "");
+    if (!m.classification) {
         sgld_ens_reg_summary re, rl, rc[256];
         int shown = n_chains < 256 ? n_chains : 256;
         size_t nn = (size_t)(ds[0]->n_local > 0 ? ds[0]->n_local : 1);
@@ -485,8 +543,9 @@ static int run_predict(const popts *o, MPI_Comm comm)
         for (int c = 0; c < shown; c++) sgld_ens_reg_scores(&accs[0][c], ds[0]->y, &rc[c], NULL);
         if (o->json) {
             fprintf(out, "{\"file\": \"%s\", \"model\": \"%s\", \"task\": \"regression\", \"chains\": %d, "
-                    "\"draws_per_chain\": %lld, \"data\": {\"path\": \"%s\", \"n\": %lld, \"ensemble\": ", o->file,
-                    cfg.model, n_chains, (long long)n_sel, o->data, (long long)ds[0]->n_local);
+                    "\"draws_per_chain\": %lld, \"mc_dropout\": %lld, \"data\": {\"path\": \"%s\", \"n\": %lld, "
+                    "\"ensemble\": ", o->file, cfg.model, n_chains, (long long)n_sel, o->mc_dropout, o->data,
+                    (long long)ds[0]->n_local);
             json_reg(out, &re);
             fprintf(out, ", \"last\": ");
             json_reg(out, &rl);
@@ -497,8 +556,8 @@ static int run_predict(const popts *o, MPI_Comm comm)
             }
             fprintf(out, "]}, \"timing\": {\"seconds\": %.6g, \"gflop\": %.6g}}\n", wall, sum_flops * 1e-9);
         } else {
-            fprintf(out, "%s: %s model, %d chains x %lld draws; %s: %lld rows\n\n", o->file, cfg.model, n_chains,
-                    (long long)n_sel, o->data, (long long)ds[0]->n_local);
+            fprintf(out, "%s: %s model, %d chains x %lld draws%s; %s: %lld rows\n\n", o->file, cfg.model, n_chains,
+                    (long long)n_sel, masks, o->data, (long long)ds[0]->n_local);
             fprintf(out, "%-22s %10s %10s %8s %8s %8s %10s\n", "", "rmse", "loglik", "cover50", "cover90",
                     "cover95", "pred_sd");
             row_reg("ensemble", &re);
@@ -542,7 +601,8 @@ static int run_predict(const popts *o, MPI_Comm comm)
         const float *y = s == 0 ? ds[0]->y : NULL;
         sgld_ens_class_examples ex = {cx[s].prob, cx[s].mp, cx[s].h, cx[s].eh, cx[s].mi, cx[s].nll, cx[s].pred,
                                       cx[s].corr};
-        sgld_ens_class_examples lx = {NULL, cx[s].last_mp, cx[s].last_h, NULL, NULL, NULL, NULL, NULL};
+        /* the last draw's mutual information: its K members' disagreement (MC dropout only) */
+        sgld_ens_class_examples lx = {NULL, cx[s].last_mp, cx[s].last_h, NULL, cx[s].last_mi, NULL, NULL, NULL};
         if (sgld_ens_class_scores(&ens[s], y, &se[s], &ex) != SGLD_OK ||
             sgld_ens_class_scores(&last[s], y, &sl[s], &lx) != SGLD_OK) {
             status = EXIT_RUNTIME;
@@ -568,6 +628,8 @@ static int run_predict(const popts *o, MPI_Comm comm)
         sgld_ens_auroc_aupr(cx[0].last_one_minus, ds[0]->n_local, cx[1].last_one_minus, ds[1]->n_local, &roc[1][0],
                             &pr[1][0]);
         sgld_ens_auroc_aupr(cx[0].last_h, ds[0]->n_local, cx[1].last_h, ds[1]->n_local, &roc[1][1], &pr[1][1]);
+        if (o->mc_dropout > 1)
+            sgld_ens_auroc_aupr(cx[0].last_mi, ds[0]->n_local, cx[1].last_mi, ds[1]->n_local, &roc[1][2], &pr[1][2]);
         sgld_ens_histogram(cx[0].mp, ds[0]->n_local, HIST_BINS, 0, 1, hist[0]);
         sgld_ens_histogram(cx[1].mp, ds[1]->n_local, HIST_BINS, 0, 1, hist[1]);
         sgld_ens_histogram(cx[0].last_mp, ds[0]->n_local, HIST_BINS, 0, 1, hist[2]);
@@ -588,8 +650,9 @@ static int run_predict(const popts *o, MPI_Comm comm)
     }
     if (o->json) {
         fprintf(out, "{\"file\": \"%s\", \"model\": \"%s\", \"task\": \"classification\", \"classes\": %d, "
-                "\"chains\": %d, \"draws_per_chain\": %lld,\n \"data\": {\"path\": \"%s\", \"n\": %lld, \"ensemble\": ",
-                o->file, cfg.model, K, n_chains, (long long)n_sel, o->data, (long long)ds[0]->n_local);
+                "\"chains\": %d, \"draws_per_chain\": %lld, \"mc_dropout\": %lld,\n \"data\": {\"path\": \"%s\", "
+                "\"n\": %lld, \"ensemble\": ", o->file, cfg.model, K, n_chains, (long long)n_sel, o->mc_dropout, o->data,
+                (long long)ds[0]->n_local);
         json_class(out, &se[0]);
         fprintf(out, ",\n  \"last\": ");
         json_class(out, &sl[0]);
@@ -641,8 +704,8 @@ static int run_predict(const popts *o, MPI_Comm comm)
         }
         fprintf(out, ",\n \"timing\": {\"seconds\": %.6g, \"gflop\": %.6g}}\n", wall, sum_flops * 1e-9);
     } else {
-        fprintf(out, "%s: %s model, %d classes, %d chains x %lld draws; %s: %lld rows\n\n", o->file, cfg.model, K,
-                n_chains, (long long)n_sel, o->data, (long long)ds[0]->n_local);
+        fprintf(out, "%s: %s model, %d classes, %d chains x %lld draws%s; %s: %lld rows\n\n", o->file, cfg.model, K,
+                n_chains, (long long)n_sel, masks, o->data, (long long)ds[0]->n_local);
         fprintf(out, "%-22s %8s %8s %8s %8s %8s %9s %9s %8s\n", "", "accuracy", "nll", "brier", "ece", "entropy",
                 "aleatoric", "epistemic", "max_prob");
         row_class("ensemble", &se[0]);
@@ -699,6 +762,8 @@ static int run_predict(const popts *o, MPI_Comm comm)
             rc_w |= write_ds(g, "mutual_info", H5T_NATIVE_DOUBLE, 1, n, 1, cx[s].mi);
             rc_w |= write_ds(g, "last_max_prob", H5T_NATIVE_DOUBLE, 1, n, 1, cx[s].last_mp);
             rc_w |= write_ds(g, "last_entropy", H5T_NATIVE_DOUBLE, 1, n, 1, cx[s].last_h);
+            if (o->mc_dropout > 1)
+                rc_w |= write_ds(g, "last_mutual_info", H5T_NATIVE_DOUBLE, 1, n, 1, cx[s].last_mi);
             H5Gclose(g);
         }
         if (f >= 0) H5Fclose(f);

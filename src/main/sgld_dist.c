@@ -99,7 +99,7 @@ static void print_summary(const sgld_config *cfg, const sgld_run_report *rep)
         free(col);
     }
     if (rep->has_test) {
-        if (m->type->classification)
+        if (m->classification)
             printf("\ntest set (%lld rows): accuracy %.4f, NLL %.4f (posterior predictive)\n",
                    (long long)rep->n_test, rep->test_accuracy, rep->test_nll);
         else
@@ -138,8 +138,9 @@ static void print_plan(const sgld_config *cfg, const sgld_run_report *rep)
     printf("sgld-dist --dry-run: configuration and data are valid\n");
     printf("  ranks            %d = %d chain%s x %d shard%s\n", p->n_ranks, rep->n_chains,
            rep->n_chains == 1 ? "" : "s", rep->n_shards, rep->n_shards == 1 ? "" : "s");
-    printf("  model            %s, %lld parameters, sampler %s (%lld state floats)\n", cfg->model,
-           (long long)p->n_params, cfg->sampler, (long long)p->state_floats);
+    printf("  model            %s (%s), %lld parameters, sampler %s (%lld state floats)\n", cfg->model,
+           rep->model.classification ? "classification" : "regression", (long long)p->n_params, cfg->sampler,
+           (long long)p->state_floats);
     printf("  data             %s: %lld training rows (about %lld per rank), %lld test rows\n", cfg->data,
            (long long)rep->n_train, (long long)(rep->n_train / rep->n_shards), (long long)rep->n_test);
     printf("  batch            %lld per chain, about %.1f per rank\n", (long long)cfg->batch_size,

@@ -3,7 +3,9 @@
  *   p(y | x, theta) = softmax(f(x))_y, f = the network of --net (default the seed paper's
  *   MNIST CNN conv32k5-pool2-conv64k5-pool2-fc1024-fcK, K = the data's classes);
  *   every weight ~ N(0, prior_sd^2) or its layer's --prior-sd-layers entry.  An --net of fc
- *   layers only makes it a classification MLP.  He/Glorot initialization. */
+ *   layers only makes it a classification MLP (the same network as mlp --task classification).
+ *   Classification only: --task regression is refused (sgld_model_task).  He/Glorot
+ *   initialization. */
 #include <stdio.h>
 
 #include "../net/netmodel.h"
@@ -24,6 +26,8 @@ const sgld_model_type sgld_model_cnn = {
     .init_params = sgld_netmodel_init_params,
     .loglik_grad = sgld_netmodel_loglik_grad,
     .predict = sgld_netmodel_predict,
+    .predict_dropout = sgld_netmodel_predict_dropout,
+    .dropout_layers = sgld_netmodel_dropout_layers,
     .loglik_grad_input = sgld_netmodel_loglik_grad_input,
     .kfac = sgld_netmodel_kfac,
 };

@@ -1,26 +1,38 @@
-/* mlp.c - Bayesian multilayer perceptron for regression (networks in include/sgld/net.h).
+/* mlp.c - Bayesian multilayer perceptron for regression or classification (networks in
+ * include/sgld/net.h; the task from --task, default regression).
  *
- *   f(x) = the network of --net (default fc50-fc2: one hidden layer of 50 ReLU units);
- *   1 output:  y ~ N(f(x), noise_sd^2);   2 outputs (f, v):  y ~ N(f(x), exp(v(x)))
- *   (heteroscedastic, as the seed's UCI model); every weight ~ N(0, prior_sd^2) or the
- *   layer's --prior-sd-layers entry.  He/Glorot initialization.
- * For classification with fully connected layers only, use the cnn model with an fc spec. */
+ *   f(x) = the network of --net;
+ *   regression (default fc50-fc2: one hidden layer of 50 ReLU units):
+ *     1 output:  y ~ N(f(x), noise_sd^2);   2 outputs (f, v):  y ~ N(f(x), exp(v(x)))
+ *     (heteroscedastic, as the seed's UCI model);
+ *   --task classification (default fc50-fcK, K = the data's classes):
+ *     p(y | x, theta) = softmax(f(x))_y, integer labels 0..K-1 as cnn and softmax read them;
+ *   every weight ~ N(0, prior_sd^2) or the layer's --prior-sd-layers entry.  He/Glorot
+ *   initialization. */
+#include <stdio.h>
+
 #include "../net/netmodel.h"
 
 static sgld_status setup(sgld_model *m, const sgld_config *cfg)
 {
-    return sgld_netmodel_setup(m, cfg, "fc50-fc2");
+    char spec[SGLD_NET_SPEC_MAX] = "fc50-fc2";
+    if (m->classification) snprintf(spec, sizeof spec, "fc50-fc%d", m->n_classes);
+    return sgld_netmodel_setup(m, cfg, spec);
 }
 
 const sgld_model_type sgld_model_mlp = {
     .name = "mlp",
-    .description = "Bayesian MLP regression (--net, 1 output: Gaussian, 2: heteroscedastic)",
+    .description = "Bayesian MLP (--net): regression (1 output: Gaussian, 2: heteroscedastic) or, "
+                   "with --task classification, softmax classes",
     .classification = 0,
+    .any_task = 1,
     .setup = setup,
     .destroy = sgld_netmodel_destroy,
     .init_params = sgld_netmodel_init_params,
     .loglik_grad = sgld_netmodel_loglik_grad,
     .predict = sgld_netmodel_predict,
+    .predict_dropout = sgld_netmodel_predict_dropout,
+    .dropout_layers = sgld_netmodel_dropout_layers,
     .loglik_grad_input = sgld_netmodel_loglik_grad_input,
     .kfac = sgld_netmodel_kfac,
 };

@@ -1,23 +1,41 @@
-/* model.c - the parts every model shares: layout, Gaussian prior, initialization. */
+/* model.c - the parts every model shares: the task (--task), layout, Gaussian prior,
+ * initialization. */
 #include "sgld/model.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+sgld_status sgld_model_task(const sgld_model_type *t, const sgld_config *cfg, int *classification)
+{
+    *classification = t->classification;
+    if (!cfg->task[0]) return SGLD_OK;
+    const int want = strcmp(cfg->task, "classification") == 0;
+    SGLD_CHECK(want || strcmp(cfg->task, "regression") == 0, SGLD_ERR_USAGE,
+               "--task: must be regression or classification, got '%s'", cfg->task);
+    SGLD_CHECK(want == t->classification || t->any_task, SGLD_ERR_USAGE,
+               "--task %s: model %s is for %s only (%s)", cfg->task, t->name,
+               t->classification ? "classification" : "regression",
+               t->classification ? "a real target: --model mlp or linreg"
+                                 : "class labels: --model logreg, softmax, cnn, or mlp --task classification");
+    *classification = want;
+    return SGLD_OK;
+}
+
 sgld_status sgld_model_init(sgld_model *m, const sgld_model_type *t, int d, int n_classes,
                             const sgld_config *cfg)
 {
     memset(m, 0, sizeof *m);
     m->type = t;
+    SGLD_TRY(sgld_model_task(t, cfg, &m->classification));
     m->d = d;
-    m->n_classes = t->classification ? n_classes : 0;
+    m->n_classes = m->classification ? n_classes : 0;
     m->noise_sd = cfg->noise_sd;
     m->prior_sd = cfg->prior_sd;
     SGLD_CHECK(d >= 1, SGLD_ERR_ARG, "model %s: the data have no feature columns", t->name);
     SGLD_CHECK(!t->n_classes || n_classes == t->n_classes, SGLD_ERR_ARG,
                "model %s needs %d classes, the data have %d", t->name, t->n_classes, n_classes);
-    SGLD_CHECK(!t->classification || n_classes >= 2, SGLD_ERR_ARG,
+    SGLD_CHECK(!m->classification || n_classes >= 2, SGLD_ERR_ARG,
                "model %s needs at least 2 classes, the data have %d", t->name, n_classes);
     sgld_status st = t->setup(m, cfg);
     if (st != SGLD_OK) {
@@ -105,6 +123,6 @@ void sgld_model_init_params(const sgld_model *m, const sgld_rng *r, float *theta
 
 int sgld_model_n_outputs(const sgld_model *m)
 {
-    if (!m->type->classification) return 2;
+    if (!m->classification) return 2;
     return m->n_classes > 2 ? m->n_classes : 2;
 }

@@ -6,7 +6,8 @@
  *   relu     y = max(x, 0), dy/dx = [y > 0]
  *   tanh     y = tanh(x),   dy/dx = 1 - y^2
  *   dropout  y = m x, m = 0 with probability P else 1 / (1 - P) (inverted dropout), one mask
- *            per unit and example from the Philox stream (net.h). */
+ *            per unit and example from the Philox stream (net.h); MC dropout's masks per row
+ *            (sgld_net_predict_dropout) by the same rule from their own stream. */
 #include <math.h>
 #include <string.h>
 
@@ -75,6 +76,20 @@ void sgld_dropout_mask(const sgld_rng *r, uint64_t call, float rate, float *mask
     for (size_t i = 0; i < len; i++) {
         if (i % 4 == 0) sgld_rng_block(r, call, SGLD_RNG_SAMPLER, (uint32_t)(i / 4), w);
         mask[i] = (double)w[i % 4] >= thr ? keep : 0.0f;
+    }
+}
+
+void sgld_dropout_mask_mc(const sgld_rng *r, uint64_t step, uint32_t block0, size_t first, float rate,
+                          float *mask, size_t len)
+{
+    /* The training rule (above) on the units first, first + 1, ... of one row's stream. */
+    const double thr = (double)rate * 4294967296.0;
+    const float keep = 1.0f / (1.0f - rate);
+    uint32_t w[4];
+    for (size_t j = 0; j < len; j++) {
+        const size_t u = first + j;
+        if (j == 0 || u % 4 == 0) sgld_rng_block(r, step, SGLD_RNG_MC_DROPOUT, block0 + (uint32_t)(u / 4), w);
+        mask[j] = (double)w[u % 4] >= thr ? keep : 0.0f;
     }
 }
 

@@ -1,5 +1,6 @@
 /* net.c - a network: workspace, forward and backward passes over the layer chain, the
- * model-interface entry points (loglik_grad, predict), initialization and the tensor names.
+ * model-interface entry points (loglik_grad, predict, MC-dropout predict), initialization and
+ * the tensor names.
  *
  * Backprop: the objective's gradient flows from the output layer to the input through two
  * ping-pong buffers; each layer with parameters adds its gradient into grad.  The first
@@ -201,11 +202,21 @@ const sgld_net_layout *sgld_net_get_layout(const sgld_net *net) { return &net->L
 
 float *sgld_net_input(sgld_net *net) { return net->act[0]; }
 
-const float *sgld_net_forward(sgld_net *net, const float *theta, size_t n, int train)
+/* The MC-dropout masks of a forward (sgld_net_predict_dropout): row i of the batch uses
+ * stream r at step0 + i, blocks from block0. */
+typedef struct mc_masks {
+    const sgld_rng *r;
+    uint64_t step0;
+    uint32_t block0;
+} mc_masks;
+
+/* sgld_net_forward; with mc != NULL (and train = 0) the dropout layers apply MC masks. */
+static const float *forward(sgld_net *net, const float *theta, size_t n, int train, const mc_masks *mc)
 {
     const sgld_net_layout *L = &net->L;
     if (train) net->n_calls++;
     net->last_train = train;
+    size_t units = 0; /* dropout units of the layers before l (per row) */
     for (int l = 0; l < L->n_layers; l++) {
         const sgld_layer *y = &L->layer[l];
         const float *in = net->act[l];
@@ -221,13 +232,24 @@ const float *sgld_net_forward(sgld_net *net, const float *theta, size_t n, int t
             if (train && y->rate > 0.0f) {
                 sgld_dropout_mask(&net->drop_rng, net->n_calls, y->rate, net->mask[l], len);
                 sgld_dropout_apply(net->mask[l], in, out, len);
+            } else if (mc && y->rate > 0.0f) {
+                for (size_t i = 0; i < n; i++)
+                    sgld_dropout_mask_mc(mc->r, mc->step0 + i, mc->block0, units, y->rate,
+                                         net->mask[l] + i * y->out_size, y->out_size);
+                sgld_dropout_apply(net->mask[l], in, out, len);
             } else {
                 memcpy(out, in, len * sizeof *out);
             }
+            units += y->out_size;
             break;
         }
     }
     return net->act[L->n_layers];
+}
+
+const float *sgld_net_forward(sgld_net *net, const float *theta, size_t n, int train)
+{
+    return forward(net, theta, n, train, NULL);
 }
 
 void sgld_net_backward(sgld_net *net, const float *theta, const float *dout, size_t n,
@@ -318,14 +340,17 @@ double sgld_net_loglik_grad_input(sgld_net *net, const float *theta, const float
     return ll;
 }
 
-void sgld_net_predict(sgld_net *net, const float *theta, const float *x, size_t n, double *out)
+/* sgld_net_predict; with mc != NULL, MC dropout with row i at step mc->step0 + i. */
+static void predict(sgld_net *net, const float *theta, const float *x, size_t n, const mc_masks *mc, double *out)
 {
     const size_t d = net->L.in_size;
     const int K = net->L.n_out;
     for (size_t start = 0; start < n; start += net->max_batch) {
         size_t m = n - start < net->max_batch ? n - start : net->max_batch;
         memcpy(net->act[0], x + start * d, m * d * sizeof *x);
-        const float *z = sgld_net_forward(net, theta, m, 0);
+        mc_masks piece;
+        if (mc) piece = (mc_masks){mc->r, mc->step0 + start, mc->block0};
+        const float *z = forward(net, theta, m, 0, mc ? &piece : NULL);
         for (size_t i = 0; i < m; i++) {
             const float *zi = z + i * K;
             double *o = out + (start + i) * (net->loss == SGLD_NET_SOFTMAX ? (size_t)K : net->loss == SGLD_NET_HETERO ? 2 : 1);
@@ -342,6 +367,31 @@ void sgld_net_predict(sgld_net *net, const float *theta, const float *x, size_t 
             }
         }
     }
+}
+
+void sgld_net_predict(sgld_net *net, const float *theta, const float *x, size_t n, double *out)
+{
+    predict(net, theta, x, n, NULL, out);
+}
+
+void sgld_net_predict_dropout(sgld_net *net, const float *theta, const float *x, size_t n, const sgld_rng *r,
+                              uint32_t draw, uint32_t row0, uint32_t mask, double *out)
+{
+    const mc_masks mc = {r, ((uint64_t)draw << 32) + row0, mask << 22};
+    predict(net, theta, x, n, &mc, out);
+}
+
+int sgld_net_dropout_layers(const sgld_net_layout *L, size_t *units)
+{
+    int count = 0;
+    size_t u = 0;
+    for (int l = 0; l < L->n_layers; l++)
+        if (L->layer[l].kind == SGLD_LAYER_DROPOUT) {
+            count++;
+            u += L->layer[l].out_size;
+        }
+    if (units) *units = u;
+    return count;
 }
 
 void sgld_net_init_params(const sgld_net_layout *L, const sgld_rng *r, float *theta)

@@ -1,6 +1,7 @@
 /* netmodel.c - the model-interface side of the networks, shared by the mlp and cnn models
  * (src/model/mlp.c, cnn.c): setup from the options (--net, --input-shape, --save-params,
- * --prior-sd-layers), loglik_grad, predict, He/Glorot init and destroy.
+ * --prior-sd-layers, the task), loglik_grad, predict (and MC-dropout predict), He/Glorot init
+ * and destroy.
  *
  * Compiled into the model library (it calls sgld_model_add_var); the layers live in the net
  * library.  Every bad option is found here, before any work, as one SGLD_ERR_USAGE line. */
@@ -98,7 +99,7 @@ sgld_status sgld_netmodel_setup(sgld_model *m, const sgld_config *cfg, const cha
     sgld_net_layout L;
     SGLD_TRY(sgld_net_parse(spec, c, h, w, &L));
     sgld_net_loss loss;
-    if (m->type->classification) {
+    if (m->classification) {
         SGLD_CHECK(L.n_out == m->n_classes, SGLD_ERR_USAGE,
                    "--net '%s': the output layer has %d outputs but the data have %d classes (labels "
                    "0..%d)", spec, L.n_out, m->n_classes, m->n_classes - 1);
@@ -145,20 +146,35 @@ double sgld_netmodel_loglik_grad(const sgld_model *m, const float *theta, const 
     return sgld_net_loglik_grad(m->impl, theta, data, rows, n, grad, NULL);
 }
 
-void sgld_netmodel_predict(const sgld_model *m, const float *theta, const float *x, size_t n, double *out)
+/* The model's (mean, variance) rows from the network's outputs: probabilities and
+ * heteroscedastic (mean, variance) are already that; a fixed-noise Gaussian net gives the mean
+ * [n], spread here to (mean, noise_sd^2) from the back, so nothing is overwritten before it is
+ * read. */
+static void spread(const sgld_model *m, size_t n, double *out)
 {
-    sgld_net *net = m->impl;
-    if (m->type->classification || sgld_net_get_layout(net)->n_out == 2) {
-        sgld_net_predict(net, theta, x, n, out); /* probabilities, or (mean, variance) */
-        return;
-    }
-    /* Fixed-noise Gaussian: the net gives the mean [n]; spread it to (mean, noise_sd^2) from the
-     * back, so nothing is overwritten before it is read. */
-    sgld_net_predict(net, theta, x, n, out);
+    if (m->classification || sgld_net_get_layout(m->impl)->n_out == 2) return;
     for (size_t i = n; i-- > 0;) {
         out[2 * i] = out[i];
         out[2 * i + 1] = m->noise_sd * m->noise_sd;
     }
+}
+
+void sgld_netmodel_predict(const sgld_model *m, const float *theta, const float *x, size_t n, double *out)
+{
+    sgld_net_predict(m->impl, theta, x, n, out);
+    spread(m, n, out);
+}
+
+void sgld_netmodel_predict_dropout(const sgld_model *m, const float *theta, const float *x, size_t n,
+                                   const sgld_rng *r, uint32_t draw, uint32_t row0, uint32_t mask, double *out)
+{
+    sgld_net_predict_dropout(m->impl, theta, x, n, r, draw, row0, mask, out);
+    spread(m, n, out);
+}
+
+int sgld_netmodel_dropout_layers(const sgld_model *m, size_t *units)
+{
+    return sgld_net_dropout_layers(sgld_net_get_layout(m->impl), units);
 }
 
 double sgld_netmodel_loglik_grad_input(const sgld_model *m, const float *theta, const float *x,

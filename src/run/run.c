@@ -100,6 +100,8 @@ static sgld_status lookup(const sgld_config *cfg, const sgld_model_type **mt,
         sgld_model_names(names, sizeof names);
         return sgld_error_set(SGLD_ERR_USAGE, "--model: unknown model '%s' (valid: %s)", cfg->model, names);
     }
+    int classification;
+    SGLD_TRY(sgld_model_task(*mt, cfg, &classification)); /* --task before any data are read */
     *st = sgld_sampler_find(cfg->sampler);
     if (!*st) {
         sgld_sampler_names(names, sizeof names);
@@ -112,13 +114,15 @@ static sgld_status lookup(const sgld_config *cfg, const sgld_model_type **mt,
 static sgld_status load(run *r, const sgld_model_type *mt)
 {
     const sgld_config *cfg = r->cfg;
+    int classification;
+    SGLD_TRY(sgld_model_task(mt, cfg, &classification));
     sgld_data_options opt = {
         .path = cfg->data,
         .test_path = cfg->test_data[0] ? cfg->test_data : NULL,
         .test_fraction = cfg->test_fraction,
         .standardize = cfg->standardize,
         .seed = cfg->seed,
-        .classification = mt->classification,
+        .classification = classification,
         .n_classes = mt->n_classes,
     };
     sgld_status st = sgld_data_load(r->grid->chain_comm, r->grid->shard, r->grid->n_shards, &opt,
@@ -243,6 +247,7 @@ static sgld_status create_output(run *r)
     SGLD_TRY(sgld_samples_attr_string(r->out, "", "hdf5_version", hdf5_version));
     SGLD_TRY(sgld_samples_attr_string(r->out, "", "mpi_version", mpi_version));
     SGLD_TRY(sgld_samples_attr_string(r->out, "", "model", cfg->model));
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "task", r->model.classification ? "classification" : "regression"));
     SGLD_TRY(sgld_samples_attr_string(r->out, "", "sampler", cfg->sampler));
     SGLD_TRY(sgld_samples_attr_string(r->out, "", "data", cfg->data));
     int64_t facts[6] = {r->train->n_total, r->train->d, r->train->n_classes,
@@ -665,7 +670,7 @@ static sgld_status evaluate(run *r, sgld_run_report *rep)
 {
     const sgld_dataset *te = r->test;
     const sgld_model *m = &r->model;
-    const int classify = m->type->classification, K = sgld_model_n_outputs(m);
+    const int classify = m->classification, K = sgld_model_n_outputs(m);
     const int64_t n = te->n_total, S = (int64_t)rep->n_chains * rep->n_draws;
     sgld_ens_acc acc;
     SGLD_TRY(sgld_ens_acc_init(&acc, n, classify ? K : 0, 1));

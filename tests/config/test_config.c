@@ -343,6 +343,8 @@ static void test_flag_errors(void **state)
         {{"--flush-every", "0"}, "--flush-every: must be >= 1, got 0"},
         {{"--data", ""}, "--data: must not be empty"},
         {{"--config", ""}, "--config: must not be empty"},
+        /* a choice (the model-task pairs are model.c's: tests/net/test_net.c) */
+        {{"--task", "foo"}, "--task: must be regression or classification, got 'foo'"},
         /* cross-field: burnin < steps, blaming the option the user set */
         {{"--steps", "500", "--burnin", "500"}, "--burnin: must be < steps (500), got 500"},
         {{"--steps", "500"}, "--steps: must be > burnin (2000, the default), got 500"},
@@ -531,7 +533,7 @@ static void test_help_text(void **state)
         "cycles", "explore", "precondition", "kfac-damping", "kfac-decay", "kfac-every", "smile-integrator", "smile-energy-var", "smile-L", "psmile-alpha",
         "on-divergence",
         /* neural networks (issue 4) */
-        "net", "input-shape", "save-params", "prior-sd-layers",
+        "net", "input-shape", "save-params", "prior-sd-layers", "task",
         /* checkpoint and restart, run report (issue 6) */
         "resume", "dry-run", "checkpoint", "checkpoint-every", "checkpoint-seconds", "log-view"};
     size_t n_contract = sizeof contract / sizeof contract[0];

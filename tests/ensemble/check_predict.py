@@ -9,9 +9,22 @@
    mixture log-likelihood and 50/90/95% coverage equal numpy's (noise_sd 0.5).
 3. mlp fc8-fc2 (heteroscedastic) on synthetic:linreg3: the mixture uses each draw's own
    variance exp(v(x)) (numpy forward pass of the tensors in the file).
-4. Bad inputs: test data with the wrong feature count, a sample file without the model
+4. mlp --task classification (fc20-fc3) on synthetic:softmax: the file records the task,
+   predict rebuilds a classifier (softmax of a numpy forward pass, every metric to 1e-5) and
+   its accuracy on the test file is >= 0.85 (Bayes rate of these three unit-variance classes
+   at distance 2 from the origin: 0.926 by Monte Carlo; 300 test rows: sd 0.015).
+5. MC dropout (--mc-dropout K): on fc16-drop0-fc3 (rate 0) K = 1 gives exactly the JSON of
+   plain predict and K = 3 the same metrics with 3x the members (the last draw's 3 identical
+   members: no mutual information); on fc16-drop0.3-fc3 every ensemble, chain, last-draw and
+   OOD number equals numpy's recomputation with the masks regenerated from a Philox4x32-10
+   written here (checked on Random123's known answer), for a --draws slice, and the same at
+   2 ranks and with other --batch/--block (AUROC/AUPR of the mutual information too, for the
+   ensemble and for the last draw's K members); another --seed changes the numbers; without
+   --mc-dropout the same file predicts with dropout off.
+6. Bad inputs: test data with the wrong feature count, a sample file without the model
    attributes, a non-HDF5 file, an empty or malformed --draws, --ood on a regression, a missing
-   --data: exit 2 and one line on stderr.
+   --data, --mc-dropout 0 or not a number, --mc-dropout on models without dropout layers, a
+   bad --seed: exit 2 and one line on stderr.
 
 usage: check_predict.py SGLD_DIST SGLD_ESS MPIEXEC"""
 import json
@@ -248,7 +261,184 @@ if r.returncode == 0:
     for k, v in ref.items():
         close(jm["data"]["ensemble"][k], v, 1e-5, f"hetero mlp {k}")
 
-# ---- 4. bad inputs ----------------------------------------------------------------------------
+# ---- 4. mlp --task classification -------------------------------------------------------------
+
+
+def mlp_probs(X, W1, B1, W2, B2, masks=None):
+    """softmax of fc-relu(-dropout)-fc for draws [S] (W1 [S, H, d] ...): [S, n, K]; masks
+    [S, n, H] or None."""
+    H = np.maximum(np.einsum("nd,shd->snh", X.astype(np.float64), W1) + B1[:, None, :], 0)
+    if masks is not None:
+        H = H * masks
+    z = np.einsum("snh,skh->snk", H, W2) + B2[:, None, :]
+    z -= z.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+def read_mlp(path_):
+    with h5py.File(path_) as f:
+        t = [f["posterior/" + k][...].astype(np.float64) for k in ("fc1_w", "fc1_b", "fc2_w", "fc2_b")]
+        attrs = {k: f.attrs[k] for k in ("task", "config")}
+    return t, attrs
+
+
+def attr_text(a):
+    return a.decode() if isinstance(a, bytes) else str(a)
+
+
+mcl = path("mlp-class.h5")
+r = run([DIST, "--model", "mlp", "--task", "classification", "--net", "fc20-fc3", "--data", "synthetic:softmax",
+         "--chains", "2", "--steps", "1500", "--burnin", "500", "--thin", "20", "--step-size", "1e-3",
+         "--output", mcl, "--quiet"], ranks=2)
+check(r.returncode == 0, f"sgld-dist mlp --task classification: {r.stderr.strip()}")
+if r.returncode == 0:
+    (W1, B1, W2, B2), attrs = read_mlp(mcl)
+    check(attr_text(attrs["task"]) == "classification", f"task attribute: {attrs['task']!r}")
+    check('task = "classification"' in attr_text(attrs["config"]), "the stored config has the task")
+    r = run([ESS, "predict", mcl, "--data", path("test.h5"), "--ood", path("ood.h5"), "--json"])
+    check(r.returncode == 0, f"predict mlp classification: {r.stderr.strip()}")
+    if r.returncode == 0:
+        jc = json.loads(r.stdout)
+        check(jc["task"] == "classification" and jc["classes"] == 3, f"task {jc['task']}, classes {jc.get('classes')}")
+        C, D = W1.shape[:2]
+        flat = [a.reshape((C * D,) + a.shape[2:]) for a in (W1, B1, W2, B2)]
+        ref = class_metrics(mlp_probs(Xt, *flat), yt)
+        for k, v in ref.items():
+            close(jc["data"]["ensemble"][k], v, 1e-5, f"mlp classification ensemble {k}")
+        refl = class_metrics(mlp_probs(Xt, W1[0, -1:], B1[0, -1:], W2[0, -1:], B2[0, -1:]), yt)
+        for k, v in refl.items():
+            close(jc["data"]["last"][k], v, 1e-5, f"mlp classification last draw {k}")
+        check(jc["data"]["ensemble"]["accuracy"] >= 0.85,
+              f"mlp classification accuracy {jc['data']['ensemble']['accuracy']} >= 0.85")
+        print(f"mlp --task classification fc20-fc3: test accuracy {jc['data']['ensemble']['accuracy']:.4f}, "
+              f"NLL {jc['data']['ensemble']['nll']:.4f}")
+
+# ---- 5. MC dropout ---------------------------------------------------------------------------
+M32 = np.uint64(0xFFFFFFFF)
+
+
+def philox4x32(c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10 (Salmon et al. 2011) on uint64 arrays holding 32-bit words."""
+    c = [np.asarray(x, np.uint64) & M32 for x in (c0, c1, c2, c3)]
+    k0, k1 = np.uint64(k0), np.uint64(k1)
+    for rnd in range(10):
+        if rnd:
+            k0, k1 = (k0 + np.uint64(0x9E3779B9)) & M32, (k1 + np.uint64(0xBB67AE85)) & M32
+        p0, p1 = np.uint64(0xD2511F53) * c[0], np.uint64(0xCD9E8D57) * c[2]
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & M32, (p0 >> np.uint64(32)) ^ c[3] ^ k1, p0 & M32]
+    return c
+
+
+kat = [int(x[()]) for x in philox4x32(0, 0, 0, 0, 0, 0)]
+check(kat == [0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8], f"Philox known answer: {[hex(x) for x in kat]}")
+
+
+def mc_masks(seed, chain, draw, rows, mask, n_units, rate):
+    """The masks of sgld_net_predict_dropout (include/sgld/net.h) for rows [n] of one (draw,
+    mask): [n, n_units] of 0 or 1/(1 - rate), from words u % 4 of blocks mask 2^22 + u / 4 of
+    the stream key (seed, chain), step draw 2^32 + row, purpose 8."""
+    rows = np.asarray(rows, np.uint64)[:, None]
+    u = np.arange(n_units, dtype=np.uint64)[None, :]
+    block = np.uint64(mask << 22) + u // np.uint64(4)
+    step = (np.uint64(draw) << np.uint64(32)) + rows
+    w = philox4x32(block, np.full_like(block, 8), step & M32, step >> np.uint64(32), seed, chain)
+    word = np.choose((u % np.uint64(4)).astype(np.int64) + np.zeros(rows.shape, np.int64), w)
+    rate32 = np.float32(rate)
+    keep = np.float32(1) / (np.float32(1) - rate32)
+    return np.where(word.astype(np.float64) >= float(rate32) * 4294967296.0, float(keep), 0.0)
+
+
+# rate 0: K = 1 is plain predict, K = 3 the same metrics with three times the members
+m0 = path("mlp-drop0.h5")
+r = run([DIST, "--model", "mlp", "--task", "classification", "--net", "fc16-drop0-fc3", "--data", "synthetic:softmax",
+         "--steps", "600", "--burnin", "300", "--thin", "30", "--step-size", "1e-3", "--output", m0, "--quiet"])
+check(r.returncode == 0, f"sgld-dist fc16-drop0-fc3: {r.stderr.strip()}")
+base = [ESS, "predict", m0, "--data", path("test.h5"), "--ood", path("ood.h5"), "--json"]
+outs = [run(base + extra) for extra in ([], ["--mc-dropout", "1"], ["--mc-dropout", "3"])]
+check(all(o.returncode == 0 for o in outs), f"predict rate 0: {[o.stderr.strip() for o in outs]}")
+if all(o.returncode == 0 for o in outs):
+    j0, j1, j3 = (json.loads(o.stdout) for o in outs)
+    check(j0["mc_dropout"] == 0 and j1["mc_dropout"] == 1 and j3["mc_dropout"] == 3, "mc_dropout in the JSON")
+    for part in ("data", "ood"):
+        for which in ("ensemble", "last"):
+            a, b, c = j0[part][which], j1[part][which], j3[part][which]
+            check(a == b, f"rate 0, --mc-dropout 1 = plain predict ({part} {which}): {a} vs {b}")
+            check(c["draws"] == 3 * a["draws"], f"rate 0, --mc-dropout 3: {c['draws']} members, want 3 x {a['draws']}")
+            for k, v in a.items():
+                if k == "draws":
+                    continue
+                close(c[k], v, 1e-12, f"rate 0, --mc-dropout 3 {part} {which} {k}")
+        check(abs(j3[part]["last"]["mutual_info"]) < 1e-12,
+              f"rate 0: the last draw's 3 identical members have mutual information {j3[part]['last']['mutual_info']}")
+    check(j0["data"]["reliability"] == j1["data"]["reliability"], "rate 0: reliability bins of --mc-dropout 1")
+
+# rate 0.3: every number against numpy with the masks regenerated
+md = path("mlp-drop.h5")
+RATE, KM, SEED = 0.3, 4, 1
+r = run([DIST, "--model", "mlp", "--task", "classification", "--net", "fc16-drop0.3-fc3", "--data",
+         "synthetic:softmax", "--chains", "2", "--steps", "1000", "--burnin", "400", "--thin", "30",
+         "--step-size", "1e-3", "--output", md, "--quiet"], ranks=2)
+check(r.returncode == 0, f"sgld-dist fc16-drop0.3-fc3: {r.stderr.strip()}")
+mcargs = [ESS, "predict", md, "--data", path("test.h5"), "--ood", path("ood.h5"), "--draws", "-6:", "--json",
+          "--mc-dropout", str(KM)]
+outs = [run(mcargs), run(mcargs, ranks=2), run(mcargs + ["--batch", "7", "--block", "3"]),
+        run(mcargs + ["--seed", "2"]), run(mcargs[:-2])]
+check(all(o.returncode == 0 for o in outs), f"predict --mc-dropout: {[o.stderr.strip() for o in outs]}")
+if all(o.returncode == 0 for o in outs):
+    jm, jm2, jmb, jms, jplain = (json.loads(o.stdout) for o in outs)
+    (W1, B1, W2, B2), _ = read_mlp(md)
+    C, D, Hn = W1.shape[0], W1.shape[1], W1.shape[2]
+    draws = list(range(D - 6, D))
+    nt, no = len(yt), len(Xo)
+    # probs[c, t, k] for TEST (rows 0..nt-1) and OTHER (rows nt..nt+no-1)
+    pin = np.empty((C, len(draws), KM, nt, 3))
+    pout = np.empty((C, len(draws), KM, no, 3))
+    for c in range(C):
+        for a, t in enumerate(draws):
+            for k in range(KM):
+                w = [x[c, t:t + 1] for x in (W1, B1, W2, B2)]
+                mi = mc_masks(SEED, c, t, np.arange(nt), k, Hn, RATE)
+                mo = mc_masks(SEED, c, t, np.arange(nt, nt + no), k, Hn, RATE)
+                pin[c, a, k] = mlp_probs(Xt, *w, masks=mi[None])[0]
+                pout[c, a, k] = mlp_probs(Xo, *w, masks=mo[None])[0]
+    dropped = 1 - np.count_nonzero(mc_masks(SEED, 0, draws[0], np.arange(nt), 0, Hn, RATE)) / (nt * Hn)
+    check(abs(dropped - RATE) < 0.03, f"regenerated masks drop {dropped:.3f} of the units (rate {RATE})")
+    S = C * len(draws) * KM
+    ref = class_metrics(pin.reshape(S, nt, 3), yt)
+    check(jm["data"]["ensemble"]["draws"] == S, f"members {jm['data']['ensemble']['draws']}, want {S}")
+    for k, v in ref.items():
+        close(jm["data"]["ensemble"][k], v, 1e-5, f"MC dropout ensemble {k}")
+        for other, what in ((jm2, "2 ranks"), (jmb, "--batch 7 --block 3")):
+            close(other["data"]["ensemble"][k], jm["data"]["ensemble"][k], 1e-9, f"MC dropout ensemble {k} at {what}")
+    for c in range(C):
+        for k, v in class_metrics(pin[c].reshape(-1, nt, 3), yt).items():
+            close(jm["data"]["chains"][c][k], v, 1e-5, f"MC dropout chain {c} {k}")
+    for k, v in class_metrics(pin[0, -1], yt).items():  # the last draw of chain 0 with its K masks
+        close(jm["data"]["last"][k], v, 1e-5, f"MC dropout last draw {k}")
+    check(jm["data"]["last"]["draws"] == KM, f"last draw: {jm['data']['last']['draws']} members, want {KM}")
+    refo = class_metrics(pout.reshape(S, no, 3), None)
+    for k, v in refo.items():
+        close(jm["ood"]["ensemble"][k], v, 1e-5, f"MC dropout ood {k}")
+    check(jm["data"]["ensemble"]["mutual_info"] > 1e-4, "MC dropout: masks disagree (mutual information > 0)")
+
+    def mutual_info(p):
+        return np.maximum(entropy(p.mean(0)) - entropy(p).mean(0), 0)
+
+    # OOD by mutual information: of the whole ensemble, and of the last draw's K members
+    for which, a, b in (("ensemble", pin.reshape(S, nt, 3), pout.reshape(S, no, 3)), ("last", pin[0, -1], pout[0, -1])):
+        au, ap = auroc_aupr(mutual_info(a), mutual_info(b))
+        close(jm["ood"][f"auroc_{which}"]["mutual_info"], au, 1e-5, f"MC dropout {which} AUROC of mutual information")
+        close(jm["ood"][f"aupr_{which}"]["mutual_info"], ap, 1e-5, f"MC dropout {which} AUPR of mutual information")
+    check(jms["data"]["ensemble"]["nll"] != jm["data"]["ensemble"]["nll"], "--seed 2 draws other masks")
+    # without --mc-dropout: deterministic, dropout off (numpy without masks)
+    refp = class_metrics(mlp_probs(Xt, *[x[:, -6:].reshape((C * 6,) + x.shape[2:]) for x in (W1, B1, W2, B2)]), yt)
+    for k, v in refp.items():
+        close(jplain["data"]["ensemble"][k], v, 1e-5, f"dropout net without --mc-dropout {k}")
+    print(f"MC dropout ({KM} masks x {C * 6} draws): accuracy {jm['data']['ensemble']['accuracy']:.4f}, "
+          f"NLL {jm['data']['ensemble']['nll']:.4f}, mutual information {jm['data']['ensemble']['mutual_info']:.4f}")
+
+# ---- 6. bad inputs ----------------------------------------------------------------------------
 with h5py.File(path("bare.h5"), "w") as f:
     f.create_group("posterior")["w"] = np.zeros((1, 4, 2, 3), np.float32)
 open(path("text.h5"), "w").write("not hdf5\n")
@@ -262,6 +452,11 @@ bad = [
     ([lin, "--data", path("reg.h5"), "--ood", path("reg.h5")], "regression"),
     ([smx], "--data TEST is required"),
     ([smx, "--data", path("missing.h5")], "missing.h5"),
+    ([smx, "--data", path("test.h5"), "--mc-dropout", "0"], "--mc-dropout: '0' is not an integer in [1, 1024]"),
+    ([smx, "--data", path("test.h5"), "--mc-dropout", "many"], "--mc-dropout: 'many' is not an integer"),
+    ([smx, "--data", path("test.h5"), "--mc-dropout", "2"], "--mc-dropout 2: the softmax model of"),
+    ([mcl, "--data", path("test.h5"), "--mc-dropout", "2"], "('fc20-fc3') has no dropout layer"),
+    ([smx, "--data", path("test.h5"), "--seed", "-1"], "--seed: '-1' is not an integer in [0, 4294967295]"),
 ]
 for a, want in bad:
     r = run([ESS, "predict"] + a)

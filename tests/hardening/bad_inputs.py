@@ -68,6 +68,7 @@ write("badval.ini", "[run]\nsteps = many\n")
 write("noeq.ini", "# a comment\nmodel\n")
 write("section.ini", "[run\nsteps = 5\n")
 write("range.ini", "; chains must be >= 1\nchains = 0\n")
+write("task.ini", "model = mlp\ntask = maybe\n")
 write("exists.h5", "not really a sample file")
 os.makedirs("dir.csv", exist_ok=True)
 
@@ -164,6 +165,12 @@ CASES = [
     ("test fraction out of range", "dist", ["--test-fraction", "1.5"] + S, r"--test-fraction.*1\.5"),
     ("test file and fraction", "dist", ["--test-data", "ok.csv", "--test-fraction", "0.2"] + S, r"ok\.csv.*0\.2"),
     ("unknown built-in data set", "dist", ["--data", "synthetic:nope"] + S, r"synthetic:nope"),
+    ("unknown task", "dist", ["--model", "mlp", "--task", "foo"] + S,
+     r"^sgld-dist: --task: must be regression or classification, got 'foo'$"),
+    ("cnn with a regression task", "dist", ["--model", "cnn", "--task", "regression"] + S,
+     r"--task regression: model cnn is for classification only"),
+    ("linreg with a classification task", "dist", ["--model", "linreg", "--task", "classification"] + S,
+     r"--task classification: model linreg is for regression only"),
     ("class model on a real target", "dist", ["--model", "logreg", "--data", "synthetic:linreg"] + S,
      r"synthetic:linreg.*real-valued target"),
     ("unwritable output", "dist", ["--output", "no/such/dir/run.h5"] + S, r"no/such/dir/run\.h5"),
@@ -175,6 +182,8 @@ CASES = [
     ("config line without '='", "dist", ["--config", "noeq.ini"] + S, r"noeq\.ini:2: .*'model'"),
     ("malformed section header", "dist", ["--config", "section.ini"] + S, r"section\.ini:1: .*'\[run'"),
     ("out-of-range value (config)", "dist", ["--config", "range.ini"] + S, r"range\.ini:2: .*'chains'.*0"),
+    ("unknown task (config)", "dist", ["--config", "task.ini"] + S,
+     r"task\.ini:2: key 'task': must be regression or classification, got 'maybe'"),
     # data files
     ("missing data file", "dist", ["--data", "nope.csv"] + S, r"nope\.csv: cannot open"),
     ("unreadable data file (a directory)", "dist", ["--data", "dir.csv"] + S, r"dir\.csv"),
@@ -225,6 +234,10 @@ CASES = [
     ("ess: zero batch size", "ess", ["summary", "ess_ok.h5", "--batch-size", "0"], r"--batch-size.*0"),
     ("ess: unknown subcommand", "ess", ["frobnicate", "ess_ok.h5"], r"unknown subcommand 'frobnicate'"),
     ("ess: missing FILE", "ess", ["summary"], r"missing FILE"),
+    ("ess predict: zero MC-dropout masks", "ess", ["predict", "ck_run.h5", "--data", "synthetic:linreg",
+     "--mc-dropout", "0"], r"--mc-dropout: '0' is not an integer in \[1, 1024\]"),
+    ("ess predict: MC dropout without dropout layers", "ess", ["predict", "ck_run.h5", "--data",
+     "synthetic:linreg", "--mc-dropout", "4"], r"--mc-dropout 4: the linreg model of ck_run\.h5 has no dropout layer"),
 ]
 
 

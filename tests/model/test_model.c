@@ -46,7 +46,7 @@ static void gradient_check(const char *name, int n_classes)
     assert_int_equal(sgld_model_init(&m, t, D, n_classes, opts(0.7, 1.5)), SGLD_OK);
     float X[N * D], y[N];
     sgld_dataset ds;
-    make_data(&ds, X, y, t->classification ? n_classes : 0);
+    make_data(&ds, X, y, m.classification ? n_classes : 0);
     int64_t rows[N];
     for (int i = 0; i < N; i++) rows[i] = (i * 3) % N; /* a permutation */
     float *theta = calloc(m.n_params, sizeof *theta), *grad = calloc(m.n_params, sizeof *grad);

@@ -1,7 +1,7 @@
 /* test_net.c - the networks: finite-difference gradient checks of every layer, loss and
  * whole network (parameters and input), convolution against a direct loop, spec parsing and
  * every bad spec, the mlp/cnn models (layout, names, --save-params, --prior-sd-layers,
- * batches split in pieces, option errors).
+ * batches split in pieces, option errors, --task), MC-dropout masks.
  *
  * Gradient-check bound.  The objective J (a log-likelihood summed in double over float
  * network outputs) is differentiated by central differences with h = 3e-3 on float theta or
@@ -397,6 +397,159 @@ static void test_model_errors(void **state)
     model_error(mlp, 13, 0, c, "more values");
 }
 
+/* --task: mlp does classification (softmax over the integer labels, default fc50-fcK) as
+ * well as regression; the other models do their own task only, with one line naming --task. */
+static void test_task(void **state)
+{
+    (void)state;
+    const sgld_model_type *mlp = sgld_model_find("mlp"), *cnn = sgld_model_find("cnn");
+    sgld_model m;
+    sgld_config *c = opts("fc5-fc3", "");
+    snprintf(c->task, sizeof c->task, "classification");
+    assert_int_equal(sgld_model_init(&m, mlp, 3, 3, c), SGLD_OK);
+    assert_int_equal(m.classification, 1);
+    assert_int_equal(m.n_classes, 3);
+    assert_int_equal(sgld_model_n_outputs(&m), 3);
+    /* the log-likelihood is the sum of log predict(x)[y]: the softmax likelihood */
+    float X[6 * 3], Y[6], th[64];
+    for (int i = 0; i < 18; i++) X[i] = fill((size_t)i, 1.0, 0.3);
+    for (int i = 0; i < 6; i++) Y[i] = (float)((i * 2) % 3);
+    sgld_rng r = {3, 0};
+    assert_true(m.n_params <= 64);
+    sgld_model_init_params(&m, &r, th);
+    sgld_dataset ds = {.n_total = 6, .n_local = 6, .d = 3, .X = X, .y = Y, .n_classes = 3};
+    int64_t rows[6] = {0, 1, 2, 3, 4, 5};
+    float g[64] = {0};
+    double ll = m.type->loglik_grad(&m, th, &ds, rows, 6, g), want = 0, p[6 * 3];
+    m.type->predict(&m, th, X, 6, p);
+    for (int i = 0; i < 6; i++) {
+        assert_true(fabs(p[3 * i] + p[3 * i + 1] + p[3 * i + 2] - 1.0) < 1e-12);
+        want += log(p[3 * i + (int)Y[i]]);
+    }
+    assert_true(fabs(ll - want) < 1e-5 * fabs(want));
+    sgld_model_finalize(&m);
+    /* the default network ends in one output per class */
+    c = opts("", "");
+    snprintf(c->task, sizeof c->task, "classification");
+    assert_int_equal(sgld_model_init(&m, mlp, 7, 4, c), SGLD_OK);
+    assert_string_equal(m.vars[2].name, "fc2_w");
+    assert_int_equal(m.vars[2].dims[0], 4);
+    assert_int_equal(m.vars[2].dims[1], 50);
+    sgld_model_finalize(&m);
+    /* "" and "regression" are mlp's regression; cnn and logreg accept their own task */
+    snprintf(c->task, sizeof c->task, "regression");
+    assert_int_equal(sgld_model_init(&m, mlp, 7, 0, c), SGLD_OK);
+    assert_int_equal(m.classification, 0);
+    assert_int_equal(sgld_model_n_outputs(&m), 2);
+    sgld_model_finalize(&m);
+    int cls = -1;
+    snprintf(c->task, sizeof c->task, "classification");
+    assert_int_equal(sgld_model_task(cnn, c, &cls), SGLD_OK);
+    assert_int_equal(cls, 1);
+    assert_int_equal(sgld_model_task(sgld_model_find("logreg"), c, &cls), SGLD_OK);
+    /* errors: the wrong output count, a task the model does not do, an unknown task */
+    c = opts("fc5-fc2", "");
+    snprintf(c->task, sizeof c->task, "classification");
+    model_error(mlp, 3, 3, c, "--net 'fc5-fc2': the output layer has 2 outputs but the data have 3 classes");
+    c = opts("fc5-fc3", "");
+    snprintf(c->task, sizeof c->task, "regression");
+    model_error(cnn, 3, 3, c, "--task regression: model cnn is for classification only");
+    snprintf(c->task, sizeof c->task, "classification");
+    model_error(sgld_model_find("linreg"), 3, 0, c, "--task classification: model linreg is for regression only");
+    snprintf(c->task, sizeof c->task, "foo");
+    model_error(mlp, 3, 0, c, "--task: must be regression or classification, got 'foo'");
+}
+
+/* MC dropout (sgld_net_predict_dropout): rate 0 is predict bitwise; a row's masks depend on
+ * (draw, row, mask) only, not on the batch it is predicted in; masks drop a fraction ~ rate of
+ * the units, differ between masks, draws and layers; without masks predict stays deterministic. */
+static void test_mc_dropout(void **state)
+{
+    (void)state;
+    enum { NR = 200 };
+    float *X = malloc(NR * 5 * sizeof *X), th[256];
+    double *a = malloc(NR * 4 * sizeof *a), *b = malloc(NR * 4 * sizeof *b);
+    for (int i = 0; i < NR * 5; i++) X[i] = fill((size_t)i, 1.0, 0.2);
+    sgld_rng r = {11, 0}, key = {5, 1};
+    sgld_net_layout L;
+    sgld_net *net;
+    /* rate 0: every mask is the deterministic prediction */
+    assert_int_equal(sgld_net_parse("fc6-drop0-fc3", 1, 1, 5, &L), SGLD_OK);
+    assert_int_equal(sgld_net_dropout_layers(&L, NULL), 1);
+    assert_int_equal(sgld_net_create(&L, 7, SGLD_NET_SOFTMAX, 1.0, 1, &net), SGLD_OK);
+    sgld_net_init_params(&L, &r, th);
+    sgld_net_predict(net, th, X, 20, a);
+    for (uint32_t k = 0; k < 3; k++) {
+        sgld_net_predict_dropout(net, th, X, 20, &key, 4, 0, k, b);
+        for (int i = 0; i < 20 * 3; i++) assert_true(a[i] == b[i]);
+    }
+    sgld_net_destroy(&net);
+    /* two dropout layers, 8 + 8 units per row */
+    assert_int_equal(sgld_net_parse("fc8-drop0.5-fc8-drop0.25-fc4", 1, 1, 5, &L), SGLD_OK);
+    size_t units;
+    assert_int_equal(sgld_net_dropout_layers(&L, &units), 2);
+    assert_int_equal(units, 16);
+    assert_true(L.n_params <= 256);
+    assert_int_equal(sgld_net_create(&L, 7, SGLD_NET_SOFTMAX, 1.0, 1, &net), SGLD_OK);
+    sgld_net_init_params(&L, &r, th);
+    for (size_t i = 0; i < L.n_params; i++) th[i] += 0.1f * fill(i, 1.0, 0.9); /* nonzero biases */
+    /* the whole set in pieces of 7 rows = row by row at row0 + i */
+    sgld_net_predict_dropout(net, th, X, NR, &key, 9, 100, 2, a);
+    for (int i = 0; i < NR; i++) {
+        sgld_net_predict_dropout(net, th, X + 5 * i, 1, &key, 9, 100 + (uint32_t)i, 2, b);
+        for (int k = 0; k < 4; k++)
+            if (a[4 * i + k] != b[k]) fail_msg("row %d, class %d: %g in a batch, %g alone", i, k, a[4 * i + k], b[k]);
+    }
+    /* the same call gives the same values; another mask, draw or row numbering others */
+    sgld_net_predict_dropout(net, th, X, NR, &key, 9, 100, 2, b);
+    for (int i = 0; i < NR * 4; i++) assert_true(a[i] == b[i]);
+    const uint32_t other[3][3] = {{9, 100, 3}, {10, 100, 2}, {9, 101, 2}};
+    for (int v = 0; v < 3; v++) {
+        sgld_net_predict_dropout(net, th, X, NR, &key, other[v][0], other[v][1], other[v][2], b);
+        int differ = 0;
+        for (int i = 0; i < NR * 4; i++) differ += a[i] != b[i];
+        if (differ < NR) fail_msg("masks (%u, %u, %u): only %d of %d outputs differ", other[v][0], other[v][1],
+                                  other[v][2], differ, NR * 4);
+    }
+    /* the masks of 7-row calls (net->mask of the two dropout layers): 0 or 1/(1 - rate), a
+     * fraction ~ rate of zeros (binomial, 4 sd), the two layers' masks not alike */
+    int dl[2], nd = 0;
+    for (int l = 0; l < L.n_layers; l++)
+        if (L.layer[l].kind == SGLD_LAYER_DROPOUT) dl[nd++] = l;
+    assert_int_equal(nd, 2);
+    const float keep[2] = {2.0f, 1.0f / 0.75f};
+    const double rates[2] = {0.5, 0.25};
+    size_t n0[2] = {0, 0}, n_all = 0, same = 0;
+    for (uint32_t row = 0; row < 700; row += 7) {
+        sgld_net_predict_dropout(net, th, X, 7, &key, 3, row, 1, b);
+        for (size_t u = 0; u < 7 * 8; u++) {
+            for (int l = 0; l < 2; l++) {
+                const float v = net->mask[dl[l]][u];
+                assert_true(v == 0.0f || v == keep[l]);
+                n0[l] += v == 0.0f;
+            }
+            same += (net->mask[dl[0]][u] == 0.0f) == (net->mask[dl[1]][u] == 0.0f);
+        }
+        n_all += 7 * 8;
+    }
+    assert_true(same < n_all * 3 / 4); /* independent: P(same) = 0.5 */
+    for (int l = 0; l < 2; l++) {
+        double f = (double)n0[l] / (double)n_all, sd = sqrt(rates[l] * (1 - rates[l]) / (double)n_all);
+        if (fabs(f - rates[l]) > 4 * sd) fail_msg("layer %d: %.4f of the units dropped, rate %g", l + 1, f, rates[l]);
+    }
+    /* predict (no masks) is deterministic after MC calls and equals a fresh network's */
+    sgld_net_predict(net, th, X, NR, a);
+    sgld_net *fresh;
+    assert_int_equal(sgld_net_create(&L, 7, SGLD_NET_SOFTMAX, 1.0, 1, &fresh), SGLD_OK);
+    sgld_net_predict(fresh, th, X, NR, b);
+    for (int i = 0; i < NR * 4; i++) assert_true(a[i] == b[i]);
+    sgld_net_destroy(&fresh);
+    sgld_net_destroy(&net);
+    free(X);
+    free(a);
+    free(b);
+}
+
 /* He initialization: the sd of a wide layer's weights is sqrt(2 / fan_in) within 4 sd of
  * the sample-variance estimate (relative sd of s^2 is sqrt(2 / n)). */
 static void test_init(void **state)
@@ -446,6 +599,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_network_gradients), cmocka_unit_test(test_conv_direct),
         cmocka_unit_test(test_spec), cmocka_unit_test(test_bad_specs),
         cmocka_unit_test(test_models), cmocka_unit_test(test_model_errors),
+        cmocka_unit_test(test_task), cmocka_unit_test(test_mc_dropout),
         cmocka_unit_test(test_init), cmocka_unit_test(test_noise),
     };
     return sgld_test_run(argc, argv, "net", tests, sizeof tests / sizeof tests[0]);
