@@ -67,14 +67,16 @@ void sgld_tanh_backward(const float *out, const float *dout, float *din, size_t 
     for (size_t i = 0; i < len; i++) din[i] = dout[i] * (1.0f - out[i] * out[i]);
 }
 
-void sgld_dropout_mask(const sgld_rng *r, uint64_t call, float rate, float *mask, size_t len)
+void sgld_dropout_mask(const sgld_rng *r, uint64_t call, uint32_t block0, float rate, float *mask, size_t len)
 {
-    /* Unit i keeps when word i % 4 of block i / 4 is >= rate 2^32. */
+    /* Unit i keeps when word i % 4 of block block0 + i / 4 is >= rate 2^32.  The net gives each
+     * dropout layer its own block0 (past the blocks of the layers before it), so the layers'
+     * masks in one call are independent. */
     const double thr = (double)rate * 4294967296.0;
     const float keep = 1.0f / (1.0f - rate);
     uint32_t w[4];
     for (size_t i = 0; i < len; i++) {
-        if (i % 4 == 0) sgld_rng_block(r, call, SGLD_RNG_SAMPLER, (uint32_t)(i / 4), w);
+        if (i % 4 == 0) sgld_rng_block(r, call, SGLD_RNG_SAMPLER, block0 + (uint32_t)(i / 4), w);
         mask[i] = (double)w[i % 4] >= thr ? keep : 0.0f;
     }
 }

@@ -216,7 +216,8 @@ static const float *forward(sgld_net *net, const float *theta, size_t n, int tra
     const sgld_net_layout *L = &net->L;
     if (train) net->n_calls++;
     net->last_train = train;
-    size_t units = 0; /* dropout units of the layers before l (per row) */
+    size_t units = 0;     /* dropout units of the layers before l (per row) */
+    uint32_t blocks = 0;  /* training-mask random blocks used by the layers before l */
     for (int l = 0; l < L->n_layers; l++) {
         const sgld_layer *y = &L->layer[l];
         const float *in = net->act[l];
@@ -230,8 +231,9 @@ static const float *forward(sgld_net *net, const float *theta, size_t n, int tra
         case SGLD_LAYER_TANH: sgld_tanh_forward(in, out, len); break;
         case SGLD_LAYER_DROPOUT:
             if (train && y->rate > 0.0f) {
-                sgld_dropout_mask(&net->drop_rng, net->n_calls, y->rate, net->mask[l], len);
+                sgld_dropout_mask(&net->drop_rng, net->n_calls, blocks, y->rate, net->mask[l], len);
                 sgld_dropout_apply(net->mask[l], in, out, len);
+                blocks += (uint32_t)((len + 3) / 4);
             } else if (mc && y->rate > 0.0f) {
                 for (size_t i = 0; i < n; i++)
                     sgld_dropout_mask_mc(mc->r, mc->step0 + i, mc->block0, units, y->rate,

@@ -58,7 +58,7 @@ void sgld_relu_forward(const float *in, float *out, size_t len);
 void sgld_relu_backward(const float *out, const float *dout, float *din, size_t len);
 void sgld_tanh_forward(const float *in, float *out, size_t len);
 void sgld_tanh_backward(const float *out, const float *dout, float *din, size_t len);
-void sgld_dropout_mask(const sgld_rng *r, uint64_t call, float rate, float *mask, size_t len);
+void sgld_dropout_mask(const sgld_rng *r, uint64_t call, uint32_t block0, float rate, float *mask, size_t len);
 /* MC dropout (sgld_net_predict_dropout): mask[j] for the units u = first + j of one row,
  * j < len: word u % 4 of block block0 + u / 4 of the stream (r, step, SGLD_RNG_MC_DROPOUT). */
 void sgld_dropout_mask_mc(const sgld_rng *r, uint64_t step, uint32_t block0, size_t first, float rate,

@@ -537,6 +537,31 @@ static void test_mc_dropout(void **state)
         double f = (double)n0[l] / (double)n_all, sd = sqrt(rates[l] * (1 - rates[l]) / (double)n_all);
         if (fabs(f - rates[l]) > 4 * sd) fail_msg("layer %d: %.4f of the units dropped, rate %g", l + 1, f, rates[l]);
     }
+    /* training masks (forward with train = 1): the two layers' masks of one call are
+     * independent too -- they once shared their random words, so a unit dropped at rate 0.25
+     * was always dropped at rate 0.5 too: P(both dropped) = 0.25 instead of 0.5 x 0.25 */
+    {
+        size_t both = 0, n_tr = 0, m0[2] = {0, 0};
+        memcpy(sgld_net_input(net), X, 7 * 5 * sizeof *X);
+        for (int call = 0; call < 100; call++) {
+            sgld_net_forward(net, th, 7, 1);
+            for (size_t u = 0; u < 7 * 8; u++) {
+                const int z0 = net->mask[dl[0]][u] == 0.0f, z1 = net->mask[dl[1]][u] == 0.0f;
+                both += z0 && z1;
+                m0[0] += z0;
+                m0[1] += z1;
+            }
+            n_tr += 7 * 8;
+        }
+        const double p = 0.5 * 0.25, sd = sqrt(p * (1 - p) / (double)n_tr);
+        if (fabs((double)both / (double)n_tr - p) > 4 * sd)
+            fail_msg("training masks: %.4f of the units dropped by both layers, %.4f if independent",
+                     (double)both / (double)n_tr, p);
+        for (int l = 0; l < 2; l++) {
+            const double f = (double)m0[l] / (double)n_tr, s1 = sqrt(rates[l] * (1 - rates[l]) / (double)n_tr);
+            if (fabs(f - rates[l]) > 4 * s1) fail_msg("training layer %d: %.4f dropped, rate %g", l + 1, f, rates[l]);
+        }
+    }
     /* predict (no masks) is deterministic after MC calls and equals a fresh network's */
     sgld_net_predict(net, th, X, NR, a);
     sgld_net *fresh;
