@@ -97,10 +97,10 @@ sgld_status sgld_net_parse_shape(const char *text, int *c, int *h, int *w);
 /* Creates a network for layout with a workspace for up to max_batch examples per call, and
  * the likelihood `loss` (noise_sd for SGLD_NET_GAUSS).  Dropout masks come from the Philox
  * stream keyed (seed, 0x44524f50 "DROP"), purpose SGLD_RNG_SAMPLER, counter = the number of
- * loglik calls so far, block = the
- * dropout layer's offset (the blocks of the dropout layers before it, 4 units a block) + unit / 4,
- * so the layers' masks are independent.  Sets flush-to-zero and denormals-are-zero for the calling thread
- * (denormal activations slow x86 down by ~100x and carry no information here).  Caller owns
+ * loglik calls so far, block = the dropout layer's offset (the blocks of the dropout layers
+ * before it, 4 units a block) + unit / 4, so the layers' masks are independent.  Sets
+ * flush-to-zero and denormals-are-zero for the calling thread (denormal activations slow x86
+ * down by ~100x and carry no information here).  Caller owns
  * *out (sgld_net_destroy).  Errors: SGLD_ERR_NOMEM, SGLD_ERR_ARG (bad max_batch). */
 sgld_status sgld_net_create(const sgld_net_layout *layout, size_t max_batch, sgld_net_loss loss,
                             double noise_sd, uint32_t seed, sgld_net **out);
