@@ -127,7 +127,8 @@ static void test_factors_mlp(void **state)
                 z2[o] = b2[o];
                 for (int j = 0; j < H; j++) z2[o] += (double)W2[o * H + j] * h[j];
             }
-            softmax_g(z2, K, (int)yt[r], g2);
+            /* split: kfac_y holds only the last chunk's targets (G is not checked then) */
+            softmax_g(z2, K, split ? 0 : (int)yt[r], g2);
             for (int j = 0; j < H; j++) {
                 g1[j] = 0;
                 for (int o = 0; o < K; o++) g1[j] += (double)W2[o * H + j] * g2[o];
