@@ -187,13 +187,13 @@ static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *gra
     const double share = (double)k->n_rows / (double)cfg->batch_size;
     const double wa = (1.0 - r) * share, wg = (1.0 - r) * k->n_train * share;
     float *const W = state + shared_floats(k);
-    float *w = W;
+    float *Wl = W;
     for (int l = 0; l < k->n_layers; l++) {
         const int na = k->n_a[l], ng = k->n_g[l];
-        tri_update(w, k->A[l], na, r, wa);
-        w += (size_t)na * (na + 1) / 2;
-        tri_update(w, k->G[l], ng, r, wg);
-        w += (size_t)ng * (ng + 1) / 2;
+        tri_update(Wl, k->A[l], na, r, wa);
+        Wl += (size_t)na * (na + 1) / 2;
+        tri_update(Wl, k->G[l], ng, r, wg);
+        Wl += (size_t)ng * (ng + 1) / 2;
     }
     if (refresh) { /* the chain's factors: the sum of its ranks' W, the same bits everywhere */
         memcpy(k->tri, W, k->n_tri * sizeof *W);
