@@ -19,7 +19,9 @@
  *          72  u32      CRC-32 of bytes 0..71 (so sizes are trusted before use)
  *          76  u32      0
  *          80  the configuration text ("key = value" lines, see sgld_checkpoint_config)
- *              then per chain: theta[n_params], state[state floats] (IEEE float32)
+ *              then per chain: theta[n_params], state[state floats] (IEEE float32): the
+ *              state its ranks share, then the part each rank keeps of its own (sampler.h,
+ *              prepare; ksgld's shares of the K-FAC factors), shard 0's first
  *     end - 4  u32      CRC-32 (IEEE 802.3, zlib's crc32) of every byte before it
  *
  * Writing is atomic: FILE.tmp is written and fsync'd, the current FILE is hard-linked to

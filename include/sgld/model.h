@@ -44,18 +44,25 @@ typedef struct sgld_model sgld_model;
  * the im2col patches, averaged over the output positions) and in G[l] ([n_g][n_g]) the mean
  * of g g^T (g = d log p(y~ | x) / d the layer's pre-activation output at one target y~ per
  * row drawn from the model's predictive distribution, Martens & Grosse 2015; conv: summed
- * over the positions, Grosse & Martens 2016), then sets `fresh` = 1; the consumer clears
- * it.  Collecting costs one extra backward pass per call.  `work`
- * holds 2 max(n_a^2, n_g^2) doubles of scratch for the consumer (factorizations).  These
- * are the statistics of this rank's rows only. */
+ * over the positions, Grosse & Martens 2016), sets n_rows = n and then `fresh` = 1 (also for
+ * n = 0: a shard that holds none of the minibatch leaves A = G = 0); the consumer clears it.
+ * Collecting costs one extra backward pass per call.  These are the statistics of this rank's
+ * rows only; the target of a row is keyed by its global index (data->row_begin + row), so the
+ * shards of a chain draw the targets one rank holding the whole batch would.  `work` holds
+ * 2 max(n_a^2, n_g^2) doubles and `tri` n_tri floats of scratch for the consumer
+ * (factorizations; every layer's A then G as packed lower triangles, row i's i + 1 entries:
+ * n_tri = sum_l n_a (n_a + 1) / 2 + n_g (n_g + 1) / 2). */
 typedef struct sgld_kfac {
     int n_layers;
     int n_a[SGLD_KFAC_MAX_LAYERS], n_g[SGLD_KFAC_MAX_LAYERS];
     size_t w_off[SGLD_KFAC_MAX_LAYERS], b_off[SGLD_KFAC_MAX_LAYERS];
     float *A[SGLD_KFAC_MAX_LAYERS], *G[SGLD_KFAC_MAX_LAYERS];
     double *work;
+    float *tri;
+    size_t n_tri;
     int collect;         /* set by the consumer */
     int fresh;           /* set by loglik_grad after collecting, cleared by the consumer */
+    size_t n_rows;       /* rows of the last collecting call (the A, G above are means over them) */
     double n_train;      /* rows of the whole training set (set by the consumer) */
 } sgld_kfac;
 

@@ -4,7 +4,8 @@
  * (the prior gradient plus N / B times the minibatch log-likelihood gradient).  Its state is
  * plain floats (part of a checkpoint: no pointers).  It runs on every rank of a chain with
  * the same noise (drawn from the chain's stream at this step), so the copies stay bitwise
- * identical.
+ * identical (a state part that is each rank's own, see prepare, enters only through
+ * chain_sum).
  *
  * Adding a sampler is one file in src/sampler/ defining a `const sgld_sampler_type` and one
  * line in the table of src/sampler/registry.c; its options are rows of the config table. */
@@ -25,6 +26,11 @@ struct sgld_model;
  * rank of the chain calls it the same number of times).  For multi-stage integrators. */
 typedef sgld_status (*sgld_gradient_fn)(void *self, const float *theta, float *grad, double *lp);
 
+/* Sums buf[0..n) in place over the ranks of the chain; every rank gets the same bits.
+ * Collective over the chain (every rank of the chain calls it at the same point with the same
+ * n).  For state that is a sum over the chain's data shards (ksgld's K-FAC factors). */
+typedef sgld_status (*sgld_chain_sum_fn)(void *self, float *buf, size_t n);
+
 typedef struct sgld_step_ctx {
     size_t n_params;
     uint64_t step;            /* 1-based step number (the counter of the noise stream) */
@@ -36,7 +42,8 @@ typedef struct sgld_step_ctx {
     const struct sgld_model *model; /* parameter layout (layers), for structured samplers */
     float *work;              /* 4 n_params floats of scratch */
     sgld_gradient_fn gradient;/* re-evaluation at a new theta (may be NULL in unit tests) */
-    void *gradient_self;
+    sgld_chain_sum_fn chain_sum; /* sum over the chain's ranks (NULL: a one-rank chain) */
+    void *gradient_self;      /* the self argument of gradient and chain_sum */
 } sgld_step_ctx;
 
 #define SGLD_SAMPLER_MAX_STATS 8
@@ -50,10 +57,13 @@ typedef struct sgld_sampler_type {
     /* Optional, for samplers that need the model's structure (ksgld): checks that model m and
      * a grid of n_shards shards per chain suit the sampler, prepares the model (e.g. turns on
      * its K-FAC statistics; n_train = rows of the training set) and sets *n_floats, which
-     * replaces state_size.  Called on every rank after the model's setup, before any work;
+     * replaces state_size, and *n_local <= *n_floats: the last *n_local floats of the state
+     * are this rank's own (e.g. sums over its shard's rows), which may differ between the
+     * ranks of a chain -- they must reach theta only through chain_sum; a checkpoint keeps
+     * every rank's (run.c).  Called on every rank after the model's setup, before any work;
      * not collective (every rank finds the same answer).  Errors: SGLD_ERR_USAGE, one line. */
     sgld_status (*prepare)(const struct sgld_model *m, const sgld_config *cfg, int n_shards,
-                           double n_train, size_t *n_floats);
+                           double n_train, size_t *n_floats, size_t *n_local);
     /* Initial state (ctx->step = 0; NULL: nothing to do; callers use sgld_sampler_init). */
     void (*init)(const sgld_step_ctx *ctx, const float *theta, float *state);
     /* One step.  Returns SGLD_OK or a failure (with sgld_error_set). */

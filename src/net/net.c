@@ -101,6 +101,7 @@ static void kfac_free(sgld_kfac **pk)
         sgld_free(k->G[l]);
     }
     sgld_free(k->work);
+    sgld_free(k->tri);
     sgld_free(k);
     *pk = NULL;
 }
@@ -123,8 +124,10 @@ static sgld_status kfac_build(const sgld_net_layout *L, sgld_kfac *k)
         SGLD_ALLOC(k->G[i], ng2);
         most = na2 > most ? na2 : most;
         most = ng2 > most ? ng2 : most;
+        k->n_tri += (na2 + (size_t)k->n_a[i]) / 2 + (ng2 + (size_t)k->n_g[i]) / 2;
     }
     SGLD_ALLOC(k->work, 2 * most);
+    SGLD_ALLOC(k->tri, k->n_tri);
     return SGLD_OK;
 }
 
@@ -165,10 +168,11 @@ static void kfac_add(sgld_net *net, int l, const float *dout, size_t n)
  * Gaussian: f + noise_sd z; heteroscedastic: f + exp(v / 2) z), and a backward of their loss
  * gradient (no parameter gradient) whose hook adds the layers' a a^T and g g^T: Martens &
  * Grosse's Fisher, not the empirical one.  u, z: stream (seed, DROP), purpose NOISE, counter
- * = the row's index in the data, element 0: each row keeps its draw (common random numbers;
- * its target moves with theta through the outputs), so the statistics depend only on theta
- * and the rows -- a resumed run reproduces them bitwise. */
-static void kfac_pass(sgld_net *net, const float *theta, const int64_t *rows, size_t m)
+ * = the row's global index (row0 + the local index), element 0: each row keeps its draw
+ * (common random numbers; its target moves with theta through the outputs), so the
+ * statistics depend only on theta and the rows, not on the shard holding them -- a resumed
+ * run reproduces them bitwise, and S shards draw what one rank would. */
+static void kfac_pass(sgld_net *net, const float *theta, int64_t row0, const int64_t *rows, size_t m)
 {
     const float *z = net->act[net->L.n_layers];
     const int K = net->L.n_out;
@@ -176,7 +180,7 @@ static void kfac_pass(sgld_net *net, const float *theta, const int64_t *rows, si
         const float *zi = z + i * K;
         double u[1];
         if (net->loss == SGLD_NET_SOFTMAX) {
-            sgld_rng_uniform(&net->drop_rng, (uint64_t)rows[i], SGLD_RNG_NOISE, 0, 1, u);
+            sgld_rng_uniform(&net->drop_rng, (uint64_t)(row0 + rows[i]), SGLD_RNG_NOISE, 0, 1, u);
             double mx = zi[0], sum = 0.0, c = 0.0;
             for (int k = 1; k < K; k++) mx = zi[k] > mx ? zi[k] : mx;
             for (int k = 0; k < K; k++) sum += exp(zi[k] - mx);
@@ -187,7 +191,7 @@ static void kfac_pass(sgld_net *net, const float *theta, const int64_t *rows, si
             }
             net->kfac_y[i] = (float)k;
         } else {
-            sgld_rng_normal(&net->drop_rng, (uint64_t)rows[i], SGLD_RNG_NOISE, 0, 1, u);
+            sgld_rng_normal(&net->drop_rng, (uint64_t)(row0 + rows[i]), SGLD_RNG_NOISE, 0, 1, u);
             double sd = net->loss == SGLD_NET_GAUSS ? net->noise_sd : exp(0.5 * zi[1]);
             net->kfac_y[i] = (float)(zi[0] + sd * u[0]);
         }
@@ -297,7 +301,7 @@ double sgld_net_loglik_grad(sgld_net *net, const float *theta, const sgld_datase
     const size_t d = net->L.in_size;
     double ll = 0.0;
     sgld_kfac *k = net->kfac;
-    const int collect = k && k->collect && n > 0;
+    const int collect = k && k->collect;
     if (collect)
         for (int l = 0; l < k->n_layers; l++) {
             memset(k->A[l], 0, (size_t)k->n_a[l] * k->n_a[l] * sizeof(float));
@@ -314,14 +318,15 @@ double sgld_net_loglik_grad(sgld_net *net, const float *theta, const sgld_datase
         sgld_net_forward(net, theta, m, 1);
         ll += sgld_net_loglik(net, y, m, net->dout);
         sgld_net_backward(net, theta, net->dout, m, grad, n <= net->max_batch ? dx : NULL);
-        if (collect) kfac_pass(net, theta, rows + start, m);
+        if (collect) kfac_pass(net, theta, data->row_begin, rows + start, m);
     }
     if (collect) {
-        for (int l = 0; l < k->n_layers; l++) {
+        for (int l = 0; l < k->n_layers && n > 0; l++) {
             const size_t na2 = (size_t)k->n_a[l] * k->n_a[l], ng2 = (size_t)k->n_g[l] * k->n_g[l];
             for (size_t i = 0; i < na2; i++) k->A[l][i] /= (float)n;
             for (size_t i = 0; i < ng2; i++) k->G[l][i] /= (float)n;
         }
+        k->n_rows = n;
         k->fresh = 1;
     }
     return ll;

@@ -71,17 +71,22 @@ typedef struct run {
     double scale;            /* N / B */
     double event_grad, event_allreduce; /* seconds in gradient() (to split the step's time) */
     int64_t n_grad;          /* gradient() calls */
+    int64_t n_chain_sum;     /* chain_sum() calls (allreduces besides the gradient's) */
     int chain_stop;          /* a rank of my chain was signalled (agreed through the allreduce) */
     size_t sampler_state;    /* sampler state floats */
-    size_t state_size;       /* state floats in a checkpoint: the sampler's, then with
+    size_t sampler_local;    /* the last of them that are this rank's own (sampler.h, prepare) */
+    size_t state_size;       /* state floats of a rank: the sampler's, then with
                               * --on-divergence shrink|skip the run's own two (below) */
+    size_t ck_state;         /* state floats of a chain in a checkpoint (ck_pack below) */
     int on_div;              /* --on-divergence: DIV_ABORT, DIV_SHRINK or DIV_SKIP */
     float *theta_prev, *state_prev; /* the state before the step, to undo a divergent one */
     int n_run_stats;         /* lp, step_size (and divergences with --on-divergence) */
     int64_t n_draws_done;    /* draws per chain flushed (or, without output, counted) so far */
     char *ck_config;         /* the chain-defining configuration text (checkpoint.h) */
-    float *ck_pack;          /* [n_params + state]: this chain's state (with --checkpoint) */
-    float *ck_all;           /* rank 0: [n_chains][n_params + state] */
+    float *ck_pack;          /* [n_params + ck_state]: this chain's theta, the state its ranks
+                              * share (sampler's, then the run's), then every shard's own part
+                              * in shard order (with --checkpoint) */
+    float *ck_all;           /* rank 0: [n_chains][n_params + ck_state] */
     /* draw buffer of a writer: per saved variable [flush][size], then lp, step_size and the
      * sampler's own stats, [flush] each */
     float *buf_var[SGLD_MODEL_MAX_VARS];
@@ -172,8 +177,8 @@ static sgld_status allocate(run *r, int keep_draws)
         }
     }
     if (cfg->checkpoint[0]) {
-        SGLD_ALLOC(r->ck_pack, P + ns);
-        if (r->grid->rank == 0) SGLD_ALLOC(r->ck_all, (size_t)r->grid->n_chains * (P + ns));
+        SGLD_ALLOC(r->ck_pack, P + r->ck_state);
+        if (r->grid->rank == 0) SGLD_ALLOC(r->ck_all, (size_t)r->grid->n_chains * (P + r->ck_state));
     }
     return SGLD_OK;
 }
@@ -330,6 +335,20 @@ static sgld_status gradient(void *self, const float *theta, float *grad, double 
     return SGLD_OK;
 }
 
+/* sgld_chain_sum_fn: an in-place MPI_Allreduce (sum) over the chain, like the gradient's (a
+ * one-rank chain has nothing to add).  Timed and counted as an allreduce. */
+static sgld_status chain_sum(void *self, float *buf, size_t n)
+{
+    run *r = self;
+    if (r->grid->n_shards == 1) return SGLD_OK;
+    SGLD_CHECK(n <= INT_MAX, SGLD_ERR_USAGE, "%zu floats to sum over the chain exceed one MPI message", n);
+    double t0 = MPI_Wtime();
+    SGLD_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, r->grid->chain_comm));
+    r->event_allreduce += MPI_Wtime() - t0;
+    r->n_chain_sum++;
+    return SGLD_OK;
+}
+
 /* Appends the buffered draws (collective).  Writers pass their chain. */
 static sgld_status flush(run *r)
 {
@@ -392,24 +411,60 @@ static uint64_t fnv1a(const void *p, size_t n)
     return h;
 }
 
-/* Saves the state after the current step (collective over the grid, right after a flush): the
- * writers gather [theta, state] of every chain to rank 0 over the shard-0 communicator and
- * rank 0 writes the file atomically; every rank returns the agreed status. */
-static sgld_status save_checkpoint(run *r, int64_t step)
+/* The chain's checkpoint record in r->ck_pack on its writer: theta, the state its ranks share
+ * (the sampler's without its local part, then the run's), then every shard's local part,
+ * gathered over the chain in shard order.  Collective over the chain. */
+static sgld_status pack_chain(run *r)
 {
-    const size_t P = r->model.n_params, per = P + r->state_size;
-    sgld_status st = SGLD_OK;
+    const size_t P = r->model.n_params, local = r->sampler_local, shared = r->sampler_state - local;
+    float *p = r->ck_pack + P;
     if (r->writer) {
         memcpy(r->ck_pack, r->theta, P * sizeof(float));
-        memcpy(r->ck_pack + P, r->state, r->state_size * sizeof(float));
+        memcpy(p, r->state, shared * sizeof(float));
+        memcpy(p + shared, r->state + r->sampler_state, (r->state_size - r->sampler_state) * sizeof(float));
+    }
+    p += r->state_size - local;
+    if (local && r->grid->n_shards > 1) {
+        if (MPI_Gather(r->state + shared, (int)local, MPI_FLOAT, r->writer ? p : NULL, (int)local, MPI_FLOAT, 0,
+                       r->grid->chain_comm) != MPI_SUCCESS)
+            return sgld_error_set(SGLD_ERR_MPI, "checkpoint %s: gathering the shards' state failed",
+                                  r->cfg->checkpoint);
+    } else if (local) {
+        memcpy(p, r->state + shared, local * sizeof(float));
+    }
+    return SGLD_OK;
+}
+
+/* The inverse of pack_chain on every rank of the chain (each takes its own shard's part).
+ * Local. */
+static void unpack_chain(run *r)
+{
+    const size_t P = r->model.n_params, local = r->sampler_local, shared = r->sampler_state - local;
+    const float *p = r->ck_pack + P;
+    memcpy(r->theta, r->ck_pack, P * sizeof(float));
+    memcpy(r->state, p, shared * sizeof(float));
+    memcpy(r->state + r->sampler_state, p + shared, (r->state_size - r->sampler_state) * sizeof(float));
+    p += r->state_size - local;
+    memcpy(r->state + shared, p + (size_t)r->grid->shard * local, local * sizeof(float));
+}
+
+/* Saves the state after the current step (collective over the grid, right after a flush): each
+ * chain packs its record on its writer (pack_chain), the writers gather them to rank 0 over
+ * the shard-0 communicator and rank 0 writes the file atomically; every rank returns the
+ * agreed status. */
+static sgld_status save_checkpoint(run *r, int64_t step)
+{
+    const size_t P = r->model.n_params, per = P + r->ck_state;
+    sgld_status st = pack_chain(r);
+    if (r->writer) { /* the writers' gather even after a failed pack: no rank is left waiting */
         if (MPI_Gather(r->ck_pack, (int)per, MPI_FLOAT, r->ck_all, (int)per, MPI_FLOAT, 0,
-                       r->grid->shard_comm) != MPI_SUCCESS)
+                       r->grid->shard_comm) != MPI_SUCCESS && st == SGLD_OK)
             st = sgld_error_set(SGLD_ERR_MPI, "checkpoint %s: gathering the chains failed", r->cfg->checkpoint);
         if (st == SGLD_OK && r->grid->rank == 0) {
             sgld_checkpoint ck = {.config_hash = sgld_checkpoint_hash(r->ck_config), .step = step,
                                   .n_draws = r->n_draws_done, .n_chains = r->grid->n_chains,
                                   .n_shards = r->grid->n_shards, .n_params = P,
-                                  .state_size = r->state_size, .config = r->ck_config, .data = r->ck_all};
+                                  .state_size = r->ck_state, .config = r->ck_config, .data = r->ck_all};
             st = sgld_checkpoint_save(r->cfg->checkpoint, &ck);
         }
     }
@@ -427,12 +482,12 @@ static int64_t draws_until(const sgld_config *cfg, const sgld_sampler_type *s, i
 
 /* Reads --checkpoint on rank 0 and checks it against this run (collective: the status is
  * agreed).  With apply, every rank takes its chain's theta and sampler state (rank 0 scatters
- * them to the chains' shard-0 ranks, which broadcast them over their chain) and *step and
- * *draws are set on every rank. */
+ * the chains' records to their shard-0 ranks, which broadcast them over their chain, and each
+ * rank unpacks its part: unpack_chain) and *step and *draws are set on every rank. */
 static sgld_status restore(run *r, int apply, int64_t *step, int64_t *draws)
 {
     const sgld_config *cfg = r->cfg;
-    const size_t P = r->model.n_params, per = P + r->state_size;
+    const size_t P = r->model.n_params, per = P + r->ck_state;
     sgld_checkpoint ck;
     memset(&ck, 0, sizeof ck);
     sgld_status st = SGLD_OK;
@@ -440,7 +495,7 @@ static sgld_status restore(run *r, int apply, int64_t *step, int64_t *draws)
         st = sgld_checkpoint_load(cfg->checkpoint, &ck);
         if (st == SGLD_OK)
             st = sgld_checkpoint_match(cfg->checkpoint, &ck, r->ck_config, r->grid->n_chains,
-                                       r->grid->n_shards, P, r->state_size);
+                                       r->grid->n_shards, P, r->ck_state);
         if (st == SGLD_OK && (ck.step > cfg->steps || ck.n_draws != draws_until(cfg, r->sampler, ck.step)))
             st = sgld_error_set(SGLD_ERR_PARSE, "checkpoint %s: step %lld with %lld draws does not fit "
                                 "this run (%lld draws by then)", cfg->checkpoint, (long long)ck.step,
@@ -466,8 +521,7 @@ static sgld_status restore(run *r, int apply, int64_t *step, int64_t *draws)
             st = sgld_error_set(SGLD_ERR_MPI, "MPI_Scatter of the checkpoint failed");
         if (MPI_Bcast(r->ck_pack, (int)per, MPI_FLOAT, 0, r->grid->chain_comm) != MPI_SUCCESS && st == SGLD_OK)
             st = sgld_error_set(SGLD_ERR_MPI, "MPI_Bcast of the checkpoint failed");
-        memcpy(r->theta, r->ck_pack, P * sizeof(float));
-        memcpy(r->state, r->ck_pack + P, r->state_size * sizeof(float));
+        unpack_chain(r);
     }
     *step = pos[0];
     *draws = pos[1];
@@ -545,7 +599,8 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
     double *ev = rep->event_seconds;
     int64_t *n_ev = rep->event_count;
     sgld_step_ctx ctx = {.n_params = P, .temperature = cfg->temperature, .rng = &r->rng, .work = r->work,
-                         .cfg = cfg, .model = &r->model, .gradient = gradient, .gradient_self = r};
+                         .cfg = cfg, .model = &r->model, .gradient = gradient, .chain_sum = chain_sum,
+                         .gradient_self = r};
     sgld_status local = SGLD_OK;
     double lp = 0.0, last_checkpoint = MPI_Wtime();
     int64_t stop_at = 0; /* the agreed step to stop after, once a stop was requested */
@@ -655,7 +710,7 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
         if (stop_at) break;
     }
     n_ev[SGLD_EV_GRAD] = r->n_grad;
-    n_ev[SGLD_EV_ALLREDUCE] = r->grid->n_shards > 1 ? r->n_grad : 0;
+    n_ev[SGLD_EV_ALLREDUCE] = r->grid->n_shards > 1 ? r->n_grad + r->n_chain_sum : 0;
     rep->incomplete = rep->last_step < cfg->steps;
     rep->theta_hash = fnv1a(r->theta, P * sizeof(float));
     progress_show(&pg, rep->last_step, cfg->steps, lp,
@@ -790,7 +845,7 @@ static void plan(const run *r, int64_t n_draws, sgld_run_plan *p)
         if (r->model.vars[v].save) saved += (int64_t)r->model.vars[v].size;
     p->n_ranks = r->grid->size;
     p->n_params = (int64_t)r->model.n_params;
-    p->state_floats = (int64_t)r->state_size;
+    p->state_floats = (int64_t)r->ck_state;
     p->draws_per_flush = cfg->flush_draws;
     p->steps_per_flush = cfg->flush_draws * cfg->thin;
     /* float32 parameters, float64 lp, step_size and stats, int64 draw coordinates */
@@ -853,18 +908,19 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     /* ksgld (issue 5): a sampler that needs the model's layers checks them and sizes its state. */
     if (r.sampler->prepare)
         SGLD_TRY_GOTO(r.sampler->prepare(&r.model, cfg, r.grid->n_shards, (double)r.train->n_total,
-                                         &r.sampler_state), st, done);
+                                         &r.sampler_state, &r.sampler_local), st, done);
     else
         r.sampler_state = sgld_sampler_state_size(r.sampler, r.model.n_params);
     r.on_div = !strcmp(cfg->on_divergence, "shrink") ? DIV_SHRINK
              : !strcmp(cfg->on_divergence, "skip")   ? DIV_SKIP
                                                        : DIV_ABORT;
     r.state_size = r.sampler_state + (r.on_div != DIV_ABORT ? DIV_STATE : 0);
+    r.ck_state = r.state_size + (size_t)(r.grid->n_shards - 1) * r.sampler_local;
     r.n_run_stats = r.on_div != DIV_ABORT ? 3 : 2;
     st = cfg->checkpoint[0] ? sgld_checkpoint_config(cfg, &r.ck_config) : SGLD_OK;
-    if (st == SGLD_OK && (r.model.n_params + r.state_size > INT_MAX))
+    if (st == SGLD_OK && (r.model.n_params + r.ck_state > INT_MAX))
         st = sgld_error_set(SGLD_ERR_USAGE, "--checkpoint: %zu parameters and state floats per chain "
-                            "exceed one MPI message", r.model.n_params + r.state_size);
+                            "exceed one MPI message", r.model.n_params + r.ck_state);
     st = sgld_status_agree(r.grid->comm, st);
     if (st != SGLD_OK) goto done;
 

@@ -12,12 +12,12 @@
  * (factor + sqrt(d) I) the Cholesky factor (K^T K = the inverse).
  * A_l, G_l are running averages (decay r = --kfac-decay; the first step takes the batch's
  * values) of the minibatch statistics the model leaves with the gradient (sgld_kfac in
- * sgld/model.h): A = mean a a^T (a = layer input and 1; conv: patches averaged over
- * positions, KFC), G = n_train x mean g g^T (g = d log p(y~|x) / d pre-activation, y~ drawn
- * from the model's predictive distribution): the Fisher of the whole data set's
- * log-likelihood as K-FAC defines it (the observed-target "empirical" Fisher shrinks where the
- * batch happens to fit well and then made steps explode), so P is an approximate inverse
- * posterior curvature and eps is dimensionless (P <= I / d: with
+ * sgld/model.h) over the chain's whole minibatch: A = mean a a^T (a = layer input and 1;
+ * conv: patches averaged over positions, KFC), G = n_train x mean g g^T (g = d log p(y~|x) /
+ * d pre-activation, y~ drawn from the model's predictive distribution): the Fisher of the
+ * whole data set's log-likelihood as K-FAC defines it (the observed-target "empirical" Fisher
+ * shrinks where the batch happens to fit well and then made steps explode), so P is an
+ * approximate inverse posterior curvature and eps is dimensionless (P <= I / d: with
  * d = 1 / prior_sd^2, P never exceeds the prior covariance).  Cholesky factors (double)
  * refreshed on step 1 and every --kfac-every steps after.
  *
@@ -29,9 +29,29 @@
  * Lyapunov equation S_P S^-1 + S^-1 S_P = 2 P, S_P = S only if P = I); provided to
  * reproduce that paper, not to sample the posterior.
  *
- * Only for one shard per chain (prepare refuses S > 1): the statistics are each rank's rows.
- * Randomness: the noise = NOISE elements [0, n).  State: 1 flag (averages started), then per
- * layer A [na^2], G [ng^2], K_A [na^2], K_G [ng^2] floats (a checkpoint carries them).
+ * S shards per chain.  A chain's minibatch of B rows is split over its S ranks (each takes
+ * the batch rows its shard holds: b_s rows, sum_s b_s = B, unequal from step to step), and the
+ * model leaves each rank the mean over its own b_s rows.  The chain's factor is linear in
+ * them: A_t = r A_{t-1} + (1 - r) sum_s (b_s / B) mean_s, so A_t = sum_s W_s,t with every
+ * rank keeping W_s,t = r W_s,t-1 + (1 - r) (b_s / B) mean_s,t, its share of the running
+ * average (likewise G).  Only the inverses need the sum: on refresh steps the ranks sum their
+ * W over the chain (ctx->chain_sum: one MPI_Allreduce of every layer's A and G packed as
+ * lower triangles -- the Cholesky reads no more) and then factorize the same sum, so K_A, K_G
+ * and theta stay bitwise equal across the chain; the targets y~ are keyed by the row's global
+ * index, so S shards see the statistics one rank would.  S = 1 is the same arithmetic as a
+ * single running average (b_s / B = 1; the sum is a copy).
+ * Communication: F = sum_l n_a (n_a + 1) / 2 + n_g (n_g + 1) / 2 floats once every
+ * --kfac-every k steps, F / k per step on average, beside the per-step gradient allreduce of
+ * n_params + 2 floats.  The alternative, the factors in the per-step fused buffer, would send
+ * F every step: for a 784-100-10 MLP F = 318,761 against n_params = 79,510, 4x the gradient
+ * on every step, vs 0.4x on average here at the default k = 10 (an fc layer alone:
+ * F / n_params ~ (n_a / n_g + n_g / n_a) / 2 >= 1, so the fused buffer at least doubles).
+ * The price is W in the checkpoint: each rank's W differs, so a checkpoint keeps all S
+ * (sampler.h's local state; run.c gathers them).
+ * Randomness: the noise = NOISE elements [0, n), the chain's stream (the same on its ranks).
+ * State: 1 flag (averages started), then per layer K_A [na^2], K_G [ng^2] (shared by the
+ * chain), then this rank's W: per layer A, G lower triangles [na (na+1)/2], [ng (ng+1)/2]
+ * (the local part; the layout of sgld_kfac's `tri`, where the refresh sums them).
  * ctx->work: z, D, tmp, E (n floats each).  sample_stats: kfac_precond_mean = mean diag P. */
 #include <cblas.h>
 #include <math.h>
@@ -48,11 +68,11 @@ static size_t state_size(size_t n_params)
     return HEAD; /* the real size comes from prepare */
 }
 
-static size_t kfac_floats(const sgld_kfac *k)
+/* Floats of the state shared by the chain: the flag and the inverse factors K_A, K_G. */
+static size_t shared_floats(const sgld_kfac *k)
 {
     size_t n = HEAD;
-    for (int l = 0; l < k->n_layers; l++)
-        n += 2 * ((size_t)k->n_a[l] * k->n_a[l] + (size_t)k->n_g[l] * k->n_g[l]);
+    for (int l = 0; l < k->n_layers; l++) n += (size_t)k->n_a[l] * k->n_a[l] + (size_t)k->n_g[l] * k->n_g[l];
     return n;
 }
 
@@ -64,21 +84,20 @@ static sgld_kfac *kfac_of(const sgld_step_ctx *ctx)
 }
 
 static sgld_status prepare(const sgld_model *m, const sgld_config *cfg, int n_shards, double n_train,
-                           size_t *n_floats)
+                           size_t *n_floats, size_t *n_local)
 {
     (void)cfg;
+    (void)n_shards; /* any: the factors are summed over the chain's shards */
     SGLD_CHECK(m->type->kfac, SGLD_ERR_USAGE,
                "--sampler ksgld: model '%s' has no dense or conv layers (K-FAC needs --model mlp or cnn)",
                m->type->name);
-    SGLD_CHECK(n_shards == 1, SGLD_ERR_USAGE,
-               "ksgld: --chains must equal the number of ranks (one shard per chain) in this version, "
-               "got %d shards per chain", n_shards);
     sgld_kfac *k;
     SGLD_TRY(m->type->kfac(m, &k));
     k->collect = 1;
     k->fresh = 0;
     k->n_train = n_train;
-    *n_floats = kfac_floats(k);
+    *n_local = k->n_tri;
+    *n_floats = shared_floats(k) + k->n_tri;
     return SGLD_OK;
 }
 
@@ -86,12 +105,22 @@ static void init(const sgld_step_ctx *ctx, const float *theta, float *state)
 {
     (void)theta;
     const sgld_kfac *k = kfac_of(ctx);
-    memset(state, 0, (k ? kfac_floats(k) : HEAD) * sizeof *state);
+    memset(state, 0, (k ? shared_floats(k) + k->n_tri : HEAD) * sizeof *state);
 }
 
-/* K = C^-1 (lower triangular) with C C^T = S + s I, in double (w: 2 n^2 doubles).  A failed
- * factorization (only a non-finite S can cause one) leaves K all NaN, so the step makes
- * theta non-finite and the run loop's divergence handling takes over. */
+/* W <- r W + w M on the lower triangle of the n x n M, W packed (row i's i + 1 entries). */
+static void tri_update(float *W, const float *M, int n, double r, double w)
+{
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j <= i; j++) W[j] = (float)(r * W[j] + w * M[(size_t)i * n + j]);
+        W += i + 1;
+    }
+}
+
+/* K = C^-1 (lower triangular) with C C^T = S + s I, S given by its packed lower triangle, in
+ * double (w: 2 n^2 doubles).  A failed factorization (only a non-finite S can cause one)
+ * leaves K all NaN, so the step makes theta non-finite and the run loop's divergence
+ * handling takes over. */
 static void chol_inverse(const float *S, int n, double s, double *w, float *K)
 {
     double *C = w, *X = w + (size_t)n * n;
@@ -99,7 +128,7 @@ static void chol_inverse(const float *S, int n, double s, double *w, float *K)
         const double *cj = C + (size_t)j * n;
         for (int i = j; i < n; i++) {
             double *ci = C + (size_t)i * n;
-            double v = S[(size_t)i * n + j] + (i == j ? s : 0.0);
+            double v = S[(size_t)i * (i + 1) / 2 + j] + (i == j ? s : 0.0);
             for (int q = 0; q < j; q++) v -= ci[q] * cj[q];
             if (i == j) {
                 if (!(v > 0.0)) {
@@ -154,19 +183,35 @@ static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *gra
     const double r = started ? cfg->kfac_decay : 0.0, s = sqrt(cfg->kfac_damping);
     const int refresh = !started || (ctx->step - 1) % (uint64_t)cfg->kfac_every == 0;
     const double eps = ctx->eps, sd = sqrt(eps * ctx->temperature);
+    /* this rank's share of the batch: b_s / B (1 on a one-rank chain) */
+    const double share = (double)k->n_rows / (double)cfg->batch_size;
+    const double wa = (1.0 - r) * share, wg = (1.0 - r) * k->n_train * share;
+    float *const W = state + shared_floats(k);
+    float *Wl = W;
+    for (int l = 0; l < k->n_layers; l++) {
+        const int na = k->n_a[l], ng = k->n_g[l];
+        tri_update(Wl, k->A[l], na, r, wa);
+        Wl += (size_t)na * (na + 1) / 2;
+        tri_update(Wl, k->G[l], ng, r, wg);
+        Wl += (size_t)ng * (ng + 1) / 2;
+    }
+    if (refresh) { /* the chain's factors: the sum of its ranks' W, the same bits everywhere */
+        memcpy(k->tri, W, k->n_tri * sizeof *W);
+        if (ctx->chain_sum) SGLD_TRY(ctx->chain_sum(ctx->gradient_self, k->tri, k->n_tri));
+    }
     float *z = ctx->work, *D = ctx->work + n, *T = ctx->work + 2 * n, *E = ctx->work + 3 * n;
     sgld_rng_normal_float(ctx->rng, ctx->step, SGLD_RNG_NOISE, 0, n, z);
     float *p = state + HEAD;
+    const float *f = k->tri;
     for (int l = 0; l < k->n_layers; l++) {
         const int na = k->n_a[l], ng = k->n_g[l];
-        const size_t na2 = (size_t)na * na, ng2 = (size_t)ng * ng;
-        float *A = p, *G = A + na2, *KA = G + ng2, *KG = KA + na2;
-        p = KG + ng2;
-        for (size_t i = 0; i < na2; i++) A[i] = (float)(r * A[i] + (1.0 - r) * k->A[l][i]);
-        for (size_t i = 0; i < ng2; i++) G[i] = (float)(r * G[i] + (1.0 - r) * k->n_train * k->G[l][i]);
+        float *KA = p, *KG = KA + (size_t)na * na;
+        p = KG + (size_t)ng * ng;
         if (refresh) {
-            chol_inverse(A, na, s, k->work, KA);
-            chol_inverse(G, ng, s, k->work, KG);
+            chol_inverse(f, na, s, k->work, KA);
+            f += (size_t)na * (na + 1) / 2;
+            chol_inverse(f, ng, s, k->work, KG);
+            f += (size_t)ng * (ng + 1) / 2;
         }
         /* noise E = K_G^T Z K_A */
         gather(k, l, z, E);
@@ -201,7 +246,7 @@ static void stats(const sgld_step_ctx *ctx, const float *theta, const float *sta
     const float *p = state + HEAD;
     for (int l = 0; k && l < k->n_layers; l++) {
         const int na = k->n_a[l], ng = k->n_g[l];
-        const float *KA = p + (size_t)na * na + (size_t)ng * ng, *KG = KA + (size_t)na * na;
+        const float *KA = p, *KG = KA + (size_t)na * na;
         p = KG + (size_t)ng * ng;
         double sa = 0.0, sg = 0.0;
         for (size_t e = 0; e < (size_t)na * na; e++) sa += (double)KA[e] * KA[e];

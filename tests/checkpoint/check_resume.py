@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """check_resume.py - checkpoint and restart of sgld-dist end to end (issue 6).
 
-  check_resume.py BUILD interrupt RANKS CHAINS STEPS
+  check_resume.py BUILD interrupt RANKS CHAINS STEPS [OPTION...]
       A run interrupted by SIGTERM at 5 different steps (three times every rank, twice one
       rank only, so that the other chains learn of it at a flush point) and then by SIGUSR1
       sent to mpirun (which forwards it), resumed with --resume after each, must give a sample
       file whose every variable is bitwise the uninterrupted run's (same layout and seed).
-      Every interrupted run exits 3 and names its step; the steps are distinct.
+      Every interrupted run exits 3 and names its step; the steps are distinct.  OPTIONs are
+      added to every run (e.g. another sampler and model).
   check_resume.py BUILD kill9 RANKS CHAINS STEPS
       kill -9 of every rank mid-run leaves a sample file that h5py and xarray open, holding
       every draw up to the last flush (bitwise the uninterrupted run's prefix), at least the
@@ -46,7 +47,7 @@ def base_args(steps):
     return ["--chains", CHAINS, "--steps", str(steps), "--burnin", "1000", "--thin", "10",
             "--flush-every", "50", "--batch-size", "50", "--seed", "77", "--quiet",
             "--output", "run.h5", "--checkpoint", "run.ckpt",
-            "--checkpoint-every", str(steps // 50)]
+            "--checkpoint-every", str(steps // 50)] + EXTRA
 
 
 def launch(cwd, args):
@@ -298,10 +299,12 @@ def badinput():
 
 if __name__ == "__main__":
     mode = sys.argv[2]
+    EXTRA = []
     if mode == "badinput":
         RANKS, CHAINS = "2", "2"
         badinput()
     else:
         RANKS, CHAINS, STEPS = sys.argv[3], sys.argv[4], int(sys.argv[5])
+        EXTRA = sys.argv[6:]
         {"interrupt": interrupt, "kill9": kill9}[mode](STEPS)
     print("OK")

@@ -149,6 +149,8 @@ CASES = [
     ("unknown option", "dist", ["--stpes", "10"] + S, r"--stpes"),
     ("unknown model", "dist", ["--model", "mlp9"] + S, r"unknown model 'mlp9' \(valid: linreg, logreg, softmax"),
     ("unknown sampler", "dist", ["--sampler", "nuts"] + S, r"unknown sampler 'nuts' \(valid: sgd, sgld"),
+    ("ksgld on a model without layers", "dist", ["--sampler", "ksgld", "--model", "linreg"] + S,
+     r"--sampler ksgld: model 'linreg' has no dense or conv layers \(K-FAC needs --model mlp or cnn\)"),
     ("non-numeric value (flag)", "dist", ["--step-size", "fast"] + S, r"--step-size.*'fast'"),
     ("missing option value", "dist", S + ["--seed"], r"--seed"),
     ("chains do not divide ranks", "dist", ["--chains", "3"] + S, r"--chains 3 does not divide the 4 MPI ranks", 4),

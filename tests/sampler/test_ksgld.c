@@ -19,8 +19,10 @@
  *     probability ~0.3%, and the seed is fixed).
  * (3) A run through sgld_run on a small nonlinear network (mlp fc8-fc1 on synthetic:linreg3)
  *     stays finite; its posterior mean prediction is not checked (no exact answer).
- * (4) Bad input: a model without layers, S > 1 shards, --precondition other than both|noise,
- *     --kfac-decay outside [0, 1), --kfac-every 0, --kfac-damping 0: one line each. */
+ * (4) Bad input: a model without layers, --precondition other than both|noise, --kfac-decay
+ *     outside [0, 1), --kfac-every 0, --kfac-damping 0: one line each.  S > 1 shards are
+ *     accepted (prepare sizes the local part of the state; the MPI behaviour is
+ *     test_ksgld_mpi.c's). */
 #include "sgld_test.h"
 
 #include <math.h>
@@ -125,7 +127,8 @@ static void test_factors_mlp(void **state)
                 z2[o] = b2[o];
                 for (int j = 0; j < H; j++) z2[o] += (double)W2[o * H + j] * h[j];
             }
-            softmax_g(z2, K, (int)yt[r], g2);
+            /* split: kfac_y holds only the last chunk's targets (G is not checked then) */
+            softmax_g(z2, K, split ? 0 : (int)yt[r], g2);
             for (int j = 0; j < H; j++) {
                 g1[j] = 0;
                 for (int o = 0; o < K; o++) g1[j] += (double)W2[o * H + j] * g2[o];
@@ -286,10 +289,11 @@ static void noise_case(const char *mode)
     cfg.kfac_decay = 0;
     cfg.kfac_damping = 0.3;
     cfg.kfac_every = 7;
+    cfg.batch_size = 6; /* regrad's rows: the whole batch on this one rank */
     const sgld_sampler_type *s = sgld_sampler_find("ksgld");
     assert_non_null(s);
-    size_t ns;
-    assert_int_equal(s->prepare(&f.m, &cfg, 1, 50.0, &ns), SGLD_OK);
+    size_t ns, nl;
+    assert_int_equal(s->prepare(&f.m, &cfg, 1, 50.0, &ns, &nl), SGLD_OK);
     float *st = calloc(ns, sizeof *st), work[4 * NP], theta[NP], g[NP];
     sgld_rng rng = {77, 1};
     sgld_step_ctx ctx = {.n_params = NP, .eps = 0.02, .temperature = 1.3, .rng = &rng, .cfg = &cfg, .model = &f.m,
@@ -435,15 +439,16 @@ static void test_bad_input(void **state)
     expect_usage(bad_every, 3, "kfac-every");
     const char *bad_damp[] = {"sgld-dist", "--kfac-damping", "0"};
     expect_usage(bad_damp, 3, "kfac-damping");
-    /* S > 1 shards: the check in prepare (an MPI run with 2 ranks and 1 chain would reach it) */
+    /* S > 1 shards are accepted: the state's last part (each rank's share of the factors, as
+     * packed lower triangles) is local; fc2-fc1 on 3 inputs: n_a 4, 3; n_g 2, 1 */
     fixture f;
     make(&f, "mlp", "fc2-fc1", "", 3, 0, 4, 4);
     sgld_config cfg;
     sgld_config_defaults(&cfg);
-    size_t ns;
-    assert_int_equal(sgld_sampler_find("ksgld")->prepare(&f.m, &cfg, 2, 4.0, &ns), SGLD_ERR_USAGE);
-    printf("  %s\n", sgld_error_message());
-    assert_non_null(strstr(sgld_error_message(), "one shard per chain"));
+    size_t ns, nl;
+    assert_int_equal(sgld_sampler_find("ksgld")->prepare(&f.m, &cfg, 2, 4.0, &ns, &nl), SGLD_OK);
+    assert_int_equal(nl, 10 + 3 + 6 + 1);
+    assert_int_equal(ns, 1 + (16 + 4 + 9 + 1) + nl);
     sgld_model_finalize(&f.m);
 }
 
