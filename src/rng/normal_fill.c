@@ -59,27 +59,37 @@ static void philox_chunk(uint32_t k0, uint32_t k1, uint32_t first, uint32_t c1, 
 #include <sleef.h>
 /* The same Philox with AVX-512 intrinsics: 8 blocks per vector, each 32-bit word in a 64-bit
  * lane, so 32 x 32 -> 64 products are single vpmuludq (the compiler's version of the loop
- * above emulates a 64 x 64 product). */
+ * above emulates a 64 x 64 product).  vpmuludq reads only the low 32 bits of a lane and the
+ * words are taken from the low halves at the end, so the high halves may hold garbage: no
+ * masking, and the two 3-way XORs are one vpternlogq each (6 vector operations a round, not
+ * 10).  Two vectors (16 blocks) are interleaved, so that the multiplies' latency overlaps. */
 __attribute__((target("avx512f"))) static void philox_avx512(uint32_t k0, uint32_t k1, uint32_t first, uint32_t c1,
                                                              uint32_t c2, uint32_t c3, uint32_t *w0, uint32_t *w2)
 {
     const __m512i M0 = _mm512_set1_epi64(0xD2511F53), M1 = _mm512_set1_epi64(0xCD9E8D57);
-    const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFF), lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-    for (int i = 0; i < CHUNK; i += 8) {
-        __m512i x0 = _mm512_and_si512(_mm512_add_epi64(_mm512_set1_epi64((uint32_t)(first + (uint32_t)i)), lane), lo32);
+    const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), eight = _mm512_set1_epi64(8);
+    for (int i = 0; i < CHUNK; i += 16) {
+        __m512i x0 = _mm512_add_epi64(_mm512_set1_epi64((uint32_t)(first + (uint32_t)i)), lane);
+        __m512i y0 = _mm512_add_epi64(x0, eight); /* low 32 bits wrap as uint32 counters do */
         __m512i x1 = _mm512_set1_epi64(c1), x2 = _mm512_set1_epi64(c2), x3 = _mm512_set1_epi64(c3);
+        __m512i y1 = x1, y2 = x2, y3 = x3;
         uint32_t a = k0, b = k1;
         for (int r = 0; r < 10; r++) {
+            const __m512i va = _mm512_set1_epi64(a), vb = _mm512_set1_epi64(b);
             __m512i p0 = _mm512_mul_epu32(x0, M0), p1 = _mm512_mul_epu32(x2, M1);
-            x0 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), x1), _mm512_set1_epi64(a));
-            x2 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), x3), _mm512_set1_epi64(b));
-            x1 = _mm512_and_si512(p1, lo32);
-            x3 = _mm512_and_si512(p0, lo32);
+            __m512i q0 = _mm512_mul_epu32(y0, M0), q1 = _mm512_mul_epu32(y2, M1);
+            x0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), x1, va, 0x96); /* a ^ b ^ c */
+            x2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), x3, vb, 0x96);
+            y0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(q1, 32), y1, va, 0x96);
+            y2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(q0, 32), y3, vb, 0x96);
+            x1 = p1, x3 = p0, y1 = q1, y3 = q0;
             a += 0x9E3779B9u;
             b += 0xBB67AE85u;
         }
         _mm256_storeu_si256((__m256i *)(w0 + i), _mm512_cvtepi64_epi32(x0));
         _mm256_storeu_si256((__m256i *)(w2 + i), _mm512_cvtepi64_epi32(x2));
+        _mm256_storeu_si256((__m256i *)(w0 + i + 8), _mm512_cvtepi64_epi32(y0));
+        _mm256_storeu_si256((__m256i *)(w2 + i + 8), _mm512_cvtepi64_epi32(y2));
     }
 }
 
@@ -129,19 +139,13 @@ static void box_muller_libm(const uint32_t *w0, const uint32_t *w2, float *rad, 
     }
 }
 
-static void normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out);
-
-void sgld_rng_normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out)
-{
-    double t0 = rng_clock();
-    normal_fill(r, step, purpose, n, out);
-    rng_timing_add(rng_clock() - t0);
-}
-
-static void normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out)
+/* The stream's elements [0, n): written to out (y == NULL), or y[i] = b y[i] + (a x[i] + sd z_i)
+ * (x NULL: a x[i] taken as 0), chunk by chunk while the chunk's normals are in L1. */
+static void normal_run(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out, float b, float a,
+                       const float *x, float sd, float *y)
 {
     uint32_t w0[CHUNK], w2[CHUNK];
-    float rad[CHUNK], c[CHUNK], s[CHUNK];
+    float rad[CHUNK], c[CHUNK], s[CHUNK], z[2 * CHUNK];
 #if USE_SIMD
     const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     const int avx512 = __builtin_cpu_supports("avx512f");
@@ -159,12 +163,35 @@ static void normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size
         else
 #endif
             box_muller_libm(w0, w2, rad, c, s);
-        size_t m = (n - 2 * b0) / 2 < CHUNK ? (n - 2 * b0) / 2 : CHUNK;
-        float *o = out + 2 * b0;
-        for (size_t i = 0; i < m; i++) {
+        const size_t len = n - 2 * b0 < 2 * CHUNK ? n - 2 * b0 : 2 * CHUNK; /* odd n: last chunk odd */
+        float *o = y ? z : out + 2 * b0;
+        for (size_t i = 0; i < len / 2; i++) {
             o[2 * i] = rad[i] * c[i];
             o[2 * i + 1] = rad[i] * s[i];
         }
-        if (m < CHUNK && 2 * b0 + 2 * m < n) o[2 * m] = rad[m] * c[m]; /* odd n: the last element */
+        if (len % 2) o[len - 1] = rad[len / 2] * c[len / 2];
+        if (!y) continue;
+        float *yy = y + 2 * b0;
+        if (x) {
+            const float *xx = x + 2 * b0;
+            for (size_t i = 0; i < len; i++) yy[i] = b * yy[i] + (a * xx[i] + sd * z[i]);
+        } else {
+            for (size_t i = 0; i < len; i++) yy[i] = b * yy[i] + sd * z[i];
+        }
     }
+}
+
+void sgld_rng_normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out)
+{
+    double t0 = rng_clock();
+    normal_run(r, step, purpose, n, out, 0.0f, 0.0f, NULL, 0.0f, NULL);
+    rng_timing_add(rng_clock() - t0);
+}
+
+void sgld_rng_normal_update(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float b, float a,
+                            const float *x, float sd, float *y)
+{
+    double t0 = rng_clock();
+    normal_run(r, step, purpose, n, NULL, b, a, x, sd, y);
+    rng_timing_add(rng_clock() - t0);
 }

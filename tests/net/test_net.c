@@ -439,6 +439,33 @@ static void test_noise(void **state)
     }
 }
 
+/* The fused Langevin update uses the normals of sgld_rng_normal_fill: with b = 1 bitwise the
+ * values of `fill z; y += a x + sd z` (the sgld sampler's old loop), and y = b y + sd z without x;
+ * every length (odd, chunk boundaries), nothing touched past n, and step >= 2^32. */
+static void test_noise_update(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {1, 2, 127, 128, 129, 255, 256, 257, 1001};
+    static float z[1002], x[1002], y[1002], want[1002];
+    sgld_rng r = {9, 3};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const size_t n = sizes[k];
+        const uint64_t step = k == 3 ? (1ull << 32) + 5 : 11 + k;
+        const float a = 0.25f * (float)(k + 1), sd = 0.03f, b = 0.9990234375f;
+        for (size_t i = 0; i < 1002; i++) x[i] = (float)sin(0.1 * i), y[i] = want[i] = (float)cos(0.3 * i);
+        sgld_rng_normal_fill(&r, step, SGLD_RNG_NOISE, n, z);
+        for (size_t i = 0; i < n; i++) want[i] += a * x[i] + sd * z[i];
+        sgld_rng_normal_update(&r, step, SGLD_RNG_NOISE, n, 1.0f, a, x, sd, y);
+        for (size_t i = 0; i < 1002; i++)
+            if (y[i] != want[i]) fail_msg("n = %zu, element %zu: %.9g vs %.9g", n, i, y[i], want[i]);
+        for (size_t i = 0; i < 1002; i++) y[i] = want[i] = (float)cos(0.3 * i);
+        for (size_t i = 0; i < n; i++) want[i] = b * want[i] + sd * z[i];
+        sgld_rng_normal_update(&r, step, SGLD_RNG_NOISE, n, b, 0.0f, NULL, sd, y);
+        for (size_t i = 0; i < 1002; i++)
+            if (y[i] != want[i]) fail_msg("no x, n = %zu, element %zu: %.9g vs %.9g", n, i, y[i], want[i]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -447,6 +474,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_spec), cmocka_unit_test(test_bad_specs),
         cmocka_unit_test(test_models), cmocka_unit_test(test_model_errors),
         cmocka_unit_test(test_init), cmocka_unit_test(test_noise),
+        cmocka_unit_test(test_noise_update),
     };
     return sgld_test_run(argc, argv, "net", tests, sizeof tests / sizeof tests[0]);
 }
