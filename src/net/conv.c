@@ -2,84 +2,195 @@
  * padding p = (k - 1) / 2, by im2col + cblas_sgemm, one image at a time.
  *
  *   col[(c k + u) k + v][y W + x] = X[c][y + u - p][x + v - p]   (0 outside)
- *   Y[o][H W] = W[o][c k k] col + bias[o]                          (sgemm, straight into Y)
+ *   Y[o][H W] = W[o][c k k] col + bias[o]                          (sgemm, then one pass)
+ * The pass after the GEMM adds the bias and, fused with the layers that follow (net.c), applies
+ * the ReLU and the 2 x 2 max-pool while the image's output is in L2: the network then writes
+ * only the pooled output and its argmax, not the conv's and the ReLU's full-size outputs.
  * K-FAC statistics (sgld_conv_kfac, only for ksgld): per image, col col^T / (H W) and dY dY^T.
  * Backward, per image:
  *   dW += dY col^T (col recomputed),  dbias[o] += sum dY[o][:] (double),
  *   dcol = W^T dY,  dX = col2im(dcol)
  * Per image the col buffer (c k k x H W floats: 627 KB for the seed CNN's conv2) stays in
  * L2 between im2col and the GEMM; a batch-wide col (n H W columns, 40 MB at batch 64) made
- * OpenBLAS pack a matrix far out of cache and ran at a third of the speed. */
+ * OpenBLAS pack a matrix far out of cache and ran at a third of the speed.
+ *
+ * im2col and col2im copy rows of W floats shifted by v - p: with AVX-512 (checked at run
+ * time) one masked load and store per 16 floats, the zero padding being the masked-off
+ * lanes; col2im sums the k k shifted rows that land on each input row in registers and stores
+ * it once (no memset, no read-modify-write).  Elsewhere the plain loops. */
 #include <cblas.h>
 #include <string.h>
 
 #include "net_impl.h"
 
-static void im2col(const sgld_layer *y, const float *in, size_t n, float *col)
+int sgld_conv_plain = 0;
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CONV_AVX512 1
+#include <immintrin.h>
+#else
+#define CONV_AVX512 0
+#endif
+
+static void im2col_plain(const sgld_layer *y, const float *in, float *col)
 {
     const int C = y->c, H = y->h, W = y->w, k = y->k, p = (k - 1) / 2;
-    const size_t HW = (size_t)H * W, NHW = n * HW;
+    const size_t HW = (size_t)H * W;
     for (int c = 0; c < C; c++)
         for (int u = 0; u < k; u++)
             for (int v = 0; v < k; v++) {
-                float *row = col + ((size_t)(c * k + u) * k + v) * NHW;
-                for (size_t b = 0; b < n; b++) {
-                    const float *src = in + (b * C + c) * HW;
-                    float *dst = row + b * HW;
-                    for (int yy = 0; yy < H; yy++) {
-                        int sy = yy + u - p;
-                        float *d = dst + (size_t)yy * W;
-                        if (sy < 0 || sy >= H) {
-                            memset(d, 0, (size_t)W * sizeof *d);
-                            continue;
-                        }
-                        const float *s = src + (size_t)sy * W;
-                        int x0 = p - v > 0 ? p - v : 0, x1 = W + p - v < W ? W + p - v : W;
-                        for (int x = 0; x < x0; x++) d[x] = 0.0f;
-                        for (int x = x0; x < x1; x++) d[x] = s[x + v - p];
-                        for (int x = x1; x < W; x++) d[x] = 0.0f;
+                float *row = col + ((size_t)(c * k + u) * k + v) * HW;
+                const float *src = in + c * HW;
+                for (int yy = 0; yy < H; yy++) {
+                    int sy = yy + u - p;
+                    float *d = row + (size_t)yy * W;
+                    if (sy < 0 || sy >= H) {
+                        memset(d, 0, (size_t)W * sizeof *d);
+                        continue;
+                    }
+                    const float *s = src + (size_t)sy * W;
+                    int x0 = p - v > 0 ? p - v : 0, x1 = W + p - v < W ? W + p - v : W;
+                    for (int x = 0; x < x0; x++) d[x] = 0.0f;
+                    for (int x = x0; x < x1; x++) d[x] = s[x + v - p];
+                    for (int x = x1; x < W; x++) d[x] = 0.0f;
+                }
+            }
+}
+
+/* din (one image, [C][H][W]) = col2im(dcol), overwritten. */
+static void col2im_plain(const sgld_layer *y, const float *dcol, float *din)
+{
+    const int C = y->c, H = y->h, W = y->w, k = y->k, p = (k - 1) / 2;
+    const size_t HW = (size_t)H * W;
+    memset(din, 0, C * HW * sizeof *din);
+    for (int c = 0; c < C; c++)
+        for (int u = 0; u < k; u++)
+            for (int v = 0; v < k; v++) {
+                const float *row = dcol + ((size_t)(c * k + u) * k + v) * HW;
+                float *dst = din + c * HW;
+                for (int yy = 0; yy < H; yy++) {
+                    int sy = yy + u - p;
+                    if (sy < 0 || sy >= H) continue;
+                    const float *s = row + (size_t)yy * W;
+                    float *d = dst + (size_t)sy * W;
+                    int x0 = p - v > 0 ? p - v : 0, x1 = W + p - v < W ? W + p - v : W;
+                    for (int x = x0; x < x1; x++) d[x + v - p] += s[x];
+                }
+            }
+}
+
+#if CONV_AVX512
+/* Lanes x0 + i (i < 16) with x0 + i < W, and of those the ones whose source x0 + i + sh is in
+ * [0, W). */
+static inline __mmask16 lanes_below(int n) { return n >= 16 ? 0xFFFF : (__mmask16)((1u << (n > 0 ? n : 0)) - 1u); }
+static inline __mmask16 lanes_src(int x0, int sh, int W)
+{
+    int lo = -sh - x0, hi = W - sh - x0; /* lanes i in [lo, hi) have their source inside */
+    __mmask16 m = lanes_below(W - x0) & lanes_below(hi);
+    return lo > 0 ? (__mmask16)(m & ~lanes_below(lo)) : m;
+}
+
+__attribute__((target("avx512f"))) static void im2col_avx512(const sgld_layer *y, const float *in, float *col)
+{
+    const int C = y->c, H = y->h, W = y->w, k = y->k, p = (k - 1) / 2;
+    const size_t HW = (size_t)H * W;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int c = 0; c < C; c++)
+        for (int u = 0; u < k; u++)
+            for (int v = 0; v < k; v++) {
+                float *row = col + ((size_t)(c * k + u) * k + v) * HW;
+                const int sh = v - p;
+                for (int yy = 0; yy < H; yy++) {
+                    const int sy = yy + u - p;
+                    float *d = row + (size_t)yy * W;
+                    if (sy < 0 || sy >= H) {
+                        for (int x0 = 0; x0 < W; x0 += 16) _mm512_mask_storeu_ps(d + x0, lanes_below(W - x0), zero);
+                        continue;
+                    }
+                    /* base address + sh may point before the row: those lanes are masked off
+                     * (a masked load does not fault on them) */
+                    const uintptr_t s = (uintptr_t)(in + c * HW + (size_t)sy * W);
+                    for (int x0 = 0; x0 < W; x0 += 16) {
+                        __m512 t = _mm512_maskz_loadu_ps(lanes_src(x0, sh, W),
+                                                         (const void *)(s + (intptr_t)(x0 + sh) * (intptr_t)sizeof(float)));
+                        _mm512_mask_storeu_ps(d + x0, lanes_below(W - x0), t);
                     }
                 }
             }
 }
 
-static void col2im(const sgld_layer *y, const float *col, size_t n, float *din)
+__attribute__((target("avx512f"))) static void col2im_avx512(const sgld_layer *y, const float *dcol, float *din)
 {
     const int C = y->c, H = y->h, W = y->w, k = y->k, p = (k - 1) / 2;
-    const size_t HW = (size_t)H * W, NHW = n * HW;
-    memset(din, 0, n * C * HW * sizeof *din);
+    const size_t HW = (size_t)H * W;
     for (int c = 0; c < C; c++)
-        for (int u = 0; u < k; u++)
-            for (int v = 0; v < k; v++) {
-                const float *row = col + ((size_t)(c * k + u) * k + v) * NHW;
-                for (size_t b = 0; b < n; b++) {
-                    float *dst = din + (b * C + c) * HW;
-                    const float *src = row + b * HW;
-                    for (int yy = 0; yy < H; yy++) {
-                        int sy = yy + u - p;
-                        if (sy < 0 || sy >= H) continue;
-                        const float *s = src + (size_t)yy * W;
-                        float *d = dst + (size_t)sy * W;
-                        int x0 = p - v > 0 ? p - v : 0, x1 = W + p - v < W ? W + p - v : W;
-                        for (int x = x0; x < x1; x++) d[x + v - p] += s[x];
+        for (int sy = 0; sy < H; sy++)
+            for (int x0 = 0; x0 < W; x0 += 16) {
+                /* din[c][sy][x] = sum over (u, v) of dcol[(c k + u) k + v][sy - u + p][x - v + p] */
+                __m512 acc = _mm512_setzero_ps();
+                for (int u = 0; u < k; u++) {
+                    const int yy = sy - u + p;
+                    if (yy < 0 || yy >= H) continue;
+                    for (int v = 0; v < k; v++) {
+                        const int sh = p - v;
+                        const uintptr_t s = (uintptr_t)(dcol + ((size_t)(c * k + u) * k + v) * HW + (size_t)yy * W);
+                        acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(lanes_src(x0, sh, W),
+                                                                       (const void *)(s + (intptr_t)(x0 + sh) * (intptr_t)sizeof(float))));
                     }
                 }
+                _mm512_mask_storeu_ps(din + c * HW + (size_t)sy * W + x0, lanes_below(W - x0), acc);
             }
+}
+
+static int have_avx512(void) { return !sgld_conv_plain && __builtin_cpu_supports("avx512f"); }
+#endif
+
+
+static void im2col(const sgld_layer *y, const float *in, float *col)
+{
+#if CONV_AVX512
+    if (have_avx512()) {
+        im2col_avx512(y, in, col);
+        return;
+    }
+#endif
+    im2col_plain(y, in, col);
+}
+
+static void col2im(const sgld_layer *y, const float *dcol, float *din)
+{
+#if CONV_AVX512
+    if (have_avx512()) {
+        col2im_avx512(y, dcol, din);
+        return;
+    }
+#endif
+    col2im_plain(y, dcol, din);
+}
+
+void sgld_conv_im2col(const sgld_layer *y, const float *in, float *col) { im2col(y, in, col); }
+
+void sgld_conv_forward_fused(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n,
+                             float *col, int relu, const sgld_layer *pool, int32_t *argmax)
+{
+    const int O = y->oc, CKK = y->c * y->k * y->k, HW = y->h * y->w;
+    const float *bias = theta + y->b_off;
+    float *img = col + (size_t)CKK * HW; /* the image's output before pooling (pool != NULL) */
+    const size_t out_img = pool ? (size_t)O * pool->oh * pool->ow : (size_t)O * HW;
+    for (size_t b = 0; b < n; b++) {
+        float *ob = pool ? img : out + b * out_img;
+        im2col(y, in + b * (size_t)y->c * HW, col);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, HW, CKK, 1.0f, theta + y->w_off, CKK, col, HW,
+                    0.0f, ob, HW);
+        sgld_bias_act(ob, bias, O, HW, relu);
+        if (pool) sgld_pool_forward(pool, ob, out + b * out_img, argmax + b * out_img, 1);
+    }
 }
 
 void sgld_conv_forward(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n,
                        float *col)
 {
-    const int O = y->oc, CKK = y->c * y->k * y->k, HW = y->h * y->w;
-    const float *bias = theta + y->b_off;
-    for (size_t b = 0; b < n; b++) {
-        float *ob = out + b * (size_t)O * HW;
-        for (int o = 0; o < O; o++)
-            for (int i = 0; i < HW; i++) ob[(size_t)o * HW + i] = bias[o];
-        im2col(y, in + b * (size_t)y->c * HW, 1, col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, HW, CKK, 1.0f, theta + y->w_off, CKK, col, HW,
-                    1.0f, ob, HW);
-    }
+    sgld_conv_forward_fused(y, theta, in, out, n, col, 0, NULL, NULL);
 }
 
 void sgld_conv_backward(const sgld_layer *y, const float *theta, const float *in, const float *dout, size_t n,
@@ -89,19 +200,15 @@ void sgld_conv_backward(const sgld_layer *y, const float *theta, const float *in
     for (size_t b = 0; b < n; b++) {
         const float *dy = dout + b * (size_t)O * HW;
         if (grad) {
-            for (int o = 0; o < O; o++) {
-                double s = 0.0;
-                for (int i = 0; i < HW; i++) s += dy[(size_t)o * HW + i];
-                grad[y->b_off + o] += (float)s;
-            }
-            im2col(y, in + b * (size_t)y->c * HW, 1, col);
+            sgld_row_sums_add(dy, O, HW, grad + y->b_off);
+            im2col(y, in + b * (size_t)y->c * HW, col);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, CKK, HW, 1.0f, dy, HW, col, HW, 1.0f,
                         grad + y->w_off, CKK);
         }
         if (din) {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, HW, O, 1.0f, theta + y->w_off, CKK, dy, HW,
                         0.0f, col, HW);
-            col2im(y, col, 1, din + b * (size_t)y->c * HW);
+            col2im(y, col, din + b * (size_t)y->c * HW);
         }
     }
 }
@@ -112,7 +219,7 @@ void sgld_conv_kfac(const sgld_layer *y, const float *in, const float *dout, siz
     const int O = y->oc, CKK = y->c * y->k * y->k, HW = y->h * y->w, na = CKK + 1;
     for (size_t b = 0; b < n; b++) {
         const float *dy = dout + b * (size_t)O * HW;
-        im2col(y, in + b * (size_t)y->c * HW, 1, col);
+        im2col(y, in + b * (size_t)y->c * HW, col);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, CKK, CKK, HW, 1.0f / HW, col, HW, col, HW, 1.0f, A, na);
         for (int j = 0; j < CKK; j++) {
             double s = 0.0;

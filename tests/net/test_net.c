@@ -96,7 +96,9 @@ static int check_net_at(const char *spec, int c, int h, int w, sgld_net_loss los
     for (size_t i = 0; i < P; i++) theta[i] += 0.05f * fill(i, 1.0, 0.3); /* nonzero biases */
     for (size_t i = 0; i < n * D; i++) x[i] = fill(i, 1.0, phase);
     for (size_t i = 0; i < n; i++) y[i] = loss == SGLD_NET_SOFTMAX ? (float)((2 * i + 1) % L.n_out) : fill(i, 1.5, 0.2);
+    net->unfused = 1; /* every act[] written, for the margin; the checks below run fused */
     (void)objective(net, theta, x, y, n);
+    net->unfused = 0;
     if (kink_margin(net, n) < 3 * H_FD) { /* not a valid check point: the caller tries another */
         sgld_net_destroy(&net);
         free(theta), free(grad), free(x), free(dx), free(fd);
@@ -201,6 +203,122 @@ static void test_conv_direct(void **state)
                     assert_true(fabs(s - out[((b * 4 + o) * 5 + i) * 6 + j]) < 1e-5);
                 }
     free(theta), free(col);
+}
+
+/* The fused layer chain (conv/fc + ReLU [+ pool] in one pass, pool + ReLU backward) against
+ * every layer on its own: same outputs, parameter and input gradients, to float rounding
+ * (the bias is added after the GEMM instead of before), at batch 3 on networks with every
+ * pattern: conv-relu-pool, conv-relu (no pool), conv-tanh-pool, fc-relu, fc-linear, and a
+ * plane wider than 16 floats (two AVX-512 vectors per row). */
+static void test_fused_chain(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *spec;
+        int c, h, w;
+    } nets[] = {
+        {"conv4k5-pool2-conv6k3-pool2-fc7-fc3", 1, 12, 10},
+        {"conv3k3-conv4k5-tanh-pool2-fc5-linear-fc3", 2, 9, 7},
+        {"conv3k5-pool2-fc6-fc3", 1, 19, 37},
+        {"fc9-fc7-linear-fc4", 1, 1, 11},
+    };
+    const size_t n = 3;
+    for (size_t t = 0; t < sizeof nets / sizeof nets[0]; t++) {
+        sgld_net_layout L;
+        assert_int_equal(sgld_net_parse(nets[t].spec, nets[t].c, nets[t].h, nets[t].w, &L), SGLD_OK);
+        const size_t P = L.n_params, D = L.in_size, K = (size_t)L.n_out;
+        sgld_net *net;
+        assert_int_equal(sgld_net_create(&L, n, SGLD_NET_SOFTMAX, 1.0, 3, &net), SGLD_OK);
+        float *theta = malloc(P * sizeof *theta), *g[2], *dx[2], out[2][3 * 8], y[3] = {0, 1, 2};
+        sgld_rng r = {5, 1};
+        sgld_net_init_params(&L, &r, theta);
+        for (size_t i = 0; i < P; i++) theta[i] += 0.05f * fill(i, 1.0, 0.7);
+        for (int f = 0; f < 2; f++) {
+            g[f] = calloc(P, sizeof(float)), dx[f] = malloc(n * D * sizeof(float));
+            for (size_t i = 0; i < n * D; i++) sgld_net_input(net)[i] = fill(i, 1.0, 0.2);
+            net->unfused = f;
+            memcpy(out[f], sgld_net_forward(net, theta, n, 1), n * K * sizeof(float));
+            sgld_net_loglik(net, y, n, net->dout);
+            sgld_net_backward(net, theta, net->dout, n, g[f], dx[f]);
+        }
+        double gmax = 0, xmax = 0;
+        for (size_t i = 0; i < P; i++) gmax = fmax(gmax, fabs(g[1][i]));
+        for (size_t i = 0; i < n * D; i++) xmax = fmax(xmax, fabs(dx[1][i]));
+        for (size_t i = 0; i < n * K; i++)
+            if (fabsf(out[0][i] - out[1][i]) > 1e-5f * (1 + fabsf(out[1][i])))
+                fail_msg("%s: output %zu fused %.9g, unfused %.9g", nets[t].spec, i, out[0][i], out[1][i]);
+        for (size_t i = 0; i < P; i++)
+            if (fabs(g[0][i] - g[1][i]) > 1e-5 * gmax)
+                fail_msg("%s: gradient %zu fused %.9g, unfused %.9g", nets[t].spec, i, g[0][i], g[1][i]);
+        for (size_t i = 0; i < n * D; i++)
+            if (fabs(dx[0][i] - dx[1][i]) > 1e-5 * xmax)
+                fail_msg("%s: input gradient %zu fused %.9g, unfused %.9g", nets[t].spec, i, dx[0][i], dx[1][i]);
+        for (int f = 0; f < 2; f++) free(g[f]), free(dx[f]);
+        free(theta);
+        sgld_net_destroy(&net);
+    }
+}
+
+/* im2col and the input gradient of a conv layer against direct loops, on planes narrower
+ * and wider than one 16-float vector, kernel sizes 1 to 9 (up to the image side):
+ * col[(c k + u) k + v][y W + x] = X[c][y + u - p][x + v - p], and dX = col2im(W^T dY)
+ * = sum over o, u, v of W[o][c][u][v] dY[o][y - u + p][x - v + p].  Both the AVX-512 and the
+ * plain loops. */
+static void conv_kernels(void)
+{
+    static const int shapes[][4] = {{1, 28, 28, 5}, {3, 5, 6, 3}, {2, 7, 17, 7}, {2, 5, 33, 5}, {2, 3, 16, 1}, {1, 9, 10, 9}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        const int C = shapes[t][0], H = shapes[t][1], W = shapes[t][2], k = shapes[t][3], p = (k - 1) / 2, O = 3;
+        char spec[64];
+        snprintf(spec, sizeof spec, "conv%dk%d-linear-fc2", O, k);
+        sgld_net_layout L;
+        assert_int_equal(sgld_net_parse(spec, C, H, W, &L), SGLD_OK);
+        const sgld_layer *y = &L.layer[0];
+        const size_t HW = (size_t)H * W, CKK = (size_t)C * k * k;
+        float *x = malloc(C * HW * sizeof *x), *col = malloc((CKK + O) * HW * sizeof *col);
+        float *theta = malloc(L.n_params * sizeof *theta), *dy = malloc(O * HW * sizeof *dy);
+        float *din = malloc(C * HW * sizeof *din);
+        for (size_t i = 0; i < C * HW; i++) x[i] = fill(i, 1.0, 0.3);
+        for (size_t i = 0; i < L.n_params; i++) theta[i] = fill(i, 0.5, 0.9);
+        for (size_t i = 0; i < O * HW; i++) dy[i] = fill(i, 1.0, 1.7);
+        sgld_conv_im2col(y, x, col);
+        for (int c = 0; c < C; c++)
+            for (int u = 0; u < k; u++)
+                for (int v = 0; v < k; v++)
+                    for (int i = 0; i < H; i++)
+                        for (int j = 0; j < W; j++) {
+                            int yy = i + u - p, xx = j + v - p;
+                            float want = yy < 0 || yy >= H || xx < 0 || xx >= W ? 0.0f : x[(c * H + yy) * W + xx];
+                            if (col[((size_t)(c * k + u) * k + v) * HW + (size_t)i * W + j] != want)
+                                fail_msg("%s on %dx%dx%d: col (c %d u %d v %d y %d x %d)", spec, C, H, W, c, u, v, i, j);
+                        }
+        sgld_conv_backward(y, theta, x, dy, 1, NULL, din, col);
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++) {
+                    double s = 0.0;
+                    for (int o = 0; o < O; o++)
+                        for (int u = 0; u < k; u++)
+                            for (int v = 0; v < k; v++) {
+                                int yy = i - u + p, xx = j - v + p;
+                                if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                                s += (double)theta[((o * C + c) * k + u) * k + v] * dy[(o * H + yy) * W + xx];
+                            }
+                    if (fabs(s - din[(c * H + i) * W + j]) > 1e-5 * (1 + fabs(s)))
+                        fail_msg("%s on %dx%dx%d: dX[%d][%d][%d] = %.9g, direct %.9g", spec, C, H, W, c, i, j,
+                                 din[(c * H + i) * W + j], s);
+                }
+        free(x), free(col), free(theta), free(dy), free(din);
+    }
+}
+
+static void test_conv_kernels(void **state)
+{
+    (void)state;
+    conv_kernels(); /* AVX-512 where the CPU has it */
+    sgld_conv_plain = 1;
+    conv_kernels(); /* the portable loops */
+    sgld_conv_plain = 0;
 }
 
 static void test_spec(void **state)
@@ -474,7 +592,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_spec), cmocka_unit_test(test_bad_specs),
         cmocka_unit_test(test_models), cmocka_unit_test(test_model_errors),
         cmocka_unit_test(test_init), cmocka_unit_test(test_noise),
-        cmocka_unit_test(test_noise_update),
+        cmocka_unit_test(test_noise_update), cmocka_unit_test(test_fused_chain),
+        cmocka_unit_test(test_conv_kernels),
     };
     return sgld_test_run(argc, argv, "net", tests, sizeof tests / sizeof tests[0]);
 }
