@@ -170,33 +170,40 @@ static void col2im(const sgld_layer *y, const float *dcol, float *din)
 
 void sgld_conv_im2col(const sgld_layer *y, const float *in, float *col) { im2col(y, in, col); }
 
+size_t sgld_conv_work_size(const sgld_layer *y)
+{
+    return ((size_t)y->c * y->k * y->k + (size_t)y->oc) * y->h * y->w;
+}
+
+/* The work buffer: col [c k k][h w], then the image's output before pooling [oc][h w]. */
 void sgld_conv_forward_fused(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n,
-                             float *col, int relu, const sgld_layer *pool, int32_t *argmax)
+                             float *work, int relu, const sgld_layer *pool, int32_t *argmax)
 {
     const int O = y->oc, CKK = y->c * y->k * y->k, HW = y->h * y->w;
-    const float *bias = theta + y->b_off;
-    float *img = col + (size_t)CKK * HW; /* the image's output before pooling (pool != NULL) */
+    const float *bias = theta + y->b_off, *W = theta + y->w_off;
+    float *col = work, *img = work + (size_t)CKK * HW;
     const size_t out_img = pool ? (size_t)O * pool->oh * pool->ow : (size_t)O * HW;
     for (size_t b = 0; b < n; b++) {
         float *ob = pool ? img : out + b * out_img;
         im2col(y, in + b * (size_t)y->c * HW, col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, HW, CKK, 1.0f, theta + y->w_off, CKK, col, HW,
-                    0.0f, ob, HW);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, HW, CKK, 1.0f, W, CKK, col, HW, 0.0f, ob, HW);
         sgld_bias_act(ob, bias, O, HW, relu);
         if (pool) sgld_pool_forward(pool, ob, out + b * out_img, argmax + b * out_img, 1);
     }
 }
 
 void sgld_conv_forward(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n,
-                       float *col)
+                       float *work)
 {
-    sgld_conv_forward_fused(y, theta, in, out, n, col, 0, NULL, NULL);
+    sgld_conv_forward_fused(y, theta, in, out, n, work, 0, NULL, NULL);
 }
 
 void sgld_conv_backward(const sgld_layer *y, const float *theta, const float *in, const float *dout, size_t n,
-                        float *grad, float *din, float *col)
+                        float *grad, float *din, float *work)
 {
     const int O = y->oc, CKK = y->c * y->k * y->k, HW = y->h * y->w;
+    const float *W = theta + y->w_off;
+    float *col = work;
     for (size_t b = 0; b < n; b++) {
         const float *dy = dout + b * (size_t)O * HW;
         if (grad) {
@@ -206,8 +213,7 @@ void sgld_conv_backward(const sgld_layer *y, const float *theta, const float *in
                         grad + y->w_off, CKK);
         }
         if (din) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, HW, O, 1.0f, theta + y->w_off, CKK, dy, HW,
-                        0.0f, col, HW);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, HW, O, 1.0f, W, CKK, dy, HW, 0.0f, col, HW);
             col2im(y, col, din + b * (size_t)y->c * HW);
         }
     }

@@ -36,7 +36,7 @@ static sgld_status allocate(sgld_net *net)
         if (y->out_size > largest) largest = y->out_size;
         SGLD_ALLOC(net->act[l + 1], B * y->out_size);
         if (y->kind == SGLD_LAYER_CONV) {
-            SGLD_ALLOC(net->col[l], ((size_t)y->c * y->k * y->k + y->oc) * y->h * y->w);
+            SGLD_ALLOC(net->col[l], sgld_conv_work_size(y));
         } else if (y->kind == SGLD_LAYER_POOL) {
             SGLD_ALLOC(net->argmax[l], B * y->out_size);
         } else if (y->kind == SGLD_LAYER_DROPOUT) {

@@ -48,9 +48,11 @@ void sgld_fc_kfac(const sgld_layer *y, const float *in, const float *dout, size_
 void sgld_conv_kfac(const sgld_layer *y, const float *in, const float *dout, size_t n, float *col,
                     float *A, float *G);
 
-/* conv.c (col: one image's im2col, [c k k][h w]; backward recomputes it from in).  The fused
- * forward applies a ReLU (relu != 0) and then the 2 x 2 max-pool `pool` (!= NULL: out and
- * argmax are the pool's, [n][oc][oh][ow]; col then needs [c k k][h w] + [oc][h w] floats). */
+/* conv.c (col: the layer's work buffer of sgld_conv_work_size floats: one image's im2col
+ * [c k k][h w], which backward recomputes from in, and scratch).  The fused forward applies a
+ * ReLU (relu != 0) and then the 2 x 2 max-pool `pool` (!= NULL: out and argmax are the
+ * pool's, [n][oc][oh][ow]). */
+size_t sgld_conv_work_size(const sgld_layer *y);
 void sgld_conv_forward(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n,
                        float *col);
 void sgld_conv_forward_fused(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n,

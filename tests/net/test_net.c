@@ -184,7 +184,7 @@ static void test_conv_direct(void **state)
     const sgld_layer *y = &L.layer[0];
     const size_t n = 2;
     float *theta = malloc(L.n_params * sizeof *theta), x[2 * 3 * 5 * 6], out[2 * 4 * 5 * 6];
-    float *col = malloc(27 * 30 * sizeof *col);
+    float *col = malloc(sgld_conv_work_size(y) * sizeof *col);
     for (size_t i = 0; i < L.n_params; i++) theta[i] = fill(i, 0.7, 0.1);
     for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = fill(i, 1.0, 0.4);
     sgld_conv_forward(y, theta, x, out, n, col);
@@ -259,23 +259,24 @@ static void test_fused_chain(void **state)
     }
 }
 
-/* im2col and the input gradient of a conv layer against direct loops, on planes narrower
+/* im2col, the output and the input gradient of a conv layer against direct loops (so the
+ * AVX-512 GEMM kernel with M and N not multiples of 16), on planes narrower
  * and wider than one 16-float vector, kernel sizes 1 to 9 (up to the image side):
  * col[(c k + u) k + v][y W + x] = X[c][y + u - p][x + v - p], and dX = col2im(W^T dY)
  * = sum over o, u, v of W[o][c][u][v] dY[o][y - u + p][x - v + p].  Both the AVX-512 and the
  * plain loops. */
 static void conv_kernels(void)
 {
-    static const int shapes[][4] = {{1, 28, 28, 5}, {3, 5, 6, 3}, {2, 7, 17, 7}, {2, 5, 33, 5}, {2, 3, 16, 1}, {1, 9, 10, 9}};
+    static const int shapes[][5] = {{1, 28, 28, 5, 3}, {3, 5, 6, 3, 3}, {2, 7, 17, 7, 17}, {2, 5, 33, 5, 5}, {2, 3, 16, 1, 16}, {1, 9, 10, 9, 32}};
     for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
-        const int C = shapes[t][0], H = shapes[t][1], W = shapes[t][2], k = shapes[t][3], p = (k - 1) / 2, O = 3;
+        const int C = shapes[t][0], H = shapes[t][1], W = shapes[t][2], k = shapes[t][3], p = (k - 1) / 2, O = shapes[t][4];
         char spec[64];
         snprintf(spec, sizeof spec, "conv%dk%d-linear-fc2", O, k);
         sgld_net_layout L;
         assert_int_equal(sgld_net_parse(spec, C, H, W, &L), SGLD_OK);
         const sgld_layer *y = &L.layer[0];
-        const size_t HW = (size_t)H * W, CKK = (size_t)C * k * k;
-        float *x = malloc(C * HW * sizeof *x), *col = malloc((CKK + O) * HW * sizeof *col);
+        const size_t HW = (size_t)H * W;
+        float *x = malloc(C * HW * sizeof *x), *col = malloc(sgld_conv_work_size(y) * sizeof *col);
         float *theta = malloc(L.n_params * sizeof *theta), *dy = malloc(O * HW * sizeof *dy);
         float *din = malloc(C * HW * sizeof *din);
         for (size_t i = 0; i < C * HW; i++) x[i] = fill(i, 1.0, 0.3);
@@ -292,6 +293,24 @@ static void conv_kernels(void)
                             if (col[((size_t)(c * k + u) * k + v) * HW + (size_t)i * W + j] != want)
                                 fail_msg("%s on %dx%dx%d: col (c %d u %d v %d y %d x %d)", spec, C, H, W, c, u, v, i, j);
                         }
+        float *out = malloc(O * HW * sizeof *out);
+        sgld_conv_forward(y, theta, x, out, 1, col);
+        for (int o = 0; o < O; o++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++) {
+                    double s = theta[y->b_off + o];
+                    for (int c = 0; c < C; c++)
+                        for (int u = 0; u < k; u++)
+                            for (int v = 0; v < k; v++) {
+                                int yy = i + u - p, xx = j + v - p;
+                                if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                                s += (double)theta[((o * C + c) * k + u) * k + v] * x[(c * H + yy) * W + xx];
+                            }
+                    if (fabs(s - out[(o * H + i) * W + j]) > 1e-5 * (1 + fabs(s)))
+                        fail_msg("%s on %dx%dx%d: Y[%d][%d][%d] = %.9g, direct %.9g", spec, C, H, W, o, i, j,
+                                 out[(o * H + i) * W + j], s);
+                }
+        free(out);
         sgld_conv_backward(y, theta, x, dy, 1, NULL, din, col);
         for (int c = 0; c < C; c++)
             for (int i = 0; i < H; i++)
