@@ -23,7 +23,7 @@
 
 #include "net_impl.h"
 
-int sgld_conv_plain = 0;
+int sgld_net_plain = 0;
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define CONV_AVX512 1
@@ -142,7 +142,7 @@ __attribute__((target("avx512f"))) static void col2im_avx512(const sgld_layer *y
             }
 }
 
-static int have_avx512(void) { return !sgld_conv_plain && __builtin_cpu_supports("avx512f"); }
+static int have_avx512(void) { return !sgld_net_plain && __builtin_cpu_supports("avx512f"); }
 #endif
 
 

@@ -39,16 +39,65 @@ static inline void pool_row(const float *r0, const float *r1, int W, int32_t k0,
     }
 }
 
-WIDE void sgld_pool_forward(const sgld_layer *y, const float *in, float *out, int32_t *argmax, size_t n)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+/* pool_row with AVX-512, 16 outputs at a time: the even and odd columns of the two rows by
+ * two-source permutes, then the same comparisons in the same order as masks and blends. */
+__attribute__((target("avx512f"))) static void pool_row_avx512(const float *r0, const float *r1, int W, int32_t k0,
+                                                               int ow, float *o, int32_t *am)
+{
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int j0 = 0; j0 < ow; j0 += 16) {
+        const int m = ow - j0 < 16 ? ow - j0 : 16, n2 = 2 * m; /* outputs, input floats per row */
+        const __mmask16 lo = (__mmask16)(n2 >= 16 ? 0xFFFF : (1u << n2) - 1u);
+        const __mmask16 hi = (__mmask16)(n2 > 16 ? (1u << (n2 - 16)) - 1u : 0u);
+        const __mmask16 om = (__mmask16)(m >= 16 ? 0xFFFF : (1u << m) - 1u);
+        const __m512 a0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * j0), a1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * j0 + 16);
+        const __m512 b0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * j0), b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * j0 + 16);
+        const __m512 a = _mm512_permutex2var_ps(a0, even, a1), b = _mm512_permutex2var_ps(a0, odd, a1);
+        const __m512 c = _mm512_permutex2var_ps(b0, even, b1), d = _mm512_permutex2var_ps(b0, odd, b1);
+        const __m512i k = _mm512_add_epi32(_mm512_set1_epi32(k0 + 2 * j0), even);
+        __m512 mx = a;
+        __m512i ix = k;
+        __mmask16 gt = _mm512_cmp_ps_mask(b, mx, _CMP_GT_OQ);
+        ix = _mm512_mask_add_epi32(ix, gt, k, _mm512_set1_epi32(1));
+        mx = _mm512_mask_blend_ps(gt, mx, b);
+        gt = _mm512_cmp_ps_mask(c, mx, _CMP_GT_OQ);
+        ix = _mm512_mask_add_epi32(ix, gt, k, _mm512_set1_epi32(W));
+        mx = _mm512_mask_blend_ps(gt, mx, c);
+        gt = _mm512_cmp_ps_mask(d, mx, _CMP_GT_OQ);
+        ix = _mm512_mask_add_epi32(ix, gt, k, _mm512_set1_epi32(W + 1));
+        mx = _mm512_mask_blend_ps(gt, mx, d);
+        _mm512_mask_storeu_ps(o + j0, om, mx);
+        _mm512_mask_storeu_epi32(am + j0, om, ix);
+    }
+}
+#define POOL_AVX512 1
+#else
+#define POOL_AVX512 0
+#endif
+
+void sgld_pool_forward(const sgld_layer *y, const float *in, float *out, int32_t *argmax, size_t n)
 {
     const int H = y->h, W = y->w, OH = y->oh, OW = y->ow;
     const size_t planes = n * (size_t)y->c;
+#if POOL_AVX512
+    const int simd = !sgld_net_plain && __builtin_cpu_supports("avx512f");
+#endif
     for (size_t pl = 0; pl < planes; pl++) {
         const float *x = in + pl * H * W;
         float *o = out + pl * OH * OW;
         int32_t *am = argmax + pl * OH * OW;
-        for (int i = 0; i < OH; i++)
+        for (int i = 0; i < OH; i++) {
+#if POOL_AVX512
+            if (simd) {
+                pool_row_avx512(x + 2 * i * W, x + (2 * i + 1) * W, W, 2 * i * W, OW, o + i * OW, am + i * OW);
+                continue;
+            }
+#endif
             pool_row(x + 2 * i * W, x + (2 * i + 1) * W, W, 2 * i * W, OW, o + i * OW, am + i * OW);
+        }
     }
 }
 

@@ -58,7 +58,7 @@ void sgld_conv_forward(const sgld_layer *y, const float *theta, const float *in,
 void sgld_conv_forward_fused(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n,
                              float *col, int relu, const sgld_layer *pool, int32_t *argmax);
 void sgld_conv_im2col(const sgld_layer *y, const float *in, float *col); /* one image */
-extern int sgld_conv_plain; /* 1: the plain im2col/col2im loops even with AVX-512 (tests) */
+extern int sgld_net_plain; /* 1: the portable im2col/col2im/pool loops even with AVX-512 (tests) */
 void sgld_conv_backward(const sgld_layer *y, const float *theta, const float *in, const float *dout, size_t n,
                         float *grad, float *din, float *col);
 

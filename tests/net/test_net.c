@@ -335,9 +335,43 @@ static void test_conv_kernels(void **state)
 {
     (void)state;
     conv_kernels(); /* AVX-512 where the CPU has it */
-    sgld_conv_plain = 1;
+    sgld_net_plain = 1;
     conv_kernels(); /* the portable loops */
-    sgld_conv_plain = 0;
+    sgld_net_plain = 0;
+}
+
+/* 2 x 2 max-pool forward against a direct loop (the first maximum of a block wins, by strict
+ * >): integer inputs with many ties, odd sides, rows of 1 to 37 outputs (more than one
+ * AVX-512 vector); the AVX-512 and the portable rows. */
+static void test_pool_forward(void **state)
+{
+    (void)state;
+    for (int plain = 0; plain < 2; plain++) {
+        sgld_net_plain = plain;
+        for (int W = 2; W <= 75; W += 3)
+            for (int H = 2; H <= 5; H++) {
+                sgld_layer y = {.kind = SGLD_LAYER_POOL, .c = 2, .h = H, .w = W, .oc = 2, .oh = H / 2, .ow = W / 2};
+                const size_t n = 2, in = (size_t)2 * H * W, on = (size_t)2 * (H / 2) * (W / 2);
+                float *x = malloc(n * in * sizeof *x), *o = malloc(n * on * sizeof *o);
+                int32_t *am = malloc(n * on * sizeof *am);
+                for (size_t i = 0; i < n * in; i++) x[i] = (float)((i * 7919u) % 5) - 2.0f; /* ties */
+                sgld_pool_forward(&y, x, o, am, n);
+                for (size_t pl = 0; pl < n * 2; pl++)
+                    for (int i = 0; i < H / 2; i++)
+                        for (int j = 0; j < W / 2; j++) {
+                            const float *p = x + pl * H * W;
+                            int k0 = 2 * i * W + 2 * j, best = k0, cand[3] = {k0 + 1, k0 + W, k0 + W + 1};
+                            for (int t = 0; t < 3; t++)
+                                if (p[cand[t]] > p[best]) best = cand[t];
+                            const size_t q = pl * (H / 2) * (W / 2) + (size_t)i * (W / 2) + j;
+                            if (o[q] != p[best] || am[q] != best)
+                                fail_msg("plain %d, %dx%d: output (%d, %d): %g at %d, want %g at %d", plain, H, W, i,
+                                         j, o[q], am[q], p[best], best);
+                        }
+                free(x), free(o), free(am);
+            }
+    }
+    sgld_net_plain = 0;
 }
 
 static void test_spec(void **state)
@@ -612,7 +646,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_models), cmocka_unit_test(test_model_errors),
         cmocka_unit_test(test_init), cmocka_unit_test(test_noise),
         cmocka_unit_test(test_noise_update), cmocka_unit_test(test_fused_chain),
-        cmocka_unit_test(test_conv_kernels),
+        cmocka_unit_test(test_conv_kernels), cmocka_unit_test(test_pool_forward),
     };
     return sgld_test_run(argc, argv, "net", tests, sizeof tests / sizeof tests[0]);
 }
