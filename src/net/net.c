@@ -266,10 +266,13 @@ void sgld_net_backward(sgld_net *net, const float *theta, const float *dout, siz
     int which = 0;
     for (int l = L->n_layers - 1; l >= 0; l--) {
         const sgld_layer *y = &L->layer[l];
-        /* a pool after a ReLU: both at once (the ReLU's output may not have been written) */
+        /* a pool after a ReLU: both at once (the ReLU's output may not have been written); and
+         * after a conv + ReLU, the three at once from the pool's sparse gradient */
         const int pool_relu = !net->unfused && y->kind == SGLD_LAYER_POOL && l >= 1 &&
                               L->layer[l - 1].kind == SGLD_LAYER_RELU;
-        const int first = l - pool_relu; /* the first layer of this backward step */
+        const int conv_pool = pool_relu && l >= 2 && L->layer[l - 2].kind == SGLD_LAYER_CONV && !net->kfac_on &&
+                              sgld_conv_pool_backward_ok(&L->layer[l - 2]);
+        const int first = l - pool_relu - conv_pool; /* the first layer of this backward step */
         float *din = first > 0 ? net->delta[which] : dx;
         if (din == cur) din = net->delta[which ^= 1];
         const size_t len = n * y->out_size;
@@ -280,7 +283,10 @@ void sgld_net_backward(sgld_net *net, const float *theta, const float *dout, siz
             sgld_conv_backward(y, theta, net->act[l], cur, n, grad, din, net->col[l]);
             break;
         case SGLD_LAYER_POOL:
-            if (din && pool_relu) sgld_pool_relu_backward(y, cur, net->act[l + 1], net->argmax[l], n, din);
+            if (conv_pool)
+                sgld_conv_pool_backward(&L->layer[l - 2], y, theta, net->act[l - 2], cur, net->act[l + 1],
+                                        net->argmax[l], n, grad, din, net->col[l - 2]);
+            else if (din && pool_relu) sgld_pool_relu_backward(y, cur, net->act[l + 1], net->argmax[l], n, din);
             else if (din) sgld_pool_backward(y, cur, net->argmax[l], n, din);
             break;
         case SGLD_LAYER_RELU:
@@ -297,7 +303,7 @@ void sgld_net_backward(sgld_net *net, const float *theta, const float *dout, siz
         }
         cur = din;
         which ^= 1;
-        l -= pool_relu;
+        l -= pool_relu + conv_pool;
     }
 }
 

@@ -58,6 +58,13 @@ void sgld_conv_forward(const sgld_layer *y, const float *theta, const float *in,
 void sgld_conv_forward_fused(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n,
                              float *col, int relu, const sgld_layer *pool, int32_t *argmax);
 void sgld_conv_im2col(const sgld_layer *y, const float *in, float *col); /* one image */
+/* The backward of conv y + ReLU + max-pool `pool` from the pool's output gradient gout, its
+ * output (pooled) and argmax: the gradients of sgld_pool_relu_backward + sgld_conv_backward
+ * without the zeros of dY (conv.c).  Only where sgld_conv_pool_backward_ok(y). */
+int sgld_conv_pool_backward_ok(const sgld_layer *y);
+void sgld_conv_pool_backward(const sgld_layer *y, const sgld_layer *pool, const float *theta, const float *in,
+                             const float *gout, const float *pooled, const int32_t *argmax, size_t n, float *grad,
+                             float *din, float *work);
 extern int sgld_net_plain; /* 1: the portable im2col/col2im/pool loops even with AVX-512 (tests) */
 void sgld_conv_backward(const sgld_layer *y, const float *theta, const float *in, const float *dout, size_t n,
                         float *grad, float *din, float *col);

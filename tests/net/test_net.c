@@ -155,6 +155,7 @@ static void test_layer_gradients(void **state)
     check_net("conv2k1-linear-fc3", 2, 4, 5, SGLD_NET_SOFTMAX);  /* conv 1x1 */
     check_net("conv2k5-linear-fc3", 1, 5, 7, SGLD_NET_SOFTMAX);  /* kernel = image height */
     check_net("pool2-fc3", 2, 6, 5, SGLD_NET_SOFTMAX);           /* max-pool, odd width */
+    check_net("conv2k5-pool2-fc3", 6, 6, 5, SGLD_NET_SOFTMAX);   /* conv-relu-pool, sparse backward (c k k 150) */
 }
 
 static void test_loss_gradients(void **state)
@@ -205,11 +206,12 @@ static void test_conv_direct(void **state)
     free(theta), free(col);
 }
 
-/* The fused layer chain (conv/fc + ReLU [+ pool] in one pass, pool + ReLU backward) against
- * every layer on its own: same outputs, parameter and input gradients, to float rounding
- * (the bias is added after the GEMM instead of before), at batch 3 on networks with every
- * pattern: conv-relu-pool, conv-relu (no pool), conv-tanh-pool, fc-relu, fc-linear, and a
- * plane wider than 16 floats (two AVX-512 vectors per row). */
+/* The fused layer chain (conv/fc + ReLU [+ pool] in one pass; backward, conv + ReLU + pool
+ * from the pool's sparse gradient, or pool + ReLU) against every layer on its own: same
+ * outputs, parameter and input gradients, to float rounding (the bias is added after the
+ * GEMM instead of before; the sparse backward sums in another order), at batch 3 on networks
+ * with every pattern: conv-relu-pool (k 5, 3, 1), conv-relu (no pool), conv-tanh-pool,
+ * fc-relu, fc-linear, and a plane wider than 16 floats (two and three AVX-512 vectors). */
 static void test_fused_chain(void **state)
 {
     (void)state;
@@ -217,9 +219,12 @@ static void test_fused_chain(void **state)
         const char *spec;
         int c, h, w;
     } nets[] = {
-        {"conv4k5-pool2-conv6k3-pool2-fc7-fc3", 1, 12, 10},
+        {"conv4k5-pool2-conv6k3-pool2-fc7-fc3", 1, 12, 10},  /* c k k < 128: dense */
+        {"conv8k5-pool2-conv6k5-pool2-fc7-fc3", 1, 12, 11},  /* conv2 sparse, into conv1 */
         {"conv3k3-conv4k5-tanh-pool2-fc5-linear-fc3", 2, 9, 7},
-        {"conv3k5-pool2-fc6-fc3", 1, 19, 37},
+        {"conv3k5-pool2-fc6-fc3", 6, 19, 37},                /* sparse k 5, 37 wide, into x */
+        {"conv5k3-pool2-conv4k1-pool2-fc3", 16, 10, 9},      /* sparse k 3 */
+        {"conv3k1-pool2-fc3", 130, 4, 6},                    /* sparse k 1 */
         {"fc9-fc7-linear-fc4", 1, 1, 11},
     };
     const size_t n = 3;
@@ -230,6 +235,7 @@ static void test_fused_chain(void **state)
         sgld_net *net;
         assert_int_equal(sgld_net_create(&L, n, SGLD_NET_SOFTMAX, 1.0, 3, &net), SGLD_OK);
         float *theta = malloc(P * sizeof *theta), *g[2], *dx[2], out[2][3 * 8], y[3] = {0, 1, 2};
+        assert_true(K <= 8);
         sgld_rng r = {5, 1};
         sgld_net_init_params(&L, &r, theta);
         for (size_t i = 0; i < P; i++) theta[i] += 0.05f * fill(i, 1.0, 0.7);
