@@ -10,7 +10,8 @@
  * Backward, per image:
  *   dW += dY col^T (col recomputed),  dbias[o] += sum dY[o][:] (double),
  *   dcol = W^T dY,  dX = col2im(dcol)
- * Per image the col buffer (c k k x H W floats: 627 KB for the seed CNN's conv2) stays in
+ * (followed by ReLU + max-pool, dY is mostly zeros: sgld_conv_pool_backward at the end of the
+ * file does the same from its nonzeros only).  Per image the col buffer (c k k x H W floats: 627 KB for the seed CNN's conv2) stays in
  * L2 between im2col and the GEMM; a batch-wide col (n H W columns, 40 MB at batch 64) made
  * OpenBLAS pack a matrix far out of cache and ran at a third of the speed.
  *
@@ -174,8 +175,8 @@ size_t sgld_conv_work_size(const sgld_layer *y)
 {
     const size_t O = (size_t)y->oc, CKK = (size_t)y->c * y->k * y->k, HW = (size_t)y->h * y->w;
     /* col (or its transpose) + 16 floats of slack, the image before pooling, and the
-     * pool-driven backward's lists (4 O H W), pixel counts (H W + 1) and channel starts (O + 1) */
-    return (CKK + O) * HW + 16 + 4 * O * HW + HW + 1 + O + 1;
+     * pool-driven backward's lists (5 O H W), pixel counts (H W + 1) and channel starts (O + 1) */
+    return (CKK + O) * HW + 16 + 5 * O * HW + HW + 1 + O + 1;
 }
 
 /* The work buffer: col [c k k][h w], then the image's output before pooling [oc][h w]. */
@@ -249,7 +250,7 @@ void sgld_conv_kfac(const sgld_layer *y, const float *in, const float *dout, siz
  * two O x c k k x H W GEMMs); here, per image, the nonzero entries ("hits": channel o, pixel
  * p, value g) drive row updates of length c k k instead, a quarter of the arithmetic:
  *   dW[o][:]    += sum over o's hits of g colT[p][:]     colT = im2col transposed, [H W][c k k]
- *   dcolT[p][:]  = sum over p's hits of g W[o][:]
+ *   dcolT[p][:]  = sum over p's hits of g W[o][:]        (dw_sparse, dcol_sparse)
  *   dX = col2im(dcolT), each input row summed in a register from the shifted k-float pieces
  *   dbias[o]    += sum of o's g (double, per image, as the dense path)
  * The same values as pool_relu_backward + sgld_conv_backward up to float summation order.
@@ -300,26 +301,85 @@ __attribute__((target("avx512f"))) static void im2col_t(const sgld_layer *y, con
         }
 }
 
-/* dst[0..len) = (acc ? dst : 0) + sum over h < nh of coef[h] src[h][0..len), src[h] = base +
- * idx[h] stride; eight vectors of dst in registers at a time. */
-__attribute__((target("avx512f"))) static void rows_axpy(float *dst, int len, int acc, const float *base,
-                                                         size_t stride, const int32_t *idx, const float *coef, int nh)
+/* The row updates, blocked so that the rows read stay in L1: a slice of 32 (dW) or 64 (dcolT)
+ * floats of every source row is used by all the channels or pixels before the next slice,
+ * and each destination slice is summed in registers over its hits in two or four
+ * independent partial sums (a single chain would wait on the FMA latency).
+ *   dW[o][j]    += sum over h in [hs[o], hs[o + 1]) of hg[h] colT[hoff[h] + j]
+ *   dcolT[p][j]  = sum over h in [pend[p - 1], pend[p]) of pg[h] W[poff[h] + j]
+ * (hoff, poff: element offsets of the source rows.) */
+#define HIT2(A0, A1, off, gv)                                                     \
+    do {                                                                          \
+        const float *sp_ = base + (off);                                          \
+        const __m512 g_ = _mm512_set1_ps(gv);                                     \
+        A0 = _mm512_fmadd_ps(g_, _mm512_maskz_loadu_ps(m0, sp_), A0);             \
+        A1 = _mm512_fmadd_ps(g_, _mm512_maskz_loadu_ps(m1, sp_ + 16), A1);        \
+    } while (0)
+/* (named accumulators throughout: an array of vectors indexed in a loop is kept on the stack) */
+__attribute__((target("avx512f"))) static void dw_sparse(float *dw, int O, int CKK, const float *colT,
+                                                         const int32_t *hoff, const float *hg, const int32_t *hs)
 {
-    for (int j0 = 0; j0 < len; j0 += 128) {
-        __mmask16 m[8];
-        __m512 a[8];
-        for (int t = 0; t < 8; t++) {
-            m[t] = lanes_below(len - j0 - 16 * t);
-            a[t] = acc ? _mm512_maskz_loadu_ps(m[t], dst + j0 + 16 * t) : _mm512_setzero_ps();
+    for (int j0 = 0; j0 < CKK; j0 += 32) {
+        const __mmask16 m0 = lanes_below(CKK - j0), m1 = lanes_below(CKK - j0 - 16);
+        const float *base = colT + j0;
+        for (int o = 0; o < O; o++) {
+            const int h1 = hs[o + 1];
+            int h = hs[o];
+            if (h == h1) continue;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+            for (; h + 4 <= h1; h += 4) {
+                HIT2(a0, a1, hoff[h], hg[h]);
+                HIT2(b0, b1, hoff[h + 1], hg[h + 1]);
+                HIT2(c0, c1, hoff[h + 2], hg[h + 2]);
+                HIT2(d0, d1, hoff[h + 3], hg[h + 3]);
+            }
+            if (h < h1) HIT2(a0, a1, hoff[h], hg[h]);
+            if (h + 1 < h1) HIT2(b0, b1, hoff[h + 1], hg[h + 1]);
+            if (h + 2 < h1) HIT2(c0, c1, hoff[h + 2], hg[h + 2]);
+            float *dst = dw + (size_t)o * CKK + j0;
+            const __m512 s0 = _mm512_add_ps(_mm512_add_ps(a0, b0), _mm512_add_ps(c0, d0));
+            const __m512 s1 = _mm512_add_ps(_mm512_add_ps(a1, b1), _mm512_add_ps(c1, d1));
+            _mm512_mask_storeu_ps(dst, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, dst), s0));
+            _mm512_mask_storeu_ps(dst + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, dst + 16), s1));
         }
-        for (int h = 0; h < nh; h++) {
-            const float *sp = base + (size_t)idx[h] * stride + j0;
-            const __m512 g = _mm512_set1_ps(coef[h]);
-            for (int t = 0; t < 8; t++) a[t] = _mm512_fmadd_ps(g, _mm512_maskz_loadu_ps(m[t], sp + 16 * t), a[t]);
-        }
-        for (int t = 0; t < 8; t++) _mm512_mask_storeu_ps(dst + j0 + 16 * t, m[t], a[t]);
     }
 }
+
+#define HIT4(A0, A1, A2, A3, off, gv)                                             \
+    do {                                                                          \
+        const float *sp_ = base + (off);                                          \
+        const __m512 g_ = _mm512_set1_ps(gv);                                     \
+        A0 = _mm512_fmadd_ps(g_, _mm512_maskz_loadu_ps(m0, sp_), A0);             \
+        A1 = _mm512_fmadd_ps(g_, _mm512_maskz_loadu_ps(m1, sp_ + 16), A1);        \
+        A2 = _mm512_fmadd_ps(g_, _mm512_maskz_loadu_ps(m2, sp_ + 32), A2);        \
+        A3 = _mm512_fmadd_ps(g_, _mm512_maskz_loadu_ps(m3, sp_ + 48), A3);        \
+    } while (0)
+__attribute__((target("avx512f"))) static void dcol_sparse(float *dcolT, int HW, int CKK, const float *W,
+                                                           const int32_t *poff, const float *pg, const int32_t *pend)
+{
+    for (int j0 = 0; j0 < CKK; j0 += 64) {
+        const __mmask16 m0 = lanes_below(CKK - j0), m1 = lanes_below(CKK - j0 - 16);
+        const __mmask16 m2 = lanes_below(CKK - j0 - 32), m3 = lanes_below(CKK - j0 - 48);
+        const float *base = W + j0;
+        for (int p = 0; p < HW; p++) {
+            const int h1 = pend[p];
+            int h = p ? pend[p - 1] : 0;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            for (; h + 2 <= h1; h += 2) {
+                HIT4(a0, a1, a2, a3, poff[h], pg[h]);
+                HIT4(b0, b1, b2, b3, poff[h + 1], pg[h + 1]);
+            }
+            if (h < h1) HIT4(a0, a1, a2, a3, poff[h], pg[h]);
+            float *dst = dcolT + (size_t)p * CKK + j0;
+            _mm512_mask_storeu_ps(dst, m0, _mm512_add_ps(a0, b0));
+            _mm512_mask_storeu_ps(dst + 16, m1, _mm512_add_ps(a1, b1));
+            _mm512_mask_storeu_ps(dst + 32, m2, _mm512_add_ps(a2, b2));
+            _mm512_mask_storeu_ps(dst + 48, m3, _mm512_add_ps(a3, b3));
+        }
+    }
+}
+#undef HIT2
+#undef HIT4
 
 /* din[c][y'][x'] = sum over u, source pixel (y' - u + pd, x) of dcolT[that pixel][(c k + u) k
  * + x' - x + pd] (the v with x' = x + v - pd): a shifted masked load per (u, x) added in a
@@ -358,7 +418,7 @@ void sgld_conv_pool_backward(const sgld_layer *y, const sgld_layer *pool, const 
     float *colT = work; /* [HW][CKK] + 16 slack (and the image area after it) */
     int32_t *hp = (int32_t *)(work + (size_t)(CKK + O) * HW + 16), *po = hp + (size_t)O * HW;
     float *hg = (float *)(po + (size_t)O * HW), *pg = hg + (size_t)O * HW;
-    int32_t *cnt = (int32_t *)(pg + (size_t)O * HW), *hs = cnt + HW + 1;
+    int32_t *cnt = (int32_t *)(pg + (size_t)O * HW), *hs = cnt + HW + 1, *ho = hs + O + 1;
     for (size_t b = 0; b < n; b++) {
         const float *g = gout + b * (size_t)O * PQ, *z = pooled + b * (size_t)O * PQ;
         const int32_t *am = argmax + b * (size_t)O * PQ;
@@ -378,10 +438,8 @@ void sgld_conv_pool_backward(const sgld_layer *y, const sgld_layer *pool, const 
         hs[O] = nh;
         if (grad) {
             im2col_t(y, in + b * (size_t)y->c * HW, colT);
-            for (int o = 0; o < O; o++)
-                if (hs[o + 1] > hs[o])
-                    rows_axpy(grad + y->w_off + (size_t)o * CKK, CKK, 1, colT, (size_t)CKK, hp + hs[o], hg + hs[o],
-                              hs[o + 1] - hs[o]);
+            for (int h = 0; h < nh; h++) ho[h] = hp[h] * CKK;
+            dw_sparse(grad + y->w_off, O, CKK, colT, ho, hg, hs);
         }
         if (din) {
             /* the hits by pixel (counting sort, channels in order within a pixel) */
@@ -391,13 +449,10 @@ void sgld_conv_pool_backward(const sgld_layer *y, const sgld_layer *pool, const 
             for (int o = 0; o < O; o++)
                 for (int h = hs[o]; h < hs[o + 1]; h++) {
                     const int at = cnt[hp[h]]++;
-                    po[at] = o, pg[at] = hg[h];
+                    po[at] = o * CKK, pg[at] = hg[h];
                 }
             /* cnt[p] is now the end of pixel p's hits (the start of p + 1's) */
-            for (int p = 0; p < HW; p++) {
-                const int h0 = p ? cnt[p - 1] : 0;
-                rows_axpy(colT + (size_t)p * CKK, CKK, 0, W, (size_t)CKK, po + h0, pg + h0, cnt[p] - h0);
-            }
+            dcol_sparse(colT, HW, CKK, W, po, pg, cnt);
             col2im_t(y, colT, din + b * (size_t)y->c * HW);
         }
     }

@@ -205,9 +205,11 @@ float *sgld_net_input(sgld_net *net) { return net->act[0]; }
  * adds its bias, writing the ReLU's output (act[l + 2]) and not its own (act[l + 1] is left
  * stale); a conv + ReLU followed by a 2 x 2 max-pool also pools each image while its output is
  * in L2, writing only the pool's output (act[l + 3]) and argmax.  Backward, a pool after a
- * ReLU does both layers' backward from the pool's output (sgld_pool_relu_backward), so no
- * skipped activation is ever read.  The values are those of the unfused chain (the bias is
- * added after the GEMM rather than before: float rounding of the order of 1 ulp). */
+ * ReLU does both layers' backward from the pool's output (sgld_pool_relu_backward), and with a
+ * conv before them (where sgld_conv_pool_backward_ok) the conv's too, from the pool's sparse
+ * gradient (sgld_conv_pool_backward); so no skipped activation is ever read.  The values are
+ * those of the unfused chain up to float rounding (the bias is added after the GEMM rather
+ * than before; the sparse backward sums in another order). */
 static int fuses_relu(const sgld_net *net, int l)
 {
     const sgld_net_layout *L = &net->L;
