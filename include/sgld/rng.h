@@ -61,6 +61,14 @@ void sgld_rng_normal_float(const sgld_rng *r, uint64_t step, uint32_t purpose, u
  * models.  The SIMD path is chosen at run time from the CPU. */
 void sgld_rng_normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out);
 
+/* The Langevin update with the same normals z_i as sgld_rng_normal_fill, generated a chunk at
+ * a time and used while in L1 (no z array written and read back):
+ *   y[i] = b y[i] + (a x[i] + sd z_i),  i < n     (x NULL: y[i] = b y[i] + sd z_i)
+ * With b = 1 exactly the values of `fill z; y[i] += a x[i] + sd z[i]`.  Timed as one call of
+ * the generators (sgld_rng_noise_timing), the update included. */
+void sgld_rng_normal_update(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float b, float a,
+                            const float *x, float sd, float *y);
+
 /* Seconds spent in and calls to the normal generators (sgld_rng_normal, _float, _fill) since
  * the last call; resets both (for the --log-view "noise" event).  Not thread-safe. */
 void sgld_rng_noise_timing(double *seconds, int64_t *calls);

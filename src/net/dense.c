@@ -1,20 +1,26 @@
 /* dense.c - the fully connected layer: out = in W^T + b, W [out][in] (PyTorch's layout).
  *
- *   forward   Y[n][o]  = X[n][i] W[o][i]^T + b[o]          (one sgemm)
+ *   forward   Y[n][o]  = X[n][i] W[o][i]^T + b[o]          (one sgemm; then the bias and, fused
+ *                                                           with the next layer, the ReLU)
  *   backward  dW[o][i] += dY^T X,  db[o] += sum_n dY[n][o],  dX = dY W   (two sgemms)
  * The bias gradient is summed in double. */
 #include <cblas.h>
 
 #include "net_impl.h"
 
-void sgld_fc_forward(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n)
+void sgld_fc_forward_fused(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n,
+                           int relu)
 {
     const int ni = (int)y->in_size, no = y->oc;
     const float *W = theta + y->w_off, *b = theta + y->b_off;
-    for (size_t r = 0; r < n; r++)
-        for (int o = 0; o < no; o++) out[r * no + o] = b[o];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, no, ni, 1.0f, in, ni, W, ni, 1.0f,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, no, ni, 1.0f, in, ni, W, ni, 0.0f,
                 out, no);
+    sgld_bias_rows_act(out, b, n, no, relu);
+}
+
+void sgld_fc_forward(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n)
+{
+    sgld_fc_forward_fused(y, theta, in, out, n, 0);
 }
 
 void sgld_fc_backward(const sgld_layer *y, const float *theta, const float *in, const float *dout,

@@ -37,7 +37,7 @@ static sgld_status allocate(sgld_net *net)
         if (y->out_size > largest) largest = y->out_size;
         SGLD_ALLOC(net->act[l + 1], B * y->out_size);
         if (y->kind == SGLD_LAYER_CONV) {
-            SGLD_ALLOC(net->col[l], (size_t)y->c * y->k * y->k * y->h * y->w);
+            SGLD_ALLOC(net->col[l], sgld_conv_work_size(y));
         } else if (y->kind == SGLD_LAYER_POOL) {
             SGLD_ALLOC(net->argmax[l], B * y->out_size);
         } else if (y->kind == SGLD_LAYER_DROPOUT) {
@@ -206,6 +206,23 @@ const sgld_net_layout *sgld_net_get_layout(const sgld_net *net) { return &net->L
 
 float *sgld_net_input(sgld_net *net) { return net->act[0]; }
 
+/* Fusion (net->unfused == 0): a conv or fc layer followed by a ReLU applies it in the pass that
+ * adds its bias, writing the ReLU's output (act[l + 2]) and not its own (act[l + 1] is left
+ * stale); a conv + ReLU followed by a 2 x 2 max-pool also pools each image while its output is
+ * in L2, writing only the pool's output (act[l + 3]) and argmax.  Backward, a pool after a
+ * ReLU does both layers' backward from the pool's output (sgld_pool_relu_backward), and with a
+ * conv before them (where sgld_conv_pool_backward_ok) the conv's too, from the pool's sparse
+ * gradient (sgld_conv_pool_backward); so no skipped activation is ever read.  The values are
+ * those of the unfused chain up to float rounding (the bias is added after the GEMM rather
+ * than before; the sparse backward sums in another order). */
+static int fuses_relu(const sgld_net *net, int l)
+{
+    const sgld_net_layout *L = &net->L;
+    const sgld_layer_kind k = L->layer[l].kind;
+    return !net->unfused && (k == SGLD_LAYER_FC || k == SGLD_LAYER_CONV) && l + 1 < L->n_layers &&
+           L->layer[l + 1].kind == SGLD_LAYER_RELU;
+}
+
 /* The MC-dropout masks of a forward (sgld_net_predict_dropout): row i of the batch uses
  * stream r at step0 + i, blocks from block0. */
 typedef struct mc_masks {
@@ -227,9 +244,22 @@ static const float *forward(sgld_net *net, const float *theta, size_t n, int tra
         const float *in = net->act[l];
         float *out = net->act[l + 1];
         const size_t len = n * y->out_size;
+        const int relu = fuses_relu(net, l);
         switch (y->kind) {
-        case SGLD_LAYER_FC: sgld_fc_forward(y, theta, in, out, n); break;
-        case SGLD_LAYER_CONV: sgld_conv_forward(y, theta, in, out, n, net->col[l]); break;
+        case SGLD_LAYER_FC:
+            sgld_fc_forward_fused(y, theta, in, net->act[l + 1 + relu], n, relu);
+            l += relu;
+            break;
+        case SGLD_LAYER_CONV:
+            if (relu && l + 2 < L->n_layers && L->layer[l + 2].kind == SGLD_LAYER_POOL) {
+                sgld_conv_forward_fused(y, theta, in, net->act[l + 3], n, net->col[l], 1, &L->layer[l + 2],
+                                        net->argmax[l + 2]);
+                l += 2;
+            } else {
+                sgld_conv_forward_fused(y, theta, in, net->act[l + 1 + relu], n, net->col[l], relu, NULL, NULL);
+                l += relu;
+            }
+            break;
         case SGLD_LAYER_POOL: sgld_pool_forward(y, in, out, net->argmax[l], n); break;
         case SGLD_LAYER_RELU: sgld_relu_forward(in, out, len); break;
         case SGLD_LAYER_TANH: sgld_tanh_forward(in, out, len); break;
@@ -266,7 +296,14 @@ void sgld_net_backward(sgld_net *net, const float *theta, const float *dout, siz
     int which = 0;
     for (int l = L->n_layers - 1; l >= 0; l--) {
         const sgld_layer *y = &L->layer[l];
-        float *din = l > 0 ? net->delta[which] : dx;
+        /* a pool after a ReLU: both at once (the ReLU's output may not have been written); and
+         * after a conv + ReLU, the three at once from the pool's sparse gradient */
+        const int pool_relu = !net->unfused && y->kind == SGLD_LAYER_POOL && l >= 1 &&
+                              L->layer[l - 1].kind == SGLD_LAYER_RELU;
+        const int conv_pool = pool_relu && l >= 2 && L->layer[l - 2].kind == SGLD_LAYER_CONV && !net->kfac_on &&
+                              sgld_conv_pool_backward_ok(&L->layer[l - 2]);
+        const int first = l - pool_relu - conv_pool; /* the first layer of this backward step */
+        float *din = first > 0 ? net->delta[which] : dx;
         if (din == cur) din = net->delta[which ^= 1];
         const size_t len = n * y->out_size;
         if (net->kfac_on && y->n_w) kfac_add(net, l, cur, n);
@@ -276,7 +313,11 @@ void sgld_net_backward(sgld_net *net, const float *theta, const float *dout, siz
             sgld_conv_backward(y, theta, net->act[l], cur, n, grad, din, net->col[l]);
             break;
         case SGLD_LAYER_POOL:
-            if (din) sgld_pool_backward(y, cur, net->argmax[l], n, din);
+            if (conv_pool)
+                sgld_conv_pool_backward(&L->layer[l - 2], y, theta, net->act[l - 2], cur, net->act[l + 1],
+                                        net->argmax[l], n, grad, din, net->col[l - 2]);
+            else if (din && pool_relu) sgld_pool_relu_backward(y, cur, net->act[l + 1], net->argmax[l], n, din);
+            else if (din) sgld_pool_backward(y, cur, net->argmax[l], n, din);
             break;
         case SGLD_LAYER_RELU:
             if (din) sgld_relu_backward(net->act[l + 1], cur, din, len);
@@ -292,6 +333,7 @@ void sgld_net_backward(sgld_net *net, const float *theta, const float *dout, siz
         }
         cur = din;
         which ^= 1;
+        l -= pool_relu + conv_pool;
     }
 }
 

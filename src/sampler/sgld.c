@@ -5,7 +5,8 @@
  * With T = 1 and eps_t -> 0 the iterates sample the posterior; a constant eps_t leaves an
  * O(eps) bias (for a Gaussian target of precision lambda, variance 1 / (lambda (1 - eps lambda / 4))).
  * Noise: element i of the chain's NOISE stream at this step, from the vectorized
- * sgld_rng_normal_fill (the noise of large models must not dominate a step).  No state. */
+ * sgld_rng_normal_fill, fused with the update (sgld_rng_normal_update: the noise of large models
+ * must not dominate a step, and is never written out as an array).  No state. */
 #include <math.h>
 
 #include "sgld/sampler.h"
@@ -15,9 +16,7 @@ static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *gra
     (void)state;
     const float half = (float)(0.5 * ctx->eps);
     const float sd = (float)sqrt(ctx->eps * ctx->temperature);
-    float *z = ctx->work;
-    sgld_rng_normal_fill(ctx->rng, ctx->step, SGLD_RNG_NOISE, ctx->n_params, z);
-    for (size_t i = 0; i < ctx->n_params; i++) theta[i] += half * grad[i] + sd * z[i];
+    sgld_rng_normal_update(ctx->rng, ctx->step, SGLD_RNG_NOISE, ctx->n_params, 1.0f, half, grad, sd, theta);
     return SGLD_OK;
 }
 

@@ -30,7 +30,7 @@ static double bench_case(const char *name, const char *spec, int c, int h, int w
     sgld_net *net;
     if (sgld_net_create(&L, B, loss, 1.0, 1, &net) != SGLD_OK) exit(2);
     const size_t P = L.n_params, N = 8000;
-    float *theta = malloc(P * sizeof *theta), *grad = malloc(P * sizeof *grad), *z = malloc(P * sizeof *z);
+    float *theta = malloc(P * sizeof *theta), *grad = malloc(P * sizeof *grad);
     float *y = malloc(B * sizeof *y);
     sgld_rng r = {1, 0};
     sgld_net_init_params(&L, &r, theta);
@@ -46,15 +46,16 @@ static double bench_case(const char *name, const char *spec, int c, int h, int w
             sgld_net_forward(net, theta, B, 1);
             sgld_net_loglik(net, y, B, net->dout);
             sgld_net_backward(net, theta, net->dout, B, grad, NULL);
-            sgld_rng_normal_fill(&r, (uint64_t)steps + 1, SGLD_RNG_NOISE, P, z);
-            for (size_t i = 0; i < P; i++) theta[i] += half * (scale * grad[i] - prec * theta[i]) + sd * z[i];
+            /* theta += half (scale grad - prec theta) + sd z, as the sgld sampler does it */
+            sgld_rng_normal_update(&r, (uint64_t)steps + 1, SGLD_RNG_NOISE, P, 1.0f - half * prec, half * scale, grad,
+                                   sd, theta);
         }
         t1 = now();
     } while (t1 - t0 < seconds);
     double sps = steps / (t1 - t0);
     printf("%s %.2f steps/s  (%zu params, %.3f GFLOP/step, %.1f GFLOPS)\n", name, sps, P,
            sgld_net_flops(&L, B) * 1e-9, sgld_net_flops(&L, B) * sps * 1e-9);
-    free(theta), free(grad), free(z), free(y);
+    free(theta), free(grad), free(y);
     sgld_net_destroy(&net);
     return sgld_net_flops(&L, B) * sps;
 }

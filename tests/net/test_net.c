@@ -96,7 +96,9 @@ static int check_net_at(const char *spec, int c, int h, int w, sgld_net_loss los
     for (size_t i = 0; i < P; i++) theta[i] += 0.05f * fill(i, 1.0, 0.3); /* nonzero biases */
     for (size_t i = 0; i < n * D; i++) x[i] = fill(i, 1.0, phase);
     for (size_t i = 0; i < n; i++) y[i] = loss == SGLD_NET_SOFTMAX ? (float)((2 * i + 1) % L.n_out) : fill(i, 1.5, 0.2);
+    net->unfused = 1; /* every act[] written, for the margin; the checks below run fused */
     (void)objective(net, theta, x, y, n);
+    net->unfused = 0;
     if (kink_margin(net, n) < 3 * H_FD) { /* not a valid check point: the caller tries another */
         sgld_net_destroy(&net);
         free(theta), free(grad), free(x), free(dx), free(fd);
@@ -153,6 +155,7 @@ static void test_layer_gradients(void **state)
     check_net("conv2k1-linear-fc3", 2, 4, 5, SGLD_NET_SOFTMAX);  /* conv 1x1 */
     check_net("conv2k5-linear-fc3", 1, 5, 7, SGLD_NET_SOFTMAX);  /* kernel = image height */
     check_net("pool2-fc3", 2, 6, 5, SGLD_NET_SOFTMAX);           /* max-pool, odd width */
+    check_net("conv2k5-pool2-fc3", 6, 6, 5, SGLD_NET_SOFTMAX);   /* conv-relu-pool, sparse backward (c k k 150) */
 }
 
 static void test_loss_gradients(void **state)
@@ -182,7 +185,7 @@ static void test_conv_direct(void **state)
     const sgld_layer *y = &L.layer[0];
     const size_t n = 2;
     float *theta = malloc(L.n_params * sizeof *theta), x[2 * 3 * 5 * 6], out[2 * 4 * 5 * 6];
-    float *col = malloc(27 * 30 * sizeof *col);
+    float *col = malloc(sgld_conv_work_size(y) * sizeof *col);
     for (size_t i = 0; i < L.n_params; i++) theta[i] = fill(i, 0.7, 0.1);
     for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = fill(i, 1.0, 0.4);
     sgld_conv_forward(y, theta, x, out, n, col);
@@ -201,6 +204,180 @@ static void test_conv_direct(void **state)
                     assert_true(fabs(s - out[((b * 4 + o) * 5 + i) * 6 + j]) < 1e-5);
                 }
     free(theta), free(col);
+}
+
+/* The fused layer chain (conv/fc + ReLU [+ pool] in one pass; backward, conv + ReLU + pool
+ * from the pool's sparse gradient, or pool + ReLU) against every layer on its own: same
+ * outputs, parameter and input gradients, to float rounding (the bias is added after the
+ * GEMM instead of before; the sparse backward sums in another order), at batch 3 on networks
+ * with every pattern: conv-relu-pool (k 5, 3, 1), conv-relu (no pool), conv-tanh-pool,
+ * fc-relu, fc-linear, and a plane wider than 16 floats (two and three AVX-512 vectors). */
+static void test_fused_chain(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *spec;
+        int c, h, w;
+    } nets[] = {
+        {"conv4k5-pool2-conv6k3-pool2-fc7-fc3", 1, 12, 10},  /* c k k < 128: dense */
+        {"conv8k5-pool2-conv6k5-pool2-fc7-fc3", 1, 12, 11},  /* conv2 sparse, into conv1 */
+        {"conv3k3-conv4k5-tanh-pool2-fc5-linear-fc3", 2, 9, 7},
+        {"conv3k5-pool2-fc6-fc3", 6, 19, 37},                /* sparse k 5, 37 wide, into x */
+        {"conv5k3-pool2-conv4k1-pool2-fc3", 16, 10, 9},      /* sparse k 3 */
+        {"conv3k1-pool2-fc3", 130, 4, 6},                    /* sparse k 1 */
+        {"fc9-fc7-linear-fc4", 1, 1, 11},
+    };
+    const size_t n = 3;
+    for (size_t t = 0; t < sizeof nets / sizeof nets[0]; t++) {
+        sgld_net_layout L;
+        assert_int_equal(sgld_net_parse(nets[t].spec, nets[t].c, nets[t].h, nets[t].w, &L), SGLD_OK);
+        const size_t P = L.n_params, D = L.in_size, K = (size_t)L.n_out;
+        sgld_net *net;
+        assert_int_equal(sgld_net_create(&L, n, SGLD_NET_SOFTMAX, 1.0, 3, &net), SGLD_OK);
+        float *theta = malloc(P * sizeof *theta), *g[2], *dx[2], out[2][3 * 8], y[3] = {0, 1, 2};
+        assert_true(K <= 8);
+        sgld_rng r = {5, 1};
+        sgld_net_init_params(&L, &r, theta);
+        for (size_t i = 0; i < P; i++) theta[i] += 0.05f * fill(i, 1.0, 0.7);
+        for (int f = 0; f < 2; f++) {
+            g[f] = calloc(P, sizeof(float)), dx[f] = malloc(n * D * sizeof(float));
+            for (size_t i = 0; i < n * D; i++) sgld_net_input(net)[i] = fill(i, 1.0, 0.2);
+            net->unfused = f;
+            memcpy(out[f], sgld_net_forward(net, theta, n, 1), n * K * sizeof(float));
+            sgld_net_loglik(net, y, n, net->dout);
+            sgld_net_backward(net, theta, net->dout, n, g[f], dx[f]);
+        }
+        double gmax = 0, xmax = 0;
+        for (size_t i = 0; i < P; i++) gmax = fmax(gmax, fabs(g[1][i]));
+        for (size_t i = 0; i < n * D; i++) xmax = fmax(xmax, fabs(dx[1][i]));
+        for (size_t i = 0; i < n * K; i++)
+            if (fabsf(out[0][i] - out[1][i]) > 1e-5f * (1 + fabsf(out[1][i])))
+                fail_msg("%s: output %zu fused %.9g, unfused %.9g", nets[t].spec, i, out[0][i], out[1][i]);
+        for (size_t i = 0; i < P; i++)
+            if (fabs(g[0][i] - g[1][i]) > 1e-5 * gmax)
+                fail_msg("%s: gradient %zu fused %.9g, unfused %.9g", nets[t].spec, i, g[0][i], g[1][i]);
+        for (size_t i = 0; i < n * D; i++)
+            if (fabs(dx[0][i] - dx[1][i]) > 1e-5 * xmax)
+                fail_msg("%s: input gradient %zu fused %.9g, unfused %.9g", nets[t].spec, i, dx[0][i], dx[1][i]);
+        for (int f = 0; f < 2; f++) free(g[f]), free(dx[f]);
+        free(theta);
+        sgld_net_destroy(&net);
+    }
+}
+
+/* im2col, the output and the input gradient of a conv layer against direct loops (so the
+ * AVX-512 GEMM kernel with M and N not multiples of 16), on planes narrower
+ * and wider than one 16-float vector, kernel sizes 1 to 9 (up to the image side):
+ * col[(c k + u) k + v][y W + x] = X[c][y + u - p][x + v - p], and dX = col2im(W^T dY)
+ * = sum over o, u, v of W[o][c][u][v] dY[o][y - u + p][x - v + p].  Both the AVX-512 and the
+ * plain loops. */
+static void conv_kernels(void)
+{
+    static const int shapes[][5] = {{1, 28, 28, 5, 3}, {3, 5, 6, 3, 3}, {2, 7, 17, 7, 17}, {2, 5, 33, 5, 5}, {2, 3, 16, 1, 16}, {1, 9, 10, 9, 32}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        const int C = shapes[t][0], H = shapes[t][1], W = shapes[t][2], k = shapes[t][3], p = (k - 1) / 2, O = shapes[t][4];
+        char spec[64];
+        snprintf(spec, sizeof spec, "conv%dk%d-linear-fc2", O, k);
+        sgld_net_layout L;
+        assert_int_equal(sgld_net_parse(spec, C, H, W, &L), SGLD_OK);
+        const sgld_layer *y = &L.layer[0];
+        const size_t HW = (size_t)H * W;
+        float *x = malloc(C * HW * sizeof *x), *col = malloc(sgld_conv_work_size(y) * sizeof *col);
+        float *theta = malloc(L.n_params * sizeof *theta), *dy = malloc(O * HW * sizeof *dy);
+        float *din = malloc(C * HW * sizeof *din);
+        for (size_t i = 0; i < C * HW; i++) x[i] = fill(i, 1.0, 0.3);
+        for (size_t i = 0; i < L.n_params; i++) theta[i] = fill(i, 0.5, 0.9);
+        for (size_t i = 0; i < O * HW; i++) dy[i] = fill(i, 1.0, 1.7);
+        sgld_conv_im2col(y, x, col);
+        for (int c = 0; c < C; c++)
+            for (int u = 0; u < k; u++)
+                for (int v = 0; v < k; v++)
+                    for (int i = 0; i < H; i++)
+                        for (int j = 0; j < W; j++) {
+                            int yy = i + u - p, xx = j + v - p;
+                            float want = yy < 0 || yy >= H || xx < 0 || xx >= W ? 0.0f : x[(c * H + yy) * W + xx];
+                            if (col[((size_t)(c * k + u) * k + v) * HW + (size_t)i * W + j] != want)
+                                fail_msg("%s on %dx%dx%d: col (c %d u %d v %d y %d x %d)", spec, C, H, W, c, u, v, i, j);
+                        }
+        float *out = malloc(O * HW * sizeof *out);
+        sgld_conv_forward(y, theta, x, out, 1, col);
+        for (int o = 0; o < O; o++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++) {
+                    double s = theta[y->b_off + o];
+                    for (int c = 0; c < C; c++)
+                        for (int u = 0; u < k; u++)
+                            for (int v = 0; v < k; v++) {
+                                int yy = i + u - p, xx = j + v - p;
+                                if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                                s += (double)theta[((o * C + c) * k + u) * k + v] * x[(c * H + yy) * W + xx];
+                            }
+                    if (fabs(s - out[(o * H + i) * W + j]) > 1e-5 * (1 + fabs(s)))
+                        fail_msg("%s on %dx%dx%d: Y[%d][%d][%d] = %.9g, direct %.9g", spec, C, H, W, o, i, j,
+                                 out[(o * H + i) * W + j], s);
+                }
+        free(out);
+        sgld_conv_backward(y, theta, x, dy, 1, NULL, din, col);
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++) {
+                    double s = 0.0;
+                    for (int o = 0; o < O; o++)
+                        for (int u = 0; u < k; u++)
+                            for (int v = 0; v < k; v++) {
+                                int yy = i - u + p, xx = j - v + p;
+                                if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                                s += (double)theta[((o * C + c) * k + u) * k + v] * dy[(o * H + yy) * W + xx];
+                            }
+                    if (fabs(s - din[(c * H + i) * W + j]) > 1e-5 * (1 + fabs(s)))
+                        fail_msg("%s on %dx%dx%d: dX[%d][%d][%d] = %.9g, direct %.9g", spec, C, H, W, c, i, j,
+                                 din[(c * H + i) * W + j], s);
+                }
+        free(x), free(col), free(theta), free(dy), free(din);
+    }
+}
+
+static void test_conv_kernels(void **state)
+{
+    (void)state;
+    conv_kernels(); /* AVX-512 where the CPU has it */
+    sgld_net_plain = 1;
+    conv_kernels(); /* the portable loops */
+    sgld_net_plain = 0;
+}
+
+/* 2 x 2 max-pool forward against a direct loop (the first maximum of a block wins, by strict
+ * >): integer inputs with many ties, odd sides, rows of 1 to 37 outputs (more than one
+ * AVX-512 vector); the AVX-512 and the portable rows. */
+static void test_pool_forward(void **state)
+{
+    (void)state;
+    for (int plain = 0; plain < 2; plain++) {
+        sgld_net_plain = plain;
+        for (int W = 2; W <= 75; W += 3)
+            for (int H = 2; H <= 5; H++) {
+                sgld_layer y = {.kind = SGLD_LAYER_POOL, .c = 2, .h = H, .w = W, .oc = 2, .oh = H / 2, .ow = W / 2};
+                const size_t n = 2, in = (size_t)2 * H * W, on = (size_t)2 * (H / 2) * (W / 2);
+                float *x = malloc(n * in * sizeof *x), *o = malloc(n * on * sizeof *o);
+                int32_t *am = malloc(n * on * sizeof *am);
+                for (size_t i = 0; i < n * in; i++) x[i] = (float)((i * 7919u) % 5) - 2.0f; /* ties */
+                sgld_pool_forward(&y, x, o, am, n);
+                for (size_t pl = 0; pl < n * 2; pl++)
+                    for (int i = 0; i < H / 2; i++)
+                        for (int j = 0; j < W / 2; j++) {
+                            const float *p = x + pl * H * W;
+                            int k0 = 2 * i * W + 2 * j, best = k0, cand[3] = {k0 + 1, k0 + W, k0 + W + 1};
+                            for (int t = 0; t < 3; t++)
+                                if (p[cand[t]] > p[best]) best = cand[t];
+                            const size_t q = pl * (H / 2) * (W / 2) + (size_t)i * (W / 2) + j;
+                            if (o[q] != p[best] || am[q] != best)
+                                fail_msg("plain %d, %dx%d: output (%d, %d): %g at %d, want %g at %d", plain, H, W, i,
+                                         j, o[q], am[q], p[best], best);
+                        }
+                free(x), free(o), free(am);
+            }
+    }
+    sgld_net_plain = 0;
 }
 
 static void test_spec(void **state)
@@ -617,6 +794,33 @@ static void test_noise(void **state)
     }
 }
 
+/* The fused Langevin update uses the normals of sgld_rng_normal_fill: with b = 1 bitwise the
+ * values of `fill z; y += a x + sd z` (the sgld sampler's old loop), and y = b y + sd z without x;
+ * every length (odd, chunk boundaries), nothing touched past n, and step >= 2^32. */
+static void test_noise_update(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {1, 2, 127, 128, 129, 255, 256, 257, 1001};
+    static float z[1002], x[1002], y[1002], want[1002];
+    sgld_rng r = {9, 3};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const size_t n = sizes[k];
+        const uint64_t step = k == 3 ? (1ull << 32) + 5 : 11 + k;
+        const float a = 0.25f * (float)(k + 1), sd = 0.03f, b = 0.9990234375f;
+        for (size_t i = 0; i < 1002; i++) x[i] = (float)sin(0.1 * i), y[i] = want[i] = (float)cos(0.3 * i);
+        sgld_rng_normal_fill(&r, step, SGLD_RNG_NOISE, n, z);
+        for (size_t i = 0; i < n; i++) want[i] += a * x[i] + sd * z[i];
+        sgld_rng_normal_update(&r, step, SGLD_RNG_NOISE, n, 1.0f, a, x, sd, y);
+        for (size_t i = 0; i < 1002; i++)
+            if (y[i] != want[i]) fail_msg("n = %zu, element %zu: %.9g vs %.9g", n, i, y[i], want[i]);
+        for (size_t i = 0; i < 1002; i++) y[i] = want[i] = (float)cos(0.3 * i);
+        for (size_t i = 0; i < n; i++) want[i] = b * want[i] + sd * z[i];
+        sgld_rng_normal_update(&r, step, SGLD_RNG_NOISE, n, b, 0.0f, NULL, sd, y);
+        for (size_t i = 0; i < 1002; i++)
+            if (y[i] != want[i]) fail_msg("no x, n = %zu, element %zu: %.9g vs %.9g", n, i, y[i], want[i]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -626,6 +830,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_models), cmocka_unit_test(test_model_errors),
         cmocka_unit_test(test_task), cmocka_unit_test(test_mc_dropout),
         cmocka_unit_test(test_init), cmocka_unit_test(test_noise),
+        cmocka_unit_test(test_noise_update), cmocka_unit_test(test_fused_chain),
+        cmocka_unit_test(test_conv_kernels), cmocka_unit_test(test_pool_forward),
     };
     return sgld_test_run(argc, argv, "net", tests, sizeof tests / sizeof tests[0]);
 }
