@@ -313,6 +313,15 @@ if r.returncode == 0:
               f"mlp classification accuracy {jc['data']['ensemble']['accuracy']} >= 0.85")
         print(f"mlp --task classification fc20-fc3: test accuracy {jc['data']['ensemble']['accuracy']:.4f}, "
               f"NLL {jc['data']['ensemble']['nll']:.4f}")
+    # the same run as --model cnn (an fc-only spec): bitwise the same draws (README, issue 4)
+    ccl = path("cnn-class.h5")
+    r = run([DIST, "--model", "cnn", "--net", "fc20-fc3", "--data", "synthetic:softmax",
+             "--chains", "2", "--steps", "1500", "--burnin", "500", "--thin", "20", "--step-size", "1e-3",
+             "--output", ccl, "--quiet"], ranks=2)
+    check(r.returncode == 0, f"sgld-dist cnn fc20-fc3: {r.stderr.strip()}")
+    if r.returncode == 0:
+        same = all(np.array_equal(a, b) for a, b in zip(read_mlp(ccl)[0], (W1, B1, W2, B2)))
+        check(same, "mlp --task classification and cnn with the same fc spec give bitwise the same draws")
 
 # ---- 5. MC dropout ---------------------------------------------------------------------------
 M32 = np.uint64(0xFFFFFFFF)
