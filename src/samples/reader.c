@@ -218,16 +218,27 @@ static sgld_status var_shape(sgld_samples_reader *r, hid_t dset, const char *nam
     return SGLD_OK;
 }
 
+/* open_var + var_shape: the variable's dataset (the caller closes it) and its shape. */
+static sgld_status open_shaped(sgld_samples_reader *r, const char *group, const char *name, hid_t *dset,
+                               int *n_dims, hsize_t *dims)
+{
+    SGLD_TRY(open_var(r, group, name, dset));
+    sgld_status st = var_shape(r, *dset, name, n_dims, dims);
+    if (st != SGLD_OK) {
+        H5Dclose(*dset);
+        *dset = H5I_INVALID_HID;
+    }
+    return st;
+}
+
 sgld_status sgld_samples_shape(sgld_samples_reader *r, const char *group, const char *name,
                                int *n_dims, int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2])
 {
     SGLD_CHECK(r && n_dims && dims, SGLD_ERR_ARG, "sgld_samples_shape: NULL argument");
     hid_t dset;
-    SGLD_TRY(open_var(r, group, name, &dset));
     hsize_t d[SGLD_SAMPLES_MAX_DIMS + 2];
-    sgld_status st = var_shape(r, dset, name, n_dims, d);
+    SGLD_TRY(open_shaped(r, group, name, &dset, n_dims, d));
     H5Dclose(dset);
-    SGLD_TRY(st);
     for (int k = 0; k < *n_dims; k++) dims[k] = (int64_t)d[k];
     return SGLD_OK;
 }
@@ -278,12 +289,11 @@ sgld_status sgld_samples_read_elems(sgld_samples_reader *r, const char *group,
 {
     SGLD_CHECK(r, SGLD_ERR_ARG, "sgld_samples_read_elems: NULL reader");
     hid_t dset;
-    SGLD_TRY(open_var(r, group, name, &dset));
-    sgld_status st = SGLD_OK;
-    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
     int rank = 0;
     hsize_t dims[SGLD_SAMPLES_MAX_DIMS + 2];
-    SGLD_TRY_GOTO(var_shape(r, dset, name, &rank, dims), st, done);
+    SGLD_TRY(open_shaped(r, group, name, &dset, &rank, dims));
+    sgld_status st = SGLD_OK;
+    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
     const int k = rank - 2;
     hsize_t n_per_draw = 1;
     for (int j = 0; j < k; j++) n_per_draw *= dims[2 + j];
@@ -351,12 +361,11 @@ sgld_status sgld_samples_read_draws(sgld_samples_reader *r, const char *group, c
 {
     SGLD_CHECK(r, SGLD_ERR_ARG, "sgld_samples_read_draws: NULL reader");
     hid_t dset;
-    SGLD_TRY(open_var(r, group, name, &dset));
-    sgld_status st = SGLD_OK;
-    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
     int rank = 0;
     hsize_t dims[SGLD_SAMPLES_MAX_DIMS + 2];
-    SGLD_TRY_GOTO(var_shape(r, dset, name, &rank, dims), st, done);
+    SGLD_TRY(open_shaped(r, group, name, &dset, &rank, dims));
+    sgld_status st = SGLD_OK;
+    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
     if (chain < 0 || (hsize_t)chain >= dims[0] || draw_begin < 0 || n_draws < 0 ||
         (hsize_t)(draw_begin + n_draws) > dims[1] || (n_draws > 0 && !out)) {
         st = sgld_error_set(SGLD_ERR_ARG, "%s: '%s': chain %lld, draws [%lld, %lld) out of range "
