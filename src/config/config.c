@@ -122,7 +122,8 @@ static const option_spec options[] = {
      "integer labels 0..K-1 or string labels as cnn and softmax do, and needs K outputs); the other "
      "models do their own task only (naming it is accepted, the other task an error)"},
     {"noise-sd", 0, T_DOUBLE, FIELD(noise_sd, double), "0.5", "SD", "", GT(0), G_MODEL, FOR_MODEL("linreg|mlp"),
-     "known standard deviation of linreg's noise, y ~ N(x'w, SD^2)"},
+     "linreg/mlp: known standard deviation of the Gaussian noise, y ~ N(x'w, SD^2) for linreg "
+     "(mlp: of a fixed-variance regression network)"},
     {"prior-sd", 0, T_DOUBLE, FIELD(prior_sd, double), "1", "S", "", GT(0), G_MODEL, ANY,
      "N(0, S^2) prior on every weight"},
     {"data", 0, T_STRING, FIELD(data, char *), "synthetic:linreg", "SOURCE", "", NONEMPTY,
@@ -154,7 +155,8 @@ static const option_spec options[] = {
     {"steps", 0, T_INT64, FIELD(steps, int64_t), "20000", "N", "iterations", GE(1), G_SAMPLER, ANY,
      "iterations per chain"},
     {"burnin", 0, T_INT64, FIELD(burnin, int64_t), "2000", "B", "iterations", GE(0), G_SAMPLER, ANY,
-     "iterations discarded at the start of every chain, B < --steps"},
+     "iterations discarded at the start of every chain, B < --steps (when not given and the "
+     "default is not below --steps: steps / 10)"},
     {"thin", 0, T_INT64, FIELD(thin, int64_t), "1", "T", "", GE(1), G_SAMPLER, ANY,
      "keep one draw every T iterations after burn-in"},
     {"batch-size", 0, T_INT64, FIELD(batch_size, int64_t), "100", "B", "examples", GE(1),
@@ -1038,6 +1040,11 @@ void sgld_config_help(FILE *f, const char *prog)
             "without dashes (step-size = 1e-4); [section] headers are ignored; # and ; start\n"
             "comments; values may be quoted with \"...\"; flags are true/false, yes/no, on/off,\n"
             "1/0.  Flags on the command line override the file whatever their order.\n"
+            "\n"
+            "Integers may be written in e-notation when whole (--steps 1e4, 2.5e3).  An option\n"
+            "of one sampler or model (\"sghmc: ...\", \"mlp/cnn: ...\" above) given with another\n"
+            "is an error; in a file, a key at its default value is accepted (the `config` of a\n"
+            "sample file lists every key).\n"
             "\n"
             "Exit status: 0 success, 2 bad input/usage, 1 other failure (runtime error).\n"
             "3 incomplete: stopped by SIGTERM, SIGINT or SIGUSR1 after flushing the draws and\n"
