@@ -3,8 +3,9 @@
  * Every key of the INI file is a long option without the dashes (`step-size = 1e-4`);
  * `[section]` headers are allowed and ignored; `#` and `;` start comments.  Flags given on
  * the command line override the file whatever their order.  Unknown keys/options, values
- * that do not parse, and out-of-range values are errors whose message names the source
- * (file:line or "command line"), the key and the value. */
+ * that do not parse, out-of-range values and options that do not apply to the chosen
+ * --sampler or --model are errors whose message names the source (file:line or "command
+ * line"), the key and the value.  Integer options also take whole numbers in e-notation. */
 #ifndef SGLD_CONFIG_H
 #define SGLD_CONFIG_H
 
@@ -36,7 +37,8 @@ typedef struct sgld_config {
     char sampler[SGLD_NAME_MAX];     /* --sampler sgd|sgld (sgld) */
     int chains;                      /* --chains C >= 1 (default 1) */
     int64_t steps;                   /* --steps N >= 1 (20000) */
-    int64_t burnin;                  /* --burnin B >= 0, < steps (2000) */
+    int64_t burnin;                  /* --burnin B >= 0, < steps (2000; when not given and
+                                        not below steps: steps / 10) */
     int64_t thin;                    /* --thin T >= 1 (1) */
     int64_t batch_size;              /* --batch-size B >= 1, total per chain (100) */
     uint32_t seed;                   /* --seed S in [0, 2^32) (1) */
@@ -77,6 +79,7 @@ typedef struct sgld_config {
     int dry_run;                     /* --dry-run: print the plan and exit (command line only) */
     int help;                        /* --help was given */
     int version;                     /* --version was given */
+    int burnin_clipped;              /* 1 when the default burn-in was clipped to steps / 10 */
 } sgld_config;
 
 /* Fills c with the defaults above. */

@@ -6,8 +6,10 @@
  * only looks for --config, --help and --version; then the file is applied; the second pass
  * applies every other flag.  Adding an option is one row in `options[]` (plus its field in
  * sgld_config).  Every value, from a file or a flag, goes through assign(), which parses it
- * fully (strtoll/strtod, no trailing junk, finite doubles) and checks the row's range; the
- * single cross-field rule (burnin < steps) is checked once at the end. */
+ * fully (exact integers, also in e-notation; strtod, no trailing junk, finite doubles) and
+ * checks the row's range.  At the end, options that do not apply to the chosen sampler or
+ * model (the row's owner) are refused, and the cross-field rules (burnin < steps, ...) are
+ * checked once. */
 #include "sgld/config.h"
 
 #include <ctype.h>
@@ -51,6 +53,22 @@ typedef struct {
 /* G_GENERAL rows are command-line only: not INI keys and not written by config_write. */
 typedef enum { G_GENERAL, G_MODEL, G_SAMPLER, G_OUTPUT, G_COUNT } group;
 
+/* Which runs a row applies to: every run (OWNER_ANY), or only those whose --sampler
+ * (OWNER_SAMPLER) or --model (OWNER_MODEL) is one of `names` ("smile|psmile").  An option
+ * that does not apply is refused when it is set (check_owners), so nothing is silently
+ * ignored.  The owner is data about the row, not about this table: when sampler and model
+ * files carry their own rows, it is the type whose file declares the row. */
+typedef enum { OWNER_ANY, OWNER_SAMPLER, OWNER_MODEL } owner_kind;
+
+typedef struct {
+    owner_kind kind;
+    const char *names; /* '|'-separated type names; NULL for OWNER_ANY */
+} owner;
+
+#define ANY {OWNER_ANY, NULL}
+#define FOR_SAMPLER(names) {OWNER_SAMPLER, (names)}
+#define FOR_MODEL(names) {OWNER_MODEL, (names)}
+
 typedef struct {
     const char *name;  /* long option and INI key */
     int short_name;    /* 'h', or 0 */
@@ -62,6 +80,7 @@ typedef struct {
     const char *unit;  /* appended to values in --help ("" if none) */
     check check;
     group group;
+    owner owner;
     const char *help;
 } option_spec;
 
@@ -82,133 +101,156 @@ typedef struct {
 
 static const option_spec options[] = {
     /* general (command line only) */
-    {"config", 0, T_STRING, FIELD(config_path, char *), "", "FILE", "", NONEMPTY, G_GENERAL,
+    {"config", 0, T_STRING, FIELD(config_path, char *), "", "FILE", "", NONEMPTY, G_GENERAL, ANY,
      "read options from an INI file (`key = value`, keys are the long options); "
      "flags given on the command line override it"},
-    {"help", 'h', T_SWITCH, FIELD(help, int), "0", "", "", NOCHECK, G_GENERAL,
+    {"help", 'h', T_SWITCH, FIELD(help, int), "0", "", "", NOCHECK, G_GENERAL, ANY,
      "print this help and exit"},
-    {"version", 'V', T_SWITCH, FIELD(version, int), "0", "", "", NOCHECK, G_GENERAL,
+    {"version", 'V', T_SWITCH, FIELD(version, int), "0", "", "", NOCHECK, G_GENERAL, ANY,
      "print the version and exit"},
-    {"resume", 0, T_SWITCH, FIELD(resume, int), "0", "", "", NOCHECK, G_GENERAL,
+    {"resume", 0, T_SWITCH, FIELD(resume, int), "0", "", "", NOCHECK, G_GENERAL, ANY,
      "continue the run saved in --checkpoint (the sample file is cut back to its draws)"},
-    {"dry-run", 0, T_SWITCH, FIELD(dry_run, int), "0", "", "", NOCHECK, G_GENERAL,
+    {"dry-run", 0, T_SWITCH, FIELD(dry_run, int), "0", "", "", NOCHECK, G_GENERAL, ANY,
      "check the configuration and data, print the plan and exit"},
     /* model and data */
     {"model", 0, T_STRING, FIELD(model, char *), "linreg", "linreg|logreg|softmax|mlp|cnn", "", NOCHECK,
-     G_MODEL, "Bayesian linear, logistic or softmax (multinomial logistic) regression; a network "
+     G_MODEL, ANY,
+     "Bayesian linear, logistic or softmax (multinomial logistic) regression; a network "
      "from --net: mlp for a real target (fixed or heteroscedastic Gaussian) or, with --task "
      "classification, for classes; cnn for classes"},
-    {"task", 0, T_STRING, FIELD(task, char *), "", "regression|classification", "", NOCHECK, G_MODEL,
+    {"task", 0, T_STRING, FIELD(task, char *), "", "regression|classification", "", NOCHECK,
+     G_MODEL, ANY,
      "what the target is: mlp does either (regression when none is given; classification reads "
      "integer labels 0..K-1 or string labels as cnn and softmax do, and needs K outputs); the other "
      "models do their own task only (naming it is accepted, the other task an error)"},
-    {"noise-sd", 0, T_DOUBLE, FIELD(noise_sd, double), "0.5", "SD", "", GT(0), G_MODEL,
-     "known standard deviation of linreg's noise, y ~ N(x'w, SD^2)"},
-    {"prior-sd", 0, T_DOUBLE, FIELD(prior_sd, double), "1", "S", "", GT(0), G_MODEL,
+    {"noise-sd", 0, T_DOUBLE, FIELD(noise_sd, double), "0.5", "SD", "", GT(0),
+     G_MODEL, FOR_MODEL("linreg|mlp"),
+     "linreg/mlp: known standard deviation of the Gaussian noise, y ~ N(x'w, SD^2) for linreg "
+     "(mlp: of a fixed-variance regression network)"},
+    {"prior-sd", 0, T_DOUBLE, FIELD(prior_sd, double), "1", "S", "", GT(0), G_MODEL, ANY,
      "N(0, S^2) prior on every weight"},
     {"data", 0, T_STRING, FIELD(data, char *), "synthetic:linreg", "SOURCE", "", NONEMPTY,
-     G_MODEL, "training data: a CSV or HDF5 file or a built-in synthetic:NAME (see below)"},
-    {"test-data", 0, T_STRING, FIELD(test_data, char *), "", "SOURCE", "", NOCHECK, G_MODEL,
+     G_MODEL, ANY, "training data: a CSV or HDF5 file or a built-in synthetic:NAME (see below)"},
+    {"test-data", 0, T_STRING, FIELD(test_data, char *), "", "SOURCE", "", NOCHECK, G_MODEL, ANY,
      "held-out test data, same formats as --data"},
     {"test-fraction", 0, T_DOUBLE, FIELD(test_fraction, double), "0", "F", "", GE_LT(0, 1),
-     G_MODEL, "fraction of --data held out as test data"},
-    {"standardize", 0, T_BOOL, FIELD(standardize, int), "off", "", "", NOCHECK, G_MODEL,
+     G_MODEL, ANY, "fraction of --data held out as test data"},
+    {"standardize", 0, T_BOOL, FIELD(standardize, int), "off", "", "", NOCHECK, G_MODEL, ANY,
      "standardize every feature column to mean 0 and sd 1"},
     /* networks (issue 4; grammar in include/sgld/net.h) */
-    {"net", 0, T_STRING, FIELD(net, char *), "", "SPEC", "", NOCHECK, G_MODEL,
+    {"net", 0, T_STRING, FIELD(net, char *), "", "SPEC", "", NOCHECK, G_MODEL, FOR_MODEL("mlp|cnn"),
      "mlp/cnn layers, e.g. fc50-fc2 or conv32k5-pool2-conv64k5-pool2-fc1024-fc10 "
      "(none: mlp fc50-fc2, or fc50-fcK with --task classification; cnn that CNN with K outputs)"},
-    {"input-shape", 0, T_STRING, FIELD(input_shape, char *), "", "CxHxW", "", NOCHECK, G_MODEL,
+    {"input-shape", 0, T_STRING, FIELD(input_shape, char *), "", "CxHxW", "", NOCHECK,
+     G_MODEL, FOR_MODEL("mlp|cnn"),
      "shape of one data row for mlp/cnn, e.g. 1x28x28 (none: flat, or 1xSxS for S^2 features "
      "when the net has conv/pool layers)"},
-    {"save-params", 0, T_STRING, FIELD(save_params, char *), "", "LIST", "", NOCHECK, G_MODEL,
+    {"save-params", 0, T_STRING, FIELD(save_params, char *), "", "LIST", "", NOCHECK,
+     G_MODEL, FOR_MODEL("mlp|cnn"),
      "mlp/cnn: comma-separated tensors (fc2_w) or layers (fc2) written to --output (none: all)"},
     {"prior-sd-layers", 0, T_STRING, FIELD(prior_sd_layers, char *), "", "LIST", "", NOCHECK,
-     G_MODEL, "mlp/cnn: comma-separated prior sd, one per fc/conv layer in order (none: --prior-sd)"},
+     G_MODEL, FOR_MODEL("mlp|cnn"),
+     "mlp/cnn: comma-separated prior sd, one per fc/conv layer in order (none: --prior-sd)"},
     /* sampler */
     {"sampler", 0, T_STRING, FIELD(sampler, char *), "sgld",
-     "sgd|sgld|fsgd|psgld|sghmc|csgld|ksgld|smile|psmile", "", NOCHECK, G_SAMPLER,
+     "sgd|sgld|fsgd|psgld|sghmc|csgld|ksgld|smile|psmile", "", NOCHECK, G_SAMPLER, ANY,
      "sgld: the update above; sgd: the same step without the noise term; the others: see the "
      "README's sampler table"},
-    {"chains", 0, T_INT, FIELD(chains, int), "1", "C", "", GE(1), G_SAMPLER,
+    {"chains", 0, T_INT, FIELD(chains, int), "1", "C", "", GE(1), G_SAMPLER, ANY,
      "independent chains; the P ranks form C groups of P / C shards"},
-    {"steps", 0, T_INT64, FIELD(steps, int64_t), "20000", "N", "iterations", GE(1), G_SAMPLER,
+    {"steps", 0, T_INT64, FIELD(steps, int64_t), "20000", "N", "iterations", GE(1), G_SAMPLER, ANY,
      "iterations per chain"},
-    {"burnin", 0, T_INT64, FIELD(burnin, int64_t), "2000", "B", "iterations", GE(0), G_SAMPLER,
-     "iterations discarded at the start of every chain, B < --steps"},
-    {"thin", 0, T_INT64, FIELD(thin, int64_t), "1", "T", "", GE(1), G_SAMPLER,
+    {"burnin", 0, T_INT64, FIELD(burnin, int64_t), "2000", "B", "iterations", GE(0), G_SAMPLER, ANY,
+     "iterations discarded at the start of every chain, B < --steps (when not given and the "
+     "default is not below --steps: steps / 10)"},
+    {"thin", 0, T_INT64, FIELD(thin, int64_t), "1", "T", "", GE(1), G_SAMPLER, ANY,
      "keep one draw every T iterations after burn-in"},
     {"batch-size", 0, T_INT64, FIELD(batch_size, int64_t), "100", "B", "examples", GE(1),
-     G_SAMPLER, "minibatch size, total per chain across its shards"},
+     G_SAMPLER, ANY, "minibatch size, total per chain across its shards"},
     {"seed", 0, T_UINT32, FIELD(seed, uint32_t), "1", "S", "", GE_LE(0, 4294967295.0),
-     G_SAMPLER, "key of the counter-based random streams"},
-    {"step-size", 0, T_DOUBLE, FIELD(step_size, double), "1e-5", "a", "", GT(0), G_SAMPLER,
+     G_SAMPLER, ANY, "key of the counter-based random streams"},
+    {"step-size", 0, T_DOUBLE, FIELD(step_size, double), "1e-5", "a", "", GT(0), G_SAMPLER, ANY,
      "a in the step-size schedule"},
-    {"step-b", 0, T_DOUBLE, FIELD(step_b, double), "0", "b", "", GE(0), G_SAMPLER,
+    {"step-b", 0, T_DOUBLE, FIELD(step_b, double), "0", "b", "", GE(0), G_SAMPLER, ANY,
      "b in the step-size schedule"},
-    {"step-gamma", 0, T_DOUBLE, FIELD(step_gamma, double), "0", "g", "", GE_LE(0, 1), G_SAMPLER,
+    {"step-gamma", 0, T_DOUBLE, FIELD(step_gamma, double), "0", "g", "", GE_LE(0, 1),
+     G_SAMPLER, ANY,
      "g in the step-size schedule (0: constant step)"},
-    {"temperature", 0, T_DOUBLE, FIELD(temperature, double), "1", "T", "", GT(0), G_SAMPLER,
+    {"temperature", 0, T_DOUBLE, FIELD(temperature, double), "1", "T", "", GT(0), G_SAMPLER, ANY,
      "T in the noise N(0, eps_t T I) (1: the posterior)"},
     {"on-divergence", 0, T_STRING, FIELD(on_divergence, char *), "abort", "abort|shrink|skip", "",
-     NONEMPTY, G_SAMPLER,
+     NONEMPTY, G_SAMPLER, ANY,
      "a step that makes theta or the log posterior non-finite: abort the run; shrink (undo it "
      "and halve the chain's step size from then on); skip (undo it and go on); never a NaN draw"},
     /* sampler family (issue 5): one group per sampler */
     {"psgld-alpha", 0, T_DOUBLE, FIELD(psgld_alpha, double), "0.99", "a", "", GT_LT(0, 1),
-     G_SAMPLER, "psgld: decay of the running mean square V <- a V + (1 - a) g^2"},
-    {"psgld-lambda", 0, T_DOUBLE, FIELD(psgld_lambda, double), "1e-5", "l", "", GT(0), G_SAMPLER,
+     G_SAMPLER, FOR_SAMPLER("psgld"),
+     "psgld: decay of the running mean square V <- a V + (1 - a) g^2"},
+    {"psgld-lambda", 0, T_DOUBLE, FIELD(psgld_lambda, double), "1e-5", "l", "", GT(0),
+     G_SAMPLER, FOR_SAMPLER("psgld"),
      "psgld: diagonal preconditioner G = 1 / (l + sqrt V)"},
-    {"psgld-gamma", 0, T_BOOL, FIELD(psgld_gamma, int), "off", "", "", NOCHECK, G_SAMPLER,
+    {"psgld-gamma", 0, T_BOOL, FIELD(psgld_gamma, int), "off", "", "", NOCHECK,
+     G_SAMPLER, FOR_SAMPLER("psgld"),
      "psgld: add the drift Gamma_i = dG_i / dtheta_i (one extra gradient per step)"},
-    {"friction", 0, T_DOUBLE, FIELD(friction, double), "0.1", "C", "", GT_LE(0, 1), G_SAMPLER,
+    {"friction", 0, T_DOUBLE, FIELD(friction, double), "0.1", "C", "", GT_LE(0, 1),
+     G_SAMPLER, FOR_SAMPLER("sghmc"),
      "sghmc: momentum decay per step (friction), v <- (1 - C) v + eps g + noise"},
-    {"sghmc-beta", 0, T_DOUBLE, FIELD(sghmc_beta, double), "0", "b", "", GE(0), G_SAMPLER,
+    {"sghmc-beta", 0, T_DOUBLE, FIELD(sghmc_beta, double), "0", "b", "", GE(0),
+     G_SAMPLER, FOR_SAMPLER("sghmc"),
      "sghmc: estimate beta-hat of the gradient noise, b < --friction"},
-    {"sghmc-adapt", 0, T_BOOL, FIELD(sghmc_adapt, int), "off", "", "", NOCHECK, G_SAMPLER,
+    {"sghmc-adapt", 0, T_BOOL, FIELD(sghmc_adapt, int), "off", "", "", NOCHECK,
+     G_SAMPLER, FOR_SAMPLER("sghmc"),
      "sghmc: adapt per-parameter scales during burn-in (Springenberg et al. 2016), then freeze"},
-    {"cycles", 0, T_INT64, FIELD(cycles, int64_t), "4", "M", "", GE(1), G_SAMPLER,
+    {"cycles", 0, T_INT64, FIELD(cycles, int64_t), "4", "M", "", GE(1),
+     G_SAMPLER, FOR_SAMPLER("csgld"),
      "csgld: cosine step-size cycles over --steps, M <= --steps"},
-    {"explore", 0, T_DOUBLE, FIELD(explore, double), "0.8", "f", "", GE_LT(0, 1), G_SAMPLER,
+    {"explore", 0, T_DOUBLE, FIELD(explore, double), "0.8", "f", "", GE_LT(0, 1),
+     G_SAMPLER, FOR_SAMPLER("csgld"),
      "csgld: fraction of each cycle spent exploring (no noise, no draws)"},
     {"precondition", 0, T_STRING, FIELD(precondition, char *), "both", "both|noise", "", NONEMPTY,
-     G_SAMPLER, "ksgld: K-FAC-precondition the drift and the noise (both), or the noise only "
+     G_SAMPLER, FOR_SAMPLER("ksgld"),
+     "ksgld: K-FAC-precondition the drift and the noise (both), or the noise only "
      "(noise: the seed paper's eq. 2, which changes the stationary law)"},
-    {"kfac-damping", 0, T_DOUBLE, FIELD(kfac_damping, double), "1", "d", "", GT(0), G_SAMPLER,
+    {"kfac-damping", 0, T_DOUBLE, FIELD(kfac_damping, double), "1", "d", "", GT(0),
+     G_SAMPLER, FOR_SAMPLER("ksgld"),
      "ksgld: damping, P = (A + sqrt(d) I)^-1 kron (G + sqrt(d) I)^-1 per layer"},
-    {"kfac-decay", 0, T_DOUBLE, FIELD(kfac_decay, double), "0.95", "r", "", GE_LT(0, 1), G_SAMPLER,
+    {"kfac-decay", 0, T_DOUBLE, FIELD(kfac_decay, double), "0.95", "r", "", GE_LT(0, 1),
+     G_SAMPLER, FOR_SAMPLER("ksgld"),
      "ksgld: running averages A <- r A + (1 - r) A_batch (same for G)"},
-    {"kfac-every", 0, T_INT64, FIELD(kfac_every, int64_t), "10", "k", "steps", GE(1), G_SAMPLER,
+    {"kfac-every", 0, T_INT64, FIELD(kfac_every, int64_t), "10", "k", "steps", GE(1),
+     G_SAMPLER, FOR_SAMPLER("ksgld"),
      "ksgld: the factors' inverses are refreshed every k steps"},
     {"smile-integrator", 0, T_STRING, FIELD(smile_integrator, char *), "mclachlan",
-     "mclachlan|leapfrog", "", NONEMPTY, G_SAMPLER,
+     "mclachlan|leapfrog", "", NONEMPTY, G_SAMPLER, FOR_SAMPLER("smile|psmile"),
      "smile/psmile: isokinetic integrator (2 or 1 extra gradients per step)"},
     {"smile-energy-var", 0, T_DOUBLE, FIELD(smile_energy_var, double), "5e-4", "v", "", GT(0),
-     G_SAMPLER, "smile/psmile: target energy-error variance per parameter of the step-size tuner"},
-    {"smile-L", 0, T_DOUBLE, FIELD(smile_l, double), "0", "L", "", GE(0), G_SAMPLER,
+     G_SAMPLER, FOR_SAMPLER("smile|psmile"),
+     "smile/psmile: target energy-error variance per parameter of the step-size tuner"},
+    {"smile-L", 0, T_DOUBLE, FIELD(smile_l, double), "0", "L", "", GE(0),
+     G_SAMPLER, FOR_SAMPLER("smile|psmile"),
      "smile/psmile: momentum decoherence length (0: sqrt(d), then 0.4 sqrt(sum Var theta) "
      "from the second half of burn-in)"},
     {"psmile-alpha", 0, T_DOUBLE, FIELD(psmile_alpha, double), "0.99", "a", "", GT_LT(0, 1),
-     G_SAMPLER, "psmile: decay of the running gradient-noise moments"},
+     G_SAMPLER, FOR_SAMPLER("psmile"), "psmile: decay of the running gradient-noise moments"},
     /* output */
-    {"output", 0, T_STRING, FIELD(output, char *), "", "FILE", "", NOCHECK, G_OUTPUT,
+    {"output", 0, T_STRING, FIELD(output, char *), "", "FILE", "", NOCHECK, G_OUTPUT, ANY,
      "HDF5 file for the retained draws (none: no sample file)"},
-    {"force", 0, T_BOOL, FIELD(force, int), "off", "", "", NOCHECK, G_OUTPUT,
+    {"force", 0, T_BOOL, FIELD(force, int), "off", "", "", NOCHECK, G_OUTPUT, ANY,
      "overwrite an existing --output file"},
-    {"quiet", 0, T_BOOL, FIELD(quiet, int), "off", "", "", NOCHECK, G_OUTPUT,
+    {"quiet", 0, T_BOOL, FIELD(quiet, int), "off", "", "", NOCHECK, G_OUTPUT, ANY,
      "print nothing but errors"},
-    {"progress", 0, T_BOOL, FIELD(progress, int), "off", "", "", NOCHECK, G_OUTPUT,
+    {"progress", 0, T_BOOL, FIELD(progress, int), "off", "", "", NOCHECK, G_OUTPUT, ANY,
      "print the progress line even when stderr is not a terminal"},
     {"flush-every", 0, T_INT64, FIELD(flush_draws, int64_t), "100", "N", "draws", GE(1),
-     G_OUTPUT, "draws buffered per collective write"},
-    {"checkpoint", 0, T_STRING, FIELD(checkpoint, char *), "", "FILE", "", NOCHECK, G_OUTPUT,
+     G_OUTPUT, ANY, "draws buffered per collective write"},
+    {"checkpoint", 0, T_STRING, FIELD(checkpoint, char *), "", "FILE", "", NOCHECK, G_OUTPUT, ANY,
      "save the run state here (atomically, keeping FILE.prev) at --checkpoint-every, "
      "--checkpoint-seconds and on SIGTERM/SIGINT/SIGUSR1"},
     {"checkpoint-every", 0, T_INT64, FIELD(checkpoint_every, int64_t), "0", "K", "iterations",
-     GE(0), G_OUTPUT, "checkpoint every K iterations (0: off)"},
+     GE(0), G_OUTPUT, ANY, "checkpoint every K iterations (0: off)"},
     {"checkpoint-seconds", 0, T_DOUBLE, FIELD(checkpoint_seconds, double), "0", "S", "s", GE(0),
-     G_OUTPUT, "checkpoint at the first flush S seconds after the last one (0: off)"},
-    {"log-view", 0, T_BOOL, FIELD(log_view, int), "off", "", "", NOCHECK, G_OUTPUT,
+     G_OUTPUT, ANY, "checkpoint at the first flush S seconds after the last one (0: off)"},
+    {"log-view", 0, T_BOOL, FIELD(log_view, int), "off", "", "", NOCHECK, G_OUTPUT, ANY,
      "print a table of timed events (count, min/max/mean over ranks, share of the step)"},
 };
 
@@ -326,17 +368,78 @@ static sgld_status range_error(const option_spec *o, const char *where, const ch
     return sgld_error_set(SGLD_ERR_USAGE, "%s: %s, got %s", where, what, text);
 }
 
-/* Strict integer: optional sign and decimal digits, nothing else, no overflow. */
+/* Results of parse_integer. */
+enum { INT_OK = 1, INT_SYNTAX = 0, INT_FRACTION = -1, INT_RANGE = -2 };
+
+/* Significant digits parse_integer keeps.  A digit beyond them is dropped: the magnitude
+ * stays exact, and a dropped non-zero digit of a value below 10^19 is a fraction. */
+#define INT_DIGITS_MAX 64
+
+/* An integer written in decimal, optionally with a fraction and an exponent whose value is
+ * whole (1e4, 2.5e3, 1000e-3), so that run lengths can be written as they are thought of.
+ * Exact: the digits are scaled by hand, never through a double.  Returns INT_OK with *out,
+ * INT_SYNTAX (not a number, or leading space), INT_FRACTION (a number that is not whole:
+ * 1.5, 1e-3) or INT_RANGE (whole but outside long long). */
 static int parse_integer(const char *text, long long *out)
 {
-    if (!text[0] || isspace((unsigned char)text[0])) return 0;
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (*end != '\0' || end == text) return 0;
-    if (errno == ERANGE) return -1;
-    *out = v;
-    return 1;
+    const char *p = text;
+    int neg = 0, dropped = 0, n_digits = 0, n_seen = 0, in_fraction = 0;
+    char digits[INT_DIGITS_MAX];
+    long scale = 0; /* value = digits * 10^scale */
+    if (*p == '+' || *p == '-') neg = *p++ == '-';
+    for (;; p++) {
+        if (*p == '.' && !in_fraction) {
+            in_fraction = 1;
+            continue;
+        }
+        if (!isdigit((unsigned char)*p)) break;
+        n_seen++;
+        scale -= in_fraction;
+        if (n_digits == 0 && *p == '0') continue;
+        if (n_digits < INT_DIGITS_MAX) {
+            digits[n_digits++] = *p;
+        } else {
+            scale++;
+            dropped |= *p != '0';
+        }
+    }
+    if (n_seen == 0) return INT_SYNTAX;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        int exp_neg = 0;
+        if (*p == '+' || *p == '-') exp_neg = *p++ == '-';
+        if (!isdigit((unsigned char)*p)) return INT_SYNTAX;
+        long e = 0;
+        for (; isdigit((unsigned char)*p); p++)
+            if (e < 100000) e = 10 * e + (*p - '0');
+        scale += exp_neg ? -e : e;
+    }
+    if (*p != '\0') return INT_SYNTAX;
+    while (scale < 0 && n_digits > 0 && digits[n_digits - 1] == '0') {
+        n_digits--;
+        scale++;
+    }
+    if (n_digits == 0) return *out = 0, INT_OK;
+    if (n_digits + scale > 19) return INT_RANGE; /* >= 10^19 > 2^63 */
+    if (scale < 0 || dropped) return INT_FRACTION;
+    unsigned long long v = 0; /* < 10^19 < 2^64: no wrap */
+    for (int i = 0; i < n_digits; i++) v = 10 * v + (unsigned long long)(digits[i] - '0');
+    for (long i = 0; i < scale; i++) v *= 10;
+    if (v > (unsigned long long)LLONG_MAX + (unsigned long long)neg) return INT_RANGE;
+    *out = !neg ? (long long)v : v > (unsigned long long)LLONG_MAX ? LLONG_MIN : -(long long)v;
+    return INT_OK;
+}
+
+/* Largest value a field of integer type t holds, for the out-of-range message. */
+static long long integer_max(opt_type t)
+{
+    return t == T_INT ? INT_MAX : t == T_UINT32 ? (long long)UINT32_MAX : LLONG_MAX;
+}
+
+/* Smallest value a field of integer type t holds. */
+static long long integer_min(opt_type t)
+{
+    return t == T_INT ? INT_MIN : t == T_UINT32 ? 0 : LLONG_MIN;
 }
 
 static int parse_bool(const char *text, int *out)
@@ -381,8 +484,13 @@ static sgld_status assign(sgld_config *c, const option_spec *o, const char *text
     case T_UINT32: {
         long long v = 0;
         int ok = parse_integer(text, &v);
-        SGLD_CHECK(ok >= 0, SGLD_ERR_USAGE, "%s: '%s' is out of the integer range", where, text);
-        SGLD_CHECK(ok > 0, SGLD_ERR_USAGE, "%s: '%s' is not an integer", where, text);
+        SGLD_CHECK(ok != INT_RANGE, SGLD_ERR_USAGE, "%s: '%s' is out of range (%s %lld)",
+                   where, text, text[0] == '-' ? "at least" : "at most",
+                   text[0] == '-' ? integer_min(o->type) : integer_max(o->type));
+        SGLD_CHECK(ok != INT_FRACTION, SGLD_ERR_USAGE,
+                   "%s: '%s' is not a whole number (e-notation such as 1e4 is accepted when "
+                   "the value is whole)", where, text);
+        SGLD_CHECK(ok == INT_OK, SGLD_ERR_USAGE, "%s: '%s' is not an integer", where, text);
         if (checked && !in_range(&o->check, (double)v)) return range_error(o, where, text);
         if (o->type == T_INT) {
             SGLD_CHECK(v <= INT_MAX, SGLD_ERR_USAGE, "%s: must be <= %d, got %s", where, INT_MAX,
@@ -664,21 +772,87 @@ static void origin_text(const parse_ctx *ctx, const char *name, char *buf, size_
         snprintf(buf, n, "%s:%ld: key '%s'", ctx->path, origin, name);
 }
 
-/* The one rule that spans two options.  It blames burnin unless burnin is the default. */
-static sgld_status check_burnin(const parse_ctx *ctx)
+/* The one rule that spans two options.  A default burn-in that is not below --steps is
+ * clipped to steps / 10 (and c->burnin_clipped set), so a short trial run needs no --burnin;
+ * a burn-in that was given is refused instead. */
+static sgld_status check_burnin(parse_ctx *ctx)
 {
-    const sgld_config *c = ctx->c;
+    sgld_config *c = ctx->c;
     if (c->burnin < c->steps) return SGLD_OK;
     char where[WHERE_MAX];
     const option_spec *burnin = find_option("burnin", 6);
-    if (ctx->origin[burnin - options] != ORIGIN_DEFAULT) {
-        origin_text(ctx, "burnin", where, sizeof where);
-        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be < steps (%lld), got %lld", where,
-                              (long long)c->steps, (long long)c->burnin);
+    if (ctx->origin[burnin - options] == ORIGIN_DEFAULT) {
+        c->burnin = c->steps / 10;
+        c->burnin_clipped = 1;
+        return SGLD_OK;
     }
-    origin_text(ctx, "steps", where, sizeof where);
-    return sgld_error_set(SGLD_ERR_USAGE, "%s: must be > burnin (%lld, the default), got %lld",
-                          where, (long long)c->burnin, (long long)c->steps);
+    origin_text(ctx, "burnin", where, sizeof where);
+    return sgld_error_set(SGLD_ERR_USAGE, "%s: must be < steps (%lld), got %lld", where,
+                          (long long)c->steps, (long long)c->burnin);
+}
+
+/* The option whose value selects the type that owns a row, per owner kind. */
+static const char *const owner_option[] = {[OWNER_SAMPLER] = "sampler", [OWNER_MODEL] = "model"};
+
+/* 1 when the '|'-separated list has the entry name. */
+static int list_has(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, "|");
+        if (len == n && strncmp(p, name, n) == 0) return 1;
+        p += len + (p[len] == '|');
+    }
+    return 0;
+}
+
+/* "sghmc", "smile and psmile", "a, b and c" from a '|'-separated list. */
+static void list_words(const char *list, char *buf, size_t cap)
+{
+    size_t used = 0, n_items = 1;
+    for (const char *p = list; *p; p++) n_items += *p == '|';
+    buf[0] = '\0';
+    size_t i = 0;
+    for (const char *p = list; *p && used < cap; i++) {
+        size_t len = strcspn(p, "|");
+        const char *sep = i == 0 ? "" : i + 1 == n_items ? " and " : ", ";
+        used += (size_t)snprintf(buf + used, cap - used, "%s%.*s", sep, (int)len, p);
+        p += len + (p[len] == '|');
+    }
+}
+
+/* 1 when row o holds the same value in a and b. */
+static int same_value(const sgld_config *a, const sgld_config *b, const option_spec *o)
+{
+    const char *x = (const char *)a + o->offset, *y = (const char *)b + o->offset;
+    return o->type == T_STRING ? strcmp(x, y) == 0 : memcmp(x, y, o->size) == 0;
+}
+
+/* Refuses an option that was set but does not apply to the chosen sampler or model (its row's
+ * owner), so that a setting is never silently ignored.  A flag counts as set whatever its
+ * value; a file key only when its value is not the default, because sgld_config_write (the
+ * sample file's `config`, meant to be read back with --config) lists every key.  A sampler
+ * or model name that the table does not list is left to the registries' own message. */
+static sgld_status check_owners(const parse_ctx *ctx)
+{
+    sgld_config defaults;
+    sgld_config_defaults(&defaults);
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const option_spec *o = &options[i];
+        long origin = ctx->origin[i];
+        if (o->owner.kind == OWNER_ANY || origin == ORIGIN_DEFAULT) continue;
+        if (origin != ORIGIN_FLAG && same_value(&defaults, ctx->c, o)) continue;
+        const char *selector = owner_option[o->owner.kind];
+        const option_spec *sel = find_option(selector, strlen(selector));
+        const char *chosen = (const char *)ctx->c + sel->offset;
+        if (!list_has(sel->arg, chosen) || list_has(o->owner.names, chosen)) continue;
+        char where[WHERE_MAX], owners[256];
+        origin_text(ctx, o->name, where, sizeof where);
+        list_words(o->owner.names, owners, sizeof owners);
+        return sgld_error_set(SGLD_ERR_USAGE, "%s applies to %s only, not --%s %s", where, owners,
+                              selector, chosen);
+    }
+    return SGLD_OK;
 }
 
 /* Options that span two fields or name a choice (sampler options of issue 5, --task). */
@@ -748,6 +922,7 @@ sgld_status sgld_config_parse(sgld_config *c, int argc, char **argv)
         SGLD_TRY_GOTO(apply_file(&ctx), st, done);
     }
     SGLD_TRY_GOTO(apply_flags(&ctx, argc, argv, longopts, shortopts), st, done);
+    SGLD_TRY_GOTO(check_owners(&ctx), st, done);
     SGLD_TRY_GOTO(check_burnin(&ctx), st, done);
     SGLD_TRY_GOTO(check_sampler_options(&ctx), st, done);
 done:
@@ -886,6 +1061,11 @@ void sgld_config_help(FILE *f, const char *prog)
             "without dashes (step-size = 1e-4); [section] headers are ignored; # and ; start\n"
             "comments; values may be quoted with \"...\"; flags are true/false, yes/no, on/off,\n"
             "1/0.  Flags on the command line override the file whatever their order.\n"
+            "\n"
+            "Integers may be written in e-notation when whole (--steps 1e4, 2.5e3).  An option\n"
+            "of one sampler or model (\"sghmc: ...\", \"mlp/cnn: ...\" above) given with another\n"
+            "is an error; in a file, a key at its default value is accepted (the `config` of a\n"
+            "sample file lists every key).\n"
             "\n"
             "Exit status: 0 success, 2 bad input/usage, 1 other failure (runtime error).\n"
             "3 incomplete: stopped by SIGTERM, SIGINT or SIGUSR1 after flushing the draws and\n"

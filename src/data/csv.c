@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct csv_file {
     const char *path;
@@ -136,6 +137,22 @@ static sgld_status split_fields(csv_file *c)
     }
 }
 
+/* The end of a "got 1 column" message: why a record did not split, when it holds another
+ * common separator (only commas separate fields here), else "". */
+static const char *separator_hint(const csv_file *c)
+{
+    if (c->n_fields != 1) return "";
+    if (strchr(c->fields[0], ';')) return " (it looks ;-separated: only comma-separated CSV is read)";
+    if (strchr(c->fields[0], '\t')) return " (it looks tab-separated: only comma-separated CSV is read)";
+    return "";
+}
+
+/* 1 when a field spells a missing value as R, pandas and spreadsheets write it. */
+static int is_missing(const char *s)
+{
+    return !*s || !strcasecmp(s, "NA") || !strcasecmp(s, "N/A") || !strcasecmp(s, "NULL");
+}
+
 enum { NUM_OK, NUM_NOT_NUMBER, NUM_NONFINITE, NUM_RANGE };
 
 /* Parses a whole field as a finite number that fits in a float. */
@@ -160,8 +177,9 @@ static sgld_status field_number(const csv_file *c, const char *name, const char 
     case NUM_OK:
         return SGLD_OK;
     case NUM_NOT_NUMBER:
-        return sgld_error_set(SGLD_ERR_PARSE, "%s:%lld: column '%s': '%s' is not a number",
-                              c->path, c->line_no, name, s);
+        return sgld_error_set(SGLD_ERR_PARSE, "%s:%lld: column '%s': '%s' is not a number%s",
+                              c->path, c->line_no, name, s,
+                              is_missing(s) ? " (missing values (NA) are not supported)" : "");
     case NUM_NONFINITE:
         return sgld_error_set(SGLD_ERR_PARSE, "%s:%lld: column '%s': NaN/Inf not allowed ('%s')",
                               c->path, c->line_no, name, s);
@@ -303,8 +321,8 @@ static void labels_init(csv_labels *l, const sgld_data_options *opt, const data_
 static sgld_status parse_row(const csv_file *c, const data_meta *m, csv_labels *l, float *x,
                              float *y)
 {
-    SGLD_CHECK(c->n_fields == m->d + 1, SGLD_ERR_PARSE, "%s:%lld: expected %d columns, got %d",
-               c->path, c->line_no, m->d + 1, c->n_fields);
+    SGLD_CHECK(c->n_fields == m->d + 1, SGLD_ERR_PARSE, "%s:%lld: expected %d columns, got %d%s",
+               c->path, c->line_no, m->d + 1, c->n_fields, separator_hint(c));
     for (int j = 0; j < m->d; j++) {
         double v = 0;
         SGLD_TRY(field_number(c, m->feature_names[j], c->fields[j], &v));
@@ -328,8 +346,8 @@ static sgld_status read_header(csv_file *c, data_meta *m)
     if (strncmp(c->line, "\xef\xbb\xbf", 3) == 0) memmove(c->line, c->line + 3, strlen(c->line) - 2);
     SGLD_TRY(split_fields(c));
     SGLD_CHECK(c->n_fields >= 2, SGLD_ERR_PARSE,
-               "%s:%lld: need at least one feature column and a target column, got %d column(s)",
-               c->path, c->line_no, c->n_fields);
+               "%s:%lld: need at least one feature column and a target column, got %d column(s)%s",
+               c->path, c->line_no, c->n_fields, separator_hint(c));
     if (m->feature_names) return SGLD_OK;
     m->d = c->n_fields - 1;
     SGLD_ALLOC(m->feature_names, m->d);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "predict.h"
 #include "sgld/config.h"
 #include "sgld/data.h"
@@ -41,7 +42,7 @@ static int rank, size;
 static void usage(FILE *f)
 {
     fprintf(f,
-"usage: sgld-ess predict FILE --data TEST [--ood OTHER] [--draws SPEC] [--json]\n"
+"usage: sgld-ess predict FILE --data TEST [--ood OTHER] [--draws I|A:B[:S]] [--json]\n"
 "                        [--per-example OUT.h5] [--hist OUT.csv] [--mc-dropout K [--seed S]]\n"
 "\n"
 "Rebuilds the model of a sample file written by sgld-dist (its `config` attribute: model,\n"
@@ -62,8 +63,10 @@ static void usage(FILE *f)
 "options:\n"
 "  --data TEST         test data (HDF5 /X /y or CSV, as sgld-dist --data); required\n"
 "  --ood OTHER         out-of-distribution inputs (same features; targets ignored)\n"
-"  --draws SPEC        draws of every chain: all (default), N, or a slice A:B[:S] with\n"
-"                      Python's meaning (-100: = the last 100, ::10 = every 10th)\n"
+"  --draws SPEC        draws of every chain, with Python's indexing (zero-based): all\n"
+"                      (default), one index I (5 = the sixth draw, -1 = the last), or a\n"
+"                      slice A:B[:S] (:100 = the first 100, -100: = the last 100, ::10 =\n"
+"                      every 10th)\n"
 "  --json              one JSON object (with the reliability bins and histograms)\n"
 "  --per-example OUT   per-example scores to HDF5 (/data/..., /ood/...), replacing OUT\n"
 "  --hist OUT.csv      max-probability histograms (%d bins) of TEST and OTHER, ensemble and\n"
@@ -124,6 +127,8 @@ static int parse_args(int argc, char **argv, popts *o)
     o->batch = 500;
     o->block = 8;
     o->seed = 1;
+    char msg[256];
+    if (sgld_ess_check_spelling(argc, argv, 2, longopts, msg, sizeof msg) != 0) return bad("%s", msg);
     opterr = 0;
     optind = 2;
     int c;

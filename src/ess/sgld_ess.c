@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "block_read.h"
+#include "cli.h"
 #include "predict.h"
 #include "sgld/diag.h"
 #include "sgld/samples.h"
@@ -48,9 +49,21 @@ typedef struct var_info {
     block_reader *br;      /* fast chunk-order reader (3-D float variables), or NULL */
 } var_info;
 
-#define N_FIELDS 12 /* doubles per element row sent to rank 0 */
+#define N_FIELDS 13 /* doubles per element row sent to rank 0 */
+#define F_CONSTANT 12 /* row field: 1 when every chain's draws of the element are all equal */
 
 static int rank, size;
+
+/* The whole program's usage (sgld-ess --help): both subcommands, then summary's options. */
+static void usage_all(FILE *f)
+{
+    fprintf(f,
+"usage: sgld-ess summary FILE [options]         convergence diagnostics of a sample file\n"
+"       sgld-ess predict FILE --data TEST [...] predictive metrics of its draws on test data\n"
+"                                               (sgld-ess predict --help lists its options)\n"
+"       sgld-ess --version\n"
+"\n");
+}
 
 static void usage(FILE *f)
 {
@@ -86,6 +99,7 @@ static void usage(FILE *f)
 "The univariate diagnostics of a block run on OMP_NUM_THREADS threads per rank (default:\n"
 "every core); the output does not depend on the number of threads.\n"
 "  -h, --help          this text\n"
+"  -V, --version       print the version (the same as sgld-dist's) and exit\n"
 "\n"
 "exit status: 0 success (NaN or Inf draws are reported on stderr with variable, chain and\n"
 "draw; that element's diagnostics are NaN and the run carries on), 2 bad input or usage (not\n"
@@ -128,7 +142,8 @@ static int parse_args(int argc, char **argv, opts *o)
         {"seed", required_argument, 0, 's'},    {"alpha", required_argument, 0, 'a'},
         {"eps", required_argument, 0, 'e'},     {"block", required_argument, 0, 'B'},
         {"timing", no_argument, 0, 'T'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
+        {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->group = "posterior";
     o->max_rows = 40;
@@ -139,18 +154,27 @@ static int parse_args(int argc, char **argv, opts *o)
     o->method = SGLD_MESS_LUGSAIL;
     o->vars = calloc((size_t)argc, sizeof *o->vars);
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        if (rank == 0) usage(stdout);
+        if (rank == 0) {
+            usage_all(stdout);
+            usage(stdout);
+        }
+        return EXIT_OK;
+    }
+    if (argc >= 2 && (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))) {
+        if (rank == 0) printf("sgld-ess %s\n", SGLD_VERSION);
         return EXIT_OK;
     }
     if (argc < 2) return bad("missing subcommand (expected '%s'; see %s --help)", "summary' or 'predict", "sgld-ess");
     if (strcmp(argv[1], "summary") != 0)
         return bad("unknown subcommand '%s' (expected '%s'; see sgld-ess --help)", argv[1], "summary' or 'predict");
+    char msg[256];
+    if (sgld_ess_check_spelling(argc, argv, 2, longopts, msg, sizeof msg) != 0) return bad("%s%s", msg, "");
     opterr = 0;
     optind = 2;
     int c;
     long long ll;
     double d;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'v': o->vars[o->n_vars++] = optarg; break;
         case 'g': o->group = optarg; break;
@@ -194,6 +218,9 @@ static int parse_args(int argc, char **argv, opts *o)
         case 'T': o->timing = 1; break;
         case 'h':
             if (rank == 0) usage(stdout);
+            return EXIT_OK;
+        case 'V':
+            if (rank == 0) printf("sgld-ess %s\n", SGLD_VERSION);
             return EXIT_OK;
         default:
             return bad("unknown or incomplete option '%s'%s", argv[optind - 1], " (see sgld-ess --help)");
@@ -262,6 +289,17 @@ static void json_num(FILE *f, double x)
         fprintf(f, "null");
 }
 
+/* 1 when each of the m chains of x [chain][draw] (n draws) holds one value.  Such an element
+ * has no variance within a chain, which makes the batch-means covariance singular (an mESS of
+ * 0/0), so the multivariate part skips it. */
+static int constant_in_chains(const double *x, int m, int64_t n)
+{
+    for (int c = 0; c < m; c++)
+        for (int64_t i = 1; i < n; i++)
+            if (x[c * n + i] != x[c * n]) return 0;
+    return 1;
+}
+
 typedef struct mv_out {
     int have_full, have_proj;
     sgld_mess_result full, proj, pca;
@@ -269,6 +307,7 @@ typedef struct mv_out {
     int n_per_chain;
     double mess_diag, min_ess;
     int p_eff;
+    int64_t n_constant; /* elements skipped by the multivariate part (constant_in_chains) */
     const char *note;
     char note_buf[512];
 } mv_out;
@@ -433,6 +472,7 @@ static int run(const opts *o, MPI_Comm comm)
             r[0] = s.mean; r[1] = s.sd; r[2] = s.q05; r[3] = s.q50; r[4] = s.q95;
             r[5] = s.mcse_mean; r[6] = s.mcse_sd; r[7] = s.ess_bulk; r[8] = s.ess_tail;
             r[9] = s.rhat; r[10] = s.ess_mean; r[11] = (double)first_bad;
+            r[F_CONSTANT] = constant_in_chains(x, m, n);
         }
         t_uni += MPI_Wtime() - t0;
         for (int64_t e = 0; e < ne; e++) {
@@ -473,12 +513,14 @@ static int run(const opts *o, MPI_Comm comm)
         for (int64_t e = 0; e < p; e++) {
             double em = all_rows[e * N_FIELDS + 10];
             any_bad |= all_rows[e * N_FIELDS + 11] >= 0;
-            if (isfinite(em) && em > 0) {
+            if (all_rows[e * N_FIELDS + F_CONSTANT] != 0.0) {
+                mv.n_constant++;
+            } else if (isfinite(em) && em > 0) {
                 sl += log(em);
                 cnt++;
             }
         }
-        if (cnt == p) mv.mess_diag = exp(sl / (double)cnt);
+        if (cnt > 0 && cnt == p - mv.n_constant) mv.mess_diag = exp(sl / (double)cnt);
     }
     MPI_Bcast(&any_bad, 1, MPI_INT, 0, comm);
 
@@ -486,11 +528,17 @@ static int run(const opts *o, MPI_Comm comm)
         double *all_cols = rank == 0 ? malloc(sizeof(double) * (size_t)(p * N)) : NULL;
         /* counts in doubles fit an int: p N 8 <= 2e9 was checked */
         gather_doubles(cols, (int)(n_mine * N), all_cols, comm);
-        if (rank == 0 && !any_bad) {
-            double *xr = malloc(sizeof(double) * (size_t)(p * N));
-            for (int64_t e = 0; e < p; e++)
-                for (int64_t r = 0; r < N; r++) xr[r * p + e] = all_cols[e * N + r];
-            sgld_status ms = sgld_diag_mess(xr, m, n, (int)p, o->method, o->batch_size, &mv.full);
+        const int64_t pm = p - mv.n_constant; /* the columns of the mESS (rank 0) */
+        if (rank == 0 && !any_bad && pm == 0) {
+            mv.note = "every element is constant within its chains: multivariate ESS not computed";
+        } else if (rank == 0 && !any_bad) {
+            double *xr = malloc(sizeof(double) * (size_t)(pm * N));
+            for (int64_t e = 0, k = 0; e < p; e++) {
+                if (all_rows[e * N_FIELDS + F_CONSTANT] != 0.0) continue;
+                for (int64_t r = 0; r < N; r++) xr[r * pm + k] = all_cols[e * N + r];
+                k++;
+            }
+            sgld_status ms = sgld_diag_mess(xr, m, n, (int)pm, o->method, o->batch_size, &mv.full);
             if (ms == SGLD_ERR_ARG) {
                 fprintf(stderr, "sgld-ess: %s: %s\n", o->file, sgld_error_message());
                 status = EXIT_BAD_INPUT;
@@ -502,7 +550,7 @@ static int run(const opts *o, MPI_Comm comm)
             mv.n_per_chain = m < 64 ? m : 64;
             for (int c = 0; c < mv.n_per_chain; c++) {
                 sgld_mess_result rc;
-                mv.per_chain[c] = sgld_diag_mess(xr + (int64_t)c * n * p, 1, n, (int)p, o->method,
+                mv.per_chain[c] = sgld_diag_mess(xr + (int64_t)c * n * pm, 1, n, (int)pm, o->method,
                                                  o->batch_size, &rc) == SGLD_OK ? rc.mess : NAN;
             }
             free(xr);
@@ -510,7 +558,7 @@ static int run(const opts *o, MPI_Comm comm)
             mv.note = "non-finite draws: multivariate ESS not computed";
         }
         free(all_cols);
-        mv.p_eff = (int)p;
+        mv.p_eff = (int)pm;
     } else {
         /* Random projections: Y = X G reduced in rank order, orthonormalized through G^T G. */
         reduce_ordered(y, N * kk, comm);
@@ -592,7 +640,7 @@ static int run(const opts *o, MPI_Comm comm)
                 (long long)n_mine, t_read, t_uni, n_mine ? 1e6 * t_uni / (double)n_mine : 0.0,
                 t_mv0 - t_start, MPI_Wtime() - t_mv0);
     if (rank == 0 && status == EXIT_OK) {
-        mv.min_ess = sgld_diag_min_ess(mv.p_eff, o->alpha, o->eps);
+        mv.min_ess = mv.p_eff > 0 ? sgld_diag_min_ess(mv.p_eff, o->alpha, o->eps) : NAN;
         char name[512];
         /* non-finite draws: one line per element on stderr */
         for (int v = 0; v < n_vars; v++)
@@ -633,7 +681,8 @@ static int run(const opts *o, MPI_Comm comm)
             json_num(stdout, mv.min_ess);
             printf(", \"mess_diag\": ");
             json_num(stdout, mv.mess_diag);
-            printf(", \"alpha\": %g, \"eps\": %g", o->alpha, o->eps);
+            printf(", \"alpha\": %g, \"eps\": %g, \"skipped_constant\": %lld", o->alpha, o->eps,
+                   (long long)mv.n_constant);
             if (!o->project) {
                 printf(", \"mess_per_chain\": [");
                 for (int c = 0; c < mv.n_per_chain; c++) {
@@ -670,6 +719,7 @@ static int run(const opts *o, MPI_Comm comm)
                    "min_ess,%.10g\nmess_diag,%.10g\n", (long long)p, (long long)N, m, main_mess,
                    mname, (long long)main_r->batch_size, mv.min_ess, mv.mess_diag);
             if (o->project) printf("pca_mess,%.10g\n", mv.have_full ? mv.pca.mess : NAN);
+            if (mv.n_constant) printf("skipped_constant,%lld\n", (long long)mv.n_constant);
         } else {
             printf("%s: %d chains x %lld draws, %lld elements in /%s\n\n", o->file, m, (long long)n,
                    (long long)p, o->group);
@@ -693,6 +743,10 @@ static int run(const opts *o, MPI_Comm comm)
             if (shown < p) printf("... %lld more elements (--max-rows 0 shows all)\n", (long long)(p - shown));
             printf("\nmultivariate ESS (Vats, Flegal & Jones 2019), p = %lld, n = %lld draws in %d chains\n",
                    (long long)p, (long long)N, m);
+            if (mv.n_constant)
+                printf("  skipped %lld constant element%s (one value in every draw of a chain; no variance "
+                       "to estimate): the mESS is of the other %lld\n", (long long)mv.n_constant,
+                       mv.n_constant == 1 ? "" : "s", (long long)(p - mv.n_constant));
             char b1[64];
             if (!o->project) {
                 fmt_num(b1, sizeof b1, main_mess, "%.1f");
@@ -715,8 +769,8 @@ static int run(const opts *o, MPI_Comm comm)
             fmt_num(b1, sizeof b1, mv.mess_diag, "%.1f");
             printf("  diagonal approximation (geometric mean of univariate ESS; ignores "
                    "cross-correlation)  %s\n", b1);
-            printf("  minESS(p = %d, alpha = %g, eps = %g)  %.0f\n", mv.p_eff, o->alpha, o->eps,
-                   mv.min_ess);
+            fmt_num(b1, sizeof b1, mv.min_ess, "%.0f");
+            printf("  minESS(p = %d, alpha = %g, eps = %g)  %s\n", mv.p_eff, o->alpha, o->eps, b1);
             if (isnan(main_mess))
                 printf("  verdict: mESS not available%s%s\n", mv.note ? ": " : "", mv.note ? mv.note : "");
             else

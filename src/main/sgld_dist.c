@@ -63,21 +63,37 @@ static void element_name(const sgld_param_var *v, size_t e, char *buf, size_t si
     if (used < size) snprintf(buf + used, size - used, "]");
 }
 
+/* "burn-in 200" or, when the default was clipped, "burn-in 1 = steps / 10, as the default
+ * 2000 is not below --steps". */
+static void burnin_text(const sgld_config *cfg, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "burn-in %lld", (long long)cfg->burnin);
+    if (cfg->burnin_clipped && n > 0 && (size_t)n < size) {
+        sgld_config def;
+        sgld_config_defaults(&def);
+        snprintf(buf + n, size - (size_t)n, " = steps / 10, as the default %lld is not below --steps",
+                 (long long)def.burnin);
+    }
+}
+
 static void print_summary(const sgld_config *cfg, const sgld_run_report *rep)
 {
     const sgld_model *m = &rep->model;
     const size_t n = (size_t)rep->n_chains * (size_t)rep->n_draws;
-    printf("sgld-dist: %s on %s, sampler %s: %d chain%s x %d shard%s, %lld steps (burn-in %lld, thin %lld)\n",
+    char burnin[128];
+    burnin_text(cfg, burnin, sizeof burnin);
+    printf("sgld-dist: %s on %s, sampler %s: %d chain%s x %d shard%s, %lld steps (%s, thin %lld)\n",
            cfg->model, cfg->data, cfg->sampler, rep->n_chains, rep->n_chains == 1 ? "" : "s",
-           rep->n_shards, rep->n_shards == 1 ? "" : "s", (long long)cfg->steps,
-           (long long)cfg->burnin, (long long)cfg->thin);
+           rep->n_shards, rep->n_shards == 1 ? "" : "s", (long long)cfg->steps, burnin,
+           (long long)cfg->thin);
     if (rep->draws && n > 0) {
         printf("\nposterior summary (%zu draws: %d chain%s x %lld)\n", n, rep->n_chains, rep->n_chains == 1 ? "" : "s", (long long)rep->n_draws);
         printf("%-16s %12s %12s %12s %12s\n", "", "mean", "sd", "5%", "95%");
         float *col = malloc(n * sizeof *col);
         size_t rows = 0;
+        /* Only what --save-params keeps: the summary describes the sample file. */
         for (int v = 0; v < m->n_vars && col; v++)
-            for (size_t e = 0; e < m->vars[v].size; e++, rows++) {
+            for (size_t e = 0; m->vars[v].save && e < m->vars[v].size; e++, rows++) {
                 if (rows == SUMMARY_MAX_ROWS) continue;
                 size_t k = m->vars[v].offset + e;
                 double s1 = 0, s2 = 0;
@@ -145,8 +161,10 @@ static void print_plan(const sgld_config *cfg, const sgld_run_report *rep)
            (long long)rep->n_train, (long long)(rep->n_train / rep->n_shards), (long long)rep->n_test);
     printf("  batch            %lld per chain, about %.1f per rank\n", (long long)cfg->batch_size,
            (double)cfg->batch_size / rep->n_shards);
-    printf("  steps            %lld (burn-in %lld, thin %lld)\n", (long long)cfg->steps,
-           (long long)cfg->burnin, (long long)cfg->thin);
+    char burnin[128];
+    burnin_text(cfg, burnin, sizeof burnin);
+    printf("  steps            %lld (%s, thin %lld)\n", (long long)cfg->steps, burnin,
+           (long long)cfg->thin);
     printf("  draws            %lld per chain, %lld in all; a flush every %lld draws (%lld steps)\n",
            (long long)rep->n_draws, (long long)rep->n_draws * rep->n_chains, (long long)p->draws_per_flush,
            (long long)p->steps_per_flush);

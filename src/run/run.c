@@ -149,6 +149,22 @@ static int64_t count_draws(const sgld_config *cfg, const sgld_sampler_type *s)
     return n;
 }
 
+/* Refuses settings under which a chain keeps no draw (a run that would write an empty sample
+ * file and say nothing).  Not collective: every rank finds the same. */
+static sgld_status check_draws(const sgld_config *cfg, const sgld_sampler_type *s)
+{
+    if (count_draws(cfg, s) > 0) return SGLD_OK;
+    if (!s->keep_draw)
+        return sgld_error_set(SGLD_ERR_USAGE, "no draws kept: --steps %lld - --burnin %lld = %lld "
+                              "iterations, fewer than --thin %lld", (long long)cfg->steps,
+                              (long long)cfg->burnin, (long long)(cfg->steps - cfg->burnin),
+                              (long long)cfg->thin);
+    return sgld_error_set(SGLD_ERR_USAGE, "no draws kept: --sampler %s keeps none of the "
+                          "iterations --burnin %lld + k --thin %lld up to --steps %lld",
+                          cfg->sampler, (long long)cfg->burnin, (long long)cfg->thin,
+                          (long long)cfg->steps);
+}
+
 static sgld_status allocate(run *r, int keep_draws)
 {
     const size_t P = r->model.n_params;
@@ -898,6 +914,7 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     /* Usage errors are found by every rank alike, so no agreement is needed for them. */
     SGLD_TRY(check_options(cfg));
     SGLD_TRY(lookup(cfg, &mt, &r.sampler));
+    SGLD_TRY(check_draws(cfg, r.sampler));
     SGLD_TRY(sgld_grid_create(comm, cfg->chains, &r.grid));
     r.writer = r.grid->shard == 0;
     r.rng = (sgld_rng){cfg->seed, (uint32_t)r.grid->chain};

@@ -122,7 +122,7 @@ static void test_flags(void **state)
 {
     (void)state;
     sgld_config c;
-    assert_int_equal(PARSE(&c, "--model", "softmax", "--noise-sd=0.25", "--prior-sd", "2.5",
+    assert_int_equal(PARSE(&c, "--model", "linreg", "--noise-sd=0.25", "--prior-sd", "2.5",
                            "--data", "iris.csv", "--test-data=iris-test.h5", "--test-fraction",
                            "0.2", "--standardize", "--sampler=sgd", "--chains", "3", "--steps",
                            "2500", "--burnin=300", "--thin", "7", "--batch-size", "64", "--seed",
@@ -130,7 +130,7 @@ static void test_flags(void **state)
                            "0.55", "--temperature", "0.3", "--output", "draws.h5", "--force",
                            "--quiet=yes", "--progress=off", "--flush-every", "17"),
                      SGLD_OK);
-    assert_string_equal(c.model, "softmax");
+    assert_string_equal(c.model, "linreg");
     assert_true(c.noise_sd == 0.25);
     assert_true(c.prior_sd == 2.5);
     assert_string_equal(c.data, "iris.csv");
@@ -309,11 +309,20 @@ static void test_flag_errors(void **state)
         {{"-x"}, "unknown option '-x'"},
         /* non-numeric, overflow, non-finite */
         {{"--steps", "10k"}, "--steps: '10k' is not an integer"},
-        {{"--steps", "1e4"}, "--steps: '1e4' is not an integer"},
+        {{"--steps", "1.5"}, "--steps: '1.5' is not a whole number (e-notation such as 1e4 is "
+                             "accepted when the value is whole)"},
+        {{"--steps", "1e-3"}, "--steps: '1e-3' is not a whole number (e-notation such as 1e4 is "
+                              "accepted when the value is whole)"},
+        {{"--steps", "1e4x"}, "--steps: '1e4x' is not an integer"},
+        {{"--steps", "1e"}, "--steps: '1e' is not an integer"},
+        {{"--thin", "."}, "--thin: '.' is not an integer"},
+        {{"--steps", "1e19"}, "--steps: '1e19' is out of range (at most 9223372036854775807)"},
+        {{"--burnin", "-1e19"}, "--burnin: '-1e19' is out of range (at least -9223372036854775808)"},
+        {{"--chains", "3e9"}, "--chains: must be <= 2147483647, got 3e9"},
         {{"--chains", " 3"}, "--chains: ' 3' is not an integer"},
         {{"--batch-size="}, "--batch-size: '' is not an integer"},
         {{"--steps", "99999999999999999999"},
-         "--steps: '99999999999999999999' is out of the integer range"},
+         "--steps: '99999999999999999999' is out of range (at most 9223372036854775807)"},
         {{"--step-size", "abc"}, "--step-size: 'abc' is not a number"},
         {{"--step-size", "3e-5x"}, "--step-size: '3e-5x' is not a number"},
         {{"--temperature", "nan"}, "--temperature: 'nan' is not a finite number"},
@@ -347,7 +356,19 @@ static void test_flag_errors(void **state)
         {{"--task", "foo"}, "--task: must be regression or classification, got 'foo'"},
         /* cross-field: burnin < steps, blaming the option the user set */
         {{"--steps", "500", "--burnin", "500"}, "--burnin: must be < steps (500), got 500"},
-        {{"--steps", "500"}, "--steps: must be > burnin (2000, the default), got 500"},
+        /* options that do not apply to the chosen sampler or model */
+        {{"--sampler", "psgld", "--friction", "0.2"},
+         "--friction applies to sghmc only, not --sampler psgld"},
+        {{"--friction", "0.1"}, "--friction applies to sghmc only, not --sampler sgld"},
+        {{"--sampler", "sgd", "--smile-L", "2"},
+         "--smile-L applies to smile and psmile only, not --sampler sgd"},
+        {{"--sampler", "smile", "--psmile-alpha", "0.9"},
+         "--psmile-alpha applies to psmile only, not --sampler smile"},
+        {{"--kfac-every", "5", "--sampler", "sghmc"},
+         "--kfac-every applies to ksgld only, not --sampler sghmc"},
+        {{"--net", "fc5"}, "--net applies to mlp and cnn only, not --model linreg"},
+        {{"--model", "logreg", "--noise-sd", "0.3"},
+         "--noise-sd applies to linreg and mlp only, not --model logreg"},
         /* missing or unwanted values, positional arguments */
         {{"--steps"}, "--steps: missing value"},
         {{"--seed", "3", "--output"}, "--output: missing value"},
@@ -427,7 +448,10 @@ static void test_ini_errors(void **state)
         {"config = other.ini\n", ":1: key 'config' is only valid on the command line"},
         {"help = yes\n", ":1: key 'help' is only valid on the command line"},
         {"steps = 300\nburnin = 300\n", ":2: key 'burnin': must be < steps (300), got 300"},
-        {"steps = 300\n", ":1: key 'steps': must be > burnin (2000, the default), got 300"},
+        {"sampler = psgld\nfriction = 0.2\n",
+         ":2: key 'friction' applies to sghmc only, not --sampler psgld"},
+        {"model = softmax\nsave-params = fc1\n",
+         ":2: key 'save-params' applies to mlp and cnn only, not --model softmax"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *path = write_file("bad.ini", cases[i].text);
@@ -467,11 +491,91 @@ static void test_ini_errors(void **state)
     expect_usage(PARSE(&c, "--config", path), expected);
 }
 
+/* Whole numbers in e-notation are exact integers; the limits are the field's. */
+static void test_integer_notation(void **state)
+{
+    (void)state;
+    sgld_config c;
+    assert_int_equal(PARSE(&c, "--steps", "1e4", "--burnin", "2.5e3", "--thin", "1000e-3",
+                           "--batch-size", "+64", "--seed", "4.294967295e9", "--flush-every",
+                           "0.00012e6"),
+                     SGLD_OK);
+    assert_int_equal(c.steps, 10000);
+    assert_int_equal(c.burnin, 2500);
+    assert_int_equal(c.thin, 1);
+    assert_int_equal(c.batch_size, 64);
+    assert_int_equal(c.seed, 4294967295u);
+    assert_int_equal(c.flush_draws, 120);
+    /* the largest int64, written out and with an exponent that keeps it whole */
+    assert_int_equal(PARSE(&c, "--steps", "9223372036854775807", "--burnin", "9.223372036854775806e18"),
+                     SGLD_OK);
+    assert_true(c.steps == INT64_MAX);
+    assert_true(c.burnin == INT64_MAX - 1);
+    expect_usage(PARSE(&c, "--steps", "9.223372036854775808e18"),
+                 "--steps: '9.223372036854775808e18' is out of range (at most 9223372036854775807)");
+    expect_usage(PARSE(&c, "--seed", "4.294967296e9"),
+                 "--seed: must be in [0, 4294967295], got 4.294967296e9");
+    /* the same in a file */
+    const char *path = write_file("enote.ini", "steps = 2e4\nburnin = 5e2\n");
+    assert_int_equal(PARSE(&c, "--config", path), SGLD_OK);
+    assert_int_equal(c.steps, 20000);
+    assert_int_equal(c.burnin, 500);
+}
+
+/* A default burn-in that is not below --steps is clipped to steps / 10 and marked; a given
+ * one is refused (test_flag_errors). */
+static void test_burnin_clip(void **state)
+{
+    (void)state;
+    sgld_config c;
+    assert_int_equal(PARSE(&c, "--steps", "500"), SGLD_OK);
+    assert_int_equal(c.burnin, 50);
+    assert_int_equal(c.burnin_clipped, 1);
+    assert_int_equal(PARSE(&c, "--steps", "7"), SGLD_OK);
+    assert_int_equal(c.burnin, 0);
+    assert_int_equal(PARSE(&c, "--steps", "2001"), SGLD_OK);
+    assert_int_equal(c.burnin, 2000);
+    assert_int_equal(c.burnin_clipped, 0);
+    assert_int_equal(PARSE(&c, "--steps", "500", "--burnin", "499"), SGLD_OK);
+    assert_int_equal(c.burnin, 499);
+    assert_int_equal(c.burnin_clipped, 0);
+    const char *path = write_file("short.ini", "steps = 300\n");
+    assert_int_equal(PARSE(&c, "--config", path), SGLD_OK);
+    assert_int_equal(c.burnin, 30);
+    assert_int_equal(c.burnin_clipped, 1);
+}
+
+/* Options owned by a sampler or model are accepted with it; in a file, a key that does not
+ * apply is accepted at its default value (sgld_config_write lists every key). */
+static void test_option_owners(void **state)
+{
+    (void)state;
+    sgld_config c;
+    assert_int_equal(PARSE(&c, "--sampler", "sghmc", "--friction", "0.2", "--sghmc-beta", "0.1"),
+                     SGLD_OK);
+    assert_true(c.friction == 0.2);
+    assert_int_equal(PARSE(&c, "--sampler", "psmile", "--smile-L", "2", "--psmile-alpha", "0.9"),
+                     SGLD_OK);
+    assert_int_equal(PARSE(&c, "--model", "cnn", "--net", "fc10", "--save-params", "fc1"), SGLD_OK);
+    assert_int_equal(PARSE(&c, "--model", "mlp", "--noise-sd", "0.2"), SGLD_OK);
+    const char *path = write_file("owners.ini", "sampler = psgld\nfriction = 0.1\nnet = \"\"\n");
+    assert_int_equal(PARSE(&c, "--config", path), SGLD_OK);
+    /* ... but not on the command line, whatever the value */
+    expect_usage(PARSE(&c, "--config", path, "--friction", "0.1"),
+                 "--friction applies to sghmc only, not --sampler psgld");
+    /* a flag that changes the sampler makes the file's key apply */
+    path = write_file("owners2.ini", "friction = 0.3\n");
+    assert_int_equal(PARSE(&c, "--config", path, "--sampler", "sghmc"), SGLD_OK);
+    assert_true(c.friction == 0.3);
+    /* an unknown sampler is the registry's to report, not an owner error */
+    assert_int_equal(PARSE(&c, "--sampler", "nuts", "--friction", "0.2"), SGLD_OK);
+}
+
 static void test_write_round_trip(void **state)
 {
     (void)state;
     sgld_config c, back;
-    assert_int_equal(PARSE(&c, "--model", "softmax", "--noise-sd", "0.1", "--prior-sd",
+    assert_int_equal(PARSE(&c, "--model", "linreg", "--noise-sd", "0.1", "--prior-sd",
                            "2.0000000000000004", "--data", "dir with space/x;y #z\"q\".csv",
                            "--test-data", " padded ", "--test-fraction", "0.3",
                            "--standardize", "--sampler", "sgd", "--chains", "6", "--steps",
@@ -598,6 +702,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_flag_errors),
         cmocka_unit_test(test_long_values),
         cmocka_unit_test(test_ini_errors),
+        cmocka_unit_test(test_integer_notation),
+        cmocka_unit_test(test_burnin_clip),
+        cmocka_unit_test(test_option_owners),
         cmocka_unit_test(test_write_round_trip),
         cmocka_unit_test(test_help_text),
     };

@@ -311,7 +311,21 @@ static void test_csv_errors(void **state)
     expect_csv_error("a,b,y\n1,2,3\n4,abc,5\n", 0, 0, SGLD_ERR_PARSE,
                      "%s:3: column 'b': 'abc' is not a number");
     expect_csv_error("a,b,y\n1,2,3\n4,,5\n", 0, 0, SGLD_ERR_PARSE,
-                     "%s:3: column 'b': '' is not a number");
+                     "%s:3: column 'b': '' is not a number (missing values (NA) are not supported)");
+    /* missing values and other separators are named (only commas separate fields) */
+    expect_csv_error("a,b,y\n1,2,3\n4,NA,5\n", 0, 0, SGLD_ERR_PARSE,
+                     "%s:3: column 'b': 'NA' is not a number (missing values (NA) are not supported)");
+    expect_csv_error("a,b,y\n1,2,3\nn/a,2,5\n", 0, 0, SGLD_ERR_PARSE,
+                     "%s:3: column 'a': 'n/a' is not a number (missing values (NA) are not supported)");
+    expect_csv_error("a;b;y\n1;2;3\n", 0, 0, SGLD_ERR_PARSE,
+                     "%s:1: need at least one feature column and a target column, got 1 column(s) "
+                     "(it looks ;-separated: only comma-separated CSV is read)");
+    expect_csv_error("a\tb\ty\n1\t2\t3\n", 0, 0, SGLD_ERR_PARSE,
+                     "%s:1: need at least one feature column and a target column, got 1 column(s) "
+                     "(it looks tab-separated: only comma-separated CSV is read)");
+    expect_csv_error("a,b,y\n1,2,3\n1;2;3\n", 0, 0, SGLD_ERR_PARSE,
+                     "%s:3: expected 3 columns, got 1 (it looks ;-separated: only comma-separated CSV is read)");
+    expect_csv_error("a,b,y\n1,2,3\n7\n", 0, 0, SGLD_ERR_PARSE, "%s:3: expected 3 columns, got 1");
     expect_csv_error("c1,c2,c3,c4,c5,c6,c7,c8,y\n1,2,3,4,5,6,7,8,9\n1,2,3,4,5,6,7,8\n", 0, 0,
                      SGLD_ERR_PARSE, "%s:3: expected 9 columns, got 8");
     expect_csv_error("pregnant,glucose,diabetes\n1,2,neg\n1,nan,pos\n", 1, 2, SGLD_ERR_PARSE,

@@ -116,6 +116,21 @@ for args, msg in cases:
     check(msg in err and len(err.strip().splitlines()) >= 1, "%s: message %r in %r" % (args, msg, err))
 rc, out, err = run(["--help"])
 check(rc == 0 and "--project" in out and "exit status" in out, "--help")
+check("sgld-ess predict FILE --data TEST" in out and "predict --help" in out, "--help names predict")
+version = next(l.split("'")[1] for l in open(os.path.join(ROOT, "meson.build")) if l.strip().startswith("version"))
+for args in (["--version"], ["-V"], ["summary", "--version"]):
+    rc, out, err = run(args)
+    check(rc == 0 and out == "sgld-ess %s\n" % version, "%s prints the project version: %r" % (args, out))
+# Long options are spelled out, as sgld-dist's (getopt_long would take --jso for --json).
+for args, msg in [(["summary", fb64, "--jso"], "unknown option '--jso' (did you mean '--json'?)"),
+                  (["summary", "--max-row=5", fb64], "unknown option '--max-row' (did you mean '--max-rows'?)"),
+                  (["summary", fb64, "--bl", "5"], "unknown option '--bl'"),
+                  (["predict", fb64, "--dat", "x.csv"], "unknown option '--dat' (did you mean '--data'?)")]:
+    rc, out, err = run(args)
+    check(rc == 2 and err == "sgld-ess: %s\n" % msg, "%s: exit 2 and %r (got %d, %r)" % (args, msg, rc, err))
+# An option's value that looks like an option is a value, not a misspelling.
+rc, out, err = run(["summary", fb64, "--var", "--theta"])
+check(rc == 2 and "no variable '--theta'" in err, "--var --theta is a value: %r" % err)
 
 # NaN draws: reported with variable, chain and draw; diagnostics NaN; exit 0.
 w = rng.normal(size=(3, 40, 2, 2))
@@ -126,6 +141,23 @@ check(rc == 0, "NaN file exit 0")
 check("variable 'w[1,0]': non-finite draw at chain 1, draw 17" in err, "NaN message: %r" % err)
 d = {x["name"]: x for x in json.loads(out)["variables"]}
 check(d["w[1,0]"]["ess_bulk"] is None and d["w[0,0]"]["ess_bulk"] is not None, "NaN element is null")
+
+# A constant element (one value per chain: a fixed step size in sample_stats) has no variance
+# for the batch-means covariance: the mESS skips it, says so, and equals the mESS without it.
+a = rng.normal(size=(2, 400, 2))
+fconst = write(os.path.join(TMP, "const.h5"), group="sample_stats", a=a,
+               c=np.array([np.full(400, 1e-3), np.full(400, 2e-3)]))
+fnoconst = write(os.path.join(TMP, "noconst.h5"), group="sample_stats", a=a)
+rc, out, err = run(["summary", fconst, "--group", "sample_stats"])
+check(rc == 0 and "  skipped 1 constant element (one value in every draw of a chain; no variance to "
+      "estimate): the mESS is of the other 2\n" in out and "minESS(p = 2," in out, "constant element: %r" % out)
+mv_c = json.loads(run(["summary", fconst, "--group", "sample_stats", "--json"])[1])["multivariate"]
+mv_n = json.loads(run(["summary", fnoconst, "--group", "sample_stats", "--json"])[1])["multivariate"]
+check(mv_c["skipped_constant"] == 1 and mv_n["skipped_constant"] == 0, "skipped_constant in JSON")
+check(mv_c["mess"] == mv_n["mess"] and mv_c["min_ess"] == mv_n["min_ess"]
+      and mv_c["mess_diag"] == mv_n["mess_diag"], "constant element: mESS as without it: %r %r" % (mv_c, mv_n))
+rc, out, err = run(["summary", fconst, "--group", "sample_stats", "--var", "c"])
+check(rc == 0 and "verdict: mESS not available: every element is constant" in out, "only constant: %r" % out)
 
 # 5. Projections and PCA for p >= batches.
 rc, out, err = run(["summary", wide, "--project", "3", "--json", "--seed", "5"])

@@ -142,6 +142,14 @@ def with_opt(args, key, value):
     return args
 
 
+# Options that do not apply, integer notation, CSV separators and missing values: fixtures.
+write("semi.csv", "a;b;c;label\n" + "".join(r.replace(",", ";") for r in rows))
+write("tab.csv", "a\tb\tc\tlabel\n" + "".join(r.replace(",", "\t") for r in rows))
+write("semirow.csv", header + "".join(rows[:9]) + rows[9].replace(",", ";") + "".join(rows[10:]))
+write("na.csv", header + "".join(rows[:4]) + "0.5,NA,1.0,1\n" + "".join(rows[4:]))
+write("friction.ini", "sampler = psgld\nfriction = 0.3\n")
+
+
 # ---- the table: (name, program, args, pattern for the one stderr line, ranks) -------------------
 S = ["--steps", "50", "--burnin", "10"]       # short runs for cases that would otherwise run
 CASES = [
@@ -240,6 +248,46 @@ CASES = [
      "--mc-dropout", "0"], r"--mc-dropout: '0' is not an integer in \[1, 1024\]"),
     ("ess predict: MC dropout without dropout layers", "ess", ["predict", "ck_run.h5", "--data",
      "synthetic:linreg", "--mc-dropout", "4"], r"--mc-dropout 4: the linreg model of ck_run\.h5 has no dropout layer"),
+    # options that do not apply, integer notation, settings that keep no draw, spelled-out
+    # options of sgld-ess, CSV separators and missing values
+    ("sampler option with another sampler", "dist", ["--sampler", "psgld", "--friction", "0.2"] + S,
+     r"^sgld-dist: --friction applies to sghmc only, not --sampler psgld$"),
+    ("sampler option at its default with another sampler", "dist", ["--friction", "0.1"] + S,
+     r"^sgld-dist: --friction applies to sghmc only, not --sampler sgld$"),
+    ("option of two samplers with a third", "dist", ["--sampler", "sghmc", "--smile-L", "1"] + S,
+     r"^sgld-dist: --smile-L applies to smile and psmile only, not --sampler sghmc$"),
+    ("model option with another model", "dist", ["--net", "fc5-fc1"] + S,
+     r"^sgld-dist: --net applies to mlp and cnn only, not --model linreg$"),
+    ("linreg option with logreg", "dist", ["--model", "logreg", "--data", "ok.csv", "--noise-sd", "0.2"] + S,
+     r"^sgld-dist: --noise-sd applies to linreg and mlp only, not --model logreg$"),
+    ("sampler option with another sampler (config)", "dist", ["--config", "friction.ini"] + S,
+     r"^sgld-dist: friction\.ini:2: key 'friction' applies to sghmc only, not --sampler psgld$"),
+    ("fractional integer", "dist", ["--steps", "1.5"] + S[2:],
+     r"^sgld-dist: --steps: '1\.5' is not a whole number \(e-notation such as 1e4 is accepted"),
+    ("negative exponent integer", "dist", ["--thin", "1e-3"] + S,
+     r"^sgld-dist: --thin: '1e-3' is not a whole number"),
+    ("e-notation integer overflow", "dist", ["--steps", "1e30"] + S[2:],
+     r"^sgld-dist: --steps: '1e30' is out of range \(at most 9223372036854775807\)$"),
+    ("e-notation integer above an int option", "dist", ["--chains", "3e9"] + S,
+     r"^sgld-dist: --chains: must be <= 2147483647, got 3e9$"),
+    ("given burn-in not below steps", "dist", ["--steps", "10", "--burnin", "2000"],
+     r"^sgld-dist: --burnin: must be < steps \(10\), got 2000$"),
+    ("thin keeps no draw", "dist", ["--steps", "100", "--burnin", "50", "--thin", "60"],
+     r"^sgld-dist: no draws kept: --steps 100 - --burnin 50 = 50 iterations, fewer than --thin 60$"),
+    ("ess: abbreviated option", "ess", ["summary", "ess_ok.h5", "--jso"],
+     r"^sgld-ess: unknown option '--jso' \(did you mean '--json'\?\)$"),
+    ("ess predict: abbreviated option", "ess", ["predict", "ck_run.h5", "--dat", "ok.csv"],
+     r"^sgld-ess: unknown option '--dat' \(did you mean '--data'\?\)$"),
+    ("ess: abbreviated option without a near name", "ess", ["summary", "ess_ok.h5", "--bl", "4"],
+     r"^sgld-ess: unknown option '--bl'$"),
+    ("semicolon-separated CSV", "dist", ["--data", "semi.csv", "--model", "logreg"] + S,
+     r"semi\.csv:1: .*got 1 column\(s\) \(it looks ;-separated: only comma-separated CSV is read\)$"),
+    ("tab-separated CSV", "dist", ["--data", "tab.csv", "--model", "logreg"] + S,
+     r"tab\.csv:1: .*got 1 column\(s\) \(it looks tab-separated: only comma-separated CSV is read\)$"),
+    ("semicolon-separated CSV row", "dist", ["--data", "semirow.csv", "--model", "logreg"] + S,
+     r"semirow\.csv:11: expected 4 columns, got 1 \(it looks ;-separated"),
+    ("NA in a CSV", "dist", ["--data", "na.csv", "--model", "logreg"] + S,
+     r"na\.csv:6: column 'b': 'NA' is not a number \(missing values \(NA\) are not supported\)$"),
 ]
 
 

@@ -91,6 +91,22 @@ check("--log-view counts 300 gradient calls and allreduces on 2 shards",
       rows.get("gradient", [None, None])[1] == "300" and rows.get("allreduce", [None, None])[1] == "300",
       table[-800:])
 
+# A short trial run needs no --burnin: the default is clipped to steps / 10 and the header says so.
+p = run(["--steps", "1e1"], ranks=1)
+check("--steps 1e1 without --burnin runs with burn-in 1, said in the header",
+      p is not None and p.returncode == 0 and "10 steps (burn-in 1 = steps / 10, as the default 2000 is "
+      "not below --steps, thin 1)" in p.stdout and "(9 draws: 1 chain x 9)" in p.stdout,
+      (p.stdout + p.stderr) if p else "timeout")
+
+# The summary shows what the sample file keeps: --save-params fc2 prints fc2's tensors only.
+p = run(["--model", "mlp", "--net", "fc3-fc1", "--data", "synthetic:linreg", "--steps", "200",
+         "--burnin", "100", "--save-params", "fc2"], ranks=1)
+names = [line.split()[0] for line in (p.stdout if p else "").splitlines()
+         if re.match(r"^fc\d_[wb]", line)]
+check("--save-params fc2: the summary prints fc2 only",
+      p is not None and p.returncode == 0 and names and all(n.startswith("fc2_") for n in names)
+      and "fc2_w[0,0]" in names and "fc2_b[0]" in names, (p.stdout + p.stderr) if p else "timeout")
+
 # 64 ranks = 8 chains x 8 shards on this small machine (issue 2, acceptance 3).
 out = os.path.join(tmp, "wide.h5")
 cmd = [MPIEXEC, "-n", "64", "--oversubscribe", EXE, "--chains", "8", "--steps", "300", "--burnin", "100",
