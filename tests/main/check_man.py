@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The man pages (doc/sgld-dist.1, doc/sgld-ess.1) keep up with --help: every long option that
+"""The man pages (tools/man/sgld-dist.1, tools/man/sgld-ess.1) keep up with --help: every long option that
 a program's --help lists (sgld-ess: summary's and predict's) appears in its page.
 
 usage: check_man.py BUILD_DIR SOURCE_DIR"""
