@@ -23,7 +23,7 @@ def help_options(*args):
 
 for page, runs in (("sgld-dist.1", [("sgld-dist", "--help")]),
                    ("sgld-ess.1", [("sgld-ess", "summary", "--help"), ("sgld-ess", "predict", "--help")])):
-    text = open(os.path.join(SOURCE, "doc", page)).read().replace("\\-", "-")
+    text = open(os.path.join(SOURCE, "tools", "man", page)).read().replace("\\-", "-")
     listed = set(re.findall(r"^\.B (?:-\w, )?(--[\w-]+)", text, re.M))
     wanted = set().union(*(help_options(*r) for r in runs))
     missing = sorted(wanted - listed)
