@@ -401,6 +401,43 @@ static sgld_status probe_path(const char *path, int force, int *created)
     return SGLD_OK;
 }
 
+/* Bytes the new file may need before its first append: a superblock and metadata margin, the
+ * object headers of every dataset and coordinate, and the coordinate values.  Local. */
+static hsize_t create_bytes(const sgld_samples *s)
+{
+    hsize_t need = (hsize_t)64 << 10;
+    need += (hsize_t)s->n_vars * ((hsize_t)8 << 10);
+    for (int g = 0; g < s->n_groups; g++)
+        for (int d = 0; d < s->groups[g].n_dims; d++)
+            need += ((hsize_t)8 << 10) + (s->groups[g].dims[d].len > 0 ? 8 * (hsize_t)s->groups[g].dims[d].len : 0);
+    return need;
+}
+
+/* Rank 0, after probe_path: checks that the disk has room for create_bytes before HDF5 writes
+ * the file, by reserving that much past the file's end and handing it back.  On a full disk
+ * parallel HDF5 1.10.8 fails inside H5Fcreate's writes, its file object can then not be
+ * closed, and MPI_Finalize crashes closing it (SIGSEGV in H5F__close_cb): a write error must
+ * never reach HDF5 at creation.  The reservation is released at once (ftruncate), since
+ * H5Fcreate truncates the file anyway; a file system without fallocate skips the check.  The
+ * caller removes the file probe_path created; an existing one (--force) is left as it was.
+ * SGLD_ERR_WRITE: a runtime failure of the output (exit 1), not bad input. */
+static sgld_status check_room(const sgld_samples *s)
+{
+    int fd = open(s->path, O_WRONLY);
+    struct stat sb;
+    int err = fd < 0 ? errno : fstat(fd, &sb) != 0 ? errno : 0;
+    hsize_t need = create_bytes(s);
+    if (!err) {
+        err = fallocate(fd, FALLOC_FL_KEEP_SIZE, sb.st_size, (off_t)need) == 0 ? 0 : errno;
+        if (err == EINVAL || err == EOPNOTSUPP || err == ENOSYS) err = 0;
+        (void)!ftruncate(fd, sb.st_size);
+    }
+    if (fd >= 0) close(fd);
+    if (!err) return SGLD_OK;
+    return sgld_error_set(SGLD_ERR_WRITE, "%s: cannot create: %s (a new sample file needs about %llu KiB)",
+                          s->path, strerror(err), (unsigned long long)(need >> 10));
+}
+
 /* Frees everything; H5Fclose is collective when the file is open. Returns the local
  * status of closing the file.  (samples_impl.h; reopen.c uses it for a failed reopen.) */
 sgld_status samples_free_handle(sgld_samples *s)
@@ -462,6 +499,7 @@ sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int 
     }
     int created = 0;
     if (s->rank == 0) st = probe_path(path, force, &created);
+    if (s->rank == 0 && st == SGLD_OK) st = check_room(s);
     st = sgld_status_agree(s->comm, st);
     if (st == SGLD_OK) {
         st = sgld_status_agree(s->comm, create_file(s));
