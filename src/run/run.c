@@ -143,7 +143,7 @@ static sgld_status load(run *r, const sgld_model_type *mt)
 /* Draws a chain keeps: steps after burn-in, every thin-th, that the sampler keeps. */
 static int64_t count_draws(const sgld_config *cfg, const sgld_sampler_type *s)
 {
-    if (!s->keep_draw) return (cfg->steps - cfg->burnin) / cfg->thin;
+    if (!s->keep_draw || cfg->thin > cfg->steps - cfg->burnin) return (cfg->steps - cfg->burnin) / cfg->thin;
     int64_t n = 0;
     for (int64_t t = cfg->burnin + cfg->thin; t <= cfg->steps; t += cfg->thin) n += s->keep_draw(cfg, (uint64_t)t);
     return n;
@@ -925,6 +925,23 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     if (st != SGLD_OK) goto done;
 
     int64_t n_draws = count_draws(cfg, r.sampler);
+    /* A run that keeps nothing would exit 0 with an empty sample file and no summary.  Every
+     * rank finds the same. */
+    if (n_draws == 0) {
+        if (cfg->thin > cfg->steps - cfg->burnin || !r.sampler->keep_draw)
+            st = sgld_error_set(SGLD_ERR_USAGE,
+                                "--thin %lld with --steps %lld and --burnin %lld keeps 0 draws per chain "
+                                "(one every thin steps after burn-in: thin must be <= steps - burnin = %lld)",
+                                (long long)cfg->thin, (long long)cfg->steps, (long long)cfg->burnin,
+                                (long long)(cfg->steps - cfg->burnin));
+        else
+            st = sgld_error_set(SGLD_ERR_USAGE,
+                                "--thin %lld with --steps %lld and --burnin %lld keeps 0 draws per chain: "
+                                "sampler %s keeps only some steps and none of them falls on a kept one",
+                                (long long)cfg->thin, (long long)cfg->steps, (long long)cfg->burnin,
+                                cfg->sampler);
+        goto done;
+    }
     rep->n_chains = r.grid->n_chains;
     rep->n_shards = r.grid->n_shards;
     rep->n_ranks = r.grid->size;
