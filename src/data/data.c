@@ -217,6 +217,10 @@ static sgld_status load_local(int shard, int n_shards, const sgld_data_options *
     sgld_status st = SGLD_OK;
     data_meta meta = {0}, tmeta = {0};
     uint8_t *mask = NULL;
+    /* Before pick_reader opens anything: opening a FIFO without a writer never returns. */
+    if (strncmp(opt->path, "synthetic:", 10) != 0) SGLD_TRY(sgld_input_check(opt->path));
+    if (opt->test_path && strncmp(opt->test_path, "synthetic:", 10) != 0)
+        SGLD_TRY(sgld_input_check(opt->test_path));
     const data_reader *rd = pick_reader(opt->path);
     SGLD_TRY_GOTO(rd->scan(opt->path, opt, NULL, &meta), st, done);
 
