@@ -11,6 +11,7 @@
  * every draw K times with fresh dropout masks, each (draw, mask) one member (MC dropout).
  *
  * Exit status: 0 success, 2 bad input or usage (one line on stderr), 1 runtime failure. */
+#include <errno.h>
 #include <getopt.h>
 #include <hdf5.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "predict.h"
 #include "sgld/config.h"
@@ -61,7 +63,8 @@ static void usage(FILE *f)
 "\n"
 "options:\n"
 "  --data TEST         test data (HDF5 /X /y or CSV, as sgld-dist --data); required\n"
-"  --ood OTHER         out-of-distribution inputs (same features; targets ignored)\n"
+"  --ood OTHER         out-of-distribution inputs (same features; targets ignored: a CSV's\n"
+"                      target column may hold anything, an HDF5 file needs a numeric /y)\n"
 "  --draws SPEC        draws of every chain: all (default), N, or a slice A:B[:S] with\n"
 "                      Python's meaning (-100: = the last 100, ::10 = every 10th)\n"
 "  --json              one JSON object (with the reliability bins and histograms)\n"
@@ -106,6 +109,24 @@ static int parse_ll(const char *s, long long *out)
     char *end;
     *out = strtoll(s, &end, 10);
     return *s && !*end;
+}
+
+/* An output option's directory must be writable before any work starts (bad input, exit 2, with
+ * the reason), as sgld-dist checks --checkpoint's: otherwise the evaluation runs to the end
+ * and the write fails there.  Returns -1 when it is, else the exit status. */
+static int check_output_dir(const char *option, const char *path)
+{
+    if (!path) return -1;
+    if (!path[0]) return bad("%s: empty file name", option);
+    char dir[SGLD_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    if (access(dir, W_OK | X_OK) != 0)
+        return bad("%s %s: cannot write in directory '%s': %s", option, path, dir, strerror(errno));
+    return -1;
 }
 
 /* Returns -1 on success, else the exit status. */
@@ -164,7 +185,9 @@ static int parse_args(int argc, char **argv, popts *o)
     if (optind < argc - 1) return bad("predict: expected one FILE, got extra '%s'", argv[optind + 1]);
     o->file = argv[optind];
     if (!o->data) return bad("predict: --data TEST is required (see sgld-ess predict --help)");
-    return -1;
+    int st = check_output_dir("--per-example", o->per_example);
+    if (st < 0) st = check_output_dir("--hist", o->hist);
+    return st;
 }
 
 /* Parses --draws into the ascending draw indices of [0, n); *n_sel = 0 when empty.  Returns 0
@@ -417,7 +440,9 @@ static int run_predict(const popts *o, MPI_Comm comm)
     /* The data: loaded whole by every rank; targets checked against the model's classes. */
     const char *paths[2] = {o->data, o->ood};
     for (int s = 0; s < n_sets; s++) {
-        sgld_data_options dopt = {.path = paths[s], .classification = s == 0 && m.classification};
+        /* OOD inputs are scored without their targets, which may be of any type. */
+        sgld_data_options dopt = {.path = paths[s], .classification = s == 0 && m.classification,
+                                  .ignore_target = s == 1};
         if (sgld_data_load(MPI_COMM_SELF, 0, 1, &dopt, &ds[s], NULL) != SGLD_OK) {
             status = bad("%s", sgld_error_message());
             goto done;
