@@ -26,6 +26,8 @@ typedef struct sgld_dataset {
     char *target_name;   /* name of the target column ("y" when none) */
     char *source;        /* the path or "synthetic:NAME" it came from */
     double *mean, *sd;   /* [d] standardization statistics applied, or NULL */
+    int64_t *source_rows;/* test set of a test_fraction split: [n_local] the 0-based row of the
+                          * source each row came from (ascending); else NULL */
 } sgld_dataset;
 
 typedef struct sgld_data_options {
@@ -70,7 +72,8 @@ typedef struct sgld_data_options {
  *
  * Split: test_fraction f > 0 holds out round(f N) rows picked by a Fisher-Yates permutation
  * (key {opt->seed, 0}, SGLD_RNG_SPLIT, element i for swap i, i = N-1 .. 1; the test rows are
- * perm[0 .. n_test-1]).  Training and test rows keep their file order.  test_path and
+ * perm[0 .. n_test-1]).  Training and test rows keep their file order; the test set's
+ * source_rows lists the rows it holds.  test_path and
  * test_fraction > 0 together are an error.  A test file needs the training feature count,
  * and its labels map through the training classes.
  *

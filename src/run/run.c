@@ -280,6 +280,10 @@ static sgld_status create_output(run *r)
                                      r->train->class_names[k]);
         SGLD_TRY(sgld_samples_attr_string(r->out, "", "class_names", names));
     }
+    /* --test-fraction: the held-out rows, so that `sgld-ess predict --data test-split` scores
+     * exactly them (every rank holds the whole test set). */
+    if (r->test && r->test->source_rows)
+        SGLD_TRY(sgld_samples_index_coord(r->out, "test_row", r->test->n_total, r->test->source_rows));
     return SGLD_OK;
 }
 

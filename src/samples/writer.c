@@ -522,6 +522,36 @@ sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int 
 
 int64_t sgld_samples_n_draws(const sgld_samples *s) { return s ? s->n_draws : 0; }
 
+sgld_status sgld_samples_index_coord(sgld_samples *s, const char *name, int64_t n, const int64_t *values)
+{
+    SGLD_CHECK(s, SGLD_ERR_ARG, "sgld_samples_index_coord: NULL handle");
+    sgld_status st = check_name(s->path, "coordinate", name);
+    if (st == SGLD_OK && (n < 1 || (s->rank == 0 && !values)))
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: coordinate '%s': n = %lld", s->path, name, (long long)n);
+    if (st == SGLD_OK && H5Lexists(s->file, name, H5P_DEFAULT) != 0)
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: coordinate '%s' exists", s->path, name);
+    SGLD_TRY(sgld_status_agree(s->comm, st));
+    hsize_t len = (hsize_t)n;
+    hid_t dcpl = H5I_INVALID_HID, space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    H5_GOTO(dcpl = order_plist(H5P_DATASET_CREATE), s->path, st, done);
+    H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
+    H5_GOTO(space = H5Screate_simple(1, &len, NULL), s->path, st, done);
+    H5_GOTO(dset = H5Dcreate2(s->file, name, H5T_STD_I64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), s->path, st,
+            done);
+    H5_GOTO(H5DSset_scale(dset, name), s->path, st, done);
+    /* Rank 0 writes everything, the others select nothing (a collective write). */
+    if (s->rank != 0) H5_GOTO(H5Sselect_none(space), s->path, st, done);
+    if (H5Dwrite(dset, H5T_NATIVE_INT64, space, space, s->dxpl, s->rank == 0 ? (const void *)values : (const void *)&len) < 0)
+        st = sgld_error_set(SGLD_ERR_HDF5, "%s: writing coordinate '%s' failed", s->path, name);
+    if (st == SGLD_OK && H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0)
+        st = sgld_error_set(SGLD_ERR_IO, "%s: flush failed", s->path);
+done:
+    if (dset >= 0) H5Dclose(dset);
+    if (space >= 0) H5Sclose(space);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return sgld_status_agree(s->comm, st);
+}
+
 /* ---- attributes ---- */
 
 static sgld_status attr_write(sgld_samples *s, const char *group, const char *name,
