@@ -28,7 +28,7 @@
 7. --test-fraction: the run stores its held-out rows (test_row); predict --data test-split
    scores exactly them: the run's printed accuracy and NLL (logreg, a CSV file) and RMSE and
    log-likelihood (linreg --standardize) to the printed 4 decimals, and every ensemble figure
-   of a file holding only those rows.
+   of a file holding only those rows; --ood accepts a CSV whose targets are strings.
 
 usage: check_predict.py SGLD_DIST SGLD_ESS MPIEXEC"""
 import json
@@ -489,6 +489,12 @@ if m:
             jh = json.loads(r2.stdout)
             for key in ("accuracy", "nll", "brier", "ece"):
                 close(js["data"]["ensemble"][key], jh["data"]["ensemble"][key], 1e-12, f"test-split {key} = held-out file's")
+        # --ood ignores the targets (the README's promise): a CSV whose target column holds strings
+        with open(path("ood_strings.csv"), "w") as f:
+            f.write("a,b,label\n" + "".join(f"{a + 4:.6f},{b - 4:.6f},far\n" for a, b in Xs[:60]))
+        r3 = run([ESS, "predict", spl, "--data", "test-split", "--ood", path("ood_strings.csv"), "--json"])
+        check(r3.returncode == 0 and json.loads(r3.stdout)["ood"]["n"] == 60,
+              f"--ood with string targets is scored: status {r3.returncode}, {r3.stderr.strip()!r}")
         print(f"test split ({len(rows)} rows): accuracy {js['data']['ensemble']['accuracy']:.4f}, "
               f"NLL {js['data']['ensemble']['nll']:.4f} (the run printed {m.group(2)}, {m.group(3)})")
 # regression with --standardize: RMSE and log-likelihood as printed by the run
