@@ -616,10 +616,12 @@ static void scan_first(int argc, char **argv, const struct option *longopts,
 /* A file option given "" on the command line is refused: it is almost always an unset shell
  * variable, and "" means "no file", so the run would go ahead and write nothing.  (A config
  * file may say `output = ""`: sgld_config_write writes it so for a run without one.)  The rows
- * that name files are those whose metavariable is FILE or SOURCE. */
+ * that name files are those whose metavariable is FILE or SOURCE (those that may never be
+ * empty, --data and --config, say so through their NONEMPTY check). */
 static sgld_status check_file_flag(const option_spec *o, const char *value, const char *where)
 {
-    int names_file = o->type == T_STRING && (!strcmp(o->arg, "FILE") || !strcmp(o->arg, "SOURCE"));
+    int names_file = o->type == T_STRING && o->check.kind != CHECK_NONEMPTY &&
+                     (!strcmp(o->arg, "FILE") || !strcmp(o->arg, "SOURCE"));
     SGLD_CHECK(!names_file || !value || value[0], SGLD_ERR_USAGE,
                "%s: empty file name (leave the option out for none)", where);
     return SGLD_OK;
