@@ -38,8 +38,9 @@ typedef struct sgld_data_options {
     uint32_t seed;          /* seeds the train/test split permutation */
     int classification;     /* 1: target is a class label; 0: real-valued */
     int n_classes;          /* required K (2 for logistic regression), or 0 to infer */
-    int ignore_target;      /* 1: a CSV target column is not parsed, y = 0 (inputs whose targets
-                             * do not matter: predict --ood); needs classification = 0 */
+    int ignore_target;      /* 1: targets are not read, y = 0 (inputs whose targets do not matter:
+                             * predict --ood): a CSV's target column may hold anything, an HDF5
+                             * file needs no /y; ignored with classification */
 } sgld_data_options;
 
 /* Loads the training shard `shard` of `n_shards` (and the whole test set, if any) into

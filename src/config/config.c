@@ -114,7 +114,8 @@ static const option_spec options[] = {
     {"test-data", 0, T_STRING, FIELD(test_data, char *), "", "SOURCE", "", NOCHECK, G_MODEL,
      "held-out test data, same formats as --data"},
     {"test-fraction", 0, T_DOUBLE, FIELD(test_fraction, double), "0", "F", "", GE_LT(0, 1),
-     G_MODEL, "fraction of --data held out as test data"},
+     G_MODEL, "fraction of --data held out as test data (the rows are stored in --output as "
+     "test_row; `sgld-ess predict FILE --data test-split` scores exactly them)"},
     {"standardize", 0, T_BOOL, FIELD(standardize, int), "off", "", "", NOCHECK, G_MODEL,
      "standardize every feature column to mean 0 and sd 1"},
     /* networks (issue 4; grammar in include/sgld/net.h) */

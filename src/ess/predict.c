@@ -68,7 +68,7 @@ static void usage(FILE *f)
 "                      FILE as test_row), read from the run's --data (a relative path is\n"
 "                      taken from the current directory): the test rows the run scored\n"
 "  --ood OTHER         out-of-distribution inputs (same features; targets ignored: a CSV's\n"
-"                      target column may hold anything, an HDF5 file needs a numeric /y)\n"
+"                      target column may hold anything, an HDF5 file needs no /y)\n"
 "  --draws SPEC        draws of every chain: all (default), N, or a slice A:B[:S] with\n"
 "                      Python's meaning (-100: = the last 100, ::10 = every 10th)\n"
 "  --json              one JSON object (with the reliability bins and histograms)\n"

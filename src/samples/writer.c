@@ -385,6 +385,9 @@ static sgld_status probe_path(const char *path, int force, int *created)
         SGLD_CHECK(force, SGLD_ERR_EXISTS, "%s: file exists (use --force to overwrite)", path);
         SGLD_CHECK(!S_ISDIR(sb.st_mode), SGLD_ERR_IO, "%s: cannot create: %s", path,
                    strerror(EISDIR));
+        /* Opening a FIFO for writing blocks until a reader comes. */
+        SGLD_CHECK(S_ISREG(sb.st_mode), SGLD_ERR_IO,
+                   "%s: cannot create: it exists and is not a regular file (a FIFO, device or socket)", path);
         int fd = open(path, O_WRONLY);
         SGLD_CHECK(fd >= 0, SGLD_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
         close(fd);

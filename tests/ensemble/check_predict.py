@@ -28,7 +28,8 @@
 7. --test-fraction: the run stores its held-out rows (test_row); predict --data test-split
    scores exactly them: the run's printed accuracy and NLL (logreg, a CSV file) and RMSE and
    log-likelihood (linreg --standardize) to the printed 4 decimals, and every ensemble figure
-   of a file holding only those rows; --ood accepts a CSV whose targets are strings.
+   of a file holding only those rows; --ood accepts a CSV whose targets are strings and an
+   HDF5 file without /y.
 
 usage: check_predict.py SGLD_DIST SGLD_ESS MPIEXEC"""
 import json
@@ -495,6 +496,11 @@ if m:
         r3 = run([ESS, "predict", spl, "--data", "test-split", "--ood", path("ood_strings.csv"), "--json"])
         check(r3.returncode == 0 and json.loads(r3.stdout)["ood"]["n"] == 60,
               f"--ood with string targets is scored: status {r3.returncode}, {r3.stderr.strip()!r}")
+        with h5py.File(path("ood_noy.h5"), "w") as f:  # and an HDF5 file without /y
+            f["X"] = Xs[:45] + 4
+        r3 = run([ESS, "predict", spl, "--data", "test-split", "--ood", path("ood_noy.h5"), "--json"])
+        check(r3.returncode == 0 and json.loads(r3.stdout)["ood"]["n"] == 45,
+              f"--ood HDF5 without /y is scored: status {r3.returncode}, {r3.stderr.strip()!r}")
         print(f"test split ({len(rows)} rows): accuracy {js['data']['ensemble']['accuracy']:.4f}, "
               f"NLL {js['data']['ensemble']['nll']:.4f} (the run printed {m.group(2)}, {m.group(3)})")
 # regression with --standardize: RMSE and log-likelihood as printed by the run

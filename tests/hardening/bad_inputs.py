@@ -254,6 +254,8 @@ CASES = [
     ("FIFO as --test-data", "dist", ["--test-data", FIFO] + S, r"fifo\.csv: a FIFO, not a regular file"),
     ("FIFO as --config", "dist", ["--config", FIFO] + S, r"fifo\.csv: a FIFO, not a regular file"),
     ("FIFO as a checkpoint", "dist", resume(FIFO), r"checkpoint .*fifo\.csv: not a regular file"),
+    ("FIFO as --output with --force", "dist", ["--output", FIFO, "--force"] + S,
+     r"fifo\.csv: cannot create: it exists and is not a regular file"),
     ("ess: FIFO as the sample file", "ess", ["summary", FIFO], r"fifo\.csv: a FIFO, not a regular file"),
     ("ess predict: FIFO as --ood", "ess", ["predict", "ck_run.h5", "--data", "synthetic:linreg", "--ood", FIFO],
      r"fifo\.csv: a FIFO, not a regular file"),
