@@ -26,6 +26,8 @@ typedef struct sgld_dataset {
     char *target_name;   /* name of the target column ("y" when none) */
     char *source;        /* the path or "synthetic:NAME" it came from */
     double *mean, *sd;   /* [d] standardization statistics applied, or NULL */
+    int64_t *source_rows;/* test set of a test_fraction split: [n_local] the 0-based row of the
+                          * source each row came from (ascending); else NULL */
 } sgld_dataset;
 
 typedef struct sgld_data_options {
@@ -36,6 +38,9 @@ typedef struct sgld_data_options {
     uint32_t seed;          /* seeds the train/test split permutation */
     int classification;     /* 1: target is a class label; 0: real-valued */
     int n_classes;          /* required K (2 for logistic regression), or 0 to infer */
+    int ignore_target;      /* 1: targets are not read, y = 0 (inputs whose targets do not matter:
+                             * predict --ood): a CSV's target column may hold anything, an HDF5
+                             * file needs no /y; ignored with classification */
 } sgld_data_options;
 
 /* Loads the training shard `shard` of `n_shards` (and the whole test set, if any) into
@@ -68,7 +73,8 @@ typedef struct sgld_data_options {
  *
  * Split: test_fraction f > 0 holds out round(f N) rows picked by a Fisher-Yates permutation
  * (key {opt->seed, 0}, SGLD_RNG_SPLIT, element i for swap i, i = N-1 .. 1; the test rows are
- * perm[0 .. n_test-1]).  Training and test rows keep their file order.  test_path and
+ * perm[0 .. n_test-1]).  Training and test rows keep their file order; the test set's
+ * source_rows lists the rows it holds.  test_path and
  * test_fraction > 0 together are an error.  A test file needs the training feature count,
  * and its labels map through the training classes.
  *

@@ -49,6 +49,12 @@ sgld_status sgld_samples_attr_double(sgld_samples *s, const char *group, const c
 sgld_status sgld_samples_attr_int(sgld_samples *s, const char *group, const char *name,
                                   int n, const int64_t *values);
 
+/* A 1-D int64 coordinate NAME of n >= 1 given values in the root group: a dimension scale of
+ * its own (netCDF: a coordinate variable of dimension NAME), contiguous, written once by rank 0
+ * from its `values` (the other ranks' are not read).  Collective, same name and n everywhere;
+ * SGLD_ERR_ARG when a dataset of that name exists. */
+sgld_status sgld_samples_index_coord(sgld_samples *s, const char *name, int64_t n, const int64_t *values);
+
 /* Appends n_draws draws.  Collective: every rank calls with the same n_draws; a rank that
  * writes chain c passes chain = c and data[v] pointing to n_draws x prod(dims of v) values
  * of var v (in its dtype, draw-major); every other rank passes chain = -1 and data = NULL.

@@ -99,6 +99,15 @@ void sgld_error_clear(void);
  * print it).  Collective over comm. */
 sgld_status sgld_status_agree(MPI_Comm comm, sgld_status local);
 
+/* ---- input files ---- */
+
+/* Refuses an input path that exists but is not a regular file, with SGLD_ERR_USAGE and
+ * "PATH: a FIFO, not a regular file (...)": a FIFO without a writer blocks open() forever,
+ * and the readers seek and read a file more than once, which a FIFO, socket or device cannot
+ * give.  Never opens the path (stat only).  A path that does not exist or that stat cannot
+ * see returns SGLD_OK, left to the reader's own "cannot open" message.  Local. */
+sgld_status sgld_input_check(const char *path);
+
 /* ---- allocation: every allocation goes through these (fault injection hook) ---- */
 
 /* malloc/calloc/realloc wrappers.  They return NULL on failure (including an injected

@@ -217,7 +217,8 @@ sgld_status sgld_checkpoint_save(const char *path, const sgld_checkpoint *ck)
 sgld_status sgld_checkpoint_load(const char *path, sgld_checkpoint *ck)
 {
     memset(ck, 0, sizeof *ck);
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: opening a FIFO without a writer would otherwise never return. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     SGLD_CHECK(fd >= 0, SGLD_ERR_IO, "checkpoint %s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {

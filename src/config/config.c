@@ -99,6 +99,9 @@ typedef struct {
 #define GT_LE(x, y) {CHECK_GT_LE, (x), (y)}
 #define NONEMPTY {CHECK_NONEMPTY, 0, 0}
 
+/* Largest --flush-every: 2^29 - 1 draws, 8 bytes each in the draw coordinate's chunk. */
+#define FLUSH_DRAWS_MAX 536870911
+
 static const option_spec options[] = {
     /* general (command line only) */
     {"config", 0, T_STRING, FIELD(config_path, char *), "", "FILE", "", NONEMPTY, G_GENERAL, ANY,
@@ -134,7 +137,8 @@ static const option_spec options[] = {
     {"test-data", 0, T_STRING, FIELD(test_data, char *), "", "SOURCE", "", NOCHECK, G_MODEL, ANY,
      "held-out test data, same formats as --data"},
     {"test-fraction", 0, T_DOUBLE, FIELD(test_fraction, double), "0", "F", "", GE_LT(0, 1),
-     G_MODEL, ANY, "fraction of --data held out as test data"},
+     G_MODEL, ANY, "fraction of --data held out as test data (the rows are stored in --output as "
+     "test_row; `sgld-ess predict FILE --data test-split` scores exactly them)"},
     {"standardize", 0, T_BOOL, FIELD(standardize, int), "off", "", "", NOCHECK, G_MODEL, ANY,
      "standardize every feature column to mean 0 and sd 1"},
     /* networks (issue 4; grammar in include/sgld/net.h) */
@@ -241,8 +245,9 @@ static const option_spec options[] = {
      "print nothing but errors"},
     {"progress", 0, T_BOOL, FIELD(progress, int), "off", "", "", NOCHECK, G_OUTPUT, ANY,
      "print the progress line even when stderr is not a terminal"},
-    {"flush-every", 0, T_INT64, FIELD(flush_draws, int64_t), "100", "N", "draws", GE(1),
-     G_OUTPUT, ANY, "draws buffered per collective write"},
+    /* The bound keeps the draw coordinate's chunk (N int64) under HDF5's 4 GiB chunk limit. */
+    {"flush-every", 0, T_INT64, FIELD(flush_draws, int64_t), "100", "N", "draws",
+     GE_LE(1, FLUSH_DRAWS_MAX), G_OUTPUT, ANY, "draws buffered per collective write"},
     {"checkpoint", 0, T_STRING, FIELD(checkpoint, char *), "", "FILE", "", NOCHECK, G_OUTPUT, ANY,
      "save the run state here (atomically, keeping FILE.prev) at --checkpoint-every, "
      "--checkpoint-seconds and on SIGTERM/SIGINT/SIGUSR1"},
@@ -606,6 +611,7 @@ static sgld_status apply_line(parse_ctx *ctx, long line_no, char *line)
 static sgld_status apply_file(parse_ctx *ctx)
 {
     const char *path = ctx->path;
+    SGLD_TRY(sgld_input_check(path));
     FILE *f = fopen(path, "r");
     SGLD_CHECK(f, SGLD_ERR_USAGE, "%s: cannot open: %s", path, strerror(errno));
     char line[LINE_MAX_CHARS + 2];
@@ -618,7 +624,10 @@ static sgld_status apply_file(parse_ctx *ctx)
                                 line_no, LINE_MAX_CHARS);
             break;
         }
-        st = apply_line(ctx, line_no, line);
+        /* A UTF-8 byte order mark (editors on Windows write one) is not part of the first key,
+         * as in the CSV reader. */
+        char *text = line_no == 1 && !strncmp(line, "\xEF\xBB\xBF", 3) ? line + 3 : line;
+        st = apply_line(ctx, line_no, text);
         if (st != SGLD_OK) break;
     }
     if (st == SGLD_OK && ferror(f))
@@ -713,6 +722,20 @@ static void scan_first(int argc, char **argv, const struct option *longopts,
     }
 }
 
+/* A file option given "" on the command line is refused: it is almost always an unset shell
+ * variable, and "" means "no file", so the run would go ahead and write nothing.  (A config
+ * file may say `output = ""`: sgld_config_write writes it so for a run without one.)  The rows
+ * that name files are those whose metavariable is FILE or SOURCE (those that may never be
+ * empty, --data and --config, say so through their NONEMPTY check). */
+static sgld_status check_file_flag(const option_spec *o, const char *value, const char *where)
+{
+    int names_file = o->type == T_STRING && o->check.kind != CHECK_NONEMPTY &&
+                     (!strcmp(o->arg, "FILE") || !strcmp(o->arg, "SOURCE"));
+    SGLD_CHECK(!names_file || !value || value[0], SGLD_ERR_USAGE,
+               "%s: empty file name (leave the option out for none)", where);
+    return SGLD_OK;
+}
+
 /* Second pass: applies every flag but --config (already applied) in argv order. */
 static sgld_status apply_flags(parse_ctx *ctx, int argc, char **argv,
                                const struct option *longopts, const char *shortopts)
@@ -751,6 +774,7 @@ static sgld_status apply_flags(parse_ctx *ctx, int argc, char **argv,
         if (o->offset == offsetof(sgld_config, config_path)) continue;
         char where[WHERE_MAX];
         snprintf(where, sizeof where, "--%s", o->name);
+        SGLD_TRY(check_file_flag(o, optarg, where));
         SGLD_TRY(assign(ctx->c, o, optarg ? optarg : "1", where, 1));
         ctx->origin[o - options] = ORIGIN_FLAG;
     }

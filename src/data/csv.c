@@ -9,7 +9,8 @@
  * Class targets: when the first row's target is a number, labels are numeric (integers
  * 0..K-1, K = opt->n_classes or the largest label + 1) and every target must be a number;
  * otherwise every target is a string label and the distinct labels, sorted with strcmp, are
- * the classes 0..K-1.  A test file's labels go through the training labels.
+ * the classes 0..K-1.  A test file's labels go through the training labels.  With
+ * ignore_target the target column must be there but is not parsed (y = 0).
  *
  * The file is read twice (scan, then fill), so memory never holds more than one line, the
  * label set and the rows routed to this rank. */
@@ -190,6 +191,28 @@ static sgld_status field_number(const csv_file *c, const char *name, const char 
     }
 }
 
+/* 1 when s is well-formed UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF).  Column names and string labels go into the sample file as UTF-8 attributes,
+ * which must hold UTF-8. */
+static int valid_utf8(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        unsigned c = *s;
+        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0 || (n == 1 && c < 0xC2) || (n == 3 && c > 0xF4)) return 0;
+        unsigned cp = n == 0 ? c : c & (0x3F >> n);
+        for (int k = 1; k <= n; k++) {
+            if ((s[k] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (s[k] & 0x3F);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return 0;
+        s += n + 1;
+    }
+    return 1;
+}
+
 /* ---- class labels ---- */
 
 typedef struct csv_labels {
@@ -288,6 +311,8 @@ static sgld_status label_index(csv_labels *l, const csv_file *c, const char *tar
             l->names = p;
             l->cap = cap;
         }
+        SGLD_CHECK(valid_utf8(s), SGLD_ERR_PARSE, "%s:%lld: column '%s': class label is not valid UTF-8",
+                   c->path, c->line_no, target_name);
         char *copy = sgld_strdup(s);
         SGLD_CHECK(copy, SGLD_ERR_NOMEM, "out of memory for class labels");
         memmove(l->names + pos + 1, l->names + pos, (size_t)(l->n_names - pos) * sizeof *l->names);
@@ -329,7 +354,9 @@ static sgld_status parse_row(const csv_file *c, const data_meta *m, csv_labels *
         x[j] = (float)v;
     }
     double v = 0;
-    if (l->classification)
+    if (m->ignore_target)
+        v = 0;
+    else if (l->classification)
         SGLD_TRY(label_index(l, c, m->target_name, c->fields[m->d], &v));
     else
         SGLD_TRY(field_number(c, m->target_name, c->fields[m->d], &v));
@@ -349,6 +376,9 @@ static sgld_status read_header(csv_file *c, data_meta *m)
                "%s:%lld: need at least one feature column and a target column, got %d column(s)%s",
                c->path, c->line_no, c->n_fields, separator_hint(c));
     if (m->feature_names) return SGLD_OK;
+    for (int j = 0; j < c->n_fields; j++)
+        SGLD_CHECK(valid_utf8(c->fields[j]), SGLD_ERR_PARSE, "%s:%lld: column %d: name is not valid UTF-8",
+                   c->path, c->line_no, j + 1);
     m->d = c->n_fields - 1;
     SGLD_ALLOC(m->feature_names, m->d);
     for (int j = 0; j < m->d; j++) {
@@ -394,6 +424,7 @@ static sgld_status csv_scan(const char *path, const sgld_data_options *opt, cons
     float *x = NULL, y;
     sgld_status st = SGLD_OK;
     labels_init(&l, opt, ref);
+    m->ignore_target = opt->ignore_target && !l.classification;
     SGLD_TRY_GOTO(csv_open(&c, path), st, done);
     SGLD_TRY_GOTO(read_header(&c, m), st, done);
     if (ref && m->d != ref->d) {

@@ -106,6 +106,7 @@ void sgld_data_destroy(sgld_dataset **d)
     sgld_free(s->source);
     sgld_free(s->mean);
     sgld_free(s->sd);
+    sgld_free(s->source_rows);
     sgld_free(s);
     *d = NULL;
 }
@@ -217,6 +218,10 @@ static sgld_status load_local(int shard, int n_shards, const sgld_data_options *
     sgld_status st = SGLD_OK;
     data_meta meta = {0}, tmeta = {0};
     uint8_t *mask = NULL;
+    /* Before pick_reader opens anything: opening a FIFO without a writer never returns. */
+    if (strncmp(opt->path, "synthetic:", 10) != 0) SGLD_TRY(sgld_input_check(opt->path));
+    if (opt->test_path && strncmp(opt->test_path, "synthetic:", 10) != 0)
+        SGLD_TRY(sgld_input_check(opt->test_path));
     const data_reader *rd = pick_reader(opt->path);
     SGLD_TRY_GOTO(rd->scan(opt->path, opt, NULL, &meta), st, done);
 
@@ -250,6 +255,16 @@ static sgld_status load_local(int shard, int n_shards, const sgld_data_options *
     if (plan.n_test > 0)
         SGLD_TRY_GOTO(dataset_create(&meta, opt->path, plan.n_test, 0, plan.n_test, te), st, done);
     SGLD_TRY_GOTO(rd->fill(opt->path, &meta, &plan, *tr, *te), st, done);
+    if (plan.n_test > 0) { /* the held-out rows, so that a sample file can name them */
+        (*te)->source_rows = sgld_malloc((size_t)plan.n_test * sizeof *(*te)->source_rows);
+        if (!(*te)->source_rows) {
+            st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory for the %lld held-out row numbers",
+                                (long long)plan.n_test);
+            goto done;
+        }
+        for (int64_t i = 0, k = 0; i < meta.n; i++)
+            if (mask[i]) (*te)->source_rows[k++] = i;
+    }
 
     if (opt->test_path) {
         const data_reader *trd = pick_reader(opt->test_path);

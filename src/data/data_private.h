@@ -24,6 +24,7 @@ typedef struct data_meta {
     int n_classes;        /* 0: real target */
     char **class_names;   /* [n_classes], sorted (strcmp) when string_labels */
     int string_labels;    /* 1: labels are strings mapped through class_names */
+    int ignore_target;    /* 1: targets are not read (sgld_data_options) */
 } data_meta;
 
 /* Where source rows go.  Training rows are numbered 0..n_train-1 in source order; this rank

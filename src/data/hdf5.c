@@ -70,7 +70,8 @@ static sgld_status open_dataset(h5_data *h, const char *path, const char *name, 
     return SGLD_OK;
 }
 
-static sgld_status h5_open(const char *path, h5_data *h)
+/* Opens the file, /X and (unless ignore_y: inputs scored without targets) /y. */
+static sgld_status h5_open(const char *path, h5_data *h, int ignore_y)
 {
     FILE *f = fopen(path, "rb");
     SGLD_CHECK(f, SGLD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -79,7 +80,8 @@ static sgld_status h5_open(const char *path, h5_data *h)
     SGLD_CHECK(h->file >= 0, SGLD_ERR_PARSE, "%s: not an HDF5 file", path);
     hsize_t dx[2], dy[2];
     SGLD_TRY(open_dataset(h, path, "X", 2, &h->X, dx));
-    SGLD_TRY(open_dataset(h, path, "y", 1, &h->y, dy));
+    if (ignore_y) dy[0] = dx[0];
+    else SGLD_TRY(open_dataset(h, path, "y", 1, &h->y, dy));
     SGLD_CHECK(dx[0] == dy[0], SGLD_ERR_PARSE, "%s: /X has %llu rows but /y has %llu", path,
                (unsigned long long)dx[0], (unsigned long long)dy[0]);
     SGLD_CHECK(dx[0] > 0, SGLD_ERR_PARSE, "%s: no data rows", path);
@@ -150,7 +152,8 @@ done:
 static sgld_status scan(const char *path, const sgld_data_options *opt, const data_meta *ref,
                         data_meta *m, h5_data *h)
 {
-    SGLD_TRY(h5_open(path, h));
+    m->ignore_target = opt->ignore_target && !(ref ? ref->n_classes > 0 : opt->classification);
+    SGLD_TRY(h5_open(path, h, m->ignore_target));
     m->n = h->n;
     m->d = h->d;
     SGLD_CHECK(!ref || m->d == ref->d, SGLD_ERR_PARSE,
@@ -209,7 +212,8 @@ static sgld_status fill(const char *path, const data_plan *plan, sgld_dataset *t
     for (int64_t s = first; s < last; s += B) {
         int64_t cnt = last - s < B ? last - s : B;
         SGLD_TRY(read_rows(h->X, path, "/X", 2, d, s, cnt, xb));
-        SGLD_TRY(read_rows(h->y, path, "/y", 1, 1, s, cnt, yb));
+        if (h->y >= 0) SGLD_TRY(read_rows(h->y, path, "/y", 1, 1, s, cnt, yb));
+        else memset(yb, 0, (size_t)cnt * sizeof *yb);
         for (int64_t i = 0; i < cnt; i++) {
             enum data_route to = data_route_row(plan, s + i, &seen);
             if (to == ROUTE_TRAIN)
@@ -228,7 +232,7 @@ static sgld_status h5_fill(const char *path, const data_meta *m, const data_plan
     sgld_status st = SGLD_OK;
     double *xb = NULL, *yb = NULL;
     h5_begin(&h);
-    SGLD_TRY_GOTO(h5_open(path, &h), st, done);
+    SGLD_TRY_GOTO(h5_open(path, &h, m->ignore_target), st, done);
     int64_t B = block_rows(m->d);
     if (B > plan->n) B = plan->n;
     xb = sgld_malloc((size_t)B * (size_t)m->d * sizeof *xb);

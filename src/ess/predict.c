@@ -11,6 +11,7 @@
  * every draw K times with fresh dropout masks, each (draw, mask) one member (MC dropout).
  *
  * Exit status: 0 success, 2 bad input or usage (one line on stderr), 1 runtime failure. */
+#include <errno.h>
 #include <getopt.h>
 #include <hdf5.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "predict.h"
@@ -30,6 +32,7 @@
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_BAD_INPUT = 2 };
 #define HIST_BINS 20
+#define TEST_SPLIT "test-split" /* --data: the rows the run held out with --test-fraction */
 
 typedef struct popts {
     const char *file, *data, *ood, *draws, *per_example, *hist;
@@ -61,8 +64,12 @@ static void usage(FILE *f)
 "Run under mpirun -n P to split the draws over P ranks.\n"
 "\n"
 "options:\n"
-"  --data TEST         test data (HDF5 /X /y or CSV, as sgld-dist --data); required\n"
-"  --ood OTHER         out-of-distribution inputs (same features; targets ignored)\n"
+"  --data TEST         test data (HDF5 /X /y or CSV, as sgld-dist --data); required.\n"
+"                      test-split: the rows the run held out with --test-fraction (stored in\n"
+"                      FILE as test_row), read from the run's --data (a relative path is\n"
+"                      taken from the current directory): the test rows the run scored\n"
+"  --ood OTHER         out-of-distribution inputs (same features; targets ignored: a CSV's\n"
+"                      target column may hold anything, an HDF5 file needs no /y)\n"
 "  --draws SPEC        draws of every chain, with Python's indexing (zero-based): all\n"
 "                      (default), one index I (5 = the sixth draw, -1 = the last), or a\n"
 "                      slice A:B[:S] (:100 = the first 100, -100: = the last 100, ::10 =\n"
@@ -109,6 +116,24 @@ static int parse_ll(const char *s, long long *out)
     char *end;
     *out = strtoll(s, &end, 10);
     return *s && !*end;
+}
+
+/* An output option's directory must be writable before any work starts (bad input, exit 2, with
+ * the reason), as sgld-dist checks --checkpoint's: otherwise the evaluation runs to the end
+ * and the write fails there.  Returns -1 when it is, else the exit status. */
+static int check_output_dir(const char *option, const char *path)
+{
+    if (!path) return -1;
+    if (!path[0]) return bad("%s: empty file name", option);
+    char dir[SGLD_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    if (access(dir, W_OK | X_OK) != 0)
+        return bad("%s %s: cannot write in directory '%s': %s", option, path, dir, strerror(errno));
+    return -1;
 }
 
 /* Returns -1 on success, else the exit status. */
@@ -169,7 +194,9 @@ static int parse_args(int argc, char **argv, popts *o)
     if (optind < argc - 1) return bad("predict: expected one FILE, got extra '%s'", argv[optind + 1]);
     o->file = argv[optind];
     if (!o->data) return bad("predict: --data TEST is required (see sgld-ess predict --help)");
-    return -1;
+    int st = check_output_dir("--per-example", o->per_example);
+    if (st < 0) st = check_output_dir("--hist", o->hist);
+    return st;
 }
 
 /* Parses --draws into the ascending draw indices of [0, n); *n_sel = 0 when empty.  Returns 0
@@ -312,6 +339,55 @@ static void class_ex_free(class_ex *e)
     free(e->last_h), free(e->last_mi), free(e->one_minus), free(e->last_one_minus), free(e->pred), free(e->corr);
 }
 
+/* The held-out rows of the run (`--data test-split`): rows `test_row` of the sample file (the
+ * rows sgld-dist's --test-fraction held out and scored) of the run's own --data (its config),
+ * read whole and cut down to them, in file order.  *out owns them.  Returns -1 on success, else
+ * the exit status (one line printed).  Local (every rank reads the same). */
+static int load_test_split(const char *file, const sgld_config *cfg, int classification, sgld_dataset **out)
+{
+    if (cfg->test_fraction <= 0)
+        return bad("--data test-split: %s is from a run without --test-fraction: no rows were held out", file);
+    int status = -1;
+    int64_t *rows = NULL;
+    hssize_t n = -1;
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t ds = f >= 0 && H5Lexists(f, "test_row", H5P_DEFAULT) > 0 ? H5Dopen2(f, "test_row", H5P_DEFAULT) : -1;
+    hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+    if (sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1) n = H5Sget_simple_extent_npoints(sp);
+    if (n > 0 && (rows = malloc((size_t)n * sizeof *rows)) != NULL &&
+        H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0)
+        n = -1;
+    if (sp >= 0) H5Sclose(sp);
+    if (ds >= 0) H5Dclose(ds);
+    if (f >= 0) H5Fclose(f);
+    if (n <= 0 || !rows) {
+        status = n > 0 ? EXIT_RUNTIME
+                       : bad("--data test-split: %s has no 1-D coordinate test_row (the held-out rows; sample files "
+                             "of runs with --test-fraction hold one)", file);
+        goto done;
+    }
+    sgld_data_options dopt = {.path = cfg->data, .classification = classification};
+    if (sgld_data_load(MPI_COMM_SELF, 0, 1, &dopt, out, NULL) != SGLD_OK) {
+        status = bad("--data test-split: the run's data: %s", sgld_error_message());
+        goto done;
+    }
+    sgld_dataset *d = *out;
+    for (int64_t k = 0; k < n; k++) {
+        if (rows[k] < 0 || rows[k] >= d->n_total || (k > 0 && rows[k] <= rows[k - 1])) {
+            status = bad("--data test-split: %s: test_row[%lld] = %lld is not an ascending row of the %lld rows of "
+                         "%s (has the data file changed since the run?)", file, (long long)k, (long long)rows[k],
+                         (long long)d->n_total, cfg->data);
+            goto done;
+        }
+        memmove(d->X + (size_t)k * d->d, d->X + (size_t)rows[k] * d->d, (size_t)d->d * sizeof *d->X);
+        d->y[k] = d->y[rows[k]];
+    }
+    d->n_total = d->n_local = n;
+done:
+    free(rows);
+    return status;
+}
+
 static int run_predict(const popts *o, MPI_Comm comm)
 {
     int status = EXIT_OK;
@@ -422,8 +498,16 @@ static int run_predict(const popts *o, MPI_Comm comm)
     /* The data: loaded whole by every rank; targets checked against the model's classes. */
     const char *paths[2] = {o->data, o->ood};
     for (int s = 0; s < n_sets; s++) {
-        sgld_data_options dopt = {.path = paths[s], .classification = s == 0 && m.classification};
-        if (sgld_data_load(MPI_COMM_SELF, 0, 1, &dopt, &ds[s], NULL) != SGLD_OK) {
+        /* OOD inputs are scored without their targets, which may be of any type. */
+        sgld_data_options dopt = {.path = paths[s], .classification = s == 0 && m.classification,
+                                  .ignore_target = s == 1};
+        if (s == 0 && !strcmp(o->data, TEST_SPLIT)) {
+            int split = load_test_split(o->file, &cfg, m.classification, &ds[0]);
+            if (split >= 0) {
+                status = split;
+                goto done;
+            }
+        } else if (sgld_data_load(MPI_COMM_SELF, 0, 1, &dopt, &ds[s], NULL) != SGLD_OK) {
             status = bad("%s", sgld_error_message());
             goto done;
         }

@@ -212,7 +212,7 @@ static int parse_args(int argc, char **argv, opts *o)
             o->eps = d;
             break;
         case 'B':
-            if (!parse_long(optarg, &ll) || ll < 1 || ll > 1000000) return bad("--block: '%s' is not a positive integer%s", optarg, "");
+            if (!parse_long(optarg, &ll) || ll < 1 || ll > 1000000) return bad("--block: '%s' is not an integer in [1, 1000000]%s", optarg, "");
             o->block = (int)ll;
             break;
         case 'T': o->timing = 1; break;

@@ -143,7 +143,7 @@ static sgld_status load(run *r, const sgld_model_type *mt)
 /* Draws a chain keeps: steps after burn-in, every thin-th, that the sampler keeps. */
 static int64_t count_draws(const sgld_config *cfg, const sgld_sampler_type *s)
 {
-    if (!s->keep_draw) return (cfg->steps - cfg->burnin) / cfg->thin;
+    if (!s->keep_draw || cfg->thin > cfg->steps - cfg->burnin) return (cfg->steps - cfg->burnin) / cfg->thin;
     int64_t n = 0;
     for (int64_t t = cfg->burnin + cfg->thin; t <= cfg->steps; t += cfg->thin) n += s->keep_draw(cfg, (uint64_t)t);
     return n;
@@ -155,10 +155,10 @@ static sgld_status check_draws(const sgld_config *cfg, const sgld_sampler_type *
 {
     if (count_draws(cfg, s) > 0) return SGLD_OK;
     if (!s->keep_draw)
-        return sgld_error_set(SGLD_ERR_USAGE, "no draws kept: --steps %lld - --burnin %lld = %lld "
-                              "iterations, fewer than --thin %lld", (long long)cfg->steps,
-                              (long long)cfg->burnin, (long long)(cfg->steps - cfg->burnin),
-                              (long long)cfg->thin);
+        return sgld_error_set(SGLD_ERR_USAGE, "no draws kept: --thin %lld with --steps %lld and --burnin %lld "
+                              "keeps 0 draws per chain (one every thin steps after burn-in: thin must be "
+                              "<= steps - burnin = %lld)", (long long)cfg->thin, (long long)cfg->steps,
+                              (long long)cfg->burnin, (long long)(cfg->steps - cfg->burnin));
     return sgld_error_set(SGLD_ERR_USAGE, "no draws kept: --sampler %s keeps none of the "
                           "iterations --burnin %lld + k --thin %lld up to --steps %lld",
                           cfg->sampler, (long long)cfg->burnin, (long long)cfg->thin,
@@ -296,6 +296,10 @@ static sgld_status create_output(run *r)
                                      r->train->class_names[k]);
         SGLD_TRY(sgld_samples_attr_string(r->out, "", "class_names", names));
     }
+    /* --test-fraction: the held-out rows, so that `sgld-ess predict --data test-split` scores
+     * exactly them (every rank holds the whole test set). */
+    if (r->test && r->test->source_rows)
+        SGLD_TRY(sgld_samples_index_coord(r->out, "test_row", r->test->n_total, r->test->source_rows));
     return SGLD_OK;
 }
 

@@ -28,12 +28,14 @@ sgld_status sgld_samples_open(const char *path, sgld_samples_reader **out)
     SGLD_CHECK(out && path && path[0], SGLD_ERR_ARG, "sgld_samples_open: no path");
     *out = NULL;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our one line, not HDF5's stack */
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: opening a FIFO without a writer would otherwise never return. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     SGLD_CHECK(fd >= 0, SGLD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     int is_dir = fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode);
     close(fd);
     SGLD_CHECK(!is_dir, SGLD_ERR_IO, "%s: cannot open: %s", path, strerror(EISDIR));
+    SGLD_TRY(sgld_input_check(path));
     SGLD_CHECK(H5Fis_hdf5(path) > 0, SGLD_ERR_IO, "%s: not an HDF5 file", path);
     sgld_samples_reader *r;
     SGLD_ALLOC(r, 1);

@@ -385,6 +385,9 @@ static sgld_status probe_path(const char *path, int force, int *created)
         SGLD_CHECK(force, SGLD_ERR_EXISTS, "%s: file exists (use --force to overwrite)", path);
         SGLD_CHECK(!S_ISDIR(sb.st_mode), SGLD_ERR_IO, "%s: cannot create: %s", path,
                    strerror(EISDIR));
+        /* Opening a FIFO for writing blocks until a reader comes. */
+        SGLD_CHECK(S_ISREG(sb.st_mode), SGLD_ERR_IO,
+                   "%s: cannot create: it exists and is not a regular file (a FIFO, device or socket)", path);
         int fd = open(path, O_WRONLY);
         SGLD_CHECK(fd >= 0, SGLD_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
         close(fd);
@@ -399,6 +402,43 @@ static sgld_status probe_path(const char *path, int force, int *created)
     close(fd);
     *created = 1;
     return SGLD_OK;
+}
+
+/* Bytes the new file may need before its first append: a superblock and metadata margin, the
+ * object headers of every dataset and coordinate, and the coordinate values.  Local. */
+static hsize_t create_bytes(const sgld_samples *s)
+{
+    hsize_t need = (hsize_t)64 << 10;
+    need += (hsize_t)s->n_vars * ((hsize_t)8 << 10);
+    for (int g = 0; g < s->n_groups; g++)
+        for (int d = 0; d < s->groups[g].n_dims; d++)
+            need += ((hsize_t)8 << 10) + (s->groups[g].dims[d].len > 0 ? 8 * (hsize_t)s->groups[g].dims[d].len : 0);
+    return need;
+}
+
+/* Rank 0, after probe_path: checks that the disk has room for create_bytes before HDF5 writes
+ * the file, by reserving that much past the file's end and handing it back.  On a full disk
+ * parallel HDF5 1.10.8 fails inside H5Fcreate's writes, its file object can then not be
+ * closed, and MPI_Finalize crashes closing it (SIGSEGV in H5F__close_cb): a write error must
+ * never reach HDF5 at creation.  The reservation is released at once (ftruncate), since
+ * H5Fcreate truncates the file anyway; a file system without fallocate skips the check.  The
+ * caller removes the file probe_path created; an existing one (--force) is left as it was.
+ * SGLD_ERR_WRITE: a runtime failure of the output (exit 1), not bad input. */
+static sgld_status check_room(const sgld_samples *s)
+{
+    int fd = open(s->path, O_WRONLY);
+    struct stat sb;
+    int err = fd < 0 ? errno : fstat(fd, &sb) != 0 ? errno : 0;
+    hsize_t need = create_bytes(s);
+    if (!err) {
+        err = fallocate(fd, FALLOC_FL_KEEP_SIZE, sb.st_size, (off_t)need) == 0 ? 0 : errno;
+        if (err == EINVAL || err == EOPNOTSUPP || err == ENOSYS) err = 0;
+        (void)!ftruncate(fd, sb.st_size);
+    }
+    if (fd >= 0) close(fd);
+    if (!err) return SGLD_OK;
+    return sgld_error_set(SGLD_ERR_WRITE, "%s: cannot create: %s (a new sample file needs about %llu KiB)",
+                          s->path, strerror(err), (unsigned long long)(need >> 10));
 }
 
 /* Frees everything; H5Fclose is collective when the file is open. Returns the local
@@ -462,6 +502,7 @@ sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int 
     }
     int created = 0;
     if (s->rank == 0) st = probe_path(path, force, &created);
+    if (s->rank == 0 && st == SGLD_OK) st = check_room(s);
     st = sgld_status_agree(s->comm, st);
     if (st == SGLD_OK) {
         st = sgld_status_agree(s->comm, create_file(s));
@@ -483,6 +524,36 @@ sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int 
 }
 
 int64_t sgld_samples_n_draws(const sgld_samples *s) { return s ? s->n_draws : 0; }
+
+sgld_status sgld_samples_index_coord(sgld_samples *s, const char *name, int64_t n, const int64_t *values)
+{
+    SGLD_CHECK(s, SGLD_ERR_ARG, "sgld_samples_index_coord: NULL handle");
+    sgld_status st = check_name(s->path, "coordinate", name);
+    if (st == SGLD_OK && (n < 1 || (s->rank == 0 && !values)))
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: coordinate '%s': n = %lld", s->path, name, (long long)n);
+    if (st == SGLD_OK && H5Lexists(s->file, name, H5P_DEFAULT) != 0)
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: coordinate '%s' exists", s->path, name);
+    SGLD_TRY(sgld_status_agree(s->comm, st));
+    hsize_t len = (hsize_t)n;
+    hid_t dcpl = H5I_INVALID_HID, space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    H5_GOTO(dcpl = order_plist(H5P_DATASET_CREATE), s->path, st, done);
+    H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
+    H5_GOTO(space = H5Screate_simple(1, &len, NULL), s->path, st, done);
+    H5_GOTO(dset = H5Dcreate2(s->file, name, H5T_STD_I64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), s->path, st,
+            done);
+    H5_GOTO(H5DSset_scale(dset, name), s->path, st, done);
+    /* Rank 0 writes everything, the others select nothing (a collective write). */
+    if (s->rank != 0) H5_GOTO(H5Sselect_none(space), s->path, st, done);
+    if (H5Dwrite(dset, H5T_NATIVE_INT64, space, space, s->dxpl, s->rank == 0 ? (const void *)values : (const void *)&len) < 0)
+        st = sgld_error_set(SGLD_ERR_HDF5, "%s: writing coordinate '%s' failed", s->path, name);
+    if (st == SGLD_OK && H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0)
+        st = sgld_error_set(SGLD_ERR_IO, "%s: flush failed", s->path);
+done:
+    if (dset >= 0) H5Dclose(dset);
+    if (space >= 0) H5Sclose(space);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return sgld_status_agree(s->comm, st);
+}
 
 /* ---- attributes ---- */
 

@@ -1,11 +1,12 @@
-/* status.c - the result-code table, the per-process error buffer and the allocation
- * wrappers (with a fail-the-n-th-allocation hook for fault-injection tests). */
+/* status.c - the result-code table, the per-process error buffer, the allocation wrappers
+ * (with a fail-the-n-th-allocation hook for fault-injection tests) and the input-file check. */
 #include "sgld/status.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *const messages[] = {
 #define SGLD_STATUS_MSG(code, msg) msg,
@@ -103,4 +104,18 @@ sgld_status sgld_status_agree(MPI_Comm comm, sgld_status local)
         err_trace[0] = '\0';
     }
     return (sgld_status)code;
+}
+
+sgld_status sgld_input_check(const char *path)
+{
+    struct stat sb;
+    if (!path || stat(path, &sb) != 0 || S_ISREG(sb.st_mode)) return SGLD_OK;
+    const char *kind = S_ISFIFO(sb.st_mode) ? "a FIFO"
+                       : S_ISDIR(sb.st_mode) ? "a directory"
+                       : S_ISCHR(sb.st_mode) ? "a character device"
+                       : S_ISBLK(sb.st_mode) ? "a block device"
+                       : S_ISSOCK(sb.st_mode) ? "a socket"
+                                              : "of an unknown type";
+    return sgld_error_set(SGLD_ERR_USAGE, "%s: %s, not a regular file (inputs are read with seeks and "
+                          "more than once, so they must be regular files)", path, kind);
 }

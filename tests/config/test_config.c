@@ -349,8 +349,12 @@ static void test_flag_errors(void **state)
         {{"--prior-sd", "0.0"}, "--prior-sd: must be > 0, got 0.0"},
         {{"--test-fraction", "1"}, "--test-fraction: must be in [0, 1), got 1"},
         {{"--test-fraction", "-0.1"}, "--test-fraction: must be in [0, 1), got -0.1"},
-        {{"--flush-every", "0"}, "--flush-every: must be >= 1, got 0"},
+        {{"--flush-every", "0"}, "--flush-every: must be in [1, 536870911], got 0"},
+        {{"--flush-every", "536870912"}, "--flush-every: must be in [1, 536870911], got 536870912"},
         {{"--data", ""}, "--data: must not be empty"},
+        {{"--output", ""}, "--output: empty file name (leave the option out for none)"},
+        {{"--checkpoint", ""}, "--checkpoint: empty file name (leave the option out for none)"},
+        {{"--test-data", ""}, "--test-data: empty file name (leave the option out for none)"},
         {{"--config", ""}, "--config: must not be empty"},
         /* a choice (the model-task pairs are model.c's: tests/net/test_net.c) */
         {{"--task", "foo"}, "--task: must be regression or classification, got 'foo'"},
@@ -475,9 +479,18 @@ static void test_ini_errors(void **state)
     snprintf(expected, sizeof expected, "%s:2: key 'burnin': must be < steps (200), got 400", path);
     expect_usage(PARSE(&c, "--steps", "200", "--config", path), expected);
 
-    /* A directory opens but does not read. */
-    snprintf(expected, sizeof expected, "%s: cannot read: Is a directory", sgld_test_tmpdir());
+    /* A directory (or a FIFO, a device) is refused before it is opened. */
+    snprintf(expected, sizeof expected,
+             "%s: a directory, not a regular file (inputs are read with seeks and more than once, so they "
+             "must be regular files)", sgld_test_tmpdir());
     expect_usage(PARSE(&c, "--config", sgld_test_tmpdir()), expected);
+
+    /* A UTF-8 byte order mark before the first key is skipped (as the CSV reader does); a
+     * config file may say output = "" (no sample file), as sgld_config_write writes it. */
+    path = write_file("bom.ini", "\xEF\xBB\xBFsteps = 300\nburnin = 30\noutput = \"\"\n");
+    assert_int_equal(PARSE(&c, "--config", path), SGLD_OK);
+    assert_int_equal(c.steps, 300);
+    assert_string_equal(c.output, "");
 
     /* An overlong line. */
     char *big = malloc(5000);

@@ -25,11 +25,17 @@
    attributes, a non-HDF5 file, an empty or malformed --draws, --ood on a regression, a missing
    --data, --mc-dropout 0 or not a number, --mc-dropout on models without dropout layers, a
    bad --seed: exit 2 and one line on stderr.
+7. --test-fraction: the run stores its held-out rows (test_row); predict --data test-split
+   scores exactly them: the run's printed accuracy and NLL (logreg, a CSV file) and RMSE and
+   log-likelihood (linreg --standardize) to the printed 4 decimals, and every ensemble figure
+   of a file holding only those rows; --ood accepts a CSV whose targets are strings and an
+   HDF5 file without /y.
 
 usage: check_predict.py SGLD_DIST SGLD_ESS MPIEXEC"""
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -447,6 +453,71 @@ if all(o.returncode == 0 for o in outs):
     print(f"MC dropout ({KM} masks x {C * 6} draws): accuracy {jm['data']['ensemble']['accuracy']:.4f}, "
           f"NLL {jm['data']['ensemble']['nll']:.4f}, mutual information {jm['data']['ensemble']['mutual_info']:.4f}")
 
+# ---- 7. --test-fraction and --data test-split ------------------------------------------------------
+# The run stores the rows it held out (coordinate test_row); predict --data test-split re-reads the
+# run's --data and scores exactly them: the run's printed test-set figures, and the figures of a
+# file holding only those rows.
+rs = np.random.default_rng(11)
+Xs = rs.normal(size=(400, 2))
+ys = (rs.uniform(size=400) < 1 / (1 + np.exp(-(1.5 * Xs[:, 0] - Xs[:, 1] + 0.5)))).astype(int)
+with open(path("split.csv"), "w") as f:
+    f.write("a,b,label\n" + "".join(f"{a:.6f},{b:.6f},{c}\n" for (a, b), c in zip(Xs, ys)))
+spl = path("split_run.h5")
+r = run([DIST, "--model", "logreg", "--data", path("split.csv"), "--test-fraction", "0.3", "--chains", "2",
+         "--steps", "1500", "--burnin", "500", "--thin", "10", "--step-size", "1e-3", "--seed", "5",
+         "--output", spl], ranks=2)
+m = re.search(r"test set \((\d+) rows\): accuracy ([0-9.]+), NLL ([0-9.]+)", r.stdout)
+check(r.returncode == 0 and m is not None, f"--test-fraction run: status {r.returncode}, {r.stdout[-300:]!r}")
+if m:
+    with h5py.File(spl, "r") as f:
+        rows = f["test_row"][()]
+    check(len(rows) == int(m.group(1)) == 120 and np.all(np.diff(rows) > 0),
+          f"test_row holds the {m.group(1)} held-out rows, ascending ({len(rows)})")
+    r = run([ESS, "predict", spl, "--data", "test-split", "--json"], ranks=2)
+    check(r.returncode == 0, f"predict --data test-split: status {r.returncode}, {r.stderr.strip()!r}")
+    if r.returncode == 0:
+        js = json.loads(r.stdout)
+        check(js["data"]["n"] == len(rows), f"test-split scores {js['data']['n']} rows, the run held out {len(rows)}")
+        # the run prints 4 decimals: predict's figure rounds to the same
+        for key, printed in (("accuracy", m.group(2)), ("nll", m.group(3))):
+            got = js["data"]["ensemble"][key]
+            check(f"{got:.4f}" == printed, f"test-split {key} {got:.6f}, the run printed {printed}")
+        with open(path("held_out.csv"), "w") as f:
+            f.write("a,b,label\n" + "".join(f"{Xs[i, 0]:.6f},{Xs[i, 1]:.6f},{ys[i]}\n" for i in rows))
+        r2 = run([ESS, "predict", spl, "--data", path("held_out.csv"), "--json"])
+        check(r2.returncode == 0, f"predict on the held-out rows' file: {r2.stderr.strip()!r}")
+        if r2.returncode == 0:
+            jh = json.loads(r2.stdout)
+            for key in ("accuracy", "nll", "brier", "ece"):
+                close(js["data"]["ensemble"][key], jh["data"]["ensemble"][key], 1e-12, f"test-split {key} = held-out file's")
+        # --ood ignores the targets (the README's promise): a CSV whose target column holds strings
+        with open(path("ood_strings.csv"), "w") as f:
+            f.write("a,b,label\n" + "".join(f"{a + 4:.6f},{b - 4:.6f},far\n" for a, b in Xs[:60]))
+        r3 = run([ESS, "predict", spl, "--data", "test-split", "--ood", path("ood_strings.csv"), "--json"])
+        check(r3.returncode == 0 and json.loads(r3.stdout)["ood"]["n"] == 60,
+              f"--ood with string targets is scored: status {r3.returncode}, {r3.stderr.strip()!r}")
+        with h5py.File(path("ood_noy.h5"), "w") as f:  # and an HDF5 file without /y
+            f["X"] = Xs[:45] + 4
+        r3 = run([ESS, "predict", spl, "--data", "test-split", "--ood", path("ood_noy.h5"), "--json"])
+        check(r3.returncode == 0 and json.loads(r3.stdout)["ood"]["n"] == 45,
+              f"--ood HDF5 without /y is scored: status {r3.returncode}, {r3.stderr.strip()!r}")
+        print(f"test split ({len(rows)} rows): accuracy {js['data']['ensemble']['accuracy']:.4f}, "
+              f"NLL {js['data']['ensemble']['nll']:.4f} (the run printed {m.group(2)}, {m.group(3)})")
+# regression with --standardize: RMSE and log-likelihood as printed by the run
+spr = path("split_reg.h5")
+r = run([DIST, "--model", "linreg", "--data", "synthetic:linreg3", "--standardize", "--test-fraction", "0.2",
+         "--steps", "1500", "--burnin", "500", "--thin", "10", "--step-size", "1e-3", "--output", spr])
+m = re.search(r"test set \((\d+) rows\): RMSE ([0-9.]+), log-likelihood (-?[0-9.]+)", r.stdout)
+check(r.returncode == 0 and m is not None, f"--test-fraction regression run: {r.stdout[-300:]!r}")
+if m:
+    r = run([ESS, "predict", spr, "--data", "test-split", "--json"])
+    js = json.loads(r.stdout) if r.returncode == 0 else None
+    check(js is not None and js["data"]["n"] == int(m.group(1)), f"regression test-split rows: {r.stderr.strip()!r}")
+    if js:
+        for key, printed in (("rmse", m.group(2)), ("loglik", m.group(3))):
+            check(f"{js['data']['ensemble'][key]:.4f}" == printed,
+                  f"regression test-split {key} {js['data']['ensemble'][key]:.6f}, the run printed {printed}")
+
 # ---- 6. bad inputs ----------------------------------------------------------------------------
 with h5py.File(path("bare.h5"), "w") as f:
     f.create_group("posterior")["w"] = np.zeros((1, 4, 2, 3), np.float32)
@@ -466,6 +537,7 @@ bad = [
     ([smx, "--data", path("test.h5"), "--mc-dropout", "2"], "--mc-dropout 2: the softmax model of"),
     ([mcl, "--data", path("test.h5"), "--mc-dropout", "2"], "('fc20-fc3') has no dropout layer"),
     ([smx, "--data", path("test.h5"), "--seed", "-1"], "--seed: '-1' is not an integer in [0, 4294967295]"),
+    ([smx, "--data", "test-split"], "is from a run without --test-fraction: no rows were held out"),
 ]
 for a, want in bad:
     r = run([ESS, "predict"] + a)

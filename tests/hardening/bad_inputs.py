@@ -113,6 +113,15 @@ write("ess_trunc.h5", data[: len(data) // 3], "wb")
 with h5py.File("ess_novars.h5", "w") as f:
     f.create_group("posterior")
 
+# Start-up checks: inputs that are not regular files, a byte order mark, bytes that are not UTF-8.
+# The FIFO lives outside the fixtures (copytree and snapshot would block opening it).
+FIFO = os.path.join(tmp, "fifo.csv")
+os.mkfifo(FIFO)
+write("bom.ini", b"\xef\xbb\xbfsteps = 50\nburnin = 10\nstep_size = 1\n", "wb")
+write("notutf8.csv", b"a,b\xff\xfe,c,label\n" + good_rows.encode(), "wb")
+string_rows = "".join(r.rsplit(",", 1)[0] + (",cat\n" if i % 2 else ",dog\n") for i, r in enumerate(rows))
+write("labelutf8.csv", b"a,b,c,label\n" + string_rows.encode() + b"1.0,2.0,3.0,c\xe9t\n", "wb")
+
 # A checkpoint and its sample file from a good run (2 chains on 2 ranks, 200 steps).
 CK_RUN = ["--chains", "2", "--steps", "200", "--burnin", "50", "--checkpoint", "ck",
           "--output", "ck_run.h5"]
@@ -273,7 +282,7 @@ CASES = [
     ("given burn-in not below steps", "dist", ["--steps", "10", "--burnin", "2000"],
      r"^sgld-dist: --burnin: must be < steps \(10\), got 2000$"),
     ("thin keeps no draw", "dist", ["--steps", "100", "--burnin", "50", "--thin", "60"],
-     r"^sgld-dist: no draws kept: --steps 100 - --burnin 50 = 50 iterations, fewer than --thin 60$"),
+     r"^sgld-dist: no draws kept: --thin 60 with --steps 100 and --burnin 50 keeps 0 draws per chain .*steps - burnin = 50\)$"),
     ("ess: abbreviated option", "ess", ["summary", "ess_ok.h5", "--jso"],
      r"^sgld-ess: unknown option '--jso' \(did you mean '--json'\?\)$"),
     ("ess predict: abbreviated option", "ess", ["predict", "ck_run.h5", "--dat", "ok.csv"],
@@ -288,6 +297,38 @@ CASES = [
      r"semirow\.csv:11: expected 4 columns, got 1 \(it looks ;-separated"),
     ("NA in a CSV", "dist", ["--data", "na.csv", "--model", "logreg"] + S,
      r"na\.csv:6: column 'b': 'NA' is not a number \(missing values \(NA\) are not supported\)$"),
+    # start-up: inputs that are not regular files, limits, settings that would run and keep nothing
+    ("FIFO as --data", "dist", ["--data", FIFO] + S, r"fifo\.csv: a FIFO, not a regular file"),
+    ("FIFO as --test-data", "dist", ["--test-data", FIFO] + S, r"fifo\.csv: a FIFO, not a regular file"),
+    ("FIFO as --config", "dist", ["--config", FIFO] + S, r"fifo\.csv: a FIFO, not a regular file"),
+    ("FIFO as a checkpoint", "dist", resume(FIFO), r"checkpoint .*fifo\.csv: not a regular file"),
+    ("FIFO as --output with --force", "dist", ["--output", FIFO, "--force"] + S,
+     r"fifo\.csv: cannot create: it exists and is not a regular file"),
+    ("ess: FIFO as the sample file", "ess", ["summary", FIFO], r"fifo\.csv: a FIFO, not a regular file"),
+    ("ess predict: FIFO as --ood", "ess", ["predict", "ck_run.h5", "--data", "synthetic:linreg", "--ood", FIFO],
+     r"fifo\.csv: a FIFO, not a regular file"),
+    ("flush-every past HDF5's chunk limit", "dist", ["--flush-every", "2147483648"] + S,
+     r"^sgld-dist: --flush-every: must be in \[1, 536870911\], got 2147483648$"),
+    ("thin larger than steps - burnin", "dist", ["--thin", "100"] + S,
+     r"--thin 100 with --steps 50 and --burnin 10 keeps 0 draws per chain .*steps - burnin = 40"),
+    ("thin 2^40", "dist", ["--thin", "1099511627776"] + S, r"--thin 1099511627776 .*keeps 0 draws per chain"),
+    ("empty --output", "dist", ["--output", ""] + S, r"--output: empty file name"),
+    ("empty --checkpoint", "dist", ["--checkpoint", ""] + S, r"--checkpoint: empty file name"),
+    ("INI with a byte order mark (line 1 is read)", "dist", ["--config", "bom.ini"],
+     r"bom\.ini:3: unknown key 'step_size'"),
+    ("header not UTF-8", "dist", ["--data", "notutf8.csv"] + S, r"notutf8\.csv:1: column 2: name is not valid UTF-8"),
+    ("class label not UTF-8", "dist", ["--data", "labelutf8.csv", "--model", "softmax"] + S,
+     r"labelutf8\.csv:42: column 'label': class label is not valid UTF-8"),
+    ("ess: --block 2^40", "ess", ["summary", "ess_ok.h5", "--block", "1099511627776"],
+     r"--block: '1099511627776' is not an integer in \[1, 1000000\]"),
+    ("ess predict: --per-example into a missing directory", "ess", ["predict", "ck_run.h5", "--data",
+     "synthetic:linreg", "--per-example", "no/such/dir/ex.h5"],
+     r"--per-example no/such/dir/ex\.h5: cannot write in directory 'no/such/dir': No such file or directory"),
+    ("ess predict: --hist into a missing directory", "ess", ["predict", "ck_run.h5", "--data",
+     "synthetic:linreg", "--hist", "no/such/dir/h.csv"],
+     r"--hist no/such/dir/h\.csv: cannot write in directory 'no/such/dir': No such file or directory"),
+    ("ess predict: test-split of a run without --test-fraction", "ess", ["predict", "ck_run.h5", "--data",
+     "test-split"], r"ck_run\.h5 is from a run without --test-fraction: no rows were held out"),
 ]
 
 

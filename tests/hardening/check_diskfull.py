@@ -9,7 +9,10 @@ its checkpoints) into a location that fills up after some flushes; the run must
     as many draws as the message says);
   - with --checkpoint in the full location too: leave the previous checkpoint generation
     intact: once space is freed, --resume in place finishes the run bitwise equal to the
-    uninterrupted one.
+    uninterrupted one;
+  - on a disk that is already full when the run starts: exit 1 with the same one line and
+    leave no sample file (parallel HDF5 used to fail inside H5Fcreate, and MPI_Finalize then
+    crashed with SIGSEGV and Open MPI's backtrace, exit 139).
 
 The full disk is a real one when root may mount a tmpfs (`mount -t tmpfs -o size=...`), and
 otherwise the LD_PRELOAD shim failwrite.so (a disk of N bytes for paths containing
@@ -19,6 +22,7 @@ unmounted, also on SIGTERM (meson's timeout).
 usage: check_diskfull.py BUILD_DIR SHIM.so [auto|tmpfs|shim]
 Exits 0 on success, 77 (skipped) for 'tmpfs' when mount is refused, 1 on failure.
 """
+import errno
 import os
 import re
 import shutil
@@ -123,6 +127,19 @@ class Disk:
             self.env.update(LD_PRELOAD=":".join(pre), SGLD_FAIL_PATH=self.dir + "/",
                             SGLD_FAIL_AFTER_BYTES=str(size))
 
+    def fill(self):
+        """Makes the disk full before anything is written to it."""
+        if self.mode == "tmpfs":
+            try:
+                with open(os.path.join(self.dir, "filler"), "wb", buffering=0) as f:
+                    while True:
+                        f.write(b"\0" * 4096)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+        else:
+            self.env["SGLD_FAIL_AFTER_BYTES"] = "0"
+
     def grow(self):
         """Frees space: the disk becomes large enough for the whole run."""
         if self.mode == "tmpfs":
@@ -202,6 +219,15 @@ def main():
         if st == 0:
             n = prefix_equal(out, ref, "with --checkpoint: resumed")
             check(n == STEPS, f"with --checkpoint: resumed to all {STEPS} draws ({n})")
+
+        # 3. The disk is full before the run starts.
+        disks.append(Disk(mode, size))
+        d = disks[2]
+        d.fill()
+        out = os.path.join(d.dir, "run.h5")
+        st, err = sgld(["--output", out], d.env)
+        one_line(st, err, out, "already full")
+        check(not os.path.exists(out), "already full: no sample file left")
     finally:
         for d in disks:
             d.close()
