@@ -50,7 +50,7 @@ typedef struct sgld_checkpoint {
 
 /* The lines "key = value\n" of sgld_config_write for every option that changes the chain:
  * all of them except the ones that only steer output and control (output, force, quiet,
- * progress, flush-every, log-view, checkpoint*).  New options are chain-defining unless
+ * progress, flush-every, log-view, checkpoint*, max-rows).  New options are chain-defining unless
  * added to that list.  *text is allocated (sgld_free).  Not collective. */
 sgld_status sgld_checkpoint_config(const sgld_config *cfg, char **text);
 

@@ -82,7 +82,28 @@ typedef struct sgld_run_report {
     double test_nll;        /* mean negative log predictive density */
     double test_rmse;       /* regression: RMSE of the predictive mean */
     uint64_t theta_hash;    /* FNV-1a of this rank's final parameters (copies must agree) */
+    /* keep_draws was asked for but draws is NULL (so no summary and no test-set metrics):
+     * SGLD_NOT_KEPT_TOO_LARGE (the draws would take kept_bytes, more than kept_max_bytes
+     * on rank 0) or SGLD_NOT_KEPT_RESUMED (a resumed run holds only its later draws). */
+    int not_kept;
+    double kept_bytes, kept_max_bytes;
+    /* --on-divergence shrink|skip (div_tracked set): per chain, rank 0 only, [n_chains]
+     * each, owned by the report: steps undone and the final step-size factor (1: never
+     * halved). */
+    int div_tracked;
+    int64_t *div_count;
+    double *div_eps_scale;
 } sgld_run_report;
+
+enum { SGLD_KEPT = 0, SGLD_NOT_KEPT_TOO_LARGE, SGLD_NOT_KEPT_RESUMED };
+
+/* A sample file above this size is announced before sampling (and in the --dry-run plan)
+ * with the --thin that would keep it below. */
+#define SGLD_RUN_LARGE_OUTPUT_BYTES 1000000000.0
+
+/* The smallest multiple of thin that keeps file_bytes (written at thin) at or below
+ * SGLD_RUN_LARGE_OUTPUT_BYTES; thin itself when it already does. */
+int64_t sgld_run_suggest_thin(double file_bytes, int64_t thin);
 
 /* Runs the configured chains on the ranks of comm.  Collective over comm; every rank
  * returns the same status (and rank 0 holds the message to print).  keep_draws: gather

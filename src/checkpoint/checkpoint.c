@@ -24,7 +24,7 @@
 /* Options that do not change the chain (output and control only). */
 static const char *const not_chain[] = {"output", "force", "quiet", "progress", "flush-every",
                                         "log-view", "checkpoint", "checkpoint-every",
-                                        "checkpoint-seconds"};
+                                        "checkpoint-seconds", "max-rows"};
 
 static int chain_key(const char *key, size_t len)
 {

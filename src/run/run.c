@@ -772,6 +772,43 @@ static sgld_status evaluate(run *r, sgld_run_report *rep)
     return st;
 }
 
+/* --on-divergence shrink|skip: every chain's count of undone steps and final step-size
+ * factor (the run's two state floats on its writer) into rep on rank 0, allocated there.
+ * Collective over the writers (shard 0 of every chain). */
+static sgld_status gather_divergences(run *r, sgld_run_report *rep)
+{
+    rep->div_tracked = r->on_div != DIV_ABORT;
+    if (!rep->div_tracked || !r->writer) return SGLD_OK;
+    const int C = r->grid->n_chains;
+    float mine[2] = {r->state[r->sampler_state + DIV_COUNT], r->state[r->sampler_state + DIV_EPS_SCALE]};
+    float *all = NULL;
+    sgld_status st = SGLD_OK;
+    if (r->grid->rank == 0) {
+        all = sgld_malloc(2 * (size_t)C * sizeof *all);
+        rep->div_count = sgld_malloc((size_t)C * sizeof *rep->div_count);
+        rep->div_eps_scale = sgld_malloc((size_t)C * sizeof *rep->div_eps_scale);
+        if (!all || !rep->div_count || !rep->div_eps_scale)
+            st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory gathering the divergences of %d chains", C);
+    }
+    st = sgld_status_agree(r->grid->shard_comm, st); /* no writer left waiting in the gather */
+    if (st == SGLD_OK && MPI_Gather(mine, 2, MPI_FLOAT, all, 2, MPI_FLOAT, 0, r->grid->shard_comm) != MPI_SUCCESS)
+        st = sgld_error_set(SGLD_ERR_MPI, "MPI_Gather of the divergence counts failed");
+    if (st == SGLD_OK && all)
+        for (int c = 0; c < C; c++) {
+            rep->div_count[c] = (int64_t)all[2 * c];
+            rep->div_eps_scale[c] = all[2 * c + 1];
+        }
+    sgld_free(all);
+    return st;
+}
+
+int64_t sgld_run_suggest_thin(double file_bytes, int64_t thin)
+{
+    if (!(file_bytes > SGLD_RUN_LARGE_OUTPUT_BYTES)) return thin;
+    double k = ceil(file_bytes / SGLD_RUN_LARGE_OUTPUT_BYTES);
+    return k * (double)thin >= (double)INT64_MAX ? INT64_MAX : thin * (int64_t)k;
+}
+
 /* Gathers the writers' kept draws to rank 0 (collective over the writers). */
 static sgld_status gather_draws(run *r, sgld_run_report *rep)
 {
@@ -854,6 +891,23 @@ static void plan(const run *r, int64_t n_draws, sgld_run_plan *p)
                                                    4 * r->grid->n_chains * (p->n_params + p->state_floats) + 4
                                              : 0;
     p->resume_step = p->resume_draws = -1;
+}
+
+/* Rank 0, unless --quiet: one stderr line before sampling when the sample file will pass
+ * SGLD_RUN_LARGE_OUTPUT_BYTES, with the --thin that keeps it below (a run at thin 1 on a
+ * network writes gigabytes, mostly waiting on I/O).  Not collective. */
+static void warn_large_output(const run *r, int64_t n_draws)
+{
+    const sgld_config *cfg = r->cfg;
+    if (r->grid->rank != 0 || cfg->quiet || !cfg->output[0]) return;
+    sgld_run_plan p;
+    plan(r, n_draws, &p);
+    if ((double)p.file_bytes <= SGLD_RUN_LARGE_OUTPUT_BYTES) return;
+    fprintf(stderr, "sgld-dist: warning: %s will hold about %.1f GB of draws (%lld per chain of %lld "
+            "parameters); --thin %lld keeps it under %.0f GB\n", cfg->output, p.file_bytes / 1e9,
+            (long long)n_draws, (long long)p.n_params,
+            (long long)sgld_run_suggest_thin((double)p.file_bytes, cfg->thin), SGLD_RUN_LARGE_OUTPUT_BYTES / 1e9);
+    fflush(stderr);
 }
 
 /* Opens the existing sample file of a resumed run and cuts it back to the checkpoint's draws.
@@ -944,7 +998,13 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
         goto done;
     }
 
-    keep_draws = keep_draws && !cfg->resume && (double)n_draws * r.model.n_params * cfg->chains <= KEEP_DRAWS_MAX_FLOATS;
+    const double kept_floats = (double)n_draws * r.model.n_params * r.grid->n_chains;
+    if (keep_draws && (cfg->resume || kept_floats > KEEP_DRAWS_MAX_FLOATS)) {
+        rep->not_kept = cfg->resume ? SGLD_NOT_KEPT_RESUMED : SGLD_NOT_KEPT_TOO_LARGE;
+        rep->kept_bytes = 4.0 * kept_floats;
+        rep->kept_max_bytes = 4.0 * KEEP_DRAWS_MAX_FLOATS;
+        keep_draws = 0;
+    }
     st = sgld_status_agree(r.grid->comm, allocate(&r, keep_draws));
     if (st != SGLD_OK) goto done;
     if (cfg->resume) {
@@ -971,6 +1031,7 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
         }
     }
 
+    if (t_first < cfg->steps) warn_large_output(&r, n_draws);
     st = sample(&r, rep, t_first);
     if (r.out) {
         sgld_status cst = sgld_samples_close(&r.out);
@@ -978,6 +1039,8 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     }
     if (st != SGLD_OK) goto done;
     reduce_events(&r, rep);
+    st = sgld_status_agree(r.grid->comm, gather_divergences(&r, rep));
+    if (st != SGLD_OK) goto done;
     if (keep_draws && !rep->incomplete) {
         st = sgld_status_agree(r.grid->comm, gather_draws(&r, rep));
         if (st == SGLD_OK && r.grid->rank == 0 && r.test) st = evaluate(&r, rep);
@@ -1014,4 +1077,8 @@ void sgld_run_report_free(sgld_run_report *rep)
 {
     sgld_free(rep->draws);
     rep->draws = NULL;
+    sgld_free(rep->div_count);
+    rep->div_count = NULL;
+    sgld_free(rep->div_eps_scale);
+    rep->div_eps_scale = NULL;
 }
