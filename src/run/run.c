@@ -83,6 +83,7 @@ typedef struct run {
     int n_run_stats;         /* lp, step_size (and divergences with --on-divergence) */
     int64_t n_draws_done;    /* draws per chain flushed (or, without output, counted) so far */
     char *ck_config;         /* the chain-defining configuration text (checkpoint.h) */
+    int64_t ck_steps;        /* --resume: the --steps the checkpoint was saved for (restore) */
     float *ck_pack;          /* [n_params + ck_state]: this chain's theta, the state its ranks
                               * share (sampler's, then the run's), then every shard's own part
                               * in shard order (with --checkpoint) */
@@ -209,6 +210,21 @@ static int output_vars(const run *r, sgld_var_spec *vars)
     return n;
 }
 
+/* The sample file's `config` attribute: this run's configuration as INI text.  Collective
+ * over the grid. */
+static sgld_status write_config_attr(run *r)
+{
+    char *ini = NULL;
+    size_t ini_len = 0;
+    FILE *f = open_memstream(&ini, &ini_len);
+    SGLD_CHECK(f, SGLD_ERR_NOMEM, "out of memory formatting the configuration");
+    sgld_config_write(r->cfg, f);
+    fclose(f);
+    sgld_status st = sgld_samples_attr_string(r->out, "", "config", ini);
+    free(ini);
+    return st;
+}
+
 /* Creates the sample file with output_vars and the run's attributes.  Collective over the
  * grid. */
 static sgld_status create_output(run *r)
@@ -221,15 +237,7 @@ static sgld_status create_output(run *r)
                                  cfg->flush_draws, &r->out));
 
     /* Attributes: the configuration (INI text), versions, data facts. */
-    char *ini = NULL;
-    size_t ini_len = 0;
-    FILE *f = open_memstream(&ini, &ini_len);
-    SGLD_CHECK(f, SGLD_ERR_NOMEM, "out of memory formatting the configuration");
-    sgld_config_write(cfg, f);
-    fclose(f);
-    sgld_status st = sgld_samples_attr_string(r->out, "", "config", ini);
-    free(ini);
-    SGLD_TRY(st);
+    SGLD_TRY(write_config_attr(r));
 
     char mpi_version[MPI_MAX_LIBRARY_VERSION_STRING];
     int len = 0;
@@ -496,7 +504,11 @@ static sgld_status restore(run *r, int apply, int64_t *step, int64_t *draws)
         if (st == SGLD_OK)
             st = sgld_checkpoint_match(cfg->checkpoint, &ck, r->ck_config, r->grid->n_chains,
                                        r->grid->n_shards, P, r->ck_state);
-        if (st == SGLD_OK && (ck.step > cfg->steps || ck.n_draws != draws_until(cfg, r->sampler, ck.step)))
+        if (st == SGLD_OK && ck.step > cfg->steps)
+            st = sgld_error_set(SGLD_ERR_USAGE, "checkpoint %s: taken at step %lld, past --steps %lld: resume "
+                                "with --steps %lld or more", cfg->checkpoint, (long long)ck.step,
+                                (long long)cfg->steps, (long long)ck.step);
+        if (st == SGLD_OK && ck.n_draws != draws_until(cfg, r->sampler, ck.step))
             st = sgld_error_set(SGLD_ERR_PARSE, "checkpoint %s: step %lld with %lld draws does not fit "
                                 "this run (%lld draws by then)", cfg->checkpoint, (long long)ck.step,
                                 (long long)ck.n_draws, (long long)draws_until(cfg, r->sampler, ck.step));
@@ -511,8 +523,8 @@ static sgld_status restore(run *r, int apply, int64_t *step, int64_t *draws)
         }
     }
     st = sgld_status_agree(r->grid->comm, st);
-    int64_t pos[2] = {ck.step, ck.n_draws};
-    if (st == SGLD_OK && MPI_Bcast(pos, 2, MPI_INT64_T, 0, r->grid->comm) != MPI_SUCCESS)
+    int64_t pos[3] = {ck.step, ck.n_draws, sgld_checkpoint_steps(&ck)};
+    if (st == SGLD_OK && MPI_Bcast(pos, 3, MPI_INT64_T, 0, r->grid->comm) != MPI_SUCCESS)
         st = sgld_error_set(SGLD_ERR_MPI, "MPI_Bcast of the checkpoint's position failed");
     if (st == SGLD_OK && apply) {
         if (r->writer &&
@@ -525,6 +537,7 @@ static sgld_status restore(run *r, int apply, int64_t *step, int64_t *draws)
     }
     *step = pos[0];
     *draws = pos[1];
+    r->ck_steps = pos[2];
     sgld_checkpoint_free(&ck);
     return st;
 }
@@ -923,6 +936,8 @@ static sgld_status reopen_output(run *r, int64_t draws)
                "%s: has %lld draws per chain but checkpoint %s was taken after %lld: not the sample "
                "file of this checkpoint", r->cfg->output, (long long)have, r->cfg->checkpoint, (long long)draws);
     if (have > draws) SGLD_TRY(sgld_samples_truncate(r->out, draws));
+    /* a lengthened run: the file says the --steps its draws now come from */
+    if (r->ck_steps != r->cfg->steps) SGLD_TRY(write_config_attr(r));
     return SGLD_OK;
 }
 
