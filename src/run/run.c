@@ -1026,6 +1026,10 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
         /* The checkpoint is checked before the sample file is touched. */
         SGLD_TRY_GOTO(restore(&r, 1, &t_first, &draws_first), st, done);
         r.n_draws_done = draws_first;
+        if (t_first >= cfg->steps) { /* a complete run: nothing to sample, no file to touch */
+            rep->first_step = rep->last_step = t_first;
+            goto done;
+        }
         if (cfg->output[0]) {
             st = reopen_output(&r, draws_first);
             if (st != SGLD_OK) {

@@ -240,6 +240,13 @@ CASES = [
      "--mc-dropout", "0"], r"--mc-dropout: '0' is not an integer in \[1, 1024\]"),
     ("ess predict: MC dropout without dropout layers", "ess", ["predict", "ck_run.h5", "--data",
      "synthetic:linreg", "--mc-dropout", "4"], r"--mc-dropout 4: the linreg model of ck_run\.h5 has no dropout layer"),
+    # end-of-run summary size and changing --steps on --resume
+    ("negative --max-rows", "dist", ["--max-rows", "-3"] + S, r"--max-rows: must be >= 0, got -3"),
+    ("--max-rows not a count", "dist", ["--max-rows", "all"] + S, r"--max-rows: 'all' is not an integer"),
+    ("resume with --steps below the checkpoint's step", "dist", with_opt(resume("ck"), "--steps", "150"),
+     r"checkpoint ck: taken at step 200, past --steps 150: resume with --steps 200 or more"),
+    ("checkpoint of another seed says how to start afresh", "dist", resume("ck", "--seed", "7"),
+     r"checkpoint ck: seed = 1 in the checkpoint but 7 now: .*start afresh: without --resume"),
 ]
 
 
