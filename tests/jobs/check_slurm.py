@@ -4,7 +4,8 @@
   check_slurm.py SOURCE_ROOT BUILD_ROOT [SGLD_ESS]
 
 Starts munged, slurmctld and slurmd (Debian's slurm-wlm and munge, from
-tools/install-deps --for test) in the foreground from a temporary directory with a generated slurm.conf on free ports, then:
+tools/install-deps --for test) in the foreground from a temporary directory with a generated
+slurm.conf on free ports, then:
   1. jobs/submit: jobs/sgld.sbatch on a tiny config (2 ranks = 2 chains) plus, when sgld-ess
      is built, jobs/ess.sbatch with --dependency=afterok; while the run is sampling (its
      checkpoint passed a third of the steps) it is preempted with `scontrol requeue`; the job
