@@ -113,7 +113,7 @@ static void print_summary(const sgld_config *cfg, const sgld_run_report *rep)
                 size_t k = m->vars[v].offset + e;
                 double s1 = 0, s2 = 0;
                 for (size_t i = 0; i < n; i++) {
-                    col[i] = rep->draws[i * m->n_params + k];
+                    col[i] = rep->draws[i * rep->draws_width + k];
                     s1 += col[i];
                 }
                 double mean = s1 / n;
@@ -130,10 +130,17 @@ static void print_summary(const sgld_config *cfg, const sgld_run_report *rep)
             else printf(" (with --output FILE, sgld-ess summary FILE gives them with R-hat and ESS)\n");
         }
         free(col);
+    }
+    if (rep->draws && n > 0 && rep->not_kept == SGLD_KEPT_SUMMARY_ONLY && rep->n_test) {
+        printf("\nno test-set metrics: all %.2g GB of draws exceed the %.0f MB this program keeps in memory "
+               "(the summary kept its rows only); %s%s\n", rep->kept_bytes / 1e9, rep->kept_max_bytes / 1e6,
+               cfg->output[0] ? "sgld-ess predict computes them from " : "write the draws with --output FILE for sgld-ess predict",
+               cfg->output);
     } else if (rep->not_kept == SGLD_NOT_KEPT_TOO_LARGE) {
         printf("\nno posterior summary%s: its %.2g GB of draws exceed the %.0f MB this program keeps in "
-               "memory; %s%s\n", rep->n_test ? " and no test-set metrics" : "", rep->kept_bytes / 1e9,
-               rep->kept_max_bytes / 1e6, cfg->output[0] ? "sgld-ess summary/predict read them from " : "raise --thin, or write them with --output FILE for sgld-ess summary",
+               "memory%s; %s%s\n", rep->n_test ? " and no test-set metrics" : "", rep->kept_bytes / 1e9,
+               rep->kept_max_bytes / 1e6, cfg->max_rows ? "" : " (--max-rows 0 asks for all; a row count keeps only those)",
+               cfg->output[0] ? "sgld-ess summary/predict read them from " : "raise --thin, or write them with --output FILE for sgld-ess summary",
                cfg->output);
     } else if (rep->not_kept == SGLD_NOT_KEPT_RESUMED) {
         printf("\nno posterior summary%s: a resumed run holds only its later draws%s%s\n",

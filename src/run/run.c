@@ -93,8 +93,10 @@ typedef struct run {
     float *buf_var[SGLD_MODEL_MAX_VARS];
     double *buf_stat[3 + SGLD_SAMPLER_MAX_STATS];
     int64_t n_buf;
-    float *kept;             /* writer's kept draws [n_draws][n_params] (keep_draws) */
+    float *kept;             /* writer's kept draws [n_draws][kept_width] (keep_draws) */
     int64_t n_kept;
+    size_t kept_width;       /* leading parameters of each kept draw: n_params, or only the
+                              * summary's --max-rows when all would pass the in-memory cap */
 } run;
 
 static sgld_status lookup(const sgld_config *cfg, const sgld_model_type **mt,
@@ -174,7 +176,7 @@ static sgld_status allocate(run *r, int keep_draws)
         for (int k = 0; k < r->n_run_stats + r->sampler->n_stats; k++)
             SGLD_ALLOC(r->buf_stat[k], cfg->flush_draws);
         if (keep_draws) {
-            SGLD_ALLOC(r->kept, (size_t)count_draws(cfg, r->sampler) * P);
+            SGLD_ALLOC(r->kept, (size_t)count_draws(cfg, r->sampler) * r->kept_width);
         }
     }
     if (cfg->checkpoint[0]) {
@@ -387,8 +389,8 @@ static void record(run *r, const sgld_step_ctx *ctx, double lp)
         for (int k = 0; k < r->sampler->n_stats; k++) r->buf_stat[r->n_run_stats + k][r->n_buf] = st[k];
     }
     r->n_buf++;
-    if (r->kept) memcpy(r->kept + (size_t)r->n_kept++ * r->model.n_params, r->theta,
-                        r->model.n_params * sizeof(float));
+    if (r->kept) memcpy(r->kept + (size_t)r->n_kept++ * r->kept_width, r->theta,
+                        r->kept_width * sizeof(float));
 }
 
 /* Rank 0's progress line: a few times a second on a TTY (carriage return), once a second as
@@ -826,7 +828,7 @@ int64_t sgld_run_suggest_thin(double file_bytes, int64_t thin)
 static sgld_status gather_draws(run *r, sgld_run_report *rep)
 {
     if (!r->writer) return SGLD_OK;
-    const size_t per_chain = (size_t)r->n_kept * r->model.n_params;
+    const size_t per_chain = (size_t)r->n_kept * r->kept_width;
     if (r->grid->rank == 0) {
         rep->draws = sgld_malloc(per_chain * (size_t)r->grid->n_chains * sizeof(float));
         SGLD_CHECK(rep->draws, SGLD_ERR_NOMEM, "out of memory gathering %zu draws", per_chain * r->grid->n_chains);
@@ -1013,13 +1015,23 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
         goto done;
     }
 
+    /* All draws in memory when they fit; else only the parameters the summary prints (the
+     * first --max-rows, in the summary's order), which still fit for any network. */
     const double kept_floats = (double)n_draws * r.model.n_params * r.grid->n_chains;
-    if (keep_draws && (cfg->resume || kept_floats > KEEP_DRAWS_MAX_FLOATS)) {
-        rep->not_kept = cfg->resume ? SGLD_NOT_KEPT_RESUMED : SGLD_NOT_KEPT_TOO_LARGE;
+    r.kept_width = r.model.n_params;
+    if (kept_floats > KEEP_DRAWS_MAX_FLOATS && cfg->max_rows > 0 && (size_t)cfg->max_rows < r.kept_width &&
+        (double)n_draws * (double)cfg->max_rows * r.grid->n_chains <= KEEP_DRAWS_MAX_FLOATS)
+        r.kept_width = (size_t)cfg->max_rows;
+    if (keep_draws && (cfg->resume || (double)n_draws * r.kept_width * r.grid->n_chains > KEEP_DRAWS_MAX_FLOATS ||
+                       r.kept_width < r.model.n_params)) {
+        rep->not_kept = cfg->resume                        ? SGLD_NOT_KEPT_RESUMED
+                      : r.kept_width < r.model.n_params ? SGLD_KEPT_SUMMARY_ONLY
+                                                          : SGLD_NOT_KEPT_TOO_LARGE;
         rep->kept_bytes = 4.0 * kept_floats;
         rep->kept_max_bytes = 4.0 * KEEP_DRAWS_MAX_FLOATS;
-        keep_draws = 0;
+        if (rep->not_kept != SGLD_KEPT_SUMMARY_ONLY) keep_draws = 0;
     }
+    rep->draws_width = r.kept_width;
     st = sgld_status_agree(r.grid->comm, allocate(&r, keep_draws));
     if (st != SGLD_OK) goto done;
     if (cfg->resume) {
@@ -1062,7 +1074,8 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     if (st != SGLD_OK) goto done;
     if (keep_draws && !rep->incomplete) {
         st = sgld_status_agree(r.grid->comm, gather_draws(&r, rep));
-        if (st == SGLD_OK && r.grid->rank == 0 && r.test) st = evaluate(&r, rep);
+        if (st == SGLD_OK && r.grid->rank == 0 && r.test && r.kept_width == r.model.n_params)
+            st = evaluate(&r, rep);
         st = sgld_status_agree(r.grid->comm, st);
     }
 done:

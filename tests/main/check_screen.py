@@ -9,12 +9,13 @@ leaves out.
      is cut, its last row says how many elements were left out, out of how many, and how to
      see them (--max-rows 0; sgld-ess summary FILE).  Networks run 400 steps (burn-in 100)
      instead of the default 20000 to keep the test short, and the cnn keeps every 15th draw
-     (else its draws pass the in-memory cap and no summary is printed, case 4); everything
-     else is the default.
+     (else its draws pass the in-memory cap, case 4); everything else is the default.
   2. --max-rows 0 prints every element (the mlp's 202 rows) and --max-rows 5 five.
   3. --on-divergence shrink and skip: the divergence line's count per chain equals the last
      draw's sample_stats/divergences in the sample file and the step-size factor is 2^-count.
-  4. Kept draws over the in-memory cap: the missing summary and test-set metrics are said.
+  4. Kept draws over the in-memory cap: the summary keeps the draws of its rows only, and the
+     test-set metrics (which need every parameter) are said to be missing; with --max-rows 0
+     the missing summary is said.
   5. A sample file over 1 GB: --dry-run and the run (stopped by SIGUSR1 right after its
      warning) name its size and the --thin that keeps it under 1 GB.
 Prints one line per case and 'N passed, N failed'; exits non-zero on failure."""
@@ -138,13 +139,31 @@ for mode, step in (("shrink", "0.05"), ("skip", "1e-5")):
         check("--on-divergence skip without divergences: 'none'", line is not None and line.group(1) == "none"
               and last == [0, 0], text)
 
-# Kept draws over the 200 MB cap: the missing summary is said (not silently dropped).
-p = run(["--model", "mlp", "--net", "fc5000-fc2", "--steps", "4000", "--burnin", "1000", "--test-fraction", "0.2"])
+# Kept draws over the 200 MB cap: the summary keeps its 40 rows' draws (the same figures as
+# with every draw in memory), the test-set metrics that need all are said to be missing; with
+# --max-rows 0 the missing summary is said too.
+FAT = ["--model", "mlp", "--net", "fc5000-fc2", "--chains", "2", "--test-fraction", "0.2", "--burnin", "500",
+       "--steps", "3000"]
+p = run(FAT)
 text = p.stdout if p else ""
-check("draws over the in-memory cap: the missing summary and test-set metrics are said",
+small = run(FAT[:-2] + ["--steps", "1500"])
+cut = [l for l in text.splitlines() if re.match(r"^fc1_[wb]\[", l)]
+check("draws over the in-memory cap: a 40-row summary and the missing test-set metrics said",
+      p is not None and p.returncode == 0 and "posterior summary (5000 draws" in text and len(cut) == 40 and
+      re.search(r"^no test-set metrics: all 0\.4 GB of draws exceed the 200 MB this program keeps in memory "
+                r"\(the summary kept its rows only\); write the draws with --output FILE for sgld-ess predict$",
+                text, re.M), text)
+full = [l for l in (small.stdout if small else "").splitlines() if re.match(r"^fc1_[wb]\[", l)]
+check("under the cap (every draw kept) the test-set line is there and the rows look alike",
+      small is not None and "\ntest set (" in small.stdout and len(full) == 40 and
+      [l.split()[0] for l in full] == [l.split()[0] for l in cut], small.stdout if small else "")
+p = run(FAT + ["--max-rows", "0"])
+text = p.stdout if p else ""
+check("--max-rows 0 over the cap: the missing summary and test-set metrics are said",
       p is not None and p.returncode == 0 and "posterior summary (" not in text and
-      re.search(r"^no posterior summary and no test-set metrics: its 0\.24 GB of draws exceed the 200 MB this "
-                r"program keeps in memory; raise --thin, or write them with --output FILE", text, re.M), text)
+      re.search(r"^no posterior summary and no test-set metrics: its 0\.4 GB of draws exceed the 200 MB this "
+                r"program keeps in memory \(--max-rows 0 asks for all; a row count keeps only those\); raise "
+                r"--thin, or write them with --output FILE", text, re.M), text)
 
 # A sample file over 1 GB: the plan and the run say so, with the --thin that keeps it below.
 big = ["--model", "mlp", "--net", "fc5000-fc2", "--chains", "2", "--output", os.path.join(tmp, "big.h5")]
