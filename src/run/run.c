@@ -943,6 +943,29 @@ static sgld_status reopen_output(run *r, int64_t draws)
     return SGLD_OK;
 }
 
+/* A resumed run that is already complete: checks on rank 0, read-only, that the sample file
+ * is this checkpoint's (at least its draws, as reopen_output checks) without opening it for
+ * writing, which would touch a finished file.  Collective (the status is agreed). */
+static sgld_status check_complete_output(run *r, int64_t draws)
+{
+    sgld_status st = SGLD_OK;
+    if (r->grid->rank == 0 && r->cfg->output[0]) {
+        sgld_samples_reader *rd = NULL;
+        int n_dims = 0;
+        int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2] = {0};
+        st = sgld_samples_open(r->cfg->output, &rd);
+        if (st == SGLD_OK) st = sgld_samples_shape(rd, "sample_stats", "lp", &n_dims, dims);
+        if (st == SGLD_OK && (dims[0] != r->grid->n_chains || dims[1] < draws))
+            st = sgld_error_set(SGLD_ERR_PARSE,
+                                "%s: has %lld chains of %lld draws but checkpoint %s was taken after %lld "
+                                "draws of %d chains: not the sample file of this checkpoint", r->cfg->output,
+                                (long long)dims[0], (long long)dims[1], r->cfg->checkpoint, (long long)draws,
+                                r->grid->n_chains);
+        sgld_samples_reader_close(&rd);
+    }
+    return sgld_status_agree(r->grid->comm, st);
+}
+
 /* --log-view: min, max and mean of every event over the ranks (collective). */
 static void reduce_events(const run *r, sgld_run_report *rep)
 {
@@ -1040,6 +1063,7 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
         r.n_draws_done = draws_first;
         if (t_first >= cfg->steps) { /* a complete run: nothing to sample, no file to touch */
             rep->first_step = rep->last_step = t_first;
+            st = check_complete_output(&r, draws_first);
             goto done;
         }
         if (cfg->output[0]) {

@@ -9,7 +9,9 @@
   2. jobs/submit (with a stand-in sbatch that records its arguments) says on stderr where the
      draws go and why, and points the diagnostics job at that file;
   3. jobs/sgld.sbatch run as a plain script (2 ranks through mpiexec, no requeue) writes the
-     draws where the INI's output key says, not to RUN_DIR/samples.h5;
+     draws where the INI's output key says, not to RUN_DIR/samples.h5; re-run with more
+     steps it resumes and completes the longer run, re-run unchanged it has nothing to do,
+     and with another seed it is refused, saying how to start afresh;
   4. jobs/ess.sbatch on a network's sample file (more parameters than batches) chooses
      --project 10 by itself, says so and writes summary.txt and summary.json; with an explicit
      --project it does not retry.
@@ -20,6 +22,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+
+import h5py
 
 SRC, BUILD = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 ESS = sys.argv[3] if len(sys.argv) > 3 and os.path.exists(sys.argv[3]) else None
@@ -109,6 +113,27 @@ check("sgld.sbatch: the draws go to the INI's output, not RUN_DIR/samples.h5",
 check("sgld.sbatch: the log says where and why",
       "sgld.sbatch: draws go to %s (the output key of %s)" % (got, cfg) in p.stdout and
       ("complete: " + got) in p.stdout, p.stdout)
+
+# 3b. Re-submitting a changed config: a longer run resumes and completes, the same again has
+# nothing to do, another seed is refused with how to start afresh.
+with open(cfg) as f:
+    text = f.read()
+with open(cfg, "w") as f:
+    f.write(text.replace("steps = 600", "steps = 900"))
+p = sh(["bash", os.path.join(JOBS, "sgld.sbatch"), cfg], env=env)
+with h5py.File(got, "r") as f:
+    n = f["posterior/w"].shape[1]
+check("sgld.sbatch: a config with more steps resumes and completes the longer run",
+      p.returncode == 0 and "resuming from" in p.stdout and n == 800, "%d draws; %s" % (n, p.stdout + p.stderr))
+p = sh(["bash", os.path.join(JOBS, "sgld.sbatch"), cfg], env=env)
+check("sgld.sbatch: the same config again has nothing to do",
+      p.returncode == 0 and "nothing to do: the run is complete" in p.stdout, p.stdout + p.stderr)
+with open(cfg, "a") as f:
+    f.write("seed = 9\n")
+p = sh(["bash", os.path.join(JOBS, "sgld.sbatch"), cfg], env=env)
+check("sgld.sbatch: another seed is refused, saying how to start afresh",
+      p.returncode == 2 and "seed = 1 in the checkpoint but 9 now" in p.stdout + p.stderr and
+      "remove %s to start afresh" % os.path.join(run_dir, "run.ckpt") in p.stdout, p.stdout + p.stderr)
 
 # 4. jobs/ess.sbatch chooses --project on a network
 if ESS:
