@@ -63,8 +63,8 @@ static void element_name(const sgld_param_var *v, size_t e, char *buf, size_t si
 }
 
 /* --on-divergence shrink|skip: one line with the undone steps and the final step-size factor
- * of every chain (the first DIV_LIST_MAX chains, then their extremes), so a run whose step
- * was halved is not mistaken for one at --step-size. */
+ * of every chain (the first DIV_LIST_MAX chains, then the smallest factor), so a run whose
+ * step was halved is not mistaken for one at --step-size. */
 #define DIV_LIST_MAX 16
 static void print_divergences(const sgld_config *cfg, const sgld_run_report *rep)
 {
@@ -125,9 +125,11 @@ static void print_summary(const sgld_config *cfg, const sgld_run_report *rep)
                        quantile(col, n, 0.05), quantile(col, n, 0.95));
             }
         if (shown < total) {
-            printf("... %zu more of %zu elements not shown: --max-rows 0 prints all", total - shown, total);
-            if (cfg->output[0]) printf(", sgld-ess summary %s gives all with R-hat and ESS\n", cfg->output);
-            else printf(" (with --output FILE, sgld-ess summary FILE gives them with R-hat and ESS)\n");
+            printf("... %zu more of %zu elements not shown: ", total - shown, total);
+            if (rep->not_kept != SGLD_KEPT_SUMMARY_ONLY) printf("--max-rows 0 prints all, ");
+            else printf("only these rows' draws fit in memory; ");
+            if (cfg->output[0]) printf("sgld-ess summary %s gives all with R-hat and ESS\n", cfg->output);
+            else printf("with --output FILE, sgld-ess summary FILE gives them with R-hat and ESS\n");
         }
         free(col);
     }

@@ -99,7 +99,7 @@ for name, args in MODELS:
     check(f"{name}: prints the summary and the time", "\nposterior summary (" in p.stdout and "\ntime: " in p.stdout,
           text[:3000])
     cut = re.search(r"^\.\.\. (\d+) more of (\d+) elements not shown: --max-rows 0 prints all, "
-                    r"sgld-ess summary (\S+) gives all", p.stdout, re.M)
+                    r"sgld-ess summary (\S+) gives all with R-hat and ESS$", p.stdout, re.M)
     rows = [l for l in lines if re.match(r"^\w+(\[[\d,]+\])?\s+[-\d.e+]+\s+[-\d.e+]+\s+[-\d.e+]+\s+[-\d.e+]+$", l)]
     with h5py.File(out, "r") as f:
         n_elem = sum(int(np.prod(f["posterior"][v].shape[2:])) for v in f["posterior"]
@@ -150,6 +150,8 @@ small = run(FAT[:-2] + ["--steps", "1500"])
 cut = [l for l in text.splitlines() if re.match(r"^fc1_[wb]\[", l)]
 check("draws over the in-memory cap: a 40-row summary and the missing test-set metrics said",
       p is not None and p.returncode == 0 and "posterior summary (5000 draws" in text and len(cut) == 40 and
+      re.search(r"^\.\.\. 19962 more of 20002 elements not shown: only these rows' draws fit in memory; "
+                r"with --output FILE, sgld-ess summary FILE gives them", text, re.M) and
       re.search(r"^no test-set metrics: all 0\.4 GB of draws exceed the 200 MB this program keeps in memory "
                 r"\(the summary kept its rows only\); write the draws with --output FILE for sgld-ess predict$",
                 text, re.M), text)
