@@ -50,7 +50,7 @@ typedef struct sgld_checkpoint {
 
 /* The lines "key = value\n" of sgld_config_write for every option that changes the chain:
  * all of them except the ones that only steer output and control (output, force, quiet,
- * progress, flush-every, log-view, checkpoint*).  New options are chain-defining unless
+ * progress, flush-every, log-view, checkpoint*, max-rows).  New options are chain-defining unless
  * added to that list.  *text is allocated (sgld_free).  Not collective. */
 sgld_status sgld_checkpoint_config(const sgld_config *cfg, char **text);
 
@@ -74,9 +74,16 @@ sgld_status sgld_checkpoint_load(const char *path, sgld_checkpoint *ck);
 
 /* Checks that ck continues the run described by config (sgld_checkpoint_config text) on
  * n_chains x n_shards ranks with these sizes.  SGLD_ERR_USAGE naming the first key that
- * differs ("seed: 1 in the checkpoint, 2 now"). */
+ * differs ("seed = 1 in the checkpoint but 2 now") and how to start afresh.  `steps` may
+ * differ (a run is lengthened on --resume: the draws so far do not depend on it) except with
+ * csgld, whose step-size cycles span --steps; the caller checks that the checkpoint's step
+ * is within the new --steps. */
 sgld_status sgld_checkpoint_match(const char *path, const sgld_checkpoint *ck, const char *config,
                                   int n_chains, int n_shards, size_t n_params, size_t state_size);
+
+/* The `steps` value in ck's configuration text (the run length it was saved for), or -1
+ * when absent or not a positive integer.  Not collective. */
+int64_t sgld_checkpoint_steps(const sgld_checkpoint *ck);
 
 /* Frees what ck owns and zeroes it.  NULL-safe. */
 void sgld_checkpoint_free(sgld_checkpoint *ck);

@@ -75,6 +75,7 @@ typedef struct sgld_config {
     int64_t checkpoint_every;        /* --checkpoint-every K: a checkpoint every K steps (0 = off) */
     double checkpoint_seconds;       /* --checkpoint-seconds S: at the first flush after S s (0 = off) */
     int log_view;                    /* --log-view: table of timed events at the end */
+    int64_t max_rows;                /* --max-rows N: rows of the end-of-run summary (40; 0 = all) */
     int resume;                      /* --resume: continue from --checkpoint (command line only) */
     int dry_run;                     /* --dry-run: print the plan and exit (command line only) */
     int help;                        /* --help was given */

@@ -62,7 +62,9 @@ typedef struct sgld_run_report {
     int64_t n_draws;        /* per chain */
     int64_t n_train, n_test;
     sgld_model model;       /* the layout, for naming elements */
-    float *draws;           /* rank 0 only, when kept: [chain][draw][n_params]; else NULL */
+    float *draws;           /* rank 0 only, when kept: [chain][draw][draws_width]; else NULL */
+    size_t draws_width;     /* n_params, or the first --max-rows parameters only
+                             * (not_kept = SGLD_KEPT_SUMMARY_ONLY) */
     double seconds;         /* wall time of the sampling loop */
     double event_seconds[SGLD_EV_COUNT]; /* this rank's */
     /* --log-view: over all ranks (filled on every rank at the end of a run) */
@@ -82,12 +84,36 @@ typedef struct sgld_run_report {
     double test_nll;        /* mean negative log predictive density */
     double test_rmse;       /* regression: RMSE of the predictive mean */
     uint64_t theta_hash;    /* FNV-1a of this rank's final parameters (copies must agree) */
+    /* keep_draws was asked for but not every draw is in draws: SGLD_KEPT_SUMMARY_ONLY
+     * (all draws would take kept_bytes, more than kept_max_bytes on rank 0, so only the
+     * parameters of the summary's --max-rows rows are kept: a summary, no test-set metrics),
+     * SGLD_NOT_KEPT_TOO_LARGE (not even those fit, or --max-rows 0: draws is NULL) or
+     * SGLD_NOT_KEPT_RESUMED (a resumed run holds only its later draws: draws is NULL). */
+    int not_kept;
+    double kept_bytes, kept_max_bytes;
+    /* --on-divergence shrink|skip (div_tracked set): per chain, rank 0 only, [n_chains]
+     * each, owned by the report: steps undone and the final step-size factor (1: never
+     * halved). */
+    int div_tracked;
+    int64_t *div_count;
+    double *div_eps_scale;
 } sgld_run_report;
+
+enum { SGLD_KEPT = 0, SGLD_KEPT_SUMMARY_ONLY, SGLD_NOT_KEPT_TOO_LARGE, SGLD_NOT_KEPT_RESUMED };
+
+/* A sample file above this size is announced before sampling (and in the --dry-run plan)
+ * with the --thin that would keep it below. */
+#define SGLD_RUN_LARGE_OUTPUT_BYTES 1000000000.0
+
+/* The smallest multiple of thin that keeps file_bytes (written at thin) at or below
+ * SGLD_RUN_LARGE_OUTPUT_BYTES; thin itself when it already does. */
+int64_t sgld_run_suggest_thin(double file_bytes, int64_t thin);
 
 /* Runs the configured chains on the ranks of comm.  Collective over comm; every rank
  * returns the same status (and rank 0 holds the message to print).  keep_draws: gather
- * every draw to rank 0 into rep->draws (for summaries and tests; small models only; not
- * for resumed or stopped runs).
+ * every draw to rank 0 into rep->draws (for summaries and tests; not for resumed or
+ * stopped runs; beyond 200 MB of draws only the first cfg->max_rows parameters of each, or
+ * none: rep->not_kept).
  * On a usage or input error no output file is left behind; on a failure during sampling
  * the output keeps every draw up to the last flush.  A run stopped by a signal returns
  * SGLD_OK with rep->incomplete set.  With --resume a missing, truncated, corrupted or foreign

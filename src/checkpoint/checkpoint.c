@@ -24,7 +24,7 @@
 /* Options that do not change the chain (output and control only). */
 static const char *const not_chain[] = {"output", "force", "quiet", "progress", "flush-every",
                                         "log-view", "checkpoint", "checkpoint-every",
-                                        "checkpoint-seconds"};
+                                        "checkpoint-seconds", "max-rows"};
 
 static int chain_key(const char *key, size_t len)
 {
@@ -317,14 +317,27 @@ static const char *lookup(const char *text, const char *key, size_t klen, size_t
     return NULL;
 }
 
-/* First key of a whose value differs in b (or is missing there); 0 if none. */
-static int first_difference(const char *a, const char *b, const char **key, size_t *klen)
+/* 1 when key is "steps" and the run may be lengthened (or shortened down to the checkpoint's
+ * step) on --resume: the draws so far depend on burn-in, thin and the step-size schedule,
+ * none of which depends on --steps, except csgld's, whose cycles span --steps (config is the
+ * current configuration text; the sampler key itself must match). */
+static int steps_may_change(const char *key, size_t klen, const char *config)
+{
+    size_t vlen = 0;
+    const char *sampler = lookup(config, "sampler", 7, &vlen);
+    return klen == 5 && strncmp(key, "steps", 5) == 0 &&
+           !(sampler && vlen == 7 && strncmp(sampler, "\"csgld\"", 7) == 0);
+}
+
+/* First key of a whose value differs in b (or is missing there), steps_may_change keys of
+ * config excepted; 0 if none. */
+static int first_difference(const char *a, const char *b, const char *config, const char **key, size_t *klen)
 {
     for (const char *line = a; line && *line;) {
         const char *nl = strchr(line, '\n');
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
         const char *eq = strstr(line, " = ");
-        if (eq && eq < line + len) {
+        if (eq && eq < line + len && !steps_may_change(line, (size_t)(eq - line), config)) {
             size_t kl = (size_t)(eq - line), vl_b = 0;
             const char *vb = lookup(b, line, kl, &vl_b);
             size_t vl_a = len - kl - 3;
@@ -344,15 +357,20 @@ sgld_status sgld_checkpoint_match(const char *path, const sgld_checkpoint *ck, c
 {
     const char *key;
     size_t klen, va_len = 0, vb_len = 0;
-    if (first_difference(ck->config, config, &key, &klen) || first_difference(config, ck->config, &key, &klen)) {
+    if (first_difference(ck->config, config, config, &key, &klen) ||
+        first_difference(config, ck->config, config, &key, &klen)) {
         const char *va = lookup(ck->config, key, klen, &va_len);
         const char *vb = lookup(config, key, klen, &vb_len);
         if (!va) va = "(absent)", va_len = 8;
         if (!vb) vb = "(absent)", vb_len = 8;
+        const int steps = klen == 5 && strncmp(key, "steps", 5) == 0;
         return sgld_error_set(SGLD_ERR_USAGE,
                               "checkpoint %s: %.*s = %.*s in the checkpoint but %.*s now: it is "
-                              "another chain (resume with the checkpoint's value)",
-                              path, (int)klen, key, (int)va_len, va, (int)vb_len, vb);
+                              "another chain%s (resume with the checkpoint's value, or start afresh: "
+                              "without --resume, with a new --checkpoint or after removing %s, and "
+                              "--force to replace the sample file)",
+                              path, (int)klen, key, (int)va_len, va, (int)vb_len, vb,
+                              steps ? ", since csgld's cycles span --steps" : "", path);
     }
     SGLD_CHECK(ck->n_chains == n_chains, SGLD_ERR_USAGE,
                "checkpoint %s: chains = %d in the checkpoint but %d now", path, ck->n_chains, n_chains);
@@ -366,6 +384,20 @@ sgld_status sgld_checkpoint_match(const char *path, const sgld_checkpoint *ck, c
                path, (unsigned long long)ck->n_params, (unsigned long long)ck->state_size,
                n_params, state_size);
     return SGLD_OK;
+}
+
+int64_t sgld_checkpoint_steps(const sgld_checkpoint *ck)
+{
+    size_t vlen = 0;
+    const char *v = ck && ck->config ? lookup(ck->config, "steps", 5, &vlen) : NULL;
+    if (!v) return -1;
+    char buf[32];
+    if (vlen >= sizeof buf) return -1;
+    memcpy(buf, v, vlen);
+    buf[vlen] = '\0';
+    char *end;
+    long long x = strtoll(buf, &end, 10);
+    return *end || x < 1 ? -1 : (int64_t)x;
 }
 
 void sgld_checkpoint_free(sgld_checkpoint *ck)

@@ -17,7 +17,6 @@
 #include "sgld/run.h"
 #include "sgld/status.h"
 
-#define SUMMARY_MAX_ROWS 40
 #define EXIT_INCOMPLETE 3 /* stopped by a signal; resume me */
 
 static int exit_code(sgld_status st)
@@ -76,6 +75,37 @@ static void burnin_text(const sgld_config *cfg, char *buf, size_t size)
     }
 }
 
+/* --on-divergence shrink|skip: one line with the undone steps and the final step-size factor
+ * of every chain (the first DIV_LIST_MAX chains, then the smallest factor), so a run whose
+ * step was halved is not mistaken for one at --step-size. */
+#define DIV_LIST_MAX 16
+static void print_divergences(const sgld_config *cfg, const sgld_run_report *rep)
+{
+    int64_t total = 0;
+    int hit = 0;
+    double lo = 1.0;
+    for (int c = 0; c < rep->n_chains; c++) {
+        total += rep->div_count[c];
+        hit += rep->div_count[c] > 0;
+        lo = fmin(lo, rep->div_eps_scale[c]);
+    }
+    printf("\ndivergences (--on-divergence %s): ", cfg->on_divergence);
+    if (!total) {
+        printf("none\n");
+        return;
+    }
+    printf("%lld step%s undone in %d of %d chain%s; per chain", (long long)total, total == 1 ? "" : "s", hit,
+           rep->n_chains, rep->n_chains == 1 ? "" : "s");
+    for (int c = 0; c < rep->n_chains && c < DIV_LIST_MAX; c++) printf(" %lld", (long long)rep->div_count[c]);
+    if (rep->n_chains > DIV_LIST_MAX) printf(" ...");
+    if (!strcmp(cfg->on_divergence, "shrink")) {
+        printf("; final step-size factor per chain");
+        for (int c = 0; c < rep->n_chains && c < DIV_LIST_MAX; c++) printf(" %g", rep->div_eps_scale[c]);
+        if (rep->n_chains > DIV_LIST_MAX) printf(" ... (smallest %g)", lo);
+    }
+    printf("\n");
+}
+
 static void print_summary(const sgld_config *cfg, const sgld_run_report *rep)
 {
     const sgld_model *m = &rep->model;
@@ -90,15 +120,21 @@ static void print_summary(const sgld_config *cfg, const sgld_run_report *rep)
         printf("\nposterior summary (%zu draws: %d chain%s x %lld)\n", n, rep->n_chains, rep->n_chains == 1 ? "" : "s", (long long)rep->n_draws);
         printf("%-16s %12s %12s %12s %12s\n", "", "mean", "sd", "5%", "95%");
         float *col = malloc(n * sizeof *col);
-        size_t rows = 0;
-        /* Only what --save-params keeps: the summary describes the sample file. */
-        for (int v = 0; v < m->n_vars && col; v++)
-            for (size_t e = 0; m->vars[v].save && e < m->vars[v].size; e++, rows++) {
-                if (rows == SUMMARY_MAX_ROWS) continue;
+        size_t rows = 0, total = 0;
+        /* Only what --save-params keeps: the summary describes the sample file.  Over the
+         * memory cap rep->draws holds the leading draws_width parameters only. */
+        for (int v = 0; v < m->n_vars; v++) total += m->vars[v].save ? m->vars[v].size : 0;
+        size_t shown = cfg->max_rows > 0 && (uint64_t)cfg->max_rows < total ? (size_t)cfg->max_rows : total;
+        for (int v = 0; v < m->n_vars && col && rows < shown; v++)
+            for (size_t e = 0; m->vars[v].save && e < m->vars[v].size && rows < shown; e++, rows++) {
+                if (m->vars[v].offset + e >= rep->draws_width) {
+                    shown = rows;
+                    break;
+                }
                 size_t k = m->vars[v].offset + e;
                 double s1 = 0, s2 = 0;
                 for (size_t i = 0; i < n; i++) {
-                    col[i] = rep->draws[i * m->n_params + k];
+                    col[i] = rep->draws[i * rep->draws_width + k];
                     s1 += col[i];
                 }
                 double mean = s1 / n;
@@ -109,11 +145,33 @@ static void print_summary(const sgld_config *cfg, const sgld_run_report *rep)
                 printf("%-16s %12.5g %12.5g %12.5g %12.5g\n", name, mean, n > 1 ? sqrt(s2 / (n - 1)) : 0.0,
                        quantile(col, n, 0.05), quantile(col, n, 0.95));
             }
-        if (rows > SUMMARY_MAX_ROWS)
-            printf("... %zu more elements%s%s\n", rows - SUMMARY_MAX_ROWS,
-                   cfg->output[0] ? ": sgld-ess summary " : "", cfg->output);
+        if (shown < total) {
+            printf("... %zu more of %zu elements not shown: ", total - shown, total);
+            if (rep->not_kept != SGLD_KEPT_SUMMARY_ONLY) printf("--max-rows 0 prints all, ");
+            else printf("only these rows' draws fit in memory; ");
+            if (cfg->output[0]) printf("sgld-ess summary %s gives all with R-hat and ESS\n", cfg->output);
+            else printf("with --output FILE, sgld-ess summary FILE gives them with R-hat and ESS\n");
+        }
         free(col);
     }
+    if (rep->draws && n > 0 && rep->not_kept == SGLD_KEPT_SUMMARY_ONLY && rep->n_test) {
+        printf("\nno test-set metrics: all %.2g GB of draws exceed the %.0f MB this program keeps in memory "
+               "(the summary kept its rows only); %s%s\n", rep->kept_bytes / 1e9, rep->kept_max_bytes / 1e6,
+               cfg->output[0] ? "sgld-ess predict computes them from " : "write the draws with --output FILE for sgld-ess predict",
+               cfg->output);
+    } else if (rep->not_kept == SGLD_NOT_KEPT_TOO_LARGE) {
+        printf("\nno posterior summary%s: its %.2g GB of draws exceed the %.0f MB this program keeps in "
+               "memory%s; %s%s\n", rep->n_test ? " and no test-set metrics" : "", rep->kept_bytes / 1e9,
+               rep->kept_max_bytes / 1e6, cfg->max_rows ? "" : " (--max-rows 0 asks for all; a row count keeps only those)",
+               cfg->output[0] ? "sgld-ess summary/predict read them from " : "raise --thin, or write them with --output FILE for sgld-ess summary",
+               cfg->output);
+    } else if (rep->not_kept == SGLD_NOT_KEPT_RESUMED) {
+        printf("\nno posterior summary%s: a resumed run holds only its later draws%s%s\n",
+               rep->n_test ? " and no test-set metrics" : "",
+               cfg->output[0] ? "; sgld-ess summary/predict read them all from " : "", cfg->output);
+    }
+    if (rep->div_tracked && rep->div_count && rep->div_eps_scale)
+        print_divergences(cfg, rep);
     if (rep->has_test) {
         if (m->classification)
             printf("\ntest set (%lld rows): accuracy %.4f, NLL %.4f (posterior predictive)\n",
@@ -124,7 +182,8 @@ static void print_summary(const sgld_config *cfg, const sgld_run_report *rep)
     }
     double busy = 0;
     for (int e = 0; e < SGLD_EV_COUNT; e++) busy += rep->event_seconds[e];
-    printf("\ntime: %.3f s, %.0f steps/s per chain;", rep->seconds, cfg->steps / fmax(rep->seconds, 1e-9));
+    printf("\ntime: %.3f s, %.0f steps/s per chain;", rep->seconds,
+           (double)(rep->last_step - rep->first_step) / fmax(rep->seconds, 1e-9));
     for (int e = 0; e < SGLD_EV_COUNT; e++)
         printf(" %s %.0f%%%s", sgld_event_name(e), 100.0 * rep->event_seconds[e] / fmax(busy, 1e-12),
                e + 1 < SGLD_EV_COUNT ? "," : "\n");
@@ -170,7 +229,11 @@ static void print_plan(const sgld_config *cfg, const sgld_run_report *rep)
            (long long)p->steps_per_flush);
     if (cfg->output[0])
         printf("  output           %s, about %.3f MB of draws\n", cfg->output, p->file_bytes / 1e6);
-    else
+    if (cfg->output[0] && (double)p->file_bytes > SGLD_RUN_LARGE_OUTPUT_BYTES)
+        printf("  warning          the sample file passes %.0f GB: --thin %lld keeps it below\n",
+               SGLD_RUN_LARGE_OUTPUT_BYTES / 1e9,
+               (long long)sgld_run_suggest_thin((double)p->file_bytes, cfg->thin));
+    if (!cfg->output[0])
         printf("  output           none\n");
     if (cfg->checkpoint[0]) {
         printf("  checkpoint       %s, %lld bytes each", cfg->checkpoint, (long long)p->checkpoint_bytes);
@@ -240,10 +303,17 @@ int main(int argc, char **argv)
                     cfg.checkpoint[0] ? ", checkpoint saved to " : "; no --checkpoint, so it cannot be resumed",
                     cfg.checkpoint, cfg.checkpoint[0] ? "; continue with the same options and --resume" : "");
             if (cfg.log_view) print_log_view(&rep);
+        } else if (cfg.resume && rep.first_step >= cfg.steps) {
+            if (!cfg.quiet)
+                printf("sgld-dist: nothing to do: the run is complete (checkpoint %s is at step %lld of %lld%s%s)\n",
+                       cfg.checkpoint, (long long)rep.first_step, (long long)cfg.steps,
+                       cfg.output[0] ? "; its draws are in " : "", cfg.output);
         } else if (!cfg.quiet) {
             print_summary(&cfg, &rep);
         }
-        if (st == SGLD_OK && !rep.dry_run && !rep.incomplete && cfg.log_view) print_log_view(&rep);
+        if (st == SGLD_OK && !rep.dry_run && !rep.incomplete && cfg.log_view &&
+            !(cfg.resume && rep.first_step >= cfg.steps))
+            print_log_view(&rep);
     }
     sgld_run_report_free(&rep);
     MPI_Finalize();

@@ -83,6 +83,7 @@ typedef struct run {
     int n_run_stats;         /* lp, step_size (and divergences with --on-divergence) */
     int64_t n_draws_done;    /* draws per chain flushed (or, without output, counted) so far */
     char *ck_config;         /* the chain-defining configuration text (checkpoint.h) */
+    int64_t ck_steps;        /* --resume: the --steps the checkpoint was saved for (restore) */
     float *ck_pack;          /* [n_params + ck_state]: this chain's theta, the state its ranks
                               * share (sampler's, then the run's), then every shard's own part
                               * in shard order (with --checkpoint) */
@@ -92,8 +93,10 @@ typedef struct run {
     float *buf_var[SGLD_MODEL_MAX_VARS];
     double *buf_stat[3 + SGLD_SAMPLER_MAX_STATS];
     int64_t n_buf;
-    float *kept;             /* writer's kept draws [n_draws][n_params] (keep_draws) */
+    float *kept;             /* writer's kept draws [n_draws][kept_width] (keep_draws) */
     int64_t n_kept;
+    size_t kept_width;       /* leading parameters of each kept draw: n_params, or only the
+                              * summary's --max-rows when all would pass the in-memory cap */
 } run;
 
 static sgld_status lookup(const sgld_config *cfg, const sgld_model_type **mt,
@@ -189,7 +192,7 @@ static sgld_status allocate(run *r, int keep_draws)
         for (int k = 0; k < r->n_run_stats + r->sampler->n_stats; k++)
             SGLD_ALLOC(r->buf_stat[k], cfg->flush_draws);
         if (keep_draws) {
-            SGLD_ALLOC(r->kept, (size_t)count_draws(cfg, r->sampler) * P);
+            SGLD_ALLOC(r->kept, (size_t)count_draws(cfg, r->sampler) * r->kept_width);
         }
     }
     if (cfg->checkpoint[0]) {
@@ -225,6 +228,21 @@ static int output_vars(const run *r, sgld_var_spec *vars)
     return n;
 }
 
+/* The sample file's `config` attribute: this run's configuration as INI text.  Collective
+ * over the grid. */
+static sgld_status write_config_attr(run *r)
+{
+    char *ini = NULL;
+    size_t ini_len = 0;
+    FILE *f = open_memstream(&ini, &ini_len);
+    SGLD_CHECK(f, SGLD_ERR_NOMEM, "out of memory formatting the configuration");
+    sgld_config_write(r->cfg, f);
+    fclose(f);
+    sgld_status st = sgld_samples_attr_string(r->out, "", "config", ini);
+    free(ini);
+    return st;
+}
+
 /* Creates the sample file with output_vars and the run's attributes.  Collective over the
  * grid. */
 static sgld_status create_output(run *r)
@@ -237,15 +255,7 @@ static sgld_status create_output(run *r)
                                  cfg->flush_draws, &r->out));
 
     /* Attributes: the configuration (INI text), versions, data facts. */
-    char *ini = NULL;
-    size_t ini_len = 0;
-    FILE *f = open_memstream(&ini, &ini_len);
-    SGLD_CHECK(f, SGLD_ERR_NOMEM, "out of memory formatting the configuration");
-    sgld_config_write(cfg, f);
-    fclose(f);
-    sgld_status st = sgld_samples_attr_string(r->out, "", "config", ini);
-    free(ini);
-    SGLD_TRY(st);
+    SGLD_TRY(write_config_attr(r));
 
     char mpi_version[MPI_MAX_LIBRARY_VERSION_STRING];
     int len = 0;
@@ -399,8 +409,8 @@ static void record(run *r, const sgld_step_ctx *ctx, double lp)
         for (int k = 0; k < r->sampler->n_stats; k++) r->buf_stat[r->n_run_stats + k][r->n_buf] = st[k];
     }
     r->n_buf++;
-    if (r->kept) memcpy(r->kept + (size_t)r->n_kept++ * r->model.n_params, r->theta,
-                        r->model.n_params * sizeof(float));
+    if (r->kept) memcpy(r->kept + (size_t)r->n_kept++ * r->kept_width, r->theta,
+                        r->kept_width * sizeof(float));
 }
 
 /* Rank 0's progress line: a few times a second on a TTY (carriage return), once a second as
@@ -516,7 +526,11 @@ static sgld_status restore(run *r, int apply, int64_t *step, int64_t *draws)
         if (st == SGLD_OK)
             st = sgld_checkpoint_match(cfg->checkpoint, &ck, r->ck_config, r->grid->n_chains,
                                        r->grid->n_shards, P, r->ck_state);
-        if (st == SGLD_OK && (ck.step > cfg->steps || ck.n_draws != draws_until(cfg, r->sampler, ck.step)))
+        if (st == SGLD_OK && ck.step > cfg->steps)
+            st = sgld_error_set(SGLD_ERR_USAGE, "checkpoint %s: taken at step %lld, past --steps %lld: resume "
+                                "with --steps %lld or more", cfg->checkpoint, (long long)ck.step,
+                                (long long)cfg->steps, (long long)ck.step);
+        if (st == SGLD_OK && ck.n_draws != draws_until(cfg, r->sampler, ck.step))
             st = sgld_error_set(SGLD_ERR_PARSE, "checkpoint %s: step %lld with %lld draws does not fit "
                                 "this run (%lld draws by then)", cfg->checkpoint, (long long)ck.step,
                                 (long long)ck.n_draws, (long long)draws_until(cfg, r->sampler, ck.step));
@@ -531,8 +545,8 @@ static sgld_status restore(run *r, int apply, int64_t *step, int64_t *draws)
         }
     }
     st = sgld_status_agree(r->grid->comm, st);
-    int64_t pos[2] = {ck.step, ck.n_draws};
-    if (st == SGLD_OK && MPI_Bcast(pos, 2, MPI_INT64_T, 0, r->grid->comm) != MPI_SUCCESS)
+    int64_t pos[3] = {ck.step, ck.n_draws, sgld_checkpoint_steps(&ck)};
+    if (st == SGLD_OK && MPI_Bcast(pos, 3, MPI_INT64_T, 0, r->grid->comm) != MPI_SUCCESS)
         st = sgld_error_set(SGLD_ERR_MPI, "MPI_Bcast of the checkpoint's position failed");
     if (st == SGLD_OK && apply) {
         if (r->writer &&
@@ -545,6 +559,7 @@ static sgld_status restore(run *r, int apply, int64_t *step, int64_t *draws)
     }
     *step = pos[0];
     *draws = pos[1];
+    r->ck_steps = pos[2];
     sgld_checkpoint_free(&ck);
     return st;
 }
@@ -792,11 +807,48 @@ static sgld_status evaluate(run *r, sgld_run_report *rep)
     return st;
 }
 
+/* --on-divergence shrink|skip: every chain's count of undone steps and final step-size
+ * factor (the run's two state floats on its writer) into rep on rank 0, allocated there.
+ * Collective over the writers (shard 0 of every chain). */
+static sgld_status gather_divergences(run *r, sgld_run_report *rep)
+{
+    rep->div_tracked = r->on_div != DIV_ABORT;
+    if (!rep->div_tracked || !r->writer) return SGLD_OK;
+    const int C = r->grid->n_chains;
+    float mine[2] = {r->state[r->sampler_state + DIV_COUNT], r->state[r->sampler_state + DIV_EPS_SCALE]};
+    float *all = NULL;
+    sgld_status st = SGLD_OK;
+    if (r->grid->rank == 0) {
+        all = sgld_malloc(2 * (size_t)C * sizeof *all);
+        rep->div_count = sgld_malloc((size_t)C * sizeof *rep->div_count);
+        rep->div_eps_scale = sgld_malloc((size_t)C * sizeof *rep->div_eps_scale);
+        if (!all || !rep->div_count || !rep->div_eps_scale)
+            st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory gathering the divergences of %d chains", C);
+    }
+    st = sgld_status_agree(r->grid->shard_comm, st); /* no writer left waiting in the gather */
+    if (st == SGLD_OK && MPI_Gather(mine, 2, MPI_FLOAT, all, 2, MPI_FLOAT, 0, r->grid->shard_comm) != MPI_SUCCESS)
+        st = sgld_error_set(SGLD_ERR_MPI, "MPI_Gather of the divergence counts failed");
+    if (st == SGLD_OK && all)
+        for (int c = 0; c < C; c++) {
+            rep->div_count[c] = (int64_t)all[2 * c];
+            rep->div_eps_scale[c] = all[2 * c + 1];
+        }
+    sgld_free(all);
+    return st;
+}
+
+int64_t sgld_run_suggest_thin(double file_bytes, int64_t thin)
+{
+    if (!(file_bytes > SGLD_RUN_LARGE_OUTPUT_BYTES)) return thin;
+    double k = ceil(file_bytes / SGLD_RUN_LARGE_OUTPUT_BYTES);
+    return k * (double)thin >= (double)INT64_MAX ? INT64_MAX : thin * (int64_t)k;
+}
+
 /* Gathers the writers' kept draws to rank 0 (collective over the writers). */
 static sgld_status gather_draws(run *r, sgld_run_report *rep)
 {
     if (!r->writer) return SGLD_OK;
-    const size_t per_chain = (size_t)r->n_kept * r->model.n_params;
+    const size_t per_chain = (size_t)r->n_kept * r->kept_width;
     if (r->grid->rank == 0) {
         rep->draws = sgld_malloc(per_chain * (size_t)r->grid->n_chains * sizeof(float));
         SGLD_CHECK(rep->draws, SGLD_ERR_NOMEM, "out of memory gathering %zu draws", per_chain * r->grid->n_chains);
@@ -876,6 +928,23 @@ static void plan(const run *r, int64_t n_draws, sgld_run_plan *p)
     p->resume_step = p->resume_draws = -1;
 }
 
+/* Rank 0, unless --quiet: one stderr line before sampling when the sample file will pass
+ * SGLD_RUN_LARGE_OUTPUT_BYTES, with the --thin that keeps it below (a run at thin 1 on a
+ * network writes gigabytes, mostly waiting on I/O).  Not collective. */
+static void warn_large_output(const run *r, int64_t n_draws)
+{
+    const sgld_config *cfg = r->cfg;
+    if (r->grid->rank != 0 || cfg->quiet || !cfg->output[0]) return;
+    sgld_run_plan p;
+    plan(r, n_draws, &p);
+    if ((double)p.file_bytes <= SGLD_RUN_LARGE_OUTPUT_BYTES) return;
+    fprintf(stderr, "sgld-dist: warning: %s will hold about %.1f GB of draws (%lld per chain of %lld "
+            "parameters); --thin %lld keeps it under %.0f GB\n", cfg->output, p.file_bytes / 1e9,
+            (long long)n_draws, (long long)p.n_params,
+            (long long)sgld_run_suggest_thin((double)p.file_bytes, cfg->thin), SGLD_RUN_LARGE_OUTPUT_BYTES / 1e9);
+    fflush(stderr);
+}
+
 /* Opens the existing sample file of a resumed run and cuts it back to the checkpoint's draws.
  * Collective.  A file with fewer draws is not this run's. */
 static sgld_status reopen_output(run *r, int64_t draws)
@@ -889,7 +958,32 @@ static sgld_status reopen_output(run *r, int64_t draws)
                "%s: has %lld draws per chain but checkpoint %s was taken after %lld: not the sample "
                "file of this checkpoint", r->cfg->output, (long long)have, r->cfg->checkpoint, (long long)draws);
     if (have > draws) SGLD_TRY(sgld_samples_truncate(r->out, draws));
+    /* a lengthened run: the file says the --steps its draws now come from */
+    if (r->ck_steps != r->cfg->steps) SGLD_TRY(write_config_attr(r));
     return SGLD_OK;
+}
+
+/* A resumed run that is already complete: checks on rank 0, read-only, that the sample file
+ * is this checkpoint's (at least its draws, as reopen_output checks) without opening it for
+ * writing, which would touch a finished file.  Collective (the status is agreed). */
+static sgld_status check_complete_output(run *r, int64_t draws)
+{
+    sgld_status st = SGLD_OK;
+    if (r->grid->rank == 0 && r->cfg->output[0]) {
+        sgld_samples_reader *rd = NULL;
+        int n_dims = 0;
+        int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2] = {0};
+        st = sgld_samples_open(r->cfg->output, &rd);
+        if (st == SGLD_OK) st = sgld_samples_shape(rd, "sample_stats", "lp", &n_dims, dims);
+        if (st == SGLD_OK && (dims[0] != r->grid->n_chains || dims[1] < draws))
+            st = sgld_error_set(SGLD_ERR_PARSE,
+                                "%s: has %lld chains of %lld draws but checkpoint %s was taken after %lld "
+                                "draws of %d chains: not the sample file of this checkpoint", r->cfg->output,
+                                (long long)dims[0], (long long)dims[1], r->cfg->checkpoint, (long long)draws,
+                                r->grid->n_chains);
+        sgld_samples_reader_close(&rd);
+    }
+    return sgld_status_agree(r->grid->comm, st);
 }
 
 /* --log-view: min, max and mean of every event over the ranks (collective). */
@@ -965,13 +1059,34 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
         goto done;
     }
 
-    keep_draws = keep_draws && !cfg->resume && (double)n_draws * r.model.n_params * cfg->chains <= KEEP_DRAWS_MAX_FLOATS;
+    /* All draws in memory when they fit; else only the parameters the summary prints (the
+     * first --max-rows, in the summary's order), which still fit for any network. */
+    const double kept_floats = (double)n_draws * r.model.n_params * r.grid->n_chains;
+    r.kept_width = r.model.n_params;
+    if (kept_floats > KEEP_DRAWS_MAX_FLOATS && cfg->max_rows > 0 && (size_t)cfg->max_rows < r.kept_width &&
+        (double)n_draws * (double)cfg->max_rows * r.grid->n_chains <= KEEP_DRAWS_MAX_FLOATS)
+        r.kept_width = (size_t)cfg->max_rows;
+    if (keep_draws && (cfg->resume || (double)n_draws * r.kept_width * r.grid->n_chains > KEEP_DRAWS_MAX_FLOATS ||
+                       r.kept_width < r.model.n_params)) {
+        rep->not_kept = cfg->resume                        ? SGLD_NOT_KEPT_RESUMED
+                      : r.kept_width < r.model.n_params ? SGLD_KEPT_SUMMARY_ONLY
+                                                          : SGLD_NOT_KEPT_TOO_LARGE;
+        rep->kept_bytes = 4.0 * kept_floats;
+        rep->kept_max_bytes = 4.0 * KEEP_DRAWS_MAX_FLOATS;
+        if (rep->not_kept != SGLD_KEPT_SUMMARY_ONLY) keep_draws = 0;
+    }
+    rep->draws_width = r.kept_width;
     st = sgld_status_agree(r.grid->comm, allocate(&r, keep_draws));
     if (st != SGLD_OK) goto done;
     if (cfg->resume) {
         /* The checkpoint is checked before the sample file is touched. */
         SGLD_TRY_GOTO(restore(&r, 1, &t_first, &draws_first), st, done);
         r.n_draws_done = draws_first;
+        if (t_first >= cfg->steps) { /* a complete run: nothing to sample, no file to touch */
+            rep->first_step = rep->last_step = t_first;
+            st = check_complete_output(&r, draws_first);
+            goto done;
+        }
         if (cfg->output[0]) {
             st = reopen_output(&r, draws_first);
             if (st != SGLD_OK) {
@@ -992,6 +1107,7 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
         }
     }
 
+    if (t_first < cfg->steps) warn_large_output(&r, n_draws);
     st = sample(&r, rep, t_first);
     if (r.out) {
         sgld_status cst = sgld_samples_close(&r.out);
@@ -999,9 +1115,12 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     }
     if (st != SGLD_OK) goto done;
     reduce_events(&r, rep);
+    st = sgld_status_agree(r.grid->comm, gather_divergences(&r, rep));
+    if (st != SGLD_OK) goto done;
     if (keep_draws && !rep->incomplete) {
         st = sgld_status_agree(r.grid->comm, gather_draws(&r, rep));
-        if (st == SGLD_OK && r.grid->rank == 0 && r.test) st = evaluate(&r, rep);
+        if (st == SGLD_OK && r.grid->rank == 0 && r.test && r.kept_width == r.model.n_params)
+            st = evaluate(&r, rep);
         st = sgld_status_agree(r.grid->comm, st);
     }
 done:
@@ -1035,4 +1154,8 @@ void sgld_run_report_free(sgld_run_report *rep)
 {
     sgld_free(rep->draws);
     rep->draws = NULL;
+    sgld_free(rep->div_count);
+    rep->div_count = NULL;
+    sgld_free(rep->div_eps_scale);
+    rep->div_eps_scale = NULL;
 }

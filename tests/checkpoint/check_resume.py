@@ -12,6 +12,11 @@
       kill -9 of every rank mid-run leaves a sample file that h5py and xarray open, holding
       every draw up to the last flush (bitwise the uninterrupted run's prefix), at least the
       checkpoint's; --resume cuts it back and completes it bitwise.
+  check_resume.py BUILD extend RANKS CHAINS STEPS [OPTION...]
+      A complete run of STEPS // 2 steps, resumed with --steps STEPS, gives a sample file
+      bitwise the uninterrupted run of STEPS (draws, stats and attributes: its config names
+      the new length); resuming the complete run once more prints "nothing to do", exits 0
+      and changes neither file; csgld, whose cycles span --steps, refuses a new length.
   check_resume.py BUILD badinput
       --resume with a missing, truncated, corrupted or foreign checkpoint: exit 2, a clear
       message, and neither the sample file nor the checkpoint changed.
@@ -238,6 +243,47 @@ def kill9(steps):
     shutil.rmtree(work)
 
 
+def extend(steps):
+    ref = reference(steps)
+    work = tempfile.mkdtemp(prefix="ckpt-extend-")
+    rc, _, err = run(work, with_steps(base_args(steps), steps // 2))
+    if rc != 0:
+        fail("the short run (%d steps): status %d: %s" % (steps // 2, rc, err))
+    if checkpoint_step(os.path.join(work, "run.ckpt")) != steps // 2:
+        fail("the short run's checkpoint is not at its last step %d" % (steps // 2))
+    rc, _, err = run(work, base_args(steps) + ["--resume"])
+    if rc != 0:
+        fail("--resume with --steps %d after %d: status %d: %s" % (steps, steps // 2, rc, err))
+    same_bits(os.path.join(ref, "run.h5"), os.path.join(work, "run.h5"),
+              "%d steps lengthened to %d on --resume" % (steps // 2, steps))
+    print("%d steps, resumed with --steps %d: bitwise identical to the uninterrupted run" % (steps // 2, steps))
+    before = digest(os.path.join(work, "run.h5")), digest(os.path.join(work, "run.ckpt"))
+    rc, out, err = run(work, [a for a in base_args(steps) if a != "--quiet"] + ["--resume"])
+    if rc != 0 or "nothing to do: the run is complete" not in out or "steps/s" in out + err:
+        fail("resuming a complete run: status %d, output %r %r" % (rc, out, err))
+    if (digest(os.path.join(work, "run.h5")), digest(os.path.join(work, "run.ckpt"))) != before:
+        fail("resuming a complete run changed the sample file or the checkpoint")
+    print("resuming the complete run: exit 0, %r, files unchanged" % out.strip())
+    cs = ["--sampler", "csgld", "--cycles", "2", "--output", "cs.h5", "--checkpoint", "cs.ckpt"]
+    rc, _, err = run(work, with_steps(base_args(steps), steps // 2) + cs)
+    if rc != 0:
+        fail("csgld run: status %d: %s" % (rc, err))
+    rc, _, err = run(work, base_args(steps) + cs + ["--resume"])
+    if rc != 2 or "steps = %d in the checkpoint but %d now: it is another chain, since csgld's cycles span --steps"\
+            % (steps // 2, steps) not in err:
+        fail("csgld with a new --steps: status %d (expected 2): %r" % (rc, err))
+    print("csgld with a new --steps: exit 2: %s" % err.strip())
+    shutil.rmtree(work)
+    shutil.rmtree(ref)
+
+
+def with_steps(args, steps):
+    """args with --steps replaced (the other options, --checkpoint-every included, kept)."""
+    args = list(args)
+    args[args.index("--steps") + 1] = str(steps)
+    return args
+
+
 def digest(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -306,5 +352,5 @@ if __name__ == "__main__":
     else:
         RANKS, CHAINS, STEPS = sys.argv[3], sys.argv[4], int(sys.argv[5])
         EXTRA = sys.argv[6:]
-        {"interrupt": interrupt, "kill9": kill9}[mode](STEPS)
+        {"interrupt": interrupt, "kill9": kill9, "extend": extend}[mode](STEPS)
     print("OK")

@@ -242,7 +242,43 @@ static void test_config_text_and_match(void **state)
     assert_non_null(strstr(sgld_error_message(), "2 ranks per chain in the checkpoint but 4 now"));
     assert_int_equal(sgld_checkpoint_match("c.ckpt", &ck, a, CHAINS, 2, P + 1, NS), SGLD_ERR_USAGE);
     assert_int_equal(sgld_checkpoint_match("c.ckpt", &ck, a, CHAINS + 1, 2, P, NS), SGLD_ERR_USAGE);
+    assert_int_equal(sgld_checkpoint_steps(&ck), 20000);
     sgld_free(a);
+}
+
+/* A run may be lengthened on --resume (steps is not compared), except csgld's, whose cycles
+ * span --steps; the summary's --max-rows is output only.  The refusal says how to start
+ * afresh. */
+static void test_match_steps(void **state)
+{
+    (void)state;
+    sgld_config cfg;
+    sgld_config_defaults(&cfg);
+    char *a = NULL, *b = NULL;
+    float data[CHAINS * (P + NS)];
+    sgld_checkpoint ck;
+    assert_int_equal(sgld_checkpoint_config(&cfg, &a), SGLD_OK);
+    fill(&ck, a, data, 0.0f);
+    cfg.steps = 30000;
+    cfg.max_rows = 0;
+    assert_int_equal(sgld_checkpoint_config(&cfg, &b), SGLD_OK);
+    assert_null(strstr(b, "max-rows"));
+    assert_int_equal(sgld_checkpoint_match("c.ckpt", &ck, b, CHAINS, 2, P, NS), SGLD_OK);
+    sgld_free(a);
+    sgld_free(b);
+    snprintf(cfg.sampler, sizeof cfg.sampler, "csgld");
+    cfg.steps = 20000;
+    assert_int_equal(sgld_checkpoint_config(&cfg, &a), SGLD_OK);
+    fill(&ck, a, data, 0.0f);
+    assert_int_equal(sgld_checkpoint_match("c.ckpt", &ck, a, CHAINS, 2, P, NS), SGLD_OK);
+    cfg.steps = 30000;
+    assert_int_equal(sgld_checkpoint_config(&cfg, &b), SGLD_OK);
+    assert_int_equal(sgld_checkpoint_match("c.ckpt", &ck, b, CHAINS, 2, P, NS), SGLD_ERR_USAGE);
+    assert_non_null(strstr(sgld_error_message(), "steps = 20000 in the checkpoint but 30000 now: it is another "
+                                                 "chain, since csgld's cycles span --steps"));
+    assert_non_null(strstr(sgld_error_message(), "start afresh: without --resume"));
+    sgld_free(a);
+    sgld_free(b);
 }
 
 int main(int argc, char **argv)
@@ -253,6 +289,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_failed_save_keeps_old),
         cmocka_unit_test(test_config_text_and_match),
+        cmocka_unit_test(test_match_steps),
     };
     return sgld_test_run(argc, argv, "checkpoint", tests, sizeof tests / sizeof tests[0]);
 }

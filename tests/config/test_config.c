@@ -652,7 +652,9 @@ static void test_help_text(void **state)
         /* neural networks (issue 4) */
         "net", "input-shape", "save-params", "prior-sd-layers", "task",
         /* checkpoint and restart, run report (issue 6) */
-        "resume", "dry-run", "checkpoint", "checkpoint-every", "checkpoint-seconds", "log-view"};
+        "resume", "dry-run", "checkpoint", "checkpoint-every", "checkpoint-seconds", "log-view",
+        /* the end-of-run summary's length */
+        "max-rows"};
     size_t n_contract = sizeof contract / sizeof contract[0];
     assert_int_equal(sgld_config_option_count(), n_contract);
     for (size_t k = 0; k < n_contract; k++) {

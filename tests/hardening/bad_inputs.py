@@ -329,6 +329,13 @@ CASES = [
      r"--hist no/such/dir/h\.csv: cannot write in directory 'no/such/dir': No such file or directory"),
     ("ess predict: test-split of a run without --test-fraction", "ess", ["predict", "ck_run.h5", "--data",
      "test-split"], r"ck_run\.h5 is from a run without --test-fraction: no rows were held out"),
+    # end-of-run summary size and changing --steps on --resume
+    ("negative --max-rows", "dist", ["--max-rows", "-3"] + S, r"--max-rows: must be >= 0, got -3"),
+    ("--max-rows not a count", "dist", ["--max-rows", "all"] + S, r"--max-rows: 'all' is not an integer"),
+    ("resume with --steps below the checkpoint's step", "dist", with_opt(resume("ck"), "--steps", "150"),
+     r"checkpoint ck: taken at step 200, past --steps 150: resume with --steps 200 or more"),
+    ("checkpoint of another seed says how to start afresh", "dist", resume("ck", "--seed", "7"),
+     r"checkpoint ck: seed = 1 in the checkpoint but 7 now: .*start afresh: without --resume"),
 ]
 
 

@@ -3,8 +3,9 @@
 
   check_slurm.py SOURCE_ROOT BUILD_ROOT [SGLD_ESS]
 
-Starts munged, slurmctld and slurmd (Debian's slurm-wlm and munge, from tools/install-deps)
-in the foreground from a temporary directory with a generated slurm.conf on free ports, then:
+Starts munged, slurmctld and slurmd (Debian's slurm-wlm and munge, from
+tools/install-deps --for test) in the foreground from a temporary directory with a generated
+slurm.conf on free ports, then:
   1. jobs/submit: jobs/sgld.sbatch on a tiny config (2 ranks = 2 chains) plus, when sgld-ess
      is built, jobs/ess.sbatch with --dependency=afterok; while the run is sampling (its
      checkpoint passed a third of the steps) it is preempted with `scontrol requeue`; the job
@@ -158,7 +159,7 @@ def start_daemon(cmd, ready, name):
 def start_cluster():
     for exe in ("munged", "slurmctld", "slurmd", "sbatch", "scontrol"):
         if not shutil.which(exe) and not os.path.exists("/usr/sbin/" + exe):
-            print("SKIP: %s is not installed (tools/install-deps installs slurm-wlm and munge)" % exe)
+            print("SKIP: %s is not installed (tools/install-deps --for test installs slurm-wlm and munge)" % exe)
             sys.exit(77)
     host = socket.gethostname().split(".")[0]
     hw = subprocess.run(["/usr/sbin/slurmd", "-C"], capture_output=True, text=True, timeout=30).stdout
