@@ -257,7 +257,7 @@ static const option_spec options[] = {
      G_OUTPUT, ANY, "checkpoint at the first flush S seconds after the last one (0: off)"},
     {"log-view", 0, T_BOOL, FIELD(log_view, int), "off", "", "", NOCHECK, G_OUTPUT, ANY,
      "print a table of timed events (count, min/max/mean over ranks, share of the step)"},
-    {"max-rows", 0, T_INT64, FIELD(max_rows, int64_t), "40", "N", "rows", GE(0), G_OUTPUT,
+    {"max-rows", 0, T_INT64, FIELD(max_rows, int64_t), "40", "N", "rows", GE(0), G_OUTPUT, ANY,
      "parameter rows of the posterior summary printed at the end (0: all; sgld-ess summary "
      "FILE reads them all from the sample file)"},
 };
