@@ -1,13 +1,31 @@
-/* test_boston.c - the UCI protocol for the heteroscedastic Bayesian MLP on Boston housing
- * (issue 4): 10 random 90/10 splits (split seed = split number), features standardized with
- * the training statistics, the target standardized likewise (predictions mapped back), the mlp
- * model "fc50-fc2" (one hidden layer of 50 ReLU units, outputs mean and log-variance) sampled
- * by the registered sgld sampler on one rank, and the posterior predictive of the kept draws:
+/* test_boston.c - the UCI protocol for the heteroscedastic Bayesian MLP on Boston housing:
+ * 10 random 90/10 splits (split seed = split number), features standardized with the training
+ * statistics, the target standardized likewise (predictions mapped back), the mlp model
+ * "fc50-fc2" (one hidden layer of 50 ReLU units, outputs mean and log-variance) sampled by the
+ * registered sgld sampler on one rank, and the posterior predictive of the kept draws:
  *   mean      m(x) = (1/S) sum_s mu_s(x)                    -> test RMSE
  *   density   p(y|x) = (1/S) sum_s N(y; mu_s(x), sigma_s^2(x)) -> test log-likelihood / row
- * Prints every split and mean +- sd over splits.  Targets of the issue (not tuned bounds):
- * mean RMSE <= 3.5 and mean log-likelihood >= -2.7.  Published BNN figures on these splits
- * are RMSE 2.8-3.3, log-likelihood -2.4 to -2.6 (tools/data/README.md).
+ * Prints every split and mean +- sd over splits.  Targets: mean RMSE <= 3.5 and mean
+ * log-likelihood >= -2.7, the published figures for BNNs on these splits (RMSE 2.8-3.3,
+ * log-likelihood -2.4 to -2.6, tools/data/README.md) with some slack; not bounds tuned to
+ * this run.
+ *
+ * Step size and batch.  The heteroscedastic likelihood's curvature in the mean is exp(-v) per
+ * row, unbounded as a draw's predicted variance exp(v) shrinks, and a minibatch row that the
+ * draw predicts confidently and wrongly kicks theta by (eps / 2) (N / B) r exp(-v) h.  With
+ * eps 1e-4 and batch 32 this happened (a row 49 sd off at v = -5: |theta| 20 -> 43 in one
+ * step); the weights it throws out are those of units the training rows barely use, which
+ * only the prior pulls back (time constant 2 / eps steps, the whole chain), so the later draws
+ * predict means of +-1000 with variances of 1e100 on outlying test rows (the standardized
+ * features reach 9 sd): the mixture density ignores such draws, the mixture mean does not
+ * (split 7: RMSE 10.3 at log-likelihood -2.40), and at other seeds or batch sizes the chain
+ * went to NaN.  Which splits it hits depends on the last bits of the arithmetic (the OpenBLAS
+ * kernel), so those settings passed or failed by the machine.  The kick scales with eps N / B: step 5e-5 and batch 128 make
+ * it 8 times smaller -- the remedies sgld-dist's divergence message names (lower
+ * --step-size, raise --batch-size) -- and 60000 steps (the last half kept, every 300th) let
+ * the chain travel further than before (eps x steps 3 instead of 2).  Over 20 splits: RMSE
+ * 3.27-3.36 (3 chain seeds, 2 OpenBLAS kernels), the mixture mean within 0.05 of the draws'
+ * median on every split (no runaway draw).  CPU: 9-13 s for 10 splits (by OpenBLAS kernel).
  *   SGLD_BOSTON_SPLITS=20 build/tests/net/test_boston   (more splits) */
 #include <math.h>
 #include <stdio.h>
@@ -21,11 +39,11 @@
 #include "sgld/net.h"
 #include "sgld/sampler.h"
 
-#define STEPS 20000
-#define BURNIN 10000
-#define THIN 100
-#define BATCH 32
-#define STEP_SIZE 1e-4
+#define STEPS 60000
+#define BURNIN 30000
+#define THIN 300
+#define BATCH 128
+#define STEP_SIZE 5e-5
 
 static int split(int s, const char *path, double *rmse, double *ll)
 {

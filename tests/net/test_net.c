@@ -13,6 +13,7 @@
  * smooth functions of the index). */
 #include "sgld_test.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -637,6 +638,59 @@ static void test_task(void **state)
     model_error(mlp, 3, 0, c, "--task: must be regression or classification, got 'foo'");
 }
 
+/* Rounding bound for comparing two predictions of one row that run the same float operations
+ * except for the order of the sums inside sgemm (OpenBLAS picks other kernels and blockings for
+ * a batch of 1 row than for 7: the values then differ in the last bits, and which ones depends
+ * on OPENBLAS_CORETYPE and the cache sizes).  A float dot product of length n, in any order and
+ * with or without FMA, is within gamma_n sum_i |w_i a_i| of the exact one (Higham, Accuracy and
+ * Stability, 3.1; gamma_n = n u / (1 - n u), u = FLT_EPSILON / 2); the bias add and the mask
+ * multiply are two more roundings, the ReLU is 1-Lipschitz.  So, over the network's
+ * fc/relu/dropout layers with the masks of row 0 of its last forward, the computed activation
+ * is within E_l of the exact one, with A_l >= |computed activation|:
+ *   E_l = |m| (|W| E_{l-1} + gamma_{n+2} (|W| A_{l-1} + |b|)),  A_l = |m| (|W| A_{l-1} + |b|) + E_l,
+ * E_0 = 0, A_0 = |x|.  Two such computations differ by 2 E in a logit, and a softmax
+ * probability p_k moves by p_k |dz_k - sum_j p_j dz_j| <= 2 max |dz|: the bound is 4 max_k E_k
+ * (the double softmax adds ~1e-16).  Returns it: 1e-6 to 2e-4 on the rows of test_mc_dropout
+ * (the differences seen are <= 3e-8), while a unit dropped or kept differently moves a
+ * probability by ~1e-2. */
+static double rounding_bound(const sgld_net *net, const float *theta, const float *x)
+{
+    const sgld_net_layout *L = &net->L;
+    const double u = FLT_EPSILON / 2;
+    double A[64], E[64], An[64], En[64];
+    size_t n = L->in_size;
+    assert_true(n <= 64);
+    for (size_t i = 0; i < n; i++) A[i] = fabs(x[i]), E[i] = 0.0;
+    for (int l = 0; l < L->n_layers; l++) {
+        const sgld_layer *y = &L->layer[l];
+        if (y->kind == SGLD_LAYER_FC) {
+            const size_t no = (size_t)y->oc;
+            const double gamma = (double)(n + 2) * u / (1 - (double)(n + 2) * u);
+            assert_true(no <= 64);
+            for (size_t o = 0; o < no; o++) {
+                double s = fabs(theta[y->b_off + o]), e = 0.0;
+                for (size_t i = 0; i < n; i++) {
+                    const double w = fabs(theta[y->w_off + o * n + i]);
+                    s += w * A[i];
+                    e += w * E[i];
+                }
+                En[o] = e + gamma * s;
+                An[o] = s + En[o];
+            }
+            n = no;
+            memcpy(A, An, n * sizeof *A);
+            memcpy(E, En, n * sizeof *E);
+        } else if (y->kind == SGLD_LAYER_DROPOUT) {
+            for (size_t i = 0; i < n; i++) A[i] *= fabs(net->mask[l][i]), E[i] *= fabs(net->mask[l][i]);
+        } else {
+            assert_int_equal(y->kind, SGLD_LAYER_RELU);
+        }
+    }
+    double mx = 0.0;
+    for (size_t i = 0; i < n; i++) mx = fmax(mx, E[i]);
+    return 4 * mx;
+}
+
 /* MC dropout (sgld_net_predict_dropout): rate 0 is predict bitwise; a row's masks depend on
  * (draw, row, mask) only, not on the batch it is predicted in; masks drop a fraction ~ rate of
  * the units, differ between masks, draws and layers; without masks predict stays deterministic. */
@@ -670,30 +724,48 @@ static void test_mc_dropout(void **state)
     assert_int_equal(sgld_net_create(&L, 7, SGLD_NET_SOFTMAX, 1.0, 1, &net), SGLD_OK);
     sgld_net_init_params(&L, &r, th);
     for (size_t i = 0; i < L.n_params; i++) th[i] += 0.1f * fill(i, 1.0, 0.9); /* nonzero biases */
-    /* the whole set in pieces of 7 rows = row by row at row0 + i */
+    int dl[2], nd = 0;
+    for (int l = 0; l < L.n_layers; l++)
+        if (L.layer[l].kind == SGLD_LAYER_DROPOUT) dl[nd++] = l;
+    assert_int_equal(nd, 2);
+    /* the whole set in pieces of 7 rows = row by row at row0 + i: the same masks bitwise (a
+     * function of (draw, row, mask) only), so the same outputs up to the sgemm rounding of a
+     * 1-row batch against a 7-row one (rounding_bound) */
+    static float alone[NR][2][8];
+    double tol = 0.0;
     sgld_net_predict_dropout(net, th, X, NR, &key, 9, 100, 2, a);
     for (int i = 0; i < NR; i++) {
         sgld_net_predict_dropout(net, th, X + 5 * i, 1, &key, 9, 100 + (uint32_t)i, 2, b);
+        for (int l = 0; l < 2; l++) memcpy(alone[i][l], net->mask[dl[l]], 8 * sizeof(float));
+        const double bound = rounding_bound(net, th, X + 5 * i);
+        tol = fmax(tol, bound);
         for (int k = 0; k < 4; k++)
-            if (a[4 * i + k] != b[k]) fail_msg("row %d, class %d: %g in a batch, %g alone", i, k, a[4 * i + k], b[k]);
+            if (!(fabs(a[4 * i + k] - b[k]) <= bound))
+                fail_msg("row %d, class %d: %.9g in a batch, %.9g alone (rounding bound %.3g)", i, k, a[4 * i + k],
+                         b[k], bound);
     }
-    /* the same call gives the same values; another mask, draw or row numbering others */
+    for (int i0 = 0; i0 < NR; i0 += 7) {
+        const int m = NR - i0 < 7 ? NR - i0 : 7;
+        sgld_net_predict_dropout(net, th, X + 5 * i0, (size_t)m, &key, 9, 100 + (uint32_t)i0, 2, b);
+        for (int i = 0; i < m; i++)
+            for (int l = 0; l < 2; l++)
+                if (memcmp(net->mask[dl[l]] + 8 * i, alone[i0 + i][l], 8 * sizeof(float)))
+                    fail_msg("row %d: the layer %d mask in a batch of %d is not the row's own", i0 + i, l + 1, m);
+    }
+    /* the same call gives the same values; another mask, draw or row numbering others (by
+     * more than the rounding bound: the bound tells masks apart) */
     sgld_net_predict_dropout(net, th, X, NR, &key, 9, 100, 2, b);
     for (int i = 0; i < NR * 4; i++) assert_true(a[i] == b[i]);
     const uint32_t other[3][3] = {{9, 100, 3}, {10, 100, 2}, {9, 101, 2}};
     for (int v = 0; v < 3; v++) {
         sgld_net_predict_dropout(net, th, X, NR, &key, other[v][0], other[v][1], other[v][2], b);
         int differ = 0;
-        for (int i = 0; i < NR * 4; i++) differ += a[i] != b[i];
+        for (int i = 0; i < NR * 4; i++) differ += fabs(a[i] - b[i]) > tol;
         if (differ < NR) fail_msg("masks (%u, %u, %u): only %d of %d outputs differ", other[v][0], other[v][1],
                                   other[v][2], differ, NR * 4);
     }
     /* the masks of 7-row calls (net->mask of the two dropout layers): 0 or 1/(1 - rate), a
      * fraction ~ rate of zeros (binomial, 4 sd), the two layers' masks not alike */
-    int dl[2], nd = 0;
-    for (int l = 0; l < L.n_layers; l++)
-        if (L.layer[l].kind == SGLD_LAYER_DROPOUT) dl[nd++] = l;
-    assert_int_equal(nd, 2);
     const float keep[2] = {2.0f, 1.0f / 0.75f};
     const double rates[2] = {0.5, 0.25};
     size_t n0[2] = {0, 0}, n_all = 0, same = 0;
