@@ -7,14 +7,14 @@
  * (st_dev, st_ino) and its last component, after following a dangling symlink to where it
  * points: two spellings of one new file are the same file too.
  *
- * Locks: a writer holds a POSIX write lock (fcntl F_SETLK) on the sidecar PATH.lock, not on
- * PATH itself, for three reasons: HDF5 takes its own flock() on files it opens serially (a
- * lock of ours on the sample file would make that fail), MPI-IO takes fcntl byte-range locks
- * on NFS (which would conflict with or, for blocking locks, wait on ours), and a checkpoint is
- * replaced by rename at every save (a lock on the old inode would protect nothing).  The
- * sidecar holds "sgld-dist pid N host H", so that a refused second writer names the holder;
- * it is removed when the lock is released.  A sidecar left by a killed run holds no lock (the
- * kernel drops it with the process) and is taken over. */
+ * Locks: a writer holds a write lock (fcntl F_OFD_SETLK, an open file description lock) on the
+ * sidecar PATH.lock, not on PATH itself, for three reasons: HDF5 takes its own flock() on
+ * files it opens serially (a lock of ours on the sample file would make that fail), MPI-IO
+ * takes fcntl byte-range locks on NFS (which would conflict with or, for blocking locks, wait
+ * on ours), and a checkpoint is replaced by rename at every save (a lock on the old inode
+ * would protect nothing). The sidecar holds "sgld-dist pid N host H", so that a refused second
+ * writer names the holder; it is removed when the lock is released. A sidecar left by a killed
+ * run holds no lock (the kernel drops it with the process) and is taken over. */
 #ifndef SGLD_FILEGUARD_H
 #define SGLD_FILEGUARD_H
 

@@ -1,9 +1,9 @@
 /* fileguard.c - file identity and writer locks (include/sgld/fileguard.h).
  *
  * The lock protocol is the usual one for lock files that are removed on release: open (or
- * create) the sidecar, F_SETLK a write lock on it, then check that the name still refers to the
- * inode that was locked; if a releasing holder removed it in between, the lock is on an orphan
- * inode and the whole sequence is retried.  The holder removes the name before closing, so a
+ * create) the sidecar, take a write lock on it (F_OFD_SETLK), then check that the name still
+ * refers to the inode that was locked; if a releasing holder removed it in between, the lock
+ * is on an orphan inode and the whole sequence is retried.  The holder removes the name before closing, so a
  * name that exists and is locked always belongs to a live holder. */
 #include "sgld/fileguard.h"
 
@@ -17,6 +17,23 @@
 #define MAX_LINKS 40   /* symlinks followed for a name that does not exist (as the kernel's ELOOP) */
 #define LOCK_TRIES 20  /* retries when the sidecar was removed under us */
 #define LOCK_TAG "sgld-dist pid "
+
+/* Open file description locks: owned by the open file, not the process, so that no other
+ * close() of the sidecar in this process drops them (a POSIX F_SETLK lock is dropped by any
+ * close of the file), and a second open in the same process conflicts too.  Kernels before
+ * 3.15 only have F_SETLK (EINVAL), which is used then. */
+#ifndef F_OFD_SETLK
+#define F_OFD_SETLK F_SETLK
+#define F_OFD_GETLK F_GETLK
+#endif
+
+static int set_lock(int fd)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int rc = fcntl(fd, F_OFD_SETLK, &fl);
+    if (rc != 0 && errno == EINVAL) rc = fcntl(fd, F_SETLK, &fl);
+    return rc;
+}
 
 typedef struct file_key {
     int exists;           /* dev, ino are the file's; else its directory's, with name */
@@ -130,7 +147,7 @@ static void holder(int fd, char *buf, size_t size)
         return;
     }
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-    if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid > 0)
+    if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid > 0) /* OFD: l_pid is -1 */
         snprintf(buf, size, "process %ld", (long)fl.l_pid);
     else
         snprintf(buf, size, "another process");
@@ -162,8 +179,7 @@ sgld_status sgld_fileguard_lock(const char *option, const char *path, sgld_file_
             return sgld_error_set(errno == ELOOP ? SGLD_ERR_EXISTS : SGLD_ERR_USAGE,
                                   "%s %s: cannot create its lock file %s: %s", option, path,
                                   lock->path, errno == ELOOP ? "it is a symbolic link" : strerror(errno));
-        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-        if (fcntl(fd, F_SETLK, &fl) != 0) {
+        if (set_lock(fd) != 0) {
             int err = errno;
             char who[256];
             if (err == EACCES || err == EAGAIN) holder(fd, who, sizeof who);
