@@ -24,7 +24,8 @@
  *              prepare; ksgld's shares of the K-FAC factors), shard 0's first
  *     end - 4  u32      CRC-32 (IEEE 802.3, zlib's crc32) of every byte before it
  *
- * Writing is atomic: FILE.tmp is written and fsync'd, the current FILE is hard-linked to
+ * Writing is atomic: FILE.tmp is created anew (a stale one, or a symbolic link of that name, is
+ * removed first, never written through) and fsync'd, the current FILE is hard-linked to
  * FILE.prev (the previous generation), FILE.tmp is renamed over FILE and the directory is
  * fsync'd.  At every moment FILE is a complete checkpoint (the old or the new one). */
 #ifndef SGLD_CHECKPOINT_H
@@ -84,6 +85,20 @@ sgld_status sgld_checkpoint_match(const char *path, const sgld_checkpoint *ck, c
 /* The `steps` value in ck's configuration text (the run length it was saved for), or -1
  * when absent or not a positive integer.  Not collective. */
 int64_t sgld_checkpoint_steps(const sgld_checkpoint *ck);
+
+/* 1 when the first bytes of path are a checkpoint's magic, or a prefix of it (a save cut short
+ * leaves FILE.tmp with any length); 0 otherwise or when it cannot be read.  Not collective. */
+int sgld_checkpoint_sniff(const char *path);
+
+/* The first key whose value differs between two configuration texts a and b (made by
+ * sgld_checkpoint_config), keys of a first, then keys only b has.  Returns 0 when they agree,
+ * else 1 with the key and both values in d (NUL-terminated, cut to fit; "(absent)" for a key
+ * one text lacks).  Not collective. */
+typedef struct sgld_checkpoint_diff {
+    char key[64];
+    char a[300], b[300];
+} sgld_checkpoint_diff;
+int sgld_checkpoint_compare(const char *a, const char *b, sgld_checkpoint_diff *d);
 
 /* Frees what ck owns and zeroes it.  NULL-safe. */
 void sgld_checkpoint_free(sgld_checkpoint *ck);

@@ -118,7 +118,12 @@ int64_t sgld_run_suggest_thin(double file_bytes, int64_t thin);
  * the output keeps every draw up to the last flush.  A run stopped by a signal returns
  * SGLD_OK with rep->incomplete set.  With --resume a missing, truncated, corrupted or foreign
  * checkpoint is an input error (SGLD_ERR_IO, SGLD_ERR_PARSE, SGLD_ERR_USAGE) found before
- * anything is written.  With cfg->dry_run it loads and checks everything, fills rep->plan
+ * anything is written.  No file written may be a file read (compared by identity, fileguard.h;
+ * SGLD_ERR_USAGE); a fresh run creates --checkpoint, FILE.prev and FILE.tmp only where none
+ * is, unless --force (SGLD_ERR_EXISTS); a resumed run's sample file must have the checkpoint's
+ * chain-defining configuration; rank 0 holds the locks of --output and --checkpoint from
+ * before they are touched to the return (a second writer gets SGLD_ERR_EXISTS naming the
+ * holder).  With cfg->dry_run it loads and checks everything, fills rep->plan
  * and returns without writing.  Installs handlers for SIGTERM, SIGINT and SIGUSR1 while
  * sampling (the previous ones are restored). */
 sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws,

@@ -173,7 +173,11 @@ sgld_status sgld_checkpoint_save(const char *path, const sgld_checkpoint *ck)
     unsigned char trailer[4];
     put32(trailer, crc);
 
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    /* A stale FILE.tmp (a save cut short) is removed, not truncated: should it be a link, the
+     * file it points to is not written. */
+    if (unlink(tmp) != 0 && errno != ENOENT)
+        return sgld_error_set(SGLD_ERR_WRITE, "checkpoint %s: cannot remove %s: %s", path, tmp, strerror(errno));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
     SGLD_CHECK(fd >= 0, SGLD_ERR_WRITE, "checkpoint %s: cannot create %s: %s", path, tmp, strerror(errno));
     int rc = write_all(fd, h, HEADER_BYTES);
     if (rc == 0) rc = write_all(fd, ck->config, config_len);
@@ -398,6 +402,37 @@ int64_t sgld_checkpoint_steps(const sgld_checkpoint *ck)
     char *end;
     long long x = strtoll(buf, &end, 10);
     return *end || x < 1 ? -1 : (int64_t)x;
+}
+
+int sgld_checkpoint_sniff(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    char head[8];
+    ssize_t n = read(fd, head, sizeof head);
+    close(fd);
+    return n >= 0 && memcmp(head, MAGIC, (size_t)n) == 0;
+}
+
+static void copy_value(char *dst, size_t size, const char *v, size_t len)
+{
+    if (!v) v = "(absent)", len = 8;
+    if (len >= size) len = size - 1;
+    memcpy(dst, v, len);
+    dst[len] = '\0';
+}
+
+int sgld_checkpoint_compare(const char *a, const char *b, sgld_checkpoint_diff *d)
+{
+    const char *key;
+    size_t klen, va_len = 0, vb_len = 0;
+    if (!first_difference(a, b, b, &key, &klen) && !first_difference(b, a, b, &key, &klen)) return 0;
+    const char *va = lookup(a, key, klen, &va_len);
+    const char *vb = lookup(b, key, klen, &vb_len);
+    copy_value(d->key, sizeof d->key, key, klen);
+    copy_value(d->a, sizeof d->a, va, va_len);
+    copy_value(d->b, sizeof d->b, vb, vb_len);
+    return 1;
 }
 
 void sgld_checkpoint_free(sgld_checkpoint *ck)

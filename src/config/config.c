@@ -238,9 +238,11 @@ static const option_spec options[] = {
      G_SAMPLER, FOR_SAMPLER("psmile"), "psmile: decay of the running gradient-noise moments"},
     /* output */
     {"output", 0, T_STRING, FIELD(output, char *), "", "FILE", "", NOCHECK, G_OUTPUT, ANY,
-     "HDF5 file for the retained draws (none: no sample file)"},
+     "HDF5 file for the retained draws (none: no sample file); a second run on it is refused "
+     "while FILE.lock is held"},
     {"force", 0, T_BOOL, FIELD(force, int), "off", "", "", NOCHECK, G_OUTPUT, ANY,
-     "overwrite an existing --output file"},
+     "replace an existing --output or --checkpoint (FILE, FILE.prev, FILE.tmp); never a file "
+     "the run reads (--data, --test-data, --config: compared by device and inode)"},
     {"quiet", 0, T_BOOL, FIELD(quiet, int), "off", "", "", NOCHECK, G_OUTPUT, ANY,
      "print nothing but errors"},
     {"progress", 0, T_BOOL, FIELD(progress, int), "off", "", "", NOCHECK, G_OUTPUT, ANY,

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,12 +52,27 @@ static sgld_status csv_open(csv_file *c, const char *path)
     return SGLD_OK;
 }
 
-/* Reads the next line without its line end into c->line; *got = 0 at end of file. */
+/* The 1-based column of byte pos of line (commas outside quotes before it, plus one). */
+static int column_at(const char *line, size_t pos)
+{
+    int col = 1, quoted = 0;
+    for (size_t i = 0; i < pos; i++) {
+        if (line[i] == '"') quoted = !quoted;
+        else if (line[i] == ',' && !quoted) col++;
+    }
+    return col;
+}
+
+/* Reads the next line without its line end into c->line; *got = 0 at end of file.  Bytes are
+ * counted as they are read (not found with strlen), so a NUL byte cannot hide the rest of a
+ * line, nor join it to the next one: it is refused, naming its line and column. */
 static sgld_status read_line(csv_file *c, int *got)
 {
-    size_t len = 0;
+    size_t len = 0, nul = SIZE_MAX;
     *got = 0;
     for (;;) {
+        int ch = getc_unlocked(c->f);
+        if (ch == EOF) break;
         if (c->cap - len < 2) {
             size_t cap = c->cap ? 2 * c->cap : 256;
             char *p = sgld_realloc(c->line, cap);
@@ -65,12 +81,14 @@ static sgld_status read_line(csv_file *c, int *got)
             c->line = p;
             c->cap = cap;
         }
-        if (!fgets(c->line + len, (int)(c->cap - len), c->f)) break;
-        len += strlen(c->line + len);
-        if (len > 0 && c->line[len - 1] == '\n') break;
+        if (ch == '\0' && nul == SIZE_MAX) nul = len;
+        c->line[len++] = (char)ch;
+        if (ch == '\n') break;
     }
     SGLD_CHECK(!ferror(c->f), SGLD_ERR_IO, "%s: cannot read: %s", c->path, strerror(errno));
     if (len == 0) return SGLD_OK;
+    SGLD_CHECK(nul == SIZE_MAX, SGLD_ERR_PARSE, "%s:%lld: column %d: a NUL byte (a binary file, or a broken "
+               "export?)", c->path, c->line_no + 1, column_at(c->line, nul));
     while (len > 0 && (c->line[len - 1] == '\n' || c->line[len - 1] == '\r')) len--;
     c->line[len] = '\0';
     c->line_no++;

@@ -12,6 +12,7 @@
  *
  * Exit status: 0 success, 2 bad input or usage (one line on stderr), 1 runtime failure. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <hdf5.h>
 #include <math.h>
@@ -26,6 +27,7 @@
 #include "sgld/config.h"
 #include "sgld/data.h"
 #include "sgld/ensemble.h"
+#include "sgld/fileguard.h"
 #include "sgld/model.h"
 #include "sgld/net.h"
 #include "sgld/samples.h"
@@ -36,7 +38,7 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_BAD_INPUT = 2 };
 
 typedef struct popts {
     const char *file, *data, *ood, *draws, *per_example, *hist;
-    int json, timing;
+    int json, timing, force;
     long long batch, block, mc_dropout, seed;
 } popts;
 
@@ -46,7 +48,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: sgld-ess predict FILE --data TEST [--ood OTHER] [--draws I|A:B[:S]] [--json]\n"
-"                        [--per-example OUT.h5] [--hist OUT.csv] [--mc-dropout K [--seed S]]\n"
+"                        [--per-example OUT.h5] [--hist OUT.csv] [--force]\n"
+"                        [--mc-dropout K [--seed S]]\n"
 "\n"
 "Rebuilds the model of a sample file written by sgld-dist (its `config` attribute: model,\n"
 "--task, --net; and data facts), standardizes TEST with the stored training statistics, and\n"
@@ -75,9 +78,12 @@ static void usage(FILE *f)
 "                      slice A:B[:S] (:100 = the first 100, -100: = the last 100, ::10 =\n"
 "                      every 10th)\n"
 "  --json              one JSON object (with the reliability bins and histograms)\n"
-"  --per-example OUT   per-example scores to HDF5 (/data/..., /ood/...), replacing OUT\n"
+"  --per-example OUT   per-example scores to HDF5 (/data/..., /ood/...)\n"
 "  --hist OUT.csv      max-probability histograms (%d bins) of TEST and OTHER, ensemble and\n"
 "                      last draw\n"
+"  --force             replace an existing --per-example or --hist file (without it they are\n"
+"                      created only when absent); never one that is FILE, TEST or OTHER (the\n"
+"                      same file by device and inode, whatever the name or link)\n"
 "  --mc-dropout K      MC dropout: evaluate every draw K times (1..%d) with fresh masks of\n"
 "                      the net's dropout layers (dropP in --net; an error without them),\n"
 "                      every (draw, mask) one ensemble member in every metric; the last\n"
@@ -93,7 +99,8 @@ static void usage(FILE *f)
 "\n"
 "exit status: 0 success, 2 bad input or usage (test data that do not fit the model, a file\n"
 "without the model attributes, an empty draw selection, --mc-dropout on a model without\n"
-"dropout layers, a bad option), 1 runtime failure.\n",
+"dropout layers, an output that exists without --force or is an input, a bad option),\n"
+"1 runtime failure.\n",
             HIST_BINS, SGLD_NET_MC_MASKS);
 }
 
@@ -146,7 +153,7 @@ static int parse_args(int argc, char **argv, popts *o)
         {"batch", required_argument, 0, 'b'},       {"block", required_argument, 0, 'B'},
         {"timing", no_argument, 0, 'T'},            {"help", no_argument, 0, 'h'},
         {"mc-dropout", required_argument, 0, 'M'},  {"seed", required_argument, 0, 'S'},
-        {0, 0, 0, 0}};
+        {"force", no_argument, 0, 'F'},             {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->draws = "all";
     o->batch = 500;
@@ -183,6 +190,7 @@ static int parse_args(int argc, char **argv, popts *o)
                 return bad("--seed: '%s' is not an integer in [0, 4294967295]", optarg);
             break;
         case 'T': o->timing = 1; break;
+        case 'F': o->force = 1; break;
         case 'h':
             if (rank == 0) usage(stdout);
             return EXIT_OK;
@@ -197,6 +205,40 @@ static int parse_args(int argc, char **argv, popts *o)
     int st = check_output_dir("--per-example", o->per_example);
     if (st < 0) st = check_output_dir("--hist", o->hist);
     return st;
+}
+
+/* The outputs (--per-example, --hist) are neither an input (FILE, --data, --ood) nor each
+ * other, by identity, and exist only with --force.  Rank 0 (the one that writes them); returns
+ * -1 when they may be written, else the exit status. */
+static int check_outputs(const popts *o)
+{
+    const sgld_file_use uses[] = {
+        {"--per-example", o->per_example, o->per_example, 1},
+        {"--hist", o->hist, o->hist, 1},
+        {"FILE", o->file, o->file, 0},
+        {"--data", o->data, strncmp(o->data, "synthetic:", 10) ? o->data : NULL, 0},
+        {"--ood", o->ood, o->ood && strncmp(o->ood, "synthetic:", 10) ? o->ood : NULL, 0},
+    };
+    if (sgld_fileguard_check(uses, 5) != SGLD_OK) return bad("%s", sgld_error_message());
+    for (int k = 0; k < 2; k++)
+        if (!o->force && uses[k].path && sgld_fileguard_exists(uses[k].path))
+            return bad("%s %s: file exists (use --force to overwrite)", uses[k].option, uses[k].path);
+    return -1;
+}
+
+/* Opens an output for writing: created only when absent unless --force (check_outputs found it
+ * absent; O_EXCL keeps a file made since then). */
+static FILE *create_text(const popts *o, const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | (o->force ? O_TRUNC : O_EXCL), 0666);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (fd >= 0 && !f) close(fd);
+    return f;
+}
+
+static hid_t create_h5(const popts *o, const char *path)
+{
+    return H5Fcreate(path, o->force ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
 }
 
 /* Parses --draws into the ascending draw indices of [0, n); *n_sel = 0 when empty.  Returns 0
@@ -658,7 +700,7 @@ static int run_predict(const popts *o, MPI_Comm comm)
             row_reg("last draw (chain 0)", &rl);
         }
         if (o->per_example) {
-            hid_t f = H5Fcreate(o->per_example, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+            hid_t f = create_h5(o, o->per_example);
             hid_t g = f >= 0 ? H5Gcreate2(f, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
             int rc_w = g >= 0 ? 0 : -1;
             int64_t n = ds[0]->n_local;
@@ -724,7 +766,7 @@ static int run_predict(const popts *o, MPI_Comm comm)
         sgld_ens_histogram(cx[0].last_mp, ds[0]->n_local, HIST_BINS, 0, 1, hist[2]);
         sgld_ens_histogram(cx[1].last_mp, ds[1]->n_local, HIST_BINS, 0, 1, hist[3]);
         if (o->hist) {
-            FILE *h = fopen(o->hist, "w");
+            FILE *h = create_text(o, o->hist);
             if (!h) {
                 fprintf(stderr, "sgld-ess: %s: cannot write the histogram CSV\n", o->hist);
                 status = EXIT_RUNTIME;
@@ -828,7 +870,7 @@ static int run_predict(const popts *o, MPI_Comm comm)
     }
     fflush(out);
     if (o->per_example) {
-        hid_t f = H5Fcreate(o->per_example, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t f = create_h5(o, o->per_example);
         int rc_w = f >= 0 ? 0 : -1;
         const char *gn[2] = {"data", "ood"};
         for (int s = 0; rc_w == 0 && s < n_sets; s++) {
@@ -888,6 +930,9 @@ int sgld_ess_predict(int argc, char **argv, MPI_Comm comm)
     MPI_Comm_size(comm, &size);
     popts o;
     int status = parse_args(argc, argv, &o);
+    if (status >= 0) return status;
+    status = rank == 0 ? check_outputs(&o) : -1;
+    MPI_Bcast(&status, 1, MPI_INT, 0, comm);
     if (status >= 0) return status;
     return run_predict(&o, comm);
 }

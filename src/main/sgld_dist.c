@@ -1,10 +1,11 @@
 /* sgld_dist.c - the sgld-dist program: parse, run, report.
  *
  * Exit status: 0 success; 2 bad input or usage (the message names the file, field and value;
- * also a missing, truncated, corrupted or foreign --resume checkpoint); 1 any other failure
- * (divergence, MPI, HDF5, memory); 3 incomplete: stopped by SIGTERM, SIGINT or SIGUSR1 after
- * flushing the draws and saving --checkpoint, to be continued with --resume.  Only rank 0
- * prints. */
+ * also a missing, truncated, corrupted or foreign --resume checkpoint, an output that is an
+ * input or another run's, and an --output or --checkpoint in use by a running run); 1 any
+ * other failure (divergence, MPI, HDF5, memory); 3 incomplete: stopped by SIGTERM, SIGINT or
+ * SIGUSR1 after flushing the draws and saving --checkpoint, to be continued with --resume.
+ * Only rank 0 prints. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>

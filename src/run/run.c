@@ -16,6 +16,7 @@
 #include "sgld/checkpoint.h"
 #include "sgld/data.h"
 #include "sgld/ensemble.h"
+#include "sgld/fileguard.h"
 #include "sgld/grid.h"
 #include "sgld/rng.h"
 #include "sgld/sampler.h"
@@ -97,6 +98,8 @@ typedef struct run {
     int64_t n_kept;
     size_t kept_width;       /* leading parameters of each kept draw: n_params, or only the
                               * summary's --max-rows when all would pass the in-memory cap */
+    sgld_file_lock out_lock, ck_lock; /* rank 0: held from before the files are touched to
+                                        * the end of the run (fileguard.h) */
 } run;
 
 static sgld_status lookup(const sgld_config *cfg, const sgld_model_type **mt,
@@ -887,9 +890,78 @@ static void run_free(run *r)
 static sgld_status check_options(const sgld_config *cfg)
 {
     SGLD_CHECK(!cfg->resume || cfg->checkpoint[0], SGLD_ERR_USAGE, "--resume needs --checkpoint FILE");
-    SGLD_CHECK(!cfg->checkpoint[0] || !cfg->output[0] || strcmp(cfg->checkpoint, cfg->output) != 0,
-               SGLD_ERR_USAGE, "--checkpoint and --output are the same file '%s'", cfg->output);
     return SGLD_OK;
+}
+
+/* No file the run writes (the sample file, the checkpoint, its .prev and .tmp, their lock
+ * files) may be a file it reads (--data, --test-data, --config) or another one it writes,
+ * compared by identity (fileguard.h), so that neither --force nor a second spelling of a name
+ * lets an output replace an input.  Rank 0; touches nothing. */
+static sgld_status check_files(const sgld_config *cfg)
+{
+    char prev[SGLD_PATH_MAX + 8], tmp[SGLD_PATH_MAX + 8], out_lock[SGLD_PATH_MAX + 8],
+        ck_lock[SGLD_PATH_MAX + 8];
+    const char *ck = cfg->checkpoint[0] ? cfg->checkpoint : NULL, *out = cfg->output[0] ? cfg->output : NULL;
+    snprintf(prev, sizeof prev, "%s.prev", cfg->checkpoint);
+    snprintf(tmp, sizeof tmp, "%s.tmp", cfg->checkpoint);
+    snprintf(out_lock, sizeof out_lock, "%s.lock", cfg->output);
+    snprintf(ck_lock, sizeof ck_lock, "%s.lock", cfg->checkpoint);
+    const int synthetic = strncmp(cfg->data, "synthetic:", 10) == 0;
+    const sgld_file_use uses[] = {
+        {"--output", cfg->output, out, 1},
+        {"--checkpoint", cfg->checkpoint, ck, 1},
+        {"--checkpoint", cfg->checkpoint, ck ? prev : NULL, 1},
+        {"--checkpoint", cfg->checkpoint, ck ? tmp : NULL, 1},
+        {"--output", cfg->output, out ? out_lock : NULL, 1},
+        {"--checkpoint", cfg->checkpoint, ck ? ck_lock : NULL, 1},
+        {"--data", cfg->data, synthetic ? NULL : cfg->data, 0},
+        {"--test-data", cfg->test_data, cfg->test_data, 0},
+        {"--config", cfg->config_path, cfg->config_path, 0},
+    };
+    return sgld_fileguard_check(uses, (int)(sizeof uses / sizeof uses[0]));
+}
+
+/* A fresh run creates --checkpoint FILE, FILE.prev and FILE.tmp only where none is (--force
+ * replaces them: a checkpoint left by another run is not silently lost); a resumed run replaces
+ * FILE.prev and FILE.tmp only when they are checkpoints (an earlier generation, a save cut
+ * short).  Rank 0, under the checkpoint's lock. */
+static sgld_status check_checkpoint_files(const sgld_config *cfg)
+{
+    if (!cfg->checkpoint[0] || cfg->force) return SGLD_OK;
+    char names[3][SGLD_PATH_MAX + 8];
+    snprintf(names[0], sizeof names[0], "%s", cfg->checkpoint);
+    snprintf(names[1], sizeof names[1], "%s.prev", cfg->checkpoint);
+    snprintf(names[2], sizeof names[2], "%s.tmp", cfg->checkpoint);
+    for (int k = cfg->resume ? 1 : 0; k < 3; k++) {
+        if (!sgld_fileguard_exists(names[k])) continue;
+        if (!cfg->resume && k == 0)
+            return sgld_error_set(SGLD_ERR_EXISTS, "--checkpoint %s: file exists (use --force to replace "
+                                  "it, or --resume to continue from it)", cfg->checkpoint);
+        if (!cfg->resume)
+            return sgld_error_set(SGLD_ERR_EXISTS, "--checkpoint %s: %s exists (use --force to replace it)",
+                                  cfg->checkpoint, names[k]);
+        if (!sgld_checkpoint_sniff(names[k]))
+            return sgld_error_set(SGLD_ERR_EXISTS, "--checkpoint %s: %s exists and is not a checkpoint "
+                                  "(use --force to replace it)", cfg->checkpoint, names[k]);
+    }
+    return SGLD_OK;
+}
+
+/* Rank 0 takes the locks of the sample file and of the checkpoint (a second run on either fails
+ * here, before anything is written) and checks the checkpoint's names.  On failure no lock is
+ * held and no lock file is left. */
+static sgld_status claim_files(run *r)
+{
+    const sgld_config *cfg = r->cfg;
+    sgld_status st = SGLD_OK;
+    if (cfg->output[0]) st = sgld_fileguard_lock("--output", cfg->output, &r->out_lock);
+    if (st == SGLD_OK && cfg->checkpoint[0]) st = sgld_fileguard_lock("--checkpoint", cfg->checkpoint, &r->ck_lock);
+    if (st == SGLD_OK) st = check_checkpoint_files(cfg);
+    if (st != SGLD_OK) {
+        sgld_fileguard_unlock(&r->ck_lock);
+        sgld_fileguard_unlock(&r->out_lock);
+    }
+    return st;
 }
 
 /* --checkpoint's directory must be writable before any work starts (bad input, exit 2); a
@@ -945,10 +1017,45 @@ static void warn_large_output(const run *r, int64_t n_draws)
     fflush(stderr);
 }
 
+/* The sample file of a resumed run must hold the draws of this run's chains: the chain-defining
+ * keys of its `config` attribute (the run that created it) must be the checkpoint's, which
+ * this run's already matched.  Rank 0, before the file is opened for writing; a file that does
+ * not open is left to sgld_samples_reopen to report. */
+static sgld_status check_output_config(const run *r)
+{
+    const sgld_config *cfg = r->cfg;
+    sgld_samples_reader *rd = NULL;
+    if (sgld_samples_open(cfg->output, &rd) != SGLD_OK) {
+        sgld_error_clear();
+        return SGLD_OK;
+    }
+    char *ini = NULL, *text = NULL, label[SGLD_PATH_MAX + 16];
+    sgld_config file_cfg;
+    sgld_checkpoint_diff d;
+    sgld_status st = SGLD_OK;
+    snprintf(label, sizeof label, "%s:config", cfg->output);
+    if (sgld_samples_read_attr_string(rd, "", "config", &ini) != SGLD_OK)
+        st = sgld_error_set(SGLD_ERR_PARSE, "--output %s: no 'config' attribute, so not the sample file of "
+                            "checkpoint %s (left unchanged)", cfg->output, cfg->checkpoint);
+    else if (sgld_config_parse_text(&file_cfg, ini, label) != SGLD_OK)
+        st = sgld_error_set(SGLD_ERR_PARSE, "%s (so it cannot be checked against checkpoint %s; left unchanged)",
+                            sgld_error_message(), cfg->checkpoint);
+    else if ((st = sgld_checkpoint_config(&file_cfg, &text)) == SGLD_OK &&
+             sgld_checkpoint_compare(text, r->ck_config, &d))
+        st = sgld_error_set(SGLD_ERR_USAGE, "--output %s: %s = %s in its config attribute but %s in checkpoint "
+                            "%s: the sample file of another run (left unchanged)", cfg->output, d.key, d.a, d.b,
+                            cfg->checkpoint);
+    sgld_free(text);
+    sgld_free(ini);
+    sgld_samples_reader_close(&rd);
+    return st;
+}
+
 /* Opens the existing sample file of a resumed run and cuts it back to the checkpoint's draws.
- * Collective.  A file with fewer draws is not this run's. */
+ * Collective.  A file of another run's chains, or with fewer draws, is not this run's. */
 static sgld_status reopen_output(run *r, int64_t draws)
 {
+    SGLD_TRY(sgld_status_agree(r->grid->comm, r->grid->rank == 0 ? check_output_config(r) : SGLD_OK));
     sgld_var_spec vars[SGLD_MODEL_MAX_VARS + 2 + SGLD_SAMPLER_MAX_STATS];
     memset(vars, 0, sizeof vars);
     int n = output_vars(r, vars);
@@ -1004,7 +1111,7 @@ static void reduce_events(const run *r, sgld_run_report *rep)
 sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld_run_report *rep)
 {
     memset(rep, 0, sizeof *rep);
-    run r = {.cfg = cfg};
+    run r = {.cfg = cfg, .out_lock = {.fd = -1}, .ck_lock = {.fd = -1}};
     const sgld_model_type *mt;
     sgld_status st;
     int64_t t_first = 0, draws_first = 0;
@@ -1014,6 +1121,8 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     SGLD_TRY(lookup(cfg, &mt, &r.sampler));
     SGLD_TRY(check_draws(cfg, r.sampler));
     SGLD_TRY(sgld_grid_create(comm, cfg->chains, &r.grid));
+    st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? check_files(cfg) : SGLD_OK);
+    if (st != SGLD_OK) goto done;
     r.writer = r.grid->shard == 0;
     r.rng = (sgld_rng){cfg->seed, (uint32_t)r.grid->chain};
     r.n_draws_done = 0;
@@ -1078,6 +1187,8 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     rep->draws_width = r.kept_width;
     st = sgld_status_agree(r.grid->comm, allocate(&r, keep_draws));
     if (st != SGLD_OK) goto done;
+    st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? claim_files(&r) : SGLD_OK);
+    if (st != SGLD_OK) goto done;
     if (cfg->resume) {
         /* The checkpoint is checked before the sample file is touched. */
         SGLD_TRY_GOTO(restore(&r, 1, &t_first, &draws_first), st, done);
@@ -1125,6 +1236,10 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     }
 done:
     run_free(&r);
+    /* After the sample file is closed and the last checkpoint saved (or a failed run's file
+     * discarded). */
+    sgld_fileguard_unlock(&r.ck_lock);
+    sgld_fileguard_unlock(&r.out_lock);
     return st;
 }
 

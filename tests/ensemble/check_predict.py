@@ -149,7 +149,7 @@ args = [ESS, "predict", smx, "--data", path("test.h5"), "--ood", path("ood.h5"),
         "--per-example", path("ex.h5"), "--hist", path("hist.csv")]
 r1 = run(args)
 check(r1.returncode == 0, f"predict softmax: {r1.stderr.strip()}")
-r2 = run(args, ranks=2)
+r2 = run(args + ["--force"], ranks=2)  # the same outputs again: replacing them needs --force
 check(r2.returncode == 0, f"predict softmax at 2 ranks: {r2.stderr.strip()}")
 j = json.loads(r1.stdout)
 j2 = json.loads(r2.stdout)

@@ -8,7 +8,8 @@ sample file (sgld-ess) or checkpoint (--resume), and every case must
   - leave the working directory as it was: no new file (output, checkpoint .tmp, ...) and
     no existing file modified.
 
-Cases run under mpiexec (2 ranks unless the case says otherwise).  One table, one runner:
+Cases run under mpiexec (2 ranks unless the case says otherwise); a case may name a set-up
+function, called with its directory before the snapshot (e.g. to make a hard link).  One table, one runner:
 tests/main/test_cli.py keeps only the good-run, --help and 64-rank checks.
 
 usage: bad_inputs.py BUILD_DIR [NAME_SUBSTRING]
@@ -137,6 +138,29 @@ write("ck_crc", good_ck[:120] + bytes([good_ck[120] ^ 0x5A]) + good_ck[121:], "w
 write("ck_magic", b"NOTACKPT" + good_ck[8:], "wb")
 write("ck_empty", b"", "wb")
 
+# Outputs that would replace inputs, files of other runs, a NUL byte in a CSV.
+write("good.ini", "steps = 50\nburnin = 10\n")
+write("test.csv", header + good_rows)
+os.symlink("test.csv", "test_link.csv")
+write("data.prev", header + good_rows)
+write("lone.prev", "not a checkpoint\n")
+write("ck2", good_ck, "wb")
+write("ck2.tmp", "not a checkpoint either\n")
+write("foreign.h5.lock", "someone's notes\n")
+write("nul.csv", header + "".join(rows[:2]) + "0.5,1.0\0,2.0,1\n" + "".join(rows[2:]), "w")
+p = subprocess.run([MPIEXEC, "-n", "2", DIST] + CK_RUN[:-4] +
+                   ["--seed", "7", "--output", "other_run.h5", "--quiet"],
+                   capture_output=True, text=True, timeout=TIMEOUT, env=ENV, stdin=subprocess.DEVNULL)
+if p.returncode != 0:
+    print(f"FAIL - setup: the run of another seed failed: {p.stderr[-400:]}")
+    sys.exit(1)
+
+
+def hard_link(src, dst):
+    """A case's set-up (run in its directory): dst becomes another name of src (copytree would
+    copy a hard link as a separate file)."""
+    return lambda cwd: os.link(os.path.join(cwd, src), os.path.join(cwd, dst))
+
 
 def resume(ck, *more):
     """--resume of the good run with checkpoint ck and changed options."""
@@ -159,7 +183,7 @@ write("na.csv", header + "".join(rows[:4]) + "0.5,NA,1.0,1\n" + "".join(rows[4:]
 write("friction.ini", "sampler = psgld\nfriction = 0.3\n")
 
 
-# ---- the table: (name, program, args, pattern for the one stderr line, ranks) -------------------
+# ---- the table: (name, program, args, pattern for the one stderr line, ranks, set-up) -----------
 S = ["--steps", "50", "--burnin", "10"]       # short runs for cases that would otherwise run
 CASES = [
     # command line
@@ -336,6 +360,51 @@ CASES = [
      r"checkpoint ck: taken at step 200, past --steps 150: resume with --steps 200 or more"),
     ("checkpoint of another seed says how to start afresh", "dist", resume("ck", "--seed", "7"),
      r"checkpoint ck: seed = 1 in the checkpoint but 7 now: .*start afresh: without --resume"),
+    # an output never replaces an input (same device and inode, whatever the spelling), a file
+    # of another run is not replaced without --force, a second writer is refused; a NUL in a CSV
+    ("output and checkpoint spelled differently", "dist", ["--output", "./same.h5", "--checkpoint", "same.h5"] + S,
+     r"^sgld-dist: --output \./same\.h5 and --checkpoint same\.h5 are the same file: two outputs cannot share one file$"),
+    ("checkpoint onto the data (--force)", "dist", ["--data", "ok.csv", "--model", "logreg", "--checkpoint", "ok.csv",
+     "--force"] + S, r"^sgld-dist: --checkpoint ok\.csv and --data ok\.csv are the same file: an output must not replace an input$"),
+    ("checkpoint onto the config (--force)", "dist", ["--config", "good.ini", "--checkpoint", "./good.ini", "--force"],
+     r"--checkpoint \./good\.ini and --config good\.ini are the same file"),
+    ("checkpoint's previous generation onto the data", "dist", ["--data", "data.prev", "--model", "logreg",
+     "--checkpoint", "data", "--checkpoint-every", "10", "--force"] + S,
+     r"--checkpoint data \(its data\.prev\) and --data data\.prev are the same file"),
+    ("output onto the data through a hard link (--force)", "dist", ["--data", "ok.csv", "--model", "logreg",
+     "--output", "ok_hard.csv", "--force"] + S, r"--output ok_hard\.csv and --data ok\.csv are the same file", 2,
+     hard_link("ok.csv", "ok_hard.csv")),
+    ("output onto the test data through a symlink (--force)", "dist", ["--data", "ok.csv", "--model", "logreg",
+     "--test-data", "test.csv", "--output", "test_link.csv", "--force"] + S,
+     r"--output test_link\.csv and --test-data test\.csv are the same file"),
+    ("output onto the config (--force)", "dist", ["--config", "good.ini", "--output", "good.ini", "--force"],
+     r"--output good\.ini and --config good\.ini are the same file"),
+    ("existing checkpoint on a fresh run", "dist", ["--checkpoint", "ck"] + S,
+     r"^sgld-dist: --checkpoint ck: file exists \(use --force to replace it, or --resume to continue from it\)$"),
+    ("existing checkpoint .prev on a fresh run", "dist", ["--checkpoint", "lone", "--checkpoint-every", "10"] + S,
+     r"^sgld-dist: --checkpoint lone: lone\.prev exists \(use --force to replace it\)$"),
+    ("resume with a .tmp that is not a checkpoint", "dist", resume("ck2"),
+     r"^sgld-dist: --checkpoint ck2: ck2\.tmp exists and is not a checkpoint \(use --force to replace it\)$"),
+    ("resume onto the sample file of another seed", "dist", with_opt(resume("ck"), "--output", "other_run.h5"),
+     r"^sgld-dist: --output other_run\.h5: seed = 7 in its config attribute but 1 in checkpoint ck: the sample "
+     r"file of another run \(left unchanged\)$"),
+    ("resume onto a file without a config attribute", "dist", with_opt(resume("ck"), "--output", "ess_ok.h5"),
+     r"--output ess_ok\.h5: no 'config' attribute, so not the sample file of checkpoint ck"),
+    ("lock file of another program", "dist", ["--output", "foreign.h5"] + S,
+     r"--output foreign\.h5: foreign\.h5\.lock exists and is not a lock file of sgld-dist"),
+    ("NUL byte in a CSV field", "dist", ["--data", "nul.csv", "--model", "logreg"] + S,
+     r"^sgld-dist: nul\.csv:4: column 2: a NUL byte"),
+    ("ess predict: --hist onto the sample file", "ess", ["predict", "ck_run.h5", "--data", "synthetic:linreg",
+     "--hist", "ck_run.h5"], r"^sgld-ess: --hist ck_run\.h5 and FILE ck_run\.h5 are the same file: an output must not replace an input$"),
+    ("ess predict: --per-example onto the test data (--force)", "ess", ["predict", "ck_run.h5", "--data", "ok.csv",
+     "--per-example", "./ok.csv", "--force"], r"--per-example \./ok\.csv and --data ok\.csv are the same file"),
+    ("ess predict: --hist onto the OOD data through a hard link", "ess", ["predict", "ck_run.h5", "--data", "ok.csv",
+     "--ood", "test.csv", "--hist", "test_hard.csv", "--force"], r"--hist test_hard\.csv and --ood test\.csv are the same file",
+     2, hard_link("test.csv", "test_hard.csv")),
+    ("ess predict: --per-example and --hist one file", "ess", ["predict", "ck_run.h5", "--data", "synthetic:linreg",
+     "--per-example", "new.out", "--hist", "./new.out"], r"--per-example new\.out and --hist \./new\.out are the same file: two outputs"),
+    ("ess predict: existing --per-example without --force", "ess", ["predict", "ck_run.h5", "--data",
+     "synthetic:linreg", "--per-example", "exists.h5"], r"^sgld-ess: --per-example exists\.h5: file exists \(use --force to overwrite\)$"),
 ]
 
 
@@ -364,6 +433,8 @@ def run_case(index, case):
         args = args + ["--output", "out.h5"]
     cwd = os.path.join(tmp, f"case{index:03d}")
     shutil.copytree(FIXTURES, cwd, symlinks=True)
+    if len(case) > 5:  # the case's own set-up of its directory, before the snapshot
+        case[5](cwd)
     before = snapshot(cwd)
     cmd = [MPIEXEC, "-n", str(ranks), DIST if prog == "dist" else ESS] + args
     problems = []
