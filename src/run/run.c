@@ -1071,7 +1071,7 @@ static sgld_status reopen_output(run *r, int64_t draws)
 }
 
 /* A resumed run that is already complete: checks on rank 0, read-only, that the sample file
- * is this checkpoint's (at least its draws, as reopen_output checks) without opening it for
+ * is this checkpoint's (its config and at least its draws, as reopen_output checks) without opening it for
  * writing, which would touch a finished file.  Collective (the status is agreed). */
 static sgld_status check_complete_output(run *r, int64_t draws)
 {
@@ -1080,7 +1080,8 @@ static sgld_status check_complete_output(run *r, int64_t draws)
         sgld_samples_reader *rd = NULL;
         int n_dims = 0;
         int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2] = {0};
-        st = sgld_samples_open(r->cfg->output, &rd);
+        st = check_output_config(r);
+        if (st == SGLD_OK) st = sgld_samples_open(r->cfg->output, &rd);
         if (st == SGLD_OK) st = sgld_samples_shape(rd, "sample_stats", "lp", &n_dims, dims);
         if (st == SGLD_OK && (dims[0] != r->grid->n_chains || dims[1] < draws))
             st = sgld_error_set(SGLD_ERR_PARSE,
