@@ -141,7 +141,7 @@ static const option_spec options[] = {
      "test_row; `sgld-ess predict FILE --data test-split` scores exactly them)"},
     {"standardize", 0, T_BOOL, FIELD(standardize, int), "off", "", "", NOCHECK, G_MODEL, ANY,
      "standardize every feature column to mean 0 and sd 1"},
-    /* networks (issue 4; grammar in include/sgld/net.h) */
+    /* networks (grammar in include/sgld/net.h) */
     {"net", 0, T_STRING, FIELD(net, char *), "", "SPEC", "", NOCHECK, G_MODEL, FOR_MODEL("mlp|cnn"),
      "mlp/cnn layers, e.g. fc50-fc2 or conv32k5-pool2-conv64k5-pool2-fc1024-fc10 "
      "(none: mlp fc50-fc2, or fc50-fcK with --task classification; cnn that CNN with K outputs)"},
@@ -186,7 +186,7 @@ static const option_spec options[] = {
      NONEMPTY, G_SAMPLER, ANY,
      "a step that makes theta or the log posterior non-finite: abort the run; shrink (undo it "
      "and halve the chain's step size from then on); skip (undo it and go on); never a NaN draw"},
-    /* sampler family (issue 5): one group per sampler */
+    /* sampler family: one group per sampler */
     {"psgld-alpha", 0, T_DOUBLE, FIELD(psgld_alpha, double), "0.99", "a", "", GT_LT(0, 1),
      G_SAMPLER, FOR_SAMPLER("psgld"),
      "psgld: decay of the running mean square V <- a V + (1 - a) g^2"},
@@ -884,7 +884,7 @@ static sgld_status check_owners(const parse_ctx *ctx)
     return SGLD_OK;
 }
 
-/* Options that span two fields or name a choice (sampler options of issue 5, --task). */
+/* Options that span two fields or name a choice (sampler options, --task). */
 static sgld_status check_sampler_options(const parse_ctx *ctx)
 {
     const sgld_config *c = ctx->c;

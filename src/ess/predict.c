@@ -1,5 +1,5 @@
 /* predict.c - `sgld-ess predict`: the posterior predictive of a sample file on test data, with
- * calibration and out-of-distribution scores (issue 8; metrics and their definitions in
+ * calibration and out-of-distribution scores (metrics and their definitions in
  * include/sgld/ensemble.h).
  *
  * The model is rebuilt from the file's root attributes (`config`: the run's INI text, parsed by

@@ -1130,7 +1130,7 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     SGLD_TRY_GOTO(load(&r, mt), st, done);
     st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? check_checkpoint_dir(cfg) : SGLD_OK);
     if (st != SGLD_OK) goto done;
-    /* ksgld (issue 5): a sampler that needs the model's layers checks them and sizes its state. */
+    /* ksgld: a sampler that needs the model's layers checks them and sizes its state. */
     if (r.sampler->prepare)
         SGLD_TRY_GOTO(r.sampler->prepare(&r.model, cfg, r.grid->n_shards, (double)r.train->n_total,
                                          &r.sampler_state, &r.sampler_local), st, done);

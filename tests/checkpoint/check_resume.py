@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""check_resume.py - checkpoint and restart of sgld-dist end to end (issue 6).
+"""check_resume.py - checkpoint and restart of sgld-dist end to end.
 
   check_resume.py BUILD interrupt RANKS CHAINS STEPS [OPTION...]
       A run interrupted by SIGTERM at 5 different steps (three times every rank, twice one

@@ -645,13 +645,13 @@ static void test_help_text(void **state)
         "test-fraction", "standardize", "sampler", "chains", "steps", "burnin", "thin",
         "batch-size", "seed", "step-size", "step-b", "step-gamma", "temperature", "output",
         "force", "quiet", "progress", "flush-every",
-        /* sampler family (issue 5) */
+        /* sampler family */
         "psgld-alpha", "psgld-lambda", "psgld-gamma", "friction", "sghmc-beta", "sghmc-adapt",
         "cycles", "explore", "precondition", "kfac-damping", "kfac-decay", "kfac-every", "smile-integrator", "smile-energy-var", "smile-L", "psmile-alpha",
         "on-divergence",
-        /* neural networks (issue 4) */
+        /* neural networks */
         "net", "input-shape", "save-params", "prior-sd-layers", "task",
-        /* checkpoint and restart, run report (issue 6) */
+        /* checkpoint and restart, run report */
         "resume", "dry-run", "checkpoint", "checkpoint-every", "checkpoint-seconds", "log-view",
         /* the end-of-run summary's length */
         "max-rows"};

@@ -1,4 +1,4 @@
-"""sgld-ess end to end on a sample file written by sgld-dist (issue 3, acceptance 3).
+"""sgld-ess end to end on a sample file written by sgld-dist.
 
 Runs `mpiexec -n 2 sgld-dist --model linreg --data synthetic:linreg3 --chains 2 --steps 3000
 --burnin 500` and summarizes its file with `sgld-ess summary FILE --json`: element names w[0],

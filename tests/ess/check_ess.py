@@ -1,5 +1,5 @@
-"""End-to-end tests of `sgld-ess summary`: sample files written with h5py, every bad input of
-issue 3 with its exit status and message, the three output formats against the reference
+"""End-to-end tests of `sgld-ess summary`: sample files written with h5py, every bad input with
+its exit status and message, the three output formats against the reference
 values of tests/diag/fixtures, and the MPI split (output byte-identical for 1, 2, 4 ranks).
 
 usage: check_ess.py SGLD_ESS MPIEXEC"""

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The bad-input table (issue 7): every case is a bad command line, config file, data file,
+"""The bad-input table: every case is a bad command line, config file, data file,
 sample file (sgld-ess) or checkpoint (--resume), and every case must
 
   - exit with status 2, within TIMEOUT seconds (no rank hangs), without a signal or core dump;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A full disk mid-run (issue 7).  sgld-dist writes its sample file (and, in the second case,
+"""A full disk mid-run.  sgld-dist writes its sample file (and, in the second case,
 its checkpoints) into a location that fills up after some flushes; the run must
 
   - exit with status 1 within TIMEOUT seconds (no hang, no signal, no core dump);

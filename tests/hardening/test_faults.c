@@ -1,4 +1,4 @@
-/* test_faults.c - injected allocation failures (issue 7, "Memory" and "MPI" faults).
+/* test_faults.c - injected allocation failures ("Memory" and "MPI" faults).
  *
  * alloc_walk (1 rank): sgld_alloc_fail_after(n) makes the n-th allocation through the
  * sgld_* wrappers fail.  For n = 1, 2, ... one short run (config parse + sgld_run with data

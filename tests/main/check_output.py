@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A sample file written by sgld-dist, read from the outside: h5py, `ncdump -h`, and xarray
-with both the netcdf4 and h5netcdf engines (issue 2, acceptance 4).
+with both the netcdf4 and h5netcdf engines.
 
 usage: check_output.py BUILD_DIR
 Runs `mpiexec -n 4 sgld-dist --model softmax --data synthetic:softmax --chains 2` (2 chains x

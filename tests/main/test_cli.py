@@ -2,7 +2,7 @@
 """Command-line contract of sgld-dist, under MPI: --help tells the truth (every option of the
 README's list), a good run prints the posterior summary, and 64 ranks complete.
 
-The bad inputs of issue 2 (exit status 2, one stderr line naming the file, field and value, no
+The bad inputs (exit status 2, one stderr line naming the file, field and value, no
 output file left behind) moved to the one bad-input table, tests/hardening/bad_inputs.py.
 
 usage: test_cli.py BUILD_DIR SOURCE_DIR
@@ -81,7 +81,7 @@ check("good run prints the posterior summary", p is not None and "posterior summ
       and re.search(r"^w\[2\]\s", p.stdout, re.M) is not None, p.stdout if p else "")
 check("good run writes the file", os.path.exists(out))
 
-# --log-view: every named event of issue 6, with counts over the 300 steps of 2 chains x 2 shards.
+# --log-view: every named event, with counts over the 300 steps of 2 chains x 2 shards.
 p = run(["--chains", "2", "--steps", "300", "--burnin", "100", "--log-view", "--quiet"], ranks=4)
 table = p.stdout if p else ""
 for ev in ("batch", "gradient", "allreduce", "update", "noise", "sync", "I/O", "checkpoint"):
@@ -107,7 +107,7 @@ check("--save-params fc2: the summary prints fc2 only",
       p is not None and p.returncode == 0 and names and all(n.startswith("fc2_") for n in names)
       and "fc2_w[0,0]" in names and "fc2_b[0]" in names, (p.stdout + p.stderr) if p else "timeout")
 
-# 64 ranks = 8 chains x 8 shards on this small machine (issue 2, acceptance 3).
+# 64 ranks = 8 chains x 8 shards on this small machine.
 out = os.path.join(tmp, "wide.h5")
 cmd = [MPIEXEC, "-n", "64", "--oversubscribe", EXE, "--chains", "8", "--steps", "300", "--burnin", "100",
        "--output", out, "--quiet"]
