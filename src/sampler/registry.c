@@ -1,9 +1,8 @@
 /* registry.c - the table of samplers and the step-size schedule.  Adding a sampler: one file
  * and one line here. */
 #include <math.h>
-#include <stdio.h>
-#include <string.h>
 
+#include "sgld/registry.h"
 #include "sgld/sampler.h"
 
 extern const sgld_sampler_type sgld_sampler_sgd;
@@ -16,7 +15,7 @@ extern const sgld_sampler_type sgld_sampler_ksgld;
 extern const sgld_sampler_type sgld_sampler_smile;
 extern const sgld_sampler_type sgld_sampler_psmile;
 
-static const sgld_sampler_type *const samplers[] = {
+static const void *const samplers[] = {
     &sgld_sampler_sgd,
     &sgld_sampler_sgld,
     &sgld_sampler_fsgd,
@@ -28,24 +27,8 @@ static const sgld_sampler_type *const samplers[] = {
     &sgld_sampler_psmile,
 };
 
-const sgld_sampler_type *sgld_sampler_find(const char *name)
-{
-    for (size_t i = 0; i < sizeof samplers / sizeof samplers[0]; i++)
-        if (strcmp(samplers[i]->name, name) == 0) return samplers[i];
-    return NULL;
-}
-
-void sgld_sampler_names(char *buf, size_t size)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < sizeof samplers / sizeof samplers[0] && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", samplers[i]->name);
-}
-
-size_t sgld_sampler_count(void) { return sizeof samplers / sizeof samplers[0]; }
-
-const sgld_sampler_type *sgld_sampler_at(size_t i) { return i < sgld_sampler_count() ? samplers[i] : NULL; }
+/* sgld_sampler_find, _names, _count and _at. */
+SGLD_REGISTRY_DEFINE(sampler, sgld_sampler_type, samplers)
 
 double sgld_step_size(double a, double b, double g, uint64_t t)
 {
