@@ -4,8 +4,9 @@
  * `vars` says how it splits into the named tensors written to the sample file.  Every model
  * has the same prior: N(0, prior_sd^2) on every weight and bias.
  *
- * Adding a model is one file in src/model/ defining a `const sgld_model_type` and one line
- * in the registry table of src/model/registry.c. */
+ * Adding a model is one file in src/model/ defining a `const sgld_model_type`, one line in
+ * the registry table of src/model/registry.c, and its case in
+ * tests/model/test_model_conformance.c (which fails for a registered model without one). */
 #ifndef SGLD_MODEL_H
 #define SGLD_MODEL_H
 
@@ -109,6 +110,9 @@ typedef struct sgld_model_type {
      * allocated on the first call (before any work); collection starts off.  Errors:
      * SGLD_ERR_NOMEM, SGLD_ERR_USAGE (more than SGLD_KFAC_MAX_LAYERS layers). */
     sgld_status (*kfac)(const sgld_model *m, sgld_kfac **out);
+    /* Optional (networks; NULL elsewhere): flops of one row's forward pass (2 per
+     * multiply-add, GEMMs only), for throughput reports; 0 when unknown. */
+    double (*forward_flops)(const sgld_model *m);
 } sgld_model_type;
 
 struct sgld_model {
@@ -127,8 +131,13 @@ struct sgld_model {
 /* The registered type called name, or NULL. */
 const sgld_model_type *sgld_model_find(const char *name);
 
-/* Writes "linreg, logreg, softmax" (all registered names) into buf. */
+/* Writes the registered names ("linreg, logreg, ...") into buf. */
 void sgld_model_names(char *buf, size_t size);
+
+/* Number of registered models, and the i-th in table order (NULL when i is out of range):
+ * for conformance tests that loop over the registry. */
+size_t sgld_model_count(void);
+const sgld_model_type *sgld_model_at(size_t i);
 
 /* The task of a model of type t under cfg's --task ("" = the type's own): *classification
  * = 1 for class targets, 0 for a real target.  SGLD_ERR_USAGE (one line naming --task and the

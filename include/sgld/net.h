@@ -111,6 +111,12 @@ void sgld_net_destroy(sgld_net **net);
 /* The layout the network was created with. */
 const sgld_net_layout *sgld_net_get_layout(const sgld_net *net);
 
+/* The K-FAC statistics of the network's fc/conv layers (sgld_kfac in sgld/model.h),
+ * allocated on the first call, owned by the network; collection off.  Errors: SGLD_ERR_NOMEM,
+ * SGLD_ERR_USAGE (more fc/conv layers than SGLD_KFAC_MAX_LAYERS). */
+struct sgld_kfac;
+sgld_status sgld_net_kfac_enable(sgld_net *net, struct sgld_kfac **out);
+
 /* The input buffer [max_batch][in_size] that forward reads (fill its first n rows). */
 float *sgld_net_input(sgld_net *net);
 

@@ -12,18 +12,10 @@
 #include "sgld/ensemble.h"
 #include "sgld/net.h"
 
-/* Forward flops (2 per multiply-add, GEMMs only) of one row through a network model. */
+/* Forward flops of one row (the model's hook; 0 for models without one). */
 static double forward_flops(const sgld_model *m)
 {
-    if (!m->impl || (strcmp(m->type->name, "mlp") != 0 && strcmp(m->type->name, "cnn") != 0)) return 0.0;
-    const sgld_net_layout *L = sgld_net_get_layout(m->impl);
-    double f = 0.0;
-    for (int l = 0; l < L->n_layers; l++) {
-        const sgld_layer *y = &L->layer[l];
-        if (!y->n_w) continue;
-        f += y->kind == SGLD_LAYER_FC ? 2.0 * y->n_w : 2.0 * y->n_w * y->h * y->w;
-    }
-    return f;
+    return m->type->forward_flops ? m->type->forward_flops(m) : 0.0;
 }
 
 /* One member's dropout masks (MC dropout): stream r, draw index in the file, mask number, and

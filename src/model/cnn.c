@@ -8,7 +8,7 @@
  *   initialization. */
 #include <stdio.h>
 
-#include "../net/netmodel.h"
+#include "netmodel.h"
 
 static sgld_status setup(sgld_model *m, const sgld_config *cfg)
 {
@@ -22,12 +22,5 @@ const sgld_model_type sgld_model_cnn = {
     .description = "Bayesian neural-network classifier, conv/pool/fc layers (--net, --input-shape)",
     .classification = 1,
     .setup = setup,
-    .destroy = sgld_netmodel_destroy,
-    .init_params = sgld_netmodel_init_params,
-    .loglik_grad = sgld_netmodel_loglik_grad,
-    .predict = sgld_netmodel_predict,
-    .predict_dropout = sgld_netmodel_predict_dropout,
-    .dropout_layers = sgld_netmodel_dropout_layers,
-    .loglik_grad_input = sgld_netmodel_loglik_grad_input,
-    .kfac = sgld_netmodel_kfac,
+    SGLD_NETMODEL_HOOKS,
 };

@@ -11,7 +11,7 @@
  *   initialization. */
 #include <stdio.h>
 
-#include "../net/netmodel.h"
+#include "netmodel.h"
 
 static sgld_status setup(sgld_model *m, const sgld_config *cfg)
 {
@@ -27,12 +27,5 @@ const sgld_model_type sgld_model_mlp = {
     .classification = 0,
     .any_task = 1,
     .setup = setup,
-    .destroy = sgld_netmodel_destroy,
-    .init_params = sgld_netmodel_init_params,
-    .loglik_grad = sgld_netmodel_loglik_grad,
-    .predict = sgld_netmodel_predict,
-    .predict_dropout = sgld_netmodel_predict_dropout,
-    .dropout_layers = sgld_netmodel_dropout_layers,
-    .loglik_grad_input = sgld_netmodel_loglik_grad_input,
-    .kfac = sgld_netmodel_kfac,
+    SGLD_NETMODEL_HOOKS,
 };

@@ -6,6 +6,26 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Writes "--model a, b, or c --task T" into buf (size > 0): the registered models that do
+ * task `want` (1: classification) in registry order, those whose own task it is first, then
+ * those that need --task for it. */
+static void task_models(int want, char *buf, size_t size)
+{
+    const sgld_model_type *fit[32];
+    size_t n = 0;
+    for (int own = 1; own >= 0; own--)
+        for (size_t i = 0; i < sgld_model_count() && n < sizeof fit / sizeof fit[0]; i++) {
+            const sgld_model_type *t = sgld_model_at(i);
+            if ((t->classification == want) == own && (own || t->any_task)) fit[n++] = t;
+        }
+    size_t used = (size_t)snprintf(buf, size, "--model");
+    for (size_t i = 0; i < n && used < size; i++) {
+        const char *sep = i == 0 ? "" : n == 2 ? " or" : i + 1 == n ? ", or" : ",";
+        const char *task = fit[i]->classification == want ? "" : want ? " --task classification" : " --task regression";
+        used += (size_t)snprintf(buf + used, size - used, "%s %s%s", sep, fit[i]->name, task);
+    }
+}
+
 sgld_status sgld_model_task(const sgld_model_type *t, const sgld_config *cfg, int *classification)
 {
     *classification = t->classification;
@@ -13,11 +33,13 @@ sgld_status sgld_model_task(const sgld_model_type *t, const sgld_config *cfg, in
     const int want = strcmp(cfg->task, "classification") == 0;
     SGLD_CHECK(want || strcmp(cfg->task, "regression") == 0, SGLD_ERR_USAGE,
                "--task: must be regression or classification, got '%s'", cfg->task);
-    SGLD_CHECK(want == t->classification || t->any_task, SGLD_ERR_USAGE,
-               "--task %s: model %s is for %s only (%s)", cfg->task, t->name,
-               t->classification ? "classification" : "regression",
-               t->classification ? "a real target: --model mlp or linreg"
-                                 : "class labels: --model logreg, softmax, cnn, or mlp --task classification");
+    if (want != t->classification && !t->any_task) {
+        char others[256];
+        task_models(want, others, sizeof others);
+        return sgld_error_set(SGLD_ERR_USAGE, "--task %s: model %s is for %s only (%s: %s)", cfg->task,
+                              t->name, t->classification ? "classification" : "regression",
+                              want ? "class labels" : "a real target", others);
+    }
     *classification = want;
     return SGLD_OK;
 }

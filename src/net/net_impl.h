@@ -29,11 +29,6 @@ struct sgld_net {
     float *kfac_y, *kfac_dout;           /* sampled targets [max_batch], their loss gradient */
 };
 
-/* net.c: the K-FAC statistics of the network's fc/conv layers (sgld_kfac in sgld/model.h),
- * allocated on the first call, owned by the network; collection off.  Errors: SGLD_ERR_NOMEM,
- * SGLD_ERR_USAGE (more fc/conv layers than SGLD_KFAC_MAX_LAYERS). */
-sgld_status sgld_net_kfac_enable(sgld_net *net, struct sgld_kfac **out);
-
 /* dense.c */
 void sgld_fc_forward(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n);
 void sgld_fc_forward_fused(const sgld_layer *y, const float *theta, const float *in, float *out, size_t n,

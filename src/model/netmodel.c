@@ -1,16 +1,15 @@
 /* netmodel.c - the model-interface side of the networks, shared by the mlp and cnn models
- * (src/model/mlp.c, cnn.c): setup from the options (--net, --input-shape, --save-params,
- * --prior-sd-layers, the task), loglik_grad, predict (and MC-dropout predict), He/Glorot init
- * and destroy.
+ * (mlp.c, cnn.c, through SGLD_NETMODEL_HOOKS): setup from the options (--net, --input-shape,
+ * --save-params, --prior-sd-layers, the task), loglik_grad, predict (and MC-dropout predict),
+ * He/Glorot init, destroy, K-FAC statistics and the forward flop count.
  *
- * Compiled into the model library (it calls sgld_model_add_var); the layers live in the net
- * library.  Every bad option is found here, before any work, as one SGLD_ERR_USAGE line. */
+ * The layers live in the net library (include/sgld/net.h, its public calls only).  Every bad
+ * option is found here, before any work, as one SGLD_ERR_USAGE line. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "net_impl.h"
 #include "netmodel.h"
 
 /* The input shape: --input-shape, else 1x1xd for nets of fc layers only, else 1xSxS when
@@ -186,4 +185,17 @@ double sgld_netmodel_loglik_grad_input(const sgld_model *m, const float *theta, 
 sgld_status sgld_netmodel_kfac(const sgld_model *m, sgld_kfac **out)
 {
     return sgld_net_kfac_enable(m->impl, out);
+}
+
+double sgld_netmodel_forward_flops(const sgld_model *m)
+{
+    if (!m->impl) return 0.0;
+    const sgld_net_layout *L = sgld_net_get_layout(m->impl);
+    double f = 0.0;
+    for (int l = 0; l < L->n_layers; l++) {
+        const sgld_layer *y = &L->layer[l];
+        if (!y->n_w) continue;
+        f += y->kind == SGLD_LAYER_FC ? 2.0 * y->n_w : 2.0 * y->n_w * y->h * y->w;
+    }
+    return f;
 }

@@ -1,4 +1,5 @@
-/* netmodel.h - private: the model-interface functions of the mlp and cnn models (netmodel.c). */
+/* netmodel.h - private: the model-interface functions of the mlp and cnn models (netmodel.c)
+ * and the hooks of their type table, which the two share. */
 #ifndef SGLD_NETMODEL_H
 #define SGLD_NETMODEL_H
 
@@ -21,5 +22,15 @@ int sgld_netmodel_dropout_layers(const sgld_model *m, size_t *units);
 double sgld_netmodel_loglik_grad_input(const sgld_model *m, const float *theta, const float *x,
                                        const float *y, size_t n, float *dx);
 sgld_status sgld_netmodel_kfac(const sgld_model *m, sgld_kfac **out);
+double sgld_netmodel_forward_flops(const sgld_model *m);
+
+/* The hooks of a network model's sgld_model_type (designated initializers): a network model
+ * defines its name, description, task and setup (its default --net), then these. */
+#define SGLD_NETMODEL_HOOKS                                                                        \
+    .destroy = sgld_netmodel_destroy, .init_params = sgld_netmodel_init_params,                    \
+    .loglik_grad = sgld_netmodel_loglik_grad, .predict = sgld_netmodel_predict,                    \
+    .predict_dropout = sgld_netmodel_predict_dropout, .dropout_layers = sgld_netmodel_dropout_layers, \
+    .loglik_grad_input = sgld_netmodel_loglik_grad_input, .kfac = sgld_netmodel_kfac,              \
+    .forward_flops = sgld_netmodel_forward_flops
 
 #endif
