@@ -20,7 +20,8 @@
 typedef struct sgld_config {
     char config_path[SGLD_PATH_MAX]; /* --config, "" if none */
     /* model and data */
-    char model[SGLD_NAME_MAX];       /* --model linreg|logreg|softmax (default linreg) */
+    char model[SGLD_NAME_MAX];       /* --model: a registered model name, see the model
+                                        registry (sgld_model_names) (linreg) */
     char task[SGLD_NAME_MAX];        /* --task regression|classification ("" = the model's own) */
     double noise_sd;                 /* --noise-sd, linreg known noise sd (default 0.5) */
     double prior_sd;                 /* --prior-sd, N(0, s^2) prior on every weight (1) */
@@ -28,13 +29,14 @@ typedef struct sgld_config {
     char test_data[SGLD_PATH_MAX];   /* --test-data, "" if none */
     double test_fraction;            /* --test-fraction in [0, 1) (0) */
     int standardize;                 /* --standardize (off) */
-    /* networks (mlp, cnn; issue 4) */
+    /* network models (their --net, input shape, saved tensors and per-layer priors) */
     char net[256];                   /* --net layer spec ("" = the model's default) */
     char input_shape[64];            /* --input-shape CxHxW of one data row ("" = from the data) */
     char save_params[256];           /* --save-params tensors or layers to write ("" = all) */
     char prior_sd_layers[256];       /* --prior-sd-layers one sd per fc/conv layer ("" = --prior-sd) */
     /* sampler */
-    char sampler[SGLD_NAME_MAX];     /* --sampler sgd|sgld (sgld) */
+    char sampler[SGLD_NAME_MAX];     /* --sampler: a registered sampler name, see the sampler
+                                        registry (sgld_sampler_names) (sgld) */
     int chains;                      /* --chains C >= 1 (default 1) */
     int64_t steps;                   /* --steps N >= 1 (20000) */
     int64_t burnin;                  /* --burnin B >= 0, < steps (2000; when not given and
@@ -47,7 +49,7 @@ typedef struct sgld_config {
     double step_gamma;               /* --step-gamma g in [0, 1] (0: constant) */
     double temperature;              /* --temperature T > 0 (1) */
     char on_divergence[SGLD_NAME_MAX]; /* --on-divergence abort|shrink|skip (abort) */
-    /* sampler family options (issue 5; see src/sampler/<name>.c for the equations) */
+    /* sampler family options (see src/sampler/<name>.c for the equations) */
     double psgld_alpha;              /* --psgld-alpha a in (0, 1): RMSprop decay (0.99) */
     double psgld_lambda;             /* --psgld-lambda l > 0: G = 1 / (l + sqrt V) (1e-5) */
     int psgld_gamma;                 /* --psgld-gamma: add the Gamma drift term (off) */

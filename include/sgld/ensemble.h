@@ -1,5 +1,5 @@
 /* ensemble.h - the posterior predictive of a set of draws: streaming accumulators, uncertainty
- * scores, calibration and out-of-distribution metrics (issue 8; `sgld-ess predict`).
+ * scores, calibration and out-of-distribution metrics (used by `sgld-ess predict`).
  *
  * A draw s gives per example i class probabilities p_s(k | x_i) (classification) or a Gaussian
  * N(mu_s(x_i), v_s(x_i)) (regression: v_s = noise_sd^2, or the heteroscedastic network's own

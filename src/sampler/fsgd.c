@@ -10,7 +10,9 @@
  * equation
  *   S = B S B^T + (a^2 / 4) Q,   B = I - (a/2) A,
  * whose small-step limit is A S + S A = (a / 2) Q (Mandt et al., eq. 11 in our convention).
- * The mean is the mode.  It matches the posterior covariance A^-1 only when Q = (2 / a) A.
+ * The mean is the mode.  It matches the posterior covariance A^-1 only when Q = (4 / a) I - A:
+ * with S = A^-1, S - B S B^T = a I - (a^2 / 4) A, which must equal (a^2 / 4) Q (to leading
+ * order in a: isotropic gradient noise of variance 4 / a).
  * No state. */
 #include "sgld/sampler.h"
 

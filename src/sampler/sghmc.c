@@ -4,8 +4,10 @@
  *   v     <- (1 - C) v + eps_t m o g + N(0, 2 (C - beta) eps_t T m)
  *   theta <- theta + v
  * C = --friction in (0, 1], beta = --sghmc-beta (beta-hat, the gradient-noise estimate, 0),
- * T = --temperature, m = per-parameter scale (1 without --sghmc-adapt).  This is SGHMC with
- * unit-time step h = sqrt(eps_t / m_i), mass 1 / m_i and friction C / h per coordinate; the
+ * T = --temperature, m = per-parameter scale (1 without --sghmc-adapt).  This is SGHMC
+ * (theta += h M^-1 r, r += -h grad U - h F M^-1 r + N(0, 2 F h T)) in v = h M^-1 r with
+ * learning rate eta_i = h^2 / M_i = eps_t m_i and decay h F_i / M_i = C: step h = sqrt(eps_t),
+ * mass M_i = 1 / m_i and friction F_i = C / (m_i sqrt(eps_t)) per coordinate; the
  * stationary law is theta ~ posterior^(1/T), v ~ N(0, eps_t T m) as eps_t -> 0, with an
  * O(eps_t) bias at a finite step (its exact value for a Gaussian target: the discrete
  * Lyapunov equation of the linear map (theta, v) -> (theta', v'), see tests/sampler).

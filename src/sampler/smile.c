@@ -20,9 +20,13 @@
  * w = exp(-(log xi)^2 / (2 (6 * 1.5)^2)), the running estimate
  *   eps_hat = (sum_k r^(t-k) w_k xi_k eps_k^-6 / sum_k r^(t-k) w_k)^(-1/6),  r = (150-1)/(150+1)
  * (dE ~ eps^3 for the second-order integrator, so Var[dE] ~ eps^6), starting from --step-size.
- * L = --smile-L, or (BlackJAX's stages) sqrt(d) in the first half of burn-in and then
+ * L = --smile-L, or (--smile-L 0) sqrt(d) in the first half of burn-in and then
  * 0.4 sqrt(sum_i Var[theta_i / c_i]) from a running variance over the second half (sqrt(d)
- * throughout without burn-in).
+ * throughout without burn-in).  The two phases follow BlackJAX's first two tuning stages
+ * (mclmc_find_L_and_step_size: L = sqrt(d), then L = sqrt(sum Var) from stage 2's draws), but
+ * the factor 0.4 is the Lfactor of BlackJAX's stage 3 (L = 0.4 eps n_steps / ESS, from an
+ * effective-sample-size estimate), a stage not implemented here: this L is stage 2's length
+ * scaled by stage 3's factor.
  *
  * Guardrails (every step): a non-finite theta, u or dE, or an outlier dE^2 / d > 1000 v,
  * rejects the step: theta is restored, u is redrawn uniformly on the sphere, and the cap on the
@@ -171,8 +175,8 @@ sgld_status sgld_smile_step(const sgld_step_ctx *ctx, float *theta, const float 
     for (size_t i = 0; i < n && finite_grad; i++) finite_grad = isfinite(grad[i]);
     if (precondition && adapting && finite_grad) precondition_update(ctx, grad, state);
     if (cfg->smile_l == 0.0) {
-        /* BlackJAX's stages: L = sqrt(d) while the step size settles (first half of burn-in, or
-         * always without burn-in), then L from the variance over the second half. */
+        /* L = sqrt(d) while the step size settles (first half of burn-in, or always without
+         * burn-in), then 0.4 sqrt(sum Var) from the variance over the second half. */
         if (adapting && 2 * ctx->step > (uint64_t)cfg->burnin) length_update(ctx, theta, state);
         else if (sc[S_NVAR] == 0.0f) sc[S_L] = (float)sqrt((double)n);
     }

@@ -1,4 +1,4 @@
-"""sgld-ess predict end to end (issue 8) on small sgld-dist runs, against numpy.
+"""sgld-ess predict end to end on small sgld-dist runs, against numpy.
 
 1. softmax on synthetic:softmax (2 chains on 2 ranks, 1500 steps, 100 draws each): predict on a
    test file and an OOD file written here; every ensemble, per-chain and last-draw number of
@@ -319,7 +319,7 @@ if r.returncode == 0:
               f"mlp classification accuracy {jc['data']['ensemble']['accuracy']} >= 0.85")
         print(f"mlp --task classification fc20-fc3: test accuracy {jc['data']['ensemble']['accuracy']:.4f}, "
               f"NLL {jc['data']['ensemble']['nll']:.4f}")
-    # the same run as --model cnn (an fc-only spec): bitwise the same draws (README, issue 4)
+    # the same run as --model cnn (an fc-only spec): bitwise the same draws (as the README states)
     ccl = path("cnn-class.h5")
     r = run([DIST, "--model", "cnn", "--net", "fc20-fc3", "--data", "synthetic:softmax",
              "--chains", "2", "--steps", "1500", "--burnin", "500", "--thin", "20", "--step-size", "1e-3",

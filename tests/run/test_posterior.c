@@ -3,7 +3,7 @@
  *
  * Bayesian linear regression with known noise s and prior N(0, p^2 I) on (w, b) has the
  * posterior N(mu, Lambda^-1), Lambda = Phi^T Phi / s^2 + I / p^2, mu = Lambda^-1 Phi^T y / s^2
- * with Phi = [X, 1].  The acceptance bound of issue 2: every posterior mean within 0.1
+ * with Phi = [X, 1].  The bound asserted: every posterior mean within 0.1
  * posterior sd and every posterior sd within 10% of the exact one, pooling the chains.
  *
  * Why the runs can meet it (and would fail if the sampler were wrong): with a constant step

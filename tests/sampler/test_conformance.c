@@ -1,5 +1,5 @@
 /* test_conformance.c - every registered sampler against targets with known answers (suite
- * 'stat', issue 5).  The test LOOPS OVER THE REGISTRY: a sampler without an entry in `cases`
+ * 'stat').  The test LOOPS OVER THE REGISTRY: a sampler without an entry in `cases`
  * fails the suite.
  *
  * Target (1): theta ~ N(mu, Sigma) in 2-D, Sigma = [[1, 0.4], [0.4, 0.25]] (rho = 0.8), with
