@@ -5,10 +5,19 @@
  * the command line override the file whatever their order.  Unknown keys/options, values
  * that do not parse, out-of-range values and options that do not apply to the chosen
  * --sampler or --model are errors whose message names the source (file:line or "command
- * line"), the key and the value.  Integer options also take whole numbers in e-notation. */
+ * line"), the key and the value.  Integer options also take whole numbers in e-notation.
+ *
+ * Options have two owners.  The run's own (data, chains, steps, output, ...) are fields of
+ * sgld_config below, declared by config.c's table.  A sampler's or model's own options are
+ * rows (sgld_option) in that type's file, parsed into a typed struct that the type defines
+ * and reads back with sgld_config_opts: config merges the tables of every registered sampler
+ * and model, so that adding one with options touches no file but its own (and its registry
+ * line).  Several types may declare the same row (smile and psmile share three): the value
+ * then goes to each. */
 #ifndef SGLD_CONFIG_H
 #define SGLD_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -17,23 +26,84 @@
 #define SGLD_PATH_MAX 1024
 #define SGLD_NAME_MAX 64
 
+/* Value types of an option row.  STRING fills char[size]; BOOL an int 0/1 (`--flag` or
+ * `--flag=no` on the line, true/false/yes/no/on/off/1/0 in a file); SWITCH an int set by a
+ * bare flag, command line only; CHOICE an int, the index of the value among the
+ * '|'-separated words of the row's `arg` ("both|noise": both = 0), so that a step compares
+ * no strings. */
+typedef enum {
+    SGLD_OPT_STRING,
+    SGLD_OPT_INT,
+    SGLD_OPT_INT64,
+    SGLD_OPT_UINT32,
+    SGLD_OPT_DOUBLE,
+    SGLD_OPT_BOOL,
+    SGLD_OPT_SWITCH,
+    SGLD_OPT_CHOICE
+} sgld_opt_type;
+
+/* The range a value must lie in (checked for every value given, not for the default). */
+typedef enum {
+    SGLD_RANGE_NONE,
+    SGLD_RANGE_GE,       /* x >= lo */
+    SGLD_RANGE_GT,       /* x > lo */
+    SGLD_RANGE_GE_LT,    /* lo <= x < hi */
+    SGLD_RANGE_GE_LE,    /* lo <= x <= hi */
+    SGLD_RANGE_GT_LT,    /* lo < x < hi */
+    SGLD_RANGE_GT_LE,    /* lo < x <= hi */
+    SGLD_RANGE_NONEMPTY  /* strings: not "" */
+} sgld_range_kind;
+
+typedef struct sgld_range {
+    sgld_range_kind kind;
+    double lo, hi;
+} sgld_range;
+
+/* One option: a long flag and INI key, parsed into the field at `offset` of its owner's
+ * struct (sgld_config for the run's own rows, the type's options struct otherwise). */
+typedef struct sgld_option {
+    const char *name;  /* long option and INI key ("psgld-alpha") */
+    sgld_opt_type type;
+    size_t offset;     /* of the field in the owner's struct */
+    size_t size;       /* of the field (the bound of a STRING) */
+    const char *def;   /* default, as text, read by the same parser as user input */
+    const char *arg;   /* metavariable in --help ("a"; CHOICE: the words, "both|noise") */
+    const char *unit;  /* appended to values in --help ("" if none) */
+    sgld_range range;
+    int chain;         /* 1: the value defines the chain, so a checkpoint made with another
+                        * value is refused on --resume; 0: output and control only */
+    const char *help;  /* one sentence; --help prefixes a type's rows with its name */
+} sgld_option;
+
+/* offsetof and size of field f of struct S, failing to compile when the field's type is not
+ * T (so a row cannot point an int64 parser at an int). */
+#define SGLD_OPTION_FIELD(S, f, T)                                                   \
+    offsetof(S, f) + (sizeof(char[_Generic(((S *)0)->f, T: 1, default: -1)]) - 1),   \
+        sizeof(((S *)0)->f)
+
+/* Where the values of the options of a checked type came from, for messages (opaque). */
+typedef struct sgld_option_where sgld_option_where;
+
+/* Writes into buf where option `name`'s value came from: "--cycles", "run.ini:4: key
+ * 'cycles'" or "cycles (default)"; returns buf.  For a type's check hook. */
+const char *sgld_option_origin(const sgld_option_where *w, const char *name, char *buf,
+                               size_t size);
+
+/* Registered samplers and models with options, and bytes for their option structs. */
+#define SGLD_CONFIG_MAX_TYPES 48
+#define SGLD_CONFIG_TYPE_BYTES 8192
+
 typedef struct sgld_config {
     char config_path[SGLD_PATH_MAX]; /* --config, "" if none */
     /* model and data */
     char model[SGLD_NAME_MAX];       /* --model: a registered model name, see the model
                                         registry (sgld_model_names) (linreg) */
     char task[SGLD_NAME_MAX];        /* --task regression|classification ("" = the model's own) */
-    double noise_sd;                 /* --noise-sd, linreg known noise sd (default 0.5) */
     double prior_sd;                 /* --prior-sd, N(0, s^2) prior on every weight (1) */
     char data[SGLD_PATH_MAX];        /* --data (default synthetic:linreg) */
     char test_data[SGLD_PATH_MAX];   /* --test-data, "" if none */
     double test_fraction;            /* --test-fraction in [0, 1) (0) */
     int standardize;                 /* --standardize (off) */
-    /* network models (their --net, input shape, saved tensors and per-layer priors) */
-    char net[256];                   /* --net layer spec ("" = the model's default) */
-    char input_shape[64];            /* --input-shape CxHxW of one data row ("" = from the data) */
-    char save_params[256];           /* --save-params tensors or layers to write ("" = all) */
-    char prior_sd_layers[256];       /* --prior-sd-layers one sd per fc/conv layer ("" = --prior-sd) */
     /* sampler */
     char sampler[SGLD_NAME_MAX];     /* --sampler: a registered sampler name, see the sampler
                                         registry (sgld_sampler_names) (sgld) */
@@ -49,24 +119,6 @@ typedef struct sgld_config {
     double step_gamma;               /* --step-gamma g in [0, 1] (0: constant) */
     double temperature;              /* --temperature T > 0 (1) */
     char on_divergence[SGLD_NAME_MAX]; /* --on-divergence abort|shrink|skip (abort) */
-    /* sampler family options (see src/sampler/<name>.c for the equations) */
-    double psgld_alpha;              /* --psgld-alpha a in (0, 1): RMSprop decay (0.99) */
-    double psgld_lambda;             /* --psgld-lambda l > 0: G = 1 / (l + sqrt V) (1e-5) */
-    int psgld_gamma;                 /* --psgld-gamma: add the Gamma drift term (off) */
-    double friction;                 /* --friction C in (0, 1]: SGHMC momentum decay (0.1) */
-    double sghmc_beta;               /* --sghmc-beta b in [0, C): noise estimate beta-hat (0) */
-    int sghmc_adapt;                 /* --sghmc-adapt: scale adaptation in burn-in (off) */
-    int64_t cycles;                  /* --cycles M >= 1, <= steps: cSGLD cycles (4) */
-    double explore;                  /* --explore f in [0, 1): cSGLD exploration fraction (0.8) */
-    char smile_integrator[SGLD_NAME_MAX]; /* --smile-integrator mclachlan|leapfrog (mclachlan) */
-    double smile_energy_var;         /* --smile-energy-var v > 0: target Var[dE] / d (5e-4) */
-    double smile_l;                  /* --smile-L L >= 0: momentum decoherence length, 0 = auto (0) */
-    double psmile_alpha;             /* --psmile-alpha a in (0, 1): gradient-noise decay (0.99) */
-    char precondition[SGLD_NAME_MAX]; /* --precondition both|noise: ksgld preconditions drift and
-                                        noise, or the noise only (both) */
-    double kfac_damping;             /* --kfac-damping d > 0: factors + sqrt(d) I (1) */
-    double kfac_decay;               /* --kfac-decay r in [0, 1): running-average decay (0.95) */
-    int64_t kfac_every;              /* --kfac-every k >= 1: inverses refreshed every k steps (10) */
     /* output */
     char output[SGLD_PATH_MAX];      /* --output FILE, "" = no sample file */
     int force;                       /* --force: overwrite an existing output */
@@ -83,7 +135,25 @@ typedef struct sgld_config {
     int help;                        /* --help was given */
     int version;                     /* --version was given */
     int burnin_clipped;              /* 1 when the default burn-in was clipped to steps / 10 */
+    char help_sampler[SGLD_NAME_MAX]; /* --help-sampler NAME ("" = none) */
+    char help_model[SGLD_NAME_MAX];  /* --help-model NAME ("" = none) */
+    /* The option structs of every registered sampler and model (sgld_config_opts): type i's
+     * struct starts at type_opts + type_offset[i].  Filled by sgld_config_defaults. */
+    int n_types;
+    const void *types[SGLD_CONFIG_MAX_TYPES];
+    size_t type_offset[SGLD_CONFIG_MAX_TYPES];
+    _Alignas(16) unsigned char type_opts[SGLD_CONFIG_TYPE_BYTES];
 } sgld_config;
+
+/* The options struct of sampler or model type `type` (a `const sgld_sampler_type *` or
+ * `const sgld_model_type *`) in c, or NULL when the type declares no options or was not
+ * registered when c's defaults were set.  A lookup by address, no string comparison. */
+static inline const void *sgld_config_opts(const sgld_config *c, const void *type)
+{
+    for (int i = 0; i < c->n_types; i++)
+        if (c->types[i] == type) return c->type_opts + c->type_offset[i];
+    return NULL;
+}
 
 /* Fills c with the defaults above. */
 void sgld_config_defaults(sgld_config *c);
@@ -101,8 +171,28 @@ sgld_status sgld_config_parse(sgld_config *c, int argc, char **argv);
  * Errors: SGLD_ERR_USAGE (one line naming name:line, the key and the value). */
 sgld_status sgld_config_parse_text(sgld_config *c, const char *text, const char *name);
 
+/* Sets option `name` (a long option without dashes, the run's own or a registered type's)
+ * from text as a flag would, with the same checks.  Not collective.  Errors: SGLD_ERR_USAGE
+ * (unknown name, a value that does not parse or is out of range). */
+sgld_status sgld_config_set(sgld_config *c, const char *name, const char *value);
+
+/* Writes option `name`'s value in c into buf (size > 0) as text: a string or choice as it is,
+ * a boolean true/false, a number in the shortest form that reads back exactly.  Not
+ * collective.  Errors: SGLD_ERR_USAGE (unknown name). */
+sgld_status sgld_config_get(const sgld_config *c, const char *name, char *buf, size_t size);
+
 /* Writes the --help text (every option, its default and unit) to f. */
 void sgld_config_help(FILE *f, const char *prog);
+
+/* Writes the help of the sampler or model that c->help_sampler or c->help_model names (a
+ * registered one: sgld_config_parse checks): its description and its options;
+ * sgld_config_help when neither is set. */
+void sgld_config_help_for(const sgld_config *c, FILE *f, const char *prog);
+
+/* 0 when key (len bytes, not NUL-terminated) is an output or control option (the `chain`
+ * column of its row is 0), 1 otherwise: every other option, and an unknown key, defines the
+ * chain. */
+int sgld_config_key_defines_chain(const char *key, size_t len);
 
 /* Writes "key = value" lines for every option (the effective configuration, INI syntax). */
 void sgld_config_write(const sgld_config *c, FILE *f);

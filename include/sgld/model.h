@@ -75,8 +75,16 @@ typedef struct sgld_model_type {
                           * task above (a model's own task is sgld_model_task, and an
                           * instance's is sgld_model.classification, never this flag alone) */
     int n_classes;       /* classes the model requires (2 for logreg), 0 = any / n/a */
-    /* Fills n_params and vars from m->d, m->n_classes and the options in cfg; may allocate
-     * m->impl (its workspace: activations etc.), freed by destroy. */
+    /* Its options: n_options rows parsed into a struct of options_size bytes (NULL, 0, 0:
+     * none), read back with sgld_config_opts(cfg, m->type); --help-model NAME lists them. */
+    const sgld_option *options;
+    size_t n_options, options_size;
+    /* Optional: checks that span options, once every source is applied (see
+     * sgld_sampler_type.check).  Called only when this model is chosen. */
+    sgld_status (*check)(const sgld_config *cfg, const void *opts, const sgld_option_where *w);
+    /* Fills n_params and vars from m->d, m->n_classes and the options in cfg (the run's and
+     * its own); sets m->noise_sd when it has a Gaussian likelihood of fixed variance; may
+     * allocate m->impl (its workspace: activations etc.), freed by destroy. */
     sgld_status (*setup)(sgld_model *m, const sgld_config *cfg);
     /* Optional: frees m->impl. */
     void (*destroy)(sgld_model *m);

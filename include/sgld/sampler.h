@@ -8,7 +8,9 @@
  * chain_sum).
  *
  * Adding a sampler is one file in src/sampler/ defining a `const sgld_sampler_type` and one
- * line in the table of src/sampler/registry.c; its options are rows of the config table. */
+ * line in the table of src/sampler/registry.c (plus its case in tests/sampler, which the
+ * conformance suite demands).  Its options are rows in its own file (`options`), parsed into
+ * its own struct, which it reads with sgld_config_opts (or ctx->opts in a step). */
 #ifndef SGLD_SAMPLER_H
 #define SGLD_SAMPLER_H
 
@@ -38,7 +40,8 @@ typedef struct sgld_step_ctx {
     double temperature;       /* T: the noise variance is eps_t T */
     double lp;                /* minibatch log posterior at theta (before the step) */
     const sgld_rng *rng;      /* the chain's stream (use SGLD_RNG_NOISE / SGLD_RNG_SAMPLER) */
-    const sgld_config *cfg;   /* the run's options (burn-in, sampler options) */
+    const sgld_config *cfg;   /* the run's options (burn-in, steps, ...) */
+    const void *opts;         /* the sampler's own options (sgld_config_opts(cfg, type)) */
     const struct sgld_model *model; /* parameter layout (layers), for structured samplers */
     float *work;              /* 4 n_params floats of scratch */
     sgld_gradient_fn gradient;/* re-evaluation at a new theta (may be NULL in unit tests) */
@@ -52,6 +55,18 @@ typedef struct sgld_sampler_type {
     const char *name;
     const char *description;
     int adds_noise;                        /* 0 for optimizers (sgd) */
+    /* Its options: n_options rows parsed into a struct of options_size bytes (NULL, 0, 0:
+     * none), merged into sgld-dist's options by config; --help-sampler NAME lists them. */
+    const sgld_option *options;
+    size_t n_options, options_size;
+    /* Optional: checks that span options (its own and the run's, e.g. --cycles <= --steps)
+     * once every source is applied, naming where a value came from with
+     * sgld_option_origin.  Called only when this sampler is chosen.  Errors: SGLD_ERR_USAGE,
+     * one line. */
+    sgld_status (*check)(const sgld_config *cfg, const void *opts, const sgld_option_where *w);
+    /* Non-NULL when the chain depends on --steps, so a resumed run may not change it: why,
+     * after the sampler's name ("'s cycles span --steps"); NULL: --resume may lengthen it. */
+    const char *steps_define_chain;
     /* Floats of state (NULL: none; callers use sgld_sampler_state_size). */
     size_t (*state_size)(size_t n_params);
     /* Optional, for samplers that need the model's structure (ksgld): checks that model m and
@@ -68,11 +83,12 @@ typedef struct sgld_sampler_type {
     void (*init)(const sgld_step_ctx *ctx, const float *theta, float *state);
     /* One step.  Returns SGLD_OK or a failure (with sgld_error_set). */
     sgld_status (*step)(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state);
-    /* Optional: its own step size for step t (NULL = the --step-size schedule). */
-    double (*step_size)(const sgld_config *cfg, uint64_t t);
+    /* Optional: its own step size for step t (NULL = the --step-size schedule); opts is its
+     * options struct. */
+    double (*step_size)(const sgld_config *cfg, const void *opts, uint64_t t);
     /* Optional: whether the draw after step t may be kept (NULL = always; cyclical SGLD keeps
      * none while exploring). */
-    int (*keep_draw)(const sgld_config *cfg, uint64_t t);
+    int (*keep_draw)(const sgld_config *cfg, const void *opts, uint64_t t);
     /* Extra sample_stats written with every draw (doubles), and their values now. */
     int n_stats;
     const char *stat_names[SGLD_SAMPLER_MAX_STATS];
@@ -102,5 +118,8 @@ void sgld_sampler_init(const sgld_sampler_type *s, const sgld_step_ctx *ctx, con
 
 /* The step size of step t for sampler s under cfg (its own schedule or the generic one). */
 double sgld_sampler_step_size(const sgld_sampler_type *s, const sgld_config *cfg, uint64_t t);
+
+/* 1 when the draw after step t may be kept under cfg (s's keep_draw, or always). */
+int sgld_sampler_keep_draw(const sgld_sampler_type *s, const sgld_config *cfg, uint64_t t);
 
 #endif

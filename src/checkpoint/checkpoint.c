@@ -5,6 +5,8 @@
  * replacement), fsync the directory so that the rename itself survives a power loss. */
 #include "sgld/checkpoint.h"
 
+#include "sgld/sampler.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -21,17 +23,9 @@
 #define MAGIC "SGLDCKPT"
 #define HEADER_BYTES 80
 
-/* Options that do not change the chain (output and control only). */
-static const char *const not_chain[] = {"output", "force", "quiet", "progress", "flush-every",
-                                        "log-view", "checkpoint", "checkpoint-every",
-                                        "checkpoint-seconds", "max-rows"};
-
-static int chain_key(const char *key, size_t len)
-{
-    for (size_t i = 0; i < sizeof not_chain / sizeof not_chain[0]; i++)
-        if (strlen(not_chain[i]) == len && strncmp(not_chain[i], key, len) == 0) return 0;
-    return 1;
-}
+/* Options that change the chain: the `chain` column of the option tables (output and control
+ * options are not). */
+static int chain_key(const char *key, size_t len) { return sgld_config_key_defines_chain(key, len); }
 
 sgld_status sgld_checkpoint_config(const sgld_config *cfg, char **text)
 {
@@ -321,16 +315,27 @@ static const char *lookup(const char *text, const char *key, size_t klen, size_t
     return NULL;
 }
 
-/* 1 when key is "steps" and the run may be lengthened (or shortened down to the checkpoint's
- * step) on --resume: the draws so far depend on burn-in, thin and the step-size schedule,
- * none of which depends on --steps, except csgld's, whose cycles span --steps (config is the
- * current configuration text; the sampler key itself must match). */
-static int steps_may_change(const char *key, size_t klen, const char *config)
+/* The sampler named in a configuration text, or NULL. */
+static const sgld_sampler_type *sampler_of(const char *config)
 {
     size_t vlen = 0;
-    const char *sampler = lookup(config, "sampler", 7, &vlen);
-    return klen == 5 && strncmp(key, "steps", 5) == 0 &&
-           !(sampler && vlen == 7 && strncmp(sampler, "\"csgld\"", 7) == 0);
+    const char *v = lookup(config, "sampler", 7, &vlen);
+    char name[SGLD_NAME_MAX];
+    if (!v || vlen < 2 || vlen - 2 >= sizeof name || v[0] != '"') return NULL;
+    memcpy(name, v + 1, vlen - 2);
+    name[vlen - 2] = '\0';
+    return sgld_sampler_find(name);
+}
+
+/* 1 when key is "steps" and the run may be lengthened (or shortened down to the checkpoint's
+ * step) on --resume: the draws so far depend on burn-in, thin and the step-size schedule,
+ * none of which depends on --steps, except for a sampler whose chain does (its
+ * steps_define_chain; config is the current configuration text; the sampler key itself must
+ * match). */
+static int steps_may_change(const char *key, size_t klen, const char *config)
+{
+    const sgld_sampler_type *s = sampler_of(config);
+    return klen == 5 && strncmp(key, "steps", 5) == 0 && !(s && s->steps_define_chain);
 }
 
 /* First key of a whose value differs in b (or is missing there), steps_may_change keys of
@@ -367,14 +372,16 @@ sgld_status sgld_checkpoint_match(const char *path, const sgld_checkpoint *ck, c
         const char *vb = lookup(config, key, klen, &vb_len);
         if (!va) va = "(absent)", va_len = 8;
         if (!vb) vb = "(absent)", vb_len = 8;
-        const int steps = klen == 5 && strncmp(key, "steps", 5) == 0;
+        const sgld_sampler_type *s = sampler_of(config);
+        const int steps = klen == 5 && strncmp(key, "steps", 5) == 0 && s && s->steps_define_chain;
         return sgld_error_set(SGLD_ERR_USAGE,
                               "checkpoint %s: %.*s = %.*s in the checkpoint but %.*s now: it is "
-                              "another chain%s (resume with the checkpoint's value, or start afresh: "
-                              "without --resume, with a new --checkpoint or after removing %s, and "
-                              "--force to replace the sample file)",
+                              "another chain%s%s%s (resume with the checkpoint's value, or start "
+                              "afresh: without --resume, with a new --checkpoint or after removing "
+                              "%s, and --force to replace the sample file)",
                               path, (int)klen, key, (int)va_len, va, (int)vb_len, vb,
-                              steps ? ", since csgld's cycles span --steps" : "", path);
+                              steps ? ", since " : "", steps ? s->name : "",
+                              steps ? s->steps_define_chain : "", path);
     }
     SGLD_CHECK(ck->n_chains == n_chains, SGLD_ERR_USAGE,
                "checkpoint %s: chains = %d in the checkpoint but %d now", path, ck->n_chains, n_chains);

@@ -1,15 +1,17 @@
-/* config.c - the run configuration: one option table drives the defaults, the INI file
- * reader, getopt_long's option array, --help and sgld_config_write.
+/* config.c - the run configuration: one merged option table (the run's own rows below and
+ * every registered sampler's and model's rows, config_impl.h) drives the defaults, the INI
+ * file reader, getopt_long's option array, --help (help.c) and sgld_config_write.
  *
  * Precedence: defaults < the --config file < command-line flags, whatever the order of the
  * flags on the line.  parse() therefore walks argv twice with getopt_long: the first pass
- * only looks for --config, --help and --version; then the file is applied; the second pass
- * applies every other flag.  Adding an option is one row in `options[]` (plus its field in
- * sgld_config).  Every value, from a file or a flag, goes through assign(), which parses it
- * fully (exact integers, also in e-notation; strtod, no trailing junk, finite doubles) and
- * checks the row's range.  At the end, options that do not apply to the chosen sampler or
- * model (the row's owner) are refused, and the cross-field rules (burnin < steps, ...) are
- * checked once. */
+ * only looks for --config, --help, --version, --help-sampler and --help-model; then the file
+ * is applied; the second pass applies every other flag.  Adding a run option is one row in
+ * `run_rows[]` (plus its field in sgld_config); a sampler's or model's option is a row in its
+ * own file.  Every value, from a file or a flag, goes through assign(), which parses it fully
+ * (exact integers, also in e-notation; strtod, no trailing junk, finite doubles; a choice
+ * among its words) and checks the row's range.  At the end, options that do not apply to the
+ * chosen sampler or model (the types that declare the row) are refused, the cross-field rule
+ * of the run (burnin < steps) is checked, and the chosen types' check hooks run. */
 #include "sgld/config.h"
 
 #include <ctype.h>
@@ -22,254 +24,309 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config_impl.h"
 #include "config_table.h"
+#include "sgld/model.h"
+#include "sgld/sampler.h"
 
-typedef enum {
-    T_STRING, /* char[size]; the row's size bounds the length */
-    T_INT,    /* int */
-    T_INT64,  /* int64_t */
-    T_UINT32, /* uint32_t */
-    T_DOUBLE, /* double, finite */
-    T_BOOL,   /* int 0/1: `--flag` or `--flag=no` on the line, true/false/... in a file */
-    T_SWITCH  /* int set to 1 by a bare flag, command line only (--help, --version) */
-} opt_type;
+/* Short names of the value types and ranges for the run's rows. */
+#define T_STRING SGLD_OPT_STRING
+#define T_INT SGLD_OPT_INT
+#define T_INT64 SGLD_OPT_INT64
+#define T_UINT32 SGLD_OPT_UINT32
+#define T_DOUBLE SGLD_OPT_DOUBLE
+#define T_BOOL SGLD_OPT_BOOL
+#define T_SWITCH SGLD_OPT_SWITCH
 
-typedef enum {
-    CHECK_NONE,
-    CHECK_GE,      /* x >= lo */
-    CHECK_GT,      /* x > lo */
-    CHECK_GE_LT,   /* lo <= x < hi */
-    CHECK_GE_LE,   /* lo <= x <= hi */
-    CHECK_GT_LT,   /* lo < x < hi */
-    CHECK_GT_LE,   /* lo < x <= hi */
-    CHECK_NONEMPTY /* strings: not "" */
-} check_kind;
-
+/* A row of the run's own options: the public row plus its short flag and --help section. */
 typedef struct {
-    check_kind kind;
-    double lo, hi;
-} check;
-
-/* G_GENERAL rows are command-line only: not INI keys and not written by config_write. */
-typedef enum { G_GENERAL, G_MODEL, G_SAMPLER, G_OUTPUT, G_COUNT } group;
-
-/* Which runs a row applies to: every run (OWNER_ANY), or only those whose --sampler
- * (OWNER_SAMPLER) or --model (OWNER_MODEL) is one of `names` ("smile|psmile").  An option
- * that does not apply is refused when it is set (check_owners), so nothing is silently
- * ignored.  The owner is data about the row, not about this table: when sampler and model
- * files carry their own rows, it is the type whose file declares the row. */
-typedef enum { OWNER_ANY, OWNER_SAMPLER, OWNER_MODEL } owner_kind;
-
-typedef struct {
-    owner_kind kind;
-    const char *names; /* '|'-separated type names; NULL for OWNER_ANY */
-} owner;
-
-#define ANY {OWNER_ANY, NULL}
-#define FOR_SAMPLER(names) {OWNER_SAMPLER, (names)}
-#define FOR_MODEL(names) {OWNER_MODEL, (names)}
-
-typedef struct {
-    const char *name;  /* long option and INI key */
-    int short_name;    /* 'h', or 0 */
-    opt_type type;
-    size_t offset;     /* into sgld_config */
-    size_t size;       /* of the field */
-    const char *def;   /* default, as text, read by the same parser as user input */
-    const char *arg;   /* metavariable in --help */
-    const char *unit;  /* appended to values in --help ("" if none) */
-    check check;
-    group group;
-    owner owner;
+    const char *name;
+    int short_name;
+    sgld_opt_type type;
+    size_t offset, size;
+    const char *def, *arg, *unit;
+    sgld_range range;
+    config_group group;
+    int chain; /* CHAIN: defines the chain (checkpoint compatibility); CONTROL: output only */
     const char *help;
-} option_spec;
+} run_row;
 
-/* offsetof and size of a field, failing to compile when the field's type is not T (so a
- * row cannot point an int64 parser at an int). */
-#define FIELD(f, T)                                                                  \
-    offsetof(sgld_config, f) +                                                       \
-        (sizeof(char[_Generic(((sgld_config *)0)->f, T: 1, default: -1)]) - 1),      \
-        sizeof(((sgld_config *)0)->f)
-#define NOCHECK {CHECK_NONE, 0, 0}
-#define GE(x) {CHECK_GE, (x), 0}
-#define GT(x) {CHECK_GT, (x), 0}
-#define GE_LT(x, y) {CHECK_GE_LT, (x), (y)}
-#define GE_LE(x, y) {CHECK_GE_LE, (x), (y)}
-#define GT_LT(x, y) {CHECK_GT_LT, (x), (y)}
-#define GT_LE(x, y) {CHECK_GT_LE, (x), (y)}
-#define NONEMPTY {CHECK_NONEMPTY, 0, 0}
+#define CHAIN 1
+#define CONTROL 0
+#define FIELD(f, T) SGLD_OPTION_FIELD(sgld_config, f, T)
+#define NOCHECK {SGLD_RANGE_NONE, 0, 0}
+#define GE(x) {SGLD_RANGE_GE, (x), 0}
+#define GT(x) {SGLD_RANGE_GT, (x), 0}
+#define GE_LT(x, y) {SGLD_RANGE_GE_LT, (x), (y)}
+#define GE_LE(x, y) {SGLD_RANGE_GE_LE, (x), (y)}
+#define GT_LT(x, y) {SGLD_RANGE_GT_LT, (x), (y)}
+#define GT_LE(x, y) {SGLD_RANGE_GT_LE, (x), (y)}
+#define NONEMPTY {SGLD_RANGE_NONEMPTY, 0, 0}
 
 /* Largest --flush-every: 2^29 - 1 draws, 8 bytes each in the draw coordinate's chunk. */
 #define FLUSH_DRAWS_MAX 536870911
 
-static const option_spec options[] = {
+static const run_row run_rows[] = {
     /* general (command line only) */
-    {"config", 0, T_STRING, FIELD(config_path, char *), "", "FILE", "", NONEMPTY, G_GENERAL, ANY,
+    {"config", 0, T_STRING, FIELD(config_path, char *), "", "FILE", "", NONEMPTY, G_GENERAL, CONTROL,
      "read options from an INI file (`key = value`, keys are the long options); "
      "flags given on the command line override it"},
-    {"help", 'h', T_SWITCH, FIELD(help, int), "0", "", "", NOCHECK, G_GENERAL, ANY,
+    {"help", 'h', T_SWITCH, FIELD(help, int), "0", "", "", NOCHECK, G_GENERAL, CONTROL,
      "print this help and exit"},
-    {"version", 'V', T_SWITCH, FIELD(version, int), "0", "", "", NOCHECK, G_GENERAL, ANY,
+    {"version", 'V', T_SWITCH, FIELD(version, int), "0", "", "", NOCHECK, G_GENERAL, CONTROL,
      "print the version and exit"},
-    {"resume", 0, T_SWITCH, FIELD(resume, int), "0", "", "", NOCHECK, G_GENERAL, ANY,
+    {"help-sampler", 0, T_STRING, FIELD(help_sampler, char *), "", "NAME", "", NONEMPTY, G_GENERAL,
+     CONTROL, "print what sampler NAME is and its options, and exit"},
+    {"help-model", 0, T_STRING, FIELD(help_model, char *), "", "NAME", "", NONEMPTY, G_GENERAL,
+     CONTROL, "print what model NAME is and its options, and exit"},
+    {"resume", 0, T_SWITCH, FIELD(resume, int), "0", "", "", NOCHECK, G_GENERAL, CONTROL,
      "continue the run saved in --checkpoint (the sample file is cut back to its draws)"},
-    {"dry-run", 0, T_SWITCH, FIELD(dry_run, int), "0", "", "", NOCHECK, G_GENERAL, ANY,
+    {"dry-run", 0, T_SWITCH, FIELD(dry_run, int), "0", "", "", NOCHECK, G_GENERAL, CONTROL,
      "check the configuration and data, print the plan and exit"},
     /* model and data */
-    {"model", 0, T_STRING, FIELD(model, char *), "linreg", "linreg|logreg|softmax|mlp|cnn", "", NOCHECK,
-     G_MODEL, ANY,
-     "Bayesian linear, logistic or softmax (multinomial logistic) regression; a network "
-     "from --net: mlp for a real target (fixed or heteroscedastic Gaussian) or, with --task "
-     "classification, for classes; cnn for classes"},
+    {"model", 0, T_STRING, FIELD(model, char *), "linreg", "NAME", "", NOCHECK, G_MODEL, CHAIN,
+     "the model: one of the registered models listed below (--help-model NAME shows one and "
+     "its options)"},
     {"task", 0, T_STRING, FIELD(task, char *), "", "regression|classification", "", NOCHECK,
-     G_MODEL, ANY,
-     "what the target is: mlp does either (regression when none is given; classification reads "
-     "integer labels 0..K-1 or string labels as cnn and softmax do, and needs K outputs); the other "
-     "models do their own task only (naming it is accepted, the other task an error)"},
-    {"noise-sd", 0, T_DOUBLE, FIELD(noise_sd, double), "0.5", "SD", "", GT(0),
-     G_MODEL, FOR_MODEL("linreg|mlp"),
-     "linreg/mlp: known standard deviation of the Gaussian noise, y ~ N(x'w, SD^2) for linreg "
-     "(mlp: of a fixed-variance regression network)"},
-    {"prior-sd", 0, T_DOUBLE, FIELD(prior_sd, double), "1", "S", "", GT(0), G_MODEL, ANY,
+     G_MODEL, CHAIN,
+     "what the target is, for a model that does either (regression when none is given; "
+     "classification reads integer labels 0..K-1 or string labels, and needs K outputs); the "
+     "other models do their own task only (naming it is accepted, the other task an error)"},
+    {"prior-sd", 0, T_DOUBLE, FIELD(prior_sd, double), "1", "S", "", GT(0), G_MODEL, CHAIN,
      "N(0, S^2) prior on every weight"},
     {"data", 0, T_STRING, FIELD(data, char *), "synthetic:linreg", "SOURCE", "", NONEMPTY,
-     G_MODEL, ANY, "training data: a CSV or HDF5 file or a built-in synthetic:NAME (see below)"},
-    {"test-data", 0, T_STRING, FIELD(test_data, char *), "", "SOURCE", "", NOCHECK, G_MODEL, ANY,
+     G_MODEL, CHAIN, "training data: a CSV or HDF5 file or a built-in synthetic:NAME (see below)"},
+    {"test-data", 0, T_STRING, FIELD(test_data, char *), "", "SOURCE", "", NOCHECK, G_MODEL, CHAIN,
      "held-out test data, same formats as --data"},
     {"test-fraction", 0, T_DOUBLE, FIELD(test_fraction, double), "0", "F", "", GE_LT(0, 1),
-     G_MODEL, ANY, "fraction of --data held out as test data (the rows are stored in --output as "
+     G_MODEL, CHAIN, "fraction of --data held out as test data (the rows are stored in --output as "
      "test_row; `sgld-ess predict FILE --data test-split` scores exactly them)"},
-    {"standardize", 0, T_BOOL, FIELD(standardize, int), "off", "", "", NOCHECK, G_MODEL, ANY,
+    {"standardize", 0, T_BOOL, FIELD(standardize, int), "off", "", "", NOCHECK, G_MODEL, CHAIN,
      "standardize every feature column to mean 0 and sd 1"},
     /* networks (grammar in include/sgld/net.h) */
-    {"net", 0, T_STRING, FIELD(net, char *), "", "SPEC", "", NOCHECK, G_MODEL, FOR_MODEL("mlp|cnn"),
-     "mlp/cnn layers, e.g. fc50-fc2 or conv32k5-pool2-conv64k5-pool2-fc1024-fc10 "
-     "(none: mlp fc50-fc2, or fc50-fcK with --task classification; cnn that CNN with K outputs)"},
-    {"input-shape", 0, T_STRING, FIELD(input_shape, char *), "", "CxHxW", "", NOCHECK,
-     G_MODEL, FOR_MODEL("mlp|cnn"),
-     "shape of one data row for mlp/cnn, e.g. 1x28x28 (none: flat, or 1xSxS for S^2 features "
-     "when the net has conv/pool layers)"},
-    {"save-params", 0, T_STRING, FIELD(save_params, char *), "", "LIST", "", NOCHECK,
-     G_MODEL, FOR_MODEL("mlp|cnn"),
-     "mlp/cnn: comma-separated tensors (fc2_w) or layers (fc2) written to --output (none: all)"},
-    {"prior-sd-layers", 0, T_STRING, FIELD(prior_sd_layers, char *), "", "LIST", "", NOCHECK,
-     G_MODEL, FOR_MODEL("mlp|cnn"),
-     "mlp/cnn: comma-separated prior sd, one per fc/conv layer in order (none: --prior-sd)"},
-    /* sampler */
-    {"sampler", 0, T_STRING, FIELD(sampler, char *), "sgld",
-     "sgd|sgld|fsgd|psgld|sghmc|csgld|ksgld|smile|psmile", "", NOCHECK, G_SAMPLER, ANY,
-     "sgld: the update above; sgd: the same step without the noise term; the others: see the "
-     "README's sampler table"},
-    {"chains", 0, T_INT, FIELD(chains, int), "1", "C", "", GE(1), G_SAMPLER, ANY,
+    {"sampler", 0, T_STRING, FIELD(sampler, char *), "sgld", "NAME", "", NOCHECK, G_SAMPLER,
+     CHAIN, "the sampler: one of the registered samplers listed below (sgld: the update above; "
+     "--help-sampler NAME shows one and its options)"},
+    {"chains", 0, T_INT, FIELD(chains, int), "1", "C", "", GE(1), G_SAMPLER, CHAIN,
      "independent chains; the P ranks form C groups of P / C shards"},
-    {"steps", 0, T_INT64, FIELD(steps, int64_t), "20000", "N", "iterations", GE(1), G_SAMPLER, ANY,
+    {"steps", 0, T_INT64, FIELD(steps, int64_t), "20000", "N", "iterations", GE(1), G_SAMPLER, CHAIN,
      "iterations per chain"},
-    {"burnin", 0, T_INT64, FIELD(burnin, int64_t), "2000", "B", "iterations", GE(0), G_SAMPLER, ANY,
+    {"burnin", 0, T_INT64, FIELD(burnin, int64_t), "2000", "B", "iterations", GE(0), G_SAMPLER, CHAIN,
      "iterations discarded at the start of every chain, B < --steps (when not given and the "
      "default is not below --steps: steps / 10)"},
-    {"thin", 0, T_INT64, FIELD(thin, int64_t), "1", "T", "", GE(1), G_SAMPLER, ANY,
+    {"thin", 0, T_INT64, FIELD(thin, int64_t), "1", "T", "", GE(1), G_SAMPLER, CHAIN,
      "keep one draw every T iterations after burn-in"},
     {"batch-size", 0, T_INT64, FIELD(batch_size, int64_t), "100", "B", "examples", GE(1),
-     G_SAMPLER, ANY, "minibatch size, total per chain across its shards"},
+     G_SAMPLER, CHAIN, "minibatch size, total per chain across its shards"},
     {"seed", 0, T_UINT32, FIELD(seed, uint32_t), "1", "S", "", GE_LE(0, 4294967295.0),
-     G_SAMPLER, ANY, "key of the counter-based random streams"},
-    {"step-size", 0, T_DOUBLE, FIELD(step_size, double), "1e-5", "a", "", GT(0), G_SAMPLER, ANY,
+     G_SAMPLER, CHAIN, "key of the counter-based random streams"},
+    {"step-size", 0, T_DOUBLE, FIELD(step_size, double), "1e-5", "a", "", GT(0), G_SAMPLER, CHAIN,
      "a in the step-size schedule"},
-    {"step-b", 0, T_DOUBLE, FIELD(step_b, double), "0", "b", "", GE(0), G_SAMPLER, ANY,
+    {"step-b", 0, T_DOUBLE, FIELD(step_b, double), "0", "b", "", GE(0), G_SAMPLER, CHAIN,
      "b in the step-size schedule"},
     {"step-gamma", 0, T_DOUBLE, FIELD(step_gamma, double), "0", "g", "", GE_LE(0, 1),
-     G_SAMPLER, ANY,
+     G_SAMPLER, CHAIN,
      "g in the step-size schedule (0: constant step)"},
-    {"temperature", 0, T_DOUBLE, FIELD(temperature, double), "1", "T", "", GT(0), G_SAMPLER, ANY,
+    {"temperature", 0, T_DOUBLE, FIELD(temperature, double), "1", "T", "", GT(0), G_SAMPLER, CHAIN,
      "T in the noise N(0, eps_t T I) (1: the posterior)"},
     {"on-divergence", 0, T_STRING, FIELD(on_divergence, char *), "abort", "abort|shrink|skip", "",
-     NONEMPTY, G_SAMPLER, ANY,
+     NONEMPTY, G_SAMPLER, CHAIN,
      "a step that makes theta or the log posterior non-finite: abort the run; shrink (undo it "
      "and halve the chain's step size from then on); skip (undo it and go on); never a NaN draw"},
     /* sampler family: one group per sampler */
-    {"psgld-alpha", 0, T_DOUBLE, FIELD(psgld_alpha, double), "0.99", "a", "", GT_LT(0, 1),
-     G_SAMPLER, FOR_SAMPLER("psgld"),
-     "psgld: decay of the running mean square V <- a V + (1 - a) g^2"},
-    {"psgld-lambda", 0, T_DOUBLE, FIELD(psgld_lambda, double), "1e-5", "l", "", GT(0),
-     G_SAMPLER, FOR_SAMPLER("psgld"),
-     "psgld: diagonal preconditioner G = 1 / (l + sqrt V)"},
-    {"psgld-gamma", 0, T_BOOL, FIELD(psgld_gamma, int), "off", "", "", NOCHECK,
-     G_SAMPLER, FOR_SAMPLER("psgld"),
-     "psgld: add the drift Gamma_i = dG_i / dtheta_i (one extra gradient per step)"},
-    {"friction", 0, T_DOUBLE, FIELD(friction, double), "0.1", "C", "", GT_LE(0, 1),
-     G_SAMPLER, FOR_SAMPLER("sghmc"),
-     "sghmc: momentum decay per step (friction), v <- (1 - C) v + eps g + noise"},
-    {"sghmc-beta", 0, T_DOUBLE, FIELD(sghmc_beta, double), "0", "b", "", GE(0),
-     G_SAMPLER, FOR_SAMPLER("sghmc"),
-     "sghmc: estimate beta-hat of the gradient noise, b < --friction"},
-    {"sghmc-adapt", 0, T_BOOL, FIELD(sghmc_adapt, int), "off", "", "", NOCHECK,
-     G_SAMPLER, FOR_SAMPLER("sghmc"),
-     "sghmc: adapt per-parameter scales during burn-in (Springenberg et al. 2016), then freeze"},
-    {"cycles", 0, T_INT64, FIELD(cycles, int64_t), "4", "M", "", GE(1),
-     G_SAMPLER, FOR_SAMPLER("csgld"),
-     "csgld: cosine step-size cycles over --steps, M <= --steps"},
-    {"explore", 0, T_DOUBLE, FIELD(explore, double), "0.8", "f", "", GE_LT(0, 1),
-     G_SAMPLER, FOR_SAMPLER("csgld"),
-     "csgld: fraction of each cycle spent exploring (no noise, no draws)"},
-    {"precondition", 0, T_STRING, FIELD(precondition, char *), "both", "both|noise", "", NONEMPTY,
-     G_SAMPLER, FOR_SAMPLER("ksgld"),
-     "ksgld: K-FAC-precondition the drift and the noise (both), or the noise only "
-     "(noise: the seed paper's eq. 2, which changes the stationary law)"},
-    {"kfac-damping", 0, T_DOUBLE, FIELD(kfac_damping, double), "1", "d", "", GT(0),
-     G_SAMPLER, FOR_SAMPLER("ksgld"),
-     "ksgld: damping, P = (A + sqrt(d) I)^-1 kron (G + sqrt(d) I)^-1 per layer"},
-    {"kfac-decay", 0, T_DOUBLE, FIELD(kfac_decay, double), "0.95", "r", "", GE_LT(0, 1),
-     G_SAMPLER, FOR_SAMPLER("ksgld"),
-     "ksgld: running averages A <- r A + (1 - r) A_batch (same for G)"},
-    {"kfac-every", 0, T_INT64, FIELD(kfac_every, int64_t), "10", "k", "steps", GE(1),
-     G_SAMPLER, FOR_SAMPLER("ksgld"),
-     "ksgld: the factors' inverses are refreshed every k steps"},
-    {"smile-integrator", 0, T_STRING, FIELD(smile_integrator, char *), "mclachlan",
-     "mclachlan|leapfrog", "", NONEMPTY, G_SAMPLER, FOR_SAMPLER("smile|psmile"),
-     "smile/psmile: isokinetic integrator (2 or 1 extra gradients per step)"},
-    {"smile-energy-var", 0, T_DOUBLE, FIELD(smile_energy_var, double), "5e-4", "v", "", GT(0),
-     G_SAMPLER, FOR_SAMPLER("smile|psmile"),
-     "smile/psmile: target energy-error variance per parameter of the step-size tuner"},
-    {"smile-L", 0, T_DOUBLE, FIELD(smile_l, double), "0", "L", "", GE(0),
-     G_SAMPLER, FOR_SAMPLER("smile|psmile"),
-     "smile/psmile: momentum decoherence length (0: sqrt(d), then 0.4 sqrt(sum Var theta) "
-     "from the second half of burn-in)"},
-    {"psmile-alpha", 0, T_DOUBLE, FIELD(psmile_alpha, double), "0.99", "a", "", GT_LT(0, 1),
-     G_SAMPLER, FOR_SAMPLER("psmile"), "psmile: decay of the running gradient-noise moments"},
-    /* output */
-    {"output", 0, T_STRING, FIELD(output, char *), "", "FILE", "", NOCHECK, G_OUTPUT, ANY,
+    {"output", 0, T_STRING, FIELD(output, char *), "", "FILE", "", NOCHECK, G_OUTPUT, CONTROL,
      "HDF5 file for the retained draws (none: no sample file); a second run on it is refused "
      "while FILE.lock is held"},
-    {"force", 0, T_BOOL, FIELD(force, int), "off", "", "", NOCHECK, G_OUTPUT, ANY,
+    {"force", 0, T_BOOL, FIELD(force, int), "off", "", "", NOCHECK, G_OUTPUT, CONTROL,
      "replace an existing --output or --checkpoint (FILE, FILE.prev, FILE.tmp); never a file "
      "the run reads (--data, --test-data, --config: compared by device and inode)"},
-    {"quiet", 0, T_BOOL, FIELD(quiet, int), "off", "", "", NOCHECK, G_OUTPUT, ANY,
+    {"quiet", 0, T_BOOL, FIELD(quiet, int), "off", "", "", NOCHECK, G_OUTPUT, CONTROL,
      "print nothing but errors"},
-    {"progress", 0, T_BOOL, FIELD(progress, int), "off", "", "", NOCHECK, G_OUTPUT, ANY,
+    {"progress", 0, T_BOOL, FIELD(progress, int), "off", "", "", NOCHECK, G_OUTPUT, CONTROL,
      "print the progress line even when stderr is not a terminal"},
     /* The bound keeps the draw coordinate's chunk (N int64) under HDF5's 4 GiB chunk limit. */
     {"flush-every", 0, T_INT64, FIELD(flush_draws, int64_t), "100", "N", "draws",
-     GE_LE(1, FLUSH_DRAWS_MAX), G_OUTPUT, ANY, "draws buffered per collective write"},
-    {"checkpoint", 0, T_STRING, FIELD(checkpoint, char *), "", "FILE", "", NOCHECK, G_OUTPUT, ANY,
+     GE_LE(1, FLUSH_DRAWS_MAX), G_OUTPUT, CONTROL, "draws buffered per collective write"},
+    {"checkpoint", 0, T_STRING, FIELD(checkpoint, char *), "", "FILE", "", NOCHECK, G_OUTPUT, CONTROL,
      "save the run state here (atomically, keeping FILE.prev) at --checkpoint-every, "
      "--checkpoint-seconds and on SIGTERM/SIGINT/SIGUSR1"},
     {"checkpoint-every", 0, T_INT64, FIELD(checkpoint_every, int64_t), "0", "K", "iterations",
-     GE(0), G_OUTPUT, ANY, "checkpoint every K iterations (0: off)"},
+     GE(0), G_OUTPUT, CONTROL, "checkpoint every K iterations (0: off)"},
     {"checkpoint-seconds", 0, T_DOUBLE, FIELD(checkpoint_seconds, double), "0", "S", "s", GE(0),
-     G_OUTPUT, ANY, "checkpoint at the first flush S seconds after the last one (0: off)"},
-    {"log-view", 0, T_BOOL, FIELD(log_view, int), "off", "", "", NOCHECK, G_OUTPUT, ANY,
+     G_OUTPUT, CONTROL, "checkpoint at the first flush S seconds after the last one (0: off)"},
+    {"log-view", 0, T_BOOL, FIELD(log_view, int), "off", "", "", NOCHECK, G_OUTPUT, CONTROL,
      "print a table of timed events (count, min/max/mean over ranks, share of the step)"},
-    {"max-rows", 0, T_INT64, FIELD(max_rows, int64_t), "40", "N", "rows", GE(0), G_OUTPUT, ANY,
+    {"max-rows", 0, T_INT64, FIELD(max_rows, int64_t), "40", "N", "rows", GE(0), G_OUTPUT, CONTROL,
      "parameter rows of the posterior summary printed at the end (0: all; sgld-ess summary "
      "FILE reads them all from the sample file)"},
+
 };
 
-#define N_OPTIONS (sizeof options / sizeof options[0])
+#define N_RUN_ROWS (sizeof run_rows / sizeof run_rows[0])
 
-static const char *const group_titles[G_COUNT] = {"General", "Model and data", "Sampler",
-                                                  "Output"};
-/* Section headers in sgld_config_write's output (ignored when read back). */
-static const char *const group_sections[G_COUNT] = {"", "model", "sampler", "output"};
+
+/* ---- the merged table ---- */
+
+static sgld_status add_run_rows(config_table *t)
+{
+    for (size_t i = 0; i < N_RUN_ROWS; i++) {
+        const run_row *r = &run_rows[i];
+        config_entry *e = &t->e[t->n++];
+        e->o = (sgld_option){r->name, r->type, r->offset, r->size, r->def, r->arg, r->unit,
+                             r->range, r->chain, r->help};
+        e->short_name = r->short_name;
+        e->group = r->group;
+        e->owner = OWNER_RUN;
+        e->n_owners = 1;
+        e->owner_names[0] = NULL;
+        e->at[0] = r->offset;
+    }
+    return SGLD_OK;
+}
+
+/* 1 when rows a and b parse and default alike (what two types sharing a name must agree on). */
+static int same_row(const sgld_option *a, const sgld_option *b)
+{
+    return a->type == b->type && a->size == b->size && strcmp(a->def, b->def) == 0 &&
+           strcmp(a->arg, b->arg) == 0 && a->range.kind == b->range.kind &&
+           a->range.lo == b->range.lo && a->range.hi == b->range.hi && a->chain == b->chain;
+}
+
+/* Adds the rows of one type (name, its rows, its struct's offset in sgld_config). */
+static sgld_status add_type_rows(config_table *t, config_owner owner, const char *type_name,
+                                 const sgld_option *rows, size_t n_rows, size_t base)
+{
+    for (size_t i = 0; i < n_rows; i++) {
+        const sgld_option *r = &rows[i];
+        config_entry *e = (config_entry *)config_table_find(t, r->name, strlen(r->name));
+        if (e) {
+            SGLD_CHECK(e->owner == owner && same_row(&e->o, r), SGLD_ERR_INTERNAL,
+                       "option --%s of %s is declared differently by another type", r->name,
+                       type_name);
+            SGLD_CHECK(e->n_owners < CONFIG_MAX_OWNERS, SGLD_ERR_INTERNAL,
+                       "option --%s: more than %d types declare it", r->name, CONFIG_MAX_OWNERS);
+        } else {
+            SGLD_CHECK(t->n < CONFIG_MAX_ENTRIES, SGLD_ERR_INTERNAL,
+                       "more than %d options (at --%s of %s)", CONFIG_MAX_ENTRIES, r->name, type_name);
+            e = &t->e[t->n++];
+            e->o = *r;
+            e->short_name = 0;
+            e->group = owner == OWNER_SAMPLER ? G_SAMPLER : G_MODEL;
+            e->owner = owner;
+            e->n_owners = 0;
+        }
+        e->owner_names[e->n_owners] = type_name;
+        e->at[e->n_owners++] = base + r->offset;
+    }
+    return SGLD_OK;
+}
+
+/* Places a type's options struct in type_opts and adds its rows. */
+static sgld_status add_type(config_table *t, config_owner owner, const void *type, const char *name,
+                            const sgld_option *rows, size_t n_rows, size_t size, size_t *used)
+{
+    if (!rows || n_rows == 0) return SGLD_OK;
+    SGLD_CHECK(t->n_types < SGLD_CONFIG_MAX_TYPES, SGLD_ERR_INTERNAL,
+               "more than %d samplers and models with options (at %s)", SGLD_CONFIG_MAX_TYPES, name);
+    size_t at = (*used + 15) / 16 * 16;
+    SGLD_CHECK(at + size <= SGLD_CONFIG_TYPE_BYTES, SGLD_ERR_INTERNAL,
+               "the options of %s do not fit (%zu bytes at %zu of %d)", name, size, at,
+               SGLD_CONFIG_TYPE_BYTES);
+    t->types[t->n_types] = type;
+    t->type_offset[t->n_types++] = at;
+    *used = at + size;
+    return add_type_rows(t, owner, name, rows, n_rows, offsetof(sgld_config, type_opts) + at);
+}
+
+sgld_status config_table_build(config_table *t)
+{
+    t->n = 0;
+    t->n_types = 0;
+    size_t used = 0;
+    SGLD_TRY(add_run_rows(t));
+    for (size_t i = 0; i < sgld_sampler_count(); i++) {
+        const sgld_sampler_type *s = sgld_sampler_at(i);
+        SGLD_TRY(add_type(t, OWNER_SAMPLER, s, s->name, s->options, s->n_options, s->options_size,
+                          &used));
+    }
+    for (size_t i = 0; i < sgld_model_count(); i++) {
+        const sgld_model_type *m = sgld_model_at(i);
+        SGLD_TRY(add_type(t, OWNER_MODEL, m, m->name, m->options, m->n_options, m->options_size,
+                          &used));
+    }
+    return SGLD_OK;
+}
+
+const config_entry *config_table_find(const config_table *t, const char *name, size_t len)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strlen(t->e[i].o.name) == len && strncmp(t->e[i].o.name, name, len) == 0) return &t->e[i];
+    return NULL;
+}
+
+int config_list_word(const char *list, int k, char *buf, size_t cap)
+{
+    for (const char *p = list; *p; k--) {
+        size_t len = strcspn(p, "|");
+        if (k == 0) {
+            snprintf(buf, cap, "%.*s", (int)len, p);
+            return 1;
+        }
+        p += len + (p[len] == '|');
+    }
+    return 0;
+}
+
+void config_list_words(const char *list, const char *conj, char *buf, size_t cap)
+{
+    size_t used = 0, n_items = 1;
+    for (const char *p = list; *p; p++) n_items += *p == '|';
+    buf[0] = '\0';
+    size_t i = 0;
+    for (const char *p = list; *p && used < cap; i++) {
+        size_t len = strcspn(p, "|");
+        const char *sep = i == 0 ? "" : i + 1 == n_items ? " " : ", ";
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s%s%.*s", sep,
+                                 i > 0 && i + 1 == n_items ? conj : "",
+                                 i > 0 && i + 1 == n_items ? " " : "", (int)len, p);
+        p += len + (p[len] == '|');
+    }
+}
+
+/* The table, built once per public call.  A build that fails keeps what fitted; the status
+ * reaches the user through sgld_config_parse. */
+static sgld_status table_of(config_table *t) { return config_table_build(t); }
+
+size_t sgld_config_option_count(void)
+{
+    static config_table t;
+    (void)table_of(&t);
+    return t.n;
+}
+
+const char *sgld_config_option_name(size_t i)
+{
+    static config_table t;
+    (void)table_of(&t);
+    return i < t.n ? t.e[i].o.name : NULL;
+}
+
+int sgld_config_option_cli_only(size_t i)
+{
+    static config_table t;
+    (void)table_of(&t);
+    return i < t.n && t.e[i].group == G_GENERAL;
+}
+
+int sgld_config_key_defines_chain(const char *key, size_t len)
+{
+    static config_table t; /* not reentrant across threads: called from one thread per rank */
+    (void)table_of(&t);
+    const config_entry *e = config_table_find(&t, key, len);
+    return !e || e->o.chain;
+}
+
+
 
 /* Room for "FILE:LINE: key 'NAME'" with FILE up to SGLD_PATH_MAX - 1 characters. */
 #define WHERE_MAX (SGLD_PATH_MAX + 128)
@@ -278,29 +335,17 @@ static const char *const group_sections[G_COUNT] = {"", "model", "sampler", "out
 #define LINE_MAX_CHARS 4096
 
 /* What a parse is filling, and where each value came from (for messages that are checked
- * after all sources are applied). */
-typedef struct {
+ * after all sources are applied).  Also what a type's check hook sees as sgld_option_where. */
+struct sgld_option_where {
     sgld_config *c;
-    const char *path;         /* the --config file, or NULL */
-    long origin[N_OPTIONS];   /* ORIGIN_DEFAULT, ORIGIN_FLAG, or the file line */
-} parse_ctx;
+    const config_table *t;
+    const char *path;                /* the --config file, or NULL */
+    long origin[CONFIG_MAX_ENTRIES]; /* ORIGIN_DEFAULT, ORIGIN_FLAG, or the file line */
+};
+typedef struct sgld_option_where parse_ctx;
 
 #define ORIGIN_DEFAULT 0
 #define ORIGIN_FLAG (-1)
-
-size_t sgld_config_option_count(void) { return N_OPTIONS; }
-
-const char *sgld_config_option_name(size_t i) { return i < N_OPTIONS ? options[i].name : NULL; }
-
-int sgld_config_option_cli_only(size_t i) { return i < N_OPTIONS && options[i].group == G_GENERAL; }
-
-static const option_spec *find_option(const char *name, size_t len)
-{
-    for (size_t i = 0; i < N_OPTIONS; i++)
-        if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0)
-            return &options[i];
-    return NULL;
-}
 
 /* Optimal-string-alignment distance (Levenshtein plus adjacent transpositions), capped:
  * strings longer than 63 characters are "far" from everything. */
@@ -328,55 +373,55 @@ static int edit_distance(const char *a, size_t na, const char *b)
 
 /* The closest option name within edit distance 2 (first in table order on ties), or NULL.
  * File keys are matched only against the options a file may set. */
-static const char *suggest(const char *name, size_t len, int cli)
+static const char *suggest(const config_table *t, const char *name, size_t len, int cli)
 {
     const char *best = NULL;
     int best_d = 3;
-    for (size_t i = 0; i < N_OPTIONS; i++) {
-        if (!cli && options[i].group == G_GENERAL) continue;
-        int d = edit_distance(name, len, options[i].name);
+    for (size_t i = 0; i < t->n; i++) {
+        if (!cli && t->e[i].group == G_GENERAL) continue;
+        int d = edit_distance(name, len, t->e[i].o.name);
         if (d < best_d) {
             best_d = d;
-            best = options[i].name;
+            best = t->e[i].o.name;
         }
     }
     return best;
 }
 
-/* "must be > 0" / "must be in [0, 1)"; with var, "N >= 1" (for --help).  "" for none. */
-static void describe_check(const check *k, const char *var, char *buf, size_t n)
+void config_describe_range(const sgld_range *k, const char *var, char *buf, size_t n)
 {
     const char *pre = var ? var : "must be";
     switch (k->kind) {
-    case CHECK_GE: snprintf(buf, n, "%s >= %.15g", pre, k->lo); break;
-    case CHECK_GT: snprintf(buf, n, "%s > %.15g", pre, k->lo); break;
-    case CHECK_GE_LT: snprintf(buf, n, "%s in [%.15g, %.15g)", pre, k->lo, k->hi); break;
-    case CHECK_GE_LE: snprintf(buf, n, "%s in [%.15g, %.15g]", pre, k->lo, k->hi); break;
-    case CHECK_GT_LT: snprintf(buf, n, "%s in (%.15g, %.15g)", pre, k->lo, k->hi); break;
-    case CHECK_GT_LE: snprintf(buf, n, "%s in (%.15g, %.15g]", pre, k->lo, k->hi); break;
+    case SGLD_RANGE_GE: snprintf(buf, n, "%s >= %.15g", pre, k->lo); break;
+    case SGLD_RANGE_GT: snprintf(buf, n, "%s > %.15g", pre, k->lo); break;
+    case SGLD_RANGE_GE_LT: snprintf(buf, n, "%s in [%.15g, %.15g)", pre, k->lo, k->hi); break;
+    case SGLD_RANGE_GE_LE: snprintf(buf, n, "%s in [%.15g, %.15g]", pre, k->lo, k->hi); break;
+    case SGLD_RANGE_GT_LT: snprintf(buf, n, "%s in (%.15g, %.15g)", pre, k->lo, k->hi); break;
+    case SGLD_RANGE_GT_LE: snprintf(buf, n, "%s in (%.15g, %.15g]", pre, k->lo, k->hi); break;
     default: buf[0] = '\0'; break;
     }
 }
 
-static int in_range(const check *k, double x)
+static int in_range(const sgld_range *k, double x)
 {
     switch (k->kind) {
-    case CHECK_GE: return x >= k->lo;
-    case CHECK_GT: return x > k->lo;
-    case CHECK_GE_LT: return x >= k->lo && x < k->hi;
-    case CHECK_GE_LE: return x >= k->lo && x <= k->hi;
-    case CHECK_GT_LT: return x > k->lo && x < k->hi;
-    case CHECK_GT_LE: return x > k->lo && x <= k->hi;
+    case SGLD_RANGE_GE: return x >= k->lo;
+    case SGLD_RANGE_GT: return x > k->lo;
+    case SGLD_RANGE_GE_LT: return x >= k->lo && x < k->hi;
+    case SGLD_RANGE_GE_LE: return x >= k->lo && x <= k->hi;
+    case SGLD_RANGE_GT_LT: return x > k->lo && x < k->hi;
+    case SGLD_RANGE_GT_LE: return x > k->lo && x <= k->hi;
     default: return 1;
     }
 }
 
-static sgld_status range_error(const option_spec *o, const char *where, const char *text)
+static sgld_status range_error(const sgld_option *o, const char *where, const char *text)
 {
     char what[128];
-    describe_check(&o->check, NULL, what, sizeof what);
+    config_describe_range(&o->range, NULL, what, sizeof what);
     return sgld_error_set(SGLD_ERR_USAGE, "%s: %s, got %s", where, what, text);
 }
+
 
 /* Results of parse_integer. */
 enum { INT_OK = 1, INT_SYNTAX = 0, INT_FRACTION = -1, INT_RANGE = -2 };
@@ -441,13 +486,13 @@ static int parse_integer(const char *text, long long *out)
 }
 
 /* Largest value a field of integer type t holds, for the out-of-range message. */
-static long long integer_max(opt_type t)
+static long long integer_max(sgld_opt_type t)
 {
     return t == T_INT ? INT_MAX : t == T_UINT32 ? (long long)UINT32_MAX : LLONG_MAX;
 }
 
 /* Smallest value a field of integer type t holds. */
-static long long integer_min(opt_type t)
+static long long integer_min(sgld_opt_type t)
 {
     return t == T_INT ? INT_MIN : t == T_UINT32 ? 0 : LLONG_MIN;
 }
@@ -463,35 +508,61 @@ static int parse_bool(const char *text, int *out)
     return 0;
 }
 
-/* Parses text as a value of row o and stores it in c.  `where` prefixes every message
+/* The index of text among the '|'-separated words of list, or -1. */
+static int choice_index(const char *list, const char *text)
+{
+    size_t n = strlen(text);
+    int k = 0;
+    for (const char *p = list; *p; k++) {
+        size_t len = strcspn(p, "|");
+        if (len == n && strncmp(p, text, n) == 0) return k;
+        p += len + (p[len] == '|');
+    }
+    return -1;
+}
+
+/* Largest field a row may have (a path). */
+#define VALUE_MAX SGLD_PATH_MAX
+
+/* Parses text as a value of row o into val (o->size bytes).  `where` prefixes every message
  * ("--steps", "run.ini:3: key 'steps'").  With checked = 0 the row's range is not applied
  * (defaults: --config's "" is a valid default but not a valid value). */
-static sgld_status assign(sgld_config *c, const option_spec *o, const char *text,
-                          const char *where, int checked)
+static sgld_status parse_value(const sgld_option *o, const char *text, const char *where,
+                               int checked, unsigned char *val)
 {
-    char *field = (char *)c + o->offset;
     switch (o->type) {
-    case T_STRING: {
+    case SGLD_OPT_STRING: {
         size_t len = strlen(text);
         SGLD_CHECK(len < o->size, SGLD_ERR_USAGE,
                    "%s: value is too long (%zu characters, at most %zu)", where, len,
                    o->size - 1);
-        SGLD_CHECK(!checked || o->check.kind != CHECK_NONEMPTY || len > 0, SGLD_ERR_USAGE,
+        SGLD_CHECK(!checked || o->range.kind != SGLD_RANGE_NONEMPTY || len > 0, SGLD_ERR_USAGE,
                    "%s: must not be empty", where);
-        memcpy(field, text, len + 1);
+        memset(val, 0, o->size);
+        memcpy(val, text, len + 1);
         return SGLD_OK;
     }
-    case T_BOOL:
-    case T_SWITCH: {
+    case SGLD_OPT_CHOICE: {
+        int k = choice_index(o->arg, text);
+        if (k < 0) {
+            char words[256];
+            config_list_words(o->arg, "or", words, sizeof words);
+            return sgld_error_set(SGLD_ERR_USAGE, "%s: must be %s, got '%s'", where, words, text);
+        }
+        memcpy(val, &k, sizeof k);
+        return SGLD_OK;
+    }
+    case SGLD_OPT_BOOL:
+    case SGLD_OPT_SWITCH: {
         int b;
         SGLD_CHECK(parse_bool(text, &b), SGLD_ERR_USAGE,
                    "%s: '%s' is not a boolean (true/false, yes/no, on/off, 1/0)", where, text);
-        memcpy(field, &b, sizeof b);
+        memcpy(val, &b, sizeof b);
         return SGLD_OK;
     }
-    case T_INT:
-    case T_INT64:
-    case T_UINT32: {
+    case SGLD_OPT_INT:
+    case SGLD_OPT_INT64:
+    case SGLD_OPT_UINT32: {
         long long v = 0;
         int ok = parse_integer(text, &v);
         SGLD_CHECK(ok != INT_RANGE, SGLD_ERR_USAGE, "%s: '%s' is out of range (%s %lld)",
@@ -501,46 +572,84 @@ static sgld_status assign(sgld_config *c, const option_spec *o, const char *text
                    "%s: '%s' is not a whole number (e-notation such as 1e4 is accepted when "
                    "the value is whole)", where, text);
         SGLD_CHECK(ok == INT_OK, SGLD_ERR_USAGE, "%s: '%s' is not an integer", where, text);
-        if (checked && !in_range(&o->check, (double)v)) return range_error(o, where, text);
-        if (o->type == T_INT) {
+        if (checked && !in_range(&o->range, (double)v)) return range_error(o, where, text);
+        if (o->type == SGLD_OPT_INT) {
             SGLD_CHECK(v <= INT_MAX, SGLD_ERR_USAGE, "%s: must be <= %d, got %s", where, INT_MAX,
                        text);
             SGLD_CHECK(v >= INT_MIN, SGLD_ERR_USAGE, "%s: must be >= %d, got %s", where, INT_MIN,
                        text);
             int x = (int)v;
-            memcpy(field, &x, sizeof x);
-        } else if (o->type == T_UINT32) {
+            memcpy(val, &x, sizeof x);
+        } else if (o->type == SGLD_OPT_UINT32) {
             SGLD_CHECK(v >= 0 && v <= (long long)UINT32_MAX, SGLD_ERR_USAGE,
                        "%s: must be in [0, %lu], got %s", where, (unsigned long)UINT32_MAX,
                        text);
             uint32_t x = (uint32_t)v;
-            memcpy(field, &x, sizeof x);
+            memcpy(val, &x, sizeof x);
         } else {
             int64_t x = (int64_t)v;
-            memcpy(field, &x, sizeof x);
+            memcpy(val, &x, sizeof x);
         }
         return SGLD_OK;
     }
-    case T_DOUBLE: {
+    case SGLD_OPT_DOUBLE: {
         char *end;
         int bad = !text[0] || isspace((unsigned char)text[0]);
         double x = bad ? 0 : strtod(text, &end);
         SGLD_CHECK(!bad && end != text && *end == '\0', SGLD_ERR_USAGE,
                    "%s: '%s' is not a number", where, text);
         SGLD_CHECK(isfinite(x), SGLD_ERR_USAGE, "%s: '%s' is not a finite number", where, text);
-        if (checked && !in_range(&o->check, x)) return range_error(o, where, text);
-        memcpy(field, &x, sizeof x);
+        if (checked && !in_range(&o->range, x)) return range_error(o, where, text);
+        memcpy(val, &x, sizeof x);
         return SGLD_OK;
     }
     }
     return sgld_error_set(SGLD_ERR_INTERNAL, "%s: option type %d unknown", where, (int)o->type);
 }
 
-void sgld_config_defaults(sgld_config *c)
+/* Parses text as a value of entry e and stores it in the field of every owner in c. */
+static sgld_status assign(sgld_config *c, const config_entry *e, const char *text,
+                          const char *where, int checked)
+{
+    unsigned char val[VALUE_MAX];
+    SGLD_CHECK(e->o.size <= sizeof val, SGLD_ERR_INTERNAL, "%s: field of %zu bytes", where,
+               e->o.size);
+    SGLD_TRY(parse_value(&e->o, text, where, checked, val));
+    for (int k = 0; k < e->n_owners; k++) memcpy((char *)c + e->at[k], val, e->o.size);
+    return SGLD_OK;
+}
+
+/* Fills c with the defaults of table t and records where each type's struct lies. */
+static void apply_defaults(sgld_config *c, const config_table *t)
 {
     memset(c, 0, sizeof *c);
-    for (size_t i = 0; i < N_OPTIONS; i++) (void)assign(c, &options[i], options[i].def, "default", 0);
+    c->n_types = t->n_types;
+    for (int i = 0; i < t->n_types; i++) {
+        c->types[i] = t->types[i];
+        c->type_offset[i] = t->type_offset[i];
+    }
+    for (size_t i = 0; i < t->n; i++) (void)assign(c, &t->e[i], t->e[i].o.def, "default", 0);
 }
+
+void sgld_config_defaults(sgld_config *c)
+{
+    config_table t;
+    (void)config_table_build(&t);
+    apply_defaults(c, &t);
+}
+
+sgld_status sgld_config_set(sgld_config *c, const char *name, const char *value)
+{
+    SGLD_CHECK(c && name && value, SGLD_ERR_ARG, "sgld_config_set: NULL argument");
+    config_table t;
+    SGLD_TRY(config_table_build(&t));
+    const config_entry *e = config_table_find(&t, name, strlen(name));
+    SGLD_CHECK(e && e->group != G_GENERAL, SGLD_ERR_USAGE, "unknown option '--%s'", name);
+    char where[WHERE_MAX];
+    snprintf(where, sizeof where, "--%s", name);
+    return assign(c, e, value, where, 1);
+}
+
 
 /* ---- INI file ---- */
 
@@ -594,9 +703,9 @@ static sgld_status apply_line(parse_ctx *ctx, long line_no, char *line)
     *eq = '\0';
     char *key = trim(s), *value = trim(eq + 1);
     size_t key_len = strlen(key);
-    const option_spec *o = find_option(key, key_len);
+    const config_entry *o = config_table_find(ctx->t, key, key_len);
     if (!o) {
-        const char *near = suggest(key, key_len, 0);
+        const char *near = suggest(ctx->t, key, key_len, 0);
         if (near)
             return sgld_error_set(SGLD_ERR_USAGE, "%s:%ld: unknown key '%s' (did you mean '%s'?)",
                                   path, line_no, key, near);
@@ -608,7 +717,7 @@ static sgld_status apply_line(parse_ctx *ctx, long line_no, char *line)
     snprintf(where, sizeof where, "%s:%ld: key '%s'", path, line_no, key);
     SGLD_TRY(unquote(&value, where));
     SGLD_TRY(assign(ctx->c, o, value, where, 1));
-    ctx->origin[o - options] = line_no;
+    ctx->origin[o - ctx->t->e] = line_no;
     return SGLD_OK;
 }
 
@@ -646,27 +755,27 @@ static sgld_status apply_file(parse_ctx *ctx)
 /* getopt_long codes for table rows start here, above every short option character. */
 #define LONG_BASE 256
 
-/* Fills longopts (N_OPTIONS + 1 entries) and shortopts from the table.  shortopts starts with
+/* Fills longopts (t->n + 1 entries) and shortopts from the table.  shortopts starts with
  * "-:" so that positional arguments come back in order as code 1 (no permutation) and a
  * missing value is reported as ':' rather than '?'. */
-static void build_getopt_tables(struct option *longopts, char *shortopts)
+static void build_getopt_tables(const config_table *t, struct option *longopts, char *shortopts)
 {
     size_t k = 0;
     shortopts[k++] = '-';
     shortopts[k++] = ':';
-    for (size_t i = 0; i < N_OPTIONS; i++) {
-        const option_spec *o = &options[i];
-        int has_arg = o->type == T_SWITCH ? no_argument
-                      : o->type == T_BOOL ? optional_argument
-                                          : required_argument;
-        longopts[i] = (struct option){o->name, has_arg, NULL, LONG_BASE + (int)i};
-        if (o->short_name) {
-            shortopts[k++] = (char)o->short_name;
+    for (size_t i = 0; i < t->n; i++) {
+        const config_entry *e = &t->e[i];
+        int has_arg = e->o.type == SGLD_OPT_SWITCH ? no_argument
+                      : e->o.type == SGLD_OPT_BOOL ? optional_argument
+                                                   : required_argument;
+        longopts[i] = (struct option){e->o.name, has_arg, NULL, LONG_BASE + (int)i};
+        if (e->short_name) {
+            shortopts[k++] = (char)e->short_name;
             if (has_arg != no_argument) shortopts[k++] = ':';
             if (has_arg == optional_argument) shortopts[k++] = ':';
         }
     }
-    longopts[N_OPTIONS] = (struct option){NULL, 0, NULL, 0};
+    longopts[t->n] = (struct option){NULL, 0, NULL, 0};
     shortopts[k] = '\0';
 }
 
@@ -685,12 +794,12 @@ static const char *arg_name(const char *arg, size_t *len)
     return name;
 }
 
-static sgld_status unknown_option(const char *arg)
+static sgld_status unknown_option(const config_table *t, const char *arg)
 {
     size_t len;
     const char *name = arg_name(arg, &len);
     int shown = (int)strcspn(arg, "=");
-    const char *near = len > 1 || arg[1] == '-' ? suggest(name, len, 1) : NULL;
+    const char *near = len > 1 || arg[1] == '-' ? suggest(t, name, len, 1) : NULL;
     if (near)
         return sgld_error_set(SGLD_ERR_USAGE, "unknown option '%.*s' (did you mean '--%s'?)",
                               shown, arg, near);
@@ -698,32 +807,47 @@ static sgld_status unknown_option(const char *arg)
 }
 
 /* getopt_long accepts unique abbreviations (--burn for --burnin); INI keys must be exact,
- * so flags must be too.  True when argv element arg spells row o in full. */
-static int spelled_out(const char *arg, const option_spec *o)
+ * so flags must be too.  True when argv element arg spells entry e in full. */
+static int spelled_out(const char *arg, const config_entry *e)
 {
     if (arg[0] != '-' || arg[1] != '-') return 1; /* a short option */
     size_t len;
     const char *name = arg_name(arg, &len);
-    return len == strlen(o->name) && strncmp(name, o->name, len) == 0;
+    return len == strlen(e->o.name) && strncmp(name, e->o.name, len) == 0;
 }
 
-/* First pass: finds the last --config value and whether --help or --version was given,
- * ignoring everything else (the second pass reports it). */
-static void scan_first(int argc, char **argv, const struct option *longopts,
-                       const char *shortopts, const char **config, int *help, int *version)
+/* The entry of getopt_long's code, or NULL. */
+static const config_entry *entry_of_code(const config_table *t, int code)
+{
+    if (code >= LONG_BASE) return (size_t)(code - LONG_BASE) < t->n ? &t->e[code - LONG_BASE] : NULL;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->e[i].short_name && t->e[i].short_name == code) return &t->e[i];
+    return NULL;
+}
+
+/* What the first pass finds: the options that are read before anything else. */
+typedef struct {
+    const char *config, *help_sampler, *help_model;
+    int help, version;
+} first_pass;
+
+/* First pass: finds the last --config, --help-sampler and --help-model values and whether
+ * --help or --version was given, ignoring everything else (the second pass reports it). */
+static void scan_first(const config_table *t, int argc, char **argv, const struct option *longopts,
+                       const char *shortopts, first_pass *fp)
 {
     reset_getopt();
     for (;;) {
         int before = optind > 0 ? optind : 1;
         int code = getopt_long(argc, argv, shortopts, longopts, NULL);
         if (code == -1) break;
-        int row = code >= LONG_BASE ? code - LONG_BASE : -1;
-        for (size_t i = 0; row < 0 && i < N_OPTIONS; i++)
-            if (options[i].short_name && options[i].short_name == code) row = (int)i;
-        if (row < 0 || !spelled_out(argv[before], &options[row])) continue;
-        if (strcmp(options[row].name, "config") == 0) *config = optarg;
-        if (strcmp(options[row].name, "help") == 0) *help = 1;
-        if (strcmp(options[row].name, "version") == 0) *version = 1;
+        const config_entry *e = entry_of_code(t, code);
+        if (!e || e->owner != OWNER_RUN || !spelled_out(argv[before], e)) continue;
+        if (e->o.offset == offsetof(sgld_config, config_path)) fp->config = optarg;
+        if (e->o.offset == offsetof(sgld_config, help_sampler)) fp->help_sampler = optarg;
+        if (e->o.offset == offsetof(sgld_config, help_model)) fp->help_model = optarg;
+        if (e->o.offset == offsetof(sgld_config, help)) fp->help = 1;
+        if (e->o.offset == offsetof(sgld_config, version)) fp->version = 1;
     }
 }
 
@@ -732,19 +856,37 @@ static void scan_first(int argc, char **argv, const struct option *longopts,
  * file may say `output = ""`: sgld_config_write writes it so for a run without one.)  The rows
  * that name files are those whose metavariable is FILE or SOURCE (those that may never be
  * empty, --data and --config, say so through their NONEMPTY check). */
-static sgld_status check_file_flag(const option_spec *o, const char *value, const char *where)
+static sgld_status check_file_flag(const sgld_option *o, const char *value, const char *where)
 {
-    int names_file = o->type == T_STRING && o->check.kind != CHECK_NONEMPTY &&
+    int names_file = o->type == SGLD_OPT_STRING && o->range.kind != SGLD_RANGE_NONEMPTY &&
                      (!strcmp(o->arg, "FILE") || !strcmp(o->arg, "SOURCE"));
     SGLD_CHECK(!names_file || !value || value[0], SGLD_ERR_USAGE,
                "%s: empty file name (leave the option out for none)", where);
     return SGLD_OK;
 }
 
+/* The message for getopt_long's '?' or ':' on argv element arg. */
+static sgld_status flag_error(const config_table *t, int code, const char *arg)
+{
+    if (optopt >= LONG_BASE) {
+        const config_entry *e = entry_of_code(t, optopt);
+        if (!e || !spelled_out(arg, e)) return unknown_option(t, arg);
+        if (code == ':') return sgld_error_set(SGLD_ERR_USAGE, "--%s: missing value", e->o.name);
+        const char *eq = strchr(arg, '=');
+        return sgld_error_set(SGLD_ERR_USAGE, "--%s: takes no value, got '%s'", e->o.name,
+                              eq ? eq + 1 : "");
+    }
+    /* "-steps" is one unknown word, not the short options s, t, e, ... */
+    if (optopt == 0 || (arg[1] != '-' && strlen(arg) > 2)) return unknown_option(t, arg);
+    if (code == ':') return sgld_error_set(SGLD_ERR_USAGE, "-%c: missing value", optopt);
+    return sgld_error_set(SGLD_ERR_USAGE, "unknown option '-%c'", optopt);
+}
+
 /* Second pass: applies every flag but --config (already applied) in argv order. */
 static sgld_status apply_flags(parse_ctx *ctx, int argc, char **argv,
                                const struct option *longopts, const char *shortopts)
 {
+    const config_table *t = ctx->t;
     reset_getopt();
     for (;;) {
         int before = optind > 0 ? optind : 1;
@@ -752,209 +894,189 @@ static sgld_status apply_flags(parse_ctx *ctx, int argc, char **argv,
         if (code == -1) break;
         const char *arg = argv[before];
         if (code == 1) return sgld_error_set(SGLD_ERR_USAGE, "unexpected argument '%s'", optarg);
-        if (code == '?' || code == ':') {
-            if (optopt >= LONG_BASE) {
-                const option_spec *o = &options[optopt - LONG_BASE];
-                if (!spelled_out(arg, o)) return unknown_option(arg);
-                if (code == ':')
-                    return sgld_error_set(SGLD_ERR_USAGE, "--%s: missing value", o->name);
-                const char *eq = strchr(arg, '=');
-                return sgld_error_set(SGLD_ERR_USAGE, "--%s: takes no value, got '%s'", o->name,
-                                      eq ? eq + 1 : "");
-            }
-            /* "-steps" is one unknown word, not the short options s, t, e, ... */
-            if (optopt == 0 || (arg[1] != '-' && strlen(arg) > 2)) return unknown_option(arg);
-            if (code == ':') return sgld_error_set(SGLD_ERR_USAGE, "-%c: missing value", optopt);
-            return sgld_error_set(SGLD_ERR_USAGE, "unknown option '-%c'", optopt);
-        }
-        const option_spec *o = NULL;
-        if (code >= LONG_BASE) {
-            o = &options[code - LONG_BASE];
-            if (!spelled_out(arg, o)) return unknown_option(arg);
-        } else {
-            for (size_t i = 0; i < N_OPTIONS; i++)
-                if (options[i].short_name == code) o = &options[i];
-            if (!o) return sgld_error_set(SGLD_ERR_INTERNAL, "getopt_long returned %d", code);
-        }
-        if (o->offset == offsetof(sgld_config, config_path)) continue;
+        if (code == '?' || code == ':') return flag_error(t, code, arg);
+        const config_entry *e = entry_of_code(t, code);
+        if (!e) return sgld_error_set(SGLD_ERR_INTERNAL, "getopt_long returned %d", code);
+        if (code >= LONG_BASE && !spelled_out(arg, e)) return unknown_option(t, arg);
+        if (e->owner == OWNER_RUN && e->o.offset == offsetof(sgld_config, config_path)) continue;
         char where[WHERE_MAX];
-        snprintf(where, sizeof where, "--%s", o->name);
-        SGLD_TRY(check_file_flag(o, optarg, where));
-        SGLD_TRY(assign(ctx->c, o, optarg ? optarg : "1", where, 1));
-        ctx->origin[o - options] = ORIGIN_FLAG;
+        snprintf(where, sizeof where, "--%s", e->o.name);
+        SGLD_TRY(check_file_flag(&e->o, optarg, where));
+        SGLD_TRY(assign(ctx->c, e, optarg ? optarg : "1", where, 1));
+        ctx->origin[e - t->e] = ORIGIN_FLAG;
     }
     if (optind < argc)
         return sgld_error_set(SGLD_ERR_USAGE, "unexpected argument '%s'", argv[optind]);
     return SGLD_OK;
 }
 
-/* "--steps", "run.ini:3: key 'steps'" or "steps (default)": where row i's value came from. */
-static void origin_text(const parse_ctx *ctx, const char *name, char *buf, size_t n)
+/* ---- checks once every source is applied ---- */
+
+const char *sgld_option_origin(const sgld_option_where *ctx, const char *name, char *buf,
+                               size_t n)
 {
-    const option_spec *o = find_option(name, strlen(name));
-    long origin = ctx->origin[o - options];
+    const config_entry *e = config_table_find(ctx->t, name, strlen(name));
+    long origin = e ? ctx->origin[e - ctx->t->e] : ORIGIN_DEFAULT;
     if (origin == ORIGIN_FLAG)
         snprintf(buf, n, "--%s", name);
     else if (origin == ORIGIN_DEFAULT)
         snprintf(buf, n, "%s (default)", name);
     else
         snprintf(buf, n, "%s:%ld: key '%s'", ctx->path, origin, name);
+    return buf;
 }
 
-/* The one rule that spans two options.  A default burn-in that is not below --steps is
- * clipped to steps / 10 (and c->burnin_clipped set), so a short trial run needs no --burnin;
- * a burn-in that was given is refused instead. */
+/* The one rule of the run's options that spans two of them.  A default burn-in that is not
+ * below --steps is clipped to steps / 10 (and c->burnin_clipped set), so a short trial run
+ * needs no --burnin; a burn-in that was given is refused instead. */
 static sgld_status check_burnin(parse_ctx *ctx)
 {
     sgld_config *c = ctx->c;
     if (c->burnin < c->steps) return SGLD_OK;
     char where[WHERE_MAX];
-    const option_spec *burnin = find_option("burnin", 6);
-    if (ctx->origin[burnin - options] == ORIGIN_DEFAULT) {
+    const config_entry *burnin = config_table_find(ctx->t, "burnin", 6);
+    if (ctx->origin[burnin - ctx->t->e] == ORIGIN_DEFAULT) {
         c->burnin = c->steps / 10;
         c->burnin_clipped = 1;
         return SGLD_OK;
     }
-    origin_text(ctx, "burnin", where, sizeof where);
-    return sgld_error_set(SGLD_ERR_USAGE, "%s: must be < steps (%lld), got %lld", where,
+    return sgld_error_set(SGLD_ERR_USAGE, "%s: must be < steps (%lld), got %lld",
+                          sgld_option_origin(ctx, "burnin", where, sizeof where),
                           (long long)c->steps, (long long)c->burnin);
 }
 
-/* The option whose value selects the type that owns a row, per owner kind. */
-static const char *const owner_option[] = {[OWNER_SAMPLER] = "sampler", [OWNER_MODEL] = "model"};
-
-/* 1 when the '|'-separated list has the entry name. */
-static int list_has(const char *list, const char *name)
+/* 1 when entry e holds the same value in a and b. */
+static int same_value(const sgld_config *a, const sgld_config *b, const config_entry *e)
 {
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        size_t len = strcspn(p, "|");
-        if (len == n && strncmp(p, name, n) == 0) return 1;
-        p += len + (p[len] == '|');
-    }
-    return 0;
+    const char *x = (const char *)a + e->at[0], *y = (const char *)b + e->at[0];
+    return e->o.type == SGLD_OPT_STRING ? strcmp(x, y) == 0 : memcmp(x, y, e->o.size) == 0;
 }
 
-/* "sghmc", "smile and psmile", "a, b and c" from a '|'-separated list. */
-static void list_words(const char *list, char *buf, size_t cap)
+/* 1 when the chosen type (c->sampler or c->model, by owner) is registered, with *declares = 1
+ * when it is one of e's owners. */
+static int chosen_type(const sgld_config *c, const config_entry *e, int *declares)
 {
-    size_t used = 0, n_items = 1;
-    for (const char *p = list; *p; p++) n_items += *p == '|';
-    buf[0] = '\0';
-    size_t i = 0;
-    for (const char *p = list; *p && used < cap; i++) {
-        size_t len = strcspn(p, "|");
-        const char *sep = i == 0 ? "" : i + 1 == n_items ? " and " : ", ";
-        used += (size_t)snprintf(buf + used, cap - used, "%s%.*s", sep, (int)len, p);
-        p += len + (p[len] == '|');
-    }
+    const char *chosen = e->owner == OWNER_SAMPLER ? c->sampler : c->model;
+    const void *type = e->owner == OWNER_SAMPLER ? (const void *)sgld_sampler_find(chosen)
+                                                 : (const void *)sgld_model_find(chosen);
+    *declares = 0;
+    for (int k = 0; k < e->n_owners; k++) *declares |= strcmp(e->owner_names[k], chosen) == 0;
+    return type != NULL;
 }
 
-/* 1 when row o holds the same value in a and b. */
-static int same_value(const sgld_config *a, const sgld_config *b, const option_spec *o)
-{
-    const char *x = (const char *)a + o->offset, *y = (const char *)b + o->offset;
-    return o->type == T_STRING ? strcmp(x, y) == 0 : memcmp(x, y, o->size) == 0;
-}
-
-/* Refuses an option that was set but does not apply to the chosen sampler or model (its row's
- * owner), so that a setting is never silently ignored.  A flag counts as set whatever its
- * value; a file key only when its value is not the default, because sgld_config_write (the
- * sample file's `config`, meant to be read back with --config) lists every key.  A sampler
- * or model name that the table does not list is left to the registries' own message. */
+/* Refuses an option that was set but does not apply to the chosen sampler or model (the
+ * types that declare its row), so that a setting is never silently ignored.  A flag counts as
+ * set whatever its value; a file key only when its value is not the default, because
+ * sgld_config_write (the sample file's `config`, meant to be read back with --config) lists
+ * every key.  A sampler or model name that is not registered is left to the registries' own
+ * message. */
 static sgld_status check_owners(const parse_ctx *ctx)
 {
     sgld_config defaults;
-    sgld_config_defaults(&defaults);
-    for (size_t i = 0; i < N_OPTIONS; i++) {
-        const option_spec *o = &options[i];
+    apply_defaults(&defaults, ctx->t);
+    for (size_t i = 0; i < ctx->t->n; i++) {
+        const config_entry *e = &ctx->t->e[i];
         long origin = ctx->origin[i];
-        if (o->owner.kind == OWNER_ANY || origin == ORIGIN_DEFAULT) continue;
-        if (origin != ORIGIN_FLAG && same_value(&defaults, ctx->c, o)) continue;
-        const char *selector = owner_option[o->owner.kind];
-        const option_spec *sel = find_option(selector, strlen(selector));
-        const char *chosen = (const char *)ctx->c + sel->offset;
-        if (!list_has(sel->arg, chosen) || list_has(o->owner.names, chosen)) continue;
-        char where[WHERE_MAX], owners[256];
-        origin_text(ctx, o->name, where, sizeof where);
-        list_words(o->owner.names, owners, sizeof owners);
-        return sgld_error_set(SGLD_ERR_USAGE, "%s applies to %s only, not --%s %s", where, owners,
-                              selector, chosen);
+        int declares;
+        if (e->owner == OWNER_RUN || origin == ORIGIN_DEFAULT) continue;
+        if (origin != ORIGIN_FLAG && same_value(&defaults, ctx->c, e)) continue;
+        if (!chosen_type(ctx->c, e, &declares) || declares) continue;
+        char where[WHERE_MAX], names[256] = "", owners[256];
+        for (int k = 0, used = 0; k < e->n_owners && used < (int)sizeof names; k++)
+            used += snprintf(names + used, sizeof names - (size_t)used, "%s%s", k ? "|" : "",
+                             e->owner_names[k]);
+        config_list_words(names, "and", owners, sizeof owners);
+        const int sampler = e->owner == OWNER_SAMPLER;
+        return sgld_error_set(SGLD_ERR_USAGE, "%s applies to %s only, not --%s %s",
+                              sgld_option_origin(ctx, e->o.name, where, sizeof where), owners,
+                              sampler ? "sampler" : "model",
+                              sampler ? ctx->c->sampler : ctx->c->model);
     }
     return SGLD_OK;
 }
 
-/* Options that span two fields or name a choice (sampler options, --task). */
-static sgld_status check_sampler_options(const parse_ctx *ctx)
+/* The run's choices (--on-divergence, --task), then the chosen sampler's and model's own
+ * check hooks. */
+static sgld_status check_choices(const parse_ctx *ctx)
 {
     const sgld_config *c = ctx->c;
     char where[WHERE_MAX];
-    if (c->sghmc_beta >= c->friction) {
-        origin_text(ctx, "sghmc-beta", where, sizeof where);
-        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be < friction (%g), got %g", where,
-                              c->friction, c->sghmc_beta);
-    }
-    if (strcmp(c->sampler, "csgld") == 0 && c->cycles > c->steps) {
-        origin_text(ctx, "cycles", where, sizeof where);
-        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be <= steps (%lld), got %lld", where,
-                              (long long)c->steps, (long long)c->cycles);
-    }
     if (strcmp(c->on_divergence, "abort") != 0 && strcmp(c->on_divergence, "shrink") != 0 &&
-        strcmp(c->on_divergence, "skip") != 0) {
-        origin_text(ctx, "on-divergence", where, sizeof where);
-        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be abort, shrink or skip, got '%s'", where,
+        strcmp(c->on_divergence, "skip") != 0)
+        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be abort, shrink or skip, got '%s'",
+                              sgld_option_origin(ctx, "on-divergence", where, sizeof where),
                               c->on_divergence);
+    if (c->task[0] && strcmp(c->task, "regression") != 0 && strcmp(c->task, "classification") != 0)
+        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be regression or classification, got '%s'",
+                              sgld_option_origin(ctx, "task", where, sizeof where), c->task);
+    const sgld_sampler_type *s = sgld_sampler_find(c->sampler);
+    if (s && s->check) SGLD_TRY(s->check(c, sgld_config_opts(c, s), ctx));
+    const sgld_model_type *m = sgld_model_find(c->model);
+    if (m && m->check) SGLD_TRY(m->check(c, sgld_config_opts(c, m), ctx));
+    return SGLD_OK;
+}
+
+/* --help-sampler NAME / --help-model NAME: registered names, stored in c (c->help set too, so
+ * that the program prints help and exits). */
+static sgld_status take_help(sgld_config *c, const first_pass *fp)
+{
+    char names[512];
+    c->help = fp->help || fp->help_sampler || fp->help_model;
+    c->version = fp->version;
+    if (fp->help_sampler) {
+        if (!sgld_sampler_find(fp->help_sampler)) {
+            sgld_sampler_names(names, sizeof names);
+            return sgld_error_set(SGLD_ERR_USAGE, "--help-sampler: '%s' is not a sampler (%s)",
+                                  fp->help_sampler, names);
+        }
+        snprintf(c->help_sampler, sizeof c->help_sampler, "%s", fp->help_sampler);
     }
-    if (strcmp(c->precondition, "both") != 0 && strcmp(c->precondition, "noise") != 0) {
-        origin_text(ctx, "precondition", where, sizeof where);
-        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be both or noise, got '%s'", where, c->precondition);
-    }
-    if (c->task[0] && strcmp(c->task, "regression") != 0 && strcmp(c->task, "classification") != 0) {
-        origin_text(ctx, "task", where, sizeof where);
-        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be regression or classification, got '%s'", where,
-                              c->task);
-    }
-    if (strcmp(c->smile_integrator, "mclachlan") != 0 && strcmp(c->smile_integrator, "leapfrog") != 0) {
-        origin_text(ctx, "smile-integrator", where, sizeof where);
-        return sgld_error_set(SGLD_ERR_USAGE, "%s: must be mclachlan or leapfrog, got '%s'", where,
-                              c->smile_integrator);
+    if (fp->help_model) {
+        if (!sgld_model_find(fp->help_model)) {
+            sgld_model_names(names, sizeof names);
+            return sgld_error_set(SGLD_ERR_USAGE, "--help-model: '%s' is not a model (%s)",
+                                  fp->help_model, names);
+        }
+        snprintf(c->help_model, sizeof c->help_model, "%s", fp->help_model);
     }
     return SGLD_OK;
+}
+
+/* Parses argv into c over the defaults already in c (ctx->t is the table). */
+static sgld_status parse_argv(parse_ctx *ctx, int argc, char **argv)
+{
+    const config_table *t = ctx->t;
+    struct option longopts[CONFIG_MAX_ENTRIES + 1];
+    char shortopts[3 * CONFIG_MAX_ENTRIES + 3];
+    build_getopt_tables(t, longopts, shortopts);
+    first_pass fp = {0};
+    scan_first(t, argc, argv, longopts, shortopts, &fp);
+    /* --help, --help-sampler, --help-model and --version work whatever else is on the line
+     * (no file is read). */
+    if (fp.help || fp.version || fp.help_sampler || fp.help_model) return take_help(ctx->c, &fp);
+    if (fp.config) {
+        SGLD_TRY(assign(ctx->c, config_table_find(t, "config", 6), fp.config, "--config", 1));
+        ctx->path = ctx->c->config_path;
+        SGLD_TRY(apply_file(ctx));
+    }
+    SGLD_TRY(apply_flags(ctx, argc, argv, longopts, shortopts));
+    SGLD_TRY(check_owners(ctx));
+    SGLD_TRY(check_burnin(ctx));
+    return check_choices(ctx);
 }
 
 sgld_status sgld_config_parse(sgld_config *c, int argc, char **argv)
 {
     SGLD_CHECK(c && argc >= 0 && (argc == 0 || argv), SGLD_ERR_ARG,
                "sgld_config_parse: NULL config or argv");
-    sgld_config_defaults(c);
+    config_table t;
+    sgld_status st = config_table_build(&t);
+    apply_defaults(c, &t);
+    SGLD_TRY(st);
     if (argc <= 1) return SGLD_OK;
-
-    struct option longopts[N_OPTIONS + 1];
-    char shortopts[3 * N_OPTIONS + 3];
-    build_getopt_tables(longopts, shortopts);
     int saved_optind = optind, saved_opterr = opterr;
-    parse_ctx ctx = {.c = c, .path = NULL, .origin = {0}};
-
-    const char *config = NULL;
-    int help = 0, version = 0;
-    scan_first(argc, argv, longopts, shortopts, &config, &help, &version);
-    sgld_status st = SGLD_OK;
-    if (help || version) {
-        /* --help and --version work whatever else is on the line (no file is read). */
-        c->help = help;
-        c->version = version;
-        goto done;
-    }
-    if (config) {
-        SGLD_TRY_GOTO(assign(c, find_option("config", 6), config, "--config", 1), st, done);
-        ctx.path = c->config_path;
-        SGLD_TRY_GOTO(apply_file(&ctx), st, done);
-    }
-    SGLD_TRY_GOTO(apply_flags(&ctx, argc, argv, longopts, shortopts), st, done);
-    SGLD_TRY_GOTO(check_owners(&ctx), st, done);
-    SGLD_TRY_GOTO(check_burnin(&ctx), st, done);
-    SGLD_TRY_GOTO(check_sampler_options(&ctx), st, done);
-done:
+    parse_ctx ctx = {.c = c, .t = &t, .path = NULL, .origin = {0}};
+    st = parse_argv(&ctx, argc, argv);
     optind = saved_optind;
     opterr = saved_opterr;
     return st;
@@ -965,8 +1087,11 @@ done:
 sgld_status sgld_config_parse_text(sgld_config *c, const char *text, const char *name)
 {
     SGLD_CHECK(c && text && name, SGLD_ERR_ARG, "sgld_config_parse_text: NULL argument");
-    sgld_config_defaults(c);
-    parse_ctx ctx = {.c = c, .path = name, .origin = {0}};
+    config_table t;
+    sgld_status st = config_table_build(&t);
+    apply_defaults(c, &t);
+    SGLD_TRY(st);
+    parse_ctx ctx = {.c = c, .t = &t, .path = name, .origin = {0}};
     char line[LINE_MAX_CHARS + 2];
     long line_no = 0;
     for (const char *p = text; *p;) {
@@ -981,181 +1106,5 @@ sgld_status sgld_config_parse_text(sgld_config *c, const char *text, const char 
         if (*p) p++;
     }
     SGLD_TRY(check_burnin(&ctx));
-    return check_sampler_options(&ctx);
-}
-
-/* ---- --help and the effective configuration ---- */
-
-#define HELP_COLUMN 30
-#define HELP_WIDTH 100
-
-/* Marks a space that put_wrapped must not break at ("(default: 100 draws)" stays whole). */
-#define NBSP '\x01'
-
-static void keep_together(char *s)
-{
-    for (; *s; s++)
-        if (*s == ' ') *s = NBSP;
-}
-
-/* Writes text word by word from column *col, wrapping at HELP_WIDTH to HELP_COLUMN. */
-static void put_wrapped(FILE *f, const char *text, int *col)
-{
-    while (*text) {
-        while (*text == ' ') text++;
-        int len = (int)strcspn(text, " ");
-        if (len == 0) break;
-        if (*col > HELP_COLUMN && *col + 1 + len > HELP_WIDTH) {
-            fprintf(f, "\n%*s", HELP_COLUMN, "");
-            *col = HELP_COLUMN;
-        } else if (*col > HELP_COLUMN) {
-            fputc(' ', f);
-            (*col)++;
-        }
-        for (int i = 0; i < len; i++) fputc(text[i] == NBSP ? ' ' : text[i], f);
-        *col += len;
-        text += len;
-    }
-}
-
-static void help_option(FILE *f, const option_spec *o)
-{
-    char left[128], text[512], range[128] = "", def[128] = "";
-    int n;
-    if (o->short_name)
-        n = snprintf(left, sizeof left, "  -%c, --%s", o->short_name, o->name);
-    else
-        n = snprintf(left, sizeof left, "      --%s", o->name);
-    if (o->type == T_BOOL)
-        n += snprintf(left + n, sizeof left - n, "[=yes|no]");
-    else if (o->type != T_SWITCH)
-        n += snprintf(left + n, sizeof left - n, " %s", o->arg);
-    fputs(left, f);
-    if (n >= HELP_COLUMN) {
-        fprintf(f, "\n%*s", HELP_COLUMN, "");
-    } else {
-        fprintf(f, "%*s", HELP_COLUMN - n, "");
-    }
-    describe_check(&o->check, o->arg, range, sizeof range);
-    if (o->type == T_SWITCH)
-        def[0] = '\0';
-    else if (o->def[0] == '\0')
-        snprintf(def, sizeof def, " (default: none)");
-    else
-        snprintf(def, sizeof def, " (default: %s%s%s)", o->def, o->unit[0] ? " " : "", o->unit);
-    keep_together(range);
-    if (def[0]) keep_together(def + 1); /* the leading space may break */
-    snprintf(text, sizeof text, "%s%s%s%s", o->help, range[0] ? "; " : "", range, def);
-    int col = HELP_COLUMN;
-    put_wrapped(f, text, &col);
-    fputc('\n', f);
-}
-
-void sgld_config_help(FILE *f, const char *prog)
-{
-    if (!prog || !prog[0]) prog = "sgld-dist";
-    fprintf(f,
-            "Usage: %s [--config FILE] [options]\n"
-            "       mpiexec -n P %s [--config FILE] [options]\n"
-            "\n"
-            "Stochastic-gradient Langevin dynamics (Welling & Teh 2011) for Bayesian regression,\n"
-            "with C chains on P MPI ranks.  Every step of every chain is\n"
-            "  theta <- theta + (eps_t / 2) (grad log p(theta) + (N / B) sum_batch grad log "
-            "p(y|x, theta)) + N(0, eps_t T I)\n"
-            "with the step-size schedule\n"
-            "  eps_t = a (b + t)^(-g) (g = 0: constant)\n"
-            "where N is the number of training examples, B = --batch-size, t the iteration,\n"
-            "T = --temperature, a = --step-size, b = --step-b, g = --step-gamma.\n"
-            "Models: linreg|logreg|softmax|mlp|cnn.  Samplers: sgd|fsgd|sgld|psgld|sghmc|csgld|ksgld|smile|psmile.\n",
-            prog, prog);
-    for (int g = 0; g < G_COUNT; g++) {
-        fprintf(f, "\n%s:\n", group_titles[g]);
-        for (size_t i = 0; i < N_OPTIONS; i++)
-            if ((int)options[i].group == g) help_option(f, &options[i]);
-    }
-    fprintf(f,
-            "\n"
-            "Data (--data, --test-data):\n"
-            "  a CSV file      header row, numeric columns, the last column is the target; class\n"
-            "                  targets are integers 0..K-1 or string labels mapped in sorted order\n"
-            "  an HDF5 file    datasets /X [n, d] and /y [n]\n"
-            "  built-ins       synthetic:linreg, synthetic:linreg3, synthetic:logreg,\n"
-            "                  synthetic:softmax\n"
-            "\n"
-            "Parallelism: the run uses P MPI ranks = chains x shards (mpiexec -n P, P a multiple\n"
-            "of --chains); every chain's data are split over its shards, and --batch-size is the\n"
-            "total per chain across its shards.\n"
-            "\n"
-            "Configuration file (--config): one `key = value` per line, keys are the long options\n"
-            "without dashes (step-size = 1e-4); [section] headers are ignored; # and ; start\n"
-            "comments; values may be quoted with \"...\"; flags are true/false, yes/no, on/off,\n"
-            "1/0.  Flags on the command line override the file whatever their order.\n"
-            "\n"
-            "Integers may be written in e-notation when whole (--steps 1e4, 2.5e3).  An option\n"
-            "of one sampler or model (\"sghmc: ...\", \"mlp/cnn: ...\" above) given with another\n"
-            "is an error; in a file, a key at its default value is accepted (the `config` of a\n"
-            "sample file lists every key).\n"
-            "\n"
-            "Exit status: 0 success, 2 bad input/usage, 1 other failure (runtime error).\n"
-            "3 incomplete: stopped by SIGTERM, SIGINT or SIGUSR1 after flushing the draws and\n"
-            "saving --checkpoint; continue it with the same options and --resume.\n");
-}
-
-/* Shortest %.Ng (N = 15..17) that reads back as exactly x. */
-static void format_double(double x, char *buf, size_t n)
-{
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, x);
-        if (strtod(buf, NULL) == x) return;
-    }
-}
-
-void sgld_config_write(const sgld_config *c, FILE *f)
-{
-    fprintf(f, "# sgld-dist configuration (read it back with --config FILE)\n");
-    for (int g = G_GENERAL + 1; g < G_COUNT; g++) {
-        fprintf(f, "\n[%s]\n", group_sections[g]);
-        for (size_t i = 0; i < N_OPTIONS; i++) {
-            const option_spec *o = &options[i];
-            if ((int)o->group != g) continue;
-            const char *field = (const char *)c + o->offset;
-            char buf[64];
-            fprintf(f, "%s = ", o->name);
-            switch (o->type) {
-            case T_STRING: fprintf(f, "\"%s\"\n", field); break;
-            case T_BOOL:
-            case T_SWITCH: {
-                int b;
-                memcpy(&b, field, sizeof b);
-                fprintf(f, "%s\n", b ? "true" : "false");
-                break;
-            }
-            case T_INT: {
-                int x;
-                memcpy(&x, field, sizeof x);
-                fprintf(f, "%d\n", x);
-                break;
-            }
-            case T_INT64: {
-                int64_t x;
-                memcpy(&x, field, sizeof x);
-                fprintf(f, "%lld\n", (long long)x);
-                break;
-            }
-            case T_UINT32: {
-                uint32_t x;
-                memcpy(&x, field, sizeof x);
-                fprintf(f, "%lu\n", (unsigned long)x);
-                break;
-            }
-            case T_DOUBLE: {
-                double x;
-                memcpy(&x, field, sizeof x);
-                format_double(x, buf, sizeof buf);
-                fprintf(f, "%s\n", buf);
-                break;
-            }
-            }
-        }
-    }
+    return check_choices(&ctx);
 }

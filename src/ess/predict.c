@@ -488,10 +488,12 @@ static int run_predict(const popts *o, MPI_Comm comm)
     size_t drop_units = 0;
     const int n_drop = m.type->dropout_layers ? m.type->dropout_layers(&m, &drop_units) : 0;
     if (o->mc_dropout && n_drop == 0) {
+        char net[SGLD_PATH_MAX] = "";
+        if (m.type->dropout_layers) (void)sgld_config_get(&cfg, "net", net, sizeof net);
         if (m.type->dropout_layers)
             status = bad("--mc-dropout %lld: the %s network of %s ('%s') has no dropout layer (a dropP token "
                          "in --net): nothing to sample", o->mc_dropout, cfg.model, o->file,
-                         cfg.net[0] ? cfg.net : "the default --net");
+                         net[0] ? net : "the default --net");
         else
             status = bad("--mc-dropout %lld: the %s model of %s has no dropout layer (MC dropout needs an mlp "
                          "or cnn with dropP in --net)", o->mc_dropout, cfg.model, o->file);

@@ -283,7 +283,7 @@ int main(int argc, char **argv)
     sgld_status st = sgld_config_parse(&cfg, argc, argv);
     if (st == SGLD_OK && (cfg.help || cfg.version)) {
         if (rank == 0) {
-            if (cfg.help) sgld_config_help(stdout, "sgld-dist");
+            if (cfg.help) sgld_config_help_for(&cfg, stdout, "sgld-dist");
             else printf("sgld-dist %s\n", SGLD_VERSION);
         }
         MPI_Finalize();

@@ -10,6 +10,8 @@
 
 #include "netmodel.h"
 
+static const sgld_option options[] = {SGLD_NETMODEL_OPTION_ROWS};
+
 static sgld_status setup(sgld_model *m, const sgld_config *cfg)
 {
     char spec[SGLD_NET_SPEC_MAX];
@@ -21,6 +23,9 @@ const sgld_model_type sgld_model_cnn = {
     .name = "cnn",
     .description = "Bayesian neural-network classifier, conv/pool/fc layers (--net, --input-shape)",
     .classification = 1,
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .options_size = sizeof(sgld_netmodel_opts),
     .setup = setup,
     SGLD_NETMODEL_HOOKS,
 };

@@ -6,8 +6,29 @@
  * The posterior is Gaussian in closed form, which the statistical tests use.
  * Layout: w [feature], b (scalar). */
 #include <math.h>
+#include <stddef.h>
 
 #include "sgld/model.h"
+
+typedef struct linreg_opts {
+    double noise_sd; /* --noise-sd */
+} linreg_opts;
+
+static const sgld_option options[] = {
+    {"noise-sd", SGLD_OPT_DOUBLE, SGLD_OPTION_FIELD(linreg_opts, noise_sd, double), "0.5", "SD", "",
+     {SGLD_RANGE_GT, 0, 0}, 1,
+     "known standard deviation of the Gaussian noise, y ~ N(x'w, SD^2) for linreg (mlp: of a "
+     "fixed-variance regression network)"},
+};
+
+/* The linear layout (w, b) and the known noise sd. */
+static sgld_status setup(sgld_model *m, const sgld_config *cfg)
+{
+    const linreg_opts *o = sgld_config_opts(cfg, m->type);
+    SGLD_CHECK(o, SGLD_ERR_INTERNAL, "model linreg: no options in the configuration");
+    m->noise_sd = o->noise_sd;
+    return sgld_model_setup_linear(m, cfg);
+}
 
 static double loglik_grad(const sgld_model *m, const float *theta, const sgld_dataset *data,
                           const int64_t *rows, size_t n, float *grad)
@@ -44,7 +65,10 @@ const sgld_model_type sgld_model_linreg = {
     .name = "linreg",
     .description = "Bayesian linear regression, known noise (--noise-sd)",
     .classification = 0,
-    .setup = sgld_model_setup_linear,
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .options_size = sizeof(linreg_opts),
+    .setup = setup,
     .loglik_grad = loglik_grad,
     .predict = predict,
 };

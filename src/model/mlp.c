@@ -13,6 +13,14 @@
 
 #include "netmodel.h"
 
+static const sgld_option options[] = {
+    {"noise-sd", SGLD_OPT_DOUBLE, SGLD_OPTION_FIELD(sgld_netmodel_opts, noise_sd, double), "0.5",
+     "SD", "", {SGLD_RANGE_GT, 0, 0}, 1,
+     "known standard deviation of the Gaussian noise, y ~ N(x'w, SD^2) for linreg (mlp: of a "
+     "fixed-variance regression network)"},
+    SGLD_NETMODEL_OPTION_ROWS,
+};
+
 static sgld_status setup(sgld_model *m, const sgld_config *cfg)
 {
     char spec[SGLD_NET_SPEC_MAX] = "fc50-fc2";
@@ -26,6 +34,9 @@ const sgld_model_type sgld_model_mlp = {
                    "with --task classification, softmax classes",
     .classification = 0,
     .any_task = 1,
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .options_size = sizeof(sgld_netmodel_opts),
     .setup = setup,
     SGLD_NETMODEL_HOOKS,
 };

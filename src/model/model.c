@@ -52,7 +52,6 @@ sgld_status sgld_model_init(sgld_model *m, const sgld_model_type *t, int d, int 
     SGLD_TRY(sgld_model_task(t, cfg, &m->classification));
     m->d = d;
     m->n_classes = m->classification ? n_classes : 0;
-    m->noise_sd = cfg->noise_sd;
     m->prior_sd = cfg->prior_sd;
     SGLD_CHECK(d >= 1, SGLD_ERR_ARG, "model %s: the data have no feature columns", t->name);
     SGLD_CHECK(!t->n_classes || n_classes == t->n_classes, SGLD_ERR_ARG,

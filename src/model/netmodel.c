@@ -14,13 +14,13 @@
 
 /* The input shape: --input-shape, else 1x1xd for nets of fc layers only, else 1xSxS when
  * d = S^2. */
-static sgld_status input_shape(const sgld_model *m, const sgld_config *cfg, const char *spec,
+static sgld_status input_shape(const sgld_model *m, const sgld_netmodel_opts *o, const char *spec,
                                int *c, int *h, int *w)
 {
-    if (cfg->input_shape[0]) {
-        SGLD_TRY(sgld_net_parse_shape(cfg->input_shape, c, h, w));
+    if (o->input_shape[0]) {
+        SGLD_TRY(sgld_net_parse_shape(o->input_shape, c, h, w));
         SGLD_CHECK((int64_t)*c * *h * *w == m->d, SGLD_ERR_USAGE,
-                   "--input-shape %s has %lld values per row, the data have %d features", cfg->input_shape,
+                   "--input-shape %s has %lld values per row, the data have %d features", o->input_shape,
                    (long long)*c * *h * *w, m->d);
         return SGLD_OK;
     }
@@ -92,9 +92,12 @@ static sgld_status prior_layers(sgld_model *m, const char *list)
 
 sgld_status sgld_netmodel_setup(sgld_model *m, const sgld_config *cfg, const char *default_spec)
 {
-    const char *spec = cfg->net[0] ? cfg->net : default_spec;
+    const sgld_netmodel_opts *o = sgld_config_opts(cfg, m->type);
+    SGLD_CHECK(o, SGLD_ERR_INTERNAL, "model %s: no options in the configuration", m->type->name);
+    const char *spec = o->net[0] ? o->net : default_spec;
+    m->noise_sd = o->noise_sd;
     int c, h, w;
-    SGLD_TRY(input_shape(m, cfg, spec, &c, &h, &w));
+    SGLD_TRY(input_shape(m, o, spec, &c, &h, &w));
     sgld_net_layout L;
     SGLD_TRY(sgld_net_parse(spec, c, h, w, &L));
     sgld_net_loss loss;
@@ -119,10 +122,10 @@ sgld_status sgld_netmodel_setup(sgld_model *m, const sgld_config *cfg, const cha
                    "--net '%s': more than %d fc/conv layers", spec, SGLD_MODEL_MAX_VARS / 2);
         SGLD_TRY(sgld_model_add_var(m, name, n_dims, dims, dim_names));
     }
-    SGLD_TRY(save_params(m, cfg->save_params));
-    SGLD_TRY(prior_layers(m, cfg->prior_sd_layers));
+    SGLD_TRY(save_params(m, o->save_params));
+    SGLD_TRY(prior_layers(m, o->prior_sd_layers));
     sgld_net *net;
-    SGLD_TRY(sgld_net_create(&L, (size_t)cfg->batch_size, loss, cfg->noise_sd, cfg->seed, &net));
+    SGLD_TRY(sgld_net_create(&L, (size_t)cfg->batch_size, loss, o->noise_sd, cfg->seed, &net));
     m->impl = net;
     return SGLD_OK;
 }

@@ -3,12 +3,42 @@
 #ifndef SGLD_NETMODEL_H
 #define SGLD_NETMODEL_H
 
+#include <stddef.h>
+
 #include "sgld/model.h"
 #include "sgld/net.h"
 
+/* The options of a network model (cnn declares no noise-sd: its noise_sd stays 0). */
+typedef struct sgld_netmodel_opts {
+    char net[256];             /* --net layer spec ("" = the model's default) */
+    char input_shape[64];      /* --input-shape CxHxW of one data row ("" = from the data) */
+    char save_params[256];     /* --save-params tensors or layers to write ("" = all) */
+    char prior_sd_layers[256]; /* --prior-sd-layers one sd per fc/conv layer ("" = --prior-sd) */
+    double noise_sd;           /* --noise-sd of a fixed-variance regression network */
+} sgld_netmodel_opts;
+
+/* The option rows every network model declares (each file lists them in its own table). */
+#define SGLD_NETMODEL_OPTION_ROWS                                                                  \
+    {"net", SGLD_OPT_STRING, SGLD_OPTION_FIELD(sgld_netmodel_opts, net, char *), "", "SPEC", "",   \
+     {SGLD_RANGE_NONE, 0, 0}, 1,                                                                   \
+     "layers, e.g. fc50-fc2 or conv32k5-pool2-conv64k5-pool2-fc1024-fc10 (none: mlp fc50-fc2, "   \
+     "or fc50-fcK with --task classification; cnn that CNN with K outputs)"},                     \
+    {"input-shape", SGLD_OPT_STRING, SGLD_OPTION_FIELD(sgld_netmodel_opts, input_shape, char *),  \
+     "", "CxHxW", "", {SGLD_RANGE_NONE, 0, 0}, 1,                                                  \
+     "shape of one data row, e.g. 1x28x28 (none: flat, or 1xSxS for S^2 features when the net "  \
+     "has conv/pool layers)"},                                                                     \
+    {"save-params", SGLD_OPT_STRING, SGLD_OPTION_FIELD(sgld_netmodel_opts, save_params, char *),  \
+     "", "LIST", "", {SGLD_RANGE_NONE, 0, 0}, 1,                                                   \
+     "comma-separated tensors (fc2_w) or layers (fc2) written to --output (none: all)"},          \
+    {"prior-sd-layers", SGLD_OPT_STRING,                                                           \
+     SGLD_OPTION_FIELD(sgld_netmodel_opts, prior_sd_layers, char *), "", "LIST", "",               \
+     {SGLD_RANGE_NONE, 0, 0}, 1,                                                                   \
+     "comma-separated prior sd, one per fc/conv layer in order (none: --prior-sd)"}
+
 /* Builds the network of --net (or default_spec) for m->d features and m's task, adds one
- * variable per tensor, applies --save-params and --prior-sd-layers, and creates the
- * network (workspace for --batch-size rows) in m->impl.  The likelihood follows m->classification
+ * variable per tensor, applies --save-params and --prior-sd-layers (the options of m's type,
+ * an sgld_netmodel_opts), and creates the network (workspace for --batch-size rows) in
+ * m->impl.  The likelihood follows m->classification
  * (softmax) or the output count (Gaussian, heteroscedastic).  Errors: SGLD_ERR_USAGE. */
 sgld_status sgld_netmodel_setup(sgld_model *m, const sgld_config *cfg, const char *default_spec);
 void sgld_netmodel_destroy(sgld_model *m);

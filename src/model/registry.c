@@ -2,19 +2,14 @@
 #include "sgld/model.h"
 #include "sgld/registry.h"
 
-extern const sgld_model_type sgld_model_linreg;
-extern const sgld_model_type sgld_model_logreg;
-extern const sgld_model_type sgld_model_softmax;
-extern const sgld_model_type sgld_model_mlp;
-extern const sgld_model_type sgld_model_cnn;
+/* The registered models in listing order: adding one is its name here (its file defines
+ * `const sgld_model_type sgld_model_NAME`). */
+#define MODELS(X) X(linreg) X(logreg) X(softmax) X(mlp) X(cnn)
 
-static const void *const models[] = {
-    &sgld_model_linreg,
-    &sgld_model_logreg,
-    &sgld_model_softmax,
-    &sgld_model_mlp,
-    &sgld_model_cnn,
-};
+#define DECLARE(name) extern const sgld_model_type sgld_model_##name;
+#define ENTRY(name) &sgld_model_##name,
+MODELS(DECLARE)
+static const void *const models[] = {MODELS(ENTRY)};
 
 /* sgld_model_find, _names, _count and _at. */
 SGLD_REGISTRY_DEFINE(model, sgld_model_type, models)

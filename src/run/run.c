@@ -151,7 +151,7 @@ static int64_t count_draws(const sgld_config *cfg, const sgld_sampler_type *s)
 {
     if (!s->keep_draw || cfg->thin > cfg->steps - cfg->burnin) return (cfg->steps - cfg->burnin) / cfg->thin;
     int64_t n = 0;
-    for (int64_t t = cfg->burnin + cfg->thin; t <= cfg->steps; t += cfg->thin) n += s->keep_draw(cfg, (uint64_t)t);
+    for (int64_t t = cfg->burnin + cfg->thin; t <= cfg->steps; t += cfg->thin) n += sgld_sampler_keep_draw(s, cfg, (uint64_t)t);
     return n;
 }
 
@@ -509,7 +509,7 @@ static int64_t draws_until(const sgld_config *cfg, const sgld_sampler_type *s, i
 {
     int64_t n = 0;
     for (int64_t t = cfg->burnin + cfg->thin; t <= step; t += cfg->thin)
-        n += !s->keep_draw || s->keep_draw(cfg, (uint64_t)t);
+        n += sgld_sampler_keep_draw(s, cfg, (uint64_t)t);
     return n;
 }
 
@@ -637,7 +637,7 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
     double *ev = rep->event_seconds;
     int64_t *n_ev = rep->event_count;
     sgld_step_ctx ctx = {.n_params = P, .temperature = cfg->temperature, .rng = &r->rng, .work = r->work,
-                         .cfg = cfg, .model = &r->model, .gradient = gradient, .chain_sum = chain_sum,
+                         .cfg = cfg, .opts = sgld_config_opts(cfg, r->sampler), .model = &r->model, .gradient = gradient, .chain_sum = chain_sum,
                          .gradient_self = r};
     sgld_status local = SGLD_OK;
     double lp = 0.0, last_checkpoint = MPI_Wtime();
@@ -676,7 +676,7 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
             if (local == SGLD_OK) local = r->sampler->step(&ctx, r->theta, r->grad, r->state);
             if (local == SGLD_OK) local = check_theta(r, t);
             if (local == SGLD_OK && t > cfg->burnin && (t - cfg->burnin) % cfg->thin == 0 && r->writer &&
-                     (!r->sampler->keep_draw || r->sampler->keep_draw(cfg, (uint64_t)t)))
+                     sgld_sampler_keep_draw(r->sampler, cfg, (uint64_t)t))
                 record(r, &ctx, lp);
             double t2 = MPI_Wtime();
             ev[SGLD_EV_BATCH] += t1 - t0;

@@ -25,8 +25,9 @@ static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *gra
 }
 
 /* Constant rate: the defining property of the method. */
-static double step_size(const sgld_config *cfg, uint64_t t)
+static double step_size(const sgld_config *cfg, const void *opts, uint64_t t)
 {
+    (void)opts;
     (void)t;
     return cfg->step_size;
 }

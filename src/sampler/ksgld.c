@@ -60,6 +60,28 @@
 #include "sgld/model.h"
 #include "sgld/sampler.h"
 
+enum { PRECONDITION_BOTH, PRECONDITION_NOISE }; /* --precondition's words, in order */
+
+typedef struct ksgld_opts {
+    int precondition;   /* --precondition: PRECONDITION_BOTH or PRECONDITION_NOISE */
+    double damping;     /* --kfac-damping d */
+    double decay;       /* --kfac-decay r */
+    int64_t every;      /* --kfac-every k */
+} ksgld_opts;
+
+static const sgld_option options[] = {
+    {"precondition", SGLD_OPT_CHOICE, SGLD_OPTION_FIELD(ksgld_opts, precondition, int), "both",
+     "both|noise", "", {SGLD_RANGE_NONE, 0, 0}, 1,
+     "K-FAC-precondition the drift and the noise (both), or the noise only (noise: the seed "
+     "paper's eq. 2, which changes the stationary law)"},
+    {"kfac-damping", SGLD_OPT_DOUBLE, SGLD_OPTION_FIELD(ksgld_opts, damping, double), "1", "d", "",
+     {SGLD_RANGE_GT, 0, 0}, 1, "damping, P = (A + sqrt(d) I)^-1 kron (G + sqrt(d) I)^-1 per layer"},
+    {"kfac-decay", SGLD_OPT_DOUBLE, SGLD_OPTION_FIELD(ksgld_opts, decay, double), "0.95", "r", "",
+     {SGLD_RANGE_GE_LT, 0, 1}, 1, "running averages A <- r A + (1 - r) A_batch (same for G)"},
+    {"kfac-every", SGLD_OPT_INT64, SGLD_OPTION_FIELD(ksgld_opts, every, int64_t), "10", "k", "steps",
+     {SGLD_RANGE_GE, 1, 0}, 1, "the factors' inverses are refreshed every k steps"},
+};
+
 enum { HEAD = 1 };
 
 static size_t state_size(size_t n_params)
@@ -179,9 +201,10 @@ static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *gra
     }
     k->fresh = 0;
 
-    const int started = state[0] != 0.0f, both = strcmp(cfg->precondition, "noise") != 0;
-    const double r = started ? cfg->kfac_decay : 0.0, s = sqrt(cfg->kfac_damping);
-    const int refresh = !started || (ctx->step - 1) % (uint64_t)cfg->kfac_every == 0;
+    const ksgld_opts *o = ctx->opts;
+    const int started = state[0] != 0.0f, both = o->precondition == PRECONDITION_BOTH;
+    const double r = started ? o->decay : 0.0, s = sqrt(o->damping);
+    const int refresh = !started || (ctx->step - 1) % (uint64_t)o->every == 0;
     const double eps = ctx->eps, sd = sqrt(eps * ctx->temperature);
     /* this rank's share of the batch: b_s / B (1 on a one-rank chain) */
     const double share = (double)k->n_rows / (double)cfg->batch_size;
@@ -260,6 +283,9 @@ const sgld_sampler_type sgld_sampler_ksgld = {
     .name = "ksgld",
     .description = "SGLD with a K-FAC Kronecker-factored preconditioner (Nado et al. 2018)",
     .adds_noise = 1,
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .options_size = sizeof(ksgld_opts),
     .state_size = state_size,
     .prepare = prepare,
     .init = init,

@@ -20,8 +20,24 @@
  * State: V (n floats), then one flag (V initialized).  sample_stats: psgld_precond_mean,
  * the mean of G over the parameters. */
 #include <math.h>
+#include <stddef.h>
 
 #include "sgld/sampler.h"
+
+typedef struct psgld_opts {
+    double alpha;  /* --psgld-alpha */
+    double lambda; /* --psgld-lambda */
+    int gamma;     /* --psgld-gamma */
+} psgld_opts;
+
+static const sgld_option options[] = {
+    {"psgld-alpha", SGLD_OPT_DOUBLE, SGLD_OPTION_FIELD(psgld_opts, alpha, double), "0.99", "a", "",
+     {SGLD_RANGE_GT_LT, 0, 1}, 1, "decay of the running mean square V <- a V + (1 - a) g^2"},
+    {"psgld-lambda", SGLD_OPT_DOUBLE, SGLD_OPTION_FIELD(psgld_opts, lambda, double), "1e-5", "l", "",
+     {SGLD_RANGE_GT, 0, 0}, 1, "diagonal preconditioner G = 1 / (l + sqrt V)"},
+    {"psgld-gamma", SGLD_OPT_BOOL, SGLD_OPTION_FIELD(psgld_opts, gamma, int), "off", "", "",
+     {SGLD_RANGE_NONE, 0, 0}, 1, "add the drift Gamma_i = dG_i / dtheta_i (one extra gradient per step)"},
+};
 
 static size_t state_size(size_t n_params) { return n_params + 1; }
 
@@ -34,8 +50,8 @@ static void init(const sgld_step_ctx *ctx, const float *theta, float *state)
 static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state)
 {
     const size_t n = ctx->n_params;
-    const sgld_config *cfg = ctx->cfg;
-    const double a = cfg->psgld_alpha, lambda = cfg->psgld_lambda, T = ctx->temperature;
+    const psgld_opts *o = ctx->opts;
+    const double a = o->alpha, lambda = o->lambda, T = ctx->temperature;
     const double eps = ctx->eps;
     float *V = state, *z = ctx->work, *G = ctx->work + n;
     if (state[n] == 0.0f) {
@@ -46,7 +62,7 @@ static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *gra
     }
     for (size_t i = 0; i < n; i++) G[i] = (float)(1.0 / (lambda + sqrt((double)V[i])));
 
-    if (cfg->psgld_gamma) {
+    if (o->gamma) {
         SGLD_CHECK(ctx->gradient, SGLD_ERR_INTERNAL, "psgld: --psgld-gamma needs the gradient callback");
         float *probe = ctx->work + 2 * n, *g2 = ctx->work + 3 * n;
         double u[2];
@@ -81,7 +97,7 @@ static void stats(const sgld_step_ctx *ctx, const float *theta, const float *sta
 {
     (void)theta;
     double s = 0;
-    for (size_t i = 0; i < ctx->n_params; i++) s += 1.0 / (ctx->cfg->psgld_lambda + sqrt((double)state[i]));
+    for (size_t i = 0; i < ctx->n_params; i++) s += 1.0 / (((const psgld_opts *)ctx->opts)->lambda + sqrt((double)state[i]));
     out[0] = ctx->n_params ? s / (double)ctx->n_params : 0.0;
 }
 
@@ -89,6 +105,9 @@ const sgld_sampler_type sgld_sampler_psgld = {
     .name = "psgld",
     .description = "SGLD with an RMSprop diagonal preconditioner (Li et al. 2016)",
     .adds_noise = 1,
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .options_size = sizeof(psgld_opts),
     .state_size = state_size,
     .init = init,
     .step = step,

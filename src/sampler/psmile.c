@@ -12,6 +12,12 @@
  * state, stats): smile.c. */
 #include "smile.h"
 
+static const sgld_option options[] = {
+    SGLD_SMILE_OPTION_ROWS,
+    {"psmile-alpha", SGLD_OPT_DOUBLE, SGLD_OPTION_FIELD(sgld_smile_opts, alpha, double), "0.99",
+     "a", "", {SGLD_RANGE_GT_LT, 0, 1}, 1, "decay of the running gradient-noise moments"},
+};
+
 static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state)
 {
     return sgld_smile_step(ctx, theta, grad, state, 1);
@@ -21,6 +27,9 @@ const sgld_sampler_type sgld_sampler_psmile = {
     .name = "psmile",
     .description = "SMILE with gradient-noise preconditioning (Sommer et al. 2026)",
     .adds_noise = 1,
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .options_size = sizeof(sgld_smile_opts),
     .state_size = sgld_smile_state_size,
     .init = sgld_smile_init,
     .step = step,

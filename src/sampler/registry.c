@@ -5,27 +5,14 @@
 #include "sgld/registry.h"
 #include "sgld/sampler.h"
 
-extern const sgld_sampler_type sgld_sampler_sgd;
-extern const sgld_sampler_type sgld_sampler_sgld;
-extern const sgld_sampler_type sgld_sampler_fsgd;
-extern const sgld_sampler_type sgld_sampler_psgld;
-extern const sgld_sampler_type sgld_sampler_sghmc;
-extern const sgld_sampler_type sgld_sampler_csgld;
-extern const sgld_sampler_type sgld_sampler_ksgld;
-extern const sgld_sampler_type sgld_sampler_smile;
-extern const sgld_sampler_type sgld_sampler_psmile;
+/* The registered samplers in listing order: adding one is its name here (its file defines
+ * `const sgld_sampler_type sgld_sampler_NAME`). */
+#define SAMPLERS(X) X(sgd) X(sgld) X(fsgd) X(psgld) X(sghmc) X(csgld) X(ksgld) X(smile) X(psmile)
 
-static const void *const samplers[] = {
-    &sgld_sampler_sgd,
-    &sgld_sampler_sgld,
-    &sgld_sampler_fsgd,
-    &sgld_sampler_psgld,
-    &sgld_sampler_sghmc,
-    &sgld_sampler_csgld,
-    &sgld_sampler_ksgld,
-    &sgld_sampler_smile,
-    &sgld_sampler_psmile,
-};
+#define DECLARE(name) extern const sgld_sampler_type sgld_sampler_##name;
+#define ENTRY(name) &sgld_sampler_##name,
+SAMPLERS(DECLARE)
+static const void *const samplers[] = {SAMPLERS(ENTRY)};
 
 /* sgld_sampler_find, _names, _count and _at. */
 SGLD_REGISTRY_DEFINE(sampler, sgld_sampler_type, samplers)
@@ -48,6 +35,11 @@ void sgld_sampler_init(const sgld_sampler_type *s, const sgld_step_ctx *ctx, con
 
 double sgld_sampler_step_size(const sgld_sampler_type *s, const sgld_config *cfg, uint64_t t)
 {
-    if (s->step_size) return s->step_size(cfg, t);
+    if (s->step_size) return s->step_size(cfg, sgld_config_opts(cfg, s), t);
     return sgld_step_size(cfg->step_size, cfg->step_b, cfg->step_gamma, t);
+}
+
+int sgld_sampler_keep_draw(const sgld_sampler_type *s, const sgld_config *cfg, uint64_t t)
+{
+    return !s->keep_draw || s->keep_draw(cfg, sgld_config_opts(cfg, s), t);
 }

@@ -23,8 +23,36 @@
  * Noise: NOISE elements [0, n).  State: v, m, ghat, Vhat, tau (n floats each), then a flag
  * (adaptation started).  sample_stats: momentum_norm = |v|. */
 #include <math.h>
+#include <stddef.h>
 
 #include "sgld/sampler.h"
+
+typedef struct sghmc_opts {
+    double friction; /* --friction C */
+    double beta;     /* --sghmc-beta */
+    int adapt;       /* --sghmc-adapt */
+} sghmc_opts;
+
+static const sgld_option options[] = {
+    {"friction", SGLD_OPT_DOUBLE, SGLD_OPTION_FIELD(sghmc_opts, friction, double), "0.1", "C", "",
+     {SGLD_RANGE_GT_LE, 0, 1}, 1, "momentum decay per step (friction), v <- (1 - C) v + eps g + noise"},
+    {"sghmc-beta", SGLD_OPT_DOUBLE, SGLD_OPTION_FIELD(sghmc_opts, beta, double), "0", "b", "",
+     {SGLD_RANGE_GE, 0, 0}, 1, "estimate beta-hat of the gradient noise, b < --friction"},
+    {"sghmc-adapt", SGLD_OPT_BOOL, SGLD_OPTION_FIELD(sghmc_opts, adapt, int), "off", "", "",
+     {SGLD_RANGE_NONE, 0, 0}, 1,
+     "adapt per-parameter scales during burn-in (Springenberg et al. 2016), then freeze"},
+};
+
+/* --sghmc-beta < --friction: the injected noise 2 (C - beta) eps T must stay positive. */
+static sgld_status check(const sgld_config *cfg, const void *opts, const sgld_option_where *w)
+{
+    (void)cfg;
+    const sghmc_opts *o = opts;
+    char where[SGLD_PATH_MAX + 128];
+    SGLD_CHECK(o->beta < o->friction, SGLD_ERR_USAGE, "%s: must be < friction (%g), got %g",
+               sgld_option_origin(w, "sghmc-beta", where, sizeof where), o->friction, o->beta);
+    return SGLD_OK;
+}
 
 static size_t state_size(size_t n_params) { return 5 * n_params + 1; }
 
@@ -70,11 +98,11 @@ static void adapt(size_t n, const float *grad, float *state)
 static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state)
 {
     const size_t n = ctx->n_params;
-    const sgld_config *cfg = ctx->cfg;
-    const double C = cfg->friction, beta = cfg->sghmc_beta, eps = ctx->eps, T = ctx->temperature;
+    const sghmc_opts *o = ctx->opts;
+    const double C = o->friction, beta = o->beta, eps = ctx->eps, T = ctx->temperature;
     SGLD_CHECK(C > 0 && C <= 1 && beta >= 0 && beta < C, SGLD_ERR_ARG,
                "sghmc: need 0 <= sghmc-beta < friction <= 1, got friction %g, beta %g", C, beta);
-    if (cfg->sghmc_adapt && ctx->step <= (uint64_t)cfg->burnin) adapt(n, grad, state);
+    if (o->adapt && ctx->step <= (uint64_t)ctx->cfg->burnin) adapt(n, grad, state);
     float *v = state, *m = state + n, *z = ctx->work;
     sgld_rng_normal_float(ctx->rng, ctx->step, SGLD_RNG_NOISE, 0, n, z);
     const double keep = 1.0 - C, noise = 2.0 * (C - beta) * eps * T;
@@ -98,6 +126,10 @@ const sgld_sampler_type sgld_sampler_sghmc = {
     .name = "sghmc",
     .description = "stochastic gradient HMC (Chen, Fox & Guestrin 2014), eq. (15) form",
     .adds_noise = 1,
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .options_size = sizeof(sghmc_opts),
+    .check = check,
     .state_size = state_size,
     .init = init,
     .step = step,

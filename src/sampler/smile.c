@@ -54,6 +54,8 @@ enum { S_EPS_HAT, S_WSUM, S_CAP, S_EPS, S_DE, S_RESET, S_NRESET, S_L, S_INIT, S_
 #define TUNER_TRUST 1.5
 #define OUTLIER 1000.0
 
+static const sgld_option options[] = {SGLD_SMILE_OPTION_ROWS};
+
 size_t sgld_smile_state_size(size_t n_params) { return 6 * n_params + S_COUNT; }
 
 static float *scalars(float *state, size_t n) { return state + 6 * n; }
@@ -119,7 +121,7 @@ static void scale_grad(float *gs, const float *grad, const float *c, size_t n, d
 static void precondition_update(const sgld_step_ctx *ctx, const float *grad, float *state)
 {
     const size_t n = ctx->n_params;
-    const double a = ctx->cfg->psmile_alpha;
+    const double a = ((const sgld_smile_opts *)ctx->opts)->alpha;
     float *c = state + n, *glast = state + 2 * n, *s2 = state + 3 * n, *sc = scalars(state, n);
     if (sc[S_GLAST] == 0.0f) return;
     int first = sc[S_NNOISE] == 0.0f;
@@ -151,7 +153,7 @@ static void length_update(const sgld_step_ctx *ctx, const float *theta, float *s
         sum += tv[i];
     }
     sc[S_NVAR] = (float)k;
-    if (ctx->cfg->smile_l == 0.0) sc[S_L] = (float)(0.4 * sqrt(sum));
+    if (((const sgld_smile_opts *)ctx->opts)->L == 0.0) sc[S_L] = (float)(0.4 * sqrt(sum));
 }
 
 sgld_status sgld_smile_step(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state,
@@ -159,7 +161,8 @@ sgld_status sgld_smile_step(const sgld_step_ctx *ctx, float *theta, const float 
 {
     const size_t n = ctx->n_params;
     const sgld_config *cfg = ctx->cfg;
-    const double T = ctx->temperature, v_target = cfg->smile_energy_var;
+    const sgld_smile_opts *o = ctx->opts;
+    const double T = ctx->temperature, v_target = o->energy_var;
     SGLD_CHECK(n >= 2, SGLD_ERR_ARG, "smile: needs at least 2 parameters, the model has %zu", n);
     SGLD_CHECK(ctx->gradient, SGLD_ERR_INTERNAL, "smile: needs the gradient callback");
     float *u = state, *c = state + n, *sc = scalars(state, n);
@@ -168,13 +171,13 @@ sgld_status sgld_smile_step(const sgld_step_ctx *ctx, float *theta, const float 
 
     if (sc[S_INIT] == 0.0f) {
         sc[S_EPS_HAT] = (float)ctx->eps;
-        sc[S_L] = (float)(cfg->smile_l > 0 ? cfg->smile_l : 0.0);
+        sc[S_L] = (float)(o->L > 0 ? o->L : 0.0);
         sc[S_INIT] = 1.0f;
     }
     int finite_grad = 1;
     for (size_t i = 0; i < n && finite_grad; i++) finite_grad = isfinite(grad[i]);
     if (precondition && adapting && finite_grad) precondition_update(ctx, grad, state);
-    if (cfg->smile_l == 0.0) {
+    if (o->L == 0.0) {
         /* L = sqrt(d) while the step size settles (first half of burn-in, or always without
          * burn-in), then 0.4 sqrt(sum Var) from the variance over the second half. */
         if (adapting && 2 * ctx->step > (uint64_t)cfg->burnin) length_update(ctx, theta, state);
@@ -185,7 +188,7 @@ sgld_status sgld_smile_step(const sgld_step_ctx *ctx, float *theta, const float 
     memcpy(theta0, theta, n * sizeof(float));
     double lp1 = ctx->lp, dK = 0;
     scale_grad(gs, grad, c, n, T);
-    if (strcmp(cfg->smile_integrator, "leapfrog") == 0) {
+    if (o->integrator == SGLD_SMILE_LEAPFROG) {
         dK += esh(u, gs, n, 0.5 * eps);
         drift(theta, u, c, n, eps);
         SGLD_TRY(ctx->gradient(ctx->gradient_self, theta, g, &lp1));
@@ -267,6 +270,9 @@ const sgld_sampler_type sgld_sampler_smile = {
     .name = "smile",
     .description = "stochastic microcanonical Langevin (Sommer et al. 2026), energy-variance tuner",
     .adds_noise = 1,
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .options_size = sizeof(sgld_smile_opts),
     .state_size = sgld_smile_state_size,
     .init = sgld_smile_init,
     .step = step,

@@ -9,6 +9,8 @@
 
 #include "config_table.h"
 #include "sgld/config.h"
+#include "sgld/model.h"
+#include "sgld/sampler.h"
 
 /* Parses a NULL-terminated argument list (program name added). */
 #define PARSE(c, ...) parse_list((c), (const char *[]){"sgld-dist", __VA_ARGS__, NULL})
@@ -49,11 +51,19 @@ static const char *write_file(const char *name, const char *text)
     return path;
 }
 
+/* Option `name` of c as a double (a sampler's or model's option lives in its own struct). */
+static double get_double(const sgld_config *c, const char *name)
+{
+    char buf[64];
+    assert_int_equal(sgld_config_get(c, name, buf, sizeof buf), SGLD_OK);
+    return strtod(buf, NULL);
+}
+
 /* Every field but config_path. */
 static void assert_same_config(const sgld_config *a, const sgld_config *b)
 {
     assert_string_equal(a->model, b->model);
-    assert_true(a->noise_sd == b->noise_sd);
+    assert_true(get_double(a, "noise-sd") == get_double(b, "noise-sd"));
     assert_true(a->prior_sd == b->prior_sd);
     assert_string_equal(a->data, b->data);
     assert_string_equal(a->test_data, b->test_data);
@@ -87,7 +97,7 @@ static void test_defaults(void **state)
     sgld_config_defaults(&c);
     assert_string_equal(c.config_path, "");
     assert_string_equal(c.model, "linreg");
-    assert_true(c.noise_sd == 0.5);
+    assert_true(get_double(&c, "noise-sd") == 0.5);
     assert_true(c.prior_sd == 1.0);
     assert_string_equal(c.data, "synthetic:linreg");
     assert_string_equal(c.test_data, "");
@@ -131,7 +141,7 @@ static void test_flags(void **state)
                            "--quiet=yes", "--progress=off", "--flush-every", "17"),
                      SGLD_OK);
     assert_string_equal(c.model, "linreg");
-    assert_true(c.noise_sd == 0.25);
+    assert_true(get_double(&c, "noise-sd") == 0.25);
     assert_true(c.prior_sd == 2.5);
     assert_string_equal(c.data, "iris.csv");
     assert_string_equal(c.test_data, "iris-test.h5");
@@ -239,7 +249,7 @@ static void test_ini_file(void **state)
     assert_int_equal(c.flush_draws, 23);
     assert_string_equal(c.sampler, "sgd");
     /* Untouched keys keep their defaults. */
-    assert_true(c.noise_sd == 0.5);
+    assert_true(get_double(&c, "noise-sd") == 0.5);
     assert_int_equal(c.batch_size, 100);
 
     /* --config=FILE works too. */
@@ -566,7 +576,7 @@ static void test_option_owners(void **state)
     sgld_config c;
     assert_int_equal(PARSE(&c, "--sampler", "sghmc", "--friction", "0.2", "--sghmc-beta", "0.1"),
                      SGLD_OK);
-    assert_true(c.friction == 0.2);
+    assert_true(get_double(&c, "friction") == 0.2);
     assert_int_equal(PARSE(&c, "--sampler", "psmile", "--smile-L", "2", "--psmile-alpha", "0.9"),
                      SGLD_OK);
     assert_int_equal(PARSE(&c, "--model", "cnn", "--net", "fc10", "--save-params", "fc1"), SGLD_OK);
@@ -579,9 +589,99 @@ static void test_option_owners(void **state)
     /* a flag that changes the sampler makes the file's key apply */
     path = write_file("owners2.ini", "friction = 0.3\n");
     assert_int_equal(PARSE(&c, "--config", path, "--sampler", "sghmc"), SGLD_OK);
-    assert_true(c.friction == 0.3);
+    assert_true(get_double(&c, "friction") == 0.3);
     /* an unknown sampler is the registry's to report, not an owner error */
     assert_int_equal(PARSE(&c, "--sampler", "nuts", "--friction", "0.2"), SGLD_OK);
+}
+
+/* --help-sampler / --help-model print one type and its rows only; a name that is not
+ * registered is a usage error listing the registered ones. */
+/* What sgld-dist prints for c's --help, --help-sampler or --help-model (caller frees). */
+static char *help_for(const sgld_config *c)
+{
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    assert_non_null(f);
+    sgld_config_help_for(c, f, "sgld-dist");
+    fclose(f);
+    return text;
+}
+
+static void test_help_type(void **state)
+{
+    (void)state;
+    sgld_config c;
+    assert_int_equal(PARSE(&c, "--help-sampler", "psgld", "--bogus"), SGLD_OK);
+    assert_int_equal(c.help, 1);
+    assert_string_equal(c.help_sampler, "psgld");
+    char *text = help_for(&c);
+    assert_non_null(strstr(text, "sampler psgld: SGLD with an RMSprop diagonal preconditioner"));
+    assert_non_null(strstr(text, "--psgld-alpha a"));
+    assert_non_null(strstr(text, "(default: 0.99)"));
+    assert_null(strstr(text, "--friction"));
+    assert_null(strstr(text, "--steps"));
+    free(text);
+    assert_int_equal(PARSE(&c, "--help-model", "mlp"), SGLD_OK);
+    text = help_for(&c);
+    assert_non_null(strstr(text, "model mlp:"));
+    assert_non_null(strstr(text, "--noise-sd SD"));
+    assert_non_null(strstr(text, "--prior-sd-layers LIST"));
+    assert_null(strstr(text, "--psgld-alpha"));
+    free(text);
+    assert_int_equal(PARSE(&c, "--help-sampler", "sgld"), SGLD_OK);
+    text = help_for(&c);
+    assert_non_null(strstr(text, "It has no options of its own."));
+    free(text);
+    char names[512], want[640];
+    sgld_sampler_names(names, sizeof names);
+    snprintf(want, sizeof want, "--help-sampler: 'nuts' is not a sampler (%s)", names);
+    expect_usage(PARSE(&c, "--help-sampler", "nuts"), want);
+    sgld_model_names(names, sizeof names);
+    snprintf(want, sizeof want, "--help-model: 'gp' is not a model (%s)", names);
+    expect_usage(PARSE(&c, "--help-model", "gp"), want);
+}
+
+/* A choice is stored as its index and read back as its word; the chain column decides what a
+ * checkpoint compares; sgld_config_set and _get reach every type's options by name. */
+static void test_choices_and_columns(void **state)
+{
+    (void)state;
+    sgld_config c;
+    char buf[64];
+    assert_int_equal(PARSE(&c, "--sampler", "ksgld", "--precondition", "noise"), SGLD_OK);
+    assert_int_equal(sgld_config_get(&c, "precondition", buf, sizeof buf), SGLD_OK);
+    assert_string_equal(buf, "noise");
+    expect_usage(PARSE(&c, "--sampler", "ksgld", "--precondition", "all"),
+                 "--precondition: must be both or noise, got 'all'");
+    expect_usage(PARSE(&c, "--sampler", "smile", "--smile-integrator", "euler"),
+                 "--smile-integrator: must be mclachlan or leapfrog, got 'euler'");
+    /* the type's check hook names where the value came from */
+    expect_usage(PARSE(&c, "--sampler", "csgld", "--steps", "20", "--cycles", "30"),
+                 "--cycles: must be <= steps (20), got 30");
+    expect_usage(PARSE(&c, "--sampler", "sghmc", "--friction", "0.2", "--sghmc-beta", "0.3"),
+                 "--sghmc-beta: must be < friction (0.2), got 0.3");
+    /* a hook runs only for the chosen type: csgld's default 4 cycles with another sampler */
+    assert_int_equal(PARSE(&c, "--steps", "3"), SGLD_OK);
+    sgld_config_defaults(&c);
+    assert_int_equal(sgld_config_set(&c, "kfac-every", "7"), SGLD_OK);
+    assert_int_equal(sgld_config_get(&c, "kfac-every", buf, sizeof buf), SGLD_OK);
+    assert_string_equal(buf, "7");
+    expect_usage(sgld_config_set(&c, "kfac-every", "0"), "--kfac-every: must be >= 1, got 0");
+    expect_usage(sgld_config_set(&c, "no-such", "1"), "unknown option '--no-such'");
+    assert_int_equal(sgld_config_key_defines_chain("seed", 4), 1);
+    assert_int_equal(sgld_config_key_defines_chain("kfac-every", 10), 1);
+    assert_int_equal(sgld_config_key_defines_chain("output", 6), 0);
+    assert_int_equal(sgld_config_key_defines_chain("max-rows", 8), 0);
+    assert_int_equal(sgld_config_key_defines_chain("flush-every", 11), 0);
+    assert_int_equal(sgld_config_key_defines_chain("no-such", 7), 1);
+    /* every registered type with options has its own struct, distinct from the others' */
+    const void *smile = sgld_config_opts(&c, sgld_sampler_find("smile"));
+    const void *psmile = sgld_config_opts(&c, sgld_sampler_find("psmile"));
+    assert_non_null(smile);
+    assert_non_null(psmile);
+    assert_ptr_not_equal(smile, psmile);
+    assert_null(sgld_config_opts(&c, sgld_sampler_find("sgld")));
 }
 
 static void test_write_round_trip(void **state)
@@ -639,28 +739,38 @@ static void test_help_text(void **state)
     assert_non_null(f);
     sgld_config_help(f, "sgld-dist");
     fclose(f);
-    /* The table holds exactly the options of the contract (config.h)... */
+    /* The table holds exactly the run's options of the contract (config.h) and every
+     * registered sampler's and model's own rows (a name two types share counted once)... */
     static const char *const contract[] = {
-        "config", "help", "version", "model", "noise-sd", "prior-sd", "data", "test-data",
-        "test-fraction", "standardize", "sampler", "chains", "steps", "burnin", "thin",
-        "batch-size", "seed", "step-size", "step-b", "step-gamma", "temperature", "output",
-        "force", "quiet", "progress", "flush-every",
-        /* sampler family */
-        "psgld-alpha", "psgld-lambda", "psgld-gamma", "friction", "sghmc-beta", "sghmc-adapt",
-        "cycles", "explore", "precondition", "kfac-damping", "kfac-decay", "kfac-every", "smile-integrator", "smile-energy-var", "smile-L", "psmile-alpha",
-        "on-divergence",
-        /* neural networks */
-        "net", "input-shape", "save-params", "prior-sd-layers", "task",
+        "config", "help", "version", "help-sampler", "help-model", "model", "prior-sd", "data",
+        "test-data", "test-fraction", "standardize", "sampler", "chains", "steps", "burnin",
+        "thin", "batch-size", "seed", "step-size", "step-b", "step-gamma", "temperature",
+        "output", "force", "quiet", "progress", "flush-every", "on-divergence", "task",
         /* checkpoint and restart, run report */
         "resume", "dry-run", "checkpoint", "checkpoint-every", "checkpoint-seconds", "log-view",
         /* the end-of-run summary's length */
         "max-rows"};
-    size_t n_contract = sizeof contract / sizeof contract[0];
+    const char *names[256];
+    size_t n_names = 0;
+    for (size_t k = 0; k < sizeof contract / sizeof contract[0]; k++) names[n_names++] = contract[k];
+    for (size_t t = 0; t < sgld_sampler_count() + sgld_model_count(); t++) {
+        const int model = t >= sgld_sampler_count();
+        const sgld_option *rows = model ? sgld_model_at(t - sgld_sampler_count())->options
+                                        : sgld_sampler_at(t)->options;
+        size_t n_rows = model ? sgld_model_at(t - sgld_sampler_count())->n_options
+                              : sgld_sampler_at(t)->n_options;
+        for (size_t r = 0; r < n_rows; r++) {
+            size_t k = 0;
+            while (k < n_names && strcmp(names[k], rows[r].name) != 0) k++;
+            if (k == n_names && n_names < sizeof names / sizeof names[0]) names[n_names++] = rows[r].name;
+        }
+    }
+    const size_t n_contract = n_names;
     assert_int_equal(sgld_config_option_count(), n_contract);
     for (size_t k = 0; k < n_contract; k++) {
         size_t i = 0;
-        while (i < n_contract && strcmp(sgld_config_option_name(i), contract[k]) != 0) i++;
-        if (i == n_contract) fail_msg("option '%s' is not in the table", contract[k]);
+        while (i < n_contract && strcmp(sgld_config_option_name(i), names[k]) != 0) i++;
+        if (i == n_contract) fail_msg("option '%s' is not in the table", names[k]);
     }
     assert_null(sgld_config_option_name(n_contract));
     /* ...and --help shows every one of them as the flag it is. */
@@ -720,6 +830,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_integer_notation),
         cmocka_unit_test(test_burnin_clip),
         cmocka_unit_test(test_option_owners),
+        cmocka_unit_test(test_help_type),
+        cmocka_unit_test(test_choices_and_columns),
         cmocka_unit_test(test_write_round_trip),
         cmocka_unit_test(test_help_text),
     };

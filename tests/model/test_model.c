@@ -1,6 +1,7 @@
 /* test_model.c - every registered linear model: layout, gradient check against central
  * finite differences, prior, predictions, registry and argument errors. */
 #include "sgld_test.h"
+#include "test_config_set.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@ static const sgld_config *opts(double noise_sd, double prior_sd)
 {
     static sgld_config c;
     sgld_config_defaults(&c);
-    c.noise_sd = noise_sd;
+    sgld_test_set(&c, "noise-sd", "%.17g", noise_sd);
     c.prior_sd = prior_sd;
     return &c;
 }

@@ -33,6 +33,7 @@
  * differences (max-pooling's kink remains: the fixed theta keeps its argmax away from ties,
  * which a failure here would show). */
 #include "sgld_test.h"
+#include "test_config_set.h"
 
 #include <float.h>
 #include <math.h>
@@ -65,13 +66,13 @@ static const sgld_config *case_config(const model_case *c)
 {
     static sgld_config cfg;
     sgld_config_defaults(&cfg);
-    cfg.noise_sd = 0.7;
+    sgld_test_set(&cfg, "noise-sd", "0.7");
     cfg.prior_sd = 1.5;
     cfg.batch_size = N; /* the networks' workspace rows */
     snprintf(cfg.task, sizeof cfg.task, "%s", c->task);
-    snprintf(cfg.net, sizeof cfg.net, "%s", c->net);
-    snprintf(cfg.input_shape, sizeof cfg.input_shape, "%s", c->input_shape);
-    snprintf(cfg.prior_sd_layers, sizeof cfg.prior_sd_layers, "%s", c->prior_sd_layers);
+    sgld_test_set(&cfg, "net", "%s", c->net);
+    sgld_test_set(&cfg, "input-shape", "%s", c->input_shape);
+    sgld_test_set(&cfg, "prior-sd-layers", "%s", c->prior_sd_layers);
     return &cfg;
 }
 

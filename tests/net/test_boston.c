@@ -62,7 +62,10 @@ static int split(int s, const char *path, double *rmse, double *ll)
 
     sgld_config cfg;
     sgld_config_defaults(&cfg);
-    snprintf(cfg.net, sizeof cfg.net, "fc50-fc2");
+    if (sgld_config_set(&cfg, "net", "fc50-fc2") != SGLD_OK) {
+        fprintf(stderr, "%s\n", sgld_error_message());
+        return 1;
+    }
     cfg.batch_size = BATCH;
     cfg.step_size = STEP_SIZE;
     cfg.seed = (uint32_t)s + 1;
@@ -80,7 +83,8 @@ static int split(int s, const char *path, double *rmse, double *ll)
     double *mean = calloc(n_te, sizeof *mean);
     int64_t rows[BATCH];
     sgld_rng rng = {cfg.seed, 0};
-    sgld_step_ctx ctx = {.n_params = P, .temperature = 1.0, .rng = &rng, .work = work, .cfg = &cfg, .model = &m};
+    sgld_step_ctx ctx = {.n_params = P, .temperature = 1.0, .rng = &rng, .work = work, .cfg = &cfg,
+                         .opts = sgld_config_opts(&cfg, smp), .model = &m};
     sgld_model_init_params(&m, &rng, theta);
     sgld_sampler_init(smp, &ctx, theta, state);
     int kept = 0;

@@ -12,6 +12,7 @@
  * fails.  Inputs avoid ties of ReLU/max-pool at the scale of h (values are irrational-ish
  * smooth functions of the index). */
 #include "sgld_test.h"
+#include "test_config_set.h"
 
 #include <float.h>
 #include <math.h>
@@ -464,8 +465,8 @@ static sgld_config *opts(const char *net, const char *shape)
 {
     static sgld_config c;
     sgld_config_defaults(&c);
-    snprintf(c.net, sizeof c.net, "%s", net);
-    snprintf(c.input_shape, sizeof c.input_shape, "%s", shape);
+    sgld_test_set(&c, "net", "%s", net);
+    sgld_test_set(&c, "input-shape", "%s", shape);
     c.batch_size = 4;
     return &c;
 }
@@ -487,16 +488,16 @@ static void test_models(void **state)
     assert_int_equal(m.n_params, 3 * 9 + 3 + 5 * 48 + 5 + 4 * 5 + 4);
     sgld_model_finalize(&m);
     /* --save-params: a layer name keeps both tensors, a tensor name one */
-    snprintf(c->save_params, sizeof c->save_params, "fc2,conv1_b");
+    sgld_test_set(c, "save-params", "fc2,conv1_b");
     assert_int_equal(sgld_model_init(&m, cnn, 64, 4, c), SGLD_OK);
     int saved[6];
     for (int v = 0; v < 6; v++) saved[v] = m.vars[v].save;
     assert_true(!saved[0] && saved[1] && !saved[2] && !saved[3] && saved[4] && saved[5]);
     sgld_model_finalize(&m);
-    c->save_params[0] = '\0';
+    sgld_test_set(c, "save-params", "%s", "");
     /* --prior-sd-layers: the prior uses each layer's sd */
     c = opts("fc3-fc2", "");
-    snprintf(c->prior_sd_layers, sizeof c->prior_sd_layers, "2,0.5");
+    sgld_test_set(c, "prior-sd-layers", "2,0.5");
     assert_int_equal(sgld_model_init(&m, mlp, 2, 0, c), SGLD_OK);
     float theta[17], grad[17] = {0};
     for (int i = 0; i < 17; i++) theta[i] = fill((size_t)i, 1.0, 0.0);
@@ -564,14 +565,14 @@ static void test_model_errors(void **state)
     model_error(mlp, 13, 0, opts("fc50-fc3", ""), "needs 1 output");
     model_error(mlp, 13, 0, opts("fc50-fc2", "bad"), "--input-shape 'bad'");
     sgld_config *c = opts("fc50-fc2", "");
-    snprintf(c->save_params, sizeof c->save_params, "fc3");
+    sgld_test_set(c, "save-params", "fc3");
     model_error(mlp, 13, 0, c, "--save-params: no tensor or layer 'fc3'");
     c = opts("fc50-fc2", "");
-    snprintf(c->prior_sd_layers, sizeof c->prior_sd_layers, "1");
+    sgld_test_set(c, "prior-sd-layers", "1");
     model_error(mlp, 13, 0, c, "1 values for the 2 fc/conv layers");
-    snprintf(c->prior_sd_layers, sizeof c->prior_sd_layers, "1,-2");
+    sgld_test_set(c, "prior-sd-layers", "1,-2");
     model_error(mlp, 13, 0, c, "numbers > 0");
-    snprintf(c->prior_sd_layers, sizeof c->prior_sd_layers, "1,1,1");
+    sgld_test_set(c, "prior-sd-layers", "1,1,1");
     model_error(mlp, 13, 0, c, "more values");
 }
 

@@ -134,7 +134,7 @@ def run(case):
 def registered_samplers():
     """The sampler names sgld-dist's --help lists (its registry)."""
     text = subprocess.run([DIST, "--help"], capture_output=True, text=True).stdout
-    m = re.search(r"--sampler ([a-z|]+)", text)
+    m = re.search(r"Samplers: ([a-z|]+)\.", text)
     return set(m.group(1).split("|")) if m else set()
 
 

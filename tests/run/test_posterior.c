@@ -18,6 +18,7 @@
  * So the mean's Monte Carlo error is about 0.026 sd (the 0.1 sd bound is ~3.9 MCSE) and the
  * sd's about 1.8% (the 10% bound minus the bias is >= 3.8 MCSE). */
 #include "sgld_test.h"
+#include "test_config_set.h"
 #include "exact_linreg.h"
 
 #include <math.h>
@@ -39,7 +40,7 @@ static void base_config(sgld_config *cfg, const char *data, int chains, int64_t 
     snprintf(cfg->data, sizeof cfg->data, "%s", data);
     snprintf(cfg->model, sizeof cfg->model, "linreg");
     snprintf(cfg->sampler, sizeof cfg->sampler, "sgld");
-    cfg->noise_sd = 0.5;
+    sgld_test_set(cfg, "noise-sd", "0.5");
     cfg->prior_sd = 1.0;
     cfg->chains = chains;
     cfg->steps = steps;

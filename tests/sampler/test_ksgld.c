@@ -24,6 +24,7 @@
  *     accepted (prepare sizes the local part of the state; the MPI behaviour is
  *     test_ksgld_mpi.c's). */
 #include "sgld_test.h"
+#include "test_config_set.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -54,8 +55,8 @@ static void make(fixture *f, const char *model, const char *spec, const char *sh
     memset(f, 0, sizeof *f);
     sgld_config cfg;
     sgld_config_defaults(&cfg);
-    snprintf(cfg.net, sizeof cfg.net, "%s", spec);
-    snprintf(cfg.input_shape, sizeof cfg.input_shape, "%s", shape);
+    sgld_test_set(&cfg, "net", "%s", spec);
+    sgld_test_set(&cfg, "input-shape", "%s", shape);
     cfg.batch_size = max_batch;
     assert_int_equal(sgld_model_init(&f->m, sgld_model_find(model), d, K, &cfg), SGLD_OK);
     assert_true(f->m.n_params <= 256);
@@ -208,8 +209,8 @@ static void test_factors_conv(void **state)
     double z0[K], p0[K], cnt[K] = {0};
     sgld_config cfg;
     sgld_config_defaults(&cfg);
-    snprintf(cfg.net, sizeof cfg.net, "conv2k3-linear-fc3");
-    snprintf(cfg.input_shape, sizeof cfg.input_shape, "1x3x3");
+    sgld_test_set(&cfg, "net", "conv2k3-linear-fc3");
+    sgld_test_set(&cfg, "input-shape", "1x3x3");
     cfg.batch_size = M;
     sgld_model big;
     assert_int_equal(sgld_model_init(&big, sgld_model_find("cnn"), HW, K, &cfg), SGLD_OK);
@@ -285,10 +286,10 @@ static void noise_case(const char *mode)
     assert_int_equal((int)f.m.n_params, NP);
     sgld_config cfg;
     sgld_config_defaults(&cfg);
-    snprintf(cfg.precondition, sizeof cfg.precondition, "%s", mode);
-    cfg.kfac_decay = 0;
-    cfg.kfac_damping = 0.3;
-    cfg.kfac_every = 7;
+    sgld_test_set(&cfg, "precondition", "%s", mode);
+    sgld_test_set(&cfg, "kfac-decay", "0");
+    sgld_test_set(&cfg, "kfac-damping", "0.3");
+    sgld_test_set(&cfg, "kfac-every", "7");
     cfg.batch_size = 6; /* regrad's rows: the whole batch on this one rank */
     const sgld_sampler_type *s = sgld_sampler_find("ksgld");
     assert_non_null(s);
@@ -297,7 +298,7 @@ static void noise_case(const char *mode)
     float *st = calloc(ns, sizeof *st), work[4 * NP], theta[NP], g[NP];
     sgld_rng rng = {77, 1};
     sgld_step_ctx ctx = {.n_params = NP, .eps = 0.02, .temperature = 1.3, .rng = &rng, .cfg = &cfg, .model = &f.m,
-                         .work = work, .gradient = regrad, .gradient_self = &f};
+                         .opts = sgld_config_opts(&cfg, s), .work = work, .gradient = regrad, .gradient_self = &f};
     s->init(&ctx, f.theta, st);
     for (int i = 0; i < NP; i++) g[i] = val(i, 5.0, 0.2);
     double sum[NP] = {0}, sum2[NP * NP] = {0};
@@ -325,8 +326,8 @@ static void noise_case(const char *mode)
     for (int l = 0; l < 2; l++) {
         const int na = k->n_a[l], ng = k->n_g[l];
         double Ai[16], Gi[16];
-        for (int i = 0; i < na * na; i++) Ai[i] = k->A[l][i] + (i % (na + 1) == 0 ? sqrt(cfg.kfac_damping) : 0);
-        for (int i = 0; i < ng * ng; i++) Gi[i] = 50.0 * k->G[l][i] + (i % (ng + 1) == 0 ? sqrt(cfg.kfac_damping) : 0);
+        for (int i = 0; i < na * na; i++) Ai[i] = k->A[l][i] + (i % (na + 1) == 0 ? sqrt(sgld_test_get_double(&cfg, "kfac-damping")) : 0);
+        for (int i = 0; i < ng * ng; i++) Gi[i] = 50.0 * k->G[l][i] + (i % (ng + 1) == 0 ? sqrt(sgld_test_get_double(&cfg, "kfac-damping")) : 0);
         invert(Ai, na);
         invert(Gi, ng);
         for (int o = 0; o < ng; o++)
@@ -385,9 +386,9 @@ static void test_run_finite(void **state)
     sgld_config_defaults(&cfg);
     snprintf(cfg.data, sizeof cfg.data, "synthetic:linreg3");
     snprintf(cfg.model, sizeof cfg.model, "mlp");
-    snprintf(cfg.net, sizeof cfg.net, "fc8-fc1");
+    sgld_test_set(&cfg, "net", "fc8-fc1");
     snprintf(cfg.sampler, sizeof cfg.sampler, "ksgld");
-    cfg.noise_sd = 0.5;
+    sgld_test_set(&cfg, "noise-sd", "0.5");
     cfg.steps = 3000;
     cfg.burnin = 500;
     cfg.batch_size = 50;

@@ -27,6 +27,7 @@
  *       wrongly (unweighted means: the factors S times too large) or summed wrongly, which
  *       changes P and so every draw.  (Observed: about 1e-5 sd.) */
 #include "sgld_test.h"
+#include "test_config_set.h"
 #include "exact_linreg.h"
 
 #include <math.h>
@@ -89,10 +90,10 @@ static void test_factors_sum_over_shards(void **state)
 
     sgld_config cfg;
     sgld_config_defaults(&cfg);
-    snprintf(cfg.net, sizeof cfg.net, "fc4-relu-fc3");
-    cfg.kfac_decay = 0.5;
-    cfg.kfac_every = 2;
-    cfg.kfac_damping = 0.3;
+    sgld_test_set(&cfg, "net", "fc4-relu-fc3");
+    sgld_test_set(&cfg, "kfac-decay", "0.5");
+    sgld_test_set(&cfg, "kfac-every", "2");
+    sgld_test_set(&cfg, "kfac-damping", "0.3");
     const sgld_sampler_type *ks = sgld_sampler_find("ksgld");
     sgld_model chain, one;
     size_t ns[2], nl[2];
@@ -114,7 +115,7 @@ static void test_factors_sum_over_shards(void **state)
     }
     sgld_rng rng = {77, 0};
     sgld_step_ctx cc = {.n_params = np, .eps = 0.01, .temperature = 1, .rng = &rng, .cfg = &cfg, .model = &chain,
-                        .work = work, .chain_sum = world_sum},
+                        .opts = sgld_config_opts(&cfg, sgld_sampler_find("ksgld")), .work = work, .chain_sum = world_sum},
                   c1 = cc;
     c1.model = &one;
     c1.chain_sum = NULL;
@@ -165,9 +166,9 @@ static void conformance_config(sgld_config *cfg)
     sgld_config_defaults(cfg);
     snprintf(cfg->data, sizeof cfg->data, "synthetic:linreg3");
     snprintf(cfg->model, sizeof cfg->model, "mlp");
-    snprintf(cfg->net, sizeof cfg->net, "fc1");
+    sgld_test_set(cfg, "net", "fc1");
     snprintf(cfg->sampler, sizeof cfg->sampler, "ksgld");
-    cfg->noise_sd = 0.5;
+    sgld_test_set(cfg, "noise-sd", "0.5");
     cfg->prior_sd = 1.0;
     cfg->chains = 1;
     cfg->batch_size = 250;

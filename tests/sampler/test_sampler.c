@@ -30,7 +30,7 @@ static moments run(const char *name, double eps, double T, long n, const double 
     sgld_config cfg;
     sgld_config_defaults(&cfg);
     sgld_step_ctx ctx = {.n_params = DIM, .eps = eps, .temperature = T, .rng = &rng, .work = work,
-                         .cfg = &cfg};
+                         .cfg = &cfg, .opts = sgld_config_opts(&cfg, s)};
     sgld_sampler_init(s, &ctx, theta, state);
     double s1[DIM] = {0}, s2[DIM] = {0};
     long burn = 2000;
