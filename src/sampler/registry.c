@@ -7,7 +7,7 @@
 
 /* The registered samplers in listing order: adding one is its name here (its file defines
  * `const sgld_sampler_type sgld_sampler_NAME`). */
-#define SAMPLERS(X) X(sgd) X(sgld) X(fsgd) X(psgld) X(sghmc) X(csgld) X(ksgld) X(smile) X(psmile)
+#define SAMPLERS(X) X(sgd) X(sgld) X(fsgd) X(psgld) X(sghmc) X(csgld) X(ksgld) X(smile) X(psmile) X(sgnht)
 
 #define DECLARE(name) extern const sgld_sampler_type sgld_sampler_##name;
 #define ENTRY(name) &sgld_sampler_##name,

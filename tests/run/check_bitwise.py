@@ -68,6 +68,7 @@ SAMPLERS = {
     "ksgld": (["--step-size", "0.01", "--kfac-every", "5"], LAYERED),
     "smile": ([], None),
     "psmile": (["--smile-integrator", "leapfrog"], None),
+    "sgnht": (["--sgnht-a", "0.2", "--step-size", "1e-4"], None),
 }
 COMMON = ["--steps", "300", "--burnin", "100", "--thin", "2", "--batch-size", "50",
           "--seed", "7", "--flush-every", "30", "--quiet"]
