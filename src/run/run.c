@@ -21,6 +21,7 @@
 #include "sgld/rng.h"
 #include "sgld/sampler.h"
 #include "sgld/samples.h"
+#include "sgld/timer.h"
 
 #define KEEP_DRAWS_MAX_FLOATS 50000000 /* 200 MB on rank 0 */
 
@@ -70,9 +71,9 @@ typedef struct run {
     int64_t *batch, *local;  /* B global indices; the local rows among them */
     size_t n_local;          /* local rows in this step's batch */
     double scale;            /* N / B */
-    double event_grad, event_allreduce; /* seconds in gradient() (to split the step's time) */
-    int64_t n_grad;          /* gradient() calls */
-    int64_t n_chain_sum;     /* chain_sum() calls (allreduces besides the gradient's) */
+    sgld_timer timer;        /* --log-view: the events of sgld_event_name, from sample() on */
+    int64_t stop_at;         /* the agreed step to stop after, once a stop was requested */
+    double last_checkpoint;  /* MPI_Wtime of the last checkpoint (--checkpoint-seconds) */
     int chain_stop;          /* a rank of my chain was signalled (agreed through the allreduce) */
     size_t sampler_state;    /* sampler state floats */
     size_t sampler_local;    /* the last of them that are this rank's own (sampler.h, prepare) */
@@ -342,6 +343,18 @@ static size_t draw_batch(run *r, uint64_t step)
     return n_local;
 }
 
+/* An in-place MPI_Allreduce (sum) of n floats over the chain, timed as one allreduce.
+ * Collective over the chain. */
+static sgld_status chain_allreduce(run *r, float *buf, size_t n)
+{
+    sgld_timer_begin(&r->timer, SGLD_EV_ALLREDUCE);
+    int rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, r->grid->chain_comm);
+    sgld_timer_end(&r->timer, SGLD_EV_ALLREDUCE);
+    SGLD_CHECK(rc == MPI_SUCCESS, SGLD_ERR_MPI, "MPI_Allreduce of %zu floats over chain %d failed (code %d)", n,
+               r->grid->chain, rc);
+    return SGLD_OK;
+}
+
 /* The minibatch gradient estimate at theta on this step's batch (r->local):
  * grad = N/B allreduce(sum of local grad log p(y|x, theta)) + grad log p(theta), and the
  * minibatch log posterior in *lp.  Collective over the chain (sgld_gradient_fn). */
@@ -349,22 +362,17 @@ static sgld_status gradient(void *self, const float *theta, float *grad, double 
 {
     run *r = self;
     const size_t P = r->model.n_params;
-    double t0 = MPI_Wtime();
+    sgld_timer_begin(&r->timer, SGLD_EV_GRAD);
     memset(r->fused, 0, (P + 2) * sizeof(float));
     r->fused[P] = (float)r->model.type->loglik_grad(&r->model, theta, r->train, r->local, r->n_local, r->fused);
     /* The stop flag rides along in the sum (no collective of its own); a one-rank chain reads
      * its own flag. */
     r->fused[P + 1] = stop_signal ? 1.0f : 0.0f;
-    double t1 = MPI_Wtime();
-    if (r->grid->n_shards > 1)
-        SGLD_MPI(MPI_Allreduce(MPI_IN_PLACE, r->fused, (int)(P + 2), MPI_FLOAT, MPI_SUM, r->grid->chain_comm));
-    double t2 = MPI_Wtime();
+    sgld_timer_end(&r->timer, SGLD_EV_GRAD);
+    if (r->grid->n_shards > 1) SGLD_TRY(chain_allreduce(r, r->fused, P + 2));
     if (r->fused[P + 1] > 0.0f) r->chain_stop = 1;
-    r->n_grad++;
     for (size_t i = 0; i < P; i++) grad[i] = (float)(r->scale * r->fused[i]);
     *lp = r->scale * r->fused[P] + sgld_model_log_prior(&r->model, theta, grad);
-    r->event_grad += t1 - t0;
-    r->event_allreduce += t2 - t1;
     return SGLD_OK;
 }
 
@@ -375,11 +383,7 @@ static sgld_status chain_sum(void *self, float *buf, size_t n)
     run *r = self;
     if (r->grid->n_shards == 1) return SGLD_OK;
     SGLD_CHECK(n <= INT_MAX, SGLD_ERR_USAGE, "%zu floats to sum over the chain exceed one MPI message", n);
-    double t0 = MPI_Wtime();
-    SGLD_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, r->grid->chain_comm));
-    r->event_allreduce += MPI_Wtime() - t0;
-    r->n_chain_sum++;
-    return SGLD_OK;
+    return chain_allreduce(r, buf, n);
 }
 
 /* Appends the buffered draws (collective).  Writers pass their chain. */
@@ -623,26 +627,159 @@ static sgld_status check_theta(run *r, int64_t t)
     return undo_step(r, t);
 }
 
-/* The loop from step t_first + 1 (0: a fresh start).  Returns the local status (failures are
- * agreed at sync points).  The stop protocol is described in run.h. */
+/* Step t of the chain on this rank: the minibatch, the gradient, the sampler's step, the
+ * divergence checks and, when kept, the draw.  Returns the local status (failures are agreed
+ * at sync points); *lp is the minibatch log posterior, *eps the step size.  Collective over the
+ * chain (the gradient's allreduce). */
+static sgld_status step(run *r, sgld_step_ctx *ctx, int64_t t, int64_t t_first, double *lp, double *eps)
+{
+    const sgld_config *cfg = r->cfg;
+    const size_t P = r->model.n_params;
+    sgld_timer_begin(&r->timer, SGLD_EV_BATCH);
+    r->n_local = draw_batch(r, (uint64_t)t);
+    sgld_timer_end(&r->timer, SGLD_EV_BATCH);
+    /* 'update': the step without the gradient, allreduces and normals nested in it */
+    sgld_timer_begin(&r->timer, SGLD_EV_UPDATE);
+    sgld_status st = gradient(r, r->theta, r->grad, lp);
+    if (st == SGLD_OK && !isfinite(*lp)) st = lp_not_finite(r, t, t > t_first + 1, lp);
+    *eps = sgld_sampler_step_size(r->sampler, cfg, (uint64_t)t);
+    if (r->on_div != DIV_ABORT) {
+        *eps *= r->state[r->sampler_state + DIV_EPS_SCALE];
+        memcpy(r->theta_prev, r->theta, P * sizeof(float));
+        memcpy(r->state_prev, r->state, r->state_size * sizeof(float));
+    }
+    ctx->step = (uint64_t)t;
+    ctx->eps = *eps;
+    ctx->lp = *lp;
+    if (st == SGLD_OK) st = r->sampler->step(ctx, r->theta, r->grad, r->state);
+    if (st == SGLD_OK) st = check_theta(r, t);
+    if (st == SGLD_OK && t > cfg->burnin && (t - cfg->burnin) % cfg->thin == 0 && r->writer &&
+        (!r->sampler->keep_draw || r->sampler->keep_draw(cfg, (uint64_t)t)))
+        record(r, ctx, *lp);
+    sgld_timer_end(&r->timer, SGLD_EV_UPDATE);
+    return st;
+}
+
+/* The first agreement of a sync point after step t: failure (every rank returns the agreed
+ * status), then the largest of {stop signal, step, checkpoint due by --checkpoint-seconds}
+ * (run.h, step 3), which sets r->stop_at when a stop was requested.  Sets *checkpoint when
+ * one is due.  Collective over the grid. */
+static sgld_status agree(run *r, sgld_run_report *rep, int64_t t, sgld_status local, int *checkpoint)
+{
+    const sgld_config *cfg = r->cfg;
+    const int64_t ck_every = cfg->checkpoint[0] ? cfg->checkpoint_every : 0;
+    SGLD_TRY(sgld_status_agree(r->grid->comm, local));
+    int64_t in[3] = {r->chain_stop ? (stop_signal ? stop_signal : 1) : 0, t,
+                     r->grid->rank == 0 && cfg->checkpoint_seconds > 0 &&
+                         MPI_Wtime() - r->last_checkpoint >= cfg->checkpoint_seconds},
+            out[3];
+    SGLD_MPI(MPI_Allreduce(in, out, 3, MPI_INT64_T, MPI_MAX, r->grid->comm));
+    *checkpoint = out[2] || (ck_every && t % ck_every == 0) || t == cfg->steps;
+    if (out[0]) {
+        r->stop_at = out[1];
+        rep->stop_signal = out[0] > 1 ? (int)out[0] : 0;
+    }
+    return SGLD_OK;
+}
+
+/* A sync point after step t (collective over the grid; the stop protocol of run.h): the ranks
+ * agree on failure and on a stop, flush the buffered draws and, when due, checkpoint.  Returns
+ * the agreed status; *stop is set when the run ends here.  A rank that learns here of a stop
+ * at a later step returns at once (*stop unset) to catch up.  Each agreement is one 'sync'. */
+static sgld_status sync_point(run *r, sgld_run_report *rep, int64_t t, sgld_status local, int *stop)
+{
+    const sgld_config *cfg = r->cfg;
+    int checkpoint = 0;
+    sgld_status st = SGLD_OK;
+    *stop = 0;
+    sgld_timer_begin(&r->timer, SGLD_EV_SYNC);
+    if (!r->stop_at) {
+        st = agree(r, rep, t, local, &checkpoint);
+        if (st == SGLD_OK && r->stop_at) { /* the agreement on the steps run since is another */
+            sgld_timer_end(&r->timer, SGLD_EV_SYNC);
+            if (t < r->stop_at) return SGLD_OK; /* others are ahead: catch up with them */
+            sgld_timer_begin(&r->timer, SGLD_EV_SYNC);
+        }
+    }
+    if (st == SGLD_OK && r->stop_at) { /* everyone is at stop_at: agree on the steps run since */
+        st = sgld_status_agree(r->grid->comm, local);
+        checkpoint = 1;
+    }
+    int64_t n_buf = 0;
+    if (st == SGLD_OK && MPI_Allreduce(&r->n_buf, &n_buf, 1, MPI_INT64_T, MPI_MAX, r->grid->comm) != MPI_SUCCESS)
+        st = sgld_error_set(SGLD_ERR_MPI, "MPI_Allreduce of the buffered draws failed");
+    sgld_timer_end(&r->timer, SGLD_EV_SYNC);
+    if (st != SGLD_OK) return st;
+    r->n_buf = n_buf; /* non-writers hold no draws but take part with the same count */
+    if (r->out && n_buf > 0) {
+        sgld_timer_begin(&r->timer, SGLD_EV_IO);
+        st = flush(r);
+        sgld_timer_end(&r->timer, SGLD_EV_IO);
+        SGLD_TRY(st);
+    }
+    r->n_buf = 0;
+    r->n_draws_done += n_buf;
+    if (checkpoint && cfg->checkpoint[0]) {
+        sgld_timer_begin(&r->timer, SGLD_EV_CHECKPOINT);
+        st = save_checkpoint(r, t);
+        sgld_timer_end(&r->timer, SGLD_EV_CHECKPOINT);
+        SGLD_TRY(st);
+        rep->n_checkpoints++;
+        r->last_checkpoint = MPI_Wtime();
+    }
+    rep->last_step = t;
+    *stop = r->stop_at != 0;
+    return SGLD_OK;
+}
+
+/* Steps t_first + 1 .. --steps, each followed by a sync point when one is due.  Returns the
+ * agreed status of a failed sync point, else SGLD_OK (at --steps or an agreed stop).
+ * Collective over the grid. */
+static sgld_status loop(run *r, sgld_run_report *rep, sgld_step_ctx *ctx, progress *pg, int64_t t_first,
+                        double *lp)
+{
+    const sgld_config *cfg = r->cfg;
+    /* Sync points every flush_draws * thin steps: at most flush_draws draws fall between two. */
+    const int64_t sync_every = cfg->flush_draws * cfg->thin;
+    const int64_t ck_every = cfg->checkpoint[0] ? cfg->checkpoint_every : 0;
+    sgld_status local = SGLD_OK;
+    for (int64_t t = t_first + 1; t <= cfg->steps; t++) {
+        if (local == SGLD_OK) {
+            double eps;
+            local = step(r, ctx, t, t_first, lp, &eps);
+            progress_show(pg, t, cfg->steps, *lp, eps, 0);
+        }
+        /* A chain that failed or was told to stop goes straight to the next agreement, which
+         * the other chains enter at their next sync point; after a stop was agreed, all meet
+         * again at the agreed step. */
+        int due = r->stop_at ? t == r->stop_at
+                             : local != SGLD_OK || r->chain_stop || t == cfg->steps || t % sync_every == 0 ||
+                                   (ck_every && t % ck_every == 0);
+        if (!due) continue;
+        int stop;
+        sgld_status st = sync_point(r, rep, t, local, &stop);
+        if (st != SGLD_OK || stop) return st;
+    }
+    return SGLD_OK;
+}
+
+/* The run from step t_first + 1 (0: a fresh start, which initializes theta and the sampler's
+ * state).  Returns the agreed status; on success rep holds the steps run, this rank's event
+ * times and counts and its final parameters' hash.  The stop protocol is described in run.h.
+ * Collective over the grid. */
 static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
 {
     const sgld_config *cfg = r->cfg;
     const size_t P = r->model.n_params;
-    /* Sync points every flush_draws * thin steps: at most flush_draws draws fall between two. */
-    const int64_t sync_every = cfg->flush_draws * cfg->thin;
-    const int64_t ck_every = cfg->checkpoint[0] ? cfg->checkpoint_every : 0;
+    sgld_timer_init(&r->timer, SGLD_EV_COUNT, event_names);
     progress pg = {.on = r->grid->rank == 0 && !cfg->quiet && (cfg->progress || isatty(2)),
                    .tty = isatty(2), .start = MPI_Wtime()};
-    double *ev = rep->event_seconds;
-    int64_t *n_ev = rep->event_count;
     sgld_step_ctx ctx = {.n_params = P, .temperature = cfg->temperature, .rng = &r->rng, .work = r->work,
                          .cfg = cfg, .model = &r->model, .gradient = gradient, .chain_sum = chain_sum,
                          .gradient_self = r};
-    sgld_status local = SGLD_OK;
-    double lp = 0.0, last_checkpoint = MPI_Wtime();
-    int64_t stop_at = 0; /* the agreed step to stop after, once a stop was requested */
-
+    double lp = 0.0;
+    r->last_checkpoint = MPI_Wtime();
+    r->stop_at = 0;
     r->scale = (double)r->train->n_total / (double)cfg->batch_size;
     if (t_first == 0) {
         sgld_model_init_params(&r->model, &r->rng, r->theta);
@@ -653,107 +790,20 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
         }
     }
     rep->first_step = rep->last_step = t_first;
-    double noise_s;
-    int64_t noise_n;
-    sgld_rng_noise_timing(&noise_s, &noise_n); /* start the noise timer at the loop */
-    for (int64_t t = t_first + 1; t <= cfg->steps; t++) {
-        if (local == SGLD_OK) {
-            double t0 = MPI_Wtime();
-            r->n_local = draw_batch(r, (uint64_t)t);
-            double t1 = MPI_Wtime();
-            r->event_grad = r->event_allreduce = 0.0;
-            local = gradient(r, r->theta, r->grad, &lp);
-            if (local == SGLD_OK && !isfinite(lp)) local = lp_not_finite(r, t, t > t_first + 1, &lp);
-            double eps = sgld_sampler_step_size(r->sampler, cfg, (uint64_t)t);
-            if (r->on_div != DIV_ABORT) {
-                eps *= r->state[r->sampler_state + DIV_EPS_SCALE];
-                memcpy(r->theta_prev, r->theta, P * sizeof(float));
-                memcpy(r->state_prev, r->state, r->state_size * sizeof(float));
-            }
-            ctx.step = (uint64_t)t;
-            ctx.eps = eps;
-            ctx.lp = lp;
-            if (local == SGLD_OK) local = r->sampler->step(&ctx, r->theta, r->grad, r->state);
-            if (local == SGLD_OK) local = check_theta(r, t);
-            if (local == SGLD_OK && t > cfg->burnin && (t - cfg->burnin) % cfg->thin == 0 && r->writer &&
-                     (!r->sampler->keep_draw || r->sampler->keep_draw(cfg, (uint64_t)t)))
-                record(r, &ctx, lp);
-            double t2 = MPI_Wtime();
-            ev[SGLD_EV_BATCH] += t1 - t0;
-            ev[SGLD_EV_GRAD] += r->event_grad;
-            ev[SGLD_EV_ALLREDUCE] += r->event_allreduce;
-            sgld_rng_noise_timing(&noise_s, &noise_n); /* the sampler's normals, inside its step */
-            ev[SGLD_EV_NOISE] += noise_s;
-            n_ev[SGLD_EV_NOISE] += noise_n;
-            ev[SGLD_EV_UPDATE] += (t2 - t1) - r->event_grad - r->event_allreduce - noise_s;
-            n_ev[SGLD_EV_BATCH]++;
-            n_ev[SGLD_EV_UPDATE]++;
-            progress_show(&pg, t, cfg->steps, lp, eps, 0);
-        }
-        /* A chain that failed or was told to stop goes straight to the next agreement, which
-         * the other chains enter at their next sync point; after a stop was agreed, all meet
-         * again at the agreed step. */
-        int due = stop_at ? t == stop_at
-                          : local != SGLD_OK || r->chain_stop || t == cfg->steps || t % sync_every == 0 ||
-                                (ck_every && t % ck_every == 0);
-        if (!due) continue;
-        double t0 = MPI_Wtime();
-        int checkpoint = 0;
-        if (!stop_at) {
-            sgld_status st = sgld_status_agree(r->grid->comm, local);
-            if (st != SGLD_OK) return st;
-            int64_t in[3] = {r->chain_stop ? (stop_signal ? stop_signal : 1) : 0, t,
-                             r->grid->rank == 0 && cfg->checkpoint_seconds > 0 &&
-                                 MPI_Wtime() - last_checkpoint >= cfg->checkpoint_seconds},
-                    out[3];
-            SGLD_MPI(MPI_Allreduce(in, out, 3, MPI_INT64_T, MPI_MAX, r->grid->comm));
-            n_ev[SGLD_EV_SYNC]++;
-            checkpoint = out[2] || (ck_every && t % ck_every == 0) || t == cfg->steps;
-            if (out[0]) {
-                stop_at = out[1];
-                rep->stop_signal = out[0] > 1 ? (int)out[0] : 0;
-                if (t < stop_at) { /* others are ahead: catch up with them */
-                    ev[SGLD_EV_SYNC] += MPI_Wtime() - t0;
-                    continue;
-                }
-            }
-        }
-        if (stop_at) { /* everyone is at stop_at: agree on the steps run since */
-            sgld_status st = sgld_status_agree(r->grid->comm, local);
-            if (st != SGLD_OK) return st;
-            n_ev[SGLD_EV_SYNC]++;
-            checkpoint = 1;
-        }
-        int64_t n_buf = 0;
-        SGLD_MPI(MPI_Allreduce(&r->n_buf, &n_buf, 1, MPI_INT64_T, MPI_MAX, r->grid->comm));
-        r->n_buf = n_buf; /* non-writers hold no draws but take part with the same count */
-        double t1 = MPI_Wtime();
-        if (r->out && n_buf > 0) {
-            SGLD_TRY(flush(r));
-            n_ev[SGLD_EV_IO]++;
-        }
-        r->n_buf = 0;
-        r->n_draws_done += n_buf;
-        double t2 = MPI_Wtime();
-        if (checkpoint && cfg->checkpoint[0]) {
-            SGLD_TRY(save_checkpoint(r, t));
-            n_ev[SGLD_EV_CHECKPOINT]++;
-            rep->n_checkpoints++;
-            last_checkpoint = MPI_Wtime();
-        }
-        ev[SGLD_EV_SYNC] += t1 - t0;
-        ev[SGLD_EV_IO] += t2 - t1;
-        ev[SGLD_EV_CHECKPOINT] += MPI_Wtime() - t2;
-        rep->last_step = t;
-        if (stop_at) break;
-    }
-    n_ev[SGLD_EV_GRAD] = r->n_grad;
-    n_ev[SGLD_EV_ALLREDUCE] = r->grid->n_shards > 1 ? r->n_grad + r->n_chain_sum : 0;
+    sgld_rng_time_normals(&r->rng, &r->timer, SGLD_EV_NOISE); /* the sampler's, inside its step */
+    sgld_status st = loop(r, rep, &ctx, &pg, t_first, &lp);
+    sgld_rng_time_normals(NULL, NULL, 0);
+    if (st != SGLD_OK) return st;
     rep->incomplete = rep->last_step < cfg->steps;
     rep->theta_hash = fnv1a(r->theta, P * sizeof(float));
     progress_show(&pg, rep->last_step, cfg->steps, lp,
                   sgld_sampler_step_size(r->sampler, cfg, (uint64_t)rep->last_step), 1);
-    rep->seconds = MPI_Wtime() - pg.start;
+    sgld_timer_stop(&r->timer);
+    rep->seconds = r->timer.wall;
+    for (int e = 0; e < SGLD_EV_COUNT; e++) {
+        rep->event_seconds[e] = r->timer.seconds[e];
+        rep->event_count[e] = r->timer.count[e];
+    }
     return SGLD_OK;
 }
 
@@ -1094,19 +1144,17 @@ static sgld_status check_complete_output(run *r, int64_t draws)
     return sgld_status_agree(r->grid->comm, st);
 }
 
-/* --log-view: min, max and mean of every event over the ranks (collective). */
-static void reduce_events(const run *r, sgld_run_report *rep)
+/* --log-view: min, max and mean of every event over the ranks.  Collective over the grid. */
+static sgld_status reduce_events(const run *r, sgld_run_report *rep)
 {
-    MPI_Comm comm = r->grid->comm;
-    double sum[SGLD_EV_COUNT + 1], local[SGLD_EV_COUNT + 1];
-    memcpy(local, rep->event_seconds, sizeof rep->event_seconds);
-    local[SGLD_EV_COUNT] = rep->seconds;
-    MPI_Allreduce(rep->event_seconds, rep->event_min, SGLD_EV_COUNT, MPI_DOUBLE, MPI_MIN, comm);
-    MPI_Allreduce(rep->event_seconds, rep->event_max, SGLD_EV_COUNT, MPI_DOUBLE, MPI_MAX, comm);
-    MPI_Allreduce(local, sum, SGLD_EV_COUNT + 1, MPI_DOUBLE, MPI_SUM, comm);
-    for (int e = 0; e < SGLD_EV_COUNT; e++) rep->event_mean[e] = sum[e] / r->grid->size;
-    rep->seconds_mean = sum[SGLD_EV_COUNT] / r->grid->size;
-    rep->n_ranks = r->grid->size;
+    sgld_timer_summary sum;
+    SGLD_TRY(sgld_timer_reduce(&r->timer, r->grid->comm, &sum));
+    memcpy(rep->event_min, sum.min, sizeof rep->event_min);
+    memcpy(rep->event_max, sum.max, sizeof rep->event_max);
+    memcpy(rep->event_mean, sum.mean, sizeof rep->event_mean);
+    rep->seconds_mean = sum.wall_mean;
+    rep->n_ranks = sum.n_ranks;
+    return SGLD_OK;
 }
 
 sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld_run_report *rep)
@@ -1226,7 +1274,7 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
         if (st == SGLD_OK) st = cst;
     }
     if (st != SGLD_OK) goto done;
-    reduce_events(&r, rep);
+    SGLD_TRY_GOTO(reduce_events(&r, rep), st, done);
     st = sgld_status_agree(r.grid->comm, gather_divergences(&r, rep));
     if (st != SGLD_OK) goto done;
     if (keep_draws && !rep->incomplete) {
