@@ -23,6 +23,8 @@
 #include "sgld/samples.h"
 #include "sgld/timer.h"
 
+#include "run_impl.h"
+
 #define KEEP_DRAWS_MAX_FLOATS 50000000 /* 200 MB on rank 0 */
 
 static const char *const event_names[SGLD_EV_COUNT] = {"batch", "gradient", "allreduce", "update", "noise",
@@ -43,65 +45,6 @@ static void on_stop_signal(int sig)
 static const int stop_signals[3] = {SIGTERM, SIGINT, SIGUSR1};
 
 const char *sgld_event_name(int ev) { return ev >= 0 && ev < SGLD_EV_COUNT ? event_names[ev] : "?"; }
-
-enum { DIV_ABORT, DIV_SHRINK, DIV_SKIP };
-
-/* With --on-divergence shrink|skip the run keeps two floats after the sampler's state (so a
- * checkpoint carries them): the chain's step-size factor (halved by each shrink; powers of
- * two are exact in float) and its count of undone steps. */
-#define DIV_EPS_SCALE 0
-#define DIV_COUNT 1
-#define DIV_STATE 2
-#define DIV_MAX_SHRINKS 30
-
-/* Everything one rank holds for a run; freed by run_free. */
-typedef struct run {
-    const sgld_config *cfg;
-    sgld_grid *grid;
-    sgld_dataset *train, *test;
-    sgld_model model;
-    const sgld_sampler_type *sampler;
-    sgld_samples *out;
-    int writer;              /* shard 0 of a chain: writes the chain's draws */
-    sgld_rng rng;            /* key (seed, chain) */
-    float *theta, *state, *work;
-    float *fused;            /* [n_params + 2]: gradient, minibatch log-likelihood, stop flag */
-    float *grad;             /* [n_params]: the scaled gradient estimate handed to the sampler */
-    unsigned char *picked;   /* n_train bits: Floyd's membership set */
-    int64_t *batch, *local;  /* B global indices; the local rows among them */
-    size_t n_local;          /* local rows in this step's batch */
-    double scale;            /* N / B */
-    sgld_timer timer;        /* --log-view: the events of sgld_event_name, from sample() on */
-    int64_t stop_at;         /* the agreed step to stop after, once a stop was requested */
-    double last_checkpoint;  /* MPI_Wtime of the last checkpoint (--checkpoint-seconds) */
-    int chain_stop;          /* a rank of my chain was signalled (agreed through the allreduce) */
-    size_t sampler_state;    /* sampler state floats */
-    size_t sampler_local;    /* the last of them that are this rank's own (sampler.h, prepare) */
-    size_t state_size;       /* state floats of a rank: the sampler's, then with
-                              * --on-divergence shrink|skip the run's own two (below) */
-    size_t ck_state;         /* state floats of a chain in a checkpoint (ck_pack below) */
-    int on_div;              /* --on-divergence: DIV_ABORT, DIV_SHRINK or DIV_SKIP */
-    float *theta_prev, *state_prev; /* the state before the step, to undo a divergent one */
-    int n_run_stats;         /* lp, step_size (and divergences with --on-divergence) */
-    int64_t n_draws_done;    /* draws per chain flushed (or, without output, counted) so far */
-    char *ck_config;         /* the chain-defining configuration text (checkpoint.h) */
-    int64_t ck_steps;        /* --resume: the --steps the checkpoint was saved for (restore) */
-    float *ck_pack;          /* [n_params + ck_state]: this chain's theta, the state its ranks
-                              * share (sampler's, then the run's), then every shard's own part
-                              * in shard order (with --checkpoint) */
-    float *ck_all;           /* rank 0: [n_chains][n_params + ck_state] */
-    /* draw buffer of a writer: per saved variable [flush][size], then lp, step_size and the
-     * sampler's own stats, [flush] each */
-    float *buf_var[SGLD_MODEL_MAX_VARS];
-    double *buf_stat[3 + SGLD_SAMPLER_MAX_STATS];
-    int64_t n_buf;
-    float *kept;             /* writer's kept draws [n_draws][kept_width] (keep_draws) */
-    int64_t n_kept;
-    size_t kept_width;       /* leading parameters of each kept draw: n_params, or only the
-                              * summary's --max-rows when all would pass the in-memory cap */
-    sgld_file_lock out_lock, ck_lock; /* rank 0: held from before the files are touched to
-                                        * the end of the run (fileguard.h) */
-} run;
 
 static sgld_status lookup(const sgld_config *cfg, const sgld_model_type **mt,
                           const sgld_sampler_type **st)
@@ -358,7 +301,7 @@ static sgld_status chain_allreduce(run *r, float *buf, size_t n)
 /* The minibatch gradient estimate at theta on this step's batch (r->local):
  * grad = N/B allreduce(sum of local grad log p(y|x, theta)) + grad log p(theta), and the
  * minibatch log posterior in *lp.  Collective over the chain (sgld_gradient_fn). */
-static sgld_status gradient(void *self, const float *theta, float *grad, double *lp)
+sgld_status sgld_run_gradient(void *self, const float *theta, float *grad, double *lp)
 {
     run *r = self;
     const size_t P = r->model.n_params;
@@ -409,7 +352,7 @@ static void record(run *r, const sgld_step_ctx *ctx, double lp)
     }
     r->buf_stat[0][r->n_buf] = lp;
     r->buf_stat[1][r->n_buf] = ctx->eps;
-    if (r->on_div != DIV_ABORT) r->buf_stat[2][r->n_buf] = r->state[r->sampler_state + DIV_COUNT];
+    if (r->on_div != DIV_ABORT) r->buf_stat[2][r->n_buf] = sgld_run_div_count(r);
     if (r->sampler->n_stats) {
         double st[SGLD_SAMPLER_MAX_STATS];
         r->sampler->stats(ctx, r->theta, r->state, st);
@@ -571,62 +514,6 @@ static sgld_status restore(run *r, int apply, int64_t *step, int64_t *draws)
     return st;
 }
 
-/* Undoes the last step of a chain whose parameters went non-finite (or whose log posterior
- * did, seen at the next step's start): restores the state saved before it, counts it, and
- * with shrink halves the chain's step size from then on.  Local. */
-static sgld_status undo_step(run *r, int64_t t)
-{
-    memcpy(r->theta, r->theta_prev, r->model.n_params * sizeof(float));
-    memcpy(r->state, r->state_prev, r->state_size * sizeof(float));
-    float *extra = r->state + r->sampler_state;
-    extra[DIV_COUNT] += 1.0f;
-    if (r->on_div == DIV_SHRINK) {
-        extra[DIV_EPS_SCALE] *= 0.5f;
-        if (extra[DIV_EPS_SCALE] < ldexpf(1.0f, -DIV_MAX_SHRINKS))
-            return sgld_error_set(SGLD_ERR_NUMERIC,
-                                  "chain %d still diverges at step %lld after its step size was halved "
-                                  "%d times: the model or data give non-finite updates",
-                                  r->grid->chain, (long long)t, DIV_MAX_SHRINKS);
-    }
-    return SGLD_OK;
-}
-
-static sgld_status diverged(const run *r, int64_t t, const char *what)
-{
-    return sgld_error_set(SGLD_ERR_NUMERIC,
-                          "chain %d diverged at step %lld (%s): lower --step-size (now %g), raise "
-                          "--batch-size, or use --on-divergence shrink|skip",
-                          r->grid->chain, (long long)t, what, r->cfg->step_size);
-}
-
-/* At the start of step t the minibatch log posterior *lp is not finite: the previous step
- * went too far.  Ends the run (abort, or nothing to undo), or undoes that step and recomputes
- * the gradient at the restored parameters on this step's minibatch (collective over the
- * chain like every gradient: all its ranks see the same lp). */
-static sgld_status lp_not_finite(run *r, int64_t t, int can_undo, double *lp)
-{
-    if (r->on_div == DIV_ABORT || !can_undo) return diverged(r, t, "non-finite log posterior");
-    SGLD_TRY(undo_step(r, t - 1));
-    SGLD_TRY(gradient(r, r->theta, r->grad, lp));
-    if (!isfinite(*lp))
-        return sgld_error_set(SGLD_ERR_NUMERIC,
-                              "chain %d: the minibatch log posterior is %g at step %lld even after "
-                              "undoing the previous step: check the data and the model",
-                              r->grid->chain, *lp, (long long)t);
-    return SGLD_OK;
-}
-
-/* After the step: non-finite parameters end the run (abort) or the step is undone. */
-static sgld_status check_theta(run *r, int64_t t)
-{
-    const size_t P = r->model.n_params;
-    int finite = 1;
-    for (size_t i = 0; i < P && finite; i++) finite = isfinite(r->theta[i]);
-    if (finite) return SGLD_OK;
-    if (r->on_div == DIV_ABORT) return diverged(r, t, "non-finite parameters");
-    return undo_step(r, t);
-}
-
 /* Step t of the chain on this rank: the minibatch, the gradient, the sampler's step, the
  * divergence checks and, when kept, the draw.  Returns the local status (failures are agreed
  * at sync points); *lp is the minibatch log posterior, *eps the step size.  Collective over the
@@ -634,25 +521,19 @@ static sgld_status check_theta(run *r, int64_t t)
 static sgld_status step(run *r, sgld_step_ctx *ctx, int64_t t, int64_t t_first, double *lp, double *eps)
 {
     const sgld_config *cfg = r->cfg;
-    const size_t P = r->model.n_params;
     sgld_timer_begin(&r->timer, SGLD_EV_BATCH);
     r->n_local = draw_batch(r, (uint64_t)t);
     sgld_timer_end(&r->timer, SGLD_EV_BATCH);
     /* 'update': the step without the gradient, allreduces and normals nested in it */
     sgld_timer_begin(&r->timer, SGLD_EV_UPDATE);
-    sgld_status st = gradient(r, r->theta, r->grad, lp);
-    if (st == SGLD_OK && !isfinite(*lp)) st = lp_not_finite(r, t, t > t_first + 1, lp);
-    *eps = sgld_sampler_step_size(r->sampler, cfg, (uint64_t)t);
-    if (r->on_div != DIV_ABORT) {
-        *eps *= r->state[r->sampler_state + DIV_EPS_SCALE];
-        memcpy(r->theta_prev, r->theta, P * sizeof(float));
-        memcpy(r->state_prev, r->state, r->state_size * sizeof(float));
-    }
+    sgld_status st = sgld_run_gradient(r, r->theta, r->grad, lp);
+    if (st == SGLD_OK && !isfinite(*lp)) st = sgld_run_div_lp_not_finite(r, t, t > t_first + 1, lp);
+    *eps = sgld_run_div_before_step(r, sgld_sampler_step_size(r->sampler, cfg, (uint64_t)t));
     ctx->step = (uint64_t)t;
     ctx->eps = *eps;
     ctx->lp = *lp;
     if (st == SGLD_OK) st = r->sampler->step(ctx, r->theta, r->grad, r->state);
-    if (st == SGLD_OK) st = check_theta(r, t);
+    if (st == SGLD_OK) st = sgld_run_div_check_theta(r, t);
     if (st == SGLD_OK && t > cfg->burnin && (t - cfg->burnin) % cfg->thin == 0 && r->writer &&
         (!r->sampler->keep_draw || r->sampler->keep_draw(cfg, (uint64_t)t)))
         record(r, ctx, *lp);
@@ -775,7 +656,7 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
     progress pg = {.on = r->grid->rank == 0 && !cfg->quiet && (cfg->progress || isatty(2)),
                    .tty = isatty(2), .start = MPI_Wtime()};
     sgld_step_ctx ctx = {.n_params = P, .temperature = cfg->temperature, .rng = &r->rng, .work = r->work,
-                         .cfg = cfg, .model = &r->model, .gradient = gradient, .chain_sum = chain_sum,
+                         .cfg = cfg, .model = &r->model, .gradient = sgld_run_gradient, .chain_sum = chain_sum,
                          .gradient_self = r};
     double lp = 0.0;
     r->last_checkpoint = MPI_Wtime();
@@ -784,10 +665,7 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
     if (t_first == 0) {
         sgld_model_init_params(&r->model, &r->rng, r->theta);
         sgld_sampler_init(r->sampler, &ctx, r->theta, r->state);
-        if (r->on_div != DIV_ABORT) {
-            r->state[r->sampler_state + DIV_EPS_SCALE] = 1.0f;
-            r->state[r->sampler_state + DIV_COUNT] = 0.0f;
-        }
+        sgld_run_div_init(r);
     }
     rep->first_step = rep->last_step = t_first;
     sgld_rng_time_normals(&r->rng, &r->timer, SGLD_EV_NOISE); /* the sampler's, inside its step */
@@ -857,36 +735,6 @@ static sgld_status evaluate(run *r, sgld_run_report *rep)
     sgld_free(mu);
     sgld_free(var);
     sgld_ens_acc_finalize(&acc);
-    return st;
-}
-
-/* --on-divergence shrink|skip: every chain's count of undone steps and final step-size
- * factor (the run's two state floats on its writer) into rep on rank 0, allocated there.
- * Collective over the writers (shard 0 of every chain). */
-static sgld_status gather_divergences(run *r, sgld_run_report *rep)
-{
-    rep->div_tracked = r->on_div != DIV_ABORT;
-    if (!rep->div_tracked || !r->writer) return SGLD_OK;
-    const int C = r->grid->n_chains;
-    float mine[2] = {r->state[r->sampler_state + DIV_COUNT], r->state[r->sampler_state + DIV_EPS_SCALE]};
-    float *all = NULL;
-    sgld_status st = SGLD_OK;
-    if (r->grid->rank == 0) {
-        all = sgld_malloc(2 * (size_t)C * sizeof *all);
-        rep->div_count = sgld_malloc((size_t)C * sizeof *rep->div_count);
-        rep->div_eps_scale = sgld_malloc((size_t)C * sizeof *rep->div_eps_scale);
-        if (!all || !rep->div_count || !rep->div_eps_scale)
-            st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory gathering the divergences of %d chains", C);
-    }
-    st = sgld_status_agree(r->grid->shard_comm, st); /* no writer left waiting in the gather */
-    if (st == SGLD_OK && MPI_Gather(mine, 2, MPI_FLOAT, all, 2, MPI_FLOAT, 0, r->grid->shard_comm) != MPI_SUCCESS)
-        st = sgld_error_set(SGLD_ERR_MPI, "MPI_Gather of the divergence counts failed");
-    if (st == SGLD_OK && all)
-        for (int c = 0; c < C; c++) {
-            rep->div_count[c] = (int64_t)all[2 * c];
-            rep->div_eps_scale[c] = all[2 * c + 1];
-        }
-    sgld_free(all);
     return st;
 }
 
@@ -1275,7 +1123,7 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     }
     if (st != SGLD_OK) goto done;
     SGLD_TRY_GOTO(reduce_events(&r, rep), st, done);
-    st = sgld_status_agree(r.grid->comm, gather_divergences(&r, rep));
+    st = sgld_status_agree(r.grid->comm, sgld_run_div_gather(&r, rep));
     if (st != SGLD_OK) goto done;
     if (keep_draws && !rep->incomplete) {
         st = sgld_status_agree(r.grid->comm, gather_draws(&r, rep));
