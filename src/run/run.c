@@ -520,93 +520,6 @@ static sgld_status check_options(const sgld_config *cfg)
     return SGLD_OK;
 }
 
-/* No file the run writes (the sample file, the checkpoint, its .prev and .tmp, their lock
- * files) may be a file it reads (--data, --test-data, --config) or another one it writes,
- * compared by identity (fileguard.h), so that neither --force nor a second spelling of a name
- * lets an output replace an input.  Rank 0; touches nothing. */
-static sgld_status check_files(const sgld_config *cfg)
-{
-    char prev[SGLD_PATH_MAX + 8], tmp[SGLD_PATH_MAX + 8], out_lock[SGLD_PATH_MAX + 8],
-        ck_lock[SGLD_PATH_MAX + 8];
-    const char *ck = cfg->checkpoint[0] ? cfg->checkpoint : NULL, *out = cfg->output[0] ? cfg->output : NULL;
-    snprintf(prev, sizeof prev, "%s.prev", cfg->checkpoint);
-    snprintf(tmp, sizeof tmp, "%s.tmp", cfg->checkpoint);
-    snprintf(out_lock, sizeof out_lock, "%s.lock", cfg->output);
-    snprintf(ck_lock, sizeof ck_lock, "%s.lock", cfg->checkpoint);
-    const int synthetic = strncmp(cfg->data, "synthetic:", 10) == 0;
-    const sgld_file_use uses[] = {
-        {"--output", cfg->output, out, 1},
-        {"--checkpoint", cfg->checkpoint, ck, 1},
-        {"--checkpoint", cfg->checkpoint, ck ? prev : NULL, 1},
-        {"--checkpoint", cfg->checkpoint, ck ? tmp : NULL, 1},
-        {"--output", cfg->output, out ? out_lock : NULL, 1},
-        {"--checkpoint", cfg->checkpoint, ck ? ck_lock : NULL, 1},
-        {"--data", cfg->data, synthetic ? NULL : cfg->data, 0},
-        {"--test-data", cfg->test_data, cfg->test_data, 0},
-        {"--config", cfg->config_path, cfg->config_path, 0},
-    };
-    return sgld_fileguard_check(uses, (int)(sizeof uses / sizeof uses[0]));
-}
-
-/* A fresh run creates --checkpoint FILE, FILE.prev and FILE.tmp only where none is (--force
- * replaces them: a checkpoint left by another run is not silently lost); a resumed run replaces
- * FILE.prev and FILE.tmp only when they are checkpoints (an earlier generation, a save cut
- * short).  Rank 0, under the checkpoint's lock. */
-static sgld_status check_checkpoint_files(const sgld_config *cfg)
-{
-    if (!cfg->checkpoint[0] || cfg->force) return SGLD_OK;
-    char names[3][SGLD_PATH_MAX + 8];
-    snprintf(names[0], sizeof names[0], "%s", cfg->checkpoint);
-    snprintf(names[1], sizeof names[1], "%s.prev", cfg->checkpoint);
-    snprintf(names[2], sizeof names[2], "%s.tmp", cfg->checkpoint);
-    for (int k = cfg->resume ? 1 : 0; k < 3; k++) {
-        if (!sgld_fileguard_exists(names[k])) continue;
-        if (!cfg->resume && k == 0)
-            return sgld_error_set(SGLD_ERR_EXISTS, "--checkpoint %s: file exists (use --force to replace "
-                                  "it, or --resume to continue from it)", cfg->checkpoint);
-        if (!cfg->resume)
-            return sgld_error_set(SGLD_ERR_EXISTS, "--checkpoint %s: %s exists (use --force to replace it)",
-                                  cfg->checkpoint, names[k]);
-        if (!sgld_checkpoint_sniff(names[k]))
-            return sgld_error_set(SGLD_ERR_EXISTS, "--checkpoint %s: %s exists and is not a checkpoint "
-                                  "(use --force to replace it)", cfg->checkpoint, names[k]);
-    }
-    return SGLD_OK;
-}
-
-/* Rank 0 takes the locks of the sample file and of the checkpoint (a second run on either fails
- * here, before anything is written) and checks the checkpoint's names.  On failure no lock is
- * held and no lock file is left. */
-static sgld_status claim_files(run *r)
-{
-    const sgld_config *cfg = r->cfg;
-    sgld_status st = SGLD_OK;
-    if (cfg->output[0]) st = sgld_fileguard_lock("--output", cfg->output, &r->out_lock);
-    if (st == SGLD_OK && cfg->checkpoint[0]) st = sgld_fileguard_lock("--checkpoint", cfg->checkpoint, &r->ck_lock);
-    if (st == SGLD_OK) st = check_checkpoint_files(cfg);
-    if (st != SGLD_OK) {
-        sgld_fileguard_unlock(&r->ck_lock);
-        sgld_fileguard_unlock(&r->out_lock);
-    }
-    return st;
-}
-
-/* --checkpoint's directory must be writable before any work starts (bad input, exit 2); a
- * checkpoint that cannot be written later (a full disk) is a runtime failure. */
-static sgld_status check_checkpoint_dir(const sgld_config *cfg)
-{
-    if (!cfg->checkpoint[0]) return SGLD_OK;
-    char dir[SGLD_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", cfg->checkpoint);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = '\0';
-    else *slash = '\0';
-    SGLD_CHECK(access(dir, W_OK | X_OK) == 0, SGLD_ERR_USAGE,
-               "--checkpoint %s: cannot write in directory '%s': %s", cfg->checkpoint, dir, strerror(errno));
-    return SGLD_OK;
-}
-
 /* The --dry-run plan. */
 static void plan(const run *r, int64_t n_draws, sgld_run_plan *p)
 {
@@ -644,6 +557,66 @@ static void warn_large_output(const run *r, int64_t n_draws)
     fflush(stderr);
 }
 
+/* The state sizes of a chain (after the sampler's are known): the run's own DIV_STATE floats
+ * with --on-divergence shrink|skip (parsed here, once), a checkpoint's record, the stats the
+ * file holds besides the sampler's.  Not collective: every rank finds the same. */
+static sgld_status size_state(run *r)
+{
+    const sgld_config *cfg = r->cfg;
+    r->on_div = !strcmp(cfg->on_divergence, "shrink") ? DIV_SHRINK
+              : !strcmp(cfg->on_divergence, "skip")   ? DIV_SKIP
+                                                        : DIV_ABORT;
+    r->state_size = r->sampler_state + (r->on_div != DIV_ABORT ? DIV_STATE : 0);
+    r->ck_state = r->state_size + (size_t)(r->grid->n_shards - 1) * r->sampler_local;
+    r->n_run_stats = r->on_div != DIV_ABORT ? 3 : 2;
+    if (cfg->checkpoint[0]) SGLD_TRY(sgld_checkpoint_config(cfg, &r->ck_config));
+    SGLD_CHECK(r->model.n_params + r->ck_state <= INT_MAX, SGLD_ERR_USAGE,
+               "--checkpoint: %zu parameters and state floats per chain exceed one MPI message",
+               r->model.n_params + r->ck_state);
+    return SGLD_OK;
+}
+
+/* What of the draws reaches rep->draws on rank 0 with keep_draws: all when they fit in
+ * KEEP_DRAWS_MAX_FLOATS; else only the parameters the summary prints (the first --max-rows, in
+ * the summary's order), which still fit for any network; else none (rep->not_kept says why).
+ * Sets r->kept_width and returns keep_draws as it stands.  Not collective. */
+static int plan_kept(run *r, sgld_run_report *rep, int64_t n_draws, int keep_draws)
+{
+    const sgld_config *cfg = r->cfg;
+    const double kept_floats = (double)n_draws * r->model.n_params * r->grid->n_chains;
+    r->kept_width = r->model.n_params;
+    if (kept_floats > KEEP_DRAWS_MAX_FLOATS && cfg->max_rows > 0 && (size_t)cfg->max_rows < r->kept_width &&
+        (double)n_draws * (double)cfg->max_rows * r->grid->n_chains <= KEEP_DRAWS_MAX_FLOATS)
+        r->kept_width = (size_t)cfg->max_rows;
+    if (keep_draws && (cfg->resume || (double)n_draws * r->kept_width * r->grid->n_chains > KEEP_DRAWS_MAX_FLOATS ||
+                       r->kept_width < r->model.n_params)) {
+        rep->not_kept = cfg->resume                      ? SGLD_NOT_KEPT_RESUMED
+                      : r->kept_width < r->model.n_params ? SGLD_KEPT_SUMMARY_ONLY
+                                                          : SGLD_NOT_KEPT_TOO_LARGE;
+        rep->kept_bytes = 4.0 * kept_floats;
+        rep->kept_max_bytes = 4.0 * KEEP_DRAWS_MAX_FLOATS;
+        if (rep->not_kept != SGLD_KEPT_SUMMARY_ONLY) keep_draws = 0;
+    }
+    rep->draws_width = r->kept_width;
+    return keep_draws;
+}
+
+/* The sample file to sample into (none without --output): a resumed run's reopened and cut
+ * back to the checkpoint's draws_first, a fresh run's created.  Collective over the grid, so
+ * the status is shared.  On failure no file is left open; a failed create leaves nothing (and
+ * never touches an existing file), a failure after it removes the file this run made. */
+static sgld_status open_output(run *r, int64_t draws_first)
+{
+    const sgld_config *cfg = r->cfg;
+    if (!cfg->output[0]) return SGLD_OK;
+    sgld_status st = cfg->resume ? sgld_run_output_reopen(r, draws_first) : sgld_run_output_create(r);
+    if (st != SGLD_OK && r->out) {
+        sgld_samples_close(&r->out);
+        if (!cfg->resume) sgld_samples_discard(r->grid->comm, cfg->output);
+    }
+    return st;
+}
+
 /* --log-view: min, max and mean of every event over the ranks.  Collective over the grid. */
 static sgld_status reduce_events(const run *r, sgld_run_report *rep)
 {
@@ -670,13 +643,13 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     SGLD_TRY(lookup(cfg, &mt, &r.sampler));
     SGLD_TRY(check_draws(cfg, r.sampler));
     SGLD_TRY(sgld_grid_create(comm, cfg->chains, &r.grid));
-    st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? check_files(cfg) : SGLD_OK);
+    st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? sgld_run_files_check(cfg) : SGLD_OK);
     if (st != SGLD_OK) goto done;
     r.writer = r.grid->shard == 0;
     r.rng = (sgld_rng){cfg->seed, (uint32_t)r.grid->chain};
     r.n_draws_done = 0;
     SGLD_TRY_GOTO(load(&r, mt), st, done);
-    st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? check_checkpoint_dir(cfg) : SGLD_OK);
+    st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? sgld_run_files_check_checkpoint_dir(cfg) : SGLD_OK);
     if (st != SGLD_OK) goto done;
     /* ksgld: a sampler that needs the model's layers checks them and sizes its state. */
     if (r.sampler->prepare)
@@ -684,17 +657,7 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
                                          &r.sampler_state, &r.sampler_local), st, done);
     else
         r.sampler_state = sgld_sampler_state_size(r.sampler, r.model.n_params);
-    r.on_div = !strcmp(cfg->on_divergence, "shrink") ? DIV_SHRINK
-             : !strcmp(cfg->on_divergence, "skip")   ? DIV_SKIP
-                                                       : DIV_ABORT;
-    r.state_size = r.sampler_state + (r.on_div != DIV_ABORT ? DIV_STATE : 0);
-    r.ck_state = r.state_size + (size_t)(r.grid->n_shards - 1) * r.sampler_local;
-    r.n_run_stats = r.on_div != DIV_ABORT ? 3 : 2;
-    st = cfg->checkpoint[0] ? sgld_checkpoint_config(cfg, &r.ck_config) : SGLD_OK;
-    if (st == SGLD_OK && (r.model.n_params + r.ck_state > INT_MAX))
-        st = sgld_error_set(SGLD_ERR_USAGE, "--checkpoint: %zu parameters and state floats per chain "
-                            "exceed one MPI message", r.model.n_params + r.ck_state);
-    st = sgld_status_agree(r.grid->comm, st);
+    st = sgld_status_agree(r.grid->comm, size_state(&r));
     if (st != SGLD_OK) goto done;
 
     int64_t n_draws = count_draws(cfg, r.sampler);
@@ -717,26 +680,10 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
         goto done;
     }
 
-    /* All draws in memory when they fit; else only the parameters the summary prints (the
-     * first --max-rows, in the summary's order), which still fit for any network. */
-    const double kept_floats = (double)n_draws * r.model.n_params * r.grid->n_chains;
-    r.kept_width = r.model.n_params;
-    if (kept_floats > KEEP_DRAWS_MAX_FLOATS && cfg->max_rows > 0 && (size_t)cfg->max_rows < r.kept_width &&
-        (double)n_draws * (double)cfg->max_rows * r.grid->n_chains <= KEEP_DRAWS_MAX_FLOATS)
-        r.kept_width = (size_t)cfg->max_rows;
-    if (keep_draws && (cfg->resume || (double)n_draws * r.kept_width * r.grid->n_chains > KEEP_DRAWS_MAX_FLOATS ||
-                       r.kept_width < r.model.n_params)) {
-        rep->not_kept = cfg->resume                        ? SGLD_NOT_KEPT_RESUMED
-                      : r.kept_width < r.model.n_params ? SGLD_KEPT_SUMMARY_ONLY
-                                                          : SGLD_NOT_KEPT_TOO_LARGE;
-        rep->kept_bytes = 4.0 * kept_floats;
-        rep->kept_max_bytes = 4.0 * KEEP_DRAWS_MAX_FLOATS;
-        if (rep->not_kept != SGLD_KEPT_SUMMARY_ONLY) keep_draws = 0;
-    }
-    rep->draws_width = r.kept_width;
+    keep_draws = plan_kept(&r, rep, n_draws, keep_draws);
     st = sgld_status_agree(r.grid->comm, allocate(&r, keep_draws));
     if (st != SGLD_OK) goto done;
-    st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? claim_files(&r) : SGLD_OK);
+    st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? sgld_run_files_claim(&r) : SGLD_OK);
     if (st != SGLD_OK) goto done;
     if (cfg->resume) {
         /* The checkpoint is checked before the sample file is touched. */
@@ -747,25 +694,8 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
             st = sgld_run_output_check_complete(&r, draws_first);
             goto done;
         }
-        if (cfg->output[0]) {
-            st = sgld_run_output_reopen(&r, draws_first);
-            if (st != SGLD_OK) {
-                sgld_samples_close(&r.out);
-                goto done;
-            }
-        }
-    } else if (cfg->output[0]) {
-        /* Collective, so the status is shared.  A failed create leaves nothing (and never
-         * touches an existing file); a failure after it removes the file this run made. */
-        st = sgld_run_output_create(&r);
-        if (st != SGLD_OK) {
-            if (r.out) {
-                sgld_samples_close(&r.out);
-                sgld_samples_discard(r.grid->comm, cfg->output);
-            }
-            goto done;
-        }
     }
+    SGLD_TRY_GOTO(open_output(&r, draws_first), st, done);
 
     if (t_first < cfg->steps) warn_large_output(&r, n_draws);
     st = sample(&r, rep, t_first);
@@ -787,8 +717,7 @@ done:
     run_free(&r);
     /* After the sample file is closed and the last checkpoint saved (or a failed run's file
      * discarded). */
-    sgld_fileguard_unlock(&r.ck_lock);
-    sgld_fileguard_unlock(&r.out_lock);
+    sgld_run_files_release(&r);
     return st;
 }
 

@@ -174,7 +174,7 @@ sgld_status sgld_run_files_check_checkpoint_dir(const sgld_config *cfg);
  * failure no lock is held. */
 sgld_status sgld_run_files_claim(run *r);
 
-/* Releases what sgld_run_files_claim took (NULL-safe: nothing held, nothing done). */
+/* Releases what sgld_run_files_claim took; nothing on a rank that holds nothing. */
 void sgld_run_files_release(run *r);
 
 #endif
