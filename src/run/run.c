@@ -1,19 +1,28 @@
-/* run.c - the sampling loop: grid, data, model, sampler, sample file (see include/sgld/run.h). */
+/* run.c - one run on the ranks of a communicator: its lifecycle and its sampling loop
+ * (include/sgld/run.h states the step, the stop protocol and sgld_run's contract).
+ *
+ * Lifecycle (sgld_run): the usage checks every rank finds alike; the grid; the files checked
+ * and locked (files.c); data and model; the state sizes; the --dry-run plan; every buffer
+ * allocated once; the checkpoint restored (resume.c) and the sample file opened (output.c);
+ * the loop; then the reductions and gathers that fill the report.
+ *
+ * Loop (sample): per step the minibatch (Floyd's algorithm), the gradient with its one fused
+ * allreduce, the sampler's step, the divergence checks (divergence.c) and the kept draw into
+ * the buffer; at sync points the agreement, the flush and the checkpoint.  The run's part of a
+ * step allocates nothing, compares no string and reads the clock only per timed event
+ * (timer.h: --log-view's events, sgld_event_name). */
 #include "sgld/run.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "sgld/checkpoint.h"
 #include "sgld/data.h"
 #include "sgld/ensemble.h"
-#include "sgld/fileguard.h"
 #include "sgld/grid.h"
 #include "sgld/rng.h"
 #include "sgld/sampler.h"
@@ -43,6 +52,16 @@ static const int stop_signals[3] = {SIGTERM, SIGINT, SIGUSR1};
 
 const char *sgld_event_name(int ev) { return ev >= 0 && ev < SGLD_EV_COUNT ? event_names[ev] : "?"; }
 
+/* Options that only make sense together (--checkpoint-every and --checkpoint-seconds without
+ * --checkpoint are allowed, so that a config file can carry them).  Every rank finds the same. */
+static sgld_status check_options(const sgld_config *cfg)
+{
+    SGLD_CHECK(!cfg->resume || cfg->checkpoint[0], SGLD_ERR_USAGE, "--resume needs --checkpoint FILE");
+    return SGLD_OK;
+}
+
+/* The model and sampler types that cfg names (an unknown name lists the valid ones) and a
+ * --task the model accepts.  Not collective: every rank finds the same. */
 static sgld_status lookup(const sgld_config *cfg, const sgld_model_type **mt,
                           const sgld_sampler_type **st)
 {
@@ -60,31 +79,6 @@ static sgld_status lookup(const sgld_config *cfg, const sgld_model_type **mt,
         return sgld_error_set(SGLD_ERR_USAGE, "--sampler: unknown sampler '%s' (valid: %s)", cfg->sampler, names);
     }
     return SGLD_OK;
-}
-
-/* Loads the data and sets up the model; the same status on every rank of the grid. */
-static sgld_status load(run *r, const sgld_model_type *mt)
-{
-    const sgld_config *cfg = r->cfg;
-    int classification;
-    SGLD_TRY(sgld_model_task(mt, cfg, &classification));
-    sgld_data_options opt = {
-        .path = cfg->data,
-        .test_path = cfg->test_data[0] ? cfg->test_data : NULL,
-        .test_fraction = cfg->test_fraction,
-        .standardize = cfg->standardize,
-        .seed = cfg->seed,
-        .classification = classification,
-        .n_classes = mt->n_classes,
-    };
-    sgld_status st = sgld_data_load(r->grid->chain_comm, r->grid->shard, r->grid->n_shards, &opt,
-                                    &r->train, &r->test);
-    if (st == SGLD_OK && cfg->batch_size > r->train->n_total)
-        st = sgld_error_set(SGLD_ERR_USAGE, "--batch-size %lld is larger than the %lld training rows of %s",
-                            (long long)cfg->batch_size, (long long)r->train->n_total, cfg->data);
-    if (st == SGLD_OK)
-        st = sgld_model_init(&r->model, mt, r->train->d, r->train->n_classes, cfg);
-    return sgld_status_agree(r->grid->comm, st);
 }
 
 /* Draws a chain keeps: steps after burn-in, every thin-th, that the sampler keeps. */
@@ -112,6 +106,115 @@ static sgld_status check_draws(const sgld_config *cfg, const sgld_sampler_type *
                           (long long)cfg->steps);
 }
 
+/* Loads the data and sets up the model; the same status on every rank of the grid. */
+static sgld_status load(run *r, const sgld_model_type *mt)
+{
+    const sgld_config *cfg = r->cfg;
+    int classification;
+    SGLD_TRY(sgld_model_task(mt, cfg, &classification));
+    sgld_data_options opt = {
+        .path = cfg->data,
+        .test_path = cfg->test_data[0] ? cfg->test_data : NULL,
+        .test_fraction = cfg->test_fraction,
+        .standardize = cfg->standardize,
+        .seed = cfg->seed,
+        .classification = classification,
+        .n_classes = mt->n_classes,
+    };
+    sgld_status st = sgld_data_load(r->grid->chain_comm, r->grid->shard, r->grid->n_shards, &opt,
+                                    &r->train, &r->test);
+    if (st == SGLD_OK && cfg->batch_size > r->train->n_total)
+        st = sgld_error_set(SGLD_ERR_USAGE, "--batch-size %lld is larger than the %lld training rows of %s",
+                            (long long)cfg->batch_size, (long long)r->train->n_total, cfg->data);
+    if (st == SGLD_OK)
+        st = sgld_model_init(&r->model, mt, r->train->d, r->train->n_classes, cfg);
+    return sgld_status_agree(r->grid->comm, st);
+}
+
+/* The state sizes of a chain (after the sampler's are known): the run's own DIV_STATE floats
+ * with --on-divergence shrink|skip (parsed here, once), a checkpoint's record, the stats the
+ * file holds besides the sampler's.  Not collective: every rank finds the same. */
+static sgld_status size_state(run *r)
+{
+    const sgld_config *cfg = r->cfg;
+    r->on_div = !strcmp(cfg->on_divergence, "shrink") ? DIV_SHRINK
+              : !strcmp(cfg->on_divergence, "skip")   ? DIV_SKIP
+                                                        : DIV_ABORT;
+    r->state_size = r->sampler_state + (r->on_div != DIV_ABORT ? DIV_STATE : 0);
+    r->ck_state = r->state_size + (size_t)(r->grid->n_shards - 1) * r->sampler_local;
+    r->n_run_stats = r->on_div != DIV_ABORT ? 3 : 2;
+    if (cfg->checkpoint[0]) SGLD_TRY(sgld_checkpoint_config(cfg, &r->ck_config));
+    SGLD_CHECK(r->model.n_params + r->ck_state <= INT_MAX, SGLD_ERR_USAGE,
+               "--checkpoint: %zu parameters and state floats per chain exceed one MPI message",
+               r->model.n_params + r->ck_state);
+    return SGLD_OK;
+}
+
+/* The --dry-run plan. */
+static void plan(const run *r, int64_t n_draws, sgld_run_plan *p)
+{
+    const sgld_config *cfg = r->cfg;
+    int64_t saved = 0;
+    for (int v = 0; v < r->model.n_vars; v++)
+        if (r->model.vars[v].save) saved += (int64_t)r->model.vars[v].size;
+    p->n_ranks = r->grid->size;
+    p->n_params = (int64_t)r->model.n_params;
+    p->state_floats = (int64_t)r->ck_state;
+    p->draws_per_flush = cfg->flush_draws;
+    p->steps_per_flush = cfg->flush_draws * cfg->thin;
+    /* float32 parameters, float64 lp, step_size and stats, int64 draw coordinates */
+    p->file_bytes = r->grid->n_chains * n_draws * (4 * saved + 8 * (r->n_run_stats + r->sampler->n_stats)) + 2 * 8 * n_draws;
+    p->checkpoint_bytes = cfg->checkpoint[0] ? 80 + (int64_t)strlen(r->ck_config) +
+                                                   4 * r->grid->n_chains * (p->n_params + p->state_floats) + 4
+                                             : 0;
+    p->resume_step = p->resume_draws = -1;
+}
+
+/* Rank 0, unless --quiet: one stderr line before sampling when the sample file will pass
+ * SGLD_RUN_LARGE_OUTPUT_BYTES, with the --thin that keeps it below (a run at thin 1 on a
+ * network writes gigabytes, mostly waiting on I/O).  Not collective. */
+static void warn_large_output(const run *r, int64_t n_draws)
+{
+    const sgld_config *cfg = r->cfg;
+    if (r->grid->rank != 0 || cfg->quiet || !cfg->output[0]) return;
+    sgld_run_plan p;
+    plan(r, n_draws, &p);
+    if ((double)p.file_bytes <= SGLD_RUN_LARGE_OUTPUT_BYTES) return;
+    fprintf(stderr, "sgld-dist: warning: %s will hold about %.1f GB of draws (%lld per chain of %lld "
+            "parameters); --thin %lld keeps it under %.0f GB\n", cfg->output, p.file_bytes / 1e9,
+            (long long)n_draws, (long long)p.n_params,
+            (long long)sgld_run_suggest_thin((double)p.file_bytes, cfg->thin), SGLD_RUN_LARGE_OUTPUT_BYTES / 1e9);
+    fflush(stderr);
+}
+
+/* What of the draws reaches rep->draws on rank 0 with keep_draws: all when they fit in
+ * KEEP_DRAWS_MAX_FLOATS; else only the parameters the summary prints (the first --max-rows, in
+ * the summary's order), which still fit for any network; else none (rep->not_kept says why).
+ * Sets r->kept_width and returns keep_draws as it stands.  Not collective. */
+static int plan_kept(run *r, sgld_run_report *rep, int64_t n_draws, int keep_draws)
+{
+    const sgld_config *cfg = r->cfg;
+    const double kept_floats = (double)n_draws * r->model.n_params * r->grid->n_chains;
+    r->kept_width = r->model.n_params;
+    if (kept_floats > KEEP_DRAWS_MAX_FLOATS && cfg->max_rows > 0 && (size_t)cfg->max_rows < r->kept_width &&
+        (double)n_draws * (double)cfg->max_rows * r->grid->n_chains <= KEEP_DRAWS_MAX_FLOATS)
+        r->kept_width = (size_t)cfg->max_rows;
+    if (keep_draws && (cfg->resume || (double)n_draws * r->kept_width * r->grid->n_chains > KEEP_DRAWS_MAX_FLOATS ||
+                       r->kept_width < r->model.n_params)) {
+        rep->not_kept = cfg->resume                      ? SGLD_NOT_KEPT_RESUMED
+                      : r->kept_width < r->model.n_params ? SGLD_KEPT_SUMMARY_ONLY
+                                                          : SGLD_NOT_KEPT_TOO_LARGE;
+        rep->kept_bytes = 4.0 * kept_floats;
+        rep->kept_max_bytes = 4.0 * KEEP_DRAWS_MAX_FLOATS;
+        if (rep->not_kept != SGLD_KEPT_SUMMARY_ONLY) keep_draws = 0;
+    }
+    rep->draws_width = r->kept_width;
+    return keep_draws;
+}
+
+/* Every buffer of the run, sized once so that the loop allocates nothing: the step's, the
+ * divergence copies, the writer's draw buffer and kept draws, the checkpoint's records.
+ * Local; the caller agrees the status (run_free frees what was allocated). */
 static sgld_status allocate(run *r, int keep_draws)
 {
     const size_t P = r->model.n_params;
@@ -144,6 +247,48 @@ static sgld_status allocate(run *r, int keep_draws)
         if (r->grid->rank == 0) SGLD_ALLOC(r->ck_all, (size_t)r->grid->n_chains * (P + r->ck_state));
     }
     return SGLD_OK;
+}
+
+/* Frees what the run holds (whatever part of it was set up) except the locks, which go after
+ * (sgld_run_files_release). */
+static void run_free(run *r)
+{
+    sgld_free(r->theta);
+    sgld_free(r->state);
+    sgld_free(r->work);
+    sgld_free(r->fused);
+    sgld_free(r->grad);
+    sgld_free(r->picked);
+    sgld_free(r->batch);
+    sgld_free(r->local);
+    for (int v = 0; v < SGLD_MODEL_MAX_VARS; v++) sgld_free(r->buf_var[v]);
+    for (int k = 0; k < 3 + SGLD_SAMPLER_MAX_STATS; k++) sgld_free(r->buf_stat[k]);
+    sgld_free(r->theta_prev);
+    sgld_free(r->state_prev);
+    sgld_free(r->kept);
+    sgld_free(r->ck_config);
+    sgld_free(r->ck_pack);
+    sgld_free(r->ck_all);
+    sgld_model_finalize(&r->model);
+    sgld_data_destroy(&r->train);
+    sgld_data_destroy(&r->test);
+    sgld_grid_destroy(&r->grid);
+}
+
+/* The sample file to sample into (none without --output): a resumed run's reopened and cut
+ * back to the checkpoint's draws_first, a fresh run's created.  Collective over the grid, so
+ * the status is shared.  On failure no file is left open; a failed create leaves nothing (and
+ * never touches an existing file), a failure after it removes the file this run made. */
+static sgld_status open_output(run *r, int64_t draws_first)
+{
+    const sgld_config *cfg = r->cfg;
+    if (!cfg->output[0]) return SGLD_OK;
+    sgld_status st = cfg->resume ? sgld_run_output_reopen(r, draws_first) : sgld_run_output_create(r);
+    if (st != SGLD_OK && r->out) {
+        sgld_samples_close(&r->out);
+        if (!cfg->resume) sgld_samples_discard(r->grid->comm, cfg->output);
+    }
+    return st;
 }
 
 /* Floyd's algorithm: B distinct indices of [0, N) from the chain's BATCH stream at `step`;
@@ -414,6 +559,33 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
     return SGLD_OK;
 }
 
+/* --log-view: min, max and mean of every event over the ranks.  Collective over the grid. */
+static sgld_status reduce_events(const run *r, sgld_run_report *rep)
+{
+    sgld_timer_summary sum;
+    SGLD_TRY(sgld_timer_reduce(&r->timer, r->grid->comm, &sum));
+    memcpy(rep->event_min, sum.min, sizeof rep->event_min);
+    memcpy(rep->event_max, sum.max, sizeof rep->event_max);
+    memcpy(rep->event_mean, sum.mean, sizeof rep->event_mean);
+    rep->seconds_mean = sum.wall_mean;
+    rep->n_ranks = sum.n_ranks;
+    return SGLD_OK;
+}
+
+/* Gathers the writers' kept draws to rank 0 (collective over the writers). */
+static sgld_status gather_draws(run *r, sgld_run_report *rep)
+{
+    if (!r->writer) return SGLD_OK;
+    const size_t per_chain = (size_t)r->n_kept * r->kept_width;
+    if (r->grid->rank == 0) {
+        rep->draws = sgld_malloc(per_chain * (size_t)r->grid->n_chains * sizeof(float));
+        SGLD_CHECK(rep->draws, SGLD_ERR_NOMEM, "out of memory gathering %zu draws", per_chain * r->grid->n_chains);
+    }
+    SGLD_MPI(MPI_Gather(r->kept, (int)per_chain, MPI_FLOAT, rep->draws, (int)per_chain, MPI_FLOAT, 0,
+                        r->grid->shard_comm));
+    return SGLD_OK;
+}
+
 /* Posterior predictive metrics on the test set from all kept draws (rank 0), with the same
  * accumulators as `sgld-ess predict` (ensemble.h). */
 static sgld_status evaluate(run *r, sgld_run_report *rep)
@@ -465,169 +637,6 @@ static sgld_status evaluate(run *r, sgld_run_report *rep)
     sgld_free(var);
     sgld_ens_acc_finalize(&acc);
     return st;
-}
-
-int64_t sgld_run_suggest_thin(double file_bytes, int64_t thin)
-{
-    if (!(file_bytes > SGLD_RUN_LARGE_OUTPUT_BYTES)) return thin;
-    double k = ceil(file_bytes / SGLD_RUN_LARGE_OUTPUT_BYTES);
-    return k * (double)thin >= (double)INT64_MAX ? INT64_MAX : thin * (int64_t)k;
-}
-
-/* Gathers the writers' kept draws to rank 0 (collective over the writers). */
-static sgld_status gather_draws(run *r, sgld_run_report *rep)
-{
-    if (!r->writer) return SGLD_OK;
-    const size_t per_chain = (size_t)r->n_kept * r->kept_width;
-    if (r->grid->rank == 0) {
-        rep->draws = sgld_malloc(per_chain * (size_t)r->grid->n_chains * sizeof(float));
-        SGLD_CHECK(rep->draws, SGLD_ERR_NOMEM, "out of memory gathering %zu draws", per_chain * r->grid->n_chains);
-    }
-    SGLD_MPI(MPI_Gather(r->kept, (int)per_chain, MPI_FLOAT, rep->draws, (int)per_chain, MPI_FLOAT, 0,
-                        r->grid->shard_comm));
-    return SGLD_OK;
-}
-
-static void run_free(run *r)
-{
-    sgld_free(r->theta);
-    sgld_free(r->state);
-    sgld_free(r->work);
-    sgld_free(r->fused);
-    sgld_free(r->grad);
-    sgld_free(r->picked);
-    sgld_free(r->batch);
-    sgld_free(r->local);
-    for (int v = 0; v < SGLD_MODEL_MAX_VARS; v++) sgld_free(r->buf_var[v]);
-    for (int k = 0; k < 3 + SGLD_SAMPLER_MAX_STATS; k++) sgld_free(r->buf_stat[k]);
-    sgld_free(r->theta_prev);
-    sgld_free(r->state_prev);
-    sgld_free(r->kept);
-    sgld_free(r->ck_config);
-    sgld_free(r->ck_pack);
-    sgld_free(r->ck_all);
-    sgld_model_finalize(&r->model);
-    sgld_data_destroy(&r->train);
-    sgld_data_destroy(&r->test);
-    sgld_grid_destroy(&r->grid);
-}
-
-/* Options that only make sense together (--checkpoint-every and --checkpoint-seconds without
- * --checkpoint are allowed, so that a config file can carry them).  Every rank finds the same. */
-static sgld_status check_options(const sgld_config *cfg)
-{
-    SGLD_CHECK(!cfg->resume || cfg->checkpoint[0], SGLD_ERR_USAGE, "--resume needs --checkpoint FILE");
-    return SGLD_OK;
-}
-
-/* The --dry-run plan. */
-static void plan(const run *r, int64_t n_draws, sgld_run_plan *p)
-{
-    const sgld_config *cfg = r->cfg;
-    int64_t saved = 0;
-    for (int v = 0; v < r->model.n_vars; v++)
-        if (r->model.vars[v].save) saved += (int64_t)r->model.vars[v].size;
-    p->n_ranks = r->grid->size;
-    p->n_params = (int64_t)r->model.n_params;
-    p->state_floats = (int64_t)r->ck_state;
-    p->draws_per_flush = cfg->flush_draws;
-    p->steps_per_flush = cfg->flush_draws * cfg->thin;
-    /* float32 parameters, float64 lp, step_size and stats, int64 draw coordinates */
-    p->file_bytes = r->grid->n_chains * n_draws * (4 * saved + 8 * (r->n_run_stats + r->sampler->n_stats)) + 2 * 8 * n_draws;
-    p->checkpoint_bytes = cfg->checkpoint[0] ? 80 + (int64_t)strlen(r->ck_config) +
-                                                   4 * r->grid->n_chains * (p->n_params + p->state_floats) + 4
-                                             : 0;
-    p->resume_step = p->resume_draws = -1;
-}
-
-/* Rank 0, unless --quiet: one stderr line before sampling when the sample file will pass
- * SGLD_RUN_LARGE_OUTPUT_BYTES, with the --thin that keeps it below (a run at thin 1 on a
- * network writes gigabytes, mostly waiting on I/O).  Not collective. */
-static void warn_large_output(const run *r, int64_t n_draws)
-{
-    const sgld_config *cfg = r->cfg;
-    if (r->grid->rank != 0 || cfg->quiet || !cfg->output[0]) return;
-    sgld_run_plan p;
-    plan(r, n_draws, &p);
-    if ((double)p.file_bytes <= SGLD_RUN_LARGE_OUTPUT_BYTES) return;
-    fprintf(stderr, "sgld-dist: warning: %s will hold about %.1f GB of draws (%lld per chain of %lld "
-            "parameters); --thin %lld keeps it under %.0f GB\n", cfg->output, p.file_bytes / 1e9,
-            (long long)n_draws, (long long)p.n_params,
-            (long long)sgld_run_suggest_thin((double)p.file_bytes, cfg->thin), SGLD_RUN_LARGE_OUTPUT_BYTES / 1e9);
-    fflush(stderr);
-}
-
-/* The state sizes of a chain (after the sampler's are known): the run's own DIV_STATE floats
- * with --on-divergence shrink|skip (parsed here, once), a checkpoint's record, the stats the
- * file holds besides the sampler's.  Not collective: every rank finds the same. */
-static sgld_status size_state(run *r)
-{
-    const sgld_config *cfg = r->cfg;
-    r->on_div = !strcmp(cfg->on_divergence, "shrink") ? DIV_SHRINK
-              : !strcmp(cfg->on_divergence, "skip")   ? DIV_SKIP
-                                                        : DIV_ABORT;
-    r->state_size = r->sampler_state + (r->on_div != DIV_ABORT ? DIV_STATE : 0);
-    r->ck_state = r->state_size + (size_t)(r->grid->n_shards - 1) * r->sampler_local;
-    r->n_run_stats = r->on_div != DIV_ABORT ? 3 : 2;
-    if (cfg->checkpoint[0]) SGLD_TRY(sgld_checkpoint_config(cfg, &r->ck_config));
-    SGLD_CHECK(r->model.n_params + r->ck_state <= INT_MAX, SGLD_ERR_USAGE,
-               "--checkpoint: %zu parameters and state floats per chain exceed one MPI message",
-               r->model.n_params + r->ck_state);
-    return SGLD_OK;
-}
-
-/* What of the draws reaches rep->draws on rank 0 with keep_draws: all when they fit in
- * KEEP_DRAWS_MAX_FLOATS; else only the parameters the summary prints (the first --max-rows, in
- * the summary's order), which still fit for any network; else none (rep->not_kept says why).
- * Sets r->kept_width and returns keep_draws as it stands.  Not collective. */
-static int plan_kept(run *r, sgld_run_report *rep, int64_t n_draws, int keep_draws)
-{
-    const sgld_config *cfg = r->cfg;
-    const double kept_floats = (double)n_draws * r->model.n_params * r->grid->n_chains;
-    r->kept_width = r->model.n_params;
-    if (kept_floats > KEEP_DRAWS_MAX_FLOATS && cfg->max_rows > 0 && (size_t)cfg->max_rows < r->kept_width &&
-        (double)n_draws * (double)cfg->max_rows * r->grid->n_chains <= KEEP_DRAWS_MAX_FLOATS)
-        r->kept_width = (size_t)cfg->max_rows;
-    if (keep_draws && (cfg->resume || (double)n_draws * r->kept_width * r->grid->n_chains > KEEP_DRAWS_MAX_FLOATS ||
-                       r->kept_width < r->model.n_params)) {
-        rep->not_kept = cfg->resume                      ? SGLD_NOT_KEPT_RESUMED
-                      : r->kept_width < r->model.n_params ? SGLD_KEPT_SUMMARY_ONLY
-                                                          : SGLD_NOT_KEPT_TOO_LARGE;
-        rep->kept_bytes = 4.0 * kept_floats;
-        rep->kept_max_bytes = 4.0 * KEEP_DRAWS_MAX_FLOATS;
-        if (rep->not_kept != SGLD_KEPT_SUMMARY_ONLY) keep_draws = 0;
-    }
-    rep->draws_width = r->kept_width;
-    return keep_draws;
-}
-
-/* The sample file to sample into (none without --output): a resumed run's reopened and cut
- * back to the checkpoint's draws_first, a fresh run's created.  Collective over the grid, so
- * the status is shared.  On failure no file is left open; a failed create leaves nothing (and
- * never touches an existing file), a failure after it removes the file this run made. */
-static sgld_status open_output(run *r, int64_t draws_first)
-{
-    const sgld_config *cfg = r->cfg;
-    if (!cfg->output[0]) return SGLD_OK;
-    sgld_status st = cfg->resume ? sgld_run_output_reopen(r, draws_first) : sgld_run_output_create(r);
-    if (st != SGLD_OK && r->out) {
-        sgld_samples_close(&r->out);
-        if (!cfg->resume) sgld_samples_discard(r->grid->comm, cfg->output);
-    }
-    return st;
-}
-
-/* --log-view: min, max and mean of every event over the ranks.  Collective over the grid. */
-static sgld_status reduce_events(const run *r, sgld_run_report *rep)
-{
-    sgld_timer_summary sum;
-    SGLD_TRY(sgld_timer_reduce(&r->timer, r->grid->comm, &sum));
-    memcpy(rep->event_min, sum.min, sizeof rep->event_min);
-    memcpy(rep->event_max, sum.max, sizeof rep->event_max);
-    memcpy(rep->event_mean, sum.mean, sizeof rep->event_mean);
-    rep->seconds_mean = sum.wall_mean;
-    rep->n_ranks = sum.n_ranks;
-    return SGLD_OK;
 }
 
 sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld_run_report *rep)
@@ -751,4 +760,10 @@ void sgld_run_report_free(sgld_run_report *rep)
     rep->div_count = NULL;
     sgld_free(rep->div_eps_scale);
     rep->div_eps_scale = NULL;
+}
+int64_t sgld_run_suggest_thin(double file_bytes, int64_t thin)
+{
+    if (!(file_bytes > SGLD_RUN_LARGE_OUTPUT_BYTES)) return thin;
+    double k = ceil(file_bytes / SGLD_RUN_LARGE_OUTPUT_BYTES);
+    return k * (double)thin >= (double)INT64_MAX ? INT64_MAX : thin * (int64_t)k;
 }
