@@ -65,13 +65,18 @@ void sgld_rng_normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, si
  * a time and used while in L1 (no z array written and read back):
  *   y[i] = b y[i] + (a x[i] + sd z_i),  i < n     (x NULL: y[i] = b y[i] + sd z_i)
  * With b = 1 exactly the values of `fill z; y[i] += a x[i] + sd z[i]`.  Timed as one call of
- * the generators (sgld_rng_noise_timing), the update included. */
+ * the generators (sgld_rng_time_normals), the update included. */
 void sgld_rng_normal_update(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float b, float a,
                             const float *x, float sd, float *y);
 
-/* Seconds spent in and calls to the normal generators (sgld_rng_normal, _float, _fill) since
- * the last call; resets both (for the --log-view "noise" event).  Not thread-safe. */
-void sgld_rng_noise_timing(double *seconds, int64_t *calls);
+struct sgld_timer;
+
+/* From this call on, every call of the normal generators (sgld_rng_normal, _float, _fill,
+ * _update) on the stream at address `stream` is one occurrence of `event` in `timer` (timer.h;
+ * the --log-view "noise" of a run's chain); calls on any other stream read no clock.  stream
+ * NULL stops the timing; the caller keeps *stream and *timer alive until it does.  Not
+ * thread-safe. */
+void sgld_rng_time_normals(const sgld_rng *stream, struct sgld_timer *timer, int event);
 
 /* A uniform integer in [0, bound) from element i of the stream (multiply-shift on 64 bits;
  * bias below 2^-32 for bound < 2^32). */

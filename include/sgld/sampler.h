@@ -75,7 +75,7 @@ typedef struct sgld_sampler_type {
      * replaces state_size, and *n_local <= *n_floats: the last *n_local floats of the state
      * are this rank's own (e.g. sums over its shard's rows), which may differ between the
      * ranks of a chain -- they must reach theta only through chain_sum; a checkpoint keeps
-     * every rank's (run.c).  Called on every rank after the model's setup, before any work;
+     * every rank's (src/run/resume.c).  Called on every rank after the model's setup, before any work;
      * not collective (every rank finds the same answer).  Errors: SGLD_ERR_USAGE, one line. */
     sgld_status (*prepare)(const struct sgld_model *m, const sgld_config *cfg, int n_shards,
                            double n_train, size_t *n_floats, size_t *n_local);

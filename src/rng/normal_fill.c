@@ -209,15 +209,15 @@ static void normal_run(const sgld_rng *r, uint64_t step, uint32_t purpose, size_
 
 void sgld_rng_normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out)
 {
-    double t0 = rng_clock();
+    rng_normals_begin(r);
     normal_run(r, step, purpose, n, out, 0.0f, 0.0f, NULL, 0.0f, NULL);
-    rng_timing_add(rng_clock() - t0);
+    rng_normals_end(r);
 }
 
 void sgld_rng_normal_update(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float b, float a,
                             const float *x, float sd, float *y)
 {
-    double t0 = rng_clock();
+    rng_normals_begin(r);
     normal_run(r, step, purpose, n, NULL, b, a, x, sd, y);
-    rng_timing_add(rng_clock() - t0);
+    rng_normals_end(r);
 }

@@ -5,6 +5,8 @@
 #include <Random123/philox.h>
 #include <math.h>
 
+#include "sgld/timer.h"
+
 #include "rng_private.h"
 
 void sgld_rng_block(const sgld_rng *r, uint64_t step, uint32_t purpose, uint32_t block,
@@ -72,37 +74,42 @@ static void normal_float(const sgld_rng *r, uint64_t step, uint32_t purpose, uin
     }
 }
 
-static double noise_seconds;
-static int64_t noise_calls;
+/* The stream whose normals are timed, and where (sgld_rng_time_normals); NULL: none. */
+static const sgld_rng *timed_stream;
+static sgld_timer *timed_log;
+static int timed_event;
 
-void rng_timing_add(double seconds)
+void sgld_rng_time_normals(const sgld_rng *stream, sgld_timer *timer, int event)
 {
-    noise_seconds += seconds;
-    noise_calls++;
+    timed_stream = timer ? stream : NULL;
+    timed_log = timer;
+    timed_event = event;
 }
 
-void sgld_rng_noise_timing(double *seconds, int64_t *calls)
+void rng_normals_begin(const sgld_rng *r)
 {
-    *seconds = noise_seconds;
-    *calls = noise_calls;
-    noise_seconds = 0.0;
-    noise_calls = 0;
+    if (r == timed_stream) sgld_timer_begin(timed_log, timed_event);
+}
+
+void rng_normals_end(const sgld_rng *r)
+{
+    if (r == timed_stream) sgld_timer_end(timed_log, timed_event);
 }
 
 void sgld_rng_normal(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t first,
                      size_t n, double *out)
 {
-    double t0 = rng_clock();
+    rng_normals_begin(r);
     normal_double(r, step, purpose, first, n, out);
-    rng_timing_add(rng_clock() - t0);
+    rng_normals_end(r);
 }
 
 void sgld_rng_normal_float(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t first,
                            size_t n, float *out)
 {
-    double t0 = rng_clock();
+    rng_normals_begin(r);
     normal_float(r, step, purpose, first, n, out);
-    rng_timing_add(rng_clock() - t0);
+    rng_normals_end(r);
 }
 
 uint64_t sgld_rng_below(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t i,

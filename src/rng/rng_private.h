@@ -1,18 +1,13 @@
-/* rng_private.h - the noise timer shared by rng.c and normal_fill.c (--log-view "noise"). */
+/* rng_private.h - what rng.c and normal_fill.c share: the timing of one stream's normals
+ * (sgld_rng_time_normals in rng.h). */
 #ifndef SGLD_RNG_PRIVATE_H
 #define SGLD_RNG_PRIVATE_H
 
-#include <time.h>
+#include "sgld/rng.h"
 
-/* Monotonic seconds. */
-static inline double rng_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Adds one call of `seconds` to the noise timer. */
-void rng_timing_add(double seconds);
+/* Open and close one occurrence of the timed event around a normal generator's work when r is
+ * the timed stream; nothing (no clock read) for any other stream. */
+void rng_normals_begin(const sgld_rng *r);
+void rng_normals_end(const sgld_rng *r);
 
 #endif

@@ -1,26 +1,35 @@
-/* run.c - the sampling loop: grid, data, model, sampler, sample file (see include/sgld/run.h). */
+/* run.c - one run on the ranks of a communicator: its lifecycle and its sampling loop
+ * (include/sgld/run.h states the step, the stop protocol and sgld_run's contract).
+ *
+ * Lifecycle (sgld_run): the usage checks every rank finds alike; the grid; the files checked
+ * and locked (files.c); data and model; the state sizes; the --dry-run plan; every buffer
+ * allocated once; the checkpoint restored (resume.c) and the sample file opened (output.c);
+ * the loop; then the reductions and gathers that fill the report.
+ *
+ * Loop (sample): per step the minibatch (Floyd's algorithm), the gradient with its one fused
+ * allreduce, the sampler's step, the divergence checks (divergence.c) and the kept draw into
+ * the buffer; at sync points the agreement, the flush and the checkpoint.  The run's part of a
+ * step allocates nothing, compares no string and reads the clock only per timed event
+ * (timer.h: --log-view's events, sgld_event_name). */
 #include "sgld/run.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-#include <hdf5.h>
 
 #include "sgld/checkpoint.h"
 #include "sgld/data.h"
 #include "sgld/ensemble.h"
-#include "sgld/fileguard.h"
 #include "sgld/grid.h"
 #include "sgld/rng.h"
 #include "sgld/sampler.h"
 #include "sgld/samples.h"
+#include "sgld/timer.h"
+
+#include "run_impl.h"
 
 #define KEEP_DRAWS_MAX_FLOATS 50000000 /* 200 MB on rank 0 */
 
@@ -43,65 +52,16 @@ static const int stop_signals[3] = {SIGTERM, SIGINT, SIGUSR1};
 
 const char *sgld_event_name(int ev) { return ev >= 0 && ev < SGLD_EV_COUNT ? event_names[ev] : "?"; }
 
-enum { DIV_ABORT, DIV_SHRINK, DIV_SKIP };
+/* Options that only make sense together (--checkpoint-every and --checkpoint-seconds without
+ * --checkpoint are allowed, so that a config file can carry them).  Every rank finds the same. */
+static sgld_status check_options(const sgld_config *cfg)
+{
+    SGLD_CHECK(!cfg->resume || cfg->checkpoint[0], SGLD_ERR_USAGE, "--resume needs --checkpoint FILE");
+    return SGLD_OK;
+}
 
-/* With --on-divergence shrink|skip the run keeps two floats after the sampler's state (so a
- * checkpoint carries them): the chain's step-size factor (halved by each shrink; powers of
- * two are exact in float) and its count of undone steps. */
-#define DIV_EPS_SCALE 0
-#define DIV_COUNT 1
-#define DIV_STATE 2
-#define DIV_MAX_SHRINKS 30
-
-/* Everything one rank holds for a run; freed by run_free. */
-typedef struct run {
-    const sgld_config *cfg;
-    sgld_grid *grid;
-    sgld_dataset *train, *test;
-    sgld_model model;
-    const sgld_sampler_type *sampler;
-    sgld_samples *out;
-    int writer;              /* shard 0 of a chain: writes the chain's draws */
-    sgld_rng rng;            /* key (seed, chain) */
-    float *theta, *state, *work;
-    float *fused;            /* [n_params + 2]: gradient, minibatch log-likelihood, stop flag */
-    float *grad;             /* [n_params]: the scaled gradient estimate handed to the sampler */
-    unsigned char *picked;   /* n_train bits: Floyd's membership set */
-    int64_t *batch, *local;  /* B global indices; the local rows among them */
-    size_t n_local;          /* local rows in this step's batch */
-    double scale;            /* N / B */
-    double event_grad, event_allreduce; /* seconds in gradient() (to split the step's time) */
-    int64_t n_grad;          /* gradient() calls */
-    int64_t n_chain_sum;     /* chain_sum() calls (allreduces besides the gradient's) */
-    int chain_stop;          /* a rank of my chain was signalled (agreed through the allreduce) */
-    size_t sampler_state;    /* sampler state floats */
-    size_t sampler_local;    /* the last of them that are this rank's own (sampler.h, prepare) */
-    size_t state_size;       /* state floats of a rank: the sampler's, then with
-                              * --on-divergence shrink|skip the run's own two (below) */
-    size_t ck_state;         /* state floats of a chain in a checkpoint (ck_pack below) */
-    int on_div;              /* --on-divergence: DIV_ABORT, DIV_SHRINK or DIV_SKIP */
-    float *theta_prev, *state_prev; /* the state before the step, to undo a divergent one */
-    int n_run_stats;         /* lp, step_size (and divergences with --on-divergence) */
-    int64_t n_draws_done;    /* draws per chain flushed (or, without output, counted) so far */
-    char *ck_config;         /* the chain-defining configuration text (checkpoint.h) */
-    int64_t ck_steps;        /* --resume: the --steps the checkpoint was saved for (restore) */
-    float *ck_pack;          /* [n_params + ck_state]: this chain's theta, the state its ranks
-                              * share (sampler's, then the run's), then every shard's own part
-                              * in shard order (with --checkpoint) */
-    float *ck_all;           /* rank 0: [n_chains][n_params + ck_state] */
-    /* draw buffer of a writer: per saved variable [flush][size], then lp, step_size and the
-     * sampler's own stats, [flush] each */
-    float *buf_var[SGLD_MODEL_MAX_VARS];
-    double *buf_stat[3 + SGLD_SAMPLER_MAX_STATS];
-    int64_t n_buf;
-    float *kept;             /* writer's kept draws [n_draws][kept_width] (keep_draws) */
-    int64_t n_kept;
-    size_t kept_width;       /* leading parameters of each kept draw: n_params, or only the
-                              * summary's --max-rows when all would pass the in-memory cap */
-    sgld_file_lock out_lock, ck_lock; /* rank 0: held from before the files are touched to
-                                        * the end of the run (fileguard.h) */
-} run;
-
+/* The model and sampler types that cfg names (an unknown name lists the valid ones) and a
+ * --task the model accepts.  Not collective: every rank finds the same. */
 static sgld_status lookup(const sgld_config *cfg, const sgld_model_type **mt,
                           const sgld_sampler_type **st)
 {
@@ -119,31 +79,6 @@ static sgld_status lookup(const sgld_config *cfg, const sgld_model_type **mt,
         return sgld_error_set(SGLD_ERR_USAGE, "--sampler: unknown sampler '%s' (valid: %s)", cfg->sampler, names);
     }
     return SGLD_OK;
-}
-
-/* Loads the data and sets up the model; the same status on every rank of the grid. */
-static sgld_status load(run *r, const sgld_model_type *mt)
-{
-    const sgld_config *cfg = r->cfg;
-    int classification;
-    SGLD_TRY(sgld_model_task(mt, cfg, &classification));
-    sgld_data_options opt = {
-        .path = cfg->data,
-        .test_path = cfg->test_data[0] ? cfg->test_data : NULL,
-        .test_fraction = cfg->test_fraction,
-        .standardize = cfg->standardize,
-        .seed = cfg->seed,
-        .classification = classification,
-        .n_classes = mt->n_classes,
-    };
-    sgld_status st = sgld_data_load(r->grid->chain_comm, r->grid->shard, r->grid->n_shards, &opt,
-                                    &r->train, &r->test);
-    if (st == SGLD_OK && cfg->batch_size > r->train->n_total)
-        st = sgld_error_set(SGLD_ERR_USAGE, "--batch-size %lld is larger than the %lld training rows of %s",
-                            (long long)cfg->batch_size, (long long)r->train->n_total, cfg->data);
-    if (st == SGLD_OK)
-        st = sgld_model_init(&r->model, mt, r->train->d, r->train->n_classes, cfg);
-    return sgld_status_agree(r->grid->comm, st);
 }
 
 /* Draws a chain keeps: steps after burn-in, every thin-th, that the sampler keeps. */
@@ -171,6 +106,115 @@ static sgld_status check_draws(const sgld_config *cfg, const sgld_sampler_type *
                           (long long)cfg->steps);
 }
 
+/* Loads the data and sets up the model; the same status on every rank of the grid. */
+static sgld_status load(run *r, const sgld_model_type *mt)
+{
+    const sgld_config *cfg = r->cfg;
+    int classification;
+    SGLD_TRY(sgld_model_task(mt, cfg, &classification));
+    sgld_data_options opt = {
+        .path = cfg->data,
+        .test_path = cfg->test_data[0] ? cfg->test_data : NULL,
+        .test_fraction = cfg->test_fraction,
+        .standardize = cfg->standardize,
+        .seed = cfg->seed,
+        .classification = classification,
+        .n_classes = mt->n_classes,
+    };
+    sgld_status st = sgld_data_load(r->grid->chain_comm, r->grid->shard, r->grid->n_shards, &opt,
+                                    &r->train, &r->test);
+    if (st == SGLD_OK && cfg->batch_size > r->train->n_total)
+        st = sgld_error_set(SGLD_ERR_USAGE, "--batch-size %lld is larger than the %lld training rows of %s",
+                            (long long)cfg->batch_size, (long long)r->train->n_total, cfg->data);
+    if (st == SGLD_OK)
+        st = sgld_model_init(&r->model, mt, r->train->d, r->train->n_classes, cfg);
+    return sgld_status_agree(r->grid->comm, st);
+}
+
+/* The state sizes of a chain (after the sampler's are known): the run's own DIV_STATE floats
+ * with --on-divergence shrink|skip (parsed here, once), a checkpoint's record, the stats the
+ * file holds besides the sampler's.  Not collective: every rank finds the same. */
+static sgld_status size_state(run *r)
+{
+    const sgld_config *cfg = r->cfg;
+    r->on_div = !strcmp(cfg->on_divergence, "shrink") ? DIV_SHRINK
+              : !strcmp(cfg->on_divergence, "skip")   ? DIV_SKIP
+                                                        : DIV_ABORT;
+    r->state_size = r->sampler_state + (r->on_div != DIV_ABORT ? DIV_STATE : 0);
+    r->ck_state = r->state_size + (size_t)(r->grid->n_shards - 1) * r->sampler_local;
+    r->n_run_stats = r->on_div != DIV_ABORT ? 3 : 2;
+    if (cfg->checkpoint[0]) SGLD_TRY(sgld_checkpoint_config(cfg, &r->ck_config));
+    SGLD_CHECK(r->model.n_params + r->ck_state <= INT_MAX, SGLD_ERR_USAGE,
+               "--checkpoint: %zu parameters and state floats per chain exceed one MPI message",
+               r->model.n_params + r->ck_state);
+    return SGLD_OK;
+}
+
+/* The --dry-run plan. */
+static void plan(const run *r, int64_t n_draws, sgld_run_plan *p)
+{
+    const sgld_config *cfg = r->cfg;
+    int64_t saved = 0;
+    for (int v = 0; v < r->model.n_vars; v++)
+        if (r->model.vars[v].save) saved += (int64_t)r->model.vars[v].size;
+    p->n_ranks = r->grid->size;
+    p->n_params = (int64_t)r->model.n_params;
+    p->state_floats = (int64_t)r->ck_state;
+    p->draws_per_flush = cfg->flush_draws;
+    p->steps_per_flush = cfg->flush_draws * cfg->thin;
+    /* float32 parameters, float64 lp, step_size and stats, int64 draw coordinates */
+    p->file_bytes = r->grid->n_chains * n_draws * (4 * saved + 8 * (r->n_run_stats + r->sampler->n_stats)) + 2 * 8 * n_draws;
+    p->checkpoint_bytes = cfg->checkpoint[0] ? 80 + (int64_t)strlen(r->ck_config) +
+                                                   4 * r->grid->n_chains * (p->n_params + p->state_floats) + 4
+                                             : 0;
+    p->resume_step = p->resume_draws = -1;
+}
+
+/* Rank 0, unless --quiet: one stderr line before sampling when the sample file will pass
+ * SGLD_RUN_LARGE_OUTPUT_BYTES, with the --thin that keeps it below (a run at thin 1 on a
+ * network writes gigabytes, mostly waiting on I/O).  Not collective. */
+static void warn_large_output(const run *r, int64_t n_draws)
+{
+    const sgld_config *cfg = r->cfg;
+    if (r->grid->rank != 0 || cfg->quiet || !cfg->output[0]) return;
+    sgld_run_plan p;
+    plan(r, n_draws, &p);
+    if ((double)p.file_bytes <= SGLD_RUN_LARGE_OUTPUT_BYTES) return;
+    fprintf(stderr, "sgld-dist: warning: %s will hold about %.1f GB of draws (%lld per chain of %lld "
+            "parameters); --thin %lld keeps it under %.0f GB\n", cfg->output, p.file_bytes / 1e9,
+            (long long)n_draws, (long long)p.n_params,
+            (long long)sgld_run_suggest_thin((double)p.file_bytes, cfg->thin), SGLD_RUN_LARGE_OUTPUT_BYTES / 1e9);
+    fflush(stderr);
+}
+
+/* What of the draws reaches rep->draws on rank 0 with keep_draws: all when they fit in
+ * KEEP_DRAWS_MAX_FLOATS; else only the parameters the summary prints (the first --max-rows, in
+ * the summary's order), which still fit for any network; else none (rep->not_kept says why).
+ * Sets r->kept_width and returns keep_draws as it stands.  Not collective. */
+static int plan_kept(run *r, sgld_run_report *rep, int64_t n_draws, int keep_draws)
+{
+    const sgld_config *cfg = r->cfg;
+    const double kept_floats = (double)n_draws * r->model.n_params * r->grid->n_chains;
+    r->kept_width = r->model.n_params;
+    if (kept_floats > KEEP_DRAWS_MAX_FLOATS && cfg->max_rows > 0 && (size_t)cfg->max_rows < r->kept_width &&
+        (double)n_draws * (double)cfg->max_rows * r->grid->n_chains <= KEEP_DRAWS_MAX_FLOATS)
+        r->kept_width = (size_t)cfg->max_rows;
+    if (keep_draws && (cfg->resume || (double)n_draws * r->kept_width * r->grid->n_chains > KEEP_DRAWS_MAX_FLOATS ||
+                       r->kept_width < r->model.n_params)) {
+        rep->not_kept = cfg->resume                      ? SGLD_NOT_KEPT_RESUMED
+                      : r->kept_width < r->model.n_params ? SGLD_KEPT_SUMMARY_ONLY
+                                                          : SGLD_NOT_KEPT_TOO_LARGE;
+        rep->kept_bytes = 4.0 * kept_floats;
+        rep->kept_max_bytes = 4.0 * KEEP_DRAWS_MAX_FLOATS;
+        if (rep->not_kept != SGLD_KEPT_SUMMARY_ONLY) keep_draws = 0;
+    }
+    rep->draws_width = r->kept_width;
+    return keep_draws;
+}
+
+/* Every buffer of the run, sized once so that the loop allocates nothing: the step's, the
+ * divergence copies, the writer's draw buffer and kept draws, the checkpoint's records.
+ * Local; the caller agrees the status (run_free frees what was allocated). */
 static sgld_status allocate(run *r, int keep_draws)
 {
     const size_t P = r->model.n_params;
@@ -205,115 +249,46 @@ static sgld_status allocate(run *r, int keep_draws)
     return SGLD_OK;
 }
 
-/* The sample file's variables: one per saved parameter tensor, lp, step_size and the
- * sampler's stats.  Returns their number. */
-static int output_vars(const run *r, sgld_var_spec *vars)
+/* Frees what the run holds (whatever part of it was set up) except the locks, which go after
+ * (sgld_run_files_release). */
+static void run_free(run *r)
 {
-    int n = 0;
-    for (int v = 0; v < r->model.n_vars; v++) {
-        const sgld_param_var *pv = &r->model.vars[v];
-        if (!pv->save) continue;
-        vars[n].group = "posterior";
-        vars[n].name = pv->name;
-        vars[n].n_dims = pv->n_dims;
-        for (int k = 0; k < pv->n_dims; k++) {
-            vars[n].dims[k] = pv->dims[k];
-            vars[n].dim_names[k] = pv->dim_names[k];
-        }
-        vars[n++].dtype = SGLD_F32;
-    }
-    vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "lp", .dtype = SGLD_F64};
-    vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "step_size", .dtype = SGLD_F64};
-    if (r->on_div != DIV_ABORT)
-        vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "divergences", .dtype = SGLD_F64};
-    for (int k = 0; k < r->sampler->n_stats; k++)
-        vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = r->sampler->stat_names[k], .dtype = SGLD_F64};
-    return n;
+    sgld_free(r->theta);
+    sgld_free(r->state);
+    sgld_free(r->work);
+    sgld_free(r->fused);
+    sgld_free(r->grad);
+    sgld_free(r->picked);
+    sgld_free(r->batch);
+    sgld_free(r->local);
+    for (int v = 0; v < SGLD_MODEL_MAX_VARS; v++) sgld_free(r->buf_var[v]);
+    for (int k = 0; k < 3 + SGLD_SAMPLER_MAX_STATS; k++) sgld_free(r->buf_stat[k]);
+    sgld_free(r->theta_prev);
+    sgld_free(r->state_prev);
+    sgld_free(r->kept);
+    sgld_free(r->ck_config);
+    sgld_free(r->ck_pack);
+    sgld_free(r->ck_all);
+    sgld_model_finalize(&r->model);
+    sgld_data_destroy(&r->train);
+    sgld_data_destroy(&r->test);
+    sgld_grid_destroy(&r->grid);
 }
 
-/* The sample file's `config` attribute: this run's configuration as INI text.  Collective
- * over the grid. */
-static sgld_status write_config_attr(run *r)
-{
-    char *ini = NULL;
-    size_t ini_len = 0;
-    FILE *f = open_memstream(&ini, &ini_len);
-    SGLD_CHECK(f, SGLD_ERR_NOMEM, "out of memory formatting the configuration");
-    sgld_config_write(r->cfg, f);
-    fclose(f);
-    sgld_status st = sgld_samples_attr_string(r->out, "", "config", ini);
-    free(ini);
-    return st;
-}
-
-/* Creates the sample file with output_vars and the run's attributes.  Collective over the
- * grid. */
-static sgld_status create_output(run *r)
+/* The sample file to sample into (none without --output): a resumed run's reopened and cut
+ * back to the checkpoint's draws_first, a fresh run's created.  Collective over the grid, so
+ * the status is shared.  On failure no file is left open; a failed create leaves nothing (and
+ * never touches an existing file), a failure after it removes the file this run made. */
+static sgld_status open_output(run *r, int64_t draws_first)
 {
     const sgld_config *cfg = r->cfg;
-    sgld_var_spec vars[SGLD_MODEL_MAX_VARS + 2 + SGLD_SAMPLER_MAX_STATS];
-    memset(vars, 0, sizeof vars);
-    int n = output_vars(r, vars);
-    SGLD_TRY(sgld_samples_create(r->grid->comm, cfg->output, cfg->force, r->grid->n_chains, n, vars,
-                                 cfg->flush_draws, &r->out));
-
-    /* Attributes: the configuration (INI text), versions, data facts. */
-    SGLD_TRY(write_config_attr(r));
-
-    char mpi_version[MPI_MAX_LIBRARY_VERSION_STRING];
-    int len = 0;
-    MPI_Get_library_version(mpi_version, &len);
-    char *nl = strchr(mpi_version, ',');
-    if (nl) *nl = '\0';
-    char hdf5_version[32], created[32];
-    unsigned maj, min, rel;
-    H5get_libversion(&maj, &min, &rel);
-    snprintf(hdf5_version, sizeof hdf5_version, "%u.%u.%u", maj, min, rel);
-    time_t now = time(NULL);
-    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-
-    const char *groups[] = {"", "posterior", "sample_stats"};
-    for (int g = 0; g < 3; g++) {
-        SGLD_TRY(sgld_samples_attr_string(r->out, groups[g], "inference_library", "sgld-dist"));
-        SGLD_TRY(sgld_samples_attr_string(r->out, groups[g], "inference_library_version", SGLD_VERSION));
-        SGLD_TRY(sgld_samples_attr_string(r->out, groups[g], "created_at", created));
+    if (!cfg->output[0]) return SGLD_OK;
+    sgld_status st = cfg->resume ? sgld_run_output_reopen(r, draws_first) : sgld_run_output_create(r);
+    if (st != SGLD_OK && r->out) {
+        sgld_samples_close(&r->out);
+        if (!cfg->resume) sgld_samples_discard(r->grid->comm, cfg->output);
     }
-    SGLD_TRY(sgld_samples_attr_string(r->out, "", "hdf5_version", hdf5_version));
-    SGLD_TRY(sgld_samples_attr_string(r->out, "", "mpi_version", mpi_version));
-    SGLD_TRY(sgld_samples_attr_string(r->out, "", "model", cfg->model));
-    SGLD_TRY(sgld_samples_attr_string(r->out, "", "task", r->model.classification ? "classification" : "regression"));
-    SGLD_TRY(sgld_samples_attr_string(r->out, "", "sampler", cfg->sampler));
-    SGLD_TRY(sgld_samples_attr_string(r->out, "", "data", cfg->data));
-    int64_t facts[6] = {r->train->n_total, r->train->d, r->train->n_classes,
-                        r->grid->n_chains, r->grid->n_shards, (int64_t)r->model.n_params};
-    const char *fact_names[6] = {"n_train", "n_features", "n_classes", "n_chains", "n_shards", "n_params"};
-    for (int k = 0; k < 6; k++) SGLD_TRY(sgld_samples_attr_int(r->out, "", fact_names[k], 1, &facts[k]));
-    if (r->train->mean) {
-        SGLD_TRY(sgld_samples_attr_double(r->out, "", "standardize_mean", r->train->d, r->train->mean));
-        SGLD_TRY(sgld_samples_attr_double(r->out, "", "standardize_sd", r->train->d, r->train->sd));
-    }
-    /* Names joined with newlines (names may contain commas). */
-    char names[8192];
-    size_t used = 0;
-    names[0] = '\0';
-    for (int j = 0; j < r->train->d && used < sizeof names; j++)
-        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", j ? "\n" : "",
-                                 r->train->feature_names[j]);
-    SGLD_TRY(sgld_samples_attr_string(r->out, "", "feature_names", names));
-    SGLD_TRY(sgld_samples_attr_string(r->out, "", "target_name", r->train->target_name));
-    if (r->train->n_classes) {
-        used = 0;
-        names[0] = '\0';
-        for (int k = 0; k < r->train->n_classes && used < sizeof names; k++)
-            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", k ? "\n" : "",
-                                     r->train->class_names[k]);
-        SGLD_TRY(sgld_samples_attr_string(r->out, "", "class_names", names));
-    }
-    /* --test-fraction: the held-out rows, so that `sgld-ess predict --data test-split` scores
-     * exactly them (every rank holds the whole test set). */
-    if (r->test && r->test->source_rows)
-        SGLD_TRY(sgld_samples_index_coord(r->out, "test_row", r->test->n_total, r->test->source_rows));
-    return SGLD_OK;
+    return st;
 }
 
 /* Floyd's algorithm: B distinct indices of [0, N) from the chain's BATCH stream at `step`;
@@ -342,29 +317,36 @@ static size_t draw_batch(run *r, uint64_t step)
     return n_local;
 }
 
+/* An in-place MPI_Allreduce (sum) of n floats over the chain, timed as one allreduce.
+ * Collective over the chain. */
+static sgld_status chain_allreduce(run *r, float *buf, size_t n)
+{
+    sgld_timer_begin(&r->timer, SGLD_EV_ALLREDUCE);
+    int rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, r->grid->chain_comm);
+    sgld_timer_end(&r->timer, SGLD_EV_ALLREDUCE);
+    SGLD_CHECK(rc == MPI_SUCCESS, SGLD_ERR_MPI, "MPI_Allreduce of %zu floats over chain %d failed (code %d)", n,
+               r->grid->chain, rc);
+    return SGLD_OK;
+}
+
 /* The minibatch gradient estimate at theta on this step's batch (r->local):
  * grad = N/B allreduce(sum of local grad log p(y|x, theta)) + grad log p(theta), and the
  * minibatch log posterior in *lp.  Collective over the chain (sgld_gradient_fn). */
-static sgld_status gradient(void *self, const float *theta, float *grad, double *lp)
+sgld_status sgld_run_gradient(void *self, const float *theta, float *grad, double *lp)
 {
     run *r = self;
     const size_t P = r->model.n_params;
-    double t0 = MPI_Wtime();
+    sgld_timer_begin(&r->timer, SGLD_EV_GRAD);
     memset(r->fused, 0, (P + 2) * sizeof(float));
     r->fused[P] = (float)r->model.type->loglik_grad(&r->model, theta, r->train, r->local, r->n_local, r->fused);
     /* The stop flag rides along in the sum (no collective of its own); a one-rank chain reads
      * its own flag. */
     r->fused[P + 1] = stop_signal ? 1.0f : 0.0f;
-    double t1 = MPI_Wtime();
-    if (r->grid->n_shards > 1)
-        SGLD_MPI(MPI_Allreduce(MPI_IN_PLACE, r->fused, (int)(P + 2), MPI_FLOAT, MPI_SUM, r->grid->chain_comm));
-    double t2 = MPI_Wtime();
+    sgld_timer_end(&r->timer, SGLD_EV_GRAD);
+    if (r->grid->n_shards > 1) SGLD_TRY(chain_allreduce(r, r->fused, P + 2));
     if (r->fused[P + 1] > 0.0f) r->chain_stop = 1;
-    r->n_grad++;
     for (size_t i = 0; i < P; i++) grad[i] = (float)(r->scale * r->fused[i]);
     *lp = r->scale * r->fused[P] + sgld_model_log_prior(&r->model, theta, grad);
-    r->event_grad += t1 - t0;
-    r->event_allreduce += t2 - t1;
     return SGLD_OK;
 }
 
@@ -375,45 +357,7 @@ static sgld_status chain_sum(void *self, float *buf, size_t n)
     run *r = self;
     if (r->grid->n_shards == 1) return SGLD_OK;
     SGLD_CHECK(n <= INT_MAX, SGLD_ERR_USAGE, "%zu floats to sum over the chain exceed one MPI message", n);
-    double t0 = MPI_Wtime();
-    SGLD_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, r->grid->chain_comm));
-    r->event_allreduce += MPI_Wtime() - t0;
-    r->n_chain_sum++;
-    return SGLD_OK;
-}
-
-/* Appends the buffered draws (collective).  Writers pass their chain. */
-static sgld_status flush(run *r)
-{
-    const void *data[SGLD_MODEL_MAX_VARS + 2 + SGLD_SAMPLER_MAX_STATS];
-    int n = 0;
-    for (int v = 0; v < r->model.n_vars; v++)
-        if (r->model.vars[v].save) data[n++] = r->buf_var[v];
-    for (int k = 0; k < r->n_run_stats + r->sampler->n_stats; k++) data[n++] = r->buf_stat[k];
-    sgld_status st = sgld_samples_append(r->out, r->writer ? r->grid->chain : -1, r->n_buf,
-                                         r->writer ? data : NULL);
-    r->n_buf = 0;
-    return st;
-}
-
-static void record(run *r, const sgld_step_ctx *ctx, double lp)
-{
-    for (int v = 0; v < r->model.n_vars; v++) {
-        const sgld_param_var *pv = &r->model.vars[v];
-        if (pv->save)
-            memcpy(r->buf_var[v] + (size_t)r->n_buf * pv->size, r->theta + pv->offset, pv->size * sizeof(float));
-    }
-    r->buf_stat[0][r->n_buf] = lp;
-    r->buf_stat[1][r->n_buf] = ctx->eps;
-    if (r->on_div != DIV_ABORT) r->buf_stat[2][r->n_buf] = r->state[r->sampler_state + DIV_COUNT];
-    if (r->sampler->n_stats) {
-        double st[SGLD_SAMPLER_MAX_STATS];
-        r->sampler->stats(ctx, r->theta, r->state, st);
-        for (int k = 0; k < r->sampler->n_stats; k++) r->buf_stat[r->n_run_stats + k][r->n_buf] = st[k];
-    }
-    r->n_buf++;
-    if (r->kept) memcpy(r->kept + (size_t)r->n_kept++ * r->kept_width, r->theta,
-                        r->kept_width * sizeof(float));
+    return chain_allreduce(r, buf, n);
 }
 
 /* Rank 0's progress line: a few times a second on a TTY (carriage return), once a second as
@@ -444,316 +388,202 @@ static uint64_t fnv1a(const void *p, size_t n)
     return h;
 }
 
-/* The chain's checkpoint record in r->ck_pack on its writer: theta, the state its ranks share
- * (the sampler's without its local part, then the run's), then every shard's local part,
- * gathered over the chain in shard order.  Collective over the chain. */
-static sgld_status pack_chain(run *r)
-{
-    const size_t P = r->model.n_params, local = r->sampler_local, shared = r->sampler_state - local;
-    float *p = r->ck_pack + P;
-    if (r->writer) {
-        memcpy(r->ck_pack, r->theta, P * sizeof(float));
-        memcpy(p, r->state, shared * sizeof(float));
-        memcpy(p + shared, r->state + r->sampler_state, (r->state_size - r->sampler_state) * sizeof(float));
-    }
-    p += r->state_size - local;
-    if (local && r->grid->n_shards > 1) {
-        if (MPI_Gather(r->state + shared, (int)local, MPI_FLOAT, r->writer ? p : NULL, (int)local, MPI_FLOAT, 0,
-                       r->grid->chain_comm) != MPI_SUCCESS)
-            return sgld_error_set(SGLD_ERR_MPI, "checkpoint %s: gathering the shards' state failed",
-                                  r->cfg->checkpoint);
-    } else if (local) {
-        memcpy(p, r->state + shared, local * sizeof(float));
-    }
-    return SGLD_OK;
-}
-
-/* The inverse of pack_chain on every rank of the chain (each takes its own shard's part).
- * Local. */
-static void unpack_chain(run *r)
-{
-    const size_t P = r->model.n_params, local = r->sampler_local, shared = r->sampler_state - local;
-    const float *p = r->ck_pack + P;
-    memcpy(r->theta, r->ck_pack, P * sizeof(float));
-    memcpy(r->state, p, shared * sizeof(float));
-    memcpy(r->state + r->sampler_state, p + shared, (r->state_size - r->sampler_state) * sizeof(float));
-    p += r->state_size - local;
-    memcpy(r->state + shared, p + (size_t)r->grid->shard * local, local * sizeof(float));
-}
-
-/* Saves the state after the current step (collective over the grid, right after a flush): each
- * chain packs its record on its writer (pack_chain), the writers gather them to rank 0 over
- * the shard-0 communicator and rank 0 writes the file atomically; every rank returns the
- * agreed status. */
-static sgld_status save_checkpoint(run *r, int64_t step)
-{
-    const size_t P = r->model.n_params, per = P + r->ck_state;
-    sgld_status st = pack_chain(r);
-    if (r->writer) { /* the writers' gather even after a failed pack: no rank is left waiting */
-        if (MPI_Gather(r->ck_pack, (int)per, MPI_FLOAT, r->ck_all, (int)per, MPI_FLOAT, 0,
-                       r->grid->shard_comm) != MPI_SUCCESS && st == SGLD_OK)
-            st = sgld_error_set(SGLD_ERR_MPI, "checkpoint %s: gathering the chains failed", r->cfg->checkpoint);
-        if (st == SGLD_OK && r->grid->rank == 0) {
-            sgld_checkpoint ck = {.config_hash = sgld_checkpoint_hash(r->ck_config), .step = step,
-                                  .n_draws = r->n_draws_done, .n_chains = r->grid->n_chains,
-                                  .n_shards = r->grid->n_shards, .n_params = P,
-                                  .state_size = r->ck_state, .config = r->ck_config, .data = r->ck_all};
-            st = sgld_checkpoint_save(r->cfg->checkpoint, &ck);
-        }
-    }
-    return sgld_status_agree(r->grid->comm, st);
-}
-
-/* Draws a chain has kept after step t. */
-static int64_t draws_until(const sgld_config *cfg, const sgld_sampler_type *s, int64_t step)
-{
-    int64_t n = 0;
-    for (int64_t t = cfg->burnin + cfg->thin; t <= step; t += cfg->thin)
-        n += sgld_sampler_keep_draw(s, cfg, (uint64_t)t);
-    return n;
-}
-
-/* Reads --checkpoint on rank 0 and checks it against this run (collective: the status is
- * agreed).  With apply, every rank takes its chain's theta and sampler state (rank 0 scatters
- * the chains' records to their shard-0 ranks, which broadcast them over their chain, and each
- * rank unpacks its part: unpack_chain) and *step and *draws are set on every rank. */
-static sgld_status restore(run *r, int apply, int64_t *step, int64_t *draws)
+/* Step t of the chain on this rank: the minibatch, the gradient, the sampler's step, the
+ * divergence checks and, when kept, the draw.  Returns the local status (failures are agreed
+ * at sync points); *lp is the minibatch log posterior, *eps the step size.  Collective over the
+ * chain (the gradient's allreduce). */
+static sgld_status step(run *r, sgld_step_ctx *ctx, int64_t t, int64_t t_first, double *lp, double *eps)
 {
     const sgld_config *cfg = r->cfg;
-    const size_t P = r->model.n_params, per = P + r->ck_state;
-    sgld_checkpoint ck;
-    memset(&ck, 0, sizeof ck);
-    sgld_status st = SGLD_OK;
-    if (r->grid->rank == 0) {
-        st = sgld_checkpoint_load(cfg->checkpoint, &ck);
-        if (st == SGLD_OK)
-            st = sgld_checkpoint_match(cfg->checkpoint, &ck, r->ck_config, r->grid->n_chains,
-                                       r->grid->n_shards, P, r->ck_state);
-        if (st == SGLD_OK && ck.step > cfg->steps)
-            st = sgld_error_set(SGLD_ERR_USAGE, "checkpoint %s: taken at step %lld, past --steps %lld: resume "
-                                "with --steps %lld or more", cfg->checkpoint, (long long)ck.step,
-                                (long long)cfg->steps, (long long)ck.step);
-        if (st == SGLD_OK && ck.n_draws != draws_until(cfg, r->sampler, ck.step))
-            st = sgld_error_set(SGLD_ERR_PARSE, "checkpoint %s: step %lld with %lld draws does not fit "
-                                "this run (%lld draws by then)", cfg->checkpoint, (long long)ck.step,
-                                (long long)ck.n_draws, (long long)draws_until(cfg, r->sampler, ck.step));
-    }
-    if (st == SGLD_ERR_PARSE) { /* point at the previous generation when it is there */
-        char prev[SGLD_PATH_MAX + 8], msg[2 * SGLD_PATH_MAX + 256];
-        snprintf(prev, sizeof prev, "%s.prev", cfg->checkpoint);
-        if (access(prev, R_OK) == 0) {
-            snprintf(msg, sizeof msg, "%s; the previous generation %s may be intact (resume from a copy "
-                     "of it with --checkpoint)", sgld_error_message(), prev);
-            st = sgld_error_set(st, "%s", msg);
-        }
-    }
-    st = sgld_status_agree(r->grid->comm, st);
-    int64_t pos[3] = {ck.step, ck.n_draws, sgld_checkpoint_steps(&ck)};
-    if (st == SGLD_OK && MPI_Bcast(pos, 3, MPI_INT64_T, 0, r->grid->comm) != MPI_SUCCESS)
-        st = sgld_error_set(SGLD_ERR_MPI, "MPI_Bcast of the checkpoint's position failed");
-    if (st == SGLD_OK && apply) {
-        if (r->writer &&
-            MPI_Scatter(ck.data, (int)per, MPI_FLOAT, r->ck_pack, (int)per, MPI_FLOAT, 0,
-                        r->grid->shard_comm) != MPI_SUCCESS)
-            st = sgld_error_set(SGLD_ERR_MPI, "MPI_Scatter of the checkpoint failed");
-        if (MPI_Bcast(r->ck_pack, (int)per, MPI_FLOAT, 0, r->grid->chain_comm) != MPI_SUCCESS && st == SGLD_OK)
-            st = sgld_error_set(SGLD_ERR_MPI, "MPI_Bcast of the checkpoint failed");
-        unpack_chain(r);
-    }
-    *step = pos[0];
-    *draws = pos[1];
-    r->ck_steps = pos[2];
-    sgld_checkpoint_free(&ck);
+    sgld_timer_begin(&r->timer, SGLD_EV_BATCH);
+    r->n_local = draw_batch(r, (uint64_t)t);
+    sgld_timer_end(&r->timer, SGLD_EV_BATCH);
+    /* 'update': the step without the gradient, allreduces and normals nested in it */
+    sgld_timer_begin(&r->timer, SGLD_EV_UPDATE);
+    sgld_status st = sgld_run_gradient(r, r->theta, r->grad, lp);
+    if (st == SGLD_OK && !isfinite(*lp)) st = sgld_run_div_lp_not_finite(r, t, t > t_first + 1, lp);
+    *eps = sgld_run_div_before_step(r, sgld_sampler_step_size(r->sampler, cfg, (uint64_t)t));
+    ctx->step = (uint64_t)t;
+    ctx->eps = *eps;
+    ctx->lp = *lp;
+    if (st == SGLD_OK) st = r->sampler->step(ctx, r->theta, r->grad, r->state);
+    if (st == SGLD_OK) st = sgld_run_div_check_theta(r, t);
+    if (st == SGLD_OK && t > cfg->burnin && (t - cfg->burnin) % cfg->thin == 0 && r->writer &&
+        sgld_sampler_keep_draw(r->sampler, cfg, (uint64_t)t))
+        sgld_run_output_record(r, ctx, *lp);
+    sgld_timer_end(&r->timer, SGLD_EV_UPDATE);
     return st;
 }
 
-/* Undoes the last step of a chain whose parameters went non-finite (or whose log posterior
- * did, seen at the next step's start): restores the state saved before it, counts it, and
- * with shrink halves the chain's step size from then on.  Local. */
-static sgld_status undo_step(run *r, int64_t t)
+/* The first agreement of a sync point after step t: failure (every rank returns the agreed
+ * status), then the largest of {stop signal, step, checkpoint due by --checkpoint-seconds}
+ * (run.h, step 3), which sets r->stop_at when a stop was requested.  Sets *checkpoint when
+ * one is due.  Collective over the grid. */
+static sgld_status agree(run *r, sgld_run_report *rep, int64_t t, sgld_status local, int *checkpoint)
 {
-    memcpy(r->theta, r->theta_prev, r->model.n_params * sizeof(float));
-    memcpy(r->state, r->state_prev, r->state_size * sizeof(float));
-    float *extra = r->state + r->sampler_state;
-    extra[DIV_COUNT] += 1.0f;
-    if (r->on_div == DIV_SHRINK) {
-        extra[DIV_EPS_SCALE] *= 0.5f;
-        if (extra[DIV_EPS_SCALE] < ldexpf(1.0f, -DIV_MAX_SHRINKS))
-            return sgld_error_set(SGLD_ERR_NUMERIC,
-                                  "chain %d still diverges at step %lld after its step size was halved "
-                                  "%d times: the model or data give non-finite updates",
-                                  r->grid->chain, (long long)t, DIV_MAX_SHRINKS);
+    const sgld_config *cfg = r->cfg;
+    const int64_t ck_every = cfg->checkpoint[0] ? cfg->checkpoint_every : 0;
+    SGLD_TRY(sgld_status_agree(r->grid->comm, local));
+    int64_t in[3] = {r->chain_stop ? (stop_signal ? stop_signal : 1) : 0, t,
+                     r->grid->rank == 0 && cfg->checkpoint_seconds > 0 &&
+                         MPI_Wtime() - r->last_checkpoint >= cfg->checkpoint_seconds},
+            out[3];
+    SGLD_MPI(MPI_Allreduce(in, out, 3, MPI_INT64_T, MPI_MAX, r->grid->comm));
+    *checkpoint = out[2] || (ck_every && t % ck_every == 0) || t == cfg->steps;
+    if (out[0]) {
+        r->stop_at = out[1];
+        rep->stop_signal = out[0] > 1 ? (int)out[0] : 0;
     }
     return SGLD_OK;
 }
 
-static sgld_status diverged(const run *r, int64_t t, const char *what)
+/* A sync point after step t (collective over the grid; the stop protocol of run.h): the ranks
+ * agree on failure and on a stop, flush the buffered draws and, when due, checkpoint.  Returns
+ * the agreed status; *stop is set when the run ends here.  A rank that learns here of a stop
+ * at a later step returns at once (*stop unset) to catch up.  Each agreement is one 'sync'. */
+static sgld_status sync_point(run *r, sgld_run_report *rep, int64_t t, sgld_status local, int *stop)
 {
-    return sgld_error_set(SGLD_ERR_NUMERIC,
-                          "chain %d diverged at step %lld (%s): lower --step-size (now %g), raise "
-                          "--batch-size, or use --on-divergence shrink|skip",
-                          r->grid->chain, (long long)t, what, r->cfg->step_size);
-}
-
-/* At the start of step t the minibatch log posterior *lp is not finite: the previous step
- * went too far.  Ends the run (abort, or nothing to undo), or undoes that step and recomputes
- * the gradient at the restored parameters on this step's minibatch (collective over the
- * chain like every gradient: all its ranks see the same lp). */
-static sgld_status lp_not_finite(run *r, int64_t t, int can_undo, double *lp)
-{
-    if (r->on_div == DIV_ABORT || !can_undo) return diverged(r, t, "non-finite log posterior");
-    SGLD_TRY(undo_step(r, t - 1));
-    SGLD_TRY(gradient(r, r->theta, r->grad, lp));
-    if (!isfinite(*lp))
-        return sgld_error_set(SGLD_ERR_NUMERIC,
-                              "chain %d: the minibatch log posterior is %g at step %lld even after "
-                              "undoing the previous step: check the data and the model",
-                              r->grid->chain, *lp, (long long)t);
+    const sgld_config *cfg = r->cfg;
+    int checkpoint = 0;
+    sgld_status st = SGLD_OK;
+    *stop = 0;
+    sgld_timer_begin(&r->timer, SGLD_EV_SYNC);
+    if (!r->stop_at) {
+        st = agree(r, rep, t, local, &checkpoint);
+        if (st == SGLD_OK && r->stop_at) { /* the agreement on the steps run since is another */
+            sgld_timer_end(&r->timer, SGLD_EV_SYNC);
+            if (t < r->stop_at) return SGLD_OK; /* others are ahead: catch up with them */
+            sgld_timer_begin(&r->timer, SGLD_EV_SYNC);
+        }
+    }
+    if (st == SGLD_OK && r->stop_at) { /* everyone is at stop_at: agree on the steps run since */
+        st = sgld_status_agree(r->grid->comm, local);
+        checkpoint = 1;
+    }
+    int64_t n_buf = 0;
+    if (st == SGLD_OK && MPI_Allreduce(&r->n_buf, &n_buf, 1, MPI_INT64_T, MPI_MAX, r->grid->comm) != MPI_SUCCESS)
+        st = sgld_error_set(SGLD_ERR_MPI, "MPI_Allreduce of the buffered draws failed");
+    sgld_timer_end(&r->timer, SGLD_EV_SYNC);
+    if (st != SGLD_OK) return st;
+    r->n_buf = n_buf; /* non-writers hold no draws but take part with the same count */
+    if (r->out && n_buf > 0) {
+        sgld_timer_begin(&r->timer, SGLD_EV_IO);
+        st = sgld_run_output_flush(r);
+        sgld_timer_end(&r->timer, SGLD_EV_IO);
+        SGLD_TRY(st);
+    }
+    r->n_buf = 0;
+    r->n_draws_done += n_buf;
+    if (checkpoint && cfg->checkpoint[0]) {
+        sgld_timer_begin(&r->timer, SGLD_EV_CHECKPOINT);
+        st = sgld_run_checkpoint_save(r, t);
+        sgld_timer_end(&r->timer, SGLD_EV_CHECKPOINT);
+        SGLD_TRY(st);
+        rep->n_checkpoints++;
+        r->last_checkpoint = MPI_Wtime();
+    }
+    rep->last_step = t;
+    *stop = r->stop_at != 0;
     return SGLD_OK;
 }
 
-/* After the step: non-finite parameters end the run (abort) or the step is undone. */
-static sgld_status check_theta(run *r, int64_t t)
-{
-    const size_t P = r->model.n_params;
-    int finite = 1;
-    for (size_t i = 0; i < P && finite; i++) finite = isfinite(r->theta[i]);
-    if (finite) return SGLD_OK;
-    if (r->on_div == DIV_ABORT) return diverged(r, t, "non-finite parameters");
-    return undo_step(r, t);
-}
-
-/* The loop from step t_first + 1 (0: a fresh start).  Returns the local status (failures are
- * agreed at sync points).  The stop protocol is described in run.h. */
-static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
+/* Steps t_first + 1 .. --steps, each followed by a sync point when one is due.  Returns the
+ * agreed status of a failed sync point, else SGLD_OK (at --steps or an agreed stop).
+ * Collective over the grid. */
+static sgld_status loop(run *r, sgld_run_report *rep, sgld_step_ctx *ctx, progress *pg, int64_t t_first,
+                        double *lp)
 {
     const sgld_config *cfg = r->cfg;
-    const size_t P = r->model.n_params;
     /* Sync points every flush_draws * thin steps: at most flush_draws draws fall between two. */
     const int64_t sync_every = cfg->flush_draws * cfg->thin;
     const int64_t ck_every = cfg->checkpoint[0] ? cfg->checkpoint_every : 0;
-    progress pg = {.on = r->grid->rank == 0 && !cfg->quiet && (cfg->progress || isatty(2)),
-                   .tty = isatty(2), .start = MPI_Wtime()};
-    double *ev = rep->event_seconds;
-    int64_t *n_ev = rep->event_count;
-    sgld_step_ctx ctx = {.n_params = P, .temperature = cfg->temperature, .rng = &r->rng, .work = r->work,
-                         .cfg = cfg, .opts = sgld_config_opts(cfg, r->sampler), .model = &r->model, .gradient = gradient, .chain_sum = chain_sum,
-                         .gradient_self = r};
     sgld_status local = SGLD_OK;
-    double lp = 0.0, last_checkpoint = MPI_Wtime();
-    int64_t stop_at = 0; /* the agreed step to stop after, once a stop was requested */
-
-    r->scale = (double)r->train->n_total / (double)cfg->batch_size;
-    if (t_first == 0) {
-        sgld_model_init_params(&r->model, &r->rng, r->theta);
-        sgld_sampler_init(r->sampler, &ctx, r->theta, r->state);
-        if (r->on_div != DIV_ABORT) {
-            r->state[r->sampler_state + DIV_EPS_SCALE] = 1.0f;
-            r->state[r->sampler_state + DIV_COUNT] = 0.0f;
-        }
-    }
-    rep->first_step = rep->last_step = t_first;
-    double noise_s;
-    int64_t noise_n;
-    sgld_rng_noise_timing(&noise_s, &noise_n); /* start the noise timer at the loop */
     for (int64_t t = t_first + 1; t <= cfg->steps; t++) {
         if (local == SGLD_OK) {
-            double t0 = MPI_Wtime();
-            r->n_local = draw_batch(r, (uint64_t)t);
-            double t1 = MPI_Wtime();
-            r->event_grad = r->event_allreduce = 0.0;
-            local = gradient(r, r->theta, r->grad, &lp);
-            if (local == SGLD_OK && !isfinite(lp)) local = lp_not_finite(r, t, t > t_first + 1, &lp);
-            double eps = sgld_sampler_step_size(r->sampler, cfg, (uint64_t)t);
-            if (r->on_div != DIV_ABORT) {
-                eps *= r->state[r->sampler_state + DIV_EPS_SCALE];
-                memcpy(r->theta_prev, r->theta, P * sizeof(float));
-                memcpy(r->state_prev, r->state, r->state_size * sizeof(float));
-            }
-            ctx.step = (uint64_t)t;
-            ctx.eps = eps;
-            ctx.lp = lp;
-            if (local == SGLD_OK) local = r->sampler->step(&ctx, r->theta, r->grad, r->state);
-            if (local == SGLD_OK) local = check_theta(r, t);
-            if (local == SGLD_OK && t > cfg->burnin && (t - cfg->burnin) % cfg->thin == 0 && r->writer &&
-                     sgld_sampler_keep_draw(r->sampler, cfg, (uint64_t)t))
-                record(r, &ctx, lp);
-            double t2 = MPI_Wtime();
-            ev[SGLD_EV_BATCH] += t1 - t0;
-            ev[SGLD_EV_GRAD] += r->event_grad;
-            ev[SGLD_EV_ALLREDUCE] += r->event_allreduce;
-            sgld_rng_noise_timing(&noise_s, &noise_n); /* the sampler's normals, inside its step */
-            ev[SGLD_EV_NOISE] += noise_s;
-            n_ev[SGLD_EV_NOISE] += noise_n;
-            ev[SGLD_EV_UPDATE] += (t2 - t1) - r->event_grad - r->event_allreduce - noise_s;
-            n_ev[SGLD_EV_BATCH]++;
-            n_ev[SGLD_EV_UPDATE]++;
-            progress_show(&pg, t, cfg->steps, lp, eps, 0);
+            double eps;
+            local = step(r, ctx, t, t_first, lp, &eps);
+            progress_show(pg, t, cfg->steps, *lp, eps, 0);
         }
         /* A chain that failed or was told to stop goes straight to the next agreement, which
          * the other chains enter at their next sync point; after a stop was agreed, all meet
          * again at the agreed step. */
-        int due = stop_at ? t == stop_at
-                          : local != SGLD_OK || r->chain_stop || t == cfg->steps || t % sync_every == 0 ||
-                                (ck_every && t % ck_every == 0);
+        int due = r->stop_at ? t == r->stop_at
+                             : local != SGLD_OK || r->chain_stop || t == cfg->steps || t % sync_every == 0 ||
+                                   (ck_every && t % ck_every == 0);
         if (!due) continue;
-        double t0 = MPI_Wtime();
-        int checkpoint = 0;
-        if (!stop_at) {
-            sgld_status st = sgld_status_agree(r->grid->comm, local);
-            if (st != SGLD_OK) return st;
-            int64_t in[3] = {r->chain_stop ? (stop_signal ? stop_signal : 1) : 0, t,
-                             r->grid->rank == 0 && cfg->checkpoint_seconds > 0 &&
-                                 MPI_Wtime() - last_checkpoint >= cfg->checkpoint_seconds},
-                    out[3];
-            SGLD_MPI(MPI_Allreduce(in, out, 3, MPI_INT64_T, MPI_MAX, r->grid->comm));
-            n_ev[SGLD_EV_SYNC]++;
-            checkpoint = out[2] || (ck_every && t % ck_every == 0) || t == cfg->steps;
-            if (out[0]) {
-                stop_at = out[1];
-                rep->stop_signal = out[0] > 1 ? (int)out[0] : 0;
-                if (t < stop_at) { /* others are ahead: catch up with them */
-                    ev[SGLD_EV_SYNC] += MPI_Wtime() - t0;
-                    continue;
-                }
-            }
-        }
-        if (stop_at) { /* everyone is at stop_at: agree on the steps run since */
-            sgld_status st = sgld_status_agree(r->grid->comm, local);
-            if (st != SGLD_OK) return st;
-            n_ev[SGLD_EV_SYNC]++;
-            checkpoint = 1;
-        }
-        int64_t n_buf = 0;
-        SGLD_MPI(MPI_Allreduce(&r->n_buf, &n_buf, 1, MPI_INT64_T, MPI_MAX, r->grid->comm));
-        r->n_buf = n_buf; /* non-writers hold no draws but take part with the same count */
-        double t1 = MPI_Wtime();
-        if (r->out && n_buf > 0) {
-            SGLD_TRY(flush(r));
-            n_ev[SGLD_EV_IO]++;
-        }
-        r->n_buf = 0;
-        r->n_draws_done += n_buf;
-        double t2 = MPI_Wtime();
-        if (checkpoint && cfg->checkpoint[0]) {
-            SGLD_TRY(save_checkpoint(r, t));
-            n_ev[SGLD_EV_CHECKPOINT]++;
-            rep->n_checkpoints++;
-            last_checkpoint = MPI_Wtime();
-        }
-        ev[SGLD_EV_SYNC] += t1 - t0;
-        ev[SGLD_EV_IO] += t2 - t1;
-        ev[SGLD_EV_CHECKPOINT] += MPI_Wtime() - t2;
-        rep->last_step = t;
-        if (stop_at) break;
+        int stop;
+        sgld_status st = sync_point(r, rep, t, local, &stop);
+        if (st != SGLD_OK || stop) return st;
     }
-    n_ev[SGLD_EV_GRAD] = r->n_grad;
-    n_ev[SGLD_EV_ALLREDUCE] = r->grid->n_shards > 1 ? r->n_grad + r->n_chain_sum : 0;
+    return SGLD_OK;
+}
+
+/* The run from step t_first + 1 (0: a fresh start, which initializes theta and the sampler's
+ * state).  Returns the agreed status; on success rep holds the steps run, this rank's event
+ * times and counts and its final parameters' hash.  The stop protocol is described in run.h.
+ * Collective over the grid. */
+static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
+{
+    const sgld_config *cfg = r->cfg;
+    const size_t P = r->model.n_params;
+    sgld_timer_init(&r->timer, SGLD_EV_COUNT, event_names);
+    progress pg = {.on = r->grid->rank == 0 && !cfg->quiet && (cfg->progress || isatty(2)),
+                   .tty = isatty(2), .start = MPI_Wtime()};
+    sgld_step_ctx ctx = {.n_params = P, .temperature = cfg->temperature, .rng = &r->rng, .work = r->work,
+                         .cfg = cfg, .opts = sgld_config_opts(cfg, r->sampler), .model = &r->model,
+                         .gradient = sgld_run_gradient, .chain_sum = chain_sum,
+                         .gradient_self = r};
+    double lp = 0.0;
+    r->last_checkpoint = MPI_Wtime();
+    r->stop_at = 0;
+    r->scale = (double)r->train->n_total / (double)cfg->batch_size;
+    if (t_first == 0) {
+        sgld_model_init_params(&r->model, &r->rng, r->theta);
+        sgld_sampler_init(r->sampler, &ctx, r->theta, r->state);
+        sgld_run_div_init(r);
+    }
+    rep->first_step = rep->last_step = t_first;
+    sgld_rng_time_normals(&r->rng, &r->timer, SGLD_EV_NOISE); /* the sampler's, inside its step */
+    sgld_status st = loop(r, rep, &ctx, &pg, t_first, &lp);
+    sgld_rng_time_normals(NULL, NULL, 0);
+    if (st != SGLD_OK) return st;
     rep->incomplete = rep->last_step < cfg->steps;
     rep->theta_hash = fnv1a(r->theta, P * sizeof(float));
     progress_show(&pg, rep->last_step, cfg->steps, lp,
                   sgld_sampler_step_size(r->sampler, cfg, (uint64_t)rep->last_step), 1);
-    rep->seconds = MPI_Wtime() - pg.start;
+    sgld_timer_stop(&r->timer);
+    rep->seconds = r->timer.wall;
+    for (int e = 0; e < SGLD_EV_COUNT; e++) {
+        rep->event_seconds[e] = r->timer.seconds[e];
+        rep->event_count[e] = r->timer.count[e];
+    }
+    return SGLD_OK;
+}
+
+/* --log-view: min, max and mean of every event over the ranks.  Collective over the grid. */
+static sgld_status reduce_events(const run *r, sgld_run_report *rep)
+{
+    sgld_timer_summary sum;
+    SGLD_TRY(sgld_timer_reduce(&r->timer, r->grid->comm, &sum));
+    memcpy(rep->event_min, sum.min, sizeof rep->event_min);
+    memcpy(rep->event_max, sum.max, sizeof rep->event_max);
+    memcpy(rep->event_mean, sum.mean, sizeof rep->event_mean);
+    rep->seconds_mean = sum.wall_mean;
+    rep->n_ranks = sum.n_ranks;
+    return SGLD_OK;
+}
+
+/* Gathers the writers' kept draws to rank 0 (collective over the writers). */
+static sgld_status gather_draws(run *r, sgld_run_report *rep)
+{
+    if (!r->writer) return SGLD_OK;
+    const size_t per_chain = (size_t)r->n_kept * r->kept_width;
+    if (r->grid->rank == 0) {
+        rep->draws = sgld_malloc(per_chain * (size_t)r->grid->n_chains * sizeof(float));
+        SGLD_CHECK(rep->draws, SGLD_ERR_NOMEM, "out of memory gathering %zu draws", per_chain * r->grid->n_chains);
+    }
+    SGLD_MPI(MPI_Gather(r->kept, (int)per_chain, MPI_FLOAT, rep->draws, (int)per_chain, MPI_FLOAT, 0,
+                        r->grid->shard_comm));
     return SGLD_OK;
 }
 
@@ -810,305 +640,6 @@ static sgld_status evaluate(run *r, sgld_run_report *rep)
     return st;
 }
 
-/* --on-divergence shrink|skip: every chain's count of undone steps and final step-size
- * factor (the run's two state floats on its writer) into rep on rank 0, allocated there.
- * Collective over the writers (shard 0 of every chain). */
-static sgld_status gather_divergences(run *r, sgld_run_report *rep)
-{
-    rep->div_tracked = r->on_div != DIV_ABORT;
-    if (!rep->div_tracked || !r->writer) return SGLD_OK;
-    const int C = r->grid->n_chains;
-    float mine[2] = {r->state[r->sampler_state + DIV_COUNT], r->state[r->sampler_state + DIV_EPS_SCALE]};
-    float *all = NULL;
-    sgld_status st = SGLD_OK;
-    if (r->grid->rank == 0) {
-        all = sgld_malloc(2 * (size_t)C * sizeof *all);
-        rep->div_count = sgld_malloc((size_t)C * sizeof *rep->div_count);
-        rep->div_eps_scale = sgld_malloc((size_t)C * sizeof *rep->div_eps_scale);
-        if (!all || !rep->div_count || !rep->div_eps_scale)
-            st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory gathering the divergences of %d chains", C);
-    }
-    st = sgld_status_agree(r->grid->shard_comm, st); /* no writer left waiting in the gather */
-    if (st == SGLD_OK && MPI_Gather(mine, 2, MPI_FLOAT, all, 2, MPI_FLOAT, 0, r->grid->shard_comm) != MPI_SUCCESS)
-        st = sgld_error_set(SGLD_ERR_MPI, "MPI_Gather of the divergence counts failed");
-    if (st == SGLD_OK && all)
-        for (int c = 0; c < C; c++) {
-            rep->div_count[c] = (int64_t)all[2 * c];
-            rep->div_eps_scale[c] = all[2 * c + 1];
-        }
-    sgld_free(all);
-    return st;
-}
-
-int64_t sgld_run_suggest_thin(double file_bytes, int64_t thin)
-{
-    if (!(file_bytes > SGLD_RUN_LARGE_OUTPUT_BYTES)) return thin;
-    double k = ceil(file_bytes / SGLD_RUN_LARGE_OUTPUT_BYTES);
-    return k * (double)thin >= (double)INT64_MAX ? INT64_MAX : thin * (int64_t)k;
-}
-
-/* Gathers the writers' kept draws to rank 0 (collective over the writers). */
-static sgld_status gather_draws(run *r, sgld_run_report *rep)
-{
-    if (!r->writer) return SGLD_OK;
-    const size_t per_chain = (size_t)r->n_kept * r->kept_width;
-    if (r->grid->rank == 0) {
-        rep->draws = sgld_malloc(per_chain * (size_t)r->grid->n_chains * sizeof(float));
-        SGLD_CHECK(rep->draws, SGLD_ERR_NOMEM, "out of memory gathering %zu draws", per_chain * r->grid->n_chains);
-    }
-    SGLD_MPI(MPI_Gather(r->kept, (int)per_chain, MPI_FLOAT, rep->draws, (int)per_chain, MPI_FLOAT, 0,
-                        r->grid->shard_comm));
-    return SGLD_OK;
-}
-
-static void run_free(run *r)
-{
-    sgld_free(r->theta);
-    sgld_free(r->state);
-    sgld_free(r->work);
-    sgld_free(r->fused);
-    sgld_free(r->grad);
-    sgld_free(r->picked);
-    sgld_free(r->batch);
-    sgld_free(r->local);
-    for (int v = 0; v < SGLD_MODEL_MAX_VARS; v++) sgld_free(r->buf_var[v]);
-    for (int k = 0; k < 3 + SGLD_SAMPLER_MAX_STATS; k++) sgld_free(r->buf_stat[k]);
-    sgld_free(r->theta_prev);
-    sgld_free(r->state_prev);
-    sgld_free(r->kept);
-    sgld_free(r->ck_config);
-    sgld_free(r->ck_pack);
-    sgld_free(r->ck_all);
-    sgld_model_finalize(&r->model);
-    sgld_data_destroy(&r->train);
-    sgld_data_destroy(&r->test);
-    sgld_grid_destroy(&r->grid);
-}
-
-/* Options that only make sense together (--checkpoint-every and --checkpoint-seconds without
- * --checkpoint are allowed, so that a config file can carry them).  Every rank finds the same. */
-static sgld_status check_options(const sgld_config *cfg)
-{
-    SGLD_CHECK(!cfg->resume || cfg->checkpoint[0], SGLD_ERR_USAGE, "--resume needs --checkpoint FILE");
-    return SGLD_OK;
-}
-
-/* No file the run writes (the sample file, the checkpoint, its .prev and .tmp, their lock
- * files) may be a file it reads (--data, --test-data, --config) or another one it writes,
- * compared by identity (fileguard.h), so that neither --force nor a second spelling of a name
- * lets an output replace an input.  Rank 0; touches nothing. */
-static sgld_status check_files(const sgld_config *cfg)
-{
-    char prev[SGLD_PATH_MAX + 8], tmp[SGLD_PATH_MAX + 8], out_lock[SGLD_PATH_MAX + 8],
-        ck_lock[SGLD_PATH_MAX + 8];
-    const char *ck = cfg->checkpoint[0] ? cfg->checkpoint : NULL, *out = cfg->output[0] ? cfg->output : NULL;
-    snprintf(prev, sizeof prev, "%s.prev", cfg->checkpoint);
-    snprintf(tmp, sizeof tmp, "%s.tmp", cfg->checkpoint);
-    snprintf(out_lock, sizeof out_lock, "%s.lock", cfg->output);
-    snprintf(ck_lock, sizeof ck_lock, "%s.lock", cfg->checkpoint);
-    const int synthetic = strncmp(cfg->data, "synthetic:", 10) == 0;
-    const sgld_file_use uses[] = {
-        {"--output", cfg->output, out, 1},
-        {"--checkpoint", cfg->checkpoint, ck, 1},
-        {"--checkpoint", cfg->checkpoint, ck ? prev : NULL, 1},
-        {"--checkpoint", cfg->checkpoint, ck ? tmp : NULL, 1},
-        {"--output", cfg->output, out ? out_lock : NULL, 1},
-        {"--checkpoint", cfg->checkpoint, ck ? ck_lock : NULL, 1},
-        {"--data", cfg->data, synthetic ? NULL : cfg->data, 0},
-        {"--test-data", cfg->test_data, cfg->test_data, 0},
-        {"--config", cfg->config_path, cfg->config_path, 0},
-    };
-    return sgld_fileguard_check(uses, (int)(sizeof uses / sizeof uses[0]));
-}
-
-/* A fresh run creates --checkpoint FILE, FILE.prev and FILE.tmp only where none is (--force
- * replaces them: a checkpoint left by another run is not silently lost); a resumed run replaces
- * FILE.prev and FILE.tmp only when they are checkpoints (an earlier generation, a save cut
- * short).  Rank 0, under the checkpoint's lock. */
-static sgld_status check_checkpoint_files(const sgld_config *cfg)
-{
-    if (!cfg->checkpoint[0] || cfg->force) return SGLD_OK;
-    char names[3][SGLD_PATH_MAX + 8];
-    snprintf(names[0], sizeof names[0], "%s", cfg->checkpoint);
-    snprintf(names[1], sizeof names[1], "%s.prev", cfg->checkpoint);
-    snprintf(names[2], sizeof names[2], "%s.tmp", cfg->checkpoint);
-    for (int k = cfg->resume ? 1 : 0; k < 3; k++) {
-        if (!sgld_fileguard_exists(names[k])) continue;
-        if (!cfg->resume && k == 0)
-            return sgld_error_set(SGLD_ERR_EXISTS, "--checkpoint %s: file exists (use --force to replace "
-                                  "it, or --resume to continue from it)", cfg->checkpoint);
-        if (!cfg->resume)
-            return sgld_error_set(SGLD_ERR_EXISTS, "--checkpoint %s: %s exists (use --force to replace it)",
-                                  cfg->checkpoint, names[k]);
-        if (!sgld_checkpoint_sniff(names[k]))
-            return sgld_error_set(SGLD_ERR_EXISTS, "--checkpoint %s: %s exists and is not a checkpoint "
-                                  "(use --force to replace it)", cfg->checkpoint, names[k]);
-    }
-    return SGLD_OK;
-}
-
-/* Rank 0 takes the locks of the sample file and of the checkpoint (a second run on either fails
- * here, before anything is written) and checks the checkpoint's names.  On failure no lock is
- * held and no lock file is left. */
-static sgld_status claim_files(run *r)
-{
-    const sgld_config *cfg = r->cfg;
-    sgld_status st = SGLD_OK;
-    if (cfg->output[0]) st = sgld_fileguard_lock("--output", cfg->output, &r->out_lock);
-    if (st == SGLD_OK && cfg->checkpoint[0]) st = sgld_fileguard_lock("--checkpoint", cfg->checkpoint, &r->ck_lock);
-    if (st == SGLD_OK) st = check_checkpoint_files(cfg);
-    if (st != SGLD_OK) {
-        sgld_fileguard_unlock(&r->ck_lock);
-        sgld_fileguard_unlock(&r->out_lock);
-    }
-    return st;
-}
-
-/* --checkpoint's directory must be writable before any work starts (bad input, exit 2); a
- * checkpoint that cannot be written later (a full disk) is a runtime failure. */
-static sgld_status check_checkpoint_dir(const sgld_config *cfg)
-{
-    if (!cfg->checkpoint[0]) return SGLD_OK;
-    char dir[SGLD_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", cfg->checkpoint);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = '\0';
-    else *slash = '\0';
-    SGLD_CHECK(access(dir, W_OK | X_OK) == 0, SGLD_ERR_USAGE,
-               "--checkpoint %s: cannot write in directory '%s': %s", cfg->checkpoint, dir, strerror(errno));
-    return SGLD_OK;
-}
-
-/* The --dry-run plan. */
-static void plan(const run *r, int64_t n_draws, sgld_run_plan *p)
-{
-    const sgld_config *cfg = r->cfg;
-    int64_t saved = 0;
-    for (int v = 0; v < r->model.n_vars; v++)
-        if (r->model.vars[v].save) saved += (int64_t)r->model.vars[v].size;
-    p->n_ranks = r->grid->size;
-    p->n_params = (int64_t)r->model.n_params;
-    p->state_floats = (int64_t)r->ck_state;
-    p->draws_per_flush = cfg->flush_draws;
-    p->steps_per_flush = cfg->flush_draws * cfg->thin;
-    /* float32 parameters, float64 lp, step_size and stats, int64 draw coordinates */
-    p->file_bytes = r->grid->n_chains * n_draws * (4 * saved + 8 * (r->n_run_stats + r->sampler->n_stats)) + 2 * 8 * n_draws;
-    p->checkpoint_bytes = cfg->checkpoint[0] ? 80 + (int64_t)strlen(r->ck_config) +
-                                                   4 * r->grid->n_chains * (p->n_params + p->state_floats) + 4
-                                             : 0;
-    p->resume_step = p->resume_draws = -1;
-}
-
-/* Rank 0, unless --quiet: one stderr line before sampling when the sample file will pass
- * SGLD_RUN_LARGE_OUTPUT_BYTES, with the --thin that keeps it below (a run at thin 1 on a
- * network writes gigabytes, mostly waiting on I/O).  Not collective. */
-static void warn_large_output(const run *r, int64_t n_draws)
-{
-    const sgld_config *cfg = r->cfg;
-    if (r->grid->rank != 0 || cfg->quiet || !cfg->output[0]) return;
-    sgld_run_plan p;
-    plan(r, n_draws, &p);
-    if ((double)p.file_bytes <= SGLD_RUN_LARGE_OUTPUT_BYTES) return;
-    fprintf(stderr, "sgld-dist: warning: %s will hold about %.1f GB of draws (%lld per chain of %lld "
-            "parameters); --thin %lld keeps it under %.0f GB\n", cfg->output, p.file_bytes / 1e9,
-            (long long)n_draws, (long long)p.n_params,
-            (long long)sgld_run_suggest_thin((double)p.file_bytes, cfg->thin), SGLD_RUN_LARGE_OUTPUT_BYTES / 1e9);
-    fflush(stderr);
-}
-
-/* The sample file of a resumed run must hold the draws of this run's chains: the chain-defining
- * keys of its `config` attribute (the run that created it) must be the checkpoint's, which
- * this run's already matched.  Rank 0, before the file is opened for writing; a file that does
- * not open is left to sgld_samples_reopen to report. */
-static sgld_status check_output_config(const run *r)
-{
-    const sgld_config *cfg = r->cfg;
-    sgld_samples_reader *rd = NULL;
-    if (sgld_samples_open(cfg->output, &rd) != SGLD_OK) {
-        sgld_error_clear();
-        return SGLD_OK;
-    }
-    char *ini = NULL, *text = NULL, label[SGLD_PATH_MAX + 16];
-    sgld_config file_cfg;
-    sgld_checkpoint_diff d;
-    sgld_status st = SGLD_OK;
-    snprintf(label, sizeof label, "%s:config", cfg->output);
-    if (sgld_samples_read_attr_string(rd, "", "config", &ini) != SGLD_OK)
-        st = sgld_error_set(SGLD_ERR_PARSE, "--output %s: no 'config' attribute, so not the sample file of "
-                            "checkpoint %s (left unchanged)", cfg->output, cfg->checkpoint);
-    else if (sgld_config_parse_text(&file_cfg, ini, label) != SGLD_OK)
-        st = sgld_error_set(SGLD_ERR_PARSE, "%s (so it cannot be checked against checkpoint %s; left unchanged)",
-                            sgld_error_message(), cfg->checkpoint);
-    else if ((st = sgld_checkpoint_config(&file_cfg, &text)) == SGLD_OK &&
-             sgld_checkpoint_compare(text, r->ck_config, &d))
-        st = sgld_error_set(SGLD_ERR_USAGE, "--output %s: %s = %s in its config attribute but %s in checkpoint "
-                            "%s: the sample file of another run (left unchanged)", cfg->output, d.key, d.a, d.b,
-                            cfg->checkpoint);
-    sgld_free(text);
-    sgld_free(ini);
-    sgld_samples_reader_close(&rd);
-    return st;
-}
-
-/* Opens the existing sample file of a resumed run and cuts it back to the checkpoint's draws.
- * Collective.  A file of another run's chains, or with fewer draws, is not this run's. */
-static sgld_status reopen_output(run *r, int64_t draws)
-{
-    SGLD_TRY(sgld_status_agree(r->grid->comm, r->grid->rank == 0 ? check_output_config(r) : SGLD_OK));
-    sgld_var_spec vars[SGLD_MODEL_MAX_VARS + 2 + SGLD_SAMPLER_MAX_STATS];
-    memset(vars, 0, sizeof vars);
-    int n = output_vars(r, vars);
-    SGLD_TRY(sgld_samples_reopen(r->grid->comm, r->cfg->output, r->grid->n_chains, n, vars, &r->out));
-    int64_t have = sgld_samples_n_draws(r->out);
-    SGLD_CHECK(have >= draws, SGLD_ERR_PARSE,
-               "%s: has %lld draws per chain but checkpoint %s was taken after %lld: not the sample "
-               "file of this checkpoint", r->cfg->output, (long long)have, r->cfg->checkpoint, (long long)draws);
-    if (have > draws) SGLD_TRY(sgld_samples_truncate(r->out, draws));
-    /* a lengthened run: the file says the --steps its draws now come from */
-    if (r->ck_steps != r->cfg->steps) SGLD_TRY(write_config_attr(r));
-    return SGLD_OK;
-}
-
-/* A resumed run that is already complete: checks on rank 0, read-only, that the sample file
- * is this checkpoint's (its config and at least its draws, as reopen_output checks) without opening it for
- * writing, which would touch a finished file.  Collective (the status is agreed). */
-static sgld_status check_complete_output(run *r, int64_t draws)
-{
-    sgld_status st = SGLD_OK;
-    if (r->grid->rank == 0 && r->cfg->output[0]) {
-        sgld_samples_reader *rd = NULL;
-        int n_dims = 0;
-        int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2] = {0};
-        st = check_output_config(r);
-        if (st == SGLD_OK) st = sgld_samples_open(r->cfg->output, &rd);
-        if (st == SGLD_OK) st = sgld_samples_shape(rd, "sample_stats", "lp", &n_dims, dims);
-        if (st == SGLD_OK && (dims[0] != r->grid->n_chains || dims[1] < draws))
-            st = sgld_error_set(SGLD_ERR_PARSE,
-                                "%s: has %lld chains of %lld draws but checkpoint %s was taken after %lld "
-                                "draws of %d chains: not the sample file of this checkpoint", r->cfg->output,
-                                (long long)dims[0], (long long)dims[1], r->cfg->checkpoint, (long long)draws,
-                                r->grid->n_chains);
-        sgld_samples_reader_close(&rd);
-    }
-    return sgld_status_agree(r->grid->comm, st);
-}
-
-/* --log-view: min, max and mean of every event over the ranks (collective). */
-static void reduce_events(const run *r, sgld_run_report *rep)
-{
-    MPI_Comm comm = r->grid->comm;
-    double sum[SGLD_EV_COUNT + 1], local[SGLD_EV_COUNT + 1];
-    memcpy(local, rep->event_seconds, sizeof rep->event_seconds);
-    local[SGLD_EV_COUNT] = rep->seconds;
-    MPI_Allreduce(rep->event_seconds, rep->event_min, SGLD_EV_COUNT, MPI_DOUBLE, MPI_MIN, comm);
-    MPI_Allreduce(rep->event_seconds, rep->event_max, SGLD_EV_COUNT, MPI_DOUBLE, MPI_MAX, comm);
-    MPI_Allreduce(local, sum, SGLD_EV_COUNT + 1, MPI_DOUBLE, MPI_SUM, comm);
-    for (int e = 0; e < SGLD_EV_COUNT; e++) rep->event_mean[e] = sum[e] / r->grid->size;
-    rep->seconds_mean = sum[SGLD_EV_COUNT] / r->grid->size;
-    rep->n_ranks = r->grid->size;
-}
-
 sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld_run_report *rep)
 {
     memset(rep, 0, sizeof *rep);
@@ -1122,13 +653,13 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     SGLD_TRY(lookup(cfg, &mt, &r.sampler));
     SGLD_TRY(check_draws(cfg, r.sampler));
     SGLD_TRY(sgld_grid_create(comm, cfg->chains, &r.grid));
-    st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? check_files(cfg) : SGLD_OK);
+    st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? sgld_run_files_check(cfg) : SGLD_OK);
     if (st != SGLD_OK) goto done;
     r.writer = r.grid->shard == 0;
     r.rng = (sgld_rng){cfg->seed, (uint32_t)r.grid->chain};
     r.n_draws_done = 0;
     SGLD_TRY_GOTO(load(&r, mt), st, done);
-    st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? check_checkpoint_dir(cfg) : SGLD_OK);
+    st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? sgld_run_files_check_checkpoint_dir(cfg) : SGLD_OK);
     if (st != SGLD_OK) goto done;
     /* ksgld: a sampler that needs the model's layers checks them and sizes its state. */
     if (r.sampler->prepare)
@@ -1136,17 +667,7 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
                                          &r.sampler_state, &r.sampler_local), st, done);
     else
         r.sampler_state = sgld_sampler_state_size(r.sampler, r.model.n_params);
-    r.on_div = !strcmp(cfg->on_divergence, "shrink") ? DIV_SHRINK
-             : !strcmp(cfg->on_divergence, "skip")   ? DIV_SKIP
-                                                       : DIV_ABORT;
-    r.state_size = r.sampler_state + (r.on_div != DIV_ABORT ? DIV_STATE : 0);
-    r.ck_state = r.state_size + (size_t)(r.grid->n_shards - 1) * r.sampler_local;
-    r.n_run_stats = r.on_div != DIV_ABORT ? 3 : 2;
-    st = cfg->checkpoint[0] ? sgld_checkpoint_config(cfg, &r.ck_config) : SGLD_OK;
-    if (st == SGLD_OK && (r.model.n_params + r.ck_state > INT_MAX))
-        st = sgld_error_set(SGLD_ERR_USAGE, "--checkpoint: %zu parameters and state floats per chain "
-                            "exceed one MPI message", r.model.n_params + r.ck_state);
-    st = sgld_status_agree(r.grid->comm, st);
+    st = sgld_status_agree(r.grid->comm, size_state(&r));
     if (st != SGLD_OK) goto done;
 
     int64_t n_draws = count_draws(cfg, r.sampler);
@@ -1162,62 +683,29 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
         rep->dry_run = 1;
         plan(&r, n_draws, &rep->plan);
         if (cfg->resume) {
-            st = restore(&r, 0, &t_first, &draws_first);
+            st = sgld_run_checkpoint_restore(&r, 0, &t_first, &draws_first);
             rep->plan.resume_step = t_first;
             rep->plan.resume_draws = draws_first;
         }
         goto done;
     }
 
-    /* All draws in memory when they fit; else only the parameters the summary prints (the
-     * first --max-rows, in the summary's order), which still fit for any network. */
-    const double kept_floats = (double)n_draws * r.model.n_params * r.grid->n_chains;
-    r.kept_width = r.model.n_params;
-    if (kept_floats > KEEP_DRAWS_MAX_FLOATS && cfg->max_rows > 0 && (size_t)cfg->max_rows < r.kept_width &&
-        (double)n_draws * (double)cfg->max_rows * r.grid->n_chains <= KEEP_DRAWS_MAX_FLOATS)
-        r.kept_width = (size_t)cfg->max_rows;
-    if (keep_draws && (cfg->resume || (double)n_draws * r.kept_width * r.grid->n_chains > KEEP_DRAWS_MAX_FLOATS ||
-                       r.kept_width < r.model.n_params)) {
-        rep->not_kept = cfg->resume                        ? SGLD_NOT_KEPT_RESUMED
-                      : r.kept_width < r.model.n_params ? SGLD_KEPT_SUMMARY_ONLY
-                                                          : SGLD_NOT_KEPT_TOO_LARGE;
-        rep->kept_bytes = 4.0 * kept_floats;
-        rep->kept_max_bytes = 4.0 * KEEP_DRAWS_MAX_FLOATS;
-        if (rep->not_kept != SGLD_KEPT_SUMMARY_ONLY) keep_draws = 0;
-    }
-    rep->draws_width = r.kept_width;
+    keep_draws = plan_kept(&r, rep, n_draws, keep_draws);
     st = sgld_status_agree(r.grid->comm, allocate(&r, keep_draws));
     if (st != SGLD_OK) goto done;
-    st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? claim_files(&r) : SGLD_OK);
+    st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? sgld_run_files_claim(&r) : SGLD_OK);
     if (st != SGLD_OK) goto done;
     if (cfg->resume) {
         /* The checkpoint is checked before the sample file is touched. */
-        SGLD_TRY_GOTO(restore(&r, 1, &t_first, &draws_first), st, done);
+        SGLD_TRY_GOTO(sgld_run_checkpoint_restore(&r, 1, &t_first, &draws_first), st, done);
         r.n_draws_done = draws_first;
         if (t_first >= cfg->steps) { /* a complete run: nothing to sample, no file to touch */
             rep->first_step = rep->last_step = t_first;
-            st = check_complete_output(&r, draws_first);
-            goto done;
-        }
-        if (cfg->output[0]) {
-            st = reopen_output(&r, draws_first);
-            if (st != SGLD_OK) {
-                sgld_samples_close(&r.out);
-                goto done;
-            }
-        }
-    } else if (cfg->output[0]) {
-        /* Collective, so the status is shared.  A failed create leaves nothing (and never
-         * touches an existing file); a failure after it removes the file this run made. */
-        st = create_output(&r);
-        if (st != SGLD_OK) {
-            if (r.out) {
-                sgld_samples_close(&r.out);
-                sgld_samples_discard(r.grid->comm, cfg->output);
-            }
+            st = sgld_run_output_check_complete(&r, draws_first);
             goto done;
         }
     }
+    SGLD_TRY_GOTO(open_output(&r, draws_first), st, done);
 
     if (t_first < cfg->steps) warn_large_output(&r, n_draws);
     st = sample(&r, rep, t_first);
@@ -1226,8 +714,8 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
         if (st == SGLD_OK) st = cst;
     }
     if (st != SGLD_OK) goto done;
-    reduce_events(&r, rep);
-    st = sgld_status_agree(r.grid->comm, gather_divergences(&r, rep));
+    SGLD_TRY_GOTO(reduce_events(&r, rep), st, done);
+    st = sgld_status_agree(r.grid->comm, sgld_run_div_gather(&r, rep));
     if (st != SGLD_OK) goto done;
     if (keep_draws && !rep->incomplete) {
         st = sgld_status_agree(r.grid->comm, gather_draws(&r, rep));
@@ -1239,8 +727,7 @@ done:
     run_free(&r);
     /* After the sample file is closed and the last checkpoint saved (or a failed run's file
      * discarded). */
-    sgld_fileguard_unlock(&r.ck_lock);
-    sgld_fileguard_unlock(&r.out_lock);
+    sgld_run_files_release(&r);
     return st;
 }
 
@@ -1274,4 +761,10 @@ void sgld_run_report_free(sgld_run_report *rep)
     rep->div_count = NULL;
     sgld_free(rep->div_eps_scale);
     rep->div_eps_scale = NULL;
+}
+int64_t sgld_run_suggest_thin(double file_bytes, int64_t thin)
+{
+    if (!(file_bytes > SGLD_RUN_LARGE_OUTPUT_BYTES)) return thin;
+    double k = ceil(file_bytes / SGLD_RUN_LARGE_OUTPUT_BYTES);
+    return k * (double)thin >= (double)INT64_MAX ? INT64_MAX : thin * (int64_t)k;
 }

@@ -47,7 +47,7 @@
  * on every step, vs 0.4x on average here at the default k = 10 (an fc layer alone:
  * F / n_params ~ (n_a / n_g + n_g / n_a) / 2 >= 1, so the fused buffer at least doubles).
  * The price is W in the checkpoint: each rank's W differs, so a checkpoint keeps all S
- * (sampler.h's local state; run.c gathers them).
+ * (sampler.h's local state; src/run/resume.c gathers them).
  * Randomness: the noise = NOISE elements [0, n), the chain's stream (the same on its ranks).
  * State: 1 flag (averages started), then per layer K_A [na^2], K_G [ng^2] (shared by the
  * chain), then this rank's W: per layer A, G lower triangles [na (na+1)/2], [ng (ng+1)/2]

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "sgld/rng.h"
+#include "sgld/timer.h"
 
 static void test_philox_known_answer(void **state)
 {
@@ -110,6 +111,32 @@ static void test_uniform_and_below(void **state)
     assert_true(chi2 < 27.88);
 }
 
+/* Only the stream handed to sgld_rng_time_normals is timed, one occurrence per call of each
+ * normal generator; a copy of its key is another stream; after NULL nothing is. */
+static void test_time_normals_of_one_stream(void **state)
+{
+    (void)state;
+    static const char *const names[2] = {"other", "noise"};
+    sgld_rng chain = {7, 2}, copy = chain;
+    sgld_timer tm;
+    double d[9];
+    float f[9];
+    sgld_timer_init(&tm, 2, names);
+    sgld_rng_time_normals(&chain, &tm, 1);
+    sgld_rng_normal(&chain, 1, SGLD_RNG_NOISE, 0, 9, d);
+    sgld_rng_normal_float(&chain, 1, SGLD_RNG_NOISE, 0, 9, f);
+    sgld_rng_normal_fill(&chain, 1, SGLD_RNG_NOISE, 9, f);
+    sgld_rng_normal_update(&chain, 1, SGLD_RNG_NOISE, 9, 1.0f, 0.5f, NULL, 0.1f, f);
+    sgld_rng_normal(&copy, 1, SGLD_RNG_NOISE, 0, 9, d);
+    sgld_rng_uniform(&chain, 1, SGLD_RNG_BATCH, 0, 9, d);
+    assert_int_equal(tm.count[1], 4);
+    assert_int_equal(tm.count[0], 0);
+    assert_int_equal(tm.depth, 0);
+    sgld_rng_time_normals(NULL, NULL, 0);
+    sgld_rng_normal(&chain, 2, SGLD_RNG_NOISE, 0, 9, d);
+    assert_int_equal(tm.count[1], 4);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -118,6 +145,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_streams_differ),
         cmocka_unit_test(test_normal_moments),
         cmocka_unit_test(test_uniform_and_below),
+        cmocka_unit_test(test_time_normals_of_one_stream),
     };
     return sgld_test_run(argc, argv, "rng", tests, sizeof tests / sizeof tests[0]);
 }

@@ -1,0 +1,248 @@
+/* output.c - the sample file of a run (samples.h; the layout is README.md's "The sample file").
+ *
+ * Variables: one per saved parameter tensor in group posterior (float32, [chain, draw, dims]),
+ * then lp, step_size, divergences (with --on-divergence shrink|skip) and the sampler's own
+ * stats in sample_stats (float64, [chain, draw]), in that order (output_vars); the writer's
+ * draw buffer holds them in the same order, so record and flush agree with the file by
+ * construction.  Root attributes: the configuration as INI text (`config`, which a resumed run
+ * checks against its checkpoint), versions, data facts, feature and class names.  Every
+ * collective here is over the grid; a writer (shard 0 of a chain) passes its chain's draws,
+ * the other ranks take part with none. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hdf5.h>
+
+#include "sgld/checkpoint.h"
+
+#include "run_impl.h"
+
+/* Saved parameter tensors, lp, step_size, divergences, the sampler's stats. */
+#define OUTPUT_MAX_VARS (SGLD_MODEL_MAX_VARS + 3 + SGLD_SAMPLER_MAX_STATS)
+
+/* The sample file's variables: one per saved parameter tensor, lp, step_size and the
+ * sampler's stats.  Returns their number. */
+static int output_vars(const run *r, sgld_var_spec *vars)
+{
+    int n = 0;
+    for (int v = 0; v < r->model.n_vars; v++) {
+        const sgld_param_var *pv = &r->model.vars[v];
+        if (!pv->save) continue;
+        vars[n].group = "posterior";
+        vars[n].name = pv->name;
+        vars[n].n_dims = pv->n_dims;
+        for (int k = 0; k < pv->n_dims; k++) {
+            vars[n].dims[k] = pv->dims[k];
+            vars[n].dim_names[k] = pv->dim_names[k];
+        }
+        vars[n++].dtype = SGLD_F32;
+    }
+    vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "lp", .dtype = SGLD_F64};
+    vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "step_size", .dtype = SGLD_F64};
+    if (r->on_div != DIV_ABORT)
+        vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "divergences", .dtype = SGLD_F64};
+    for (int k = 0; k < r->sampler->n_stats; k++)
+        vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = r->sampler->stat_names[k], .dtype = SGLD_F64};
+    return n;
+}
+
+/* The sample file's `config` attribute: this run's configuration as INI text.  Collective
+ * over the grid. */
+static sgld_status write_config_attr(run *r)
+{
+    char *ini = NULL;
+    size_t ini_len = 0;
+    FILE *f = open_memstream(&ini, &ini_len);
+    SGLD_CHECK(f, SGLD_ERR_NOMEM, "out of memory formatting the configuration");
+    sgld_config_write(r->cfg, f);
+    fclose(f);
+    sgld_status st = sgld_samples_attr_string(r->out, "", "config", ini);
+    free(ini);
+    return st;
+}
+
+/* Creates the sample file with output_vars and the run's attributes.  Collective over the
+ * grid. */
+sgld_status sgld_run_output_create(run *r)
+{
+    const sgld_config *cfg = r->cfg;
+    sgld_var_spec vars[OUTPUT_MAX_VARS];
+    memset(vars, 0, sizeof vars);
+    int n = output_vars(r, vars);
+    SGLD_TRY(sgld_samples_create(r->grid->comm, cfg->output, cfg->force, r->grid->n_chains, n, vars,
+                                 cfg->flush_draws, &r->out));
+
+    /* Attributes: the configuration (INI text), versions, data facts. */
+    SGLD_TRY(write_config_attr(r));
+
+    char mpi_version[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(mpi_version, &len);
+    char *nl = strchr(mpi_version, ',');
+    if (nl) *nl = '\0';
+    char hdf5_version[32], created[32];
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(hdf5_version, sizeof hdf5_version, "%u.%u.%u", maj, min, rel);
+    time_t now = time(NULL);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+
+    const char *groups[] = {"", "posterior", "sample_stats"};
+    for (int g = 0; g < 3; g++) {
+        SGLD_TRY(sgld_samples_attr_string(r->out, groups[g], "inference_library", "sgld-dist"));
+        SGLD_TRY(sgld_samples_attr_string(r->out, groups[g], "inference_library_version", SGLD_VERSION));
+        SGLD_TRY(sgld_samples_attr_string(r->out, groups[g], "created_at", created));
+    }
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "hdf5_version", hdf5_version));
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "mpi_version", mpi_version));
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "model", cfg->model));
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "task", r->model.classification ? "classification" : "regression"));
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "sampler", cfg->sampler));
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "data", cfg->data));
+    int64_t facts[6] = {r->train->n_total, r->train->d, r->train->n_classes,
+                        r->grid->n_chains, r->grid->n_shards, (int64_t)r->model.n_params};
+    const char *fact_names[6] = {"n_train", "n_features", "n_classes", "n_chains", "n_shards", "n_params"};
+    for (int k = 0; k < 6; k++) SGLD_TRY(sgld_samples_attr_int(r->out, "", fact_names[k], 1, &facts[k]));
+    if (r->train->mean) {
+        SGLD_TRY(sgld_samples_attr_double(r->out, "", "standardize_mean", r->train->d, r->train->mean));
+        SGLD_TRY(sgld_samples_attr_double(r->out, "", "standardize_sd", r->train->d, r->train->sd));
+    }
+    /* Names joined with newlines (names may contain commas). */
+    char names[8192];
+    size_t used = 0;
+    names[0] = '\0';
+    for (int j = 0; j < r->train->d && used < sizeof names; j++)
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", j ? "\n" : "",
+                                 r->train->feature_names[j]);
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "feature_names", names));
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "target_name", r->train->target_name));
+    if (r->train->n_classes) {
+        used = 0;
+        names[0] = '\0';
+        for (int k = 0; k < r->train->n_classes && used < sizeof names; k++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", k ? "\n" : "",
+                                     r->train->class_names[k]);
+        SGLD_TRY(sgld_samples_attr_string(r->out, "", "class_names", names));
+    }
+    /* --test-fraction: the held-out rows, so that `sgld-ess predict --data test-split` scores
+     * exactly them (every rank holds the whole test set). */
+    if (r->test && r->test->source_rows)
+        SGLD_TRY(sgld_samples_index_coord(r->out, "test_row", r->test->n_total, r->test->source_rows));
+    return SGLD_OK;
+}
+
+/* The sample file of a resumed run must hold the draws of this run's chains: the chain-defining
+ * keys of its `config` attribute (the run that created it) must be the checkpoint's, which
+ * this run's already matched.  Rank 0, before the file is opened for writing; a file that does
+ * not open is left to sgld_samples_reopen to report. */
+static sgld_status check_output_config(const run *r)
+{
+    const sgld_config *cfg = r->cfg;
+    sgld_samples_reader *rd = NULL;
+    if (sgld_samples_open(cfg->output, &rd) != SGLD_OK) {
+        sgld_error_clear();
+        return SGLD_OK;
+    }
+    char *ini = NULL, *text = NULL, label[SGLD_PATH_MAX + 16];
+    sgld_config file_cfg;
+    sgld_checkpoint_diff d;
+    sgld_status st = SGLD_OK;
+    snprintf(label, sizeof label, "%s:config", cfg->output);
+    if (sgld_samples_read_attr_string(rd, "", "config", &ini) != SGLD_OK)
+        st = sgld_error_set(SGLD_ERR_PARSE, "--output %s: no 'config' attribute, so not the sample file of "
+                            "checkpoint %s (left unchanged)", cfg->output, cfg->checkpoint);
+    else if (sgld_config_parse_text(&file_cfg, ini, label) != SGLD_OK)
+        st = sgld_error_set(SGLD_ERR_PARSE, "%s (so it cannot be checked against checkpoint %s; left unchanged)",
+                            sgld_error_message(), cfg->checkpoint);
+    else if ((st = sgld_checkpoint_config(&file_cfg, &text)) == SGLD_OK &&
+             sgld_checkpoint_compare(text, r->ck_config, &d))
+        st = sgld_error_set(SGLD_ERR_USAGE, "--output %s: %s = %s in its config attribute but %s in checkpoint "
+                            "%s: the sample file of another run (left unchanged)", cfg->output, d.key, d.a, d.b,
+                            cfg->checkpoint);
+    sgld_free(text);
+    sgld_free(ini);
+    sgld_samples_reader_close(&rd);
+    return st;
+}
+
+/* Opens the existing sample file of a resumed run and cuts it back to the checkpoint's draws.
+ * Collective.  A file of another run's chains, or with fewer draws, is not this run's. */
+sgld_status sgld_run_output_reopen(run *r, int64_t draws)
+{
+    SGLD_TRY(sgld_status_agree(r->grid->comm, r->grid->rank == 0 ? check_output_config(r) : SGLD_OK));
+    sgld_var_spec vars[OUTPUT_MAX_VARS];
+    memset(vars, 0, sizeof vars);
+    int n = output_vars(r, vars);
+    SGLD_TRY(sgld_samples_reopen(r->grid->comm, r->cfg->output, r->grid->n_chains, n, vars, &r->out));
+    int64_t have = sgld_samples_n_draws(r->out);
+    SGLD_CHECK(have >= draws, SGLD_ERR_PARSE,
+               "%s: has %lld draws per chain but checkpoint %s was taken after %lld: not the sample "
+               "file of this checkpoint", r->cfg->output, (long long)have, r->cfg->checkpoint, (long long)draws);
+    if (have > draws) SGLD_TRY(sgld_samples_truncate(r->out, draws));
+    /* a lengthened run: the file says the --steps its draws now come from */
+    if (r->ck_steps != r->cfg->steps) SGLD_TRY(write_config_attr(r));
+    return SGLD_OK;
+}
+
+/* A resumed run that is already complete: checks on rank 0, read-only, that the sample file
+ * is this checkpoint's (its config and at least its draws, as sgld_run_output_reopen checks)
+ * without opening it for writing, which would touch a finished file.  Collective (the status
+ * is agreed). */
+sgld_status sgld_run_output_check_complete(run *r, int64_t draws)
+{
+    sgld_status st = SGLD_OK;
+    if (r->grid->rank == 0 && r->cfg->output[0]) {
+        sgld_samples_reader *rd = NULL;
+        int n_dims = 0;
+        int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2] = {0};
+        st = check_output_config(r);
+        if (st == SGLD_OK) st = sgld_samples_open(r->cfg->output, &rd);
+        if (st == SGLD_OK) st = sgld_samples_shape(rd, "sample_stats", "lp", &n_dims, dims);
+        if (st == SGLD_OK && (dims[0] != r->grid->n_chains || dims[1] < draws))
+            st = sgld_error_set(SGLD_ERR_PARSE,
+                                "%s: has %lld chains of %lld draws but checkpoint %s was taken after %lld "
+                                "draws of %d chains: not the sample file of this checkpoint", r->cfg->output,
+                                (long long)dims[0], (long long)dims[1], r->cfg->checkpoint, (long long)draws,
+                                r->grid->n_chains);
+        sgld_samples_reader_close(&rd);
+    }
+    return sgld_status_agree(r->grid->comm, st);
+}
+
+/* Into row n_buf of the buffer, in output_vars' order; the sampler's stats go through a stack
+ * array (nothing is allocated per draw). */
+void sgld_run_output_record(run *r, const sgld_step_ctx *ctx, double lp)
+{
+    for (int v = 0; v < r->model.n_vars; v++) {
+        const sgld_param_var *pv = &r->model.vars[v];
+        if (pv->save)
+            memcpy(r->buf_var[v] + (size_t)r->n_buf * pv->size, r->theta + pv->offset, pv->size * sizeof(float));
+    }
+    r->buf_stat[0][r->n_buf] = lp;
+    r->buf_stat[1][r->n_buf] = ctx->eps;
+    if (r->on_div != DIV_ABORT) r->buf_stat[2][r->n_buf] = sgld_run_div_count(r);
+    if (r->sampler->n_stats) {
+        double st[SGLD_SAMPLER_MAX_STATS];
+        r->sampler->stats(ctx, r->theta, r->state, st);
+        for (int k = 0; k < r->sampler->n_stats; k++) r->buf_stat[r->n_run_stats + k][r->n_buf] = st[k];
+    }
+    r->n_buf++;
+    if (r->kept) memcpy(r->kept + (size_t)r->n_kept++ * r->kept_width, r->theta,
+                        r->kept_width * sizeof(float));
+}
+
+/* Appends the buffered draws in output_vars' order (collective).  Writers pass their chain. */
+sgld_status sgld_run_output_flush(run *r)
+{
+    const void *data[OUTPUT_MAX_VARS];
+    int n = 0;
+    for (int v = 0; v < r->model.n_vars; v++)
+        if (r->model.vars[v].save) data[n++] = r->buf_var[v];
+    for (int k = 0; k < r->n_run_stats + r->sampler->n_stats; k++) data[n++] = r->buf_stat[k];
+    sgld_status st = sgld_samples_append(r->out, r->writer ? r->grid->chain : -1, r->n_buf,
+                                         r->writer ? data : NULL);
+    r->n_buf = 0;
+    return st;
+}

@@ -1,0 +1,180 @@
+/* run_impl.h - one rank's state of a run (include/sgld/run.h), shared by the files of src/run:
+ *
+ *   run.c         the lifecycle (sgld_run: checks, setup, allocate/free, the --dry-run plan)
+ *                 and the sampling loop (step, sync points, the stop protocol, --log-view)
+ *   output.c      the sample file: its variables, create, reopen, config attribute, the draw
+ *                 buffer and its flush, the checks of a finished run's file
+ *   resume.c      checkpoints: a chain's state packed and unpacked, save, restore
+ *   divergence.c  --on-divergence: undo a step, halve a chain's step size, gather the counts
+ *   files.c       the files a run touches: identity checks, locks, checkpoint names
+ *
+ * The fields of `run` are grouped by the file whose functions give them their meaning (the
+ * group's comment says which); run.c sets up the sizes and allocates and frees every buffer.
+ * Functions declared here are internal to src/run (not collective unless they say so). */
+#ifndef SGLD_RUN_IMPL_H
+#define SGLD_RUN_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sgld/config.h"
+#include "sgld/data.h"
+#include "sgld/fileguard.h"
+#include "sgld/grid.h"
+#include "sgld/model.h"
+#include "sgld/rng.h"
+#include "sgld/run.h"
+#include "sgld/sampler.h"
+#include "sgld/samples.h"
+#include "sgld/status.h"
+#include "sgld/timer.h"
+
+/* --on-divergence, parsed once at setup (no string comparison in the loop). */
+enum { DIV_ABORT, DIV_SHRINK, DIV_SKIP };
+
+/* With --on-divergence shrink|skip the run keeps two floats after the sampler's state (so a
+ * checkpoint carries them): the chain's step-size factor (halved by each shrink; powers of
+ * two are exact in float) and its count of undone steps. */
+#define DIV_EPS_SCALE 0
+#define DIV_COUNT 1
+#define DIV_STATE 2
+
+/* Everything one rank holds for a run; freed by run_free (run.c). */
+typedef struct run {
+    /* run.c: the inputs, the chain's parameters and the buffers of one step */
+    const sgld_config *cfg;
+    sgld_grid *grid;
+    sgld_dataset *train, *test;
+    sgld_model model;
+    const sgld_sampler_type *sampler;
+    int writer;              /* shard 0 of a chain: writes the chain's draws */
+    sgld_rng rng;            /* key (seed, chain) */
+    float *theta, *state, *work;
+    size_t sampler_state;    /* sampler state floats */
+    size_t sampler_local;    /* the last of them that are this rank's own (sampler.h, prepare) */
+    size_t state_size;       /* state floats of a rank: the sampler's, then with
+                              * --on-divergence shrink|skip the run's own DIV_STATE */
+    float *fused;            /* [n_params + 2]: gradient, minibatch log-likelihood, stop flag */
+    float *grad;             /* [n_params]: the scaled gradient estimate handed to the sampler */
+    unsigned char *picked;   /* n_train bits: Floyd's membership set */
+    int64_t *batch, *local;  /* B global indices; the local rows among them */
+    size_t n_local;          /* local rows in this step's batch */
+    double scale;            /* N / B */
+
+    /* run.c: the loop's position, the stop protocol (run.h) and --log-view */
+    int64_t n_draws_done;    /* draws per chain flushed (or, without output, counted) so far */
+    int chain_stop;          /* a rank of my chain was signalled (agreed through the allreduce) */
+    int64_t stop_at;         /* the agreed step to stop after, once a stop was requested */
+    double last_checkpoint;  /* MPI_Wtime of the last checkpoint (--checkpoint-seconds) */
+    sgld_timer timer;        /* the events of sgld_event_name, from sample() on */
+
+    /* output.c: the sample file, the writer's draw buffer and the draws kept in memory */
+    sgld_samples *out;
+    int n_run_stats;         /* lp, step_size (and divergences with --on-divergence) */
+    /* draw buffer of a writer: per saved variable [flush][size], then lp, step_size and the
+     * sampler's own stats, [flush] each (the order of the file's variables) */
+    float *buf_var[SGLD_MODEL_MAX_VARS];
+    double *buf_stat[3 + SGLD_SAMPLER_MAX_STATS];
+    int64_t n_buf;           /* draws in the buffer (at a flush: the largest over the grid) */
+    float *kept;             /* writer's kept draws [n_draws][kept_width] (keep_draws) */
+    int64_t n_kept;
+    size_t kept_width;       /* leading parameters of each kept draw: n_params, or only the
+                              * summary's --max-rows when all would pass the in-memory cap */
+
+    /* resume.c: the checkpoint's record of every chain */
+    size_t ck_state;         /* state floats of a chain in a checkpoint (ck_pack below) */
+    char *ck_config;         /* the chain-defining configuration text (checkpoint.h) */
+    int64_t ck_steps;        /* --resume: the --steps the checkpoint was saved for (restore) */
+    float *ck_pack;          /* [n_params + ck_state]: this chain's theta, the state its ranks
+                              * share (sampler's, then the run's), then every shard's own part
+                              * in shard order (with --checkpoint) */
+    float *ck_all;           /* rank 0: [n_chains][n_params + ck_state] */
+
+    /* divergence.c: --on-divergence */
+    int on_div;              /* DIV_ABORT, DIV_SHRINK or DIV_SKIP */
+    float *theta_prev, *state_prev; /* the state before the step, to undo a divergent one */
+
+    /* files.c: rank 0's locks, held from before the files are touched to the end of the run
+     * (fileguard.h) */
+    sgld_file_lock out_lock, ck_lock;
+} run;
+
+/* run.c */
+
+/* The minibatch gradient estimate at theta on this step's batch (an sgld_gradient_fn with
+ * self = the run).  Collective over the chain. */
+sgld_status sgld_run_gradient(void *self, const float *theta, float *grad, double *lp);
+
+/* output.c */
+
+/* Creates the sample file with the run's variables and attributes.  Collective over the grid;
+ * on failure r->out may be open (the caller discards the file). */
+sgld_status sgld_run_output_create(run *r);
+
+/* Opens the sample file of a resumed run, checks that it is this checkpoint's and cuts it back
+ * to the checkpoint's draws.  Collective over the grid. */
+sgld_status sgld_run_output_reopen(run *r, int64_t draws);
+
+/* A resumed run that is already complete: checks, read-only, that the sample file is this
+ * checkpoint's with at least its draws.  Collective over the grid (the status is agreed). */
+sgld_status sgld_run_output_check_complete(run *r, int64_t draws);
+
+/* Appends the r->n_buf buffered draws of every chain (writers pass their chain) and empties
+ * the buffer.  Collective over the grid. */
+sgld_status sgld_run_output_flush(run *r);
+
+/* Buffers the writer's draw after a step (theta, lp, the step size, the divergence count and
+ * the sampler's stats) and its kept copy.  Local; allocates nothing. */
+void sgld_run_output_record(run *r, const sgld_step_ctx *ctx, double lp);
+
+/* resume.c */
+
+/* Saves the state after step `step` to --checkpoint.  Collective over the grid, right after
+ * a flush; every rank returns the agreed status. */
+sgld_status sgld_run_checkpoint_save(run *r, int64_t step);
+
+/* Reads --checkpoint and checks it against this run; with apply every rank takes its chain's
+ * theta and state.  Sets *step, *draws and r->ck_steps.  Collective over the grid (the status
+ * is agreed). */
+sgld_status sgld_run_checkpoint_restore(run *r, int apply, int64_t *step, int64_t *draws);
+
+/* divergence.c */
+
+/* A fresh chain's divergence state: factor 1, no step undone.  Local. */
+void sgld_run_div_init(run *r);
+
+/* Before a step: keeps theta and the state for an undo and returns eps times the chain's
+ * factor (eps itself under --on-divergence abort).  Local. */
+double sgld_run_div_before_step(run *r, double eps);
+
+/* The chain's count of undone steps (0 under abort).  Local. */
+float sgld_run_div_count(const run *r);
+
+/* At the start of step t the minibatch log posterior *lp is not finite: ends the run or
+ * undoes the previous step and recomputes *lp.  Collective over the chain. */
+sgld_status sgld_run_div_lp_not_finite(run *r, int64_t t, int can_undo, double *lp);
+
+/* After step t: non-finite parameters end the run (abort) or the step is undone.  Local. */
+sgld_status sgld_run_div_check_theta(run *r, int64_t t);
+
+/* Every chain's count of undone steps and final factor into rep on rank 0.  Collective over
+ * the writers. */
+sgld_status sgld_run_div_gather(run *r, sgld_run_report *rep);
+
+/* files.c */
+
+/* No file the run writes may be a file it reads or another it writes.  Rank 0; touches
+ * nothing. */
+sgld_status sgld_run_files_check(const sgld_config *cfg);
+
+/* --checkpoint's directory is writable.  Rank 0. */
+sgld_status sgld_run_files_check_checkpoint_dir(const sgld_config *cfg);
+
+/* Rank 0 takes the locks of --output and --checkpoint and checks the checkpoint's names; on
+ * failure no lock is held. */
+sgld_status sgld_run_files_claim(run *r);
+
+/* Releases what sgld_run_files_claim took; nothing on a rank that holds nothing. */
+void sgld_run_files_release(run *r);
+
+#endif
