@@ -130,6 +130,7 @@ struct sgld_model {
     int n_classes;       /* K (classification) or 0 */
     double noise_sd;     /* known noise sd of a Gaussian likelihood */
     double prior_sd;     /* N(0, prior_sd^2) prior on every parameter */
+    size_t max_rows;     /* most rows one call may pass (the workspace of a network model) */
     size_t n_params;
     int n_vars;
     sgld_param_var vars[SGLD_MODEL_MAX_VARS];
@@ -154,9 +155,16 @@ const sgld_model_type *sgld_model_at(size_t i);
 sgld_status sgld_model_task(const sgld_model_type *t, const sgld_config *cfg, int *classification);
 
 /* Initializes m for type t on data with d features and n_classes classes, with the model
- * options of cfg (noise_sd, prior_sd, --task, ...).  Release with sgld_model_finalize. */
+ * options of cfg (its own, prior_sd, --task, ...), for calls of at most --batch-size rows.
+ * Release with sgld_model_finalize. */
 sgld_status sgld_model_init(sgld_model *m, const sgld_model_type *t, int d, int n_classes,
                             const sgld_config *cfg);
+
+/* sgld_model_init for calls (loglik_grad, predict) of at most max_rows rows: the workspace a
+ * network model allocates, whatever --batch-size the configuration says (prediction streams
+ * its own blocks of rows).  max_rows >= 1. */
+sgld_status sgld_model_init_rows(sgld_model *m, const sgld_model_type *t, int d, int n_classes,
+                                 const sgld_config *cfg, size_t max_rows);
 
 /* Frees what init allocated (the type's impl).  NULL-safe, idempotent. */
 void sgld_model_finalize(sgld_model *m);

@@ -47,13 +47,21 @@ sgld_status sgld_model_task(const sgld_model_type *t, const sgld_config *cfg, in
 sgld_status sgld_model_init(sgld_model *m, const sgld_model_type *t, int d, int n_classes,
                             const sgld_config *cfg)
 {
+    return sgld_model_init_rows(m, t, d, n_classes, cfg, (size_t)cfg->batch_size);
+}
+
+sgld_status sgld_model_init_rows(sgld_model *m, const sgld_model_type *t, int d, int n_classes,
+                                 const sgld_config *cfg, size_t max_rows)
+{
     memset(m, 0, sizeof *m);
     m->type = t;
+    m->max_rows = max_rows;
     SGLD_TRY(sgld_model_task(t, cfg, &m->classification));
     m->d = d;
     m->n_classes = m->classification ? n_classes : 0;
     m->prior_sd = cfg->prior_sd;
     SGLD_CHECK(d >= 1, SGLD_ERR_ARG, "model %s: the data have no feature columns", t->name);
+    SGLD_CHECK(max_rows >= 1, SGLD_ERR_ARG, "model %s: a call of at most %zu rows", t->name, max_rows);
     SGLD_CHECK(!t->n_classes || n_classes == t->n_classes, SGLD_ERR_ARG,
                "model %s needs %d classes, the data have %d", t->name, t->n_classes, n_classes);
     SGLD_CHECK(!m->classification || n_classes >= 2, SGLD_ERR_ARG,

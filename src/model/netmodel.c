@@ -125,7 +125,7 @@ sgld_status sgld_netmodel_setup(sgld_model *m, const sgld_config *cfg, const cha
     SGLD_TRY(save_params(m, o->save_params));
     SGLD_TRY(prior_layers(m, o->prior_sd_layers));
     sgld_net *net;
-    SGLD_TRY(sgld_net_create(&L, (size_t)cfg->batch_size, loss, o->noise_sd, cfg->seed, &net));
+    SGLD_TRY(sgld_net_create(&L, m->max_rows, loss, o->noise_sd, cfg->seed, &net));
     m->impl = net;
     return SGLD_OK;
 }

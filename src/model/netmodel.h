@@ -37,7 +37,7 @@ typedef struct sgld_netmodel_opts {
 
 /* Builds the network of --net (or default_spec) for m->d features and m's task, adds one
  * variable per tensor, applies --save-params and --prior-sd-layers (the options of m's type,
- * an sgld_netmodel_opts), and creates the network (workspace for --batch-size rows) in
+ * an sgld_netmodel_opts), and creates the network (workspace for m->max_rows rows) in
  * m->impl.  The likelihood follows m->classification
  * (softmax) or the output count (Gaussian, heteroscedastic).  Errors: SGLD_ERR_USAGE. */
 sgld_status sgld_netmodel_setup(sgld_model *m, const sgld_config *cfg, const char *default_spec);
