@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "block_read.h"
 #include "cli.h"
 #include "predict.h"
 #include "sgld/diag.h"
@@ -46,7 +45,7 @@ typedef struct var_info {
     int n_dims;
     int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2];
     int64_t n_elem, first; /* elements and global index of the first */
-    block_reader *br;      /* fast chunk-order reader (3-D float variables), or NULL */
+    sgld_samples_block_reader *br; /* fast chunk-order reader (3-D float variables), or NULL */
 } var_info;
 
 #define N_FIELDS 13 /* doubles per element row sent to rank 0 */
@@ -260,9 +259,7 @@ static sgld_status read_range(sgld_samples_reader *rd, const opts *o, const var_
         if (g0 >= vi->first + vi->n_elem) continue;
         int64_t off = g0 - vi->first, take = vi->n_elem - off < n ? vi->n_elem - off : n;
         if (vi->br) {
-            SGLD_CHECK(block_reader_read(vi->br, off, take, buf) == 0, SGLD_ERR_IO,
-                       "%s: '%s': HDF5 could not read elements [%lld, %lld)", o->file, vi->name,
-                       (long long)off, (long long)(off + take));
+            SGLD_TRY(sgld_samples_block_read(vi->br, off, take, buf));
         } else {
             SGLD_TRY(sgld_samples_read_elems(rd, o->group, vi->name, off, take, buf));
         }
@@ -397,7 +394,7 @@ static int run(const opts *o, MPI_Comm comm)
         for (int d = 2; d < vars[v].n_dims; d++) vars[v].n_elem *= vars[v].dims[d];
         vars[v].first = p;
         p += vars[v].n_elem;
-        if (vars[v].n_dims == 3) vars[v].br = block_reader_open(o->file, o->group, vars[v].name);
+        if (vars[v].n_dims == 3) vars[v].br = sgld_samples_block_open(rd, o->group, vars[v].name);
     }
     if (n < SGLD_DIAG_MIN_DRAWS) {
         char msg[256];
@@ -794,7 +791,7 @@ free_all:
 done:
     for (int v = 0; v < n_vars; v++) {
         free(vars[v].name);
-        block_reader_close(&vars[v].br);
+        sgld_samples_block_close(&vars[v].br);
     }
     free(vars);
     if (names) sgld_samples_free_names(n_names, &names);

@@ -16,13 +16,6 @@
 
 #include "samples_impl.h"
 
-struct sgld_samples_reader {
-    char *path;
-    hid_t file;
-    double *work; /* [chain][draw][element] staging for read_elems, grown on demand */
-    size_t work_n;
-};
-
 sgld_status sgld_samples_open(const char *path, sgld_samples_reader **out)
 {
     SGLD_CHECK(out && path && path[0], SGLD_ERR_ARG, "sgld_samples_open: no path");
