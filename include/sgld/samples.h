@@ -128,6 +128,13 @@ sgld_status sgld_samples_read_elems(sgld_samples_reader *r, const char *group,
 sgld_status sgld_samples_read_draws(sgld_samples_reader *r, const char *group, const char *name,
                                     int64_t chain, int64_t draw_begin, int64_t n_draws, float *out);
 
+/* Reads the 1-D int64 dataset NAME of the root group (a coordinate such as
+ * sgld_samples_index_coord writes) into *values [*n >= 1] (caller frees with sgld_free).
+ * SGLD_ERR_ARG naming the file when there is no such non-empty 1-D dataset, SGLD_ERR_IO when
+ * reading it fails, SGLD_ERR_NOMEM. */
+sgld_status sgld_samples_read_coord(sgld_samples_reader *r, const char *name, int64_t *n,
+                                    int64_t **values);
+
 /* ---- block reads of a 3-D variable in the file's chunk order (block_reader.c) ---- */
 
 /* Reads blocks of elements of one variable shaped [chain, draw, element] of 4- or 8-byte IEEE

@@ -471,6 +471,8 @@ static void test_reader_errors(void **state)
     const char *path = tmp_path("reader.h5");
     sgld_samples *s = create_ok(path, 0);
     assert_int_equal(append_block(s, 0, 0, 2), SGLD_OK);
+    const int64_t held_out[3] = {3, 7, 40};
+    assert_int_equal(sgld_samples_index_coord(s, "test_row", 3, held_out), SGLD_OK);
     assert_int_equal(sgld_samples_close(&s), SGLD_OK);
     assert_int_equal(sgld_samples_open(path, &r), SGLD_OK);
     int n;
@@ -485,6 +487,16 @@ static void test_reader_errors(void **state)
     assert_string_equal(sgld_error_message(), want);
     assert_int_equal(sgld_samples_shape(r, "posterior", "draw", &n_dims, dims), SGLD_ERR_ARG);
     assert_int_equal(sgld_samples_shape(r, "sample_stats", "w", &n_dims, dims), SGLD_ERR_ARG);
+    int64_t n_rows, *rows = NULL;
+    assert_int_equal(sgld_samples_read_coord(r, "test_row", &n_rows, &rows), SGLD_OK);
+    assert_int_equal(n_rows, 3);
+    assert_memory_equal(rows, held_out, sizeof held_out);
+    sgld_free(rows);
+    assert_int_equal(sgld_samples_read_coord(r, "train_row", &n_rows, &rows), SGLD_ERR_ARG);
+    snprintf(want, sizeof want, "%s: no 1-D coordinate 'train_row'", path);
+    assert_string_equal(sgld_error_message(), want);
+    assert_int_equal(sgld_samples_read_coord(r, "posterior/w", &n_rows, &rows), SGLD_ERR_ARG);
+    assert_true(n_rows == 0 && rows == NULL);
     double out[12 * N_CHAINS * 2];
     assert_int_equal(sgld_samples_read_elems(r, "posterior", "w", 10, 3, out), SGLD_ERR_ARG);
     assert_int_equal(sgld_samples_read_elems(r, "posterior", "w", -1, 1, out), SGLD_ERR_ARG);
