@@ -1,4 +1,4 @@
-/* predict.c - `sgld-ess predict`: the posterior predictive of a sample file on test data, with
+/* ess_predict.c - `sgld-ess predict`: the posterior predictive of a sample file on test data, with
  * calibration and out-of-distribution scores, computed by sgld_ens_predictive_create (metrics
  * and their definitions in include/sgld/ensemble.h) and printed here as a table or JSON, with
  * the --per-example HDF5 file and the --hist CSV.  Reported: the Bayesian model average of all
@@ -9,31 +9,18 @@
  * Exit status: 0 success, 2 bad input or usage (one line on stderr), 1 runtime failure. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <hdf5.h>
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "predict.h"
+#include "ess.h"
 #include "sgld/config.h"
 #include "sgld/ensemble.h"
 #include "sgld/fileguard.h"
 #include "sgld/net.h"
 
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_BAD_INPUT = 2 };
-
-typedef struct popts {
-    const char *file, *data, *ood, *draws, *per_example, *hist;
-    int json, timing, force;
-    long long batch, block, mc_dropout, seed;
-} popts;
-
-static void usage(FILE *f)
+void ess_predict_usage(FILE *f)
 {
     fprintf(f,
 "usage: sgld-ess predict FILE --data TEST [--ood OTHER] [--draws I|A:B[:S]] [--json]\n"
@@ -93,37 +80,13 @@ static void usage(FILE *f)
             SGLD_ENS_HIST_BINS, SGLD_NET_MC_MASKS);
 }
 
-/* Prints "sgld-ess: <message>" on stderr from rank 0 of comm; returns status. */
-static int fail(MPI_Comm comm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(MPI_Comm comm, int status, const char *fmt, ...)
-{
-    int rank;
-    MPI_Comm_rank(comm, &rank);
-    if (rank == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        fprintf(stderr, "sgld-ess: ");
-        vfprintf(stderr, fmt, ap);
-        fprintf(stderr, "\n");
-        va_end(ap);
-    }
-    return status;
-}
-
-static int parse_ll(const char *s, long long *out)
-{
-    char *end;
-    *out = strtoll(s, &end, 10);
-    return *s && !*end;
-}
-
 /* An output option's directory must be writable before any work starts (bad input, exit 2, with
  * the reason), as sgld-dist checks --checkpoint's: otherwise the evaluation runs to the end
  * and the write fails there.  Returns -1 when it is, else the exit status. */
-static int check_output_dir(MPI_Comm comm, const char *option, const char *path)
+static int check_output_dir(const cli_ctx *c, const char *option, const char *path)
 {
     if (!path) return -1;
-    if (!path[0]) return fail(comm, EXIT_BAD_INPUT, "%s: empty file name", option);
+    if (!path[0]) return cli_fail(c, CLI_EXIT_BAD_INPUT, "%s: empty file name", option);
     char dir[SGLD_PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -131,80 +94,25 @@ static int check_output_dir(MPI_Comm comm, const char *option, const char *path)
     else if (slash == dir) dir[1] = '\0';
     else *slash = '\0';
     if (access(dir, W_OK | X_OK) != 0)
-        return fail(comm, EXIT_BAD_INPUT, "%s %s: cannot write in directory '%s': %s", option, path, dir, strerror(errno));
+        return cli_fail(c, CLI_EXIT_BAD_INPUT, "%s %s: cannot write in directory '%s': %s", option, path, dir, strerror(errno));
     return -1;
 }
 
-/* Returns -1 on success, else the exit status. */
-static int parse_args(int argc, char **argv, MPI_Comm comm, popts *o)
+/* The checks of predict's options beyond their values: --data is required and the output
+ * files' directories must be writable before any work starts.  Returns -1 when they pass,
+ * else the exit status. */
+static int check_args(const cli_ctx *c, const ess_args *o)
 {
-    static const struct option longopts[] = {
-        {"data", required_argument, 0, 'd'},        {"ood", required_argument, 0, 'o'},
-        {"draws", required_argument, 0, 'D'},       {"json", no_argument, 0, 'j'},
-        {"per-example", required_argument, 0, 'p'}, {"hist", required_argument, 0, 'H'},
-        {"batch", required_argument, 0, 'b'},       {"block", required_argument, 0, 'B'},
-        {"timing", no_argument, 0, 'T'},            {"help", no_argument, 0, 'h'},
-        {"mc-dropout", required_argument, 0, 'M'},  {"seed", required_argument, 0, 'S'},
-        {"force", no_argument, 0, 'F'},             {0, 0, 0, 0}};
-    int rank;
-    MPI_Comm_rank(comm, &rank);
-    memset(o, 0, sizeof *o);
-    o->draws = "all";
-    o->batch = 500;
-    o->block = 8;
-    o->seed = 1;
-    char msg[256];
-    if (sgld_ess_check_spelling(argc, argv, 2, longopts, msg, sizeof msg) != 0) return fail(comm, EXIT_BAD_INPUT, "%s", msg);
-    opterr = 0;
-    optind = 2;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'd': o->data = optarg; break;
-        case 'o': o->ood = optarg; break;
-        case 'D': o->draws = optarg; break;
-        case 'j': o->json = 1; break;
-        case 'p': o->per_example = optarg; break;
-        case 'H': o->hist = optarg; break;
-        case 'b':
-            if (!parse_ll(optarg, &o->batch) || o->batch < 1 || o->batch > 1000000)
-                return fail(comm, EXIT_BAD_INPUT, "--batch: '%s' is not an integer in [1, 1000000]", optarg);
-            break;
-        case 'B':
-            if (!parse_ll(optarg, &o->block) || o->block < 1 || o->block > 100000)
-                return fail(comm, EXIT_BAD_INPUT, "--block: '%s' is not an integer in [1, 100000]", optarg);
-            break;
-        case 'M':
-            if (!parse_ll(optarg, &o->mc_dropout) || o->mc_dropout < 1 || o->mc_dropout > SGLD_NET_MC_MASKS)
-                return fail(comm, EXIT_BAD_INPUT, "--mc-dropout: '%s' is not an integer in [1, %d] (masks per draw)", optarg,
-                           SGLD_NET_MC_MASKS);
-            break;
-        case 'S':
-            if (!parse_ll(optarg, &o->seed) || o->seed < 0 || o->seed > 4294967295LL)
-                return fail(comm, EXIT_BAD_INPUT, "--seed: '%s' is not an integer in [0, 4294967295]", optarg);
-            break;
-        case 'T': o->timing = 1; break;
-        case 'F': o->force = 1; break;
-        case 'h':
-            if (rank == 0) usage(stdout);
-            return EXIT_OK;
-        case ':': return fail(comm, EXIT_BAD_INPUT, "option '%s' needs a value (see sgld-ess predict --help)", argv[optind - 1]);
-        default: return fail(comm, EXIT_BAD_INPUT, "unknown option '%s' (see sgld-ess predict --help)", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc) return fail(comm, EXIT_BAD_INPUT, "predict: missing FILE (see sgld-ess predict --help)");
-    if (optind < argc - 1) return fail(comm, EXIT_BAD_INPUT, "predict: expected one FILE, got extra '%s'", argv[optind + 1]);
-    o->file = argv[optind];
-    if (!o->data) return fail(comm, EXIT_BAD_INPUT, "predict: --data TEST is required (see sgld-ess predict --help)");
-    int st = check_output_dir(comm, "--per-example", o->per_example);
-    if (st < 0) st = check_output_dir(comm, "--hist", o->hist);
+    if (!o->data) return cli_fail(c, CLI_EXIT_BAD_INPUT, "predict: --data TEST is required (see sgld-ess predict --help)");
+    int st = check_output_dir(c, "--per-example", o->per_example);
+    if (st < 0) st = check_output_dir(c, "--hist", o->hist);
     return st;
 }
 
 /* The outputs (--per-example, --hist) are neither an input (FILE, --data, --ood) nor each
  * other, by identity, and exist only with --force.  Rank 0 (the one that writes them); returns
  * -1 when they may be written, else the exit status. */
-static int check_outputs(MPI_Comm comm, const popts *o)
+static int check_outputs(const cli_ctx *c, const ess_args *o)
 {
     const sgld_file_use uses[] = {
         {"--per-example", o->per_example, o->per_example, 1},
@@ -213,16 +121,16 @@ static int check_outputs(MPI_Comm comm, const popts *o)
         {"--data", o->data, strncmp(o->data, "synthetic:", 10) ? o->data : NULL, 0},
         {"--ood", o->ood, o->ood && strncmp(o->ood, "synthetic:", 10) ? o->ood : NULL, 0},
     };
-    if (sgld_fileguard_check(uses, 5) != SGLD_OK) return fail(comm, EXIT_BAD_INPUT, "%s", sgld_error_message());
+    if (sgld_fileguard_check(uses, 5) != SGLD_OK) return cli_fail(c, CLI_EXIT_BAD_INPUT, "%s", sgld_error_message());
     for (int k = 0; k < 2; k++)
         if (!o->force && uses[k].path && sgld_fileguard_exists(uses[k].path))
-            return fail(comm, EXIT_BAD_INPUT, "%s %s: file exists (use --force to overwrite)", uses[k].option, uses[k].path);
+            return cli_fail(c, CLI_EXIT_BAD_INPUT, "%s %s: file exists (use --force to overwrite)", uses[k].option, uses[k].path);
     return -1;
 }
 
 /* Opens an output for writing: created only when absent unless --force (check_outputs found it
  * absent; O_EXCL keeps a file made since then). */
-static FILE *create_text(const popts *o, const char *path)
+static FILE *create_text(const ess_args *o, const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | (o->force ? O_TRUNC : O_EXCL), 0666);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -230,17 +138,9 @@ static FILE *create_text(const popts *o, const char *path)
     return f;
 }
 
-static hid_t create_h5(const popts *o, const char *path)
+static hid_t create_h5(const ess_args *o, const char *path)
 {
     return H5Fcreate(path, o->force ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-}
-
-static void jnum(FILE *f, double x)
-{
-    if (isfinite(x))
-        fprintf(f, "%.10g", x);
-    else
-        fprintf(f, "null");
 }
 
 /* One JSON object: "draws" then the named values (non-finite ones as null). */
@@ -249,7 +149,7 @@ static void json_object(FILE *f, int64_t n_draws, const char *const *names, cons
     fprintf(f, "{\"draws\": %lld", (long long)n_draws);
     for (int k = 0; k < n; k++) {
         fprintf(f, ", \"%s\": ", names[k]);
-        jnum(f, values[k]);
+        cli_json_num(f, values[k]);
     }
     fprintf(f, "}");
 }
@@ -295,10 +195,10 @@ static int write_ds(hid_t g, const char *name, hid_t type, int nd, int64_t n, in
 }
 
 /* The regression report of TEST: table or JSON. */
-static void print_reg(const popts *o, const sgld_ens_predictive *p, const char *masks)
+static void print_reg(const ess_args *o, const sgld_ens_predictive *p, const char *masks)
 {
     const int64_t n = p->data[0]->n_local;
-    if (o->json) {
+    if (o->format == ESS_JSON) {
         printf("{\"file\": \"%s\", \"model\": \"%s\", \"task\": \"regression\", \"chains\": %d, "
                "\"draws_per_chain\": %lld, \"mc_dropout\": %d, \"data\": {\"path\": \"%s\", \"n\": %lld, "
                "\"ensemble\": ", o->file, p->model, p->n_chains, (long long)p->n_draws, p->mc_dropout, o->data,
@@ -331,12 +231,12 @@ static void json_list(const double *x, int n)
 {
     for (int b = 0; b < n; b++) {
         printf(b ? ", " : "");
-        jnum(stdout, x[b]);
+        cli_json_num(stdout, x[b]);
     }
 }
 
 /* The OOD part of the classification JSON. */
-static void print_class_json_ood(const popts *o, const sgld_ens_predictive *p)
+static void print_class_json_ood(const ess_args *o, const sgld_ens_predictive *p)
 {
     static const char *const score_names[3] = {"max_prob", "entropy", "mutual_info"};
     printf(",\n \"ood\": {\"path\": \"%s\", \"n\": %lld, \"ensemble\": ", o->ood, (long long)p->set[1].n);
@@ -348,12 +248,12 @@ static void print_class_json_ood(const popts *o, const sgld_ens_predictive *p)
         printf(",\n  \"auroc_%s\": {", which[w]);
         for (int k = 0; k < 3; k++) {
             printf("%s\"%s\": ", k ? ", " : "", score_names[k]);
-            jnum(stdout, p->auroc[w][k]);
+            cli_json_num(stdout, p->auroc[w][k]);
         }
         printf("}, \"aupr_%s\": {", which[w]);
         for (int k = 0; k < 3; k++) {
             printf("%s\"%s\": ", k ? ", " : "", score_names[k]);
-            jnum(stdout, p->aupr[w][k]);
+            cli_json_num(stdout, p->aupr[w][k]);
         }
         printf("}");
     }
@@ -367,7 +267,7 @@ static void print_class_json_ood(const popts *o, const sgld_ens_predictive *p)
     printf("}}");
 }
 
-static void print_class_json(const popts *o, const sgld_ens_predictive *p)
+static void print_class_json(const ess_args *o, const sgld_ens_predictive *p)
 {
     printf("{\"file\": \"%s\", \"model\": \"%s\", \"task\": \"classification\", \"classes\": %d, "
            "\"chains\": %d, \"draws_per_chain\": %lld, \"mc_dropout\": %d,\n \"data\": {\"path\": \"%s\", "
@@ -392,7 +292,7 @@ static void print_class_json(const popts *o, const sgld_ens_predictive *p)
     printf(",\n \"timing\": {\"seconds\": %.6g, \"gflop\": %.6g}}\n", p->seconds, p->flops * 1e-9);
 }
 
-static void print_class_table(const popts *o, const sgld_ens_predictive *p, const char *masks)
+static void print_class_table(const ess_args *o, const sgld_ens_predictive *p, const char *masks)
 {
     printf("%s: %s model, %d classes, %d chains x %lld draws%s; %s: %lld rows\n\n", o->file, p->model, p->n_classes,
            p->n_chains, (long long)p->n_draws, masks, o->data, (long long)p->set[0].n);
@@ -430,7 +330,7 @@ static void print_class_table(const popts *o, const sgld_ens_predictive *p, cons
 
 /* --hist: the max-probability histograms of TEST and OTHER.  Returns 0, or -1 when the file
  * cannot be written. */
-static int write_hist(const popts *o, const sgld_ens_predictive *p)
+static int write_hist(const ess_args *o, const sgld_ens_predictive *p)
 {
     FILE *h = create_text(o, o->hist);
     if (!h) return -1;
@@ -443,7 +343,7 @@ static int write_hist(const popts *o, const sgld_ens_predictive *p)
 }
 
 /* --per-example: /data (and /ood) of a classification. */
-static int write_class_examples(hid_t f, const popts *o, const sgld_ens_predictive *p)
+static int write_class_examples(hid_t f, const ess_args *o, const sgld_ens_predictive *p)
 {
     const char *gn[2] = {"data", "ood"};
     int rc = 0;
@@ -487,7 +387,7 @@ static int write_reg_examples(hid_t f, const sgld_ens_predictive *p)
 }
 
 /* --per-example.  Returns 0, or -1 when the file cannot be written. */
-static int write_examples(const popts *o, const sgld_ens_predictive *p)
+static int write_examples(const ess_args *o, const sgld_ens_predictive *p)
 {
     hid_t f = create_h5(o, o->per_example);
     if (f < 0) return -1;
@@ -498,7 +398,7 @@ static int write_examples(const popts *o, const sgld_ens_predictive *p)
 
 /* Rank 0's output: the timing (--timing), the --hist CSV, the report, the --per-example file.
  * Returns the exit status. */
-static int report(const popts *o, const sgld_ens_predictive *p, int size)
+static int report(const ess_args *o, const sgld_ens_predictive *p, int size)
 {
     if (o->timing) {
         double wall = p->seconds, gflop = p->flops * 1e-9;
@@ -510,52 +410,50 @@ static int report(const popts *o, const sgld_ens_predictive *p, int size)
     }
     if (p->classification && o->ood && o->hist && write_hist(o, p) != 0) {
         fprintf(stderr, "sgld-ess: %s: cannot write the histogram CSV\n", o->hist);
-        return EXIT_RUNTIME;
+        return CLI_EXIT_RUNTIME;
     }
     char masks[64] = ""; /* " x K dropout masks" after the draws (MC dropout) */
     if (o->mc_dropout)
         snprintf(masks, sizeof masks, " x %lld dropout mask%s", o->mc_dropout, o->mc_dropout > 1 ? "s" : "");
     if (!p->classification)
         print_reg(o, p, masks);
-    else if (o->json)
+    else if (o->format == ESS_JSON)
         print_class_json(o, p);
     else
         print_class_table(o, p, masks);
     fflush(stdout);
     if (o->per_example && write_examples(o, p) != 0) {
         fprintf(stderr, "sgld-ess: %s: cannot write the per-example file\n", o->per_example);
-        return EXIT_RUNTIME;
+        return CLI_EXIT_RUNTIME;
     }
-    return EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
-/* Runs the prediction of o; returns the exit status (the same on every rank).  Collective. */
-static int run_predict(const popts *o, MPI_Comm comm)
+/* Runs the prediction of o and reports it on rank 0; returns the exit status (the same on
+ * every rank).  Collective. */
+static int run(const cli_ctx *c, const ess_args *o)
 {
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
     sgld_ens_predictive_opts po = {.file = o->file, .data = o->data, .ood = o->ood, .draws = o->draws,
                                    .block_draws = o->block, .batch_rows = o->batch, .mc_dropout = (int)o->mc_dropout,
                                    .seed = (uint32_t)o->seed};
     sgld_ens_predictive *p = NULL;
-    sgld_status st = sgld_ens_predictive_create(comm, &po, &p);
-    if (st != SGLD_OK)
-        return fail(comm, st == SGLD_ERR_USAGE ? EXIT_BAD_INPUT : EXIT_RUNTIME, "%s", sgld_error_message());
-    int status = rank == 0 ? report(o, p, size) : EXIT_OK;
+    sgld_status st = sgld_ens_predictive_create(c->comm, &po, &p);
+    if (st != SGLD_OK) return cli_fail_status(c, st);
+    int status = c->rank == 0 ? report(o, p, c->size) : CLI_EXIT_OK;
     sgld_ens_predictive_destroy(&p);
-    MPI_Bcast(&status, 1, MPI_INT, 0, comm);
+    MPI_Bcast(&status, 1, MPI_INT, 0, c->comm);
     return status;
 }
-int sgld_ess_predict(int argc, char **argv, MPI_Comm comm)
+
+int ess_predict(const cli_ctx *c, int argc, char **argv)
 {
-    int rank;
-    MPI_Comm_rank(comm, &rank);
-    popts o;
-    int status = parse_args(argc, argv, comm, &o);
-    if (status >= 0) return status;
-    status = rank == 0 ? check_outputs(comm, &o) : -1;
-    MPI_Bcast(&status, 1, MPI_INT, 0, comm);
-    if (status >= 0) return status;
-    return run_predict(&o, comm);
+    ess_args o;
+    int status = ess_args_parse(c, ESS_PREDICT, argc, argv, &o);
+    if (status < 0) status = check_args(c, &o);
+    /* The outputs are checked on rank 0, the one that writes them. */
+    if (status < 0 && c->rank == 0) status = check_outputs(c, &o);
+    MPI_Bcast(&status, 1, MPI_INT, 0, c->comm);
+    if (status < 0) status = run(c, &o);
+    ess_args_free(&o);
+    return status;
 }
