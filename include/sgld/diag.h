@@ -8,13 +8,17 @@
  * gives per element).  Multivariate functions take draws row-major over the p components:
  * x[(c * n_draws + t) * p + j].
  *
- * Nothing here is collective or touches MPI; all arithmetic is double.  A diagnostic that is
- * undefined (non-finite draws, a constant element, too few draws) comes back as NaN. */
+ * All arithmetic is double.  A diagnostic that is undefined (non-finite draws, a constant
+ * element, too few draws) comes back as NaN.  Every function here is local (no MPI) except
+ * sgld_diag_report_create, the summary of a whole sample file, which is collective on the
+ * communicator it is given. */
 #ifndef SGLD_DIAG_H
 #define SGLD_DIAG_H
 
+#include <mpi.h>
 #include <stdint.h>
 
+#include "sgld/samples.h"
 #include "sgld/status.h"
 
 #define SGLD_DIAG_MIN_DRAWS 4 /* fewer draws per chain than this: every diagnostic is NaN */
@@ -139,5 +143,84 @@ void sgld_diag_eigen_sym(double *a, int n, double *w, double *v);
 
 /* Cholesky a = L L^T in place (lower triangle); returns 0 if not positive definite. */
 int sgld_diag_cholesky(double *a, int n);
+
+/* ---- the summary of a sample file (report.c, report_mv.c), what `sgld-ess summary` prints ---- */
+
+/* What to summarize: the variables of a group shaped [chain, draw, ...] (all of them, or those
+ * named, in that order); their elements, in order, are the p components of the mESS. */
+typedef struct sgld_diag_report_opts {
+    const char *file;
+    const char *group;          /* e.g. "posterior" */
+    const char *const *vars;    /* n_vars names; n_vars = 0: every variable of the group */
+    int n_vars;
+    sgld_mess_method method;
+    int64_t batch_size;         /* <= 0: the batchSize rule per chain, the floor of their mean */
+    int project;                /* k >= 1: instead of the full estimator, the mESS of k random
+                                 * orthonormal projections (key {seed, 0}) and of the top k
+                                 * principal components (one more pass over the file) */
+    uint32_t seed;
+    double alpha, eps;          /* of minESS(p, alpha, eps) */
+    int64_t block;              /* elements read at once (>= 1): memory ~ block x chains x draws
+                                 * doubles per rank */
+} sgld_diag_report_opts;
+
+/* One variable: shape [n_chains, n_draws, dims[2..n_dims)], elements [first, first + n_elem). */
+typedef struct sgld_diag_report_var {
+    char *name;
+    int n_dims;
+    int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2];
+    int64_t n_elem, first;
+} sgld_diag_report_var;
+
+/* One element. */
+typedef struct sgld_diag_report_elem {
+    sgld_diag_summary s;
+    int64_t first_bad; /* c * n_draws + t of its first NaN or Inf draw (s is then NaN), or -1 */
+    int constant;      /* one value in every draw of each chain: left out of the mESS */
+} sgld_diag_report_elem;
+
+#define SGLD_DIAG_REPORT_CHAINS 64 /* chains with a per-chain mESS of their own */
+
+typedef struct sgld_diag_report {
+    int n_chains;
+    int64_t n_draws, n_elems;     /* draws per chain; p */
+    int n_vars;
+    sgld_diag_report_var *vars;   /* [n_vars] */
+    /* On rank 0 only (elems is NULL on the other ranks, the rest zero): */
+    sgld_diag_report_elem *elems; /* [n_elems], in variable order */
+    double mess;                  /* the verdict's: of the full estimator, or of the k projections;
+                                   * NaN when not computed (note says why) */
+    sgld_mess_method method;      /* the method that gave it (lugsail may fall back to bm) */
+    int have_full, have_proj, have_pca; /* which of full, proj, pca hold a result */
+    sgld_mess_result full, proj, pca;
+    int n_per_chain;              /* full estimator: min(n_chains, SGLD_DIAG_REPORT_CHAINS) */
+    double per_chain[SGLD_DIAG_REPORT_CHAINS]; /* each chain alone, own batch size; NaN if none */
+    double mess_diag;   /* geometric mean of the univariate ESS of the non-constant elements */
+    double min_ess;     /* minESS(p_eff, alpha, eps); NaN when p_eff = 0 */
+    int p_eff;          /* components of the mESS: the non-constant elements, or k */
+    int64_t n_constant; /* elements left out as constant */
+    char note[512];     /* why the mESS is missing, or "" */
+    /* This rank's share and seconds: */
+    int64_t n_mine;
+    double seconds_read, seconds_univariate, seconds_pass1, seconds_multivariate;
+} sgld_diag_report;
+
+/* Summarizes opt->file: every element's diagnostics (split over the ranks of comm in
+ * contiguous ranges, read opt->block elements at a time, the univariate part of a block on
+ * every OpenMP thread) and the multivariate ESS (the columns gathered on rank 0, or with
+ * opt->project the k-column sketches reduced in rank order).  Every element is computed by the
+ * same code whatever rank or thread holds it, so *out does not depend on either.  Non-finite
+ * draws are no failure: that element is NaN and the mESS is not computed (note).
+ * Returns SGLD_OK and *out (free with sgld_diag_report_destroy); SGLD_ERR_USAGE when the input
+ * does not fit (not an HDF5 file, no such group or variable, variables of different chains x
+ * draws, fewer than SGLD_DIAG_MIN_DRAWS draws, p too large for the full estimator, k too
+ * large, a batch size the estimator refuses); any other status is a runtime failure (reading,
+ * memory).  Collective on comm: every rank returns the same status and holds its message. */
+sgld_status sgld_diag_report_create(MPI_Comm comm, const sgld_diag_report_opts *opt,
+                                    sgld_diag_report **out);
+void sgld_diag_report_destroy(sgld_diag_report **r); /* NULL-safe; *r = NULL */
+
+/* The name of element e of v as ArviZ prints it: "b", "w[3]", "w[2,1]" (zero-based). */
+void sgld_diag_elem_name(const sgld_diag_report_var *v, int64_t e, char *buf, size_t cap);
 
 #endif

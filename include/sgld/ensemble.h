@@ -1,5 +1,6 @@
 /* ensemble.h - the posterior predictive of a set of draws: streaming accumulators, uncertainty
- * scores, calibration and out-of-distribution metrics (used by `sgld-ess predict`).
+ * scores, calibration and out-of-distribution metrics, and the evaluation of a sample file's
+ * draws on data (sgld_ens_predictive_create, what `sgld-ess predict` prints).
  *
  * A draw s gives per example i class probabilities p_s(k | x_i) (classification) or a Gaussian
  * N(mu_s(x_i), v_s(x_i)) (regression: v_s = noise_sd^2, or the heteroscedastic network's own
@@ -34,6 +35,7 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "sgld/data.h"
 #include "sgld/model.h"
 #include "sgld/samples.h"
 #include "sgld/status.h"
@@ -171,5 +173,76 @@ typedef struct sgld_ens_eval_options {
 sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld_model *m,
                               const sgld_ens_eval_options *opt, int n_sets, sgld_ens_set *sets,
                               double *seconds, double *flops);
+
+/* ---- the posterior predictive of a sample file (predictive.c, predictive_scores.c) ---- */
+
+#define SGLD_ENS_TEST_SPLIT "test-split" /* data: the rows the run held out (--test-fraction) */
+#define SGLD_ENS_HIST_BINS 20            /* max-probability histograms of OOD scoring */
+#define SGLD_ENS_CHAINS 256              /* chains scored alone (the first ones) */
+
+typedef struct sgld_ens_predictive_opts {
+    const char *file;     /* a sample file written by sgld-dist with its model attributes */
+    const char *data;     /* TEST: a source as sgld_data_load reads it, or SGLD_ENS_TEST_SPLIT */
+    const char *ood;      /* OTHER (out-of-distribution inputs, targets not read), or NULL */
+    const char *draws;    /* of every chain: "all", an index I or a slice A:B[:S] (Python's,
+                           * zero-based, S >= 1) */
+    int64_t block_draws;  /* draws read at once (>= 1) */
+    int64_t batch_rows;   /* rows per predict call (>= 1) */
+    int mc_dropout;       /* K >= 1: MC dropout with K masks per draw; 0: dropout off */
+    uint32_t seed;        /* the masks' stream key, with the chain */
+} sgld_ens_predictive_opts;
+
+/* The scores of one data set (TEST or OTHER), classification. */
+typedef struct sgld_ens_predictive_set {
+    int64_t n;                         /* rows */
+    sgld_ens_class_summary ens, last;  /* all selected draws; the last one of chain 0 */
+    sgld_ens_class_examples ex;        /* per example of ens (every array [n], prob [n][K]) */
+    sgld_ens_class_examples last_ex;   /* per example of last: max_prob, entropy, mutual_info */
+} sgld_ens_predictive_set;
+
+typedef struct sgld_ens_predictive {
+    char *model;               /* the model's name */
+    int classification, n_classes, n_chains;
+    int64_t n_draws;           /* selected draws per chain */
+    int mc_dropout;
+    int n_sets;                /* 1, or 2 with OTHER */
+    sgld_dataset *data[2];     /* TEST (targets mapped to the file's classes) and OTHER, as
+                                * standardized and evaluated */
+    /* On rank 0 only (the rest zero elsewhere): */
+    double seconds;            /* the evaluation's wall time */
+    double predict_seconds;    /* predict time of the slowest rank */
+    double flops;              /* forward GEMM flops over all ranks (networks; else 0) */
+    int n_chain_scores;        /* min(n_chains, SGLD_ENS_CHAINS) */
+    /* classification: */
+    sgld_ens_predictive_set set[2];
+    sgld_ens_class_summary chain_class[SGLD_ENS_CHAINS]; /* TEST, each chain alone */
+    int64_t ece_count[SGLD_ENS_ECE_BINS];                /* reliability bins of TEST's ensemble */
+    double ece_conf[SGLD_ENS_ECE_BINS], ece_acc[SGLD_ENS_ECE_BINS];
+    double auroc[2][3], aupr[2][3]; /* [ensemble, last draw][1 - max prob, entropy, mutual
+                                     * information] telling TEST from OTHER; NaN without OTHER
+                                     * (and for the last draw's mutual information unless
+                                     * mc_dropout > 1) */
+    int64_t hist[4][SGLD_ENS_HIST_BINS]; /* max prob over [0, 1]: TEST ensemble, OTHER
+                                          * ensemble, TEST last, OTHER last (with OTHER) */
+    /* regression (TEST): */
+    sgld_ens_reg_summary reg_ens, reg_last, chain_reg[SGLD_ENS_CHAINS];
+    sgld_ens_reg_examples reg_ex; /* per example of reg_ens: mean, sd, loglik, pit [n] */
+} sgld_ens_predictive;
+
+/* Rebuilds the model of opt->file from its root attributes (`config`, parsed with
+ * sgld_config_parse_text, `model`, `n_features`, `n_classes`, `class_names`), loads TEST and
+ * OTHER on every rank, maps TEST's classes to the file's by name and standardizes both with the
+ * stored `standardize_mean` / `standardize_sd`, evaluates the selected draws of every chain
+ * with sgld_ens_evaluate (split over the ranks of comm) and scores them on rank 0: the ensemble
+ * of all selected draws, each chain alone and the last selected draw of chain 0.
+ * Returns SGLD_OK and *out (free with sgld_ens_predictive_destroy); SGLD_ERR_USAGE when the
+ * input does not fit (not a sample file with the model attributes, a tensor of the model
+ * missing, data whose features or classes differ from the model's, an empty or malformed
+ * draw selection, MC dropout on a model without dropout layers, OTHER on a regression); any
+ * other status is a runtime failure.  Collective on comm: every rank returns the same status
+ * and holds its message. */
+sgld_status sgld_ens_predictive_create(MPI_Comm comm, const sgld_ens_predictive_opts *opt,
+                                       sgld_ens_predictive **out);
+void sgld_ens_predictive_destroy(sgld_ens_predictive **p); /* NULL-safe; *p = NULL */
 
 #endif

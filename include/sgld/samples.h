@@ -128,6 +128,33 @@ sgld_status sgld_samples_read_elems(sgld_samples_reader *r, const char *group,
 sgld_status sgld_samples_read_draws(sgld_samples_reader *r, const char *group, const char *name,
                                     int64_t chain, int64_t draw_begin, int64_t n_draws, float *out);
 
+/* Reads the 1-D int64 dataset NAME of the root group (a coordinate such as
+ * sgld_samples_index_coord writes) into *values [*n >= 1] (caller frees with sgld_free).
+ * SGLD_ERR_ARG naming the file when there is no such non-empty 1-D dataset, SGLD_ERR_IO when
+ * reading it fails, SGLD_ERR_NOMEM. */
+sgld_status sgld_samples_read_coord(sgld_samples_reader *r, const char *name, int64_t *n,
+                                    int64_t **values);
+
+/* ---- block reads of a 3-D variable in the file's chunk order (block_reader.c) ---- */
+
+/* Reads blocks of elements of one variable shaped [chain, draw, element] of 4- or 8-byte IEEE
+ * floats one chunk row at a time, in the file's own type, and converts them itself: the same
+ * values as sgld_samples_read_elems gives, several times faster on a large file. */
+typedef struct sgld_samples_block_reader sgld_samples_block_reader;
+
+/* Opens group/name of r for block reads.  Returns NULL when it is not a 3-D dataset of 4- or
+ * 8-byte floats (or on any HDF5 failure or out of memory), and the caller reads with
+ * sgld_samples_read_elems instead; records no error.  Close it before r.  Not collective. */
+sgld_samples_block_reader *sgld_samples_block_open(sgld_samples_reader *r, const char *group,
+                                                   const char *name);
+void sgld_samples_block_close(sgld_samples_block_reader **b); /* NULL-safe; *b = NULL */
+
+/* Reads elements [e0, e0 + ne) of every chain and draw into out[e][c * n_draws + t] (the layout
+ * of sgld_samples_read_elems).  SGLD_ERR_IO naming the file, variable and elements when HDF5
+ * fails; SGLD_ERR_NOMEM. */
+sgld_status sgld_samples_block_read(sgld_samples_block_reader *b, int64_t e0, int64_t ne,
+                                    double *out);
+
 /* Reads an attribute as a string (caller frees) / as doubles; SGLD_ERR_ARG if absent.
  * read_attr_double converts any numeric attribute and sets *n to its number of values; it
  * fails with SGLD_ERR_ARG (values untouched) when that exceeds max_n, except that max_n = 0

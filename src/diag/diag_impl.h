@@ -53,4 +53,31 @@ double sgld_diag_mcse_sd_core(sgld_diag_ws *ws, const double *x, double mean);
 /* mess.c */
 sgld_status sgld_diag_log_det(const double *a, int p, double *logdet);
 
+/* report.c, report_mv.c: the state of one sgld_diag_report_create call. */
+typedef struct report_ctx {
+    MPI_Comm comm;
+    int rank, size;
+    const sgld_diag_report_opts *o;
+    sgld_diag_report *r;
+    sgld_samples_reader *rd;
+    sgld_samples_block_reader **br; /* [r->n_vars]: fast reader of a 3-D float variable, or NULL */
+    int64_t N;                      /* rows of an element: chains x draws */
+    int64_t e_begin, e_end;         /* this rank's elements */
+    int kk;                         /* sketch width k + 10 (projections), else 0 */
+    double *buf;                    /* [block][N]: one block of elements as read */
+    sgld_diag_report_elem *rows;    /* [n_mine] this rank's elements */
+    double *cols;                   /* full estimator: [n_mine][N] this rank's draws */
+    double *g, *y, *gtg, *mu;       /* projections: G rows of a block [block][kk], Y = X G
+                                     * [N][kk], G^T G [kk][kk], element means [n_mine] */
+    int n_threads;
+    sgld_diag_ws **wss;             /* [n_threads] */
+} report_ctx;
+
+/* report.c: reads the global elements [g0, g0 + n) (which may span variables) into buf [e][N]. */
+sgld_status sgld_diag_report_read(const report_ctx *c, int64_t g0, int64_t n, double *buf);
+
+/* report_mv.c: the multivariate part of the report from the gathered elements (rank 0) and
+ * this rank's columns or sketch.  Collective; the same status on every rank. */
+sgld_status sgld_diag_report_mv(report_ctx *c);
+
 #endif

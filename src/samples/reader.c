@@ -16,13 +16,6 @@
 
 #include "samples_impl.h"
 
-struct sgld_samples_reader {
-    char *path;
-    hid_t file;
-    double *work; /* [chain][draw][element] staging for read_elems, grown on demand */
-    size_t work_n;
-};
-
 sgld_status sgld_samples_open(const char *path, sgld_samples_reader **out)
 {
     SGLD_CHECK(out && path && path[0], SGLD_ERR_ARG, "sgld_samples_open: no path");
@@ -401,6 +394,34 @@ done:
     if (fspace >= 0) H5Sclose(fspace);
     H5Dclose(dset);
     return st;
+}
+
+sgld_status sgld_samples_read_coord(sgld_samples_reader *r, const char *name, int64_t *n, int64_t **values)
+{
+    SGLD_CHECK(r && name && n && values, SGLD_ERR_ARG, "sgld_samples_read_coord: NULL argument");
+    *n = 0;
+    *values = NULL;
+    hid_t ds = H5Lexists(r->file, name, H5P_DEFAULT) > 0 ? H5Dopen2(r->file, name, H5P_DEFAULT) : H5I_INVALID_HID;
+    hid_t sp = ds >= 0 ? H5Dget_space(ds) : H5I_INVALID_HID;
+    hssize_t len = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 ? H5Sget_simple_extent_npoints(sp) : -1;
+    int64_t *v = NULL;
+    sgld_status st = SGLD_OK;
+    if (len <= 0)
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: no 1-D coordinate '%s'", r->path, name);
+    else if (!(v = sgld_malloc((size_t)len * sizeof *v)))
+        st = sgld_error_set(SGLD_ERR_NOMEM, "%s: out of memory reading %lld values of '%s'", r->path,
+                            (long long)len, name);
+    else if (H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+        st = sgld_error_set(SGLD_ERR_IO, "%s: reading '%s' failed", r->path, name);
+    if (sp >= 0) H5Sclose(sp);
+    if (ds >= 0) H5Dclose(ds);
+    if (st != SGLD_OK) {
+        sgld_free(v);
+        return st;
+    }
+    *n = len;
+    *values = v;
+    return SGLD_OK;
 }
 
 /* Opens attribute `name` of a group into *attr. */

@@ -52,6 +52,13 @@ struct sgld_samples {
     int64_t draw_buf_n;
 };
 
+struct sgld_samples_reader {
+    char *path;
+    hid_t file;
+    double *work; /* [chain][draw][element] staging for read_elems, grown on demand */
+    size_t work_n;
+};
+
 /* The group path for a user group name: "" and "/" are the root, "x" and "/x" are "/x". */
 const char *samples_group_path(const char *group, char *buf, size_t size);
 

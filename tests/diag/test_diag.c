@@ -9,6 +9,7 @@
 
 #include "sgld/diag.h"
 #include "sgld/rng.h"
+#include "sgld/samples.h"
 
 #define REL(a, b) (fabs((a) - (b)) / fabs(b))
 
@@ -333,6 +334,127 @@ static void test_bad_input(void **state)
     assert_null(ws);
 }
 
+/* A sample file for the report: posterior/w [3 chains, 200 draws, 16] f64 and posterior/b
+ * [3, 200] f32 of independent normals, posterior/c [3, 200] constant; x holds what was
+ * written, element-major [e][c n + t] (w[0..15], b, c). */
+#define REP_M 3
+#define REP_N 200
+#define REP_W 16
+#define REP_P (REP_W + 2)
+static void write_report_file(const char *path, double x[REP_P][REP_M * REP_N])
+{
+    const sgld_var_spec specs[3] = {
+        {.group = "posterior", .name = "w", .n_dims = 1, .dims = {REP_W}, .dtype = SGLD_F64},
+        {.group = "posterior", .name = "b", .n_dims = 0, .dtype = SGLD_F32},
+        {.group = "posterior", .name = "c", .n_dims = 0, .dtype = SGLD_F64},
+    };
+    sgld_samples *s = NULL;
+    assert_int_equal(sgld_samples_create(MPI_COMM_SELF, path, 1, REP_M, 3, specs, 64, &s), SGLD_OK);
+    static double w[REP_M][REP_N * REP_W], cst[REP_N];
+    static float b[REP_M][REP_N];
+    const void *ptrs[REP_M][3];
+    const void *const *data[REP_M];
+    int chains[REP_M];
+    for (int c = 0; c < REP_M; c++) {
+        sgld_rng r = {31u, (uint32_t)c};
+        sgld_rng_normal(&r, 0, SGLD_RNG_DATA, 0, REP_N * REP_W, w[c]);
+        sgld_rng_normal(&r, 1, SGLD_RNG_DATA, 0, REP_N, x[REP_W] + c * REP_N);
+        for (int t = 0; t < REP_N; t++) {
+            for (int e = 0; e < REP_W; e++) x[e][c * REP_N + t] = w[c][REP_W * t + e];
+            b[c][t] = (float)x[REP_W][c * REP_N + t];
+            x[REP_W][c * REP_N + t] = b[c][t];
+            x[REP_W + 1][c * REP_N + t] = cst[t] = 0.25;
+        }
+        ptrs[c][0] = w[c];
+        ptrs[c][1] = b[c];
+        ptrs[c][2] = cst;
+        data[c] = ptrs[c];
+        chains[c] = c;
+    }
+    assert_int_equal(sgld_samples_append_chains(s, REP_M, chains, REP_N, data), SGLD_OK);
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+}
+
+/* The report of a file is what the element and mESS functions give on its draws, whatever
+ * the block size; its refusals are SGLD_ERR_USAGE with the message the user sees. */
+static void test_report(void **state)
+{
+    (void)state;
+    char path[600], want[800];
+    snprintf(path, sizeof path, "%s/report-%d.h5", sgld_test_tmpdir(), sgld_test_rank());
+    static double x[REP_P][REP_M * REP_N];
+    write_report_file(path, x);
+    sgld_diag_report_opts o = {.file = path, .group = "posterior", .method = SGLD_MESS_LUGSAIL, .seed = 1,
+                               .alpha = 0.05, .eps = 0.05, .block = 5};
+    sgld_diag_report *r = NULL;
+    assert_int_equal(sgld_diag_report_create(MPI_COMM_SELF, &o, &r), SGLD_OK);
+    assert_int_equal(r->n_chains, REP_M);
+    assert_int_equal(r->n_draws, REP_N);
+    assert_int_equal(r->n_elems, REP_P);
+    char name[64];
+    sgld_diag_elem_name(&r->vars[0], 11, name, sizeof name);
+    assert_string_equal(name, "w[11]");
+    sgld_diag_elem_name(&r->vars[1], 0, name, sizeof name);
+    assert_string_equal(name, "b");
+    sgld_diag_ws *ws = NULL;
+    assert_int_equal(sgld_diag_ws_create(REP_M, REP_N, &ws), SGLD_OK);
+    for (int e = 0; e < REP_P; e++) {
+        sgld_diag_summary s;
+        int64_t bad;
+        sgld_diag_summarize(ws, x[e], &s, &bad);
+        assert_memory_equal(&r->elems[e].s, &s, sizeof s);
+        assert_int_equal(r->elems[e].first_bad, -1);
+        assert_int_equal(r->elems[e].constant, e == REP_P - 1);
+    }
+    sgld_diag_ws_destroy(&ws);
+    static double rows[REP_M * REP_N * (REP_P - 1)]; /* the non-constant elements, row-major */
+    for (int i = 0; i < REP_M * REP_N; i++)
+        for (int e = 0; e < REP_P - 1; e++) rows[i * (REP_P - 1) + e] = x[e][i];
+    sgld_mess_result full;
+    assert_int_equal(sgld_diag_mess(rows, REP_M, REP_N, REP_P - 1, SGLD_MESS_LUGSAIL, 0, &full), SGLD_OK);
+    assert_true(r->have_full && r->mess == full.mess && r->full.batch_size == full.batch_size);
+    assert_int_equal(r->n_constant, 1);
+    assert_int_equal(r->p_eff, REP_P - 1);
+    assert_int_equal(r->n_per_chain, REP_M);
+    assert_true(r->min_ess == sgld_diag_min_ess(REP_P - 1, 0.05, 0.05) && r->note[0] == '\0');
+    sgld_diag_report_destroy(&r);
+    assert_null(r);
+    sgld_diag_report_destroy(&r); /* NULL-safe */
+
+    o.project = 2; /* k = 2 projections of the 18 elements (a sketch of k + 10 columns) */
+    assert_int_equal(sgld_diag_report_create(MPI_COMM_SELF, &o, &r), SGLD_OK);
+    assert_true(r->have_proj && r->have_pca && r->p_eff == 2 && r->mess == r->proj.mess);
+    sgld_diag_report_destroy(&r);
+    o.project = 300;
+    assert_int_equal(sgld_diag_report_create(MPI_COMM_SELF, &o, &r), SGLD_ERR_USAGE);
+    assert_null(r);
+    snprintf(want, sizeof want, "%s: --project k is too large for the number of draws", path);
+    assert_string_equal(sgld_error_message(), want);
+    o.project = 0;
+    o.batch_size = REP_N;
+    assert_int_equal(sgld_diag_report_create(MPI_COMM_SELF, &o, &r), SGLD_ERR_USAGE);
+    assert_non_null(strstr(sgld_error_message(), path));
+    o.batch_size = 0;
+    const char *nope[1] = {"nope"};
+    o.vars = nope;
+    o.n_vars = 1;
+    assert_int_equal(sgld_diag_report_create(MPI_COMM_SELF, &o, &r), SGLD_ERR_USAGE);
+    snprintf(want, sizeof want, "%s: no variable 'nope' in group 'posterior'", path);
+    assert_string_equal(sgld_error_message(), want);
+    o.n_vars = 0;
+    o.group = "sample_stats";
+    assert_int_equal(sgld_diag_report_create(MPI_COMM_SELF, &o, &r), SGLD_ERR_USAGE);
+    o.group = "posterior";
+    o.file = "no-such-file.h5";
+    assert_int_equal(sgld_diag_report_create(MPI_COMM_SELF, &o, &r), SGLD_ERR_USAGE);
+    assert_string_equal(sgld_error_message(), "no-such-file.h5: cannot open: No such file or directory");
+    o.file = path;
+    sgld_alloc_fail_after(1);
+    assert_int_equal(sgld_diag_report_create(MPI_COMM_SELF, &o, &r), SGLD_ERR_NOMEM);
+    sgld_alloc_fail_after(0);
+    assert_null(r);
+}
+
 /* Projections: the orthonormalized projection of iid normal draws has mESS near n; PCA
  * recovers a planted dominant direction. */
 static void test_projection(void **state)
@@ -390,6 +512,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_var1_fixture),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_projection),
+        cmocka_unit_test(test_report),
     };
     return sgld_test_run(argc, argv, "diag", tests, sizeof tests / sizeof tests[0]);
 #endif

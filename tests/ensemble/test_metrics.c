@@ -3,6 +3,7 @@
 #include "sgld_test.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sgld/ensemble.h"
@@ -213,12 +214,40 @@ static void test_entropy_histogram(void **state)
     assert_int_equal(c[9], 2); /* 1.0 and 1.2 (clamped) */
 }
 
+/* sgld_ens_predictive_create refuses what is not a sample file with a model (SGLD_ERR_USAGE,
+ * the user's message); its scores are checked end to end by check_predict.py. */
+static void test_predictive_refusals(void **state)
+{
+    (void)state;
+    char path[600], want[800];
+    snprintf(path, sizeof path, "%s/no-model-%d.h5", sgld_test_tmpdir(), sgld_test_rank());
+    const sgld_var_spec spec = {.group = "posterior", .name = "w", .n_dims = 0, .dtype = SGLD_F64};
+    sgld_samples *s = NULL;
+    assert_int_equal(sgld_samples_create(MPI_COMM_SELF, path, 1, 1, 1, &spec, 4, &s), SGLD_OK);
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+    sgld_ens_predictive_opts o = {.file = path, .data = "synthetic:logreg", .draws = "all", .block_draws = 8,
+                                  .batch_rows = 500};
+    sgld_ens_predictive *p = NULL;
+    assert_int_equal(sgld_ens_predictive_create(MPI_COMM_SELF, &o, &p), SGLD_ERR_USAGE);
+    assert_null(p);
+    snprintf(want, sizeof want, "%s: no model attributes ('config' and 'model' on the root group): not a sample file "
+             "written by sgld-dist", path);
+    assert_string_equal(sgld_error_message(), want);
+    o.file = "no-such-file.h5";
+    assert_int_equal(sgld_ens_predictive_create(MPI_COMM_SELF, &o, &p), SGLD_ERR_USAGE);
+    assert_string_equal(sgld_error_message(), "no-such-file.h5: cannot open: No such file or directory");
+    o.batch_rows = 0;
+    assert_int_equal(sgld_ens_predictive_create(MPI_COMM_SELF, &o, &p), SGLD_ERR_ARG);
+    sgld_ens_predictive_destroy(&p); /* NULL-safe */
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_classification), cmocka_unit_test(test_no_targets_and_errors),
         cmocka_unit_test(test_regression),     cmocka_unit_test(test_ece),
         cmocka_unit_test(test_auroc_aupr),     cmocka_unit_test(test_entropy_histogram),
+        cmocka_unit_test(test_predictive_refusals),
     };
     return sgld_test_run(argc, argv, "ensemble", tests, sizeof tests / sizeof tests[0]);
 }

@@ -471,6 +471,8 @@ static void test_reader_errors(void **state)
     const char *path = tmp_path("reader.h5");
     sgld_samples *s = create_ok(path, 0);
     assert_int_equal(append_block(s, 0, 0, 2), SGLD_OK);
+    const int64_t held_out[3] = {3, 7, 40};
+    assert_int_equal(sgld_samples_index_coord(s, "test_row", 3, held_out), SGLD_OK);
     assert_int_equal(sgld_samples_close(&s), SGLD_OK);
     assert_int_equal(sgld_samples_open(path, &r), SGLD_OK);
     int n;
@@ -485,12 +487,89 @@ static void test_reader_errors(void **state)
     assert_string_equal(sgld_error_message(), want);
     assert_int_equal(sgld_samples_shape(r, "posterior", "draw", &n_dims, dims), SGLD_ERR_ARG);
     assert_int_equal(sgld_samples_shape(r, "sample_stats", "w", &n_dims, dims), SGLD_ERR_ARG);
+    int64_t n_rows, *rows = NULL;
+    assert_int_equal(sgld_samples_read_coord(r, "test_row", &n_rows, &rows), SGLD_OK);
+    assert_int_equal(n_rows, 3);
+    assert_memory_equal(rows, held_out, sizeof held_out);
+    sgld_free(rows);
+    assert_int_equal(sgld_samples_read_coord(r, "train_row", &n_rows, &rows), SGLD_ERR_ARG);
+    snprintf(want, sizeof want, "%s: no 1-D coordinate 'train_row'", path);
+    assert_string_equal(sgld_error_message(), want);
+    assert_int_equal(sgld_samples_read_coord(r, "posterior/w", &n_rows, &rows), SGLD_ERR_ARG);
+    assert_true(n_rows == 0 && rows == NULL);
     double out[12 * N_CHAINS * 2];
     assert_int_equal(sgld_samples_read_elems(r, "posterior", "w", 10, 3, out), SGLD_ERR_ARG);
     assert_int_equal(sgld_samples_read_elems(r, "posterior", "w", -1, 1, out), SGLD_ERR_ARG);
     assert_int_equal(sgld_samples_read_elems(r, "nope", "w", 0, 1, out), SGLD_ERR_ARG);
     sgld_samples_reader_close(&r);
     sgld_samples_reader_close(&r); /* NULL-safe */
+}
+
+/* Writes /posterior/x [2 chains, 7 draws, 5 elements] of 4-byte floats, chunked [1, 3, 5] so that
+ * the last chunk row of a chain is partial: a rank-local file (serial HDF5). */
+static void write_float_3d(const char *path)
+{
+    hsize_t dims[3] = {2, 7, 5}, chunk[3] = {1, 3, 5};
+    float x[2 * 7 * 5];
+    for (int c = 0; c < 2; c++)
+        for (int t = 0; t < 7; t++)
+            for (int e = 0; e < 5; e++) x[(c * 7 + t) * 5 + e] = (float)value(0, 0, c, t, e);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = H5Gcreate2(f, "posterior", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t sp = H5Screate_simple(3, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 3, chunk);
+    hid_t d = H5Dcreate2(g, "x", H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    assert_true(d >= 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+    H5Dclose(d), H5Pclose(dcpl), H5Sclose(sp), H5Gclose(g), H5Fclose(f);
+}
+
+/* The block reader gives the bits sgld_samples_read_elems gives, for 4- and 8-byte floats and
+ * blocks that start and end anywhere; it declines what is not a 3-D float variable. */
+static void test_block_reader(void **state)
+{
+    (void)state;
+    char path[600];
+    snprintf(path, sizeof path, "%s/block-%d.h5", sgld_test_tmpdir(), sgld_test_rank());
+    write_float_3d(path);
+    const char *path64 = tmp_path("block64.h5");
+    sgld_samples *s = create_ok(path64, 1);
+    assert_int_equal(append_block(s, 0, 0, 5), SGLD_OK);
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+    const char *files[2] = {path, path64}, *vars[2] = {"x", "v"};
+    static const int64_t ranges[][2] = {{0, 5}, {1, 3}, {4, 1}, {2, 1}, {0, 1}};
+    double want[5 * 14], got[5 * 14];
+    for (int k = 0; k < 2; k++) {
+        sgld_samples_reader *r = NULL;
+        assert_int_equal(sgld_samples_open(files[k], &r), SGLD_OK);
+        sgld_samples_block_reader *b = sgld_samples_block_open(r, "/posterior", vars[k]);
+        assert_non_null(b);
+        for (size_t q = 0; q < sizeof ranges / sizeof ranges[0]; q++) {
+            int64_t e0 = ranges[q][0], n = ranges[q][1];
+            if (k == 1 && e0 + n > 3) continue;
+            assert_int_equal(sgld_samples_read_elems(r, "posterior", vars[k], e0, n, want), SGLD_OK);
+            memset(got, 0, sizeof got);
+            assert_int_equal(sgld_samples_block_read(b, e0, n, got), SGLD_OK);
+            int64_t len = n * (k == 0 ? 14 : N_CHAINS * 5);
+            assert_memory_equal(got, want, (size_t)len * sizeof *got);
+        }
+        sgld_samples_block_close(&b);
+        assert_null(b);
+        sgld_samples_block_close(&b); /* NULL-safe */
+        if (k == 0) { /* a larger block than the staging buffer holds: grown, or out of memory */
+            b = sgld_samples_block_open(r, "posterior", "x");
+            assert_int_equal(sgld_samples_block_read(b, 0, 1, got), SGLD_OK);
+            sgld_alloc_fail_after(1);
+            assert_int_equal(sgld_samples_block_read(b, 0, 5, got), SGLD_ERR_NOMEM);
+            sgld_alloc_fail_after(0);
+            sgld_samples_block_close(&b);
+        } else { /* not 3-D (w is 4-D, b 2-D), not there: declined */
+            assert_null(sgld_samples_block_open(r, "posterior", "w"));
+            assert_null(sgld_samples_block_open(r, "posterior", "b"));
+            assert_null(sgld_samples_block_open(r, "posterior", "nope"));
+        }
+        sgld_samples_reader_close(&r);
+    }
 }
 
 int main(int argc, char **argv)
@@ -505,6 +584,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_append_nomem),
         cmocka_unit_test(test_append_errors),
         cmocka_unit_test(test_reader_errors),
+        cmocka_unit_test(test_block_reader),
     };
     return sgld_test_run(argc, argv, "samples", tests, sizeof tests / sizeof tests[0]);
 }

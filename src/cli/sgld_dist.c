@@ -14,6 +14,7 @@
 
 #include <mpi.h>
 
+#include "cli.h"
 #include "sgld/config.h"
 #include "sgld/run.h"
 #include "sgld/status.h"
@@ -276,33 +277,33 @@ int main(int argc, char **argv)
 {
     sgld_run_signals(1); /* a no-op when .preinit_array ran it (not every loader runs that) */
     MPI_Init(&argc, &argv);
-    int rank;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    cli_ctx cli;
+    cli_init(&cli, "sgld-dist", MPI_COMM_WORLD);
 
     sgld_config cfg;
     sgld_status st = sgld_config_parse(&cfg, argc, argv);
     if (st == SGLD_OK && (cfg.help || cfg.version)) {
-        if (rank == 0) {
-            if (cfg.help) sgld_config_help_for(&cfg, stdout, "sgld-dist");
-            else printf("sgld-dist %s\n", SGLD_VERSION);
-        }
+        if (!cfg.help)
+            cli_version(&cli);
+        else if (cli.rank == 0)
+            sgld_config_help_for(&cfg, stdout, "sgld-dist");
         MPI_Finalize();
         return 0;
     }
     sgld_run_report rep;
     memset(&rep, 0, sizeof rep);
     if (st == SGLD_OK) st = sgld_run(MPI_COMM_WORLD, &cfg, 1, &rep);
-    if (rank == 0) {
+    if (cli.rank == 0) {
         if (st != SGLD_OK) {
-            fprintf(stderr, "sgld-dist: %s\n", sgld_error_message());
+            cli_fail(&cli, exit_code(st), "%s", sgld_error_message());
             if (getenv("SGLD_TRACE")) fputs(sgld_error_trace(), stderr);
         } else if (rep.dry_run) {
             print_plan(&cfg, &rep);
         } else if (rep.incomplete) {
-            fprintf(stderr, "sgld-dist: stopped by %s after step %lld of %lld; draws flushed%s%s%s\n",
-                    signal_name(rep.stop_signal), (long long)rep.last_step, (long long)cfg.steps,
-                    cfg.checkpoint[0] ? ", checkpoint saved to " : "; no --checkpoint, so it cannot be resumed",
-                    cfg.checkpoint, cfg.checkpoint[0] ? "; continue with the same options and --resume" : "");
+            cli_fail(&cli, EXIT_INCOMPLETE, "stopped by %s after step %lld of %lld; draws flushed%s%s%s",
+                     signal_name(rep.stop_signal), (long long)rep.last_step, (long long)cfg.steps,
+                     cfg.checkpoint[0] ? ", checkpoint saved to " : "; no --checkpoint, so it cannot be resumed",
+                     cfg.checkpoint, cfg.checkpoint[0] ? "; continue with the same options and --resume" : "");
             if (cfg.log_view) print_log_view(&rep);
         } else if (cfg.resume && rep.first_step >= cfg.steps) {
             if (!cfg.quiet)

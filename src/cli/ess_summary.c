@@ -1,0 +1,279 @@
+/* ess_summary.c - `sgld-ess summary`: the per-element ESS, R-hat, MCSE and quantiles and the
+ * multivariate ESS of a sample file, computed by sgld_diag_report_create (include/sgld/diag.h
+ * has the algorithms and references) and printed here as a table, JSON or CSV.
+ *
+ * Exit status: 0 success (non-finite draws are reported on stderr, their diagnostics are NaN),
+ * 2 bad input or usage, 1 runtime failure. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ess.h"
+#include "sgld/diag.h"
+
+/* summary's part of `sgld-ess --help`, and `sgld-ess summary --help`. */
+void ess_summary_usage(FILE *f)
+{
+    fprintf(f,
+"usage: sgld-ess summary FILE [options]\n"
+"\n"
+"Summarizes the draws of a sample file (/GROUP/<var> shaped [chain, draw, ...]): per element\n"
+"mean, sd, 5/50/95%% quantiles (type 7), mcse_mean, mcse_sd, ess_bulk, ess_tail and rank R-hat\n"
+"(Vehtari et al. 2021, as the R package posterior), then the multivariate ESS of Vats, Flegal\n"
+"& Jones (2019) with mcmcse's batch size rule.  Elements are named like w[2,1] (zero-based).\n"
+"Run under mpirun -n P to split the elements over P ranks; the output is the same for any P.\n"
+"\n"
+"options:\n"
+"  --var NAME          summarize only this variable (repeatable; default: every variable)\n"
+"  --group NAME        group to read (default posterior)\n"
+"  --json              one JSON object: 'variables' list and 'multivariate' object\n"
+"  --csv               CSV: one row per element, then a blank line and the multivariate\n"
+"                      key,value rows\n"
+"  --max-rows N        rows of the table (default 40; 0 = all); JSON and CSV print all\n"
+"  --mess-method M     lugsail (default: lugsail batch means r = 3, c = 1/2, mcmcse's\n"
+"                      multiESS default), bm (plain batch means), obm (overlapping batch\n"
+"                      means) or bartlett (modified-Bartlett spectral variance)\n"
+"  --batch-size B      batch size / window (default: mcmcse's batchSize rule per chain, the\n"
+"                      floor of their mean)\n"
+"  --project K         when p is large (p >= number of batches): mESS of K random orthonormal\n"
+"                      projections and of the top K principal components (randomized range\n"
+"                      finder on the draws' Gram matrix, one power iteration; one more pass)\n"
+"  --seed S            seed of the projections (Philox key {S, 0}, default 1)\n"
+"  --alpha A --eps E   minESS(p, A, E) for the verdict line (default 0.05 and 0.05)\n"
+"  --block N           elements read per block (default 64): memory ~ N x chains x draws x 8 B\n"
+"  --timing            print on stderr the seconds rank 0 spent reading, in the univariate\n"
+"                      diagnostics and in the multivariate part\n"
+"The univariate diagnostics of a block run on OMP_NUM_THREADS threads per rank (default:\n"
+"every core); the output does not depend on the number of threads.\n"
+"  -h, --help          this text\n"
+"  -V, --version       print the version (the same as sgld-dist's) and exit\n"
+"\n"
+"exit status: 0 success (NaN or Inf draws are reported on stderr with variable, chain and\n"
+"draw; that element's diagnostics are NaN and the run carries on), 2 bad input or usage (not\n"
+"an HDF5 file, no group, unknown variable, fewer than 4 draws per chain, p >= number of\n"
+"batches without --project, bad option), 1 runtime failure.\n");
+}
+
+static void fmt_num(char *buf, size_t cap, double x, const char *f)
+{
+    if (isnan(x))
+        snprintf(buf, cap, "NaN");
+    else
+        snprintf(buf, cap, f, x);
+}
+
+static const char *const keys[10] = {"mean", "sd", "q5", "q50", "q95", "mcse_mean", "mcse_sd", "ess_bulk",
+                                     "ess_tail", "rhat"};
+
+/* The ten printed diagnostics of an element, in the order of keys. */
+static void elem_values(const sgld_diag_report_elem *el, double v[10])
+{
+    const sgld_diag_summary *s = &el->s;
+    const double x[10] = {s->mean, s->sd, s->q05, s->q50, s->q95, s->mcse_mean, s->mcse_sd, s->ess_bulk,
+                          s->ess_tail, s->rhat};
+    memcpy(v, x, sizeof x);
+}
+
+/* The estimate the verdict uses: of the projections with --project, else of the full estimator. */
+static const sgld_mess_result *main_result(const ess_args *o, const sgld_diag_report *r)
+{
+    return o->project ? &r->proj : &r->full;
+}
+
+static void print_json(const ess_args *o, const sgld_diag_report *r)
+{
+    const char *mname = sgld_mess_method_name(r->method);
+    char name[512];
+    printf("{\"file\": \"%s\", \"group\": \"%s\", \"chains\": %d, \"draws\": %lld,\n \"variables\": [\n", o->file,
+           o->group, r->n_chains, (long long)r->n_draws);
+    for (int v = 0; v < r->n_vars; v++)
+        for (int64_t e = 0; e < r->vars[v].n_elem; e++) {
+            int64_t k = r->vars[v].first + e;
+            double x[10];
+            elem_values(&r->elems[k], x);
+            sgld_diag_elem_name(&r->vars[v], e, name, sizeof name);
+            printf("  {\"name\": \"%s\"", name);
+            for (int f = 0; f < 10; f++) {
+                printf(", \"%s\": ", keys[f]);
+                cli_json_num(stdout, x[f]);
+            }
+            printf("}%s\n", k + 1 < r->n_elems ? "," : "");
+        }
+    printf(" ],\n \"multivariate\": {\"p\": %lld, \"n\": %lld, \"chains\": %d, \"mess\": ", (long long)r->n_elems,
+           (long long)r->n_chains * r->n_draws, r->n_chains);
+    cli_json_num(stdout, r->mess);
+    printf(", \"method\": \"%s\", \"batch_size\": %lld, \"min_ess\": ", mname,
+           (long long)main_result(o, r)->batch_size);
+    cli_json_num(stdout, r->min_ess);
+    printf(", \"mess_diag\": ");
+    cli_json_num(stdout, r->mess_diag);
+    printf(", \"alpha\": %g, \"eps\": %g, \"skipped_constant\": %lld", o->alpha, o->eps, (long long)r->n_constant);
+    if (!o->project) {
+        printf(", \"mess_per_chain\": [");
+        for (int c = 0; c < r->n_per_chain; c++) {
+            if (c) printf(", ");
+            cli_json_num(stdout, r->per_chain[c]);
+        }
+        printf("]");
+    } else {
+        printf(", \"projection\": {\"k\": %lld, \"seed\": %lld, \"mess\": ", o->project, o->seed);
+        cli_json_num(stdout, r->have_proj ? r->proj.mess : NAN);
+        printf("}, \"pca\": {\"k\": %lld, \"mess\": ", o->project);
+        cli_json_num(stdout, r->have_pca ? r->pca.mess : NAN);
+        printf(", \"batch_size\": %lld}", (long long)r->pca.batch_size);
+    }
+    if (r->note[0]) printf(", \"note\": \"%s\"", r->note);
+    printf("}}\n");
+}
+
+static void print_csv(const ess_args *o, const sgld_diag_report *r)
+{
+    char name[512];
+    printf("variable");
+    for (int f = 0; f < 10; f++) printf(",%s", keys[f]);
+    printf("\n");
+    for (int v = 0; v < r->n_vars; v++)
+        for (int64_t e = 0; e < r->vars[v].n_elem; e++) {
+            double x[10];
+            elem_values(&r->elems[r->vars[v].first + e], x);
+            sgld_diag_elem_name(&r->vars[v], e, name, sizeof name);
+            printf("\"%s\"", name);
+            for (int f = 0; f < 10; f++) {
+                if (isnan(x[f])) printf(",NaN");
+                else printf(",%.10g", x[f]);
+            }
+            printf("\n");
+        }
+    printf("\nkey,value\np,%lld\nn,%lld\nchains,%d\nmess,%.10g\nmethod,%s\nbatch_size,%lld\n"
+           "min_ess,%.10g\nmess_diag,%.10g\n", (long long)r->n_elems, (long long)r->n_chains * r->n_draws,
+           r->n_chains, r->mess, sgld_mess_method_name(r->method), (long long)main_result(o, r)->batch_size,
+           r->min_ess, r->mess_diag);
+    if (o->project) printf("pca_mess,%.10g\n", r->have_pca ? r->pca.mess : NAN);
+    if (r->n_constant) printf("skipped_constant,%lld\n", (long long)r->n_constant);
+}
+
+/* The table's multivariate lines and the verdict. */
+static void print_table_mv(const ess_args *o, const sgld_diag_report *r)
+{
+    const int64_t p = r->n_elems;
+    const char *mname = sgld_mess_method_name(r->method);
+    printf("\nmultivariate ESS (Vats, Flegal & Jones 2019), p = %lld, n = %lld draws in %d chains\n",
+           (long long)p, (long long)r->n_chains * r->n_draws, r->n_chains);
+    if (r->n_constant)
+        printf("  skipped %lld constant element%s (one value in every draw of a chain; no variance "
+               "to estimate): the mESS is of the other %lld\n", (long long)r->n_constant,
+               r->n_constant == 1 ? "" : "s", (long long)(p - r->n_constant));
+    char b1[64];
+    if (!o->project) {
+        fmt_num(b1, sizeof b1, r->mess, "%.1f");
+        printf("  mESS (%s batch means, b = %lld, %lld batches, all chains)  %s\n", mname,
+               (long long)r->full.batch_size, (long long)r->full.n_batches, b1);
+        printf("  mESS per chain (own batch size rule):");
+        for (int c = 0; c < r->n_per_chain; c++) {
+            fmt_num(b1, sizeof b1, r->per_chain[c], "%.1f");
+            printf(" %s", b1);
+        }
+        printf("\n");
+    } else {
+        fmt_num(b1, sizeof b1, r->have_proj ? r->proj.mess : NAN, "%.1f");
+        printf("  mESS of %lld random orthonormal projections (seed %lld; %s, b = %lld)  %s\n", o->project, o->seed,
+               mname, (long long)r->proj.batch_size, b1);
+        fmt_num(b1, sizeof b1, r->have_pca ? r->pca.mess : NAN, "%.1f");
+        printf("  mESS of the top %lld principal components (randomized, b = %lld)  %s\n", o->project,
+               (long long)r->pca.batch_size, b1);
+    }
+    fmt_num(b1, sizeof b1, r->mess_diag, "%.1f");
+    printf("  diagonal approximation (geometric mean of univariate ESS; ignores "
+           "cross-correlation)  %s\n", b1);
+    fmt_num(b1, sizeof b1, r->min_ess, "%.0f");
+    printf("  minESS(p = %d, alpha = %g, eps = %g)  %s\n", r->p_eff, o->alpha, o->eps, b1);
+    if (isnan(r->mess))
+        printf("  verdict: mESS not available%s%s\n", r->note[0] ? ": " : "", r->note);
+    else
+        printf("  verdict: %s (mESS %.0f %s minESS %.0f)\n", r->mess >= r->min_ess ? "enough draws" : "NOT enough draws",
+               r->mess, r->mess >= r->min_ess ? ">=" : "<", r->min_ess);
+}
+
+static void print_table(const ess_args *o, const sgld_diag_report *r)
+{
+    const int64_t p = r->n_elems;
+    char name[512];
+    printf("%s: %d chains x %lld draws, %lld elements in /%s\n\n", o->file, r->n_chains, (long long)r->n_draws,
+           (long long)p, o->group);
+    printf("%-16s %10s %10s %10s %10s %10s %10s %10s %9s %9s %7s\n", "variable", "mean", "sd", "q5", "q50", "q95",
+           "mcse_mean", "mcse_sd", "ess_bulk", "ess_tail", "rhat");
+    int64_t shown = 0;
+    for (int v = 0; v < r->n_vars; v++)
+        for (int64_t e = 0; e < r->vars[v].n_elem; e++) {
+            if (o->max_rows && shown >= o->max_rows) break;
+            double x[10];
+            elem_values(&r->elems[r->vars[v].first + e], x);
+            sgld_diag_elem_name(&r->vars[v], e, name, sizeof name);
+            char c[10][32];
+            for (int f = 0; f < 7; f++) fmt_num(c[f], 32, x[f], "%.4g");
+            fmt_num(c[7], 32, x[7], "%.0f");
+            fmt_num(c[8], 32, x[8], "%.0f");
+            fmt_num(c[9], 32, x[9], "%.4f");
+            printf("%-16s %10s %10s %10s %10s %10s %10s %10s %9s %9s %7s\n", name, c[0], c[1], c[2], c[3], c[4],
+                   c[5], c[6], c[7], c[8], c[9]);
+            shown++;
+        }
+    if (shown < p) printf("... %lld more elements (--max-rows 0 shows all)\n", (long long)(p - shown));
+    print_table_mv(o, r);
+}
+
+/* Rank 0's stderr lines: the timing (--timing), then one line per element with a non-finite
+ * draw. */
+static void print_notices(const ess_args *o, const sgld_diag_report *r, int size)
+{
+    if (o->timing)
+        fprintf(stderr, "timing (rank 0 of %d): elements %lld, read %.3f s, univariate %.3f s "
+                "(%.1f us/element), pass 1 total %.3f s, multivariate %.3f s\n", size, (long long)r->n_mine,
+                r->seconds_read, r->seconds_univariate,
+                r->n_mine ? 1e6 * r->seconds_univariate / (double)r->n_mine : 0.0, r->seconds_pass1,
+                r->seconds_multivariate);
+    char name[512];
+    for (int v = 0; v < r->n_vars; v++)
+        for (int64_t e = 0; e < r->vars[v].n_elem; e++) {
+            int64_t i = r->elems[r->vars[v].first + e].first_bad;
+            if (i < 0) continue;
+            sgld_diag_elem_name(&r->vars[v], e, name, sizeof name);
+            fprintf(stderr, "sgld-ess: %s: variable '%s': non-finite draw at chain %lld, draw %lld; "
+                    "its diagnostics are NaN\n", o->file, name, (long long)(i / r->n_draws),
+                    (long long)(i % r->n_draws));
+        }
+}
+
+/* Summarizes o->file and prints the report on rank 0; returns the exit status (the same on
+ * every rank).  Collective. */
+static int run(const cli_ctx *c, const ess_args *o)
+{
+    sgld_diag_report_opts ro = {.file = o->file, .group = o->group, .vars = o->vars, .n_vars = o->n_vars,
+                                .method = (sgld_mess_method)o->method, .batch_size = o->batch_size,
+                                .project = (int)o->project, .seed = (uint32_t)o->seed, .alpha = o->alpha,
+                                .eps = o->eps, .block = o->block};
+    sgld_diag_report *r = NULL;
+    sgld_status st = sgld_diag_report_create(c->comm, &ro, &r);
+    if (st != SGLD_OK) return cli_fail_status(c, st);
+    if (c->rank == 0) {
+        print_notices(o, r, c->size);
+        if (o->format == ESS_JSON)
+            print_json(o, r);
+        else if (o->format == ESS_CSV)
+            print_csv(o, r);
+        else
+            print_table(o, r);
+        fflush(stdout);
+    }
+    sgld_diag_report_destroy(&r);
+    return CLI_EXIT_OK;
+}
+
+int ess_summary(const cli_ctx *c, int argc, char **argv)
+{
+    ess_args o;
+    int status = ess_args_parse(c, ESS_SUMMARY, argc, argv, &o);
+    if (status < 0) status = run(c, &o);
+    ess_args_free(&o);
+    return status;
+}
