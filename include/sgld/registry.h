@@ -21,6 +21,11 @@ const void *sgld_registry_find(const sgld_registry *r, const char *name);
 /* Entry i in listing order, or NULL when i >= r->count. */
 const void *sgld_registry_at(const sgld_registry *r, size_t i);
 
+/* Optimal-string-alignment distance (Levenshtein plus adjacent transpositions) of a[0..na)
+ * and the string b: what "did you mean" suggestions rank names by.  Strings longer than 63
+ * characters are far from everything (INT_MAX).  Local, allocates nothing. */
+int sgld_name_distance(const char *a, size_t na, const char *b);
+
 /* Writes every name in listing order, joined by ", ", into buf (size > 0 bytes), truncated to
  * fit; buf is always NUL-terminated. */
 void sgld_registry_names(const sgld_registry *r, char *buf, size_t size);

@@ -1,5 +1,6 @@
 /* cli.c - what the programs share on the command line (cli.h). */
 #include "cli.h"
+#include "sgld/registry.h"
 
 #include <limits.h>
 #include <math.h>
@@ -60,28 +61,6 @@ void cli_json_num(FILE *f, double x)
         fprintf(f, "null");
 }
 
-/* Optimal-string-alignment distance of a[0..na) and b, as sgld-dist's suggestions use;
- * strings longer than 63 characters are far from everything. */
-static int edit_distance(const char *a, size_t na, const char *b)
-{
-    size_t nb = strlen(b);
-    if (na > 63 || nb > 63) return INT_MAX;
-    int d[64][64];
-    for (size_t i = 0; i <= na; i++) d[i][0] = (int)i;
-    for (size_t j = 0; j <= nb; j++) d[0][j] = (int)j;
-    for (size_t i = 1; i <= na; i++)
-        for (size_t j = 1; j <= nb; j++) {
-            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    return d[na][nb];
-}
-
 int cli_check_spelling(int argc, char **argv, int first, const struct option *longopts, char *msg, size_t cap)
 {
     for (int i = first; i < argc; i++) {
@@ -94,7 +73,7 @@ int cli_check_spelling(int argc, char **argv, int first, const struct option *lo
         int near_d = 3;
         for (const struct option *o = longopts; o->name; o++) {
             if (strlen(o->name) == len && strncmp(o->name, name, len) == 0) hit = o;
-            int d = edit_distance(name, len, o->name);
+            int d = sgld_name_distance(name, len, o->name);
             if (d < near_d) {
                 near_d = d;
                 near = o;

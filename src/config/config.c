@@ -27,6 +27,7 @@
 #include "config_impl.h"
 #include "config_table.h"
 #include "sgld/model.h"
+#include "sgld/registry.h"
 #include "sgld/sampler.h"
 
 /* Short names of the value types and ranges for the run's rows. */
@@ -347,29 +348,6 @@ typedef struct sgld_option_where parse_ctx;
 #define ORIGIN_DEFAULT 0
 #define ORIGIN_FLAG (-1)
 
-/* Optimal-string-alignment distance (Levenshtein plus adjacent transpositions), capped:
- * strings longer than 63 characters are "far" from everything. */
-static int edit_distance(const char *a, size_t na, const char *b)
-{
-    size_t nb = strlen(b);
-    if (na > 63 || nb > 63) return INT_MAX;
-    int d[64][64];
-    for (size_t i = 0; i <= na; i++) d[i][0] = (int)i;
-    for (size_t j = 0; j <= nb; j++) d[0][j] = (int)j;
-    for (size_t i = 1; i <= na; i++) {
-        for (size_t j = 1; j <= nb; j++) {
-            int cost = a[i - 1] != b[j - 1];
-            int best = d[i - 1][j - 1] + cost;
-            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    }
-    return d[na][nb];
-}
 
 /* The closest option name within edit distance 2 (first in table order on ties), or NULL.
  * File keys are matched only against the options a file may set. */
@@ -379,7 +357,7 @@ static const char *suggest(const config_table *t, const char *name, size_t len, 
     int best_d = 3;
     for (size_t i = 0; i < t->n; i++) {
         if (!cli && t->e[i].group == G_GENERAL) continue;
-        int d = edit_distance(name, len, t->e[i].o.name);
+        int d = sgld_name_distance(name, len, t->e[i].o.name);
         if (d < best_d) {
             best_d = d;
             best = t->e[i].o.name;
