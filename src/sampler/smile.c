@@ -269,14 +269,8 @@ static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *gra
 const sgld_sampler_type sgld_sampler_smile = {
     .name = "smile",
     .description = "stochastic microcanonical Langevin (Sommer et al. 2026), energy-variance tuner",
-    .adds_noise = 1,
     .options = options,
     .n_options = sizeof options / sizeof options[0],
-    .options_size = sizeof(sgld_smile_opts),
-    .state_size = sgld_smile_state_size,
-    .init = sgld_smile_init,
     .step = step,
-    .n_stats = SGLD_SMILE_N_STATS,
-    .stat_names = SGLD_SMILE_STAT_NAMES,
-    .stats = sgld_smile_stats,
+    SGLD_SMILE_HOOKS,
 };

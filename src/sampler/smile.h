@@ -39,4 +39,11 @@ void sgld_smile_stats(const sgld_step_ctx *ctx, const float *theta, const float 
 #define SGLD_SMILE_N_STATS 4
 #define SGLD_SMILE_STAT_NAMES {"energy_error", "smile_step_size", "reset", "n_resets"}
 
+/* The fields of smile's and psmile's sgld_sampler_type that the two share (designated
+ * initializers): each file adds its name, description, options table and step. */
+#define SGLD_SMILE_HOOKS                                                                           \
+    .adds_noise = 1, .options_size = sizeof(sgld_smile_opts),                                      \
+    .state_size = sgld_smile_state_size, .init = sgld_smile_init, .n_stats = SGLD_SMILE_N_STATS,   \
+    .stat_names = SGLD_SMILE_STAT_NAMES, .stats = sgld_smile_stats
+
 #endif
