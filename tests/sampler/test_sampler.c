@@ -94,10 +94,20 @@ static void test_sgd_converges_to_mode(void **state)
 static void test_registry_and_schedule(void **state)
 {
     (void)state;
-    char names[128];
+    /* names lists the table in order, ", "-joined; find and at agree */
+    char names[512], want[512] = "";
     sgld_sampler_names(names, sizeof names);
-    assert_string_equal(names, "sgd, sgld, fsgd, psgld, sghmc, csgld, ksgld, smile, psmile");
+    assert_true(sgld_sampler_count() >= 10);
+    for (size_t i = 0; i < sgld_sampler_count(); i++) {
+        const sgld_sampler_type *s = sgld_sampler_at(i);
+        assert_ptr_equal(sgld_sampler_find(s->name), s);
+        strcat(strcat(want, i ? ", " : ""), s->name);
+    }
+    assert_string_equal(names, want);
+    assert_int_equal(strncmp(names, "sgd, sgld, fsgd, psgld", 22), 0);
+    assert_null(sgld_sampler_at(sgld_sampler_count()));
     assert_null(sgld_sampler_find("hmc"));
+    assert_null(sgld_sampler_find(NULL));
     assert_true(sgld_step_size(0.3, 2.0, 0.0, 17) == 0.3);
     assert_true(fabs(sgld_step_size(0.3, 2.0, 0.55, 17) - 0.3 * pow(19.0, -0.55)) < 1e-15);
 }
