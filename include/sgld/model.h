@@ -5,7 +5,7 @@
  * has the same prior: N(0, prior_sd^2) on every weight and bias.
  *
  * Adding a model is one file in src/model/ defining a `const sgld_model_type`, one line in
- * the registry table of src/model/registry.c, and its case in
+ * the registry table of src/model/model_registry.c, and its case in
  * tests/model/test_model_conformance.c (which fails for a registered model without one). */
 #ifndef SGLD_MODEL_H
 #define SGLD_MODEL_H

@@ -8,7 +8,7 @@
  * chain_sum).
  *
  * Adding a sampler is one file in src/sampler/ defining a `const sgld_sampler_type` and one
- * line in the table of src/sampler/registry.c (plus its case in tests/sampler, which the
+ * line in the table of src/sampler/sampler_registry.c (plus its case in tests/sampler, which the
  * conformance suite demands).  Its options are rows in its own file (`options`), parsed into
  * its own struct, which it reads with sgld_config_opts (or ctx->opts in a step). */
 #ifndef SGLD_SAMPLER_H

@@ -1,4 +1,4 @@
-/* registry.c - the table of samplers and the step-size schedule.  Adding a sampler: one file
+/* sampler_registry.c - the table of samplers and the step-size schedule.  Adding a sampler: one file
  * and one line here. */
 #include <math.h>
 

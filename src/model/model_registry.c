@@ -1,4 +1,4 @@
-/* registry.c - the table of models.  Adding a model: one file and one line here. */
+/* model_registry.c - the table of models.  Adding a model: one file and one line here. */
 #include "sgld/model.h"
 #include "sgld/registry.h"
 
