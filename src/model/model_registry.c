@@ -1,4 +1,5 @@
-/* model_registry.c - the table of models.  Adding a model: one file and one line here. */
+/* model_registry.c - the table of models.  Adding a model: one file and one word in MODELS
+ * below. */
 #include "sgld/model.h"
 #include "sgld/registry.h"
 

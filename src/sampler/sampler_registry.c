@@ -1,5 +1,5 @@
-/* sampler_registry.c - the table of samplers and the step-size schedule.  Adding a sampler: one file
- * and one line here. */
+/* sampler_registry.c - the table of samplers and the step-size schedule.  Adding a sampler:
+ * one file and one word in SAMPLERS below. */
 #include <math.h>
 
 #include "sgld/registry.h"
