@@ -867,13 +867,14 @@ static sgld_status reserve(sgld_samples *s, int64_t draw0, int64_t n)
  * What remains: a kill among the flush's own metadata writes (a few KB in a handful of
  * writes; microseconds, more when a rank is descheduled) can leave some variables with the
  * new draw count and some with the old, or an extent whose chunk index is not all written
- * (its newest draws read as zeros, or the variable does not read).  Not covered either: a
- * collective sync point inside set_extent, which HDF5 makes only when one append dirties
- * more metadata than its cache keeps dirty (256 KiB by default, some 80 variables), writes
- * part of the append's metadata before its draws and lowers the on-disk EOA again.  When
- * the reservation could not grow the file, or the superblock is not of the version 0 or 1
- * HDF5 1.10 writes here, the EOA is not raised and a kill in H5Fflush can leave "addr
- * overflow" as before. */
+ * (its newest draws read as zeros, or the variable does not read).  sgld_samples_reopen
+ * takes the fewest draws of any variable, so --resume cuts variables apart back to its
+ * checkpoint like any extra draws.  Not covered either: a collective sync point inside
+ * set_extent, which HDF5 makes only when one append dirties more metadata than its cache
+ * keeps dirty (256 KiB by default, some 80 variables), writes part of the append's metadata
+ * before its draws and lowers the on-disk EOA again.  When the reservation could not grow
+ * the file, or the superblock is not of the version 0 or 1 HDF5 1.10 writes here, the EOA
+ * is not raised and a kill in H5Fflush can leave "addr overflow" as before. */
 sgld_status sgld_samples_append_chains(sgld_samples *s, int n_local, const int *chains,
                                        int64_t n_draws, const void *const *const *data)
 {
