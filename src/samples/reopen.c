@@ -55,7 +55,7 @@ static sgld_status open_layout(sgld_samples *s, int n_vars, const sgld_var_spec 
     s->dxpl = H5Pcreate(H5P_DATASET_XFER);
     SGLD_CHECK(s->dxpl >= 0 && H5Pset_dxpl_mpio(s->dxpl, H5FD_MPIO_COLLECTIVE) >= 0, SGLD_ERR_HDF5,
                "%s: cannot set up collective transfers", s->path);
-    int64_t n_draws = -1;
+    int64_t n_draws = -1, most = 0;
     for (int v = 0; v < n_vars; v++) {
         samples_var *var = &s->vars[v];
         var->dset = H5I_INVALID_HID;
@@ -84,13 +84,24 @@ static sgld_status open_layout(sgld_samples *s, int n_vars, const sgld_var_spec 
         for (int k = 0; ok && k < var->n_dims; k++) ok = dims[2 + k] == var->dims[k];
         SGLD_CHECK(ok, SGLD_ERR_PARSE, "%s: variable '%s/%s' does not have the shape of this run "
                    "(%d chains)", s->path, gname, var->name, s->n_chains);
-        SGLD_CHECK(n_draws < 0 || (int64_t)dims[1] == n_draws, SGLD_ERR_PARSE,
-                   "%s: variable '%s/%s' has %lld draws, others %lld", s->path, gname, var->name,
-                   (long long)dims[1], (long long)n_draws);
-        n_draws = (int64_t)dims[1];
+        if (n_draws < 0 || (int64_t)dims[1] < n_draws) n_draws = (int64_t)dims[1];
+        if ((int64_t)dims[1] > most) most = (int64_t)dims[1];
     }
+    for (int g = 0; g < s->n_groups; g++) {
+        hid_t space = H5Dget_space(s->groups[g].dims[1].dset);
+        hsize_t len = 0;
+        int ok = space >= 0 && H5Sget_simple_extent_dims(space, &len, NULL) == 1;
+        if (space >= 0) H5Sclose(space);
+        SGLD_CHECK(ok, SGLD_ERR_PARSE, "%s: group '%s' has a 'draw' coordinate of another shape",
+                   s->path, s->groups[g].name);
+        if ((int64_t)len < n_draws) n_draws = (int64_t)len;
+        if ((int64_t)len > most) most = (int64_t)len;
+    }
+    /* A run killed among the metadata writes of a flush can leave the variables and draw
+     * coordinates with different draw counts (see sgld_samples_append_chains): the fewest are
+     * every variable's, and the next truncate or append first cuts all back to them. */
     s->n_draws = n_draws < 0 ? 0 : n_draws;
-    s->extent = s->n_draws; /* what the datasets hold (writer.c shrinks when they differ) */
+    s->extent = most; /* what the longest dataset holds (writer.c shrinks when they differ) */
     return SGLD_OK;
 }
 

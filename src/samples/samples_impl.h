@@ -66,4 +66,11 @@ const char *samples_group_path(const char *group, char *buf, size_t size);
  * closing the file.  writer.c. */
 sgld_status samples_free_handle(sgld_samples *s);
 
+/* Sets the end-of-allocation address in the superblock of the HDF5 file open read-write on fd
+ * to the file's size on disk, when the superblock is of a kind this code knows (version 0 or 1
+ * at offset 0, 8-byte offsets, base address 0, no driver info block, an EOA not past the end).
+ * Returns 1 when the superblock now says so, 0 when it refused (the file is untouched), -1
+ * (errno set) when reading, writing or stat failed.  Local; superblock.c. */
+int samples_eoa_to_eof(int fd);
+
 #endif

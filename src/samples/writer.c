@@ -812,12 +812,15 @@ static hsize_t append_bytes(const sgld_samples *s, int64_t draw0, int64_t n)
  * the run while the file is exactly as the last successful flush left it (and closes
  * cleanly: nothing is dirty).  A full disk, a quota, a read-only remount all fail here.  A
  * file system without fallocate (glibc then writes a byte per block) or a failed hole search
- * only skips the reservation.  Collective; returns the agreed status. */
+ * only skips the reservation.  Once the file reaches past everything the append may
+ * allocate, rank 0 raises the superblock's end-of-allocation address to the file's size, so
+ * that a kill -9 in the flush leaves no address past it (see sgld_samples_append_chains).
+ * Collective; returns the agreed status. */
 static sgld_status reserve(sgld_samples *s, int64_t draw0, int64_t n)
 {
     sgld_status st = SGLD_OK;
     if (s->rank == 0) {
-        int fd = open(s->path, O_WRONLY);
+        int fd = open(s->path, O_RDWR);
         struct stat sb;
         int err = fd < 0 ? errno : fstat(fd, &sb) != 0 ? errno : 0;
         if (!err) {
@@ -831,6 +834,9 @@ static sgld_status reserve(sgld_samples *s, int64_t draw0, int64_t n)
             struct stat now;
             if (err && fstat(fd, &now) == 0 && now.st_size > sb.st_size)
                 (void)!ftruncate(fd, sb.st_size);
+            /* Not raised (an unknown superblock, an I/O error), the append goes on as before. */
+            if (!err && fstat(fd, &now) == 0 && now.st_size >= end)
+                (void)samples_eoa_to_eof(fd);
         }
         if (fd >= 0) close(fd);
         /* SGLD_ERR_HDF5: a run-time failure of the output (exit 1), not bad input. */
@@ -844,6 +850,31 @@ static sgld_status reserve(sgld_samples *s, int64_t draw0, int64_t n)
     return sgld_status_agree(s->comm, st);
 }
 
+/* What a reader finds after every rank is killed (kill -9; the page cache survives it, so
+ * there is no fsync) at any instant of an append:
+ *   - in reserve(): the file grows (zeros past HDF5's end), then rank 0 raises the
+ *     superblock's end-of-allocation address (EOA) to the file's new size, which covers every
+ *     byte this append may allocate (append_bytes, the bound the disk-full guarantee rests on
+ *     too).  The file reads as the last flush left it.
+ *   - in set_extent and the H5Dwrite calls: chunks are allocated in memory and the draws
+ *     written into space that no metadata on disk points to yet: the last flush's file.
+ *   - in H5Fflush: the object headers (new extents) and chunk index nodes go out, split
+ *     among the ranks in no fixed order; rank 0 writes the superblock after its share, with
+ *     HDF5's own EOA (which covers everything it allocated); then the file is cut to it.
+ *     Without the raised EOA, a kill before that last write left chunk indexes pointing
+ *     past the on-disk EOA ("addr overflow" in every reader).  With it, every address on
+ *     disk is below the on-disk EOA at every instant.
+ * What remains: a kill among the flush's own metadata writes (a few KB in a handful of
+ * writes; microseconds, more when a rank is descheduled) can leave some variables with the
+ * new draw count and some with the old, or an extent whose chunk index is not all written
+ * (its newest draws read as zeros, or the variable does not read).  sgld_samples_reopen
+ * takes the fewest draws of any variable, so --resume cuts variables apart back to its
+ * checkpoint like any extra draws.  Not covered either: a collective sync point inside
+ * set_extent, which HDF5 makes only when one append dirties more metadata than its cache
+ * keeps dirty (256 KiB by default, some 80 variables), writes part of the append's metadata
+ * before its draws and lowers the on-disk EOA again.  When the reservation could not grow
+ * the file, or the superblock is not of the version 0 or 1 HDF5 1.10 writes here, the EOA
+ * is not raised and a kill in H5Fflush can leave "addr overflow" as before. */
 sgld_status sgld_samples_append_chains(sgld_samples *s, int n_local, const int *chains,
                                        int64_t n_draws, const void *const *const *data)
 {

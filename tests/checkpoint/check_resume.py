@@ -12,6 +12,13 @@
       kill -9 of every rank mid-run leaves a sample file that h5py and xarray open, holding
       every draw up to the last flush (bitwise the uninterrupted run's prefix), at least the
       checkpoint's; --resume cuts it back and completes it bitwise.
+  check_resume.py BUILD killsuper SHIM.so CHAINS STEPS
+      At one rank (so one process writes every byte of a flush, in HDF5's order), kill -9 just
+      before the superblock write of flushes a quarter, half and three quarters into the run
+      and the last one (the LD_PRELOAD shim SHIM.so): each file opens in h5py and xarray and
+      holds the draws of that flush, the uninterrupted run's prefix; --resume completes it.
+      (The superblock holds the end-of-allocation address; a kill just before HDF5 wrote it
+      used to leave chunk indexes pointing past it: "addr overflow" in h5py.)
   check_resume.py BUILD extend RANKS CHAINS STEPS [OPTION...]
       A complete run of STEPS // 2 steps, resumed with --steps STEPS, gives a sample file
       bitwise the uninterrupted run of STEPS (draws, stats and attributes: its config names
@@ -55,10 +62,10 @@ def base_args(steps):
             "--checkpoint-every", str(steps // 50)] + EXTRA
 
 
-def launch(cwd, args):
+def launch(cwd, args, env=None):
     cmd = ["mpiexec", "-n", RANKS, "--oversubscribe", EXE] + args
     return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
 
 
 def finish(p):
@@ -71,8 +78,8 @@ def finish(p):
     return p.returncode, out, err
 
 
-def run(cwd, args):
-    return finish(launch(cwd, args))
+def run(cwd, args, env=None):
+    return finish(launch(cwd, args, env))
 
 
 def ranks_of(p):
@@ -184,7 +191,6 @@ def interrupt(steps):
 
 
 def kill9(steps):
-    import xarray as xr
     ref = reference(steps)
     work = tempfile.mkdtemp(prefix="ckpt-kill-")
     ckpt = os.path.join(work, "run.ckpt")
@@ -206,25 +212,7 @@ def kill9(steps):
             time.sleep(0.01)
     ck_step = checkpoint_step(ckpt)
     refv, _ = variables(os.path.join(ref, "run.h5"))
-    with h5py.File(os.path.join(work, "run.h5"), "r") as f:
-        n = f["posterior/w"].shape[1]
-        for k, v in refv.items():
-            got = f[k][...]
-            if k.endswith("/draw"):
-                ok = np.array_equal(got, np.arange(n))
-            elif k.endswith("/chain") or k.endswith("/feature"):
-                ok = np.array_equal(got, v)
-            else:
-                ok = got.shape[1] == n and got.tobytes() == v[:, :n].tobytes()
-            if not ok:
-                fail("after kill -9: %s is not the uninterrupted run's first %d draws" % (k, n))
-    ds = xr.open_dataset(os.path.join(work, "run.h5"), group="posterior")
-    if ds.sizes["draw"] != n:
-        fail("xarray sees %d draws, h5py %d" % (ds.sizes["draw"], n))
-    ds.close()
-    ck_draws = (ck_step - 1000) // 10
-    if n < ck_draws:
-        fail("after kill -9 the file holds %d draws, fewer than the checkpoint's %d" % (n, ck_draws))
+    n = check_killed_file(os.path.join(work, "run.h5"), refv, ck_step, "after kill -9")
     print("kill -9 after checkpoint step %d: h5py and xarray open the file, %d draws, all the reference's" % (ck_step, n))
     rc, _, err = run(work, base_args(steps) + ["--resume"])
     if rc != 0:
@@ -239,6 +227,79 @@ def kill9(steps):
         fail("resume from the previous generation (step %d): status %d: %s" % (older, rc, err))
     same_bits(os.path.join(ref, "run.h5"), os.path.join(work, "run.h5"), "resumed from .prev")
     print("resumed from run.ckpt.prev (step %d), the complete file cut back and redone: bitwise identical" % older)
+    # A kill among the metadata writes of a flush can leave variables and draw coordinates
+    # with different draw counts: --resume cuts them all back to the checkpoint's.
+    shutil.copy(ckpt + ".prev", os.path.join(work, "older.ckpt"))
+    with h5py.File(os.path.join(work, "run.h5"), "a") as f:
+        f["sample_stats/lp"].resize(f["sample_stats/lp"].shape[1] + 50, axis=1)
+        f["posterior/b"].resize(f["posterior/b"].shape[1] - 50, axis=1)
+        f["posterior/draw"].resize(f["posterior/draw"].shape[0] + 50, axis=0)
+    rc, _, err = run(work, [a if a != "run.ckpt" else "older.ckpt" for a in base_args(steps)] + ["--resume"])
+    if rc != 0:
+        fail("resume of a file whose variables disagree on the draw count: status %d: %s" % (rc, err))
+    same_bits(os.path.join(ref, "run.h5"), os.path.join(work, "run.h5"), "resumed with draw counts apart")
+    print("a file whose variables hold 50 draws more or fewer: --resume cuts it back, bitwise identical")
+    shutil.rmtree(ref)
+    shutil.rmtree(work)
+
+
+def check_killed_file(path, refv, ck_step, what):
+    """A killed run's sample file: h5py reads every variable as the reference's first n draws
+    (n of posterior/w), xarray sees n draws, and n >= the checkpoint's draws.  Returns n."""
+    import xarray as xr
+    try:
+        with h5py.File(path, "r") as f:
+            n = f["posterior/w"].shape[1]
+            for k, v in refv.items():
+                got = f[k][...]
+                if k.endswith("/draw"):
+                    ok = np.array_equal(got, np.arange(n))
+                elif k.endswith("/chain") or k.endswith("/feature"):
+                    ok = np.array_equal(got, v)
+                else:
+                    ok = got.shape[1] == n and got.tobytes() == v[:, :n].tobytes()
+                if not ok:
+                    fail("%s: %s is not the uninterrupted run's first %d draws" % (what, k, n))
+        ds = xr.open_dataset(path, group="posterior")
+        if ds.sizes["draw"] != n:
+            fail("%s: xarray sees %d draws, h5py %d" % (what, ds.sizes["draw"], n))
+        ds.close()
+    except OSError as e:
+        fail("%s: the sample file does not read: %s" % (what, e))
+    ck_draws = (ck_step - 1000) // 10
+    if n < ck_draws:
+        fail("%s: the file holds %d draws, fewer than the checkpoint's %d" % (what, n, ck_draws))
+    return n
+
+
+def killsuper(shim, steps):
+    ref = reference(steps)
+    refv, _ = variables(os.path.join(ref, "run.h5"))
+    work = tempfile.mkdtemp(prefix="ckpt-killsuper-")
+    env = dict(os.environ, LD_PRELOAD=shim, SGLD_KILL_PATH="/run.h5",
+               SGLD_KILL_COUNT=os.path.join(work, "count"))
+    rc, _, err = run(work, base_args(steps), env)
+    if rc != 0:
+        fail("the counting run: status %d: %s" % (rc, err))
+    total = int(open(os.path.join(work, "count")).read())
+    if total < 20:
+        fail("only %d superblock writes counted: is the shim loaded?" % total)
+    for k in (total // 4, total // 2, 3 * total // 4, total):
+        os.remove(os.path.join(work, "run.h5"))
+        for f in ("run.h5.lock", "run.ckpt", "run.ckpt.prev"):
+            if os.path.exists(os.path.join(work, f)):
+                os.remove(os.path.join(work, f))
+        rc, _, err = run(work, base_args(steps), dict(env, SGLD_KILL_AT=str(k)))
+        if rc == 0:
+            fail("not killed at superblock write %d of %d" % (k, total))
+        what = "kill -9 before superblock write %d of %d" % (k, total)
+        n = check_killed_file(os.path.join(work, "run.h5"), refv, checkpoint_step(os.path.join(work, "run.ckpt")), what)
+        print("%s: h5py and xarray open the file, %d draws, all the reference's" % (what, n))
+    rc, _, err = run(work, base_args(steps) + ["--resume"])
+    if rc != 0:
+        fail("resume after the last kill: status %d: %s" % (rc, err))
+    same_bits(os.path.join(ref, "run.h5"), os.path.join(work, "run.h5"), "killed and resumed run")
+    print("resumed after the last kill: bitwise identical to the uninterrupted run")
     shutil.rmtree(ref)
     shutil.rmtree(work)
 
@@ -349,6 +410,9 @@ if __name__ == "__main__":
     if mode == "badinput":
         RANKS, CHAINS = "2", "2"
         badinput()
+    elif mode == "killsuper":
+        RANKS, CHAINS, STEPS = "1", sys.argv[4], int(sys.argv[5])
+        killsuper(os.path.abspath(sys.argv[3]), STEPS)
     else:
         RANKS, CHAINS, STEPS = sys.argv[3], sys.argv[4], int(sys.argv[5])
         EXTRA = sys.argv[6:]
