@@ -863,7 +863,10 @@ static sgld_status reserve(sgld_samples *s, int64_t draw0, int64_t n)
  *     HDF5's own EOA (which covers everything it allocated); then the file is cut to it.
  *     Without the raised EOA, a kill before that last write left chunk indexes pointing
  *     past the on-disk EOA ("addr overflow" in every reader).  With it, every address on
- *     disk is below the on-disk EOA at every instant.
+ *     disk is below the on-disk EOA at every instant.  (When the append allocated nothing,
+ *     HDF5's EOA did not change and it writes neither: the raised EOA stays, the reserved
+ *     zeros counted as allocated, until a flush or the close that changes the EOA; a kill
+ *     before that only leaves those zeros unused when the file is resumed.)
  * What remains: a kill among the flush's own metadata writes (a few KB in a handful of
  * writes; microseconds, more when a rank is descheduled) can leave some variables with the
  * new draw count and some with the old, or an extent whose chunk index is not all written
