@@ -148,6 +148,14 @@ void sgld_model_names(char *buf, size_t size);
 size_t sgld_model_count(void);
 const sgld_model_type *sgld_model_at(size_t i);
 
+/* Registers t (which must outlive every use: a static object) after the built-in models, so
+ * that --model, --help-model, sgld-ess predict and the conformance suite see it and its
+ * option rows join sgld-dist's.  Call before sgld_config_parse, on every rank, in the same
+ * order.  Not collective, not thread-safe.  Errors: SGLD_ERR_ARG (no setup, loglik_grad or
+ * predict; option rows outside options_size; a name that is not 1-63 letters, digits, '-',
+ * '_'), SGLD_ERR_EXISTS (the name is taken), SGLD_ERR_NOMEM (too many registered). */
+sgld_status sgld_model_register(const sgld_model_type *t);
+
 /* The task of a model of type t under cfg's --task ("" = the type's own): *classification
  * = 1 for class targets, 0 for a real target.  SGLD_ERR_USAGE (one line naming --task and the
  * value) when t cannot do the task asked for: cnn, logreg and softmax are classifiers,

@@ -103,6 +103,10 @@ const sgld_sampler_type *sgld_sampler_find(const char *name);
 size_t sgld_sampler_count(void);
 const sgld_sampler_type *sgld_sampler_at(size_t i);
 
+/* Registers s (a static object) after the built-in samplers, as sgld_model_register does for
+ * models; the same rules and errors (SGLD_ERR_ARG: no step, stats without a hook). */
+sgld_status sgld_sampler_register(const sgld_sampler_type *s);
+
 /* Writes the registered names ("sgd, sgld, ...") into buf. */
 void sgld_sampler_names(char *buf, size_t size);
 

@@ -2,21 +2,53 @@
  * "did you mean" (include/sgld/registry.h). */
 #include "sgld/registry.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
-const void *sgld_registry_find(const sgld_registry *r, const char *name)
-{
-    if (!name) return NULL;
-    for (size_t i = 0; i < r->count; i++)
-        if (strcmp(r->name(r->entries[i]), name) == 0) return r->entries[i];
-    return NULL;
-}
+size_t sgld_registry_count(const sgld_registry *r) { return r->count + r->n_added; }
 
 const void *sgld_registry_at(const sgld_registry *r, size_t i)
 {
-    return i < r->count ? r->entries[i] : NULL;
+    if (i < r->count) return r->entries[i];
+    return i - r->count < r->n_added ? r->added[i - r->count] : NULL;
+}
+
+const void *sgld_registry_find(const sgld_registry *r, const char *name)
+{
+    if (!name) return NULL;
+    for (size_t i = 0, n = sgld_registry_count(r); i < n; i++) {
+        const void *e = sgld_registry_at(r, i);
+        if (strcmp(r->name(e), name) == 0) return e;
+    }
+    return NULL;
+}
+
+/* Names are option values, INI values and HDF5 attributes: a plain word. */
+static int plain_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 63) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)name[i]) && name[i] != '-' && name[i] != '_') return 0;
+    return 1;
+}
+
+sgld_status sgld_registry_add(sgld_registry *r, const void *entry)
+{
+    SGLD_CHECK(entry, SGLD_ERR_ARG, "registering a %s: NULL type", r->what);
+    const char *name = r->name(entry);
+    SGLD_CHECK(name, SGLD_ERR_ARG, "registering a %s: the type has no name", r->what);
+    SGLD_CHECK(plain_name(name), SGLD_ERR_ARG,
+               "registering %s '%s': a name is 1 to 63 letters, digits, '-' or '_'", r->what, name);
+    SGLD_CHECK(!sgld_registry_find(r, name), SGLD_ERR_EXISTS, "%s '%s' is already registered",
+               r->what, name);
+    SGLD_CHECK(r->n_added < SGLD_REGISTRY_MAX_ADDED, SGLD_ERR_NOMEM,
+               "registering %s '%s': at most %d %ss may be added", r->what, name,
+               SGLD_REGISTRY_MAX_ADDED, r->what);
+    r->added[r->n_added++] = entry;
+    return SGLD_OK;
 }
 
 void sgld_registry_names(const sgld_registry *r, char *buf, size_t size)
@@ -24,8 +56,9 @@ void sgld_registry_names(const sgld_registry *r, char *buf, size_t size)
     size_t used = 0;
     if (size == 0) return;
     buf[0] = '\0';
-    for (size_t i = 0; i < r->count && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", r->name(r->entries[i]));
+    for (size_t i = 0, n = sgld_registry_count(r); i < n && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "",
+                                 r->name(sgld_registry_at(r, i)));
 }
 
 int sgld_name_distance(const char *a, size_t na, const char *b)

@@ -14,8 +14,27 @@
 SAMPLERS(DECLARE)
 static const void *const samplers[] = {SAMPLERS(ENTRY)};
 
-/* sgld_sampler_find, _names, _count and _at. */
-SGLD_REGISTRY_DEFINE(sampler, sgld_sampler_type, samplers)
+/* What a sampler registered at run time must have: a step, and option rows that agree with
+ * their struct. */
+static sgld_status validate(const sgld_sampler_type *t)
+{
+    const char *name = t->name ? t->name : "(no name)";
+    SGLD_CHECK(t->step, SGLD_ERR_ARG, "registering sampler '%s': step is required", name);
+    SGLD_CHECK(t->n_options == 0 || (t->options && t->options_size > 0), SGLD_ERR_ARG,
+               "registering sampler '%s': %zu option rows but no rows or no options_size", name,
+               t->n_options);
+    for (size_t i = 0; i < t->n_options; i++)
+        SGLD_CHECK(t->options[i].name && t->options[i].offset + t->options[i].size <= t->options_size,
+                   SGLD_ERR_ARG, "registering sampler '%s': option row %zu lies outside its struct",
+                   name, i);
+    SGLD_CHECK(t->n_stats >= 0 && t->n_stats <= SGLD_SAMPLER_MAX_STATS && (!t->n_stats || t->stats),
+               SGLD_ERR_ARG, "registering sampler '%s': n_stats %d without a stats hook or above %d",
+               name, t->n_stats, SGLD_SAMPLER_MAX_STATS);
+    return SGLD_OK;
+}
+
+/* sgld_sampler_find, _names, _count, _at and _register. */
+SGLD_REGISTRY_DEFINE(sampler, sgld_sampler_type, samplers, validate)
 
 double sgld_step_size(double a, double b, double g, uint64_t t)
 {
