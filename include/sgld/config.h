@@ -25,6 +25,7 @@
 
 #define SGLD_PATH_MAX 1024
 #define SGLD_NAME_MAX 64
+#define SGLD_PLUGIN_LIST_MAX 4096 /* the loaded plug-ins' paths, ':'-separated */
 
 /* Value types of an option row.  STRING fills char[size]; BOOL an int 0/1 (`--flag` or
  * `--flag=no` on the line, true/false/yes/no/on/off/1/0 in a file); SWITCH an int set by a
@@ -81,6 +82,47 @@ typedef struct sgld_option {
     offsetof(S, f) + (sizeof(char[_Generic(((S *)0)->f, T: 1, default: -1)]) - 1),   \
         sizeof(((S *)0)->f)
 
+/* Parses text as a value of row o into val (o->size bytes; never more) as every program
+ * does: a STRING copied (at most size - 1 characters); an integer exactly, also in e-notation
+ * when whole (1e4), within the field's type; a double by strtod, whole text, finite; a BOOL
+ * true/false/yes/no/on/off/1/0; a CHOICE as its index among o->arg's '|'-separated words.
+ * With checked = 1 the row's range applies too.  `where` begins every message ("--steps",
+ * "run.ini:3: key 'steps'").  Not collective.  Errors: SGLD_ERR_USAGE, one line with where,
+ * the rule and the value ("--steps: must be >= 1, got 0"). */
+sgld_status sgld_option_parse(const sgld_option *o, const char *text, const char *where,
+                              int checked, void *val);
+
+/* Called by sgld_option_parse_argv for each option in argv order, with its row (and index),
+ * its text ("1" for a bare SWITCH or BOOL) and where ("--steps"); for an operand (a word that
+ * is no option) with row NULL, value = where = the word.  An error stops the walk and is
+ * returned. */
+typedef sgld_status (*sgld_option_fn)(void *self, const sgld_option *row, size_t index,
+                                      const char *value, const char *where);
+
+#define SGLD_CMDLINE_MAX_ROWS 1024
+
+/* A command line to walk: its rows (pointers, so a program can list rows of several owners),
+ * optional one-letter names, and where the options start. */
+typedef struct sgld_cmdline {
+    const sgld_option *const *rows;
+    size_t n_rows;
+    const int *short_names; /* per row, 0 = none; NULL = no short options */
+    int first;              /* argv index of the first option (1; 2 after a subcommand) */
+    int lenient;            /* 1: skip unknown options, bad values' rows and operands silently
+                             * (a first pass that only looks for a few options) */
+    const char *hint;       /* appended to "unknown option" messages without a suggestion
+                             * (" (see sgld-ess --help)"), "" for none */
+} sgld_cmdline;
+
+/* Walks argv[cl->first..argc) with getopt_long over cl's rows and calls fn for every option
+ * and operand in order.  Long options must be spelled in full (no abbreviations); a SWITCH
+ * takes no value, a BOOL an optional one (--flag, --flag=no), others a required one
+ * (--name value, --name=value); "--" ends the options.  getopt's global state is restored.
+ * Not collective.  Errors: fn's, or SGLD_ERR_USAGE with one line: "unknown option '--stpes'
+ * (did you mean '--steps'?)", "--steps: missing value", "--force: takes no value, got 'x'". */
+sgld_status sgld_option_parse_argv(const sgld_cmdline *cl, int argc, char **argv,
+                                   sgld_option_fn fn, void *self);
+
 /* Where the values of the options of a checked type came from, for messages (opaque). */
 typedef struct sgld_option_where sgld_option_where;
 
@@ -95,6 +137,9 @@ const char *sgld_option_origin(const sgld_option_where *w, const char *name, cha
 
 typedef struct sgld_config {
     char config_path[SGLD_PATH_MAX]; /* --config, "" if none */
+    char plugin[SGLD_PLUGIN_LIST_MAX]; /* every plug-in loaded (sgld/plugin.h), absolute paths,
+                                        ':'-separated: --plugin (repeatable), the file's
+                                        `plugin` key, SGLD_PLUGIN_PATH ("" if none) */
     /* model and data */
     char model[SGLD_NAME_MAX];       /* --model: a registered model name, see the model
                                         registry (sgld_model_names) (linreg) */
@@ -159,7 +204,10 @@ static inline const void *sgld_config_opts(const sgld_config *c, const void *typ
 void sgld_config_defaults(sgld_config *c);
 
 /* Parses argv (and the --config file named there, applied before the flags), validates,
- * and fills c.  Not collective (every rank parses the same argv).  On error returns
+ * and fills c.  First loads the plug-ins of SGLD_PLUGIN_PATH, of the file's `plugin` key and
+ * of every --plugin flag, in that order (sgld_plugin_load), so that their models, samplers
+ * and option rows are known to the rest of the line and file.  Not collective (every rank
+ * parses the same argv).  On error returns
  * SGLD_ERR_USAGE with a one-line message such as
  *   "run.ini:4: unknown key 'step_size' (did you mean 'step-size'?)"
  *   "--steps: '10k' is not an integer"  /  "--step-size: must be > 0, got -1" */
@@ -167,8 +215,12 @@ sgld_status sgld_config_parse(sgld_config *c, int argc, char **argv);
 
 /* Fills c from INI text such as sgld_config_write makes (the `config` attribute of a sample
  * file): the defaults, then every `key = value` line, then the same cross-checks as
- * sgld_config_parse.  `name` labels the messages ("run.h5:config:4: ...").  Not collective.
- * Errors: SGLD_ERR_USAGE (one line naming name:line, the key and the value). */
+ * sgld_config_parse.  When the text's model or sampler is not registered, the plug-ins its
+ * `plugin` key lists are loaded first (a program that loaded a replacement with its own
+ * --plugin is not sent to the recorded path).  `name` labels the messages
+ * ("run.h5:config:4: ...").  Not collective.  Errors: SGLD_ERR_USAGE (one line naming
+ * name:line, the key and the value; for a plug-in that cannot be loaded, the model or sampler
+ * that needs it and the path). */
 sgld_status sgld_config_parse_text(sgld_config *c, const char *text, const char *name);
 
 /* Sets option `name` (a long option without dashes, the run's own or a registered type's)
@@ -180,6 +232,12 @@ sgld_status sgld_config_set(sgld_config *c, const char *name, const char *value)
  * a boolean true/false, a number in the shortest form that reads back exactly.  Not
  * collective.  Errors: SGLD_ERR_USAGE (unknown name). */
 sgld_status sgld_config_get(const sgld_config *c, const char *name, char *buf, size_t size);
+
+/* SGLD_OK when the option rows of every registered sampler and model fit together and with
+ * the run's (no name declared twice with another type, default or range; within the
+ * table's limits); else SGLD_ERR_USAGE naming the row and both owners.  What the plug-in
+ * loader checks after each plug-in (sgld_plugin_load_file's `after`).  Not collective. */
+sgld_status sgld_config_check_rows(void);
 
 /* Writes the --help text (every option, its default and unit) to f. */
 void sgld_config_help(FILE *f, const char *prog);

@@ -31,4 +31,36 @@
  * (sgld_error_set) that the loader prefixes with the plug-in's path. */
 sgld_status sgld_plugin_init(void);
 
+/* ---- the loader (what sgld-dist and sgld-ess call; a program may call it too) ---- */
+
+/* Loads the plug-in at path and runs its sgld_plugin_init, once per file: a file already
+ * loaded (the same device and inode, whatever the name) is not loaded again.  Call before
+ * sgld_config_parse, on every rank, in the same order (sgld_config_parse does so itself for
+ * --plugin, the `plugin` key and SGLD_PLUGIN_PATH).  Not collective.  Errors, one line
+ * naming path, all SGLD_ERR_USAGE (the path is the user's input): no such file, not a shared
+ * object; no sgld_plugin_abi or sgld_plugin_init; an ABI number other than
+ * SGLD_ABI_VERSION; sgld_plugin_init failed, e.g. a type whose name is taken: its message
+ * follows the path).  A plug-in whose init failed stays loaded (it may have registered some
+ * types) and is not listed. */
+sgld_status sgld_plugin_load(const char *path);
+
+/* sgld_plugin_load, with `where` (the path's origin: "--plugin", "run.ini:3: key 'plugin'")
+ * before every message, and after (NULL: none) called once the plug-in's init succeeded: its
+ * error (e.g. sgld_config's check that the new option rows fit with the registered ones) is
+ * the plug-in's. */
+sgld_status sgld_plugin_load_file(const char *path, const char *where, sgld_status (*after)(void));
+
+/* sgld_plugin_load_file for every entry of a ':'-separated list (empty entries skipped; list
+ * NULL: none): a file, or a directory's every "*.so" in name order (none is no error). */
+sgld_status sgld_plugin_load_list(const char *list, const char *where, sgld_status (*after)(void));
+
+/* Plug-ins loaded so far, in load order, and the absolute path of the i-th (NULL when i is
+ * out of range). */
+size_t sgld_plugin_count(void);
+const char *sgld_plugin_path(size_t i);
+
+/* Writes the loaded plug-ins' absolute paths, ':'-separated, into buf (size > 0): what a
+ * sample file and a checkpoint record.  Errors: SGLD_ERR_USAGE when they do not fit. */
+sgld_status sgld_plugin_list(char *buf, size_t size);
+
 #endif

@@ -34,19 +34,7 @@ int cli_fail_status(const cli_ctx *c, sgld_status st);
 /* Prints "PROG VERSION" on stdout from rank 0 (--version). */
 void cli_version(const cli_ctx *c);
 
-/* Parse a whole string as a base-10 integer / a double; return 1 when it is one, else 0. */
-int cli_parse_ll(const char *s, long long *out);
-int cli_parse_double(const char *s, double *out);
-
 /* A double as JSON: %.10g when finite, else null. */
 void cli_json_num(FILE *f, double x);
-
-/* Checks argv[first..argc) before getopt_long sees it: every "--name" or "--name=value"
- * (up to a bare "--") must name an entry of longopts in full, since getopt_long would take a
- * unique abbreviation (--jso for --json) and sgld-dist does not.  The value of a
- * required_argument option given as the next element is skipped.  Returns 0, or -1 with a
- * one-line message in msg such as "unknown option '--jso' (did you mean '--json'?)".  Not
- * collective: every rank finds the same. */
-int cli_check_spelling(int argc, char **argv, int first, const struct option *longopts, char *msg, size_t cap);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef SGLD_CLI_ESS_H
 #define SGLD_CLI_ESS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "cli.h"
@@ -13,18 +14,22 @@ enum { ESS_TABLE = 0, ESS_JSON, ESS_CSV };  /* output formats */
 /* The options of a subcommand (those of the other keep their zero). */
 typedef struct ess_args {
     const char *file;                 /* FILE, the one operand */
-    int format, timing;
-    long long seed, block;
+    int format, timing, help, version;
+    int json, csv;                    /* --json, --csv: format */
+    uint32_t seed;
+    int64_t block;
     /* summary */
     const char *group;
     const char **vars;                /* --var, n_vars of them */
     int n_vars, method;               /* method: a sgld_mess_method */
-    long long max_rows, batch_size, project;
+    int64_t max_rows, batch_size, project;
     double alpha, eps;
     /* predict */
     const char *data, *ood, *draws, *per_example, *hist;
+    const char **plugins;             /* --plugin, n_plugins of them, loaded before FILE is read */
+    int n_plugins;
     int force;
-    long long batch, mc_dropout;
+    int64_t batch, mc_dropout;
 } ess_args;
 
 /* Parses argv[2..] of subcommand cmd (argv[1] is its name) into *a, after the subcommand's

@@ -17,6 +17,7 @@
 #include "ess.h"
 #include "sgld/config.h"
 #include "sgld/ensemble.h"
+#include "sgld/plugin.h"
 #include "sgld/fileguard.h"
 #include "sgld/net.h"
 
@@ -25,7 +26,7 @@ void ess_predict_usage(FILE *f)
     fprintf(f,
 "usage: sgld-ess predict FILE --data TEST [--ood OTHER] [--draws I|A:B[:S]] [--json]\n"
 "                        [--per-example OUT.h5] [--hist OUT.csv] [--force]\n"
-"                        [--mc-dropout K [--seed S]]\n"
+"                        [--mc-dropout K [--seed S]] [--plugin PATH.so]\n"
 "\n"
 "Rebuilds the model of a sample file written by sgld-dist (its `config` attribute: model,\n"
 "--task, --net; and data facts), standardizes TEST with the stored training statistics, and\n"
@@ -71,6 +72,10 @@ void ess_predict_usage(FILE *f)
 "  --batch N           rows per predict call (default 500)\n"
 "  --block N           draws read per block (default 8): memory ~ N x parameters x 4 B\n"
 "  --timing            predict seconds and forward GFLOP/s on stderr\n"
+"  --plugin PATH.so    load a plug-in (repeatable) before FILE is read: for a model or\n"
+"                      sampler of a plug-in whose path FILE records (its `plugins`\n"
+"                      attribute) but which is no longer there; without it the recorded\n"
+"                      plug-ins are loaded\n"
 "  -h, --help          this text\n"
 "\n"
 "exit status: 0 success, 2 bad input or usage (test data that do not fit the model, a file\n"
@@ -414,7 +419,8 @@ static int report(const ess_args *o, const sgld_ens_predictive *p, int size)
     }
     char masks[64] = ""; /* " x K dropout masks" after the draws (MC dropout) */
     if (o->mc_dropout)
-        snprintf(masks, sizeof masks, " x %lld dropout mask%s", o->mc_dropout, o->mc_dropout > 1 ? "s" : "");
+        snprintf(masks, sizeof masks, " x %lld dropout mask%s", (long long)o->mc_dropout,
+                 o->mc_dropout > 1 ? "s" : "");
     if (!p->classification)
         print_reg(o, p, masks);
     else if (o->format == ESS_JSON)
@@ -437,7 +443,13 @@ static int run(const cli_ctx *c, const ess_args *o)
                                    .block_draws = o->block, .batch_rows = o->batch, .mc_dropout = (int)o->mc_dropout,
                                    .seed = (uint32_t)o->seed};
     sgld_ens_predictive *p = NULL;
-    sgld_status st = sgld_ens_predictive_create(c->comm, &po, &p);
+    /* The plug-ins named here come before the file's recorded ones (which are then not
+     * loaded when they provide the file's model and sampler). */
+    sgld_status st = SGLD_OK;
+    for (int i = 0; i < o->n_plugins && st == SGLD_OK; i++)
+        st = sgld_plugin_load_file(o->plugins[i], "--plugin", sgld_config_check_rows);
+    if (st != SGLD_OK) return cli_fail_status(c, st);
+    st = sgld_ens_predictive_create(c->comm, &po, &p);
     if (st != SGLD_OK) return cli_fail_status(c, st);
     int status = c->rank == 0 ? report(o, p, c->size) : CLI_EXIT_OK;
     sgld_ens_predictive_destroy(&p);

@@ -116,9 +116,9 @@ static void print_json(const ess_args *o, const sgld_diag_report *r)
         }
         printf("]");
     } else {
-        printf(", \"projection\": {\"k\": %lld, \"seed\": %lld, \"mess\": ", o->project, o->seed);
+        printf(", \"projection\": {\"k\": %lld, \"seed\": %lld, \"mess\": ", (long long)o->project, (long long)o->seed);
         cli_json_num(stdout, r->have_proj ? r->proj.mess : NAN);
-        printf("}, \"pca\": {\"k\": %lld, \"mess\": ", o->project);
+        printf("}, \"pca\": {\"k\": %lld, \"mess\": ", (long long)o->project);
         cli_json_num(stdout, r->have_pca ? r->pca.mess : NAN);
         printf(", \"batch_size\": %lld}", (long long)r->pca.batch_size);
     }
@@ -176,10 +176,10 @@ static void print_table_mv(const ess_args *o, const sgld_diag_report *r)
         printf("\n");
     } else {
         fmt_num(b1, sizeof b1, r->have_proj ? r->proj.mess : NAN, "%.1f");
-        printf("  mESS of %lld random orthonormal projections (seed %lld; %s, b = %lld)  %s\n", o->project, o->seed,
+        printf("  mESS of %lld random orthonormal projections (seed %lld; %s, b = %lld)  %s\n", (long long)o->project, (long long)o->seed,
                mname, (long long)r->proj.batch_size, b1);
         fmt_num(b1, sizeof b1, r->have_pca ? r->pca.mess : NAN, "%.1f");
-        printf("  mESS of the top %lld principal components (randomized, b = %lld)  %s\n", o->project,
+        printf("  mESS of the top %lld principal components (randomized, b = %lld)  %s\n", (long long)o->project,
                (long long)r->pca.batch_size, b1);
     }
     fmt_num(b1, sizeof b1, r->mess_diag, "%.1f");

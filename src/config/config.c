@@ -1,14 +1,16 @@
 /* config.c - the run configuration: one merged option table (the run's own rows below and
  * every registered sampler's and model's rows, config_impl.h) drives the defaults, the INI
- * file reader, getopt_long's option array, --help (help.c) and sgld_config_write.
+ * file reader, the command line (through option.c's parser, which sgld-ess shares), --help
+ * (help.c) and sgld_config_write.
  *
  * Precedence: defaults < the --config file < command-line flags, whatever the order of the
- * flags on the line.  parse() therefore walks argv twice with getopt_long: the first pass
- * only looks for --config, --help, --version, --help-sampler and --help-model; then the file
- * is applied; the second pass applies every other flag.  Adding a run option is one row in
+ * flags on the line.  parse() therefore walks argv twice: the first pass only looks for
+ * --config, --plugin, --help, --version, --help-sampler and --help-model; then the plug-ins
+ * are loaded (their rows join the table) and the file is applied; the second pass applies
+ * every other flag.  Adding a run option is one row in
  * `run_rows[]` (plus its field in sgld_config); a sampler's or model's option is a row in its
- * own file.  Every value, from a file or a flag, goes through assign(), which parses it fully
- * (exact integers, also in e-notation; strtod, no trailing junk, finite doubles; a choice
+ * own file.  Every value, from a file or a flag, goes through assign() and sgld_option_parse,
+ * which parses it fully (exact integers, also in e-notation; strtod, no trailing junk, finite doubles; a choice
  * among its words) and checks the row's range.  At the end, options that do not apply to the
  * chosen sampler or model (the types that declare the row) are refused, the cross-field rule
  * of the run (burnin < steps) is checked, and the chosen types' check hooks run. */
@@ -16,7 +18,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -27,6 +28,7 @@
 #include "config_impl.h"
 #include "config_table.h"
 #include "sgld/model.h"
+#include "sgld/plugin.h"
 #include "sgld/registry.h"
 #include "sgld/sampler.h"
 
@@ -80,6 +82,10 @@ static const run_row run_rows[] = {
      CONTROL, "print what sampler NAME is and its options, and exit"},
     {"help-model", 0, T_STRING, FIELD(help_model, char *), "", "NAME", "", NONEMPTY, G_GENERAL,
      CONTROL, "print what model NAME is and its options, and exit"},
+    {"plugin", 0, T_STRING, FIELD(plugin, char *), "", "FILE", "", NOCHECK, G_MODEL, CONTROL,
+     "load a plug-in: a shared object whose sgld_plugin_init registers models and samplers, "
+     "with their options (repeatable; in a file, a ':'-separated list; the files and "
+     "directories of SGLD_PLUGIN_PATH load first); read before every other option"},
     {"resume", 0, T_SWITCH, FIELD(resume, int), "0", "", "", NOCHECK, G_GENERAL, CONTROL,
      "continue the run saved in --checkpoint (the sample file is cut back to its draws)"},
     {"dry-run", 0, T_SWITCH, FIELD(dry_run, int), "0", "", "", NOCHECK, G_GENERAL, CONTROL,
@@ -202,8 +208,11 @@ static sgld_status add_type_rows(config_table *t, config_owner owner, const char
         config_entry *e = (config_entry *)config_table_find(t, r->name, strlen(r->name));
         if (e) {
             SGLD_CHECK(e->owner == owner && same_row(&e->o, r), SGLD_ERR_INTERNAL,
-                       "option --%s of %s is declared differently by another type", r->name,
-                       type_name);
+                       "option --%s of %s %s is already declared differently by %s%s", r->name,
+                       owner == OWNER_SAMPLER ? "sampler" : "model", type_name,
+                       e->owner == OWNER_RUN ? "sgld-dist itself" : e->owner_names[0],
+                       e->owner == OWNER_RUN ? "" : " (a shared row needs the same type, "
+                                                    "default and range)");
             SGLD_CHECK(e->n_owners < CONFIG_MAX_OWNERS, SGLD_ERR_INTERNAL,
                        "option --%s: more than %d types declare it", r->name, CONFIG_MAX_OWNERS);
         } else {
@@ -342,6 +351,12 @@ struct sgld_option_where {
     const config_table *t;
     const char *path;                /* the --config file, or NULL */
     long origin[CONFIG_MAX_ENTRIES]; /* ORIGIN_DEFAULT, ORIGIN_FLAG, or the file line */
+    /* The plug-in pass (prescan set): apply_line only records the file's `plugin`, `model`
+     * and `sampler` values (and the plugin key's line), so that plug-ins load before the
+     * keys they declare are looked up. */
+    int prescan;
+    long plugin_line;
+    char plugin[SGLD_PLUGIN_LIST_MAX], model[SGLD_NAME_MAX], sampler[SGLD_NAME_MAX];
 };
 typedef struct sgld_option_where parse_ctx;
 
@@ -366,233 +381,14 @@ static const char *suggest(const config_table *t, const char *name, size_t len, 
     return best;
 }
 
-void config_describe_range(const sgld_range *k, const char *var, char *buf, size_t n)
-{
-    const char *pre = var ? var : "must be";
-    switch (k->kind) {
-    case SGLD_RANGE_GE: snprintf(buf, n, "%s >= %.15g", pre, k->lo); break;
-    case SGLD_RANGE_GT: snprintf(buf, n, "%s > %.15g", pre, k->lo); break;
-    case SGLD_RANGE_GE_LT: snprintf(buf, n, "%s in [%.15g, %.15g)", pre, k->lo, k->hi); break;
-    case SGLD_RANGE_GE_LE: snprintf(buf, n, "%s in [%.15g, %.15g]", pre, k->lo, k->hi); break;
-    case SGLD_RANGE_GT_LT: snprintf(buf, n, "%s in (%.15g, %.15g)", pre, k->lo, k->hi); break;
-    case SGLD_RANGE_GT_LE: snprintf(buf, n, "%s in (%.15g, %.15g]", pre, k->lo, k->hi); break;
-    default: buf[0] = '\0'; break;
-    }
-}
-
-static int in_range(const sgld_range *k, double x)
-{
-    switch (k->kind) {
-    case SGLD_RANGE_GE: return x >= k->lo;
-    case SGLD_RANGE_GT: return x > k->lo;
-    case SGLD_RANGE_GE_LT: return x >= k->lo && x < k->hi;
-    case SGLD_RANGE_GE_LE: return x >= k->lo && x <= k->hi;
-    case SGLD_RANGE_GT_LT: return x > k->lo && x < k->hi;
-    case SGLD_RANGE_GT_LE: return x > k->lo && x <= k->hi;
-    default: return 1;
-    }
-}
-
-static sgld_status range_error(const sgld_option *o, const char *where, const char *text)
-{
-    char what[128];
-    config_describe_range(&o->range, NULL, what, sizeof what);
-    return sgld_error_set(SGLD_ERR_USAGE, "%s: %s, got %s", where, what, text);
-}
-
-
-/* Results of parse_integer. */
-enum { INT_OK = 1, INT_SYNTAX = 0, INT_FRACTION = -1, INT_RANGE = -2 };
-
-/* Significant digits parse_integer keeps.  A digit beyond them is dropped: the magnitude
- * stays exact, and a dropped non-zero digit of a value below 10^19 is a fraction. */
-#define INT_DIGITS_MAX 64
-
-/* An integer written in decimal, optionally with a fraction and an exponent whose value is
- * whole (1e4, 2.5e3, 1000e-3), so that run lengths can be written as they are thought of.
- * Exact: the digits are scaled by hand, never through a double.  Returns INT_OK with *out,
- * INT_SYNTAX (not a number, or leading space), INT_FRACTION (a number that is not whole:
- * 1.5, 1e-3) or INT_RANGE (whole but outside long long). */
-static int parse_integer(const char *text, long long *out)
-{
-    const char *p = text;
-    int neg = 0, dropped = 0, n_digits = 0, n_seen = 0, in_fraction = 0;
-    char digits[INT_DIGITS_MAX];
-    long scale = 0; /* value = digits * 10^scale */
-    if (*p == '+' || *p == '-') neg = *p++ == '-';
-    for (;; p++) {
-        if (*p == '.' && !in_fraction) {
-            in_fraction = 1;
-            continue;
-        }
-        if (!isdigit((unsigned char)*p)) break;
-        n_seen++;
-        scale -= in_fraction;
-        if (n_digits == 0 && *p == '0') continue;
-        if (n_digits < INT_DIGITS_MAX) {
-            digits[n_digits++] = *p;
-        } else {
-            scale++;
-            dropped |= *p != '0';
-        }
-    }
-    if (n_seen == 0) return INT_SYNTAX;
-    if (*p == 'e' || *p == 'E') {
-        p++;
-        int exp_neg = 0;
-        if (*p == '+' || *p == '-') exp_neg = *p++ == '-';
-        if (!isdigit((unsigned char)*p)) return INT_SYNTAX;
-        long e = 0;
-        for (; isdigit((unsigned char)*p); p++)
-            if (e < 100000) e = 10 * e + (*p - '0');
-        scale += exp_neg ? -e : e;
-    }
-    if (*p != '\0') return INT_SYNTAX;
-    while (scale < 0 && n_digits > 0 && digits[n_digits - 1] == '0') {
-        n_digits--;
-        scale++;
-    }
-    if (n_digits == 0) return *out = 0, INT_OK;
-    if (n_digits + scale > 19) return INT_RANGE; /* >= 10^19 > 2^63 */
-    if (scale < 0 || dropped) return INT_FRACTION;
-    unsigned long long v = 0; /* < 10^19 < 2^64: no wrap */
-    for (int i = 0; i < n_digits; i++) v = 10 * v + (unsigned long long)(digits[i] - '0');
-    for (long i = 0; i < scale; i++) v *= 10;
-    if (v > (unsigned long long)LLONG_MAX + (unsigned long long)neg) return INT_RANGE;
-    *out = !neg ? (long long)v : v > (unsigned long long)LLONG_MAX ? LLONG_MIN : -(long long)v;
-    return INT_OK;
-}
-
-/* Largest value a field of integer type t holds, for the out-of-range message. */
-static long long integer_max(sgld_opt_type t)
-{
-    return t == T_INT ? INT_MAX : t == T_UINT32 ? (long long)UINT32_MAX : LLONG_MAX;
-}
-
-/* Smallest value a field of integer type t holds. */
-static long long integer_min(sgld_opt_type t)
-{
-    return t == T_INT ? INT_MIN : t == T_UINT32 ? 0 : LLONG_MIN;
-}
-
-static int parse_bool(const char *text, int *out)
-{
-    static const char *const yes[] = {"true", "yes", "on", "1"};
-    static const char *const no[] = {"false", "no", "off", "0"};
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(text, yes[i]) == 0) return *out = 1, 1;
-        if (strcasecmp(text, no[i]) == 0) return *out = 0, 1;
-    }
-    return 0;
-}
-
-/* The index of text among the '|'-separated words of list, or -1. */
-static int choice_index(const char *list, const char *text)
-{
-    size_t n = strlen(text);
-    int k = 0;
-    for (const char *p = list; *p; k++) {
-        size_t len = strcspn(p, "|");
-        if (len == n && strncmp(p, text, n) == 0) return k;
-        p += len + (p[len] == '|');
-    }
-    return -1;
-}
-
-/* Largest field a row may have (a path). */
-#define VALUE_MAX SGLD_PATH_MAX
-
-/* Parses text as a value of row o into val (o->size bytes).  `where` prefixes every message
- * ("--steps", "run.ini:3: key 'steps'").  With checked = 0 the row's range is not applied
- * (defaults: --config's "" is a valid default but not a valid value). */
-static sgld_status parse_value(const sgld_option *o, const char *text, const char *where,
-                               int checked, unsigned char *val)
-{
-    switch (o->type) {
-    case SGLD_OPT_STRING: {
-        size_t len = strlen(text);
-        SGLD_CHECK(len < o->size, SGLD_ERR_USAGE,
-                   "%s: value is too long (%zu characters, at most %zu)", where, len,
-                   o->size - 1);
-        SGLD_CHECK(!checked || o->range.kind != SGLD_RANGE_NONEMPTY || len > 0, SGLD_ERR_USAGE,
-                   "%s: must not be empty", where);
-        memset(val, 0, o->size);
-        memcpy(val, text, len + 1);
-        return SGLD_OK;
-    }
-    case SGLD_OPT_CHOICE: {
-        int k = choice_index(o->arg, text);
-        if (k < 0) {
-            char words[256];
-            config_list_words(o->arg, "or", words, sizeof words);
-            return sgld_error_set(SGLD_ERR_USAGE, "%s: must be %s, got '%s'", where, words, text);
-        }
-        memcpy(val, &k, sizeof k);
-        return SGLD_OK;
-    }
-    case SGLD_OPT_BOOL:
-    case SGLD_OPT_SWITCH: {
-        int b;
-        SGLD_CHECK(parse_bool(text, &b), SGLD_ERR_USAGE,
-                   "%s: '%s' is not a boolean (true/false, yes/no, on/off, 1/0)", where, text);
-        memcpy(val, &b, sizeof b);
-        return SGLD_OK;
-    }
-    case SGLD_OPT_INT:
-    case SGLD_OPT_INT64:
-    case SGLD_OPT_UINT32: {
-        long long v = 0;
-        int ok = parse_integer(text, &v);
-        SGLD_CHECK(ok != INT_RANGE, SGLD_ERR_USAGE, "%s: '%s' is out of range (%s %lld)",
-                   where, text, text[0] == '-' ? "at least" : "at most",
-                   text[0] == '-' ? integer_min(o->type) : integer_max(o->type));
-        SGLD_CHECK(ok != INT_FRACTION, SGLD_ERR_USAGE,
-                   "%s: '%s' is not a whole number (e-notation such as 1e4 is accepted when "
-                   "the value is whole)", where, text);
-        SGLD_CHECK(ok == INT_OK, SGLD_ERR_USAGE, "%s: '%s' is not an integer", where, text);
-        if (checked && !in_range(&o->range, (double)v)) return range_error(o, where, text);
-        if (o->type == SGLD_OPT_INT) {
-            SGLD_CHECK(v <= INT_MAX, SGLD_ERR_USAGE, "%s: must be <= %d, got %s", where, INT_MAX,
-                       text);
-            SGLD_CHECK(v >= INT_MIN, SGLD_ERR_USAGE, "%s: must be >= %d, got %s", where, INT_MIN,
-                       text);
-            int x = (int)v;
-            memcpy(val, &x, sizeof x);
-        } else if (o->type == SGLD_OPT_UINT32) {
-            SGLD_CHECK(v >= 0 && v <= (long long)UINT32_MAX, SGLD_ERR_USAGE,
-                       "%s: must be in [0, %lu], got %s", where, (unsigned long)UINT32_MAX,
-                       text);
-            uint32_t x = (uint32_t)v;
-            memcpy(val, &x, sizeof x);
-        } else {
-            int64_t x = (int64_t)v;
-            memcpy(val, &x, sizeof x);
-        }
-        return SGLD_OK;
-    }
-    case SGLD_OPT_DOUBLE: {
-        char *end;
-        int bad = !text[0] || isspace((unsigned char)text[0]);
-        double x = bad ? 0 : strtod(text, &end);
-        SGLD_CHECK(!bad && end != text && *end == '\0', SGLD_ERR_USAGE,
-                   "%s: '%s' is not a number", where, text);
-        SGLD_CHECK(isfinite(x), SGLD_ERR_USAGE, "%s: '%s' is not a finite number", where, text);
-        if (checked && !in_range(&o->range, x)) return range_error(o, where, text);
-        memcpy(val, &x, sizeof x);
-        return SGLD_OK;
-    }
-    }
-    return sgld_error_set(SGLD_ERR_INTERNAL, "%s: option type %d unknown", where, (int)o->type);
-}
-
 /* Parses text as a value of entry e and stores it in the field of every owner in c. */
 static sgld_status assign(sgld_config *c, const config_entry *e, const char *text,
                           const char *where, int checked)
 {
-    unsigned char val[VALUE_MAX];
+    unsigned char val[SGLD_PLUGIN_LIST_MAX]; /* the largest field */
     SGLD_CHECK(e->o.size <= sizeof val, SGLD_ERR_INTERNAL, "%s: field of %zu bytes", where,
                e->o.size);
-    SGLD_TRY(parse_value(&e->o, text, where, checked, val));
+    SGLD_TRY(sgld_option_parse(&e->o, text, where, checked, val));
     for (int k = 0; k < e->n_owners; k++) memcpy((char *)c + e->at[k], val, e->o.size);
     return SGLD_OK;
 }
@@ -607,6 +403,7 @@ static void apply_defaults(sgld_config *c, const config_table *t)
         c->type_offset[i] = t->type_offset[i];
     }
     for (size_t i = 0; i < t->n; i++) (void)assign(c, &t->e[i], t->e[i].o.def, "default", 0);
+    (void)sgld_plugin_list(c->plugin, sizeof c->plugin);
 }
 
 void sgld_config_defaults(sgld_config *c)
@@ -665,6 +462,23 @@ static sgld_status unquote(char **value, const char *where)
     return SGLD_OK;
 }
 
+/* The plug-in pass's part of a line: keeps the values of `plugin`, `model` and `sampler`. */
+static sgld_status record_prescan(parse_ctx *ctx, long line_no, const char *key, char *value)
+{
+    char where[WHERE_MAX];
+    snprintf(where, sizeof where, "%s:%ld: key '%s'", ctx->path, line_no, key);
+    char *field = !strcmp(key, "plugin") ? ctx->plugin : !strcmp(key, "model") ? ctx->model
+                  : !strcmp(key, "sampler") ? ctx->sampler : NULL;
+    if (!field) return SGLD_OK;
+    size_t cap = field == ctx->plugin ? sizeof ctx->plugin : sizeof ctx->model;
+    SGLD_TRY(unquote(&value, where));
+    SGLD_CHECK(strlen(value) < cap, SGLD_ERR_USAGE,
+               "%s: value is too long (%zu characters, at most %zu)", where, strlen(value), cap - 1);
+    memcpy(field, value, strlen(value) + 1);
+    if (field == ctx->plugin) ctx->plugin_line = line_no;
+    return SGLD_OK;
+}
+
 static sgld_status apply_line(parse_ctx *ctx, long line_no, char *line)
 {
     const char *path = ctx->path;
@@ -681,6 +495,8 @@ static sgld_status apply_line(parse_ctx *ctx, long line_no, char *line)
     *eq = '\0';
     char *key = trim(s), *value = trim(eq + 1);
     size_t key_len = strlen(key);
+    if (ctx->prescan) return record_prescan(ctx, line_no, key, value);
+    if (strcmp(key, "plugin") == 0) return SGLD_OK; /* loaded by the plug-in pass */
     const config_entry *o = config_table_find(ctx->t, key, key_len);
     if (!o) {
         const char *near = suggest(ctx->t, key, key_len, 0);
@@ -730,103 +546,58 @@ static sgld_status apply_file(parse_ctx *ctx)
 
 /* ---- command line ---- */
 
-/* getopt_long codes for table rows start here, above every short option character. */
-#define LONG_BASE 256
-
-/* Fills longopts (t->n + 1 entries) and shortopts from the table.  shortopts starts with
- * "-:" so that positional arguments come back in order as code 1 (no permutation) and a
- * missing value is reported as ':' rather than '?'. */
-static void build_getopt_tables(const config_table *t, struct option *longopts, char *shortopts)
-{
-    size_t k = 0;
-    shortopts[k++] = '-';
-    shortopts[k++] = ':';
-    for (size_t i = 0; i < t->n; i++) {
-        const config_entry *e = &t->e[i];
-        int has_arg = e->o.type == SGLD_OPT_SWITCH ? no_argument
-                      : e->o.type == SGLD_OPT_BOOL ? optional_argument
-                                                   : required_argument;
-        longopts[i] = (struct option){e->o.name, has_arg, NULL, LONG_BASE + (int)i};
-        if (e->short_name) {
-            shortopts[k++] = (char)e->short_name;
-            if (has_arg != no_argument) shortopts[k++] = ':';
-            if (has_arg == optional_argument) shortopts[k++] = ':';
-        }
-    }
-    longopts[t->n] = (struct option){NULL, 0, NULL, 0};
-    shortopts[k] = '\0';
-}
-
-/* GNU getopt: optind = 0 re-initializes it completely, so parse can run many times. */
-static void reset_getopt(void)
-{
-    optind = 0;
-    opterr = 0;
-}
-
-/* The option name written in argv element arg ("--stpes=5" -> "stpes"), as pointer and length. */
-static const char *arg_name(const char *arg, size_t *len)
-{
-    const char *name = arg + (arg[0] == '-') + (arg[0] == '-' && arg[1] == '-');
-    *len = strcspn(name, "=");
-    return name;
-}
-
-static sgld_status unknown_option(const config_table *t, const char *arg)
-{
-    size_t len;
-    const char *name = arg_name(arg, &len);
-    int shown = (int)strcspn(arg, "=");
-    const char *near = len > 1 || arg[1] == '-' ? suggest(t, name, len, 1) : NULL;
-    if (near)
-        return sgld_error_set(SGLD_ERR_USAGE, "unknown option '%.*s' (did you mean '--%s'?)",
-                              shown, arg, near);
-    return sgld_error_set(SGLD_ERR_USAGE, "unknown option '%.*s'", shown, arg);
-}
-
-/* getopt_long accepts unique abbreviations (--burn for --burnin); INI keys must be exact,
- * so flags must be too.  True when argv element arg spells entry e in full. */
-static int spelled_out(const char *arg, const config_entry *e)
-{
-    if (arg[0] != '-' || arg[1] != '-') return 1; /* a short option */
-    size_t len;
-    const char *name = arg_name(arg, &len);
-    return len == strlen(e->o.name) && strncmp(name, e->o.name, len) == 0;
-}
-
-/* The entry of getopt_long's code, or NULL. */
-static const config_entry *entry_of_code(const config_table *t, int code)
-{
-    if (code >= LONG_BASE) return (size_t)(code - LONG_BASE) < t->n ? &t->e[code - LONG_BASE] : NULL;
-    for (size_t i = 0; i < t->n; i++)
-        if (t->e[i].short_name && t->e[i].short_name == code) return &t->e[i];
-    return NULL;
-}
-
 /* What the first pass finds: the options that are read before anything else. */
+#define FLAG_PLUGINS_MAX 32
+
 typedef struct {
     const char *config, *help_sampler, *help_model;
     int help, version;
+    const char *plugins[FLAG_PLUGINS_MAX]; /* every --plugin, in order */
+    int n_plugins;
 } first_pass;
 
-/* First pass: finds the last --config, --help-sampler and --help-model values and whether
- * --help or --version was given, ignoring everything else (the second pass reports it). */
-static void scan_first(const config_table *t, int argc, char **argv, const struct option *longopts,
-                       const char *shortopts, first_pass *fp)
+/* The table as a command line for sgld_option_parse_argv. */
+typedef struct {
+    const sgld_option *rows[CONFIG_MAX_ENTRIES];
+    int short_names[CONFIG_MAX_ENTRIES];
+    sgld_cmdline cl;
+} table_cmdline;
+
+static void cmdline_of(const config_table *t, table_cmdline *tc, int lenient)
 {
-    reset_getopt();
-    for (;;) {
-        int before = optind > 0 ? optind : 1;
-        int code = getopt_long(argc, argv, shortopts, longopts, NULL);
-        if (code == -1) break;
-        const config_entry *e = entry_of_code(t, code);
-        if (!e || e->owner != OWNER_RUN || !spelled_out(argv[before], e)) continue;
-        if (e->o.offset == offsetof(sgld_config, config_path)) fp->config = optarg;
-        if (e->o.offset == offsetof(sgld_config, help_sampler)) fp->help_sampler = optarg;
-        if (e->o.offset == offsetof(sgld_config, help_model)) fp->help_model = optarg;
-        if (e->o.offset == offsetof(sgld_config, help)) fp->help = 1;
-        if (e->o.offset == offsetof(sgld_config, version)) fp->version = 1;
+    for (size_t i = 0; i < t->n; i++) {
+        tc->rows[i] = &t->e[i].o;
+        tc->short_names[i] = t->e[i].short_name;
     }
+    tc->cl = (sgld_cmdline){tc->rows, t->n, tc->short_names, 1, lenient, ""};
+}
+
+/* The first pass's view of one option (operands and errors are the second pass's). */
+static sgld_status note_first(void *self, const sgld_option *o, size_t index, const char *value,
+                              const char *where)
+{
+    first_pass *fp = self;
+    if (o->offset == offsetof(sgld_config, config_path)) fp->config = value;
+    if (o->offset == offsetof(sgld_config, help_sampler)) fp->help_sampler = value;
+    if (o->offset == offsetof(sgld_config, help_model)) fp->help_model = value;
+    if (o->offset == offsetof(sgld_config, help)) fp->help = 1;
+    if (o->offset == offsetof(sgld_config, version)) fp->version = 1;
+    if (o->offset == offsetof(sgld_config, plugin) && fp->n_plugins++ < FLAG_PLUGINS_MAX)
+        fp->plugins[fp->n_plugins - 1] = value;
+    return SGLD_OK;
+}
+
+/* First pass: finds the last --config, --help-sampler and --help-model values, every
+ * --plugin, and whether --help or --version was given, ignoring everything else (the second
+ * pass reports it).  Only the run's own rows are looked at (the table's first N_RUN_ROWS). */
+static void scan_first(const config_table *t, int argc, char **argv, first_pass *fp)
+{
+    table_cmdline *tc = malloc(sizeof *tc);
+    if (!tc) return; /* the second pass fails the same way */
+    cmdline_of(t, tc, 1);
+    tc->cl.n_rows = N_RUN_ROWS;
+    (void)sgld_option_parse_argv(&tc->cl, argc, argv, note_first, fp);
+    free(tc);
 }
 
 /* A file option given "" on the command line is refused: it is almost always an unset shell
@@ -843,49 +614,31 @@ static sgld_status check_file_flag(const sgld_option *o, const char *value, cons
     return SGLD_OK;
 }
 
-/* The message for getopt_long's '?' or ':' on argv element arg. */
-static sgld_status flag_error(const config_table *t, int code, const char *arg)
+/* The second pass's handling of one option or operand. */
+static sgld_status apply_flag(void *self, const sgld_option *o, size_t index, const char *value,
+                              const char *where)
 {
-    if (optopt >= LONG_BASE) {
-        const config_entry *e = entry_of_code(t, optopt);
-        if (!e || !spelled_out(arg, e)) return unknown_option(t, arg);
-        if (code == ':') return sgld_error_set(SGLD_ERR_USAGE, "--%s: missing value", e->o.name);
-        const char *eq = strchr(arg, '=');
-        return sgld_error_set(SGLD_ERR_USAGE, "--%s: takes no value, got '%s'", e->o.name,
-                              eq ? eq + 1 : "");
-    }
-    /* "-steps" is one unknown word, not the short options s, t, e, ... */
-    if (optopt == 0 || (arg[1] != '-' && strlen(arg) > 2)) return unknown_option(t, arg);
-    if (code == ':') return sgld_error_set(SGLD_ERR_USAGE, "-%c: missing value", optopt);
-    return sgld_error_set(SGLD_ERR_USAGE, "unknown option '-%c'", optopt);
+    parse_ctx *ctx = self;
+    if (!o) return sgld_error_set(SGLD_ERR_USAGE, "unexpected argument '%s'", value);
+    const config_entry *e = &ctx->t->e[index];
+    if (e->owner == OWNER_RUN && (o->offset == offsetof(sgld_config, config_path) ||
+                                  o->offset == offsetof(sgld_config, plugin)))
+        return SGLD_OK; /* applied by the first pass */
+    SGLD_TRY(check_file_flag(o, value, where));
+    SGLD_TRY(assign(ctx->c, e, value, where, 1));
+    ctx->origin[index] = ORIGIN_FLAG;
+    return SGLD_OK;
 }
 
-/* Second pass: applies every flag but --config (already applied) in argv order. */
-static sgld_status apply_flags(parse_ctx *ctx, int argc, char **argv,
-                               const struct option *longopts, const char *shortopts)
+/* Second pass: applies every flag but --config and --plugin (already applied) in argv order. */
+static sgld_status apply_flags(parse_ctx *ctx, int argc, char **argv)
 {
-    const config_table *t = ctx->t;
-    reset_getopt();
-    for (;;) {
-        int before = optind > 0 ? optind : 1;
-        int code = getopt_long(argc, argv, shortopts, longopts, NULL);
-        if (code == -1) break;
-        const char *arg = argv[before];
-        if (code == 1) return sgld_error_set(SGLD_ERR_USAGE, "unexpected argument '%s'", optarg);
-        if (code == '?' || code == ':') return flag_error(t, code, arg);
-        const config_entry *e = entry_of_code(t, code);
-        if (!e) return sgld_error_set(SGLD_ERR_INTERNAL, "getopt_long returned %d", code);
-        if (code >= LONG_BASE && !spelled_out(arg, e)) return unknown_option(t, arg);
-        if (e->owner == OWNER_RUN && e->o.offset == offsetof(sgld_config, config_path)) continue;
-        char where[WHERE_MAX];
-        snprintf(where, sizeof where, "--%s", e->o.name);
-        SGLD_TRY(check_file_flag(&e->o, optarg, where));
-        SGLD_TRY(assign(ctx->c, e, optarg ? optarg : "1", where, 1));
-        ctx->origin[e - t->e] = ORIGIN_FLAG;
-    }
-    if (optind < argc)
-        return sgld_error_set(SGLD_ERR_USAGE, "unexpected argument '%s'", argv[optind]);
-    return SGLD_OK;
+    table_cmdline *tc = malloc(sizeof *tc);
+    SGLD_CHECK(tc, SGLD_ERR_NOMEM, "out of memory parsing the command line");
+    cmdline_of(ctx->t, tc, 0);
+    sgld_status st = sgld_option_parse_argv(&tc->cl, argc, argv, apply_flag, ctx);
+    free(tc);
+    return st;
 }
 
 /* ---- checks once every source is applied ---- */
@@ -1020,24 +773,80 @@ static sgld_status take_help(sgld_config *c, const first_pass *fp)
     return SGLD_OK;
 }
 
-/* Parses argv into c over the defaults already in c (ctx->t is the table). */
-static sgld_status parse_argv(parse_ctx *ctx, int argc, char **argv)
+/* After plug-ins registered types: the table again (their rows), and the defaults over it.
+ * A plug-in's row that clashes with a registered one is the user's input: SGLD_ERR_USAGE. */
+static sgld_status retable(parse_ctx *ctx, config_table *t)
 {
-    const config_table *t = ctx->t;
-    struct option longopts[CONFIG_MAX_ENTRIES + 1];
-    char shortopts[3 * CONFIG_MAX_ENTRIES + 3];
-    build_getopt_tables(t, longopts, shortopts);
+    sgld_status st = config_table_build(t);
+    apply_defaults(ctx->c, t);
+    if (st != SGLD_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", sgld_error_message());
+        return sgld_error_set(SGLD_ERR_USAGE, "plug-in: %s", msg);
+    }
+    return SGLD_OK;
+}
+
+sgld_status sgld_config_check_rows(void)
+{
+    config_table *t = malloc(sizeof *t);
+    SGLD_CHECK(t, SGLD_ERR_NOMEM, "out of memory checking a plug-in's options");
+    sgld_status st = config_table_build(t);
+    free(t);
+    if (st == SGLD_OK) return st;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", sgld_error_message());
+    return sgld_error_set(SGLD_ERR_USAGE, "%s", msg);
+}
+
+/* Loads the plug-ins of SGLD_PLUGIN_PATH, of the --config file's `plugin` key (with_file:
+ * not for --help, which reads no file) and of every --plugin flag, in that order. */
+static sgld_status load_plugins(parse_ctx *ctx, const first_pass *fp, int with_file)
+{
+    SGLD_TRY(sgld_plugin_load_list(getenv("SGLD_PLUGIN_PATH"), "SGLD_PLUGIN_PATH", sgld_config_check_rows));
+    if (with_file && fp->config) {
+        /* The value's own checks (not empty, not too long) come before the file is opened. */
+        SGLD_TRY(assign(ctx->c, config_table_find(ctx->t, "config", 6), fp->config, "--config", 1));
+        ctx->path = fp->config;
+        ctx->prescan = 1;
+        sgld_status st = apply_file(ctx);
+        ctx->prescan = 0;
+        SGLD_TRY(st);
+        char where[WHERE_MAX];
+        snprintf(where, sizeof where, "%s:%ld: key 'plugin'", fp->config, ctx->plugin_line);
+        SGLD_TRY(sgld_plugin_load_list(ctx->plugin, where, sgld_config_check_rows));
+    }
+    SGLD_CHECK(fp->n_plugins <= FLAG_PLUGINS_MAX, SGLD_ERR_USAGE, "--plugin: given %d times, at most %d",
+               fp->n_plugins, FLAG_PLUGINS_MAX);
+    for (int i = 0; i < fp->n_plugins; i++) {
+        SGLD_CHECK(fp->plugins[i][0], SGLD_ERR_USAGE,
+                   "--plugin: empty file name (leave the option out for none)");
+        SGLD_TRY(sgld_plugin_load_file(fp->plugins[i], "--plugin", sgld_config_check_rows));
+    }
+    return SGLD_OK;
+}
+
+/* Parses argv into c over the defaults already in c (ctx->t is t, rebuilt once plug-ins
+ * are loaded). */
+static sgld_status parse_argv(parse_ctx *ctx, config_table *t, int argc, char **argv)
+{
     first_pass fp = {0};
-    scan_first(t, argc, argv, longopts, shortopts, &fp);
-    /* --help, --help-sampler, --help-model and --version work whatever else is on the line
-     * (no file is read). */
+    scan_first(t, argc, argv, &fp);
+    /* --version works whatever else is on the line; --help, --help-sampler and --help-model
+     * after the plug-ins (whose types they may name), before the --config file's options. */
+    const int help = fp.help || fp.help_sampler || fp.help_model;
+    if (!fp.version) {
+        size_t before = sgld_model_count() + sgld_sampler_count();
+        SGLD_TRY(load_plugins(ctx, &fp, !help));
+        if (sgld_model_count() + sgld_sampler_count() != before) SGLD_TRY(retable(ctx, t));
+    }
     if (fp.help || fp.version || fp.help_sampler || fp.help_model) return take_help(ctx->c, &fp);
     if (fp.config) {
         SGLD_TRY(assign(ctx->c, config_table_find(t, "config", 6), fp.config, "--config", 1));
         ctx->path = ctx->c->config_path;
         SGLD_TRY(apply_file(ctx));
     }
-    SGLD_TRY(apply_flags(ctx, argc, argv, longopts, shortopts));
+    SGLD_TRY(apply_flags(ctx, argc, argv));
     SGLD_TRY(check_owners(ctx));
     SGLD_TRY(check_burnin(ctx));
     return check_choices(ctx);
@@ -1051,17 +860,58 @@ sgld_status sgld_config_parse(sgld_config *c, int argc, char **argv)
     sgld_status st = config_table_build(&t);
     apply_defaults(c, &t);
     SGLD_TRY(st);
-    if (argc <= 1) return SGLD_OK;
-    int saved_optind = optind, saved_opterr = opterr;
-    parse_ctx ctx = {.c = c, .t = &t, .path = NULL, .origin = {0}};
-    st = parse_argv(&ctx, argc, argv);
-    optind = saved_optind;
-    opterr = saved_opterr;
+    parse_ctx *ctx = calloc(1, sizeof *ctx);
+    SGLD_CHECK(ctx, SGLD_ERR_NOMEM, "out of memory parsing the command line");
+    *ctx = (parse_ctx){.c = c, .t = &t};
+    st = parse_argv(ctx, &t, argc, argv);
+    free(ctx);
     return st;
 }
 
-/* Applies the INI text `text` (as sgld_config_write makes it) over the defaults; `name` labels
- * the messages ("run.h5:config:4: unknown key ..."). */
+/* Applies every line of text to ctx (ctx->path names it in messages). */
+static sgld_status apply_text(parse_ctx *ctx, const char *text)
+{
+    char line[LINE_MAX_CHARS + 2];
+    long line_no = 0;
+    for (const char *p = text; *p;) {
+        size_t len = strcspn(p, "\n");
+        line_no++;
+        SGLD_CHECK(len <= LINE_MAX_CHARS, SGLD_ERR_USAGE, "%s:%ld: line is longer than %d characters",
+                   ctx->path, line_no, LINE_MAX_CHARS);
+        memcpy(line, p, len);
+        line[len] = '\0';
+        SGLD_TRY(apply_line(ctx, line_no, line));
+        p += len;
+        if (*p) p++;
+    }
+    return SGLD_OK;
+}
+
+/* The plug-ins a recorded configuration lists, loaded when its model or sampler is not
+ * registered yet. */
+static sgld_status load_recorded_plugins(parse_ctx *ctx, config_table *t, const char *text)
+{
+    ctx->prescan = 1;
+    sgld_status st = apply_text(ctx, text);
+    ctx->prescan = 0;
+    SGLD_TRY(st);
+    const char *model = ctx->model[0] ? ctx->model : "linreg";
+    const char *sampler = ctx->sampler[0] ? ctx->sampler : "sgld";
+    int need_model = !sgld_model_find(model), need_sampler = !sgld_sampler_find(sampler);
+    if (!ctx->plugin[0] || (!need_model && !need_sampler)) return SGLD_OK;
+    char where[WHERE_MAX];
+    snprintf(where, sizeof where, "%s:%ld: key 'plugin'", ctx->path, ctx->plugin_line);
+    st = sgld_plugin_load_list(ctx->plugin, where, sgld_config_check_rows);
+    if (st != SGLD_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", sgld_error_message());
+        return sgld_error_set(st, "%s %s '%s' comes from a plug-in that cannot be loaded (give it "
+                              "with --plugin PATH): %s", ctx->path, need_model ? "model" : "sampler",
+                              need_model ? model : sampler, msg);
+    }
+    return retable(ctx, t);
+}
+
 sgld_status sgld_config_parse_text(sgld_config *c, const char *text, const char *name)
 {
     SGLD_CHECK(c && text && name, SGLD_ERR_ARG, "sgld_config_parse_text: NULL argument");
@@ -1069,20 +919,13 @@ sgld_status sgld_config_parse_text(sgld_config *c, const char *text, const char 
     sgld_status st = config_table_build(&t);
     apply_defaults(c, &t);
     SGLD_TRY(st);
-    parse_ctx ctx = {.c = c, .t = &t, .path = name, .origin = {0}};
-    char line[LINE_MAX_CHARS + 2];
-    long line_no = 0;
-    for (const char *p = text; *p;) {
-        size_t len = strcspn(p, "\n");
-        line_no++;
-        SGLD_CHECK(len <= LINE_MAX_CHARS, SGLD_ERR_USAGE, "%s:%ld: line is longer than %d characters",
-                   name, line_no, LINE_MAX_CHARS);
-        memcpy(line, p, len);
-        line[len] = '\0';
-        SGLD_TRY(apply_line(&ctx, line_no, line));
-        p += len;
-        if (*p) p++;
-    }
-    SGLD_TRY(check_burnin(&ctx));
-    return check_choices(&ctx);
+    parse_ctx *ctx = calloc(1, sizeof *ctx);
+    SGLD_CHECK(ctx, SGLD_ERR_NOMEM, "out of memory parsing %s", name);
+    *ctx = (parse_ctx){.c = c, .t = &t, .path = name};
+    st = load_recorded_plugins(ctx, &t, text);
+    if (st == SGLD_OK) st = apply_text(ctx, text);
+    if (st == SGLD_OK) st = check_burnin(ctx);
+    if (st == SGLD_OK) st = check_choices(ctx);
+    free(ctx);
+    return st;
 }

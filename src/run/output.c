@@ -5,7 +5,8 @@
  * stats in sample_stats (float64, [chain, draw]), in that order (output_vars); the writer's
  * draw buffer holds them in the same order, so record and flush agree with the file by
  * construction.  Root attributes: the configuration as INI text (`config`, which a resumed run
- * checks against its checkpoint), versions, data facts, feature and class names.  Every
+ * checks against its checkpoint), versions, data facts, feature and class names, and, when
+ * plug-ins were loaded, their paths (`plugins`) and ABI number (`plugin_abi`).  Every
  * collective here is over the grid; a writer (shard 0 of a chain) passes its chain's draws,
  * the other ranks take part with none. */
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <hdf5.h>
 
 #include "sgld/checkpoint.h"
+#include "sgld/version.h"
 
 #include "run_impl.h"
 
@@ -100,6 +102,12 @@ sgld_status sgld_run_output_create(run *r)
     SGLD_TRY(sgld_samples_attr_string(r->out, "", "model", cfg->model));
     SGLD_TRY(sgld_samples_attr_string(r->out, "", "task", r->model.classification ? "classification" : "regression"));
     SGLD_TRY(sgld_samples_attr_string(r->out, "", "sampler", cfg->sampler));
+    if (cfg->plugin[0]) {
+        /* Where the plug-in types came from, and the ABI they were loaded under. */
+        const int64_t abi = SGLD_ABI_VERSION;
+        SGLD_TRY(sgld_samples_attr_string(r->out, "", "plugins", cfg->plugin));
+        SGLD_TRY(sgld_samples_attr_int(r->out, "", "plugin_abi", 1, &abi));
+    }
     SGLD_TRY(sgld_samples_attr_string(r->out, "", "data", cfg->data));
     int64_t facts[6] = {r->train->n_total, r->train->d, r->train->n_classes,
                         r->grid->n_chains, r->grid->n_shards, (int64_t)r->model.n_params};

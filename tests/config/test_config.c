@@ -749,7 +749,9 @@ static void test_help_text(void **state)
         /* checkpoint and restart, run report */
         "resume", "dry-run", "checkpoint", "checkpoint-every", "checkpoint-seconds", "log-view",
         /* the end-of-run summary's length */
-        "max-rows"};
+        "max-rows",
+        /* plug-ins */
+        "plugin"};
     const char *names[256];
     size_t n_names = 0;
     for (size_t k = 0; k < sizeof contract / sizeof contract[0]; k++) names[n_names++] = contract[k];

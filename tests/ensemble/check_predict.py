@@ -532,11 +532,11 @@ bad = [
     ([lin, "--data", path("reg.h5"), "--ood", path("reg.h5")], "regression"),
     ([smx], "--data TEST is required"),
     ([smx, "--data", path("missing.h5")], "missing.h5"),
-    ([smx, "--data", path("test.h5"), "--mc-dropout", "0"], "--mc-dropout: '0' is not an integer in [1, 1024]"),
+    ([smx, "--data", path("test.h5"), "--mc-dropout", "0"], "--mc-dropout: must be in [1, 1024], got 0"),
     ([smx, "--data", path("test.h5"), "--mc-dropout", "many"], "--mc-dropout: 'many' is not an integer"),
     ([smx, "--data", path("test.h5"), "--mc-dropout", "2"], "--mc-dropout 2: the softmax model of"),
     ([mcl, "--data", path("test.h5"), "--mc-dropout", "2"], "('fc20-fc3') has no dropout layer"),
-    ([smx, "--data", path("test.h5"), "--seed", "-1"], "--seed: '-1' is not an integer in [0, 4294967295]"),
+    ([smx, "--data", path("test.h5"), "--seed", "-1"], "--seed: must be in [0, 4294967295], got -1"),
     ([smx, "--data", "test-split"], "is from a run without --test-fraction: no rows were held out"),
 ]
 for a, want in bad:

@@ -183,6 +183,13 @@ write("na.csv", header + "".join(rows[:4]) + "0.5,NA,1.0,1\n" + "".join(rows[4:]
 write("friction.ini", "sampler = psgld\nfriction = 0.3\n")
 
 
+# Test plug-ins (tests/plugin): one good, one per way of being wrong.
+PLUG = os.path.join(BUILD, "tests", "plugin")
+def plug(name):
+    return os.path.join(PLUG, name + ".so")
+write("notelf.so", "this is not a shared object\n")
+write("plugin_key.ini", f"plugin = {plug('plug_bad_abi')}\nsteps = 50\nburnin = 10\n")
+
 # ---- the table: (name, program, args, pattern for the one stderr line, ranks, set-up) -----------
 S = ["--steps", "50", "--burnin", "10"]       # short runs for cases that would otherwise run
 CASES = [
@@ -278,7 +285,7 @@ CASES = [
     ("ess: unknown subcommand", "ess", ["frobnicate", "ess_ok.h5"], r"unknown subcommand 'frobnicate'"),
     ("ess: missing FILE", "ess", ["summary"], r"missing FILE"),
     ("ess predict: zero MC-dropout masks", "ess", ["predict", "ck_run.h5", "--data", "synthetic:linreg",
-     "--mc-dropout", "0"], r"--mc-dropout: '0' is not an integer in \[1, 1024\]"),
+     "--mc-dropout", "0"], r"--mc-dropout: must be in \[1, 1024\], got 0"),
     ("ess predict: MC dropout without dropout layers", "ess", ["predict", "ck_run.h5", "--data",
      "synthetic:linreg", "--mc-dropout", "4"], r"--mc-dropout 4: the linreg model of ck_run\.h5 has no dropout layer"),
     # options that do not apply, integer notation, settings that keep no draw, spelled-out
@@ -344,7 +351,7 @@ CASES = [
     ("class label not UTF-8", "dist", ["--data", "labelutf8.csv", "--model", "softmax"] + S,
      r"labelutf8\.csv:42: column 'label': class label is not valid UTF-8"),
     ("ess: --block 2^40", "ess", ["summary", "ess_ok.h5", "--block", "1099511627776"],
-     r"--block: '1099511627776' is not an integer in \[1, 1000000\]"),
+     r"--block: must be in \[1, 1000000\], got 1099511627776"),
     ("ess predict: --per-example into a missing directory", "ess", ["predict", "ck_run.h5", "--data",
      "synthetic:linreg", "--per-example", "no/such/dir/ex.h5"],
      r"--per-example no/such/dir/ex\.h5: cannot write in directory 'no/such/dir': No such file or directory"),
@@ -405,6 +412,31 @@ CASES = [
      "--per-example", "new.out", "--hist", "./new.out"], r"--per-example new\.out and --hist \./new\.out are the same file: two outputs"),
     ("ess predict: existing --per-example without --force", "ess", ["predict", "ck_run.h5", "--data",
      "synthetic:linreg", "--per-example", "exists.h5"], r"^sgld-ess: --per-example exists\.h5: file exists \(use --force to overwrite\)$"),
+    # plug-ins (every rank refuses the same, so none hangs)
+    ("plug-in: missing file", "dist", ["--plugin", "nope.so"] + S,
+     r"^sgld-dist: --plugin: nope\.so: cannot open plug-in: No such file or directory$"),
+    ("plug-in: not a shared object", "dist", ["--plugin", "notelf.so"] + S,
+     r"^sgld-dist: --plugin: notelf\.so: cannot load plug-in \(not a shared object"),
+    ("plug-in: a directory", "dist", ["--plugin", "."] + S,
+     r"^sgld-dist: --plugin: \.: a plug-in must be a shared object file, not a directory$"),
+    ("plug-in: no sgld_plugin_init", "dist", ["--plugin", plug("plug_bad_noinit")] + S,
+     r"plug_bad_noinit\.so: not an sgld plug-in: it defines no sgld_plugin_init$"),
+    ("plug-in: no ABI number", "dist", ["--plugin", plug("plug_bad_noabi")] + S,
+     r"plug_bad_noabi\.so: not an sgld plug-in: it defines no sgld_plugin_abi"),
+    ("plug-in: wrong ABI number", "dist", ["--plugin", plug("plug_bad_abi")] + S,
+     r"plug_bad_abi\.so: built for plug-in ABI 999, this program's is 1 \(rebuild it"),
+    ("plug-in: wrong ABI number from a config file", "dist", ["--config", "plugin_key.ini"],
+     r"^sgld-dist: plugin_key\.ini:1: key 'plugin': .*plug_bad_abi\.so: built for plug-in ABI 999"),
+    ("plug-in: a model name that is taken", "dist", ["--plugin", plug("plug_bad_clash")] + S,
+     r"plug_bad_clash\.so: sgld_plugin_init failed: model 'linreg' is already registered$"),
+    ("plug-in: an option that is taken", "dist", ["--plugin", plug("plug_bad_option")] + S,
+     r"plug_bad_option\.so: option --steps of model plugbad is already declared differently by sgld-dist itself$"),
+    ("plug-in: its setup fails", "dist", ["--plugin", plug("plug_bad_fails")] + S,
+     r"plug_bad_fails\.so: sgld_plugin_init failed: plugbad: cannot find its licence file$"),
+    ("plug-in: 4 ranks refuse alike", "dist", ["--plugin", plug("plug_bad_abi")] + S,
+     r"plug_bad_abi\.so: built for plug-in ABI 999", 4),
+    ("ess predict: plug-in missing", "ess", ["predict", "ck_run.h5", "--data", "ok.csv", "--plugin", "nope.so"],
+     r"^sgld-ess: --plugin: nope\.so: cannot open plug-in: No such file or directory$"),
 ]
 
 

@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""The plug-in loader end to end (the refusals are rows of the bad-input table):
+
+  - --plugin, the INI key `plugin` and SGLD_PLUGIN_PATH (a directory) each load the test
+    plug-in, whose model and sampler then run like built-in ones (--help-model shows its
+    option rows); one file named twice (by two paths) is loaded once;
+  - the sample file records the plug-in's absolute path (`plugins`, and the `plugin` key of
+    its `config`) and the ABI number (`plugin_abi`);
+  - sgld-ess predict reloads the recorded plug-in by itself; when the file has moved it says
+    which model needs which plug-in, and --plugin NEW_PATH replaces it.
+
+usage: check_plugin.py BUILD_DIR
+Prints one line per check and a closing 'N passed, N failed' line.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import h5py
+
+BUILD = os.path.abspath(sys.argv[1])
+DIST = os.path.join(BUILD, "sgld-dist")
+ESS = os.path.join(BUILD, "sgld-ess")
+GOOD = os.path.join(BUILD, "tests", "plugin", "plug_good.so")
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_btl="self,vader", OMPI_MCA_rmaps_base_oversubscribe="1")
+ENV.pop("SGLD_PLUGIN_PATH", None)
+RUN = ["--steps", "400", "--burnin", "100", "--quiet"]
+passed = failed = 0
+
+
+def check(ok, what, detail=""):
+    global passed, failed
+    print(("ok - " if ok else "FAIL - ") + what + ("" if ok else f": {detail}"))
+    passed += ok
+    failed += not ok
+
+
+def run(args, env=None, ranks=1, prog=DIST):
+    cmd = ["mpiexec", "-n", str(ranks), "--oversubscribe", prog] + args
+    return subprocess.run(cmd, capture_output=True, text=True, env=env or ENV, timeout=120)
+
+
+tmp = tempfile.mkdtemp(prefix="sgld-plugin-")
+os.chdir(tmp)
+
+r = run(["--plugin", GOOD, "--help-model", "plugtest"])
+check(r.returncode == 0 and "--plugtest-noise-sd SD" in r.stdout, "--help-model lists the plug-in's option",
+      r.stdout + r.stderr)
+
+r = run(["--plugin", GOOD, "--model", "plugtest", "--plugtest-noise-sd", "0.4", "--output", "a.h5"] + RUN, ranks=2)
+check(r.returncode == 0, "a plug-in model runs at 2 ranks", r.stderr)
+with h5py.File("a.h5") as f:
+    attrs = dict(f.attrs)
+    config = attrs["config"].decode() if isinstance(attrs["config"], bytes) else attrs["config"]
+    plugins = attrs.get("plugins", b"")
+    plugins = plugins.decode() if isinstance(plugins, bytes) else plugins
+    check(plugins == os.path.realpath(GOOD), "the sample file records the plug-in's path", plugins)
+    check(int(attrs.get("plugin_abi", 0)) == 1, "the sample file records the ABI number",
+          attrs.get("plugin_abi"))
+    check(f'plugin = "{os.path.realpath(GOOD)}"' in config and "plugtest-noise-sd = 0.4" in config,
+          "the recorded configuration names the plug-in and its option", config[:400])
+    n_draws = f["posterior"]["w"].shape[1]
+check(n_draws == 300, "the plug-in run kept its draws", n_draws)
+
+r = run(["--plugin", GOOD, "--model", "plugtest", "--sampler", "plugtest-sgd", "--output", "b.h5"] + RUN)
+check(r.returncode == 0, "a plug-in sampler runs", r.stderr)
+
+os.symlink(GOOD, "alias.so")
+r = run(["--plugin", GOOD, "--plugin", "alias.so", "--model", "plugtest"] + RUN)
+check(r.returncode == 0, "one file named twice is loaded once", r.stderr)
+
+with open("run.ini", "w") as f:
+    f.write(f"plugin = {GOOD}\nmodel = plugtest\nplugtest-noise-sd = 0.3\n")
+r = run(["--config", "run.ini"] + RUN)
+check(r.returncode == 0, "the INI key `plugin` loads it before its option is read", r.stderr)
+
+os.mkdir("plugdir")
+shutil.copy(GOOD, os.path.join("plugdir", "plug_good.so"))
+r = run(["--model", "plugtest"] + RUN, env=dict(ENV, SGLD_PLUGIN_PATH="/nonexistent-dir:" + os.path.abspath("plugdir")))
+check(r.returncode != 0, "a missing SGLD_PLUGIN_PATH directory is an error", r.stderr)
+r = run(["--model", "plugtest"] + RUN, env=dict(ENV, SGLD_PLUGIN_PATH=os.path.abspath("plugdir")))
+check(r.returncode == 0, "SGLD_PLUGIN_PATH's directory is loaded", r.stderr)
+
+r = run(["predict", "a.h5", "--data", "synthetic:linreg"], prog=ESS, ranks=2)
+check(r.returncode == 0 and "RMSE" in r.stdout.upper(), "sgld-ess predict reloads the recorded plug-in",
+      r.stdout + r.stderr)
+
+os.makedirs("moved")
+shutil.copy(GOOD, "moved/good.so")
+shutil.copy(GOOD, "local.so")
+r = run(["--plugin", "local.so", "--model", "plugtest", "--output", "c.h5"] + RUN)
+os.remove("local.so")
+r = run(["predict", "c.h5", "--data", "synthetic:linreg"], prog=ESS)
+check(r.returncode == 2 and "model 'plugtest' comes from a plug-in that cannot be loaded" in r.stderr
+      and "local.so" in r.stderr, "a moved plug-in: predict names the model and the path", r.stderr)
+r = run(["predict", "c.h5", "--data", "synthetic:linreg", "--plugin", "moved/good.so"], prog=ESS)
+check(r.returncode == 0, "predict --plugin replaces a moved plug-in", r.stderr)
+
+shutil.rmtree(tmp, ignore_errors=True)
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
