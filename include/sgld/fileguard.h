@@ -38,7 +38,8 @@ typedef struct sgld_file_use {
  * its own message).  Not collective; touches nothing. */
 sgld_status sgld_fileguard_check(const sgld_file_use *uses, int n);
 
-/* 1 when path names an existing file (links followed) or a dangling symbolic link. */
+/* 1 when path names an existing file (links followed) or a dangling symbolic link.  Not
+ * collective. */
 int sgld_fileguard_exists(const char *path);
 
 typedef struct sgld_file_lock {
@@ -56,7 +57,7 @@ sgld_status sgld_fileguard_lock(const char *option, const char *path, sgld_file_
 
 /* Removes the sidecar and releases the lock (while still holding it, so that no other
  * process can take the lock on a name that is about to disappear).  NULL-safe; a lock that is
- * not held (fd = -1) is ignored. */
+ * not held (fd = -1) is ignored.  Not collective. */
 void sgld_fileguard_unlock(sgld_file_lock *lock);
 
 #endif
