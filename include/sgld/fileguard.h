@@ -18,8 +18,6 @@
 #ifndef SGLD_FILEGUARD_H
 #define SGLD_FILEGUARD_H
 
-#include <limits.h>
-
 #include "sgld/status.h"
 
 /* One file a program reads or writes, as the user named it. */
@@ -42,9 +40,13 @@ sgld_status sgld_fileguard_check(const sgld_file_use *uses, int n);
  * collective. */
 int sgld_fileguard_exists(const char *path);
 
+/* Bytes of a sidecar's name: Linux's PATH_MAX, spelled out because <limits.h> defines
+ * PATH_MAX only under POSIX feature macros, and this header must compile without them. */
+#define SGLD_FILE_LOCK_PATH_MAX 4096
+
 typedef struct sgld_file_lock {
-    int fd;                 /* -1 when not held */
-    char path[PATH_MAX];    /* the sidecar */
+    int fd;                               /* -1 when not held */
+    char path[SGLD_FILE_LOCK_PATH_MAX];   /* the sidecar */
 } sgld_file_lock;
 
 /* Takes the exclusive lock of path (the sidecar path.lock, created when absent).  Fails
