@@ -55,11 +55,11 @@ typedef struct sgld_checkpoint {
  * added to that list.  *text is allocated (sgld_free).  Not collective. */
 sgld_status sgld_checkpoint_config(const sgld_config *cfg, char **text);
 
-/* FNV-1a 64 of a NUL-terminated string. */
+/* FNV-1a 64 of a NUL-terminated string.  Not collective. */
 uint64_t sgld_checkpoint_hash(const char *text);
 
 /* CRC-32 (IEEE, reflected, as zlib's crc32): crc = sgld_checkpoint_crc32(0, buf, n) and
- * chained as crc = sgld_checkpoint_crc32(crc, more, m). */
+ * chained as crc = sgld_checkpoint_crc32(crc, more, m).  Not collective. */
 uint32_t sgld_checkpoint_crc32(uint32_t crc, const void *buf, size_t n);
 
 /* Writes ck to path atomically (see above), keeping the previous file as path.prev.  On
@@ -78,7 +78,7 @@ sgld_status sgld_checkpoint_load(const char *path, sgld_checkpoint *ck);
  * differs ("seed = 1 in the checkpoint but 2 now") and how to start afresh.  `steps` may
  * differ (a run is lengthened on --resume: the draws so far do not depend on it) except with
  * csgld, whose step-size cycles span --steps; the caller checks that the checkpoint's step
- * is within the new --steps. */
+ * is within the new --steps.  Not collective. */
 sgld_status sgld_checkpoint_match(const char *path, const sgld_checkpoint *ck, const char *config,
                                   int n_chains, int n_shards, size_t n_params, size_t state_size);
 
@@ -100,7 +100,7 @@ typedef struct sgld_checkpoint_diff {
 } sgld_checkpoint_diff;
 int sgld_checkpoint_compare(const char *a, const char *b, sgld_checkpoint_diff *d);
 
-/* Frees what ck owns and zeroes it.  NULL-safe. */
+/* Frees what ck owns and zeroes it.  NULL-safe.  Not collective. */
 void sgld_checkpoint_free(sgld_checkpoint *ck);
 
 #endif

@@ -127,7 +127,7 @@ sgld_status sgld_option_parse_argv(const sgld_cmdline *cl, int argc, char **argv
 typedef struct sgld_option_where sgld_option_where;
 
 /* Writes into buf where option `name`'s value came from: "--cycles", "run.ini:4: key
- * 'cycles'" or "cycles (default)"; returns buf.  For a type's check hook. */
+ * 'cycles'" or "cycles (default)"; returns buf.  For a type's check hook.  Not collective. */
 const char *sgld_option_origin(const sgld_option_where *w, const char *name, char *buf,
                                size_t size);
 
@@ -192,7 +192,8 @@ typedef struct sgld_config {
 
 /* The options struct of sampler or model type `type` (a `const sgld_sampler_type *` or
  * `const sgld_model_type *`) in c, or NULL when the type declares no options or was not
- * registered when c's defaults were set.  A lookup by address, no string comparison. */
+ * registered when c's defaults were set.  A lookup by address, no string comparison.  Not
+ * collective. */
 static inline const void *sgld_config_opts(const sgld_config *c, const void *type)
 {
     for (int i = 0; i < c->n_types; i++)
@@ -200,7 +201,8 @@ static inline const void *sgld_config_opts(const sgld_config *c, const void *typ
     return NULL;
 }
 
-/* Fills c with the defaults above. */
+/* Fills c with the defaults above, and the defaults of every sampler and model registered
+ * so far (register a type of one's own before this).  Not collective. */
 void sgld_config_defaults(sgld_config *c);
 
 /* Parses argv (and the --config file named there, applied before the flags), validates,
@@ -239,20 +241,21 @@ sgld_status sgld_config_get(const sgld_config *c, const char *name, char *buf, s
  * loader checks after each plug-in (sgld_plugin_load_file's `after`).  Not collective. */
 sgld_status sgld_config_check_rows(void);
 
-/* Writes the --help text (every option, its default and unit) to f. */
+/* Writes the --help text (every option, its default and unit) to f.  Not collective. */
 void sgld_config_help(FILE *f, const char *prog);
 
 /* Writes the help of the sampler or model that c->help_sampler or c->help_model names (a
  * registered one: sgld_config_parse checks): its description and its options;
- * sgld_config_help when neither is set. */
+ * sgld_config_help when neither is set.  Not collective. */
 void sgld_config_help_for(const sgld_config *c, FILE *f, const char *prog);
 
 /* 0 when key (len bytes, not NUL-terminated) is an output or control option (the `chain`
  * column of its row is 0), 1 otherwise: every other option, and an unknown key, defines the
- * chain. */
+ * chain.  Not collective. */
 int sgld_config_key_defines_chain(const char *key, size_t len);
 
-/* Writes "key = value" lines for every option (the effective configuration, INI syntax). */
+/* Writes "key = value" lines for every option (the effective configuration, INI syntax).  Not
+ * collective. */
 void sgld_config_write(const sgld_config *c, FILE *f);
 
 #endif

@@ -95,10 +95,11 @@ sgld_status sgld_data_load(MPI_Comm comm, int shard, int n_shards,
                            const sgld_data_options *opt, sgld_dataset **train,
                            sgld_dataset **test);
 
-/* Frees a data set and sets *d = NULL; NULL-safe. */
+/* Frees a data set and sets *d = NULL; NULL-safe.  Not collective. */
 void sgld_data_destroy(sgld_dataset **d);
 
-/* Global row range [*begin, *end) of shard s of S over n rows (the rule above). */
+/* Global row range [*begin, *end) of shard s of S over n rows (the rule above).  Not
+ * collective. */
 void sgld_data_shard_range(int64_t n, int s, int S, int64_t *begin, int64_t *end);
 
 #endif

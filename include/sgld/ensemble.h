@@ -57,18 +57,20 @@ typedef struct sgld_ens_acc {
 } sgld_ens_acc;
 
 /* Allocates the sums (zero) for n examples, K classes (0: regression), with or without
- * targets.  Release with sgld_ens_acc_finalize.  SGLD_ERR_NOMEM, SGLD_ERR_ARG. */
+ * targets.  Release with sgld_ens_acc_finalize.  SGLD_ERR_NOMEM, SGLD_ERR_ARG.  Not collective. */
 sgld_status sgld_ens_acc_init(sgld_ens_acc *a, int64_t n, int K, int has_y);
 void sgld_ens_acc_finalize(sgld_ens_acc *a); /* NULL-safe, idempotent */
 
 /* Adds one draw: prob [n][K] (classification) with targets y (class indices; ignored when
- * !has_y).  No allocation. */
+ * !has_y).  No allocation.  Not collective. */
 void sgld_ens_acc_add_class(sgld_ens_acc *a, const double *prob, const float *y);
 
-/* Adds one draw: predictive mean mu [n] and variance var [n] (> 0) of each example. */
+/* Adds one draw: predictive mean mu [n] and variance var [n] (> 0) of each example.
+ * Not collective. */
 void sgld_ens_acc_add_reg(sgld_ens_acc *a, const double *mu, const double *var, const float *y);
 
-/* dst += src (the same n, K, has_y): the accumulator of the union of two disjoint draw sets. */
+/* dst += src (the same n, K, has_y): the accumulator of the union of two disjoint draw sets.
+ * Not collective. */
 void sgld_ens_acc_merge(sgld_ens_acc *dst, const sgld_ens_acc *src);
 
 /* Merges the accumulators of every rank of comm into rank 0's (the others are left as they
@@ -91,7 +93,7 @@ typedef struct sgld_ens_class_examples {
 
 /* Scores of a classification accumulator with >= 1 draw: the summary (nll, accuracy, brier,
  * ece are NaN without targets) and, when ex != NULL, the per-example values.  y: class
- * indices (NULL when !has_y).  SGLD_ERR_ARG without draws; SGLD_ERR_NOMEM. */
+ * indices (NULL when !has_y).  SGLD_ERR_ARG without draws; SGLD_ERR_NOMEM.  Not collective. */
 sgld_status sgld_ens_class_scores(const sgld_ens_acc *a, const float *y, sgld_ens_class_summary *s,
                                   const sgld_ens_class_examples *ex);
 
@@ -106,27 +108,28 @@ typedef struct sgld_ens_reg_examples {
     double *mean, *sd, *loglik, *pit; /* [n]; any may be NULL */
 } sgld_ens_reg_examples;
 
-/* Scores of a regression accumulator with >= 1 draw and targets.  SGLD_ERR_ARG otherwise. */
+/* Scores of a regression accumulator with >= 1 draw and targets.  SGLD_ERR_ARG otherwise.
+ * Not collective. */
 sgld_status sgld_ens_reg_scores(const sgld_ens_acc *a, const float *y, sgld_ens_reg_summary *s,
                                 const sgld_ens_reg_examples *ex);
 
-/* Entropy -sum_k p_k log p_k (0 log 0 = 0) of K probabilities. */
+/* Entropy -sum_k p_k log p_k (0 log 0 = 0) of K probabilities.  Not collective. */
 double sgld_ens_entropy(const double *p, int K);
 
 /* Expected calibration error of n (confidence, correct) pairs over n_bins equal-width bins
  * (bin = min(floor(n_bins conf), n_bins - 1)); fills per bin (when not NULL) the count, the
- * mean confidence and the accuracy (NaN for an empty bin). */
+ * mean confidence and the accuracy (NaN for an empty bin).  Not collective. */
 double sgld_ens_ece(const double *conf, const int *correct, int64_t n, int n_bins, int64_t *count,
                     double *mean_conf, double *accuracy);
 
 /* AUROC and AUPR of scores where larger means "out of distribution": score_in [n_in] (negatives)
  * and score_out [n_out] (positives).  Ties count one half (AUROC) and form one threshold (AUPR).
- * NaN when either set is empty.  Allocates a sorted copy: SGLD_ERR_NOMEM. */
+ * NaN when either set is empty.  Allocates a sorted copy: SGLD_ERR_NOMEM.  Not collective. */
 sgld_status sgld_ens_auroc_aupr(const double *score_in, int64_t n_in, const double *score_out,
                                 int64_t n_out, double *auroc, double *aupr);
 
 /* Counts of x[n] in n_bins equal-width bins of [lo, hi] (the last bin closed; values outside
- * are clamped into the end bins). */
+ * are clamped into the end bins).  Not collective. */
 void sgld_ens_histogram(const double *x, int64_t n, int n_bins, double lo, double hi, int64_t *count);
 
 /* ---- streaming evaluation of a sample file (src/ensemble/predict.c) ---- */

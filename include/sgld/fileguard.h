@@ -18,8 +18,6 @@
 #ifndef SGLD_FILEGUARD_H
 #define SGLD_FILEGUARD_H
 
-#include <limits.h>
-
 #include "sgld/status.h"
 
 /* One file a program reads or writes, as the user named it. */
@@ -38,12 +36,17 @@ typedef struct sgld_file_use {
  * its own message).  Not collective; touches nothing. */
 sgld_status sgld_fileguard_check(const sgld_file_use *uses, int n);
 
-/* 1 when path names an existing file (links followed) or a dangling symbolic link. */
+/* 1 when path names an existing file (links followed) or a dangling symbolic link.  Not
+ * collective. */
 int sgld_fileguard_exists(const char *path);
 
+/* Bytes of a sidecar's name: Linux's PATH_MAX, spelled out because <limits.h> defines
+ * PATH_MAX only under POSIX feature macros, and this header must compile without them. */
+#define SGLD_FILE_LOCK_PATH_MAX 4096
+
 typedef struct sgld_file_lock {
-    int fd;                 /* -1 when not held */
-    char path[PATH_MAX];    /* the sidecar */
+    int fd;                               /* -1 when not held */
+    char path[SGLD_FILE_LOCK_PATH_MAX];   /* the sidecar */
 } sgld_file_lock;
 
 /* Takes the exclusive lock of path (the sidecar path.lock, created when absent).  Fails
@@ -56,7 +59,7 @@ sgld_status sgld_fileguard_lock(const char *option, const char *path, sgld_file_
 
 /* Removes the sidecar and releases the lock (while still holding it, so that no other
  * process can take the lock on a name that is about to disappear).  NULL-safe; a lock that is
- * not held (fd = -1) is ignored. */
+ * not held (fd = -1) is ignored.  Not collective. */
 void sgld_fileguard_unlock(sgld_file_lock *lock);
 
 #endif

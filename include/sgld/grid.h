@@ -25,7 +25,8 @@ typedef struct sgld_grid {
  * does not divide the number of ranks ("--chains 3 does not divide the 4 MPI ranks"). */
 sgld_status sgld_grid_create(MPI_Comm comm, int n_chains, sgld_grid **out);
 
-/* Frees the communicators and the grid; *g = NULL.  Collective; NULL-safe. */
+/* Frees the communicators and the grid; *g = NULL.  Collective over the grid's comm (the
+ * communicator given to create); NULL-safe. */
 void sgld_grid_destroy(sgld_grid **g);
 
 #endif

@@ -137,14 +137,14 @@ struct sgld_model {
     void *impl;          /* the type's own data (NULL for the linear models) */
 };
 
-/* The registered type called name, or NULL. */
+/* The registered type called name, or NULL.  Not collective. */
 const sgld_model_type *sgld_model_find(const char *name);
 
-/* Writes the registered names ("linreg, logreg, ...") into buf. */
+/* Writes the registered names ("linreg, logreg, ...") into buf.  Not collective. */
 void sgld_model_names(char *buf, size_t size);
 
 /* Number of registered models, and the i-th in table order (NULL when i is out of range):
- * for conformance tests that loop over the registry. */
+ * for conformance tests that loop over the registry.  Not collective. */
 size_t sgld_model_count(void);
 const sgld_model_type *sgld_model_at(size_t i);
 
@@ -159,41 +159,42 @@ sgld_status sgld_model_register(const sgld_model_type *t);
 /* The task of a model of type t under cfg's --task ("" = the type's own): *classification
  * = 1 for class targets, 0 for a real target.  SGLD_ERR_USAGE (one line naming --task and the
  * value) when t cannot do the task asked for: cnn, logreg and softmax are classifiers,
- * linreg a regression; mlp does both (default regression). */
+ * linreg a regression; mlp does both (default regression).  Not collective. */
 sgld_status sgld_model_task(const sgld_model_type *t, const sgld_config *cfg, int *classification);
 
 /* Initializes m for type t on data with d features and n_classes classes, with the model
  * options of cfg (its own, prior_sd, --task, ...), for calls of at most --batch-size rows.
- * Release with sgld_model_finalize. */
+ * Release with sgld_model_finalize.  Not collective. */
 sgld_status sgld_model_init(sgld_model *m, const sgld_model_type *t, int d, int n_classes,
                             const sgld_config *cfg);
 
 /* sgld_model_init for calls (loglik_grad, predict) of at most max_rows rows: the workspace a
  * network model allocates, whatever --batch-size the configuration says (prediction streams
- * its own blocks of rows).  max_rows >= 1. */
+ * its own blocks of rows).  max_rows >= 1.  Not collective. */
 sgld_status sgld_model_init_rows(sgld_model *m, const sgld_model_type *t, int d, int n_classes,
                                  const sgld_config *cfg, size_t max_rows);
 
-/* Frees what init allocated (the type's impl).  NULL-safe, idempotent. */
+/* Frees what init allocated (the type's impl).  NULL-safe, idempotent.  Not collective. */
 void sgld_model_finalize(sgld_model *m);
 
-/* Adds a variable to m's layout (used by setup functions); dims_names may be NULL. */
+/* Adds a variable to m's layout (used by setup functions); dims_names may be NULL.
+ * Not collective. */
 sgld_status sgld_model_add_var(sgld_model *m, const char *name, int n_dims, const int64_t *dims,
                                const char *const *dim_names);
 
-/* A setup function for linear predictors: layout w [feature] then b (scalar). */
+/* A setup function for linear predictors: layout w [feature] then b (scalar).  Not collective. */
 sgld_status sgld_model_setup_linear(sgld_model *m, const sgld_config *cfg);
 
 /* Log prior (up to nothing: the full normalized Gaussian log density) of theta; adds its
- * gradient into grad when grad != NULL. */
+ * gradient into grad when grad != NULL.  Not collective. */
 double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad);
 
 /* Initial parameters from the chain's stream (purpose INIT): the type's init_params, or
- * N(0, 0.1^2) per element. */
+ * N(0, 0.1^2) per element.  Not collective. */
 void sgld_model_init_params(const sgld_model *m, const sgld_rng *r, float *theta);
 
 /* Outputs per row of predict: 2 for regression (mean, variance), max(2, n_classes) for
- * classification (m->classification). */
+ * classification (m->classification).  Not collective. */
 int sgld_model_n_outputs(const sgld_model *m);
 
 #endif

@@ -91,7 +91,8 @@ typedef struct sgld_net sgld_net;
  * SGLD_NET_MAX_LAYERS layers. */
 sgld_status sgld_net_parse(const char *spec, int c, int h, int w, sgld_net_layout *out);
 
-/* Parses "CxHxW" (or "D" for flat inputs: 1x1xD) into c, h, w.  Errors: SGLD_ERR_USAGE. */
+/* Parses "CxHxW" (or "D" for flat inputs: 1x1xD) into c, h, w.  Errors: SGLD_ERR_USAGE.
+ * Not collective. */
 sgld_status sgld_net_parse_shape(const char *text, int *c, int *h, int *w);
 
 /* Creates a network for layout with a workspace for up to max_batch examples per call, and
@@ -101,56 +102,59 @@ sgld_status sgld_net_parse_shape(const char *text, int *c, int *h, int *w);
  * before it, 4 units a block) + unit / 4, so the layers' masks are independent.  Sets
  * flush-to-zero and denormals-are-zero for the calling thread (denormal activations slow x86
  * down by ~100x and carry no information here).  Caller owns
- * *out (sgld_net_destroy).  Errors: SGLD_ERR_NOMEM, SGLD_ERR_ARG (bad max_batch). */
+ * *out (sgld_net_destroy).  Errors: SGLD_ERR_NOMEM, SGLD_ERR_ARG (bad max_batch).
+ * Not collective. */
 sgld_status sgld_net_create(const sgld_net_layout *layout, size_t max_batch, sgld_net_loss loss,
                             double noise_sd, uint32_t seed, sgld_net **out);
 
-/* Frees a network and sets *net = NULL; NULL-safe. */
+/* Frees a network and sets *net = NULL; NULL-safe.  Not collective. */
 void sgld_net_destroy(sgld_net **net);
 
-/* The layout the network was created with. */
+/* The layout the network was created with.  Not collective. */
 const sgld_net_layout *sgld_net_get_layout(const sgld_net *net);
 
 /* The K-FAC statistics of the network's fc/conv layers (sgld_kfac in sgld/model.h),
  * allocated on the first call, owned by the network; collection off.  Errors: SGLD_ERR_NOMEM,
- * SGLD_ERR_USAGE (more fc/conv layers than SGLD_KFAC_MAX_LAYERS). */
+ * SGLD_ERR_USAGE (more fc/conv layers than SGLD_KFAC_MAX_LAYERS).  Not collective. */
 struct sgld_kfac;
 sgld_status sgld_net_kfac_enable(sgld_net *net, struct sgld_kfac **out);
 
-/* The input buffer [max_batch][in_size] that forward reads (fill its first n rows). */
+/* The input buffer [max_batch][in_size] that forward reads (fill its first n rows).
+ * Not collective. */
 float *sgld_net_input(sgld_net *net);
 
 /* Forward pass of the first n (<= max_batch) rows of the input buffer at theta; train = 1
  * applies dropout (drawing a new mask), 0 does not.  Returns the output buffer [n][n_out],
- * owned by the network, valid until the next forward. */
+ * owned by the network, valid until the next forward.  Not collective. */
 const float *sgld_net_forward(sgld_net *net, const float *theta, size_t n, int train);
 
 /* Backward pass after a forward of n rows: given dout[n][n_out] = d objective / d output,
  * ADDS d objective / d theta into grad (n_params floats; NULL: skipped) and, when dx != NULL, writes
  * d objective / d input into dx[n][in_size].  dout may alias the network's own loss buffer.
- * No allocation. */
+ * No allocation.  Not collective. */
 void sgld_net_backward(sgld_net *net, const float *theta, const float *dout, size_t n,
                        float *grad, float *dx);
 
 /* Log-likelihood of targets y[n] given the outputs of the last forward (the network's loss),
  * and its gradient with respect to the outputs into dout[n][n_out] (NULL: not computed).
- * Classification targets are class indices 0..n_out-1. */
+ * Classification targets are class indices 0..n_out-1.  Not collective. */
 double sgld_net_loglik(const sgld_net *net, const float *y, size_t n, float *dout);
 
 /* Sum over rows[0..n) of data of log p(y | x, theta), adding its gradient into grad (the
  * model interface's loglik_grad); batches larger than max_batch are done in pieces.  When
- * dx != NULL (n <= max_batch) also writes the gradient with respect to the inputs [n][d]. */
+ * dx != NULL (n <= max_batch) also writes the gradient with respect to the inputs [n][d].
+ * Not collective. */
 double sgld_net_loglik_grad(sgld_net *net, const float *theta, const sgld_dataset *data,
                             const int64_t *rows, size_t n, float *grad, float *dx);
 
 /* Sum over the n rows of x ([n][in_size], any n) with targets y of log p(y | x, theta), dropout
- * off, and its gradient with respect to x into dx ([n][in_size]). */
+ * off, and its gradient with respect to x into dx ([n][in_size]).  Not collective. */
 double sgld_net_loglik_grad_input(sgld_net *net, const float *theta, const float *x, const float *y,
                                   size_t n, float *dx);
 
 /* Per-row outputs for n rows of x ([n][in_size], any n): softmax probabilities [n][n_out]
  * (classification), the mean [n] (GAUSS) or mean and variance [n][2] (HETERO; var =
- * exp(log-variance)).  Dropout off. */
+ * exp(log-variance)).  Dropout off.  Not collective. */
 void sgld_net_predict(sgld_net *net, const float *theta, const float *x, size_t n, double *out);
 
 /* Largest MC-dropout mask index + 1 and dropout units per row of sgld_net_predict_dropout. */
@@ -166,32 +170,34 @@ void sgld_net_predict(sgld_net *net, const float *theta, const float *x, size_t 
  * 1 / (1 - rate), else 0), the rule of the training masks.  So the masks of (draw, row, mask)
  * do not depend on the batch, the rank or how many masks are drawn.  Needs mask <
  * SGLD_NET_MC_MASKS, fewer than SGLD_NET_MC_UNITS dropout units per row and row0 + n <= 2^32
- * (the caller checks).  Without dropout layers, or at rate 0, equal to sgld_net_predict. */
+ * (the caller checks).  Without dropout layers, or at rate 0, equal to sgld_net_predict.
+ * Not collective. */
 void sgld_net_predict_dropout(sgld_net *net, const float *theta, const float *x, size_t n, const sgld_rng *r,
                               uint32_t draw, uint32_t row0, uint32_t mask, double *out);
 
 /* Number of dropout layers of the layout (any rate); *units (may be NULL) receives their
- * outputs per example summed. */
+ * outputs per example summed.  Not collective. */
 int sgld_net_dropout_layers(const sgld_net_layout *layout, size_t *units);
 
 /* He (ReLU follows: N(0, 2 / fan_in)) or Glorot (otherwise: N(0, 2 / (fan_in + fan_out)))
  * normal weights and zero biases, from the stream r at (step 0, SGLD_RNG_INIT): element i of
- * theta uses normal i of that stream.  fan_in = in x k x k for conv. */
+ * theta uses normal i of that stream.  fan_in = in x k x k for conv.  Not collective. */
 void sgld_net_init_params(const sgld_net_layout *layout, const sgld_rng *r, float *theta);
 
 /* Name of parameter tensor t (0 .. 2 n_param_layers - 1: layer weights, bias, in order):
- * "conv1_w", "conv1_b", "fc1_w", ... and its dims; returns the layer, or NULL past the end. */
+ * "conv1_w", "conv1_b", "fc1_w", ... and its dims; returns the layer, or NULL past the end.
+ * Not collective. */
 const sgld_layer *sgld_net_tensor(const sgld_net_layout *layout, int t, char name[32],
                                   int *n_dims, int64_t dims[4], const char *dim_names[4]);
 
 /* Flop count of one forward + backward pass of n examples (2 per multiply-add, GEMMs only;
- * input gradient of the first layer excluded). */
+ * input gradient of the first layer excluded).  Not collective. */
 double sgld_net_flops(const sgld_net_layout *layout, size_t n);
 
 /* ---- noise ---- */
 
 /* Sets flush-to-zero and denormals-are-zero for the calling thread (x86 MXCSR; no-op
- * elsewhere). */
+ * elsewhere).  Not collective. */
 void sgld_net_flush_denormals(void);
 
 #endif

@@ -32,22 +32,22 @@ typedef struct sgld_rng {
     uint32_t chain;
 } sgld_rng;
 
-/* The 4 raw 32-bit words of block `block` of the stream (step, purpose). */
+/* The 4 raw 32-bit words of block `block` of the stream (step, purpose).  Not collective. */
 void sgld_rng_block(const sgld_rng *r, uint64_t step, uint32_t purpose, uint32_t block,
                     uint32_t out[4]);
 
 /* n uniform doubles in (0, 1) (53-bit, never 0 or 1): element i uses words 2(i%2)..+1 of
- * block i/2.  Elements [first, first + n) of the stream. */
+ * block i/2.  Elements [first, first + n) of the stream.  Not collective. */
 void sgld_rng_uniform(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t first,
                       size_t n, double *out);
 
 /* n standard normals (Box-Muller on one block per pair of elements, double precision).
  * Elements [first, first + n) of the stream; element i depends only on (key, step,
- * purpose, i). */
+ * purpose, i).  Not collective. */
 void sgld_rng_normal(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t first,
                      size_t n, double *out);
 
-/* Same values as sgld_rng_normal, rounded to float. */
+/* Same values as sgld_rng_normal, rounded to float.  Not collective. */
 void sgld_rng_normal_float(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t first,
                            size_t n, float *out);
 
@@ -58,14 +58,14 @@ void sgld_rng_normal_float(const sgld_rng *r, uint64_t step, uint32_t purpose, u
  * vectorizer and SLEEF's vector log and sincos when available).  The values agree with
  * sgld_rng_normal_float to ~1e-6 relative (not bitwise; 24-bit uniforms, so |z| > 5.3 is
  * coarser).  About 10x the normals/s of sgld_rng_normal_float: the Langevin noise of large
- * models.  The SIMD path is chosen at run time from the CPU. */
+ * models.  The SIMD path is chosen at run time from the CPU.  Not collective. */
 void sgld_rng_normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out);
 
 /* The Langevin update with the same normals z_i as sgld_rng_normal_fill, generated a chunk at
  * a time and used while in L1 (no z array written and read back):
  *   y[i] = b y[i] + (a x[i] + sd z_i),  i < n     (x NULL: y[i] = b y[i] + sd z_i)
  * With b = 1 exactly the values of `fill z; y[i] += a x[i] + sd z[i]`.  Timed as one call of
- * the generators (sgld_rng_time_normals), the update included. */
+ * the generators (sgld_rng_time_normals), the update included.  Not collective. */
 void sgld_rng_normal_update(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float b, float a,
                             const float *x, float sd, float *y);
 
@@ -75,11 +75,11 @@ struct sgld_timer;
  * _update) on the stream at address `stream` is one occurrence of `event` in `timer` (timer.h;
  * the --log-view "noise" of a run's chain); calls on any other stream read no clock.  stream
  * NULL stops the timing; the caller keeps *stream and *timer alive until it does.  Not
- * thread-safe. */
+ * thread-safe.  Not collective. */
 void sgld_rng_time_normals(const sgld_rng *stream, struct sgld_timer *timer, int event);
 
 /* A uniform integer in [0, bound) from element i of the stream (multiply-shift on 64 bits;
- * bias below 2^-32 for bound < 2^32). */
+ * bias below 2^-32 for bound < 2^32).  Not collective. */
 uint64_t sgld_rng_below(const sgld_rng *r, uint64_t step, uint32_t purpose, uint64_t i,
                         uint64_t bound);
 

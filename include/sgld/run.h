@@ -106,11 +106,13 @@ enum { SGLD_KEPT = 0, SGLD_KEPT_SUMMARY_ONLY, SGLD_NOT_KEPT_TOO_LARGE, SGLD_NOT_
 #define SGLD_RUN_LARGE_OUTPUT_BYTES 1000000000.0
 
 /* The smallest multiple of thin that keeps file_bytes (written at thin) at or below
- * SGLD_RUN_LARGE_OUTPUT_BYTES; thin itself when it already does. */
+ * SGLD_RUN_LARGE_OUTPUT_BYTES; thin itself when it already does.  Not collective. */
 int64_t sgld_run_suggest_thin(double file_bytes, int64_t thin);
 
-/* Runs the configured chains on the ranks of comm.  Collective over comm; every rank
- * returns the same status (and rank 0 holds the message to print).  keep_draws: gather
+/* Runs the configured chains on the ranks of comm.  Collective over comm, which may be any
+ * communicator (a part of MPI_COMM_WORLD from MPI_Comm_split, say: the run touches no other,
+ * so disjoint communicators run independent runs at once); every rank of comm returns the
+ * same status (and its rank 0 holds the message to print).  keep_draws: gather
  * every draw to rank 0 into rep->draws (for summaries and tests; not for resumed or
  * stopped runs; beyond 200 MB of draws only the first cfg->max_rows parameters of each, or
  * none: rep->not_kept).
@@ -124,8 +126,8 @@ int64_t sgld_run_suggest_thin(double file_bytes, int64_t thin);
  * chain-defining configuration; rank 0 holds the locks of --output and --checkpoint from
  * before they are touched to the return (a second writer gets SGLD_ERR_EXISTS naming the
  * holder).  With cfg->dry_run it loads and checks everything, fills rep->plan
- * and returns without writing.  Installs handlers for SIGTERM, SIGINT and SIGUSR1 while
- * sampling (the previous ones are restored). */
+ * and returns without writing.  Installs no signal handler: a program whose runs should stop
+ * cleanly on SIGTERM, SIGINT and SIGUSR1 calls sgld_run_signals(1) first (sgld_main does). */
 sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws,
                      sgld_run_report *rep);
 
@@ -134,10 +136,10 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws,
  * program calls it (the library never installs handlers by itself).  Not collective. */
 void sgld_run_signals(int on);
 
-/* Frees what the report owns. */
+/* Frees what the report owns.  Not collective. */
 void sgld_run_report_free(sgld_run_report *rep);
 
-/* Event names, for reports. */
+/* Event names, for reports.  Not collective. */
 const char *sgld_event_name(int ev);
 
 #endif

@@ -81,7 +81,9 @@ typedef struct sgld_sampler_type {
                            double n_train, size_t *n_floats, size_t *n_local);
     /* Initial state (ctx->step = 0; NULL: nothing to do; callers use sgld_sampler_init). */
     void (*init)(const sgld_step_ctx *ctx, const float *theta, float *state);
-    /* One step.  Returns SGLD_OK or a failure (with sgld_error_set). */
+    /* One step, on every rank of the chain at the same step.  Collective over the chain when
+     * it calls ctx->gradient or ctx->chain_sum (every rank of the chain then calls them
+     * alike).  Returns SGLD_OK or a failure (with sgld_error_set). */
     sgld_status (*step)(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state);
     /* Optional: its own step size for step t (NULL = the --step-size schedule); opts is its
      * options struct. */
@@ -95,35 +97,38 @@ typedef struct sgld_sampler_type {
     void (*stats)(const sgld_step_ctx *ctx, const float *theta, const float *state, double *out);
 } sgld_sampler_type;
 
-/* The registered type called name, or NULL. */
+/* The registered type called name, or NULL.  Not collective. */
 const sgld_sampler_type *sgld_sampler_find(const char *name);
 
 /* Number of registered samplers, and the i-th in table order (NULL when i is out of range):
- * for conformance tests that loop over the registry. */
+ * for conformance tests that loop over the registry.  Not collective. */
 size_t sgld_sampler_count(void);
 const sgld_sampler_type *sgld_sampler_at(size_t i);
 
 /* Registers s (a static object) after the built-in samplers, as sgld_model_register does for
- * models; the same rules and errors (SGLD_ERR_ARG: no step, stats without a hook). */
+ * models; the same rules and errors (SGLD_ERR_ARG: no step, stats without a hook).
+ * Not collective. */
 sgld_status sgld_sampler_register(const sgld_sampler_type *s);
 
-/* Writes the registered names ("sgd, sgld, ...") into buf. */
+/* Writes the registered names ("sgd, sgld, ...") into buf.  Not collective. */
 void sgld_sampler_names(char *buf, size_t size);
 
-/* eps_t = a (b + t)^(-g), t = 1, 2, ... (g = 0: constant a). */
+/* eps_t = a (b + t)^(-g), t = 1, 2, ... (g = 0: constant a).  Not collective. */
 double sgld_step_size(double a, double b, double g, uint64_t t);
 
-/* s's state floats for n_params parameters (0 when it keeps none). */
+/* s's state floats for n_params parameters (0 when it keeps none).  Not collective. */
 size_t sgld_sampler_state_size(const sgld_sampler_type *s, size_t n_params);
 
-/* Initializes s's state (nothing for a stateless sampler). */
+/* Initializes s's state (nothing for a stateless sampler).  Not collective. */
 void sgld_sampler_init(const sgld_sampler_type *s, const sgld_step_ctx *ctx, const float *theta,
                        float *state);
 
-/* The step size of step t for sampler s under cfg (its own schedule or the generic one). */
+/* The step size of step t for sampler s under cfg (its own schedule or the generic one).
+ * Not collective. */
 double sgld_sampler_step_size(const sgld_sampler_type *s, const sgld_config *cfg, uint64_t t);
 
-/* 1 when the draw after step t may be kept under cfg (s's keep_draw, or always). */
+/* 1 when the draw after step t may be kept under cfg (s's keep_draw, or always).
+ * Not collective. */
 int sgld_sampler_keep_draw(const sgld_sampler_type *s, const sgld_config *cfg, uint64_t t);
 
 #endif

@@ -80,7 +80,7 @@ sgld_status sgld_samples_append_chains(sgld_samples *s, int n_local, const int *
 sgld_status sgld_samples_reopen(MPI_Comm comm, const char *path, int n_chains, int n_vars,
                                 const sgld_var_spec *vars, sgld_samples **out);
 
-/* Draws written so far. */
+/* Draws written so far (the same on every rank).  Not collective. */
 int64_t sgld_samples_n_draws(const sgld_samples *s);
 
 /* Truncates every variable (and the draw scale) to n_draws <= sgld_samples_n_draws (for a
@@ -91,32 +91,35 @@ sgld_status sgld_samples_truncate(sgld_samples *s, int64_t n_draws);
 sgld_status sgld_samples_close(sgld_samples **s);
 
 /* Deletes a file this run created (used after a failure so no half-written output is left);
- * call after close.  Rank 0 unlinks; others return. */
+ * call after close.  Not collective: rank 0 of comm unlinks, the others return at once
+ * (comm only tells rank 0 apart). */
 void sgld_samples_discard(MPI_Comm comm, const char *path);
 
-/* ---- reading (not collective: any rank may read on its own) ---- */
+/* ---- reading: nothing below is collective (any rank may read on its own) ---- */
 
 typedef struct sgld_samples_reader sgld_samples_reader;
 
 /* Opens any HDF5 file in the layout above read-only.  SGLD_ERR_IO when missing or not HDF5
- * ("FILE: not an HDF5 file"). */
+ * ("FILE: not an HDF5 file").  Not collective. */
 sgld_status sgld_samples_open(const char *path, sgld_samples_reader **out);
 void sgld_samples_reader_close(sgld_samples_reader **r);
 
 /* Names of the variables of a group that are shaped [chain, draw, ...] (in file order);
- * caller frees with sgld_samples_free_names.  SGLD_ERR_ARG if the group does not exist. */
+ * caller frees with sgld_samples_free_names.  SGLD_ERR_ARG if the group does not exist.  Not
+ * collective. */
 sgld_status sgld_samples_list(sgld_samples_reader *r, const char *group, int *n_vars,
                               char ***names);
 void sgld_samples_free_names(int n, char ***names);
 
 /* Shape of a variable: *n_dims total dims (>= 2) and dims[0..n_dims); SGLD_ERR_ARG naming the
- * variable if absent. */
+ * variable if absent.  Not collective. */
 sgld_status sgld_samples_shape(sgld_samples_reader *r, const char *group, const char *name,
                                int *n_dims, int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2]);
 
 /* Reads flattened elements [elem_begin, elem_begin + n_elem) (row-major over the dims after
  * [chain, draw]) of all chains and draws, as double, into out laid out element-major:
- * out[(e * n_chains + c) * n_draws + t].  Reads only what it needs from the file. */
+ * out[(e * n_chains + c) * n_draws + t].  Reads only what it needs from the file.  Not
+ * collective. */
 sgld_status sgld_samples_read_elems(sgld_samples_reader *r, const char *group,
                                     const char *name, int64_t elem_begin, int64_t n_elem,
                                     double *out);
@@ -124,14 +127,14 @@ sgld_status sgld_samples_read_elems(sgld_samples_reader *r, const char *group,
 /* Reads draws [draw_begin, draw_begin + n_draws) of one chain of a variable, every element,
  * as float, into out[t][e] (draw-major, elements row-major over the dims after [chain, draw]).
  * Reads only that hyperslab: a draw block of a large network costs its own bytes.
- * SGLD_ERR_ARG naming the variable when the chain or draws are out of range. */
+ * SGLD_ERR_ARG naming the variable when the chain or draws are out of range.  Not collective. */
 sgld_status sgld_samples_read_draws(sgld_samples_reader *r, const char *group, const char *name,
                                     int64_t chain, int64_t draw_begin, int64_t n_draws, float *out);
 
 /* Reads the 1-D int64 dataset NAME of the root group (a coordinate such as
  * sgld_samples_index_coord writes) into *values [*n >= 1] (caller frees with sgld_free).
  * SGLD_ERR_ARG naming the file when there is no such non-empty 1-D dataset, SGLD_ERR_IO when
- * reading it fails, SGLD_ERR_NOMEM. */
+ * reading it fails, SGLD_ERR_NOMEM.  Not collective. */
 sgld_status sgld_samples_read_coord(sgld_samples_reader *r, const char *name, int64_t *n,
                                     int64_t **values);
 
@@ -151,14 +154,14 @@ void sgld_samples_block_close(sgld_samples_block_reader **b); /* NULL-safe; *b =
 
 /* Reads elements [e0, e0 + ne) of every chain and draw into out[e][c * n_draws + t] (the layout
  * of sgld_samples_read_elems).  SGLD_ERR_IO naming the file, variable and elements when HDF5
- * fails; SGLD_ERR_NOMEM. */
+ * fails; SGLD_ERR_NOMEM.  Not collective. */
 sgld_status sgld_samples_block_read(sgld_samples_block_reader *b, int64_t e0, int64_t ne,
                                     double *out);
 
 /* Reads an attribute as a string (caller frees) / as doubles; SGLD_ERR_ARG if absent.
  * read_attr_double converts any numeric attribute and sets *n to its number of values; it
  * fails with SGLD_ERR_ARG (values untouched) when that exceeds max_n, except that max_n = 0
- * with values = NULL only queries *n. */
+ * with values = NULL only queries *n.  Not collective. */
 sgld_status sgld_samples_read_attr_string(sgld_samples_reader *r, const char *group,
                                           const char *name, char **value);
 sgld_status sgld_samples_read_attr_double(sgld_samples_reader *r, const char *group,

@@ -33,19 +33,21 @@ typedef enum {
     SGLD_STATUS_COUNT
 } sgld_status;
 
-/* Returns the fixed message of a code ("unknown status" for out-of-range values). */
+/* Returns the fixed message of a code ("unknown status" for out-of-range values).
+ * Not collective. */
 const char *sgld_strerror(sgld_status st);
 
 /* Records a formatted message for st (replacing any earlier one, clearing frames) and
- * returns st, so that `return sgld_error_set(SGLD_ERR_ARG, "...")` reads naturally. */
+ * returns st, so that `return sgld_error_set(SGLD_ERR_ARG, "...")` reads naturally.
+ * Not collective. */
 sgld_status sgld_error_set(sgld_status st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Appends a "from file:line (expr)" frame to the current error's traceback. */
+/* Appends a "from file:line (expr)" frame to the current error's traceback.  Not collective. */
 void sgld_error_frame(const char *file, int line, const char *expr);
 
 /* The current message (the one line for the user; "" if none) and the traceback frames
- * (newline-separated, "" if none).  Valid until the next sgld_error_set/clear. */
+ * (newline-separated, "" if none).  Valid until the next sgld_error_set/clear.  Not collective. */
 const char *sgld_error_message(void);
 const char *sgld_error_trace(void);
 void sgld_error_clear(void);
@@ -111,14 +113,15 @@ sgld_status sgld_input_check(const char *path);
 /* ---- allocation: every allocation goes through these (fault injection hook) ---- */
 
 /* malloc/calloc/realloc wrappers.  They return NULL on failure (including an injected
- * failure, see sgld_alloc_fail_after) and never exit. */
+ * failure, see sgld_alloc_fail_after) and never exit.  Not collective. */
 void *sgld_malloc(size_t size);
 void *sgld_calloc(size_t n, size_t size);
 void *sgld_realloc(void *p, size_t size);
 char *sgld_strdup(const char *s);
 void sgld_free(void *p);
 
-/* Test hook: make the n-th allocation from now on fail (n >= 1); n = 0 disables. */
+/* Test hook: make the n-th allocation from now on fail (n >= 1); n = 0 disables.
+ * Not collective. */
 void sgld_alloc_fail_after(long n);
 
 /* Allocate n elements into ptr or fail with SGLD_ERR_NOMEM naming what was allocated. */

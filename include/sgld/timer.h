@@ -45,7 +45,7 @@ typedef struct sgld_timer_summary {
     int n_ranks;
 } sgld_timer_summary;
 
-/* Monotonic seconds (CLOCK_MONOTONIC): the clock of every log. */
+/* Monotonic seconds (CLOCK_MONOTONIC): the clock of every log.  Not collective. */
 double sgld_timer_now(void);
 
 /* Empties tm, names its n_events events (names[e], 0 < n_events <= SGLD_TIMER_MAX_EVENTS; the

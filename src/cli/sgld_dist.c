@@ -1,4 +1,5 @@
-/* sgld_dist.c - the sgld-dist program: parse, run, report.
+/* sgld_dist.c - the sgld-dist program: parse, run, report (sgld_main, sgld/main.h, in libsgld;
+ * the executable's main is main_dist.c).
  *
  * Exit status: 0 success; 2 bad input or usage (the message names the file, field and value;
  * also a missing, truncated, corrupted or foreign --resume checkpoint, an output that is an
@@ -16,6 +17,7 @@
 
 #include "cli.h"
 #include "sgld/config.h"
+#include "sgld/main.h"
 #include "sgld/run.h"
 #include "sgld/status.h"
 
@@ -258,25 +260,13 @@ static const char *signal_name(int sig)
     }
 }
 
-/* The stop handlers go in at the earliest moment a program's own code can run: from the
- * executable's .preinit_array, after the dynamic loader has mapped the libraries but before
- * any of their constructors (OpenBLAS starts its threads there) and long before MPI_Init and
- * HDF5.  A stop signal from then on gives what it gives mid-run (exit 3 after the first step,
- * draws flushed, checkpoint saved).  One that arrives while the loader is still mapping
- * (the first tens of milliseconds, more on a loaded machine) meets the default action: the
- * process is killed (status 143 for SIGTERM) before it has opened or written anything. */
-static void install_stop_handlers(int argc, char **argv, char **envp)
+int sgld_main(int argc, char **argv)
 {
-    (void)argc, (void)argv, (void)envp;
-    sgld_run_signals(1);
-}
-__attribute__((section(".preinit_array"), used)) static void (*const preinit_stop_handlers)(int, char **, char **) =
-    install_stop_handlers;
-
-int main(int argc, char **argv)
-{
-    sgld_run_signals(1); /* a no-op when .preinit_array ran it (not every loader runs that) */
-    MPI_Init(&argc, &argv);
+    sgld_run_signals(1); /* a no-op when main_dist.c's .preinit_array ran it */
+    int mpi_up;
+    MPI_Initialized(&mpi_up);
+    const int own_mpi = !mpi_up; /* finalize only what this call initialized */
+    if (own_mpi) MPI_Init(&argc, &argv);
     cli_ctx cli;
     cli_init(&cli, "sgld-dist", MPI_COMM_WORLD);
 
@@ -287,7 +277,7 @@ int main(int argc, char **argv)
             cli_version(&cli);
         else if (cli.rank == 0)
             sgld_config_help_for(&cfg, stdout, "sgld-dist");
-        MPI_Finalize();
+        if (own_mpi) MPI_Finalize();
         return 0;
     }
     sgld_run_report rep;
@@ -318,6 +308,6 @@ int main(int argc, char **argv)
             print_log_view(&rep);
     }
     sgld_run_report_free(&rep);
-    MPI_Finalize();
+    if (own_mpi) MPI_Finalize();
     return st == SGLD_OK && rep.incomplete ? EXIT_INCOMPLETE : exit_code(st);
 }

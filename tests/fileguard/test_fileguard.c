@@ -2,6 +2,7 @@
  * names not created yet; the writer lock: taken, refused to another process with its pid,
  * released with its sidecar, a stale sidecar taken over, a foreign one left alone. */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
