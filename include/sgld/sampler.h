@@ -76,7 +76,8 @@ typedef struct sgld_sampler_type {
      * are this rank's own (e.g. sums over its shard's rows), which may differ between the
      * ranks of a chain -- they must reach theta only through chain_sum; a checkpoint keeps
      * every rank's (src/run/resume.c).  Called on every rank after the model's setup, before any work;
-     * not collective (every rank finds the same answer).  Errors: SGLD_ERR_USAGE, one line. */
+     * not collective (sgld_run agrees on its status, so it may fail on some ranks only, e.g.
+     * a file one rank cannot read).  Errors: SGLD_ERR_USAGE, one line. */
     sgld_status (*prepare)(const struct sgld_model *m, const sgld_config *cfg, int n_shards,
                            double n_train, size_t *n_floats, size_t *n_local);
     /* Initial state (ctx->step = 0; NULL: nothing to do; callers use sgld_sampler_init). */

@@ -661,13 +661,15 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     SGLD_TRY_GOTO(load(&r, mt), st, done);
     st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? sgld_run_files_check_checkpoint_dir(cfg) : SGLD_OK);
     if (st != SGLD_OK) goto done;
-    /* ksgld: a sampler that needs the model's layers checks them and sizes its state. */
+    /* ksgld: a sampler that needs the model's layers checks them and sizes its state.  The
+     * status is agreed: a prepare that reads a file (a plug-in's) may fail on some ranks only. */
+    st = SGLD_OK;
     if (r.sampler->prepare)
-        SGLD_TRY_GOTO(r.sampler->prepare(&r.model, cfg, r.grid->n_shards, (double)r.train->n_total,
-                                         &r.sampler_state, &r.sampler_local), st, done);
+        st = r.sampler->prepare(&r.model, cfg, r.grid->n_shards, (double)r.train->n_total, &r.sampler_state,
+                                &r.sampler_local);
     else
         r.sampler_state = sgld_sampler_state_size(r.sampler, r.model.n_params);
-    st = sgld_status_agree(r.grid->comm, size_state(&r));
+    st = sgld_status_agree(r.grid->comm, st == SGLD_OK ? size_state(&r) : st);
     if (st != SGLD_OK) goto done;
 
     int64_t n_draws = count_draws(cfg, r.sampler);

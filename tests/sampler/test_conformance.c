@@ -9,7 +9,8 @@
  * Q isotropic (4 I) and anisotropic ([[9, -2], [-2, 1]]).
  *
  * Expected moments:
- *   linear samplers (sgd, fsgd, sgld, csgld, sghmc, and psgld given its preconditioner path):
+ *   linear samplers (sgd, fsgd, sgld, csgld, sghmc, diag-sgld, and psgld given its
+ *   preconditioner path):
  *     the chain is z' = F_t z + c_t + noise(N_t) (z = theta, or (theta, v) for sghmc), so its
  *     exact mean and covariance at every step follow m' = F m + c, S' = F S F' + N from the
  *     same start; the expectation of the kept draws' mean and covariance is the average over
@@ -78,7 +79,19 @@
  * layout w then b).  There P ~ H^-1 (G = N E[g g^T] ~ N / noise_sd^2 at the posterior) and
  * eps = 0.1 is dimensionless: per eigen-direction of P H (eigenvalues lambda <= 1) the
  * variance factor is 1 / (1 - eps lambda / 4) plus the gradient noise eps P V / 4 ~ eps (N/B
- * - 1) / 4, a sd bias <= eps (1 + 1) / 8 = 2.5%: budget 3%. */
+ * - 1) / 4, a sd bias <= eps (1 + 1) / 8 = 2.5%: budget 3%.
+ *
+ * diag-sgld is the example plug-in (tools/examples/my_sampler.c): this program compiles it
+ * and calls its sgld_plugin_init before anything else, so the registry loops meet it as they
+ * would meet a plug-in's sampler.  Its M comes from a file the test writes for each target
+ * (the case's `target` hook): m_i = var_i / max_j var_j, the target's marginal variances scaled
+ * to at most 1.  It is linear: F = I - (eps/2) M A, N = (eps^2/4) M Q M + eps T M, with M the
+ * values written (not read back from the sampler).  2-D: M = (1, 0.25), eps = 0.05 (eps
+ * lambda_max(M^1/2 A M^1/2) = 0.25, as sgld's eps lambda_max(A) = 0.26).  linreg3: M <= I, so
+ * both of SGLD's bias terms, eps lambda_max(M^1/2 H M^1/2) / 4 and eps lambda_max(M^1/2 V
+ * M^1/2) / 4, are at most sgld's at the same step: sgld's eps and 3% budget.  Target (5), for diag-sgld only:
+ * an ill-conditioned Gaussian (sd 1 and 0.01) where M = its marginal variances makes the
+ * chain mix ~5000 times faster than sgld at the same stability margin (test_diag_ill_conditioned). */
 #include "sgld_test.h"
 #include "test_config_set.h"
 #include "exact_linreg.h"
@@ -90,6 +103,7 @@
 
 #include "sgld/config.h"
 #include "sgld/data.h"
+#include "sgld/plugin.h"
 #include "sgld/run.h"
 #include "sgld/sampler.h"
 
@@ -159,6 +173,10 @@ static sgld_status gradient(void *self, const float *theta, float *grad, double 
     return SGLD_OK;
 }
 
+/* diag-sgld's M (tools/examples/my_sampler.c): the values the test last wrote to its
+ * --precond-file (target_diag), which the exact law uses. */
+static float diag_M[DMAX];
+
 /* ---- linear-chain moments ---- */
 
 typedef struct {
@@ -201,14 +219,16 @@ static int linear_map(const char *name, const sgld_step_ctx *ctx, const float *s
             Q[i * d + j] = 0;
             for (int l = 0; l < d; l++) Q[i * d + j] += tg->Lq[i * d + l] * tg->Lq[j * d + l];
         }
-    int noisy = strcmp(name, "sgld") == 0 ||
+    int noisy = strcmp(name, "sgld") == 0 || strcmp(name, "diag-sgld") == 0 ||
                 (strcmp(name, "csgld") == 0 && ctx->cfg && sgld_sampler_keep_draw(sgld_sampler_find("csgld"), ctx->cfg, ctx->step));
     if (!strcmp(name, "sgd") || !strcmp(name, "fsgd") || !strcmp(name, "sgld") || !strcmp(name, "csgld") ||
-        !strcmp(name, "psgld")) {
+        !strcmp(name, "psgld") || !strcmp(name, "diag-sgld")) {
         double G[DMAX];
         const double lambda = strcmp(name, "psgld") ? 0.0 : sgld_test_get_double(ctx->cfg, "psgld-lambda");
         for (int i = 0; i < d; i++)
-            G[i] = strcmp(name, "psgld") ? 1.0 : 1.0 / (lambda + sqrt((double)state[i]));
+            G[i] = !strcmp(name, "psgld")       ? 1.0 / (lambda + sqrt((double)state[i]))
+                   : !strcmp(name, "diag-sgld") ? diag_M[i] /* what the test wrote, not the state */
+                                                : 1.0;
         L->k = d;
         for (int i = 0; i < d; i++) {
             c[i] = 0;
@@ -358,6 +378,9 @@ typedef struct {
     double lin_step;      /* linreg3: step size */
     double lin_budget;    /* linreg3: relative budget on sd (and in sd units on the mean) */
     int layers;           /* needs a model with dense/conv layers (ksgld): see the file comment */
+    /* Optional: options that depend on the target, called after setup with its dimension d
+     * and its marginal variances var[0..d) (diag-sgld writes its --precond-file from them). */
+    void (*target)(sgld_config *cfg, int d, const double *var);
 } sampler_case;
 
 static void setup_sgd(sgld_config *c) { c->step_size = 0.02; }
@@ -370,20 +393,42 @@ static void setup_csgld(sgld_config *c) { c->step_size = 0.2; sgld_test_set(c, "
 static void setup_smile(sgld_config *c) { c->step_size = 0.1; }
 static void setup_sgnht(sgld_config *c) { c->step_size = 0.002; }
 static void setup_ksgld(sgld_config *c) { c->step_size = 0.1; }
+static void setup_diag(sgld_config *c) { c->step_size = 0.05; }
+
+/* diag-sgld's M for a target: m_i = var_i / max_j var_j (<= 1), written as the floats the
+ * sampler will read (%.9g reads back exactly) to a file per d, kept in diag_M for the exact
+ * law. */
+static void target_diag(sgld_config *c, int d, const double *var)
+{
+    double vmax = 0;
+    for (int i = 0; i < d; i++) vmax = fmax(vmax, var[i]);
+    char path[SGLD_PATH_MAX];
+    snprintf(path, sizeof path, "%.900s/diag-M-%d.txt", sgld_test_tmpdir(), d);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "# diag-sgld preconditioner: the target's marginal variances / their largest\n");
+    for (int i = 0; i < d; i++) {
+        diag_M[i] = (float)(var[i] / vmax);
+        fprintf(f, "%.9g\n", (double)diag_M[i]);
+    }
+    assert_int_equal(fclose(f), 0);
+    sgld_test_set(c, "precond-file", "%s", path);
+}
 
 static const sampler_case cases[] = {
-    {"sgd", "", setup_sgd, 0, 0, 2e-5, 0, 0},
-    {"sgld", "", setup_sgld, 0, 0, 2.4e-5, 0.03, 0},
-    {"fsgd", "", setup_sgd, 0, 0, 2e-5, 0, 0},
-    {"psgld", "", setup_psgld, 0.02, 0.02, 1e-3, 0.05, 0},
-    {"psgld", "--psgld-gamma", setup_psgld_gamma, 0.02, 0.02, 1e-3, 0.05, 0},
-    {"sghmc", "", setup_sghmc, 0, 0, 4e-6, 0.03, 0},
-    {"sghmc", "--sghmc-adapt", setup_sghmc_adapt, 0, 0, 4e-6, 0.05, 0},
-    {"csgld", "", setup_csgld, 0, 0, 2e-4, 0.05, 0},
-    {"ksgld", "", setup_ksgld, 0, 0, 0.1, 0.03, 1},
-    {"smile", "", setup_smile, 0.03, 0.15, 1e-3, 0.05, 0},
-    {"psmile", "", setup_smile, 0.03, 0.03, 1e-3, 0.05, 0},
-    {"sgnht", "", setup_sgnht, 0.03, 0.06, 4e-6, 0.05, 0},
+    {"sgd", "", setup_sgd, 0, 0, 2e-5, 0, 0, NULL},
+    {"sgld", "", setup_sgld, 0, 0, 2.4e-5, 0.03, 0, NULL},
+    {"fsgd", "", setup_sgd, 0, 0, 2e-5, 0, 0, NULL},
+    {"psgld", "", setup_psgld, 0.02, 0.02, 1e-3, 0.05, 0, NULL},
+    {"psgld", "--psgld-gamma", setup_psgld_gamma, 0.02, 0.02, 1e-3, 0.05, 0, NULL},
+    {"sghmc", "", setup_sghmc, 0, 0, 4e-6, 0.03, 0, NULL},
+    {"sghmc", "--sghmc-adapt", setup_sghmc_adapt, 0, 0, 4e-6, 0.05, 0, NULL},
+    {"csgld", "", setup_csgld, 0, 0, 2e-4, 0.05, 0, NULL},
+    {"ksgld", "", setup_ksgld, 0, 0, 0.1, 0.03, 1, NULL},
+    {"smile", "", setup_smile, 0.03, 0.15, 1e-3, 0.05, 0, NULL},
+    {"psmile", "", setup_smile, 0.03, 0.03, 1e-3, 0.05, 0, NULL},
+    {"sgnht", "", setup_sgnht, 0.03, 0.06, 4e-6, 0.05, 0, NULL},
+    {"diag-sgld", "", setup_diag, 0, 0, 2.4e-5, 0.03, 0, target_diag},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
@@ -443,6 +488,7 @@ static void test_gaussian_2d(void **state)
                 sgld_config cfg;
                 base_config(&cfg);
                 sc->setup(&cfg);
+                if (sc->target) sc->target(&cfg, D, (const double[D]){Sig[0], Sig[3]});
                 target tg;
                 set_target(&tg, aniso);
                 const float theta0[D] = {0.25f, -0.75f};
@@ -507,6 +553,11 @@ static void test_linreg3_posterior(void **state)
             cfg.burnin = !strcmp(s->name, "csgld") ? 0 : 10000;
             cfg.step_size = sc->lin_step;
             cfg.quiet = 1;
+            if (sc->target) {
+                double var[PMAX];
+                for (int i = 0; i < p; i++) var[i] = sd[i] * sd[i];
+                sc->target(&cfg, p, var);
+            }
             /* csgld: its kept draws come from sampling phases that start at the contracted end of
              * an SGD phase; on linreg3 (slowest relaxation ~ 2 / (eps lambda_min) = 360 steps at
              * the phase's largest step) they cannot be posterior draws.  Its exact law is checked
@@ -567,6 +618,11 @@ static void test_mixture_modes(void **state)
         cfg.steps = 20000;
         cfg.burnin = !strcmp(s->name, "csgld") ? 0 : 2000;
         if (!strcmp(s->name, "csgld")) sgld_test_set(&cfg, "cycles", "10");
+        if (sc->target) { /* the mixture's marginal variances: 9 + 1 along x1 and x2, 1 elsewhere */
+            double var[DMAX];
+            for (int i = 0; i < DMAX; i++) var[i] = i < 2 ? 10.0 : 1.0;
+            sc->target(&cfg, DMAX, var);
+        }
         int visited_any[N_MODES] = {0}, one_chain = 0, switches0 = 0;
         long n_draws0 = 0;
         for (uint32_t c = 0; c < N_CHAINS; c++) {
@@ -625,6 +681,7 @@ static void test_nan_guardrail(void **state)
         cfg.steps = 3000;
         cfg.burnin = 100;
         if (!strcmp(s->name, "csgld")) cfg.burnin = 0;
+        if (sc->target) sc->target(&cfg, D, (const double[D]){1.0, 0.25});
         target tg;
         set_target(&tg, 0);
         tg.nan_step = 1500; /* in a sampling phase of csgld too (its last cycle starts at 2251) */
@@ -648,14 +705,124 @@ static void test_nan_guardrail(void **state)
     }
 }
 
+/* ---- (5) diag-sgld on an ill-conditioned Gaussian: what its M is for ---- */
+
+/* The integrated autocorrelation time of coordinate 0 of the stationary chain z' = F z + c +
+ * N(0, N) in 2-D: with S = sum_k F^k N F^k' (the stationary covariance, summed by doubling),
+ * 1 + 2 sum_{k >= 1} (F^k S)_00 / S_00 = ((I - F)^-1 (I + F) S)_00 / S_00. */
+static double iact0(const double *F, const double *N)
+{
+    double S[4], P[4], T[4];
+    memcpy(S, N, sizeof S);
+    memcpy(P, F, sizeof P);
+    for (int it = 0; it < 64; it++) { /* S += P S P', P = P^2: 2^64 terms */
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) T[i * 2 + j] = P[i * 2] * S[j] + P[i * 2 + 1] * S[2 + j];
+        double add[4], sq[4];
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) {
+                add[i * 2 + j] = T[i * 2] * P[j * 2] + T[i * 2 + 1] * P[j * 2 + 1];
+                sq[i * 2 + j] = P[i * 2] * P[j] + P[i * 2 + 1] * P[2 + j];
+            }
+        for (int k = 0; k < 4; k++) S[k] += add[k], P[k] = sq[k];
+    }
+    const double a = 1 - F[0], b = -F[1], c = -F[2], d = 1 - F[3], det = a * d - b * c; /* I - F */
+    const double inv[4] = {d / det, -b / det, -c / det, a / det};
+    const double IpF[4] = {1 + F[0], F[1], F[2], 1 + F[3]};
+    const double r0[2] = {inv[0] * IpF[0] + inv[1] * IpF[2], inv[0] * IpF[1] + inv[1] * IpF[3]};
+    return (r0[0] * S[0] + r0[1] * S[2]) / S[0];
+}
+
+/* sd 1 and 0.01, rho 0.5 (condition number ~ 1.3e4) with isotropic gradient noise Q = 4 I.
+ * M = the marginal variances (1, 1e-4) makes M^(1/2) A M^(1/2) the inverse correlation
+ * matrix, eigenvalues 1 / (1 +- rho) = 0.67 and 2, so eps = 0.125 (eps lambda_max = 0.25).
+ * Asserted: the five moments within 4 MCSE of the chain's exact law (as in (1)), and the
+ * integrated autocorrelation time of x0 that the 40 batch means measure (n MCSE^2 / var)
+ * within [0.09, 1.91] x the exact law's: the batch-means variance has 39 degrees of freedom,
+ * relative sd sqrt(2 / 39) = 0.23, and 4 of those.  Printed beside it: sgld's exact IACT at the
+ * same eps lambda_max on this target, the mixing M buys. */
+static void test_diag_ill_conditioned(void **state)
+{
+    (void)state;
+    const sgld_sampler_type *s = sgld_sampler_find("diag-sgld");
+    assert_non_null(s);
+    const double sd0 = 1.0, sd1 = 0.01, rho = 0.5;
+    const double Sig[4] = {sd0 * sd0, rho * sd0 * sd1, rho * sd0 * sd1, sd1 * sd1};
+    const double det = Sig[0] * Sig[3] - Sig[1] * Sig[2];
+    target tg;
+    memset(&tg, 0, sizeof tg);
+    tg.d = D;
+    tg.mu[0] = 1.5;
+    tg.mu[1] = -0.005;
+    tg.A[0] = Sig[3] / det;
+    tg.A[1] = tg.A[2] = -Sig[1] / det;
+    tg.A[3] = Sig[0] / det;
+    tg.Lq[0] = tg.Lq[3] = 2;
+    sgld_config cfg;
+    base_config(&cfg);
+    target_diag(&cfg, D, (const double[D]){Sig[0], Sig[3]});
+    cfg.step_size = 0.25 * (1 - rho);
+    const float theta0[D] = {0.25f, -0.0075f};
+    chain ch;
+    run_chain(s, &cfg, &tg, theta0, 1, &ch);
+    assert_false(ch.diverged);
+    assert_true(ch.linear);
+    int failures = 0;
+    printf("  diag-sgld ill-conditioned: sd %g and %g, rho %g, M = (%g, %g), eps %g, n=%ld\n", sd0, sd1, rho,
+           (double)diag_M[0], (double)diag_M[1], cfg.step_size, ch.n);
+    for (int q = 0; q < 5; q++) {
+        int i = q < 2 ? q : q == 4 ? 1 : 0, j = q < 2 ? -1 : q == 2 ? 0 : 1;
+        double est, mcse;
+        estimate(&ch, D, i, j, &est, &mcse);
+        double want = j < 0 ? ch.exp_m[i] : ch.exp_S[i * D + j];
+        int bad = fabs(est - want) > 4 * mcse;
+        printf("      %s%d%s: %11.4e want %11.4e (target %11.4e)  dev %+6.2f MCSE%s\n", j < 0 ? "mean[" : "cov[", i,
+               j < 0 ? "]  " : (j == 0 ? ",0]" : ",1]"), est, want, j < 0 ? tg.mu[i] : Sig[i * D + j],
+               (est - want) / mcse, bad ? "  FAIL" : "");
+        failures += bad;
+    }
+    /* the exact IACTs of x0: diag-sgld at eps, sgld at eps_s = 0.25 / lambda_max(A) */
+    const double eps = cfg.step_size, T = cfg.temperature, Q = 4.0;
+    const double half_tr = 0.5 * (tg.A[0] + tg.A[3]);
+    const double lmax = half_tr + sqrt(half_tr * half_tr - (tg.A[0] * tg.A[3] - tg.A[1] * tg.A[2]));
+    const double eps_s = 0.25 / lmax;
+    double Fd[4], Nd[4], Fs[4], Ns[4];
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++) {
+            Fd[i * D + j] = (i == j) - 0.5 * eps * diag_M[i] * tg.A[i * D + j];
+            Nd[i * D + j] = i == j ? 0.25 * eps * eps * diag_M[i] * diag_M[i] * Q + eps * T * diag_M[i] : 0.0;
+            Fs[i * D + j] = (i == j) - 0.5 * eps_s * tg.A[i * D + j];
+            Ns[i * D + j] = i == j ? 0.25 * eps_s * eps_s * Q + eps_s * T : 0.0;
+        }
+    const double want_iact = iact0(Fd, Nd), sgld_iact = iact0(Fs, Ns);
+    double m, mm, v, mv;
+    estimate(&ch, D, 0, -1, &m, &mm);
+    estimate(&ch, D, 0, 0, &v, &mv);
+    const double iact = (double)ch.n * mm * mm / v;
+    const int bad = !(iact >= 0.09 * want_iact && iact <= 1.91 * want_iact);
+    printf("      IACT of x0: %.1f steps (exact law %.1f; tolerance [0.09, 1.91] x)%s\n"
+           "      sgld at the same eps lambda_max (eps %.3g): exact IACT %.3g steps, %.0f x diag-sgld's\n",
+           iact, want_iact, bad ? "  FAIL" : "", eps_s, sgld_iact, sgld_iact / want_iact);
+    failures += bad;
+    free(ch.x);
+    if (failures) fail_msg("%d diag-sgld figure(s) outside tolerance", failures);
+}
+
 int main(int argc, char **argv)
 {
+    /* diag-sgld (tools/examples/my_sampler.c, compiled into this program) joins the registry
+     * as a plug-in does, before any configuration is made, so the loops below cover it. */
+    if (sgld_plugin_init() != SGLD_OK) {
+        fprintf(stderr, "sgld_plugin_init: %s\n", sgld_error_message());
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry_covered),
         cmocka_unit_test(test_gaussian_2d),
         cmocka_unit_test(test_linreg3_posterior),
         cmocka_unit_test(test_mixture_modes),
         cmocka_unit_test(test_nan_guardrail),
+        cmocka_unit_test(test_diag_ill_conditioned),
     };
     return sgld_test_run(argc, argv, "sampler-conformance", tests, sizeof tests / sizeof tests[0]);
 }
