@@ -99,6 +99,18 @@ check(r.returncode == 2 and "model 'plugtest' comes from a plug-in that cannot b
 r = run(["predict", "c.h5", "--data", "synthetic:linreg", "--plugin", "moved/good.so"], prog=ESS)
 check(r.returncode == 0, "predict --plugin replaces a moved plug-in", r.stderr)
 
+# The shipped example sampler, through the loader.
+MY_SAMPLER = os.path.join(BUILD, "tools", "examples", "my_sampler.so")
+with open("M.txt", "w") as f:
+    f.write("1\n0.5\n")
+r = run(["--plugin", MY_SAMPLER, "--sampler", "diag-sgld", "--precond-file", "M.txt"] + RUN, ranks=2)
+check(r.returncode == 0, "the example sampler plug-in runs at 2 ranks", r.stderr)
+with open("M.txt", "w") as f:
+    f.write("1\n-2\n")
+r = run(["--plugin", MY_SAMPLER, "--sampler", "diag-sgld", "--precond-file", "M.txt"] + RUN, ranks=2)
+check(r.returncode == 2 and "M.txt:2" in r.stderr and "'-2'" in r.stderr,
+      "a bad preconditioner value: file, line and value", r.stderr)
+
 shutil.rmtree(tmp, ignore_errors=True)
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
