@@ -199,6 +199,7 @@ static sgld_status load_test_split(predictive_ctx *c, sgld_dataset **out)
         }
         memmove(d->X + (size_t)k * d->d, d->X + (size_t)rows[k] * d->d, (size_t)d->d * sizeof *d->X);
         d->y[k] = d->y[rows[k]];
+        if (d->origin) d->origin[k] = d->origin[rows[k]];
     }
     if (st == SGLD_OK) d->n_total = d->n_local = n;
     sgld_free(rows);
