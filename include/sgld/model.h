@@ -100,6 +100,22 @@ typedef struct sgld_model_type {
      * network's own); classification: class probabilities (out[n][K], K = max(2, n_classes)). */
     void (*predict)(const sgld_model *m, const float *theta, const float *x, size_t n,
                     double *out);
+    /* Optional (regression models whose likelihood is not the Gaussian of predict's mean and
+     * variance, e.g. counts): log p(y_i | x_i, theta) of each of n rows of x ([n][d]) with
+     * targets y ([n]) into out[n], the same density loglik_grad sums.  The test log-likelihood
+     * of sgld-dist's run and of sgld-ess predict is then the mixture of these densities over
+     * the draws (log-mean-exp) instead of the Gaussian one; the RMSE and the interval
+     * coverages stay those of predict's mean and variance.  No allocation. */
+    void (*loglik_rows)(const sgld_model *m, const float *theta, const float *x, const float *y,
+                        size_t n, double *out);
+    /* Optional: refuses data the likelihood cannot take (a count model's negative or fractional
+     * targets): returns SGLD_OK, or SGLD_ERR_USAGE with one line naming the row
+     * (sgld_data_row_where: the file and its line or row), the column and the value of the
+     * first bad row of `data` (this rank's rows: a training shard, or a whole test set).
+     * Called after setup on every set the model will read: sgld-dist's training and test data,
+     * sgld-ess predict's --data (not its --ood inputs, whose targets are not read).  Not
+     * collective (the callers agree the status). */
+    sgld_status (*check_data)(const sgld_model *m, const sgld_dataset *data);
     /* Optional (networks; NULL elsewhere): predict with dropout on, one fresh mask per row (MC
      * dropout): row i of x is row row0 + i of the caller's numbering and takes mask number
      * `mask` of draw `draw` from the stream r (the keying: sgld_net_predict_dropout in

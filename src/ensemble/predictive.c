@@ -258,8 +258,8 @@ static sgld_status standardize(predictive_ctx *c)
     return st;
 }
 
-/* Loads TEST (and OTHER) whole on this rank and makes them fit the model.  SGLD_ERR_USAGE when
- * they do not.  Local. */
+/* Loads TEST (and OTHER) whole on this rank, makes them fit the model and lets the model check
+ * TEST (its check_data hook).  SGLD_ERR_USAGE when they do not fit.  Local. */
 static sgld_status load_sets(predictive_ctx *c)
 {
     const sgld_ens_predictive_opts *o = c->o;
@@ -281,6 +281,8 @@ static sgld_status load_sets(predictive_ctx *c)
                SGLD_ERR_USAGE, "--mc-dropout: %s%s%s have more than 2^32 rows (the masks' row numbering)", o->data,
                o->ood ? " and " : "", o->ood ? o->ood : "");
     if (c->m.classification) SGLD_TRY(map_classes(c));
+    /* The model's own refusal of targets it cannot take (TEST's only: OTHER's are not read). */
+    if (c->m.type->check_data) SGLD_TRY(unfit(c->m.type->check_data(&c->m, p->data[0])));
     return standardize(c);
 }
 
