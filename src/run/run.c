@@ -2,7 +2,8 @@
  * (include/sgld/run.h states the step, the stop protocol and sgld_run's contract).
  *
  * Lifecycle (sgld_run): the usage checks every rank finds alike; the grid; the files checked
- * and locked (files.c); data and model; the state sizes; the --dry-run plan; every buffer
+ * and locked (files.c); data and model (and --check-gradient, which ends the run there); the
+ * state sizes; the --dry-run plan; every buffer
  * allocated once; the checkpoint restored (resume.c) and the sample file opened (output.c);
  * the loop; then the reductions and gathers that fill the report.
  *
@@ -670,6 +671,14 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     r.rng = (sgld_rng){cfg->seed, (uint32_t)r.grid->chain};
     r.n_draws_done = 0;
     SGLD_TRY_GOTO(load(&r, mt), st, done);
+    if (cfg->check_gradient) {
+        const sgld_gradcheck_options gopt = {.n_points = cfg->check_gradient_points, .tol = cfg->check_gradient_tol,
+                                             .batch_rows = cfg->batch_size, .seed = cfg->seed};
+        st = sgld_status_agree(r.grid->comm,
+                               sgld_model_check_gradient(r.grid->chain_comm, &r.model, r.train, &gopt, &rep->gradcheck));
+        rep->gradient_checked = st == SGLD_OK;
+        goto done;
+    }
     st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? sgld_run_files_check_checkpoint_dir(cfg) : SGLD_OK);
     if (st != SGLD_OK) goto done;
     /* ksgld: a sampler that needs the model's layers checks them and sizes its state. */
