@@ -50,13 +50,14 @@ static double linear(const float *theta, const float *x, int d)
     return eta;
 }
 
-/* log p(y | eta): y log mu - mu - log y!, with log mu = eta below ETA_MAX. */
+/* log p(y | eta): y log mu - mu - log y!, with log mu = eta below ETA_MAX (log y! = 0 for the
+ * commonest counts, 0 and 1, without calling lgamma). */
 static double log_density(double y, double eta)
 {
     double slope;
     const double mu = mean_of(eta, &slope);
     const double log_mu = eta <= ETA_MAX ? eta : log(mu);
-    return (y > 0 ? y * log_mu : 0.0) - mu - lgamma(y + 1.0);
+    return (y > 0 ? y * log_mu : 0.0) - mu - (y > 1 ? lgamma(y + 1.0) : 0.0);
 }
 
 static double loglik_grad(const sgld_model *m, const float *theta, const sgld_dataset *data,
