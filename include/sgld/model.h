@@ -5,8 +5,10 @@
  * has the same prior: N(0, prior_sd^2) on every weight and bias.
  *
  * Adding a model is one file in src/model/ defining a `const sgld_model_type`, one line in
- * the registry table of src/model/model_registry.c, and its case in
- * tests/model/test_model_conformance.c (which fails for a registered model without one). */
+ * the registry table of src/model/model_registry.c, and its cases in
+ * tests/model/test_model_conformance.c and tests/model/test_gradcheck.c (which fail for a
+ * registered model without one); a model outside the library is a plug-in that registers its
+ * type (sgld_model_register, sgld/plugin.h; tools/examples/poisson.c). */
 #ifndef SGLD_MODEL_H
 #define SGLD_MODEL_H
 
