@@ -13,6 +13,8 @@
  *   sharding      the same rows and elements on one rank holding everything as on the chain's
  *                 shards (the report agrees up to summation order), and the same report on
  *                 every rank
+ *   large eta     the Poisson example past its exp cap (eta > 30): finite, its gradient
+ *                 the central difference of its value
  *   arguments     bad options: SGLD_ERR_ARG
  * The data: the built-in synthetic sets, and two written here by rank 0 (deterministic): 4 x 4
  * images of 3 classes for the cnn, counts for the Poisson model (y ~ Poisson(exp(0.3 + x w)),
@@ -297,6 +299,42 @@ static void test_sharding(void **state)
     sgld_data_destroy(&shard);
 }
 
+/* The Poisson example above ETA_MAX = 30, where its mean follows the tangent of exp: finite
+ * values, gradient, prediction and density for any theta (no NaN after a user's large step),
+ * a gradient that matches the central difference of the value on both sides of the seam and
+ * far beyond it. */
+static void test_poisson_large_eta(void **state)
+{
+    (void)state;
+    const gc_case c = {"poisson", counts_csv, "", "", 100};
+    sgld_config cfg;
+    sgld_dataset *data = NULL;
+    sgld_model m;
+    setup(MPI_COMM_SELF, &c, &cfg, &data, &m);
+    const int64_t rows[3] = {0, 1, 2};
+    const float bs[] = {29.9f, 30.1f, 45.0f, 1e6f, 3e38f, -1e6f};
+    for (size_t k = 0; k < sizeof bs / sizeof bs[0]; k++) {
+        float theta[4] = {0.1f, -0.2f, 0.05f, bs[k]}, grad[4] = {0}, scratch[4] = {0};
+        const double ll = m.type->loglik_grad(&m, theta, data, rows, 3, grad);
+        assert_true(isfinite(ll));
+        for (int j = 0; j < 4; j++) assert_true(isfinite(grad[j]));
+        double out[6], lp[3];
+        m.type->predict(&m, theta, data->X, 3, out);
+        m.type->loglik_rows(&m, theta, data->X, data->y, 3, lp);
+        for (int i = 0; i < 3; i++) assert_true(isfinite(out[2 * i]) && out[2 * i + 1] > 0 && isfinite(lp[i]));
+        if (fabsf(bs[k]) > 1e5f) continue;
+        const float h = 1e-3f;
+        theta[3] = bs[k] + h;
+        const double up = m.type->loglik_grad(&m, theta, data, rows, 3, scratch);
+        theta[3] = bs[k] - h;
+        const double down = m.type->loglik_grad(&m, theta, data, rows, 3, scratch);
+        const double D = (up - down) / ((double)(bs[k] + h) - (double)(bs[k] - h));
+        if (fabs(D - grad[3]) > 1e-3 * fabs(D)) fail_msg("b = %g: gradient %g, central difference %g", bs[k], grad[3], D);
+    }
+    sgld_model_finalize(&m);
+    sgld_data_destroy(&data);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -341,7 +379,8 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_model_passes), cmocka_unit_test(test_wrong_factor_fails),
         cmocka_unit_test(test_wrong_sign_and_not_finite), cmocka_unit_test(test_dropout_refused),
-        cmocka_unit_test(test_sharding), cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_sharding), cmocka_unit_test(test_poisson_large_eta),
+        cmocka_unit_test(test_bad_arguments),
     };
     return sgld_test_run(argc, argv, "gradcheck", tests, sizeof tests / sizeof tests[0]);
 }
