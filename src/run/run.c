@@ -3,9 +3,9 @@
  *
  * Lifecycle (sgld_run): the usage checks every rank finds alike; the grid; the files checked
  * and locked (files.c); data and model (and --check-gradient, which ends the run there); the
- * state sizes; the --dry-run plan; every buffer
- * allocated once; the checkpoint restored (resume.c) and the sample file opened (output.c);
- * the loop; then the reductions and gathers that fill the report.
+ * state sizes; the --dry-run plan; every buffer allocated once; the checkpoint restored
+ * (resume.c) and the sample file opened (output.c); the loop; then the reductions and gathers
+ * that fill the report.
  *
  * Loop (sample): per step the minibatch (Floyd's algorithm), the gradient with its one fused
  * allreduce, the sampler's step, the divergence checks (divergence.c) and the kept draw into
