@@ -20,6 +20,7 @@ usage: check_gradcheck.py BUILD_DIR MPIEXEC
 Prints one line per case and a closing 'N passed, N failed' line; exits non-zero on failure."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -183,4 +184,6 @@ case("a bad count in predict's --data (2 ranks)", r.returncode == 2 and len(line
      f"exit {r.returncode}, stderr {lines}")
 
 print(f"{passed} passed, {failed} failed")
+if not failed:
+    shutil.rmtree(TMP, ignore_errors=True)
 sys.exit(1 if failed else 0)
