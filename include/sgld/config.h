@@ -177,6 +177,10 @@ typedef struct sgld_config {
     int64_t max_rows;                /* --max-rows N: rows of the end-of-run summary (40; 0 = all) */
     int resume;                      /* --resume: continue from --checkpoint (command line only) */
     int dry_run;                     /* --dry-run: print the plan and exit (command line only) */
+    int check_gradient;              /* --check-gradient: check the model's gradients and exit
+                                        (command line only) */
+    int check_gradient_points;       /* --check-gradient-points K: parameter points (5) */
+    double check_gradient_tol;       /* --check-gradient-tol: largest relative error (0.01) */
     int help;                        /* --help was given */
     int version;                     /* --version was given */
     int burnin_clipped;              /* 1 when the default burn-in was clipped to steps / 10 */

@@ -9,6 +9,7 @@
 #define SGLD_DATA_H
 
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sgld/status.h"
@@ -28,6 +29,11 @@ typedef struct sgld_dataset {
     double *mean, *sd;   /* [d] standardization statistics applied, or NULL */
     int64_t *source_rows;/* test set of a test_fraction split: [n_local] the 0-based row of the
                           * source each row came from (ascending); else NULL */
+    int64_t *origin;     /* [n_local] where each row stands in its source, for messages
+                          * (sgld_data_row_where): the 1-based line of a CSV file, else the
+                          * 0-based row (of an HDF5 file's /X and /y, of a synthetic set);
+                          * NULL for a set not made by sgld_data_load */
+    int origin_is_line;  /* 1: origin holds CSV line numbers */
 } sgld_dataset;
 
 typedef struct sgld_data_options {
@@ -94,6 +100,12 @@ typedef struct sgld_data_options {
 sgld_status sgld_data_load(MPI_Comm comm, int shard, int n_shards,
                            const sgld_data_options *opt, sgld_dataset **train,
                            sgld_dataset **test);
+
+/* Writes into buf (size > 0) where local row i of d is in its source, as a user finds it:
+ * "counts.csv:17" (the CSV line), "counts.h5: /y[16]" (the HDF5 row, 0-based, as the HDF5
+ * reader's messages name it), "synthetic:linreg: row 16"; without d->origin, the row's index
+ * in the set ("SOURCE: row row_begin + i").  Returns buf.  Not collective. */
+const char *sgld_data_row_where(const sgld_dataset *d, int64_t i, char *buf, size_t size);
 
 /* Frees a data set and sets *d = NULL; NULL-safe.  Not collective. */
 void sgld_data_destroy(sgld_dataset **d);

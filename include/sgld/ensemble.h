@@ -16,7 +16,8 @@
  *   ECE                    sum_b (n_b / n) |acc_b - conf_b| over 15 equal-width confidence bins,
  *                          bin b = min(floor(15 conf), 14) (Guo et al. 2017)
  *   regression mean        m = (1/S) sum_s mu_s, RMSE of m against y
- *   regression log-lik     log (1/S) sum_s N(y; mu_s, v_s)   (logsumexp over draws)
+ *   regression log-lik     log (1/S) sum_s N(y; mu_s, v_s)   (logsumexp over draws; a model
+ *                          with its own density, loglik_rows: log (1/S) sum_s p_s(y | x))
  *   PIT                    F(y) = (1/S) sum_s Phi((y - mu_s) / sqrt(v_s)); y lies in the
  *                          mixture's central (1 - a) interval iff a/2 <= F(y) <= 1 - a/2, so
  *                          the 50/90/95% coverages are exact without storing the draws
@@ -68,6 +69,13 @@ void sgld_ens_acc_add_class(sgld_ens_acc *a, const double *prob, const float *y)
 /* Adds one draw: predictive mean mu [n] and variance var [n] (> 0) of each example.
  * Not collective. */
 void sgld_ens_acc_add_reg(sgld_ens_acc *a, const double *mu, const double *var, const float *y);
+
+/* sgld_ens_acc_add_reg with each example's log density under this draw given: logp [n] =
+ * log p_s(y_i | x_i) (a model's loglik_rows: a count model's Poisson density) enters the
+ * log-likelihood in place of the Gaussian's; the PIT and coverages stay those of the Gaussian
+ * N(mu, var).  logp NULL: sgld_ens_acc_add_reg. */
+void sgld_ens_acc_add_reg_logp(sgld_ens_acc *a, const double *mu, const double *var, const double *logp,
+                               const float *y);
 
 /* dst += src (the same n, K, has_y): the accumulator of the union of two disjoint draw sets.
  * Not collective. */
@@ -165,7 +173,8 @@ typedef struct sgld_ens_eval_options {
  * accumulator; then the accumulators are reduced to rank 0 (sgld_ens_acc_reduce).  The model m
  * is the one the file was written with (its vars name the tensors); every tensor must be in
  * the file with dims [n_chains, >= max draw + 1, var dims].  The heteroscedastic mlp's own
- * variance is used (sgld_net_predict), else noise_sd^2.  With opt->mc_dropout = K, the model's
+ * variance is used (sgld_net_predict), else noise_sd^2; a model with loglik_rows gives each
+ * row's log density itself (sgld_ens_acc_add_reg_logp).  With opt->mc_dropout = K, the model's
  * predict_dropout (the caller checks that it has dropout layers) runs K times per draw, masks
  * 0..K-1, and every (draw, mask) is added as one member (to `last` too: the last selected draw
  * of chain 0 with its K masks, the MC-dropout ensemble of one network); row i of set s is row
@@ -240,7 +249,8 @@ typedef struct sgld_ens_predictive {
  * of all selected draws, each chain alone and the last selected draw of chain 0.
  * Returns SGLD_OK and *out (free with sgld_ens_predictive_destroy); SGLD_ERR_USAGE when the
  * input does not fit (not a sample file with the model attributes, a tensor of the model
- * missing, data whose features or classes differ from the model's, an empty or malformed
+ * missing, data whose features or classes differ from the model's, TEST targets the model
+ * refuses (its check_data hook: the row, column and value), an empty or malformed
  * draw selection, MC dropout on a model without dropout layers, OTHER on a regression); any
  * other status is a runtime failure.  Collective on comm: every rank returns the same status
  * and holds its message. */

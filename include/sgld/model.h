@@ -5,13 +5,18 @@
  * has the same prior: N(0, prior_sd^2) on every weight and bias.
  *
  * Adding a model is one file in src/model/ defining a `const sgld_model_type`, one line in
- * the registry table of src/model/model_registry.c, and its case in
- * tests/model/test_model_conformance.c (which fails for a registered model without one). */
+ * the registry table of src/model/model_registry.c, and its cases in
+ * tests/model/test_model_conformance.c and tests/model/test_gradcheck.c (which fail for a
+ * registered model without one); a model outside the library is a plug-in that registers its
+ * type (sgld_model_register, sgld/plugin.h; tools/examples/poisson.c). */
 #ifndef SGLD_MODEL_H
 #define SGLD_MODEL_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include <mpi.h>
 
 #include "sgld/config.h"
 #include "sgld/data.h"
@@ -100,6 +105,22 @@ typedef struct sgld_model_type {
      * network's own); classification: class probabilities (out[n][K], K = max(2, n_classes)). */
     void (*predict)(const sgld_model *m, const float *theta, const float *x, size_t n,
                     double *out);
+    /* Optional (regression models whose likelihood is not the Gaussian of predict's mean and
+     * variance, e.g. counts): log p(y_i | x_i, theta) of each of n rows of x ([n][d]) with
+     * targets y ([n]) into out[n], the same density loglik_grad sums.  The test log-likelihood
+     * of sgld-dist's run and of sgld-ess predict is then the mixture of these densities over
+     * the draws (log-mean-exp) instead of the Gaussian one; the RMSE and the interval
+     * coverages stay those of predict's mean and variance.  No allocation. */
+    void (*loglik_rows)(const sgld_model *m, const float *theta, const float *x, const float *y,
+                        size_t n, double *out);
+    /* Optional: refuses data the likelihood cannot take (a count model's negative or fractional
+     * targets): returns SGLD_OK, or SGLD_ERR_USAGE with one line naming the row
+     * (sgld_data_row_where: the file and its line or row), the column and the value of the
+     * first bad row of `data` (this rank's rows: a training shard, or a whole test set).
+     * Called after setup on every set the model will read: sgld-dist's training and test data,
+     * sgld-ess predict's --data (not its --ood inputs, whose targets are not read).  Not
+     * collective (the callers agree the status). */
+    sgld_status (*check_data)(const sgld_model *m, const sgld_dataset *data);
     /* Optional (networks; NULL elsewhere): predict with dropout on, one fresh mask per row (MC
      * dropout): row i of x is row row0 + i of the caller's numbering and takes mask number
      * `mask` of draw `draw` from the stream r (the keying: sgld_net_predict_dropout in
@@ -196,5 +217,92 @@ void sgld_model_init_params(const sgld_model *m, const sgld_rng *r, float *theta
 /* Outputs per row of predict: 2 for regression (mean, variance), max(2, n_classes) for
  * classification (m->classification).  Not collective. */
 int sgld_model_n_outputs(const sgld_model *m);
+
+/* ---- the gradient check (src/model/gradcheck.c; sgld-dist --check-gradient) ----
+ *
+ * loglik_grad's gradient and sgld_model_log_prior's against central differences of their
+ * double values, at n_points parameter points on real rows of the data:
+ *   point k    chain k's initialization: sgld_model_init_params on the stream (seed, k) (the
+ *              points a run starts from; a network at its prior's scale, sd 1 per weight, is
+ *              far from where it is used and its log-likelihood can change by orders of
+ *              magnitude within a step)
+ *   rows       min(batch_rows, n_total, m->max_rows) global rows drawn uniformly (with
+ *              replacement) from the stream (seed, k), purpose BATCH, step 1, element i: the
+ *              same rows whatever the number of shards; each rank sums its own and an
+ *              MPI_Allreduce adds them up over comm
+ *   elements   every element of a tensor of at most SGLD_GRADCHECK_ELEMS, else that many
+ *              drawn from the stream (seed, k), purpose INIT, step 1
+ *   quotient   D(h) = (f(theta + h e_j) - f(theta - h e_j)) / (2 h), theta_j +- h rounded to
+ *              float and the division by the float difference exact, at h = h0 2^(3 - l),
+ *              l = 0 .. 15: from 8 h0 to h0 / 4096, h0 = cbrt(FLT_EPSILON) max(1, |theta_j|)
+ *              (the step where a float value's truncation h^2 f''' / 6 and rounding
+ *              FLT_EPSILON |f| / h balance); levels 8 .. 15 only for an element that levels
+ *              0 .. 7 leave above tol / 4
+ *   error      the least over the levels of |g - D(h)| / max(|g|, |D(h)|, floor): the gradient
+ *              is judged at the step where the quotient agrees with it best, because no one
+ *              step serves every element (truncation spoils the large steps, rounding the
+ *              small ones, and a ReLU or max-pool kink within h of theta_j every step above its
+ *              distance); floor = 4 FLT_EPSILON^(2/3) G / tol, G the tensor's largest |D(h0)|
+ *              at the point: a float quotient resolves an element to about 1e-4 of G at best,
+ *              so an element far below G passes when |g - D| < 4 FLT_EPSILON^(2/3) G; a
+ *              non-finite gradient or value counts as infinite
+ * An element fails when its error exceeds tol.  tol = 1e-2 (--check-gradient-tol's default)
+ * is above what correct float gradients show (the quotient's truncation ~1e-5 and a float
+ * value's rounding ~1e-4 relative at the best step, the gradient's own float sum n
+ * FLT_EPSILON ~1e-5 at n = 100 rows: the linear models and smooth networks measure <= 5e-4
+ * over 30 points) and far below what a wrong one shows (a wrong factor, sign or missing term
+ * is off by O(1) relative at every step).  Kinks are the limit: a kink closer than h0 / 4096
+ * leaves up to half the jump of its slope in every quotient (a ReLU network on 100 rows
+ * measures up to ~1e-2 at rare elements), and with many rows a ReLU or max-pool network has
+ * one near almost every point of a convolution filter; check such networks on few rows
+ * (batch_rows 10).  Models with dropout layers are refused: their log-likelihood draws a
+ * new mask at every call.  The cost is 16 to 32 loglik_grad calls of batch_rows rows per
+ * checked element and point. */
+
+#define SGLD_GRADCHECK_ELEMS 24
+#define SGLD_GRADCHECK_ROWS (2 * SGLD_MODEL_MAX_VARS)
+
+typedef struct sgld_gradcheck_options {
+    int n_points;        /* >= 1 */
+    double tol;          /* > 0 */
+    int64_t batch_rows;  /* rows per point (>= 1; fewer when the data or m->max_rows have fewer) */
+    uint32_t seed;
+} sgld_gradcheck_options;
+
+/* One row of the report: one tensor of one term. */
+typedef struct sgld_gradcheck_row {
+    char term[8];        /* "loglik" or "prior" */
+    char var[32];        /* the tensor's name */
+    size_t size;         /* its elements */
+    int64_t n_checked;   /* element checks over all points */
+    double worst;        /* the largest relative error */
+    char at[64];         /* its element, "w[3]" */
+    int point;           /* and point */
+    double analytic, numeric; /* the gradient and the difference quotient there */
+} sgld_gradcheck_row;
+
+typedef struct sgld_gradcheck_report {
+    char model[64], source[256]; /* what was checked: the model's name, the data's source */
+    int n_points;
+    int64_t n_rows;      /* rows per point */
+    double tol;
+    int n_rows_table;    /* rows of the table: loglik per tensor, then prior per tensor */
+    sgld_gradcheck_row row[SGLD_GRADCHECK_ROWS];
+    double worst;        /* over the table */
+    int failed;          /* 1: some error exceeds tol */
+} sgld_gradcheck_report;
+
+/* Checks m's loglik_grad on the rows of `data` (each rank of comm holds one shard of it, every
+ * row exactly once: a chain's ranks) and sgld_model_log_prior at opt->n_points points (above)
+ * and fills *rep; a failed check is rep->failed = 1 with SGLD_OK.  Collective over comm: every
+ * rank returns the same status and report.  Errors: SGLD_ERR_USAGE (a model with dropout
+ * layers), SGLD_ERR_ARG (bad options), SGLD_ERR_NOMEM. */
+sgld_status sgld_model_check_gradient(MPI_Comm comm, const sgld_model *m, const sgld_dataset *data,
+                                      const sgld_gradcheck_options *opt, sgld_gradcheck_report *rep);
+
+/* Prints rep as a table (term, variable, elements, checks, worst relative error, where) and a
+ * closing line: "passed" or one "FAILED" line per failing row with the analytic gradient and
+ * the quotient.  Not collective (rank 0 prints). */
+void sgld_model_gradcheck_print(FILE *f, const sgld_gradcheck_report *rep);
 
 #endif

@@ -79,6 +79,8 @@ typedef struct sgld_run_report {
     int64_t n_checkpoints;  /* checkpoints written by this run */
     int dry_run;            /* plan below is filled, nothing ran */
     sgld_run_plan plan;
+    int gradient_checked;   /* --check-gradient: gradcheck below is filled, nothing ran */
+    sgld_gradcheck_report gradcheck;
     int has_test;           /* test metrics below are valid */
     double test_accuracy;   /* classification: accuracy of the posterior predictive */
     double test_nll;        /* mean negative log predictive density */
@@ -126,7 +128,11 @@ int64_t sgld_run_suggest_thin(double file_bytes, int64_t thin);
  * chain-defining configuration; rank 0 holds the locks of --output and --checkpoint from
  * before they are touched to the return (a second writer gets SGLD_ERR_EXISTS naming the
  * holder).  With cfg->dry_run it loads and checks everything, fills rep->plan
- * and returns without writing.  Installs no signal handler: a program whose runs should stop
+ * and returns without writing.  With cfg->check_gradient it loads the data and the model, runs
+ * sgld_model_check_gradient on each chain's shards (every chain checks the same points and
+ * rows: the check does not depend on the layout), sets rep->gradient_checked and fills
+ * rep->gradcheck (rep->gradcheck.failed: a gradient is wrong; the status stays SGLD_OK) and
+ * returns without writing.  Installs no signal handler: a program whose runs should stop
  * cleanly on SIGTERM, SIGINT and SIGUSR1 calls sgld_run_signals(1) first (sgld_main does). */
 sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws,
                      sgld_run_report *rep);

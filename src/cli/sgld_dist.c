@@ -5,7 +5,8 @@
  * also a missing, truncated, corrupted or foreign --resume checkpoint, an output that is an
  * input or another run's, and an --output or --checkpoint in use by a running run); 1 any
  * other failure (divergence, MPI, HDF5, memory); 3 incomplete: stopped by SIGTERM, SIGINT or
- * SIGUSR1 after flushing the draws and saving --checkpoint, to be continued with --resume.
+ * SIGUSR1 after flushing the draws and saving --checkpoint, to be continued with --resume;
+ * --check-gradient: 1 when a gradient fails the check.
  * Only rank 0 prints. */
 #include <math.h>
 #include <signal.h>
@@ -289,6 +290,8 @@ int sgld_main(int argc, char **argv)
             if (getenv("SGLD_TRACE")) fputs(sgld_error_trace(), stderr);
         } else if (rep.dry_run) {
             print_plan(&cfg, &rep);
+        } else if (rep.gradient_checked) {
+            sgld_model_gradcheck_print(stdout, &rep.gradcheck);
         } else if (rep.incomplete) {
             cli_fail(&cli, EXIT_INCOMPLETE, "stopped by %s after step %lld of %lld; draws flushed%s%s%s",
                      signal_name(rep.stop_signal), (long long)rep.last_step, (long long)cfg.steps,
@@ -309,5 +312,6 @@ int sgld_main(int argc, char **argv)
     }
     sgld_run_report_free(&rep);
     if (own_mpi) MPI_Finalize();
+    if (st == SGLD_OK && rep.gradient_checked && rep.gradcheck.failed) return 1; /* a wrong gradient */
     return st == SGLD_OK && rep.incomplete ? EXIT_INCOMPLETE : exit_code(st);
 }

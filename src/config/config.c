@@ -90,6 +90,17 @@ static const run_row run_rows[] = {
      "continue the run saved in --checkpoint (the sample file is cut back to its draws)"},
     {"dry-run", 0, T_SWITCH, FIELD(dry_run, int), "0", "", "", NOCHECK, G_GENERAL, CONTROL,
      "check the configuration and data, print the plan and exit"},
+    {"check-gradient", 0, T_SWITCH, FIELD(check_gradient, int), "0", "", "", NOCHECK, G_GENERAL, CONTROL,
+     "compare the model's log-likelihood and prior gradients with central differences on rows "
+     "of --data at a few parameter points, print the worst relative error per variable and "
+     "exit (status 1 when one exceeds --check-gradient-tol)"},
+    {"check-gradient-points", 0, T_INT, FIELD(check_gradient_points, int), "5", "K", "", GE_LE(1, 1000),
+     G_GENERAL, CONTROL, "parameter points of --check-gradient (point k: chain k's initialization, "
+     "on --batch-size rows of --data; ReLU and max-pool networks: kinks, check them on "
+     "--batch-size 10)"},
+    {"check-gradient-tol", 0, T_DOUBLE, FIELD(check_gradient_tol, double), "0.01", "TOL", "", GT(0),
+     G_GENERAL, CONTROL, "largest relative error --check-gradient accepts (correct float gradients "
+     "measure <= 5e-4, a wrong factor, sign or term O(1))"},
     /* model and data */
     {"model", 0, T_STRING, FIELD(model, char *), "linreg", "NAME", "", NOCHECK, G_MODEL, CHAIN,
      "the model: one of the registered models listed below (--help-model NAME shows one and "

@@ -503,6 +503,8 @@ static sgld_status csv_fill(const char *path, const data_meta *m, const data_pla
         int64_t k = to == ROUTE_TRAIN ? k_train++ : k_test++;
         SGLD_TRY_GOTO(split_fields(&c), st, done);
         SGLD_TRY_GOTO(parse_row(&c, m, &l, ds->X + k * m->d, ds->y + k), st, done);
+        ds->origin[k] = c.line_no;
+        ds->origin_is_line = 1;
     }
     if (row != plan->n || (k_train != train->n_local) || (test && k_test != test->n_local))
         st = sgld_error_set(SGLD_ERR_IO, "%s: file changed while reading", path);

@@ -107,8 +107,23 @@ void sgld_data_destroy(sgld_dataset **d)
     sgld_free(s->mean);
     sgld_free(s->sd);
     sgld_free(s->source_rows);
+    sgld_free(s->origin);
     sgld_free(s);
     *d = NULL;
+}
+
+const char *sgld_data_row_where(const sgld_dataset *d, int64_t i, char *buf, size_t size)
+{
+    const char *src = d->source ? d->source : "data";
+    if (!d->origin)
+        snprintf(buf, size, "%s: row %lld", src, (long long)(d->row_begin + i));
+    else if (d->origin_is_line)
+        snprintf(buf, size, "%s:%lld", src, (long long)d->origin[i]);
+    else if (strncmp(src, "synthetic:", 10) == 0)
+        snprintf(buf, size, "%s: row %lld", src, (long long)d->origin[i]);
+    else
+        snprintf(buf, size, "%s: /y[%lld]", src, (long long)d->origin[i]);
+    return buf;
 }
 
 void sgld_data_shard_range(int64_t n, int s, int S, int64_t *begin, int64_t *end)
@@ -131,6 +146,7 @@ static sgld_status dataset_create(const data_meta *meta, const char *source, int
     s->n_local = n_local;
     SGLD_ALLOC(s->X, (size_t)n_local * (size_t)meta->d);
     SGLD_ALLOC(s->y, n_local);
+    SGLD_ALLOC(s->origin, n_local);
     SGLD_TRY(copy_names(meta->feature_names, meta->d, &s->feature_names));
     s->d = meta->d;
     if (meta->n_classes > 0) {

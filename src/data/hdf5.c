@@ -198,6 +198,7 @@ static sgld_status store_row(const char *path, int64_t row, const double *x, dou
     SGLD_CHECK(fabs(y) <= FLT_MAX, SGLD_ERR_PARSE, "%s: /y[%lld]: %.17g is outside the float range",
                path, (long long)row, y);
     ds->y[k] = (float)y;
+    ds->origin[k] = row;
     return SGLD_OK;
 }
 

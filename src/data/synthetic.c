@@ -163,6 +163,7 @@ static sgld_status synth_fill(const char *path, const data_meta *m, const data_p
         sgld_rng_normal(&key, 0, SGLD_RNG_DATA, (uint64_t)r * (uint64_t)s->width,
                         (size_t)s->width, z);
         s->row(r, z, ctx, ds->X + k * s->d, ds->y + k);
+        ds->origin[k] = r;
     }
     return SGLD_OK;
 }

@@ -84,12 +84,18 @@ void sgld_ens_acc_add_class(sgld_ens_acc *a, const double *prob, const float *y)
 
 void sgld_ens_acc_add_reg(sgld_ens_acc *a, const double *mu, const double *var, const float *y)
 {
+    sgld_ens_acc_add_reg_logp(a, mu, var, NULL, y);
+}
+
+void sgld_ens_acc_add_reg_logp(sgld_ens_acc *a, const double *mu, const double *var, const double *logp,
+                               const float *y)
+{
     for (int64_t i = 0; i < a->n; i++) {
         a->psum[i] += mu[i];
         a->second[i] += mu[i] * mu[i] + var[i];
         if (a->has_y) {
             double sd = sqrt(var[i]), z = (y[i] - mu[i]) / sd;
-            lse_add(a, i, -0.5 * z * z - log(sd) - LOG_SQRT_2PI);
+            lse_add(a, i, logp ? logp[i] : -0.5 * z * z - log(sd) - LOG_SQRT_2PI);
             a->cdf_sum[i] += 0.5 * erfc(-z / sqrt(2.0));
         }
     }

@@ -35,10 +35,21 @@ static void predict_rows(const sgld_model *m, const float *theta, const float *x
         m->type->predict(m, theta, x, k, out);
 }
 
+/* Adds the predictions of add_draw (prob, var, logp) to acc. */
+static void add_to(sgld_ens_acc *acc, const double *prob, const double *var, const double *logp, const float *y)
+{
+    if (acc->K > 0)
+        sgld_ens_acc_add_class(acc, prob, y);
+    else
+        sgld_ens_acc_add_reg_logp(acc, prob, var, logp, y);
+}
+
 /* Predicts one draw (one member: mc != NULL for MC dropout) on one set in batches and adds it
- * to acc.  out: [batch][max(K, 2)] scratch, prob: [n][K] (classification) or mu/var [n] each. */
+ * to acc.  out: [batch][max(K, 2)] scratch, prob: [n][K] (classification) or mu/var [n] each;
+ * logp [n]: each row's log density from the model's loglik_rows (a regression with targets
+ * and the hook; NULL otherwise). */
 static void add_draw(const sgld_model *m, const float *theta, const sgld_ens_set *set, size_t batch,
-                     const member *mc, double *out, double *prob, double *var, sgld_ens_acc *acc)
+                     const member *mc, double *out, double *prob, double *var, double *logp, sgld_ens_acc *acc)
 {
     const int K = acc->K;
     const size_t n = (size_t)set->n, d = (size_t)m->d;
@@ -52,12 +63,10 @@ static void add_draw(const sgld_model *m, const float *theta, const sgld_ens_set
                 prob[i0 + i] = out[2 * i];
                 var[i0 + i] = out[2 * i + 1];
             }
+            if (logp) m->type->loglik_rows(m, theta, set->X + i0 * d, set->y + i0, k, logp + i0);
         }
     }
-    if (K > 0)
-        sgld_ens_acc_add_class(acc, prob, set->y);
-    else
-        sgld_ens_acc_add_reg(acc, prob, var, set->y);
+    add_to(acc, prob, var, logp, set->y);
 }
 
 sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld_model *m,
@@ -80,9 +89,11 @@ sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld
     double *out = sgld_malloc(batch * w * sizeof *out);
     double *prob = sgld_malloc((size_t)(n_max > 0 ? n_max : 1) * w * sizeof *prob);
     double *var = sgld_malloc((size_t)(n_max > 0 ? n_max : 1) * sizeof *var);
+    const int own_density = K == 0 && m->type->loglik_rows;
+    double *logp = own_density ? sgld_malloc((size_t)(n_max > 0 ? n_max : 1) * sizeof *logp) : NULL;
     sgld_status st = SGLD_OK;
     double t_pred = 0.0, fl = 0.0, f_row = forward_flops(m);
-    if (!theta || !tmp || !out || !prob || !var)
+    if (!theta || !tmp || !out || !prob || !var || (own_density && !logp))
         st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory: a block of %lld draws x %zu parameters",
                             (long long)blk, P);
     if (st == SGLD_OK && opt->mc_dropout > 0 && !m->type->predict_dropout)
@@ -128,15 +139,11 @@ sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld
                 uint32_t row0 = 0;
                 for (int s = 0; s < n_sets; s++) {
                     const member mc = {&mc_rng, (uint32_t)opt->draws[j], (uint32_t)k, row0};
-                    add_draw(m, th, &sets[s], batch, opt->mc_dropout > 0 ? &mc : NULL, out, prob, var,
+                    double *lp = sets[s].y ? logp : NULL;
+                    add_draw(m, th, &sets[s], batch, opt->mc_dropout > 0 ? &mc : NULL, out, prob, var, lp,
                              &sets[s].chain[c]);
-                    if (is_last) {
-                        /* the same predictions once more into `last` (cheap next to the forward) */
-                        if (K > 0)
-                            sgld_ens_acc_add_class(sets[s].last, prob, sets[s].y);
-                        else
-                            sgld_ens_acc_add_reg(sets[s].last, prob, var, sets[s].y);
-                    }
+                    /* the same predictions once more into `last` (cheap next to the forward) */
+                    if (is_last) add_to(sets[s].last, prob, var, lp, sets[s].y);
                     fl += f_row * (double)sets[s].n;
                     row0 += (uint32_t)sets[s].n;
                 }
@@ -150,6 +157,7 @@ sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld
     sgld_free(out);
     sgld_free(prob);
     sgld_free(var);
+    sgld_free(logp);
     st = sgld_status_agree(comm, st);
     for (int s = 0; st == SGLD_OK && s < n_sets; s++) {
         for (int c = 0; st == SGLD_OK && c < opt->n_chains; c++) st = sgld_ens_acc_reduce(&sets[s].chain[c], comm);

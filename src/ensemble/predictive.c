@@ -199,6 +199,7 @@ static sgld_status load_test_split(predictive_ctx *c, sgld_dataset **out)
         }
         memmove(d->X + (size_t)k * d->d, d->X + (size_t)rows[k] * d->d, (size_t)d->d * sizeof *d->X);
         d->y[k] = d->y[rows[k]];
+        if (d->origin) d->origin[k] = d->origin[rows[k]];
     }
     if (st == SGLD_OK) d->n_total = d->n_local = n;
     sgld_free(rows);
@@ -257,8 +258,8 @@ static sgld_status standardize(predictive_ctx *c)
     return st;
 }
 
-/* Loads TEST (and OTHER) whole on this rank and makes them fit the model.  SGLD_ERR_USAGE when
- * they do not.  Local. */
+/* Loads TEST (and OTHER) whole on this rank, makes them fit the model and lets the model check
+ * TEST (its check_data hook).  SGLD_ERR_USAGE when they do not fit.  Local. */
 static sgld_status load_sets(predictive_ctx *c)
 {
     const sgld_ens_predictive_opts *o = c->o;
@@ -280,6 +281,8 @@ static sgld_status load_sets(predictive_ctx *c)
                SGLD_ERR_USAGE, "--mc-dropout: %s%s%s have more than 2^32 rows (the masks' row numbering)", o->data,
                o->ood ? " and " : "", o->ood ? o->ood : "");
     if (c->m.classification) SGLD_TRY(map_classes(c));
+    /* The model's own refusal of targets it cannot take (TEST's only: OTHER's are not read). */
+    if (c->m.type->check_data) SGLD_TRY(unfit(c->m.type->check_data(&c->m, p->data[0])));
     return standardize(c);
 }
 

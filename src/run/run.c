@@ -2,9 +2,10 @@
  * (include/sgld/run.h states the step, the stop protocol and sgld_run's contract).
  *
  * Lifecycle (sgld_run): the usage checks every rank finds alike; the grid; the files checked
- * and locked (files.c); data and model; the state sizes; the --dry-run plan; every buffer
- * allocated once; the checkpoint restored (resume.c) and the sample file opened (output.c);
- * the loop; then the reductions and gathers that fill the report.
+ * and locked (files.c); data and model (and --check-gradient, which ends the run there); the
+ * state sizes; the --dry-run plan; every buffer allocated once; the checkpoint restored
+ * (resume.c) and the sample file opened (output.c); the loop; then the reductions and gathers
+ * that fill the report.
  *
  * Loop (sample): per step the minibatch (Floyd's algorithm), the gradient with its one fused
  * allreduce, the sampler's step, the divergence checks (divergence.c) and the kept draw into
@@ -106,7 +107,8 @@ static sgld_status check_draws(const sgld_config *cfg, const sgld_sampler_type *
                           (long long)cfg->steps);
 }
 
-/* Loads the data and sets up the model; the same status on every rank of the grid. */
+/* Loads the data, sets up the model and lets it check the data; the same status on every rank
+ * of the grid. */
 static sgld_status load(run *r, const sgld_model_type *mt)
 {
     const sgld_config *cfg = r->cfg;
@@ -128,6 +130,12 @@ static sgld_status load(run *r, const sgld_model_type *mt)
                             (long long)cfg->batch_size, (long long)r->train->n_total, cfg->data);
     if (st == SGLD_OK)
         st = sgld_model_init(&r->model, mt, r->train->d, r->train->n_classes, cfg);
+    /* The model's own refusal of targets it cannot take (its check_data hook): this rank's
+     * training shard and the test set; the lowest failing rank's row is the one reported. */
+    if (st == SGLD_OK && mt->check_data) {
+        st = mt->check_data(&r->model, r->train);
+        if (st == SGLD_OK && r->test) st = mt->check_data(&r->model, r->test);
+    }
     return sgld_status_agree(r->grid->comm, st);
 }
 
@@ -588,7 +596,8 @@ static sgld_status gather_draws(run *r, sgld_run_report *rep)
 }
 
 /* Posterior predictive metrics on the test set from all kept draws (rank 0), with the same
- * accumulators as `sgld-ess predict` (ensemble.h). */
+ * accumulators as `sgld-ess predict` (ensemble.h; a model's loglik_rows gives the test
+ * log-likelihood, as there). */
 static sgld_status evaluate(run *r, sgld_run_report *rep)
 {
     const sgld_dataset *te = r->test;
@@ -597,13 +606,14 @@ static sgld_status evaluate(run *r, sgld_run_report *rep)
     const int64_t n = te->n_total, S = (int64_t)rep->n_chains * rep->n_draws;
     sgld_ens_acc acc;
     SGLD_TRY(sgld_ens_acc_init(&acc, n, classify ? K : 0, 1));
-    double *out = sgld_calloc((size_t)n * K, sizeof *out), *mu = NULL, *var = NULL;
+    double *out = sgld_calloc((size_t)n * K, sizeof *out), *mu = NULL, *var = NULL, *logp = NULL;
     if (!classify) {
         mu = sgld_calloc((size_t)n, sizeof *mu);
         var = sgld_calloc((size_t)n, sizeof *var);
+        if (m->type->loglik_rows) logp = sgld_calloc((size_t)n, sizeof *logp);
     }
     sgld_status st = SGLD_OK;
-    if (!out || (!classify && (!mu || !var)))
+    if (!out || (!classify && (!mu || !var || (m->type->loglik_rows && !logp))))
         st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory evaluating %lld draws on %lld test rows",
                             (long long)S, (long long)n);
     for (int64_t s = 0; s < S && st == SGLD_OK; s++) {
@@ -616,7 +626,8 @@ static sgld_status evaluate(run *r, sgld_run_report *rep)
             mu[i] = out[2 * i];
             var[i] = out[2 * i + 1];
         }
-        sgld_ens_acc_add_reg(&acc, mu, var, te->y);
+        if (logp) m->type->loglik_rows(m, rep->draws + (size_t)s * m->n_params, te->X, te->y, (size_t)n, logp);
+        sgld_ens_acc_add_reg_logp(&acc, mu, var, logp, te->y);
     }
     if (st == SGLD_OK && S > 0) {
         rep->test_accuracy = rep->test_rmse = NAN;
@@ -636,6 +647,7 @@ static sgld_status evaluate(run *r, sgld_run_report *rep)
     sgld_free(out);
     sgld_free(mu);
     sgld_free(var);
+    sgld_free(logp);
     sgld_ens_acc_finalize(&acc);
     return st;
 }
@@ -659,6 +671,14 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     r.rng = (sgld_rng){cfg->seed, (uint32_t)r.grid->chain};
     r.n_draws_done = 0;
     SGLD_TRY_GOTO(load(&r, mt), st, done);
+    if (cfg->check_gradient) {
+        const sgld_gradcheck_options gopt = {.n_points = cfg->check_gradient_points, .tol = cfg->check_gradient_tol,
+                                             .batch_rows = cfg->batch_size, .seed = cfg->seed};
+        st = sgld_status_agree(r.grid->comm,
+                               sgld_model_check_gradient(r.grid->chain_comm, &r.model, r.train, &gopt, &rep->gradcheck));
+        rep->gradient_checked = st == SGLD_OK;
+        goto done;
+    }
     st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? sgld_run_files_check_checkpoint_dir(cfg) : SGLD_OK);
     if (st != SGLD_OK) goto done;
     /* ksgld: a sampler that needs the model's layers checks them and sizes its state.  The

@@ -359,6 +359,9 @@ static void test_flag_errors(void **state)
         {{"--prior-sd", "0.0"}, "--prior-sd: must be > 0, got 0.0"},
         {{"--test-fraction", "1"}, "--test-fraction: must be in [0, 1), got 1"},
         {{"--test-fraction", "-0.1"}, "--test-fraction: must be in [0, 1), got -0.1"},
+        {{"--check-gradient-points", "0"}, "--check-gradient-points: must be in [1, 1000], got 0"},
+        {{"--check-gradient-tol", "0"}, "--check-gradient-tol: must be > 0, got 0"},
+        {{"--check-gradient-tol", "nan"}, "--check-gradient-tol: 'nan' is not a finite number"},
         {{"--flush-every", "0"}, "--flush-every: must be in [1, 536870911], got 0"},
         {{"--flush-every", "536870912"}, "--flush-every: must be in [1, 536870911], got 536870912"},
         {{"--data", ""}, "--data: must not be empty"},
@@ -461,6 +464,7 @@ static void test_ini_errors(void **state)
         {"data = \"abc\" def\n", ":1: key 'data': unexpected text 'def' after the closing quote"},
         {"config = other.ini\n", ":1: key 'config' is only valid on the command line"},
         {"help = yes\n", ":1: key 'help' is only valid on the command line"},
+        {"check-gradient-tol = 0.1\n", ":1: key 'check-gradient-tol' is only valid on the command line"},
         {"steps = 300\nburnin = 300\n", ":2: key 'burnin': must be < steps (300), got 300"},
         {"sampler = psgld\nfriction = 0.2\n",
          ":2: key 'friction' applies to sghmc only, not --sampler psgld"},
@@ -751,7 +755,9 @@ static void test_help_text(void **state)
         /* the end-of-run summary's length */
         "max-rows",
         /* plug-ins */
-        "plugin"};
+        "plugin",
+        /* the model's gradients against central differences */
+        "check-gradient", "check-gradient-points", "check-gradient-tol"};
     const char *names[256];
     size_t n_names = 0;
     for (size_t k = 0; k < sizeof contract / sizeof contract[0]; k++) names[n_names++] = contract[k];

@@ -576,6 +576,60 @@ static void test_split(void **state)
     sgld_data_destroy(&tr);
 }
 
+/* sgld_data_row_where names a row as the user finds it in the source: the CSV line (blank
+ * lines and the header counted), the HDF5 /y index, the synthetic row; after a split too. */
+static void test_row_where(void **state)
+{
+    (void)state;
+    char buf[1100], want[1100];
+    const char *path = write_text("where.csv", "a,y\n\n1,10\n2,11\n\n\n3,12\n4,13\n");
+    sgld_data_options o = opts(path);
+    sgld_dataset *ds = load_ok(&o);
+    const int lines[4] = {3, 4, 7, 8};
+    for (int i = 0; i < 4; i++) {
+        snprintf(want, sizeof want, "%s:%d", path, lines[i]);
+        assert_string_equal(sgld_data_row_where(ds, i, buf, sizeof buf), want);
+    }
+    sgld_data_destroy(&ds);
+    /* a split: every row, training or test, keeps its own line (its first feature is its
+     * rank among the data lines, which sit at lines 3, 4, 7, 8) */
+    o.test_fraction = 0.5;
+    o.seed = 3;
+    sgld_dataset *te = NULL;
+    assert_int_equal(load(&o, &ds, &te), SGLD_OK);
+    const sgld_dataset *sets[2] = {ds, te};
+    for (int s = 0; s < 2; s++)
+        for (int64_t i = 0; i < sets[s]->n_local; i++) {
+            snprintf(want, sizeof want, "%s:%d", path, lines[(int)sets[s]->X[i] - 1]);
+            assert_string_equal(sgld_data_row_where(sets[s], i, buf, sizeof buf), want);
+        }
+    sgld_data_destroy(&ds);
+    sgld_data_destroy(&te);
+
+    double X[5 * 3];
+    int y[5] = {1, 0, 1, 1, 0};
+    for (int i = 0; i < 15; i++) X[i] = 0.25 * i - 1;
+    o = opts(write_h5("where.h5", 5, 3, X, y));
+    o.test_fraction = 0.4;
+    assert_int_equal(load(&o, &ds, &te), SGLD_OK);
+    const sgld_dataset *h5sets[2] = {ds, te};
+    for (int s = 0; s < 2; s++)
+        for (int64_t i = 0; i < h5sets[s]->n_local; i++) {
+            snprintf(want, sizeof want, "%s: /y[%ld]", o.path, lround((h5sets[s]->X[3 * i] + 1) / 0.75));
+            assert_string_equal(sgld_data_row_where(h5sets[s], i, buf, sizeof buf), want);
+        }
+    sgld_data_destroy(&ds);
+    sgld_data_destroy(&te);
+
+    o = opts("synthetic:linreg");
+    ds = load_ok(&o);
+    assert_string_equal(sgld_data_row_where(ds, 16, buf, sizeof buf), "synthetic:linreg: row 16");
+    /* a set made by hand has no origin: its index */
+    sgld_dataset hand = {.n_total = 4, .row_begin = 2, .n_local = 2, .source = "mine"};
+    assert_string_equal(sgld_data_row_where(&hand, 1, buf, sizeof buf), "mine: row 3");
+    sgld_data_destroy(&ds);
+}
+
 static void test_test_file(void **state)
 {
     (void)state;
@@ -723,6 +777,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_hdf5),
         cmocka_unit_test(test_hdf5_errors),
         cmocka_unit_test(test_split),
+        cmocka_unit_test(test_row_where),
         cmocka_unit_test(test_test_file),
         cmocka_unit_test(test_standardize),
         cmocka_unit_test(test_alloc_failures),

@@ -30,8 +30,15 @@
    log-likelihood (linreg --standardize) to the printed 4 decimals, and every ensemble figure
    of a file holding only those rows; --ood accepts a CSV whose targets are strings and an
    HDF5 file without /y.
+8. A model with its own density (the Poisson plug-in example, through the test builds of the
+   programs that register it, tests/model/test_models.c): 2 chains at 2 ranks with
+   --test-data; predict's ensemble, per-chain and last-draw log-likelihood are numpy's
+   Poisson mixture log (1/S) sum_s Poisson(y | exp(x w_s + b_s)) from the file's draws (1e-6),
+   not the Gaussian one, its RMSE that of the mixture mean exp(x w_s + b_s); the same at 1 and
+   2 ranks; the run printed the same RMSE and log-likelihood (4 decimals).
 
-usage: check_predict.py SGLD_DIST SGLD_ESS MPIEXEC"""
+usage: check_predict.py SGLD_DIST SGLD_ESS MPIEXEC [TEST_DIST TEST_ESS]
+(TEST_DIST, TEST_ESS: sgld-dist-test-models and sgld-ess-test-models, for part 8)"""
 import json
 import math
 import os
@@ -44,6 +51,7 @@ import h5py
 import numpy as np
 
 DIST, ESS, MPIEXEC = sys.argv[1], sys.argv[2], sys.argv[3]
+TEST_DIST, TEST_ESS = (sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else (None, None)
 TMP = tempfile.mkdtemp(prefix="sgld-predict-")
 failures = []
 
@@ -517,6 +525,69 @@ if m:
         for key, printed in (("rmse", m.group(2)), ("loglik", m.group(3))):
             check(f"{js['data']['ensemble'][key]:.4f}" == printed,
                   f"regression test-split {key} {js['data']['ensemble'][key]:.6f}, the run printed {printed}")
+
+# ---- 8. a model with its own density: the Poisson plug-in example ------------------------------
+if TEST_DIST:
+    from math import lgamma
+    rp = np.random.default_rng(8)
+    wt = np.array([0.4, -0.3, 0.2])
+    Xp, Xq = rp.standard_normal((400, 3)), rp.standard_normal((100, 3))
+    yp, yq = rp.poisson(np.exp(0.3 + Xp @ wt)), rp.poisson(np.exp(0.3 + Xq @ wt))
+    for name, Xc, yc in (("pois_train.csv", Xp, yp), ("pois_test.csv", Xq, yq)):
+        with open(path(name), "w") as f:
+            f.write("x1,x2,x3,count\n" + "".join(",".join(f"{v:.6f}" for v in xr) + f",{c}\n" for xr, c in zip(Xc, yc)))
+    Xq = np.loadtxt(path("pois_test.csv"), delimiter=",", skiprows=1)[:, :3]  # as the file holds them
+    pfile = path("poisson.h5")
+    r = run([TEST_DIST, "--model", "poisson", "--data", path("pois_train.csv"), "--test-data", path("pois_test.csv"),
+             "--chains", "2", "--steps", "1500", "--burnin", "500", "--thin", "10", "--step-size", "1e-4",
+             "--output", pfile], ranks=2)
+    m = re.search(r"test set \(100 rows\): RMSE ([0-9.]+), log-likelihood (-?[0-9.]+)", r.stdout)
+    check(r.returncode == 0 and m is not None, f"poisson run: status {r.returncode}, {r.stdout[-300:]!r} {r.stderr!r}")
+    with h5py.File(pfile, "r") as f:
+        W, B = f["posterior/w"][()].astype(np.float64), f["posterior/b"][()].astype(np.float64)
+    # float32 inputs and parameters, as the program evaluates them (sums in double)
+    Xq32 = Xq.astype(np.float32).astype(np.float64)
+    lgy = np.array([lgamma(c + 1.0) for c in yq])
+
+    def poisson_scores(Ws, Bs):
+        eta = Ws @ Xq32.T + Bs[:, None]                       # [S, n]
+        lp = yq * eta - np.exp(eta) - lgy
+        mx = lp.max(0)
+        ll = mx + np.log(np.exp(lp - mx).mean(0))
+        mean = np.exp(eta).mean(0)
+        return {"loglik": ll.mean(), "rmse": np.sqrt(((mean - yq) ** 2).mean())}
+
+    ens = poisson_scores(W.reshape(-1, 3), B.reshape(-1))
+    eta = W.reshape(-1, 3) @ Xq32.T + B.reshape(-1)[:, None]
+    mu = np.exp(eta)
+    glp = -0.5 * (yq - mu) ** 2 / mu - 0.5 * np.log(2 * np.pi * mu)   # the Gaussian with mean = variance = mu
+    gm = glp.max(0)
+    gauss_ll = (gm + np.log(np.exp(glp - gm).mean(0))).mean()
+    outs = []
+    for ranks in (1, 2):
+        r = run([TEST_ESS, "predict", pfile, "--data", path("pois_test.csv"), "--json"], ranks=ranks)
+        check(r.returncode == 0, f"poisson predict at {ranks} rank(s): {r.stderr.strip()!r}")
+        if r.returncode == 0:
+            outs.append(json.loads(r.stdout))
+    if outs:
+        js = outs[0]["data"]
+        for key in ("loglik", "rmse"):
+            close(js["ensemble"][key], ens[key], 1e-6, f"poisson ensemble {key}")
+        check(abs(js["ensemble"]["loglik"] - gauss_ll) > 1e-3,
+              f"poisson loglik {js['ensemble']['loglik']} is not the Gaussian's {gauss_ll}")
+        for c in range(2):
+            sc = poisson_scores(W[c], B[c])
+            close(js["chains"][c]["loglik"], sc["loglik"], 1e-6, f"poisson chain {c} loglik")
+        last = poisson_scores(W[0, -1:], B[0, -1:])
+        close(js["last"]["loglik"], last["loglik"], 1e-6, "poisson last-draw loglik")
+        if len(outs) == 2:
+            close(outs[1]["data"]["ensemble"]["loglik"], js["ensemble"]["loglik"], 1e-9, "poisson loglik at 2 ranks")
+        if m:
+            check(f"{js['ensemble']['rmse']:.4f}" == m.group(1) and f"{js['ensemble']['loglik']:.4f}" == m.group(2),
+                  f"the run printed RMSE {m.group(1)}, log-likelihood {m.group(2)}; predict "
+                  f"{js['ensemble']['rmse']:.6f}, {js['ensemble']['loglik']:.6f}")
+        print(f"poisson: test log-likelihood {js['ensemble']['loglik']:.4f} (numpy {ens['loglik']:.4f}; "
+              f"the Gaussian of the same means and variances {gauss_ll:.4f}), RMSE {js['ensemble']['rmse']:.4f}")
 
 # ---- 6. bad inputs ----------------------------------------------------------------------------
 with h5py.File(path("bare.h5"), "w") as f:

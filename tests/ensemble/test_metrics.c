@@ -153,6 +153,46 @@ static void test_regression(void **state)
     sgld_ens_acc_finalize(&b);
 }
 
+/* A model's own density (sgld_ens_acc_add_reg_logp): the log-likelihood is the log-mean-exp of
+ * the given log p_s(y_i | x_i); mean, sd and PIT stay the Gaussian's.  Two Poisson draws with
+ * means 1 and 3 at y = 2: log ((e^-1 / 2 + 9 e^-3 / 2) / 2); y = 0: log ((e^-1 + e^-3) / 2). */
+static void test_regression_own_density(void **state)
+{
+    (void)state;
+    const double mu1[2] = {1, 1}, mu2[2] = {3, 3};
+    const float y[2] = {2, 0};
+    double lp1[2], lp2[2];
+    for (int i = 0; i < 2; i++) {
+        lp1[i] = y[i] * log(mu1[i]) - mu1[i] - lgamma(y[i] + 1.0);
+        lp2[i] = y[i] * log(mu2[i]) - mu2[i] - lgamma(y[i] + 1.0);
+    }
+    sgld_ens_acc a, g;
+    assert_int_equal(sgld_ens_acc_init(&a, 2, 0, 1), SGLD_OK);
+    assert_int_equal(sgld_ens_acc_init(&g, 2, 0, 1), SGLD_OK);
+    sgld_ens_acc_add_reg_logp(&a, mu1, mu1, lp1, y);
+    sgld_ens_acc_add_reg_logp(&a, mu2, mu2, lp2, y);
+    sgld_ens_acc_add_reg_logp(&g, mu1, mu1, NULL, y); /* NULL: the Gaussian, as add_reg */
+    sgld_ens_acc_add_reg(&g, mu2, mu2, y);
+    double mean[2], sd[2], ll[2], pit[2], gmean[2], gsd[2], gll[2], gpit[2];
+    sgld_ens_reg_examples ex = {mean, sd, ll, pit}, gex = {gmean, gsd, gll, gpit};
+    sgld_ens_reg_summary s, gs;
+    assert_int_equal(sgld_ens_reg_scores(&a, y, &s, &ex), SGLD_OK);
+    assert_int_equal(sgld_ens_reg_scores(&g, y, &gs, &gex), SGLD_OK);
+    const double l0 = log(0.5 * (exp(-1.0) / 2 + 9 * exp(-3.0) / 2)), l1 = log(0.5 * (exp(-1.0) + exp(-3.0)));
+    assert_near(ll[0], l0, 1e-12);
+    assert_near(ll[1], l1, 1e-12);
+    assert_near(s.loglik, (l0 + l1) / 2, 1e-12);
+    assert_true(fabs(gs.loglik - s.loglik) > 0.1); /* the Gaussian's is another number */
+    for (int i = 0; i < 2; i++) {
+        assert_near(mean[i], gmean[i], 1e-15);
+        assert_near(sd[i], gsd[i], 1e-15);
+        assert_near(pit[i], gpit[i], 1e-15);
+    }
+    assert_near(s.rmse, gs.rmse, 1e-15);
+    sgld_ens_acc_finalize(&a);
+    sgld_ens_acc_finalize(&g);
+}
+
 static void test_ece(void **state)
 {
     (void)state;
@@ -245,8 +285,9 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_classification), cmocka_unit_test(test_no_targets_and_errors),
-        cmocka_unit_test(test_regression),     cmocka_unit_test(test_ece),
-        cmocka_unit_test(test_auroc_aupr),     cmocka_unit_test(test_entropy_histogram),
+        cmocka_unit_test(test_regression),     cmocka_unit_test(test_regression_own_density),
+        cmocka_unit_test(test_ece),            cmocka_unit_test(test_auroc_aupr),
+        cmocka_unit_test(test_entropy_histogram),
         cmocka_unit_test(test_predictive_refusals),
     };
     return sgld_test_run(argc, argv, "ensemble", tests, sizeof tests / sizeof tests[0]);

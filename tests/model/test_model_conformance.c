@@ -14,7 +14,11 @@
  *   predict    out[n][sgld_model_n_outputs] is written and nothing past it; probabilities
  *              in [0, 1] summing to 1, or a variance > 0; and one row's loglik_grad value is
  *              the log density of its target under that row's predict output (log p[y], or
- *              log N(y; mean, variance)): predict and the likelihood are one model.
+ *              log N(y; mean, variance)), or the model's own density (loglik_rows, which a
+ *              count model has): predict and the likelihood are one model.
+ *   check_data a model that checks its data accepts the case's data set.
+ * The plug-in example tools/examples/poisson.c is compiled in and registered (its
+ * sgld_plugin_init) before the loop, so it meets the contract as a built-in model does.
  *
  * Gradient tolerance.  The differences are taken in double on the double value loglik_grad
  * returns; theta is float, so the step is h = 2^-6: theta +- h is exact in float for
@@ -42,6 +46,7 @@
 #include <string.h>
 
 #include "sgld/model.h"
+#include "sgld/plugin.h"
 
 enum { N = 9, MAX_D = 16 };
 
@@ -50,16 +55,18 @@ typedef struct model_case {
     int d, n_classes;           /* features; classes of the data (0: a real target) */
     const char *task, *net, *input_shape, *prior_sd_layers;
     int float_eval;             /* 1: the value is computed in float (networks) */
+    int counts;                 /* 1: targets are counts 0, 1, 2, ... (a real target otherwise) */
 } model_case;
 
 static const model_case cases[] = {
-    {"linreg", "linreg", 3, 0, "", "", "", "", 0},
-    {"logreg", "logreg", 3, 2, "", "", "", "", 0},
-    {"softmax", "softmax", 3, 4, "", "", "", "", 0},
-    {"mlp", "mlp heteroscedastic", 3, 0, "", "fc5-tanh-fc2", "", "", 1},
-    {"mlp", "mlp fixed noise, per-layer prior", 3, 0, "", "fc4-tanh-fc1", "", "0.5,2", 1},
-    {"mlp", "mlp classification", 3, 3, "classification", "fc5-tanh-fc3", "", "", 1},
-    {"cnn", "cnn conv-pool-fc", 16, 3, "", "conv2k3-tanh-pool2-fc3", "1x4x4", "0.7,1.3", 1},
+    {"linreg", "linreg", 3, 0, "", "", "", "", 0, 0},
+    {"logreg", "logreg", 3, 2, "", "", "", "", 0, 0},
+    {"softmax", "softmax", 3, 4, "", "", "", "", 0, 0},
+    {"mlp", "mlp heteroscedastic", 3, 0, "", "fc5-tanh-fc2", "", "", 1, 0},
+    {"mlp", "mlp fixed noise, per-layer prior", 3, 0, "", "fc4-tanh-fc1", "", "0.5,2", 1, 0},
+    {"mlp", "mlp classification", 3, 3, "classification", "fc5-tanh-fc3", "", "", 1, 0},
+    {"cnn", "cnn conv-pool-fc", 16, 3, "", "conv2k3-tanh-pool2-fc3", "1x4x4", "0.7,1.3", 1, 0},
+    {"poisson", "poisson (plug-in example)", 3, 0, "", "", "", "", 0, 1},
 };
 
 static const sgld_config *case_config(const model_case *c)
@@ -82,7 +89,9 @@ static void make_data(const model_case *c, sgld_dataset *ds, float *X, float *y)
     memset(ds, 0, sizeof *ds);
     for (int i = 0; i < N; i++) {
         for (int j = 0; j < c->d; j++) X[i * c->d + j] = (float)(1.4 * sin(0.37 * (i + 1) + 1.3 * j + 0.11 * i * j));
-        y[i] = c->n_classes ? (float)((i * 2 + 1) % c->n_classes) : (float)(1.3 - 0.45 * i + 0.07 * i * i);
+        y[i] = c->n_classes ? (float)((i * 2 + 1) % c->n_classes)
+             : c->counts    ? (float)((i * 5 + 2) % 7)
+                            : (float)(1.3 - 0.45 * i + 0.07 * i * i);
     }
     ds->n_total = ds->n_local = N;
     ds->d = c->d;
@@ -193,6 +202,8 @@ static void check_predict(const model_case *c, const sgld_model *m, const float 
             if (!(o[1] > 0.0 && isfinite(o[0]))) fail_msg("%s: row %d: mean %g, variance %g", c->label, i, o[0], o[1]);
             const double r = ds->y[i] - o[0];
             logp = -0.5 * r * r / o[1] - 0.5 * log(2.0 * M_PI * o[1]);
+            if (m->type->loglik_rows) /* the model's own density instead of the Gaussian */
+                m->type->loglik_rows(m, theta, ds->X + (size_t)i * c->d, ds->y + i, 1, &logp);
         }
         const int64_t row = i;
         const double ll = m->type->loglik_grad(m, theta, ds, &row, 1, g);
@@ -221,6 +232,8 @@ static void run_case(const model_case *c)
     check_prior(c, &m, theta);
     check_gradient(c, &m, theta, &ds);
     check_predict(c, &m, theta, &ds);
+    if (t->check_data && t->check_data(&m, &ds) != SGLD_OK)
+        fail_msg("%s: check_data refuses the case's data: %s", c->label, sgld_error_message());
     printf("  %-34s %zu parameters in %d tensors: ok\n", c->label, m.n_params, m.n_vars);
     free(theta);
     sgld_model_finalize(&m);
@@ -250,6 +263,10 @@ static void test_every_model(void **state)
 
 int main(int argc, char **argv)
 {
+    if (sgld_plugin_init() != SGLD_OK) {
+        fprintf(stderr, "registering the plug-in example: %s\n", sgld_error_message());
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_model),
     };
