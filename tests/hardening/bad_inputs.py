@@ -156,6 +156,25 @@ if p.returncode != 0:
     sys.exit(1)
 
 
+# Counts for the Poisson plug-in example (tools/examples/poisson.c), good and bad, and a good
+# run's sample file for sgld-ess predict.
+POISSON = os.path.join(BUILD, "tools", "examples", "poisson.so")
+count_rows = [f"{0.1 * i:.2f},{1.5 - 0.07 * i:.3f},{i % 4}\n" for i in range(40)]
+write("counts.csv", "a,b,count\n" + "".join(count_rows))
+write("negcount.csv", "a,b,count\n" + "".join(count_rows[:5]) + "0.5,0.5,-3\n" + "".join(count_rows[5:]))
+with h5py.File("fraccount.h5", "w") as f:
+    f["X"] = rng.normal(size=(40, 2))
+    f["y"] = np.r_[np.arange(17) % 3, 2.5, np.arange(22) % 3].astype(np.float64)
+p = subprocess.run([MPIEXEC, "-n", "2", DIST, "--plugin", POISSON, "--model", "poisson", "--data",
+                    "counts.csv", "--batch-size", "10", "--steps", "100", "--burnin", "10", "--output", "poisson_run.h5",
+                    "--quiet"], capture_output=True, text=True, timeout=TIMEOUT, env=ENV,
+                   stdin=subprocess.DEVNULL)
+if p.returncode != 0:
+    print(f"FAIL - setup: the Poisson plug-in run failed: {p.stderr[-400:]}")
+    sys.exit(1)
+PS = ["--plugin", POISSON, "--model", "poisson", "--batch-size", "10", "--steps", "50", "--burnin", "10"]
+
+
 def hard_link(src, dst):
     """A case's set-up (run in its directory): dst becomes another name of src (copytree would
     copy a hard link as a separate file)."""
@@ -435,6 +454,14 @@ CASES = [
      r"plug_bad_fails\.so: sgld_plugin_init failed: plugbad: cannot find its licence file$"),
     ("plug-in: 4 ranks refuse alike", "dist", ["--plugin", plug("plug_bad_abi")] + S,
      r"plug_bad_abi\.so: built for plug-in ABI 999", 4),
+    ("poisson: a negative count", "dist", PS + ["--data", "negcount.csv"],
+     r"^sgld-dist: negcount\.csv:7: target 'count' = -3: the poisson model needs counts"),
+    ("poisson: a fractional count in HDF5", "dist", PS + ["--data", "fraccount.h5"],
+     r"^sgld-dist: fraccount\.h5: /y\[17\]: target .*2\.5: the poisson model needs counts"),
+    ("poisson: a bad count in --test-data", "dist", PS + ["--data", "counts.csv", "--test-data", "negcount.csv"],
+     r"^sgld-dist: negcount\.csv:7: target 'count' = -3"),
+    ("ess predict: poisson: a bad count in --data", "ess", ["predict", "poisson_run.h5", "--data", "negcount.csv"],
+     r"^sgld-ess: negcount\.csv:7: target 'count' = -3"),
     ("ess predict: plug-in missing", "ess", ["predict", "ck_run.h5", "--data", "ok.csv", "--plugin", "nope.so"],
      r"^sgld-ess: --plugin: nope\.so: cannot open plug-in: No such file or directory$"),
 ]

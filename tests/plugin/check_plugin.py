@@ -111,6 +111,40 @@ r = run(["--plugin", MY_SAMPLER, "--sampler", "diag-sgld", "--precond-file", "M.
 check(r.returncode == 2 and "M.txt:2" in r.stderr and "'-2'" in r.stderr,
       "a bad preconditioner value: file, line and value", r.stderr)
 
+# The shipped Poisson model through the loader: the gradient check, a run, and sgld-ess
+# predict's Poisson test log-likelihood.
+POISSON = os.path.join(BUILD, "tools", "examples", "poisson.so")
+import numpy as np
+rng = np.random.default_rng(3)
+X = rng.normal(size=(600, 2))
+y = rng.poisson(np.exp(0.3 + X @ np.array([0.5, -0.4])))
+with open("counts.csv", "w") as f:
+    f.write("a,b,count\n" + "".join(f"{a:.6f},{b:.6f},{c}\n" for (a, b), c in zip(X, y)))
+r = run(["--plugin", POISSON, "--model", "poisson", "--data", "counts.csv", "--check-gradient"], ranks=2)
+check(r.returncode == 0 and "loglik" in r.stdout, "--check-gradient passes on the Poisson plug-in", r.stdout + r.stderr)
+r = run(["--plugin", POISSON, "--model", "poisson", "--data", "counts.csv", "--test-fraction", "0.2",
+         "--steps", "3000", "--burnin", "500", "--step-size", "1e-4", "--output", "p.h5", "--quiet"], ranks=2)
+check(r.returncode == 0, "a Poisson plug-in run at 2 ranks", r.stderr)
+r = run(["predict", "p.h5", "--data", "test-split", "--json"], prog=ESS, ranks=2)
+import json
+from math import lgamma
+ok, detail = False, (r.stdout + r.stderr)[:600]
+if r.returncode == 0:
+    ens = json.loads(r.stdout)["data"]["ensemble"]
+    with h5py.File("p.h5") as f:
+        w = f["posterior"]["w"][0].astype(np.float64)   # [draw, feature]
+        b = f["posterior"]["b"][0].astype(np.float64)   # [draw]
+        rows = f["test_row"][:]
+    Xt, yt = X[rows].astype(np.float32).astype(np.float64), y[rows]
+    eta = Xt @ w.T + b                                   # [row, draw]
+    logp = yt[:, None] * eta - np.exp(eta) - np.array([lgamma(k + 1) for k in yt])[:, None]
+    m = logp.max(axis=1, keepdims=True)
+    ll = float(np.mean(m[:, 0] + np.log(np.mean(np.exp(logp - m), axis=1))))
+    rmse = float(np.sqrt(np.mean((np.exp(eta).mean(axis=1) - yt) ** 2)))
+    ok = abs(ens["loglik"] - ll) < 1e-4 and abs(ens["rmse"] - rmse) < 1e-4 * max(1, rmse)
+    detail = f"predict loglik {ens['loglik']:.6f} rmse {ens['rmse']:.6f}, numpy {ll:.6f} {rmse:.6f}"
+check(ok, "sgld-ess predict's Poisson log-likelihood and RMSE match numpy on the draws", detail)
+
 shutil.rmtree(tmp, ignore_errors=True)
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
