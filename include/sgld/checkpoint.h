@@ -52,7 +52,9 @@ typedef struct sgld_checkpoint {
 /* The lines "key = value\n" of sgld_config_write for every option that changes the chain:
  * all of them except the ones that only steer output and control (output, force, quiet,
  * progress, flush-every, log-view, checkpoint*, max-rows).  New options are chain-defining unless
- * added to that list.  *text is allocated (sgld_free).  Not collective. */
+ * added to that list; then, when plug-ins were loaded, the comment "# plug-ins (ABI N): PATHS"
+ * (comments are not compared on --resume, so a plug-in may move).  *text is allocated
+ * (sgld_free).  Not collective. */
 sgld_status sgld_checkpoint_config(const sgld_config *cfg, char **text);
 
 /* FNV-1a 64 of a NUL-terminated string.  Not collective. */

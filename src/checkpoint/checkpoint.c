@@ -4,6 +4,7 @@
  * write FILE.tmp, fsync it, link the current FILE to FILE.prev, rename FILE.tmp to FILE (atomic
  * replacement), fsync the directory so that the rename itself survives a power loss. */
 #include "sgld/checkpoint.h"
+#include "sgld/version.h"
 
 #include "sgld/sampler.h"
 
@@ -59,6 +60,15 @@ sgld_status sgld_checkpoint_config(const sgld_config *cfg, char **text)
     }
     out[used] = '\0';
     free(all);
+    if (cfg->plugin[0]) {
+        /* Where the plug-in types came from, for the reader: a comment, never compared. */
+        size_t cap = used + strlen(cfg->plugin) + 64;
+        char *more = sgld_malloc(cap);
+        if (more) snprintf(more, cap, "%s# plug-ins (ABI %d): %s\n", out, SGLD_ABI_VERSION, cfg->plugin);
+        sgld_free(out);
+        SGLD_CHECK(more, SGLD_ERR_NOMEM, "out of memory formatting the configuration");
+        out = more;
+    }
     *text = out;
     return SGLD_OK;
 }
@@ -346,7 +356,8 @@ static int first_difference(const char *a, const char *b, const char *config, co
         const char *nl = strchr(line, '\n');
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
         const char *eq = strstr(line, " = ");
-        if (eq && eq < line + len && !steps_may_change(line, (size_t)(eq - line), config)) {
+        if (line[0] != '#' && eq && eq < line + len &&
+            !steps_may_change(line, (size_t)(eq - line), config)) {
             size_t kl = (size_t)(eq - line), vl_b = 0;
             const char *vb = lookup(b, line, kl, &vl_b);
             size_t vl_a = len - kl - 3;

@@ -2,6 +2,7 @@
  * configuration as INI text (sgld_config_write), all printed from the merged option table
  * (config_impl.h): a sampler's or model's rows appear under its section with its name in
  * front ("psgld: ...", "smile/psmile: ..."). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "config_impl.h"
 #include "sgld/model.h"
 #include "sgld/sampler.h"
+#include "sgld/version.h"
 
 #define HELP_COLUMN 30
 #define HELP_WIDTH 100
@@ -289,8 +291,10 @@ void sgld_config_write(const sgld_config *c, FILE *f)
         fprintf(f, "\n[%s]\n", sections[g]);
         for (size_t i = 0; i < t.n; i++) {
             if ((int)t.e[i].group != g) continue;
-            char value[SGLD_PATH_MAX + 8];
+            char value[SGLD_PLUGIN_LIST_MAX + 8];
             format_value(&t.e[i], c, 1, value, sizeof value);
+            if (t.e[i].o.offset == offsetof(sgld_config, plugin) && c->plugin[0])
+                fprintf(f, "# the plug-ins were loaded under ABI %d (sgld/version.h)\n", SGLD_ABI_VERSION);
             fprintf(f, "%s = %s\n", t.e[i].o.name, value);
         }
     }

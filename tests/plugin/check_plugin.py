@@ -99,6 +99,18 @@ check(r.returncode == 2 and "model 'plugtest' comes from a plug-in that cannot b
 r = run(["predict", "c.h5", "--data", "synthetic:linreg", "--plugin", "moved/good.so"], prog=ESS)
 check(r.returncode == 0, "predict --plugin replaces a moved plug-in", r.stderr)
 
+# The checkpoint records the plug-ins and the ABI (a comment, not compared), so a run resumes
+# with its plug-in at another path.
+shutil.copy(GOOD, "ck_plugin.so")
+r = run(["--plugin", "ck_plugin.so", "--model", "plugtest", "--output", "ck.h5", "--checkpoint", "ck",
+         "--checkpoint-every", "100"] + RUN)
+text = open("ck", "rb").read()
+check(r.returncode == 0 and f"# plug-ins (ABI 1): {os.path.realpath('ck_plugin.so')}".encode() in text,
+      "the checkpoint records the plug-in's path and ABI", r.stderr)
+r = run(["--plugin", "moved/good.so", "--model", "plugtest", "--output", "ck.h5", "--checkpoint", "ck",
+         "--resume", "--steps", "500", "--burnin", "100", "--quiet"])
+check(r.returncode == 0, "--resume with the plug-in at another path", r.stderr)
+
 # The shipped example sampler, through the loader.
 MY_SAMPLER = os.path.join(BUILD, "tools", "examples", "my_sampler.so")
 with open("M.txt", "w") as f:
