@@ -89,7 +89,7 @@ static sgld_status check_shapes(report_ctx *c)
         for (int d = 2; d < v->n_dims; d++) v->n_elem *= v->dims[d];
         v->first = p;
         p += v->n_elem;
-        if (v->n_dims == 3) c->br[k] = sgld_samples_block_open(c->rd, o->group, v->name);
+        if (v->n_dims == 3) c->br[k] = sgld_samples_block_open(c->rd, o->group, v->name, -1);
     }
     r->n_chains = m;
     r->n_draws = n;
