@@ -184,6 +184,9 @@ typedef struct sgld_diag_report_elem {
 typedef struct sgld_diag_report {
     int n_chains;
     int64_t n_draws, n_elems;     /* draws per chain; p */
+    int64_t n_draws_max;          /* the largest draw extent of the group's variables: above
+                                   * n_draws, the common draw count every variable is read at,
+                                   * when a file still being written has grown some of them */
     int n_vars;
     sgld_diag_report_var *vars;   /* [n_vars] */
     /* On rank 0 only (elems is NULL on the other ranks, the rest zero): */
@@ -211,9 +214,11 @@ typedef struct sgld_diag_report {
  * opt->project the k-column sketches reduced in rank order).  Every element is computed by the
  * same code whatever rank or thread holds it, so *out does not depend on either.  Non-finite
  * draws are no failure: that element is NaN and the mESS is not computed (note).
+ * Every variable is read at the smallest draw extent of the group's variables, which every
+ * rank agrees on (see n_draws_max).
  * Returns SGLD_OK and *out (free with sgld_diag_report_destroy); SGLD_ERR_USAGE when the input
- * does not fit (not an HDF5 file, no such group or variable, variables of different chains x
- * draws, fewer than SGLD_DIAG_MIN_DRAWS draws, p too large for the full estimator, k too
+ * does not fit (not an HDF5 file, no such group or variable, variables of different chains,
+ * fewer than SGLD_DIAG_MIN_DRAWS draws, p too large for the full estimator, k too
  * large, a batch size the estimator refuses); any other status is a runtime failure (reading,
  * memory).  Collective on comm: every rank returns the same status and holds its message. */
 sgld_status sgld_diag_report_create(MPI_Comm comm, const sgld_diag_report_opts *opt,

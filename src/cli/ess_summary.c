@@ -22,10 +22,15 @@ void ess_summary_usage(FILE *f)
 "(Vehtari et al. 2021, as the R package posterior), then the multivariate ESS of Vats, Flegal\n"
 "& Jones (2019) with mcmcse's batch size rule.  Elements are named like w[2,1] (zero-based).\n"
 "Run under mpirun -n P to split the elements over P ranks; the output is the same for any P.\n"
+"FILE is any HDF5 or netCDF-4 file (sgld-dist's, or xarray's, ArviZ's, PyMC's, netCDF4-python's):\n"
+"a variable is an integer or float dataset of the group whose first two dimensions are chain\n"
+"and draw, with or without coordinate variables; other datasets are left out.  Variables\n"
+"whose draw counts differ (a file still being written) are all read at the smallest one, and\n"
+"the output says so (\"read at the common N draws\").\n"
 "\n"
 "options:\n"
 "  --var NAME          summarize only this variable (repeatable; default: every variable)\n"
-"  --group NAME        group to read (default posterior)\n"
+"  --group NAME        group to read, at any depth (a/b/c; default posterior)\n"
 "  --json              one JSON object: 'variables' list and 'multivariate' object\n"
 "  --csv               CSV: one row per element, then a blank line and the multivariate\n"
 "                      key,value rows\n"
@@ -50,8 +55,8 @@ void ess_summary_usage(FILE *f)
 "\n"
 "exit status: 0 success (NaN or Inf draws are reported on stderr with variable, chain and\n"
 "draw; that element's diagnostics are NaN and the run carries on), 2 bad input or usage (not\n"
-"an HDF5 file, no group, unknown variable, fewer than 4 draws per chain, p >= number of\n"
-"batches without --project, bad option), 1 runtime failure.\n");
+"an HDF5 file, no group, unknown variable, variables of different chains, fewer than 4 draws\n"
+"per chain, p >= number of batches without --project, bad option), 1 runtime failure.\n");
 }
 
 static void fmt_num(char *buf, size_t cap, double x, const char *f)
@@ -74,6 +79,17 @@ static void elem_values(const sgld_diag_report_elem *el, double v[10])
     memcpy(v, x, sizeof x);
 }
 
+/* "read at the common N draws ..." when the group's variables hold different draw counts (a
+ * file still being written), else "". */
+static const char *draws_note(const sgld_diag_report *r, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    if (r->n_draws_max > r->n_draws)
+        snprintf(buf, cap, "read at the common %lld draws (the group's variables hold %lld to %lld draws per chain: "
+                 "a file still being written)", (long long)r->n_draws, (long long)r->n_draws, (long long)r->n_draws_max);
+    return buf;
+}
+
 /* The estimate the verdict uses: of the projections with --project, else of the full estimator. */
 static const sgld_mess_result *main_result(const ess_args *o, const sgld_diag_report *r)
 {
@@ -84,8 +100,11 @@ static void print_json(const ess_args *o, const sgld_diag_report *r)
 {
     const char *mname = sgld_mess_method_name(r->method);
     char name[512];
-    printf("{\"file\": \"%s\", \"group\": \"%s\", \"chains\": %d, \"draws\": %lld,\n \"variables\": [\n", o->file,
-           o->group, r->n_chains, (long long)r->n_draws);
+    char note[256];
+    printf("{\"file\": \"%s\", \"group\": \"%s\", \"chains\": %d, \"draws\": %lld, \"draws_max\": %lld,", o->file,
+           o->group, r->n_chains, (long long)r->n_draws, (long long)r->n_draws_max);
+    if (draws_note(r, note, sizeof note)[0]) printf(" \"draws_note\": \"%s\",", note);
+    printf("\n \"variables\": [\n");
     for (int v = 0; v < r->n_vars; v++)
         for (int64_t e = 0; e < r->vars[v].n_elem; e++) {
             int64_t k = r->vars[v].first + e;
@@ -150,6 +169,9 @@ static void print_csv(const ess_args *o, const sgld_diag_report *r)
            r->min_ess, r->mess_diag);
     if (o->project) printf("pca_mess,%.10g\n", r->have_pca ? r->pca.mess : NAN);
     if (r->n_constant) printf("skipped_constant,%lld\n", (long long)r->n_constant);
+    char note[256];
+    printf("draws_max,%lld\n", (long long)r->n_draws_max);
+    if (draws_note(r, note, sizeof note)[0]) printf("draws_note,\"%s\"\n", note);
 }
 
 /* The table's multivariate lines and the verdict. */
@@ -198,8 +220,11 @@ static void print_table(const ess_args *o, const sgld_diag_report *r)
 {
     const int64_t p = r->n_elems;
     char name[512];
-    printf("%s: %d chains x %lld draws, %lld elements in /%s\n\n", o->file, r->n_chains, (long long)r->n_draws,
+    char note[256];
+    printf("%s: %d chains x %lld draws, %lld elements in /%s\n", o->file, r->n_chains, (long long)r->n_draws,
            (long long)p, o->group);
+    if (draws_note(r, note, sizeof note)[0]) printf("  %s\n", note);
+    printf("\n");
     printf("%-16s %10s %10s %10s %10s %10s %10s %10s %9s %9s %7s\n", "variable", "mean", "sd", "q5", "q50", "q95",
            "mcse_mean", "mcse_sd", "ess_bulk", "ess_tail", "rhat");
     int64_t shown = 0;
