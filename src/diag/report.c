@@ -213,8 +213,10 @@ static sgld_status alloc_pass1(report_ctx *c)
     SGLD_CHECK(c->wss && c->buf && c->rows && (c->o->project || c->cols) && (!kk || (c->g && c->y && c->gtg && c->mu)),
                SGLD_ERR_NOMEM, "rank %d: out of memory (block of %lld elements x %lld draws)", c->rank,
                (long long)blk, (long long)N);
-    for (int th = 0; th < c->n_threads; th++)
+    for (int th = 0; th < c->n_threads; th++) {
         SGLD_TRY(sgld_diag_ws_create(c->r->n_chains, c->r->n_draws, &c->wss[th]));
+        sgld_diag_ws_set_mcse_sd_rule(c->wss[th], c->o->mcse_sd_rule);
+    }
     return SGLD_OK;
 }
 
