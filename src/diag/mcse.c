@@ -53,7 +53,7 @@ double sgld_diag_mcse_quantile_core(const double *sorted, int64_t S, double prob
     double a2 = sgld_diag_qbeta(0.8413447, ess * prob + 1.0, ess * (1.0 - prob) + 1.0);
     if (isnan(a1) || isnan(a2)) return NAN;
     double i1 = floor(a1 * (double)S), i2 = ceil(a2 * (double)S); /* 1-based ranks */
-    if (i1 < 1.0) i1 = 1.0;
-    if (i2 > (double)S) i2 = (double)S;
+    i1 = i1 < 1.0 ? 1.0 : i1 > (double)S ? (double)S : i1; /* posterior clamps i1 below, i2 above; */
+    i2 = i2 < 1.0 ? 1.0 : i2 > (double)S ? (double)S : i2; /* the other sides only guard rounding */
     return (sorted[(int64_t)i2 - 1] - sorted[(int64_t)i1 - 1]) / 2.0;
 }
