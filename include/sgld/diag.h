@@ -32,12 +32,23 @@ typedef struct sgld_diag_ws sgld_diag_ws;
 sgld_status sgld_diag_ws_create(int n_chains, int64_t n_draws, sgld_diag_ws **out);
 void sgld_diag_ws_destroy(sgld_diag_ws **ws); /* NULL-safe; *ws = NULL */
 
-/* The per-element summary (posterior's summarise_draws defaults). */
+/* How mcse_sd takes the ESS of its delta method (mcse.c): of the split (x - mean)^2, as the R
+ * package posterior >= 1.4 (and ArviZ's users compare with it), or of the split |x - mean|, as
+ * Stan 2.35's stan::analyze::mcse_sd. */
+typedef enum { SGLD_MCSE_SD_POSTERIOR = 0, SGLD_MCSE_SD_STAN = 1 } sgld_mcse_sd_rule;
+
+const char *sgld_mcse_sd_rule_name(sgld_mcse_sd_rule rule); /* "posterior", "stan" */
+
+/* Sets the mcse_sd rule of the summaries ws computes (SGLD_MCSE_SD_POSTERIOR when created). */
+void sgld_diag_ws_set_mcse_sd_rule(sgld_diag_ws *ws, sgld_mcse_sd_rule rule);
+
+/* The per-element summary (posterior's summarise_draws defaults and its mcse measures). */
 typedef struct sgld_diag_summary {
     double mean, sd;          /* over all chains; sd with the n-1 denominator */
     double q05, q50, q95;     /* type-7 (linear) quantiles of the pooled draws */
     double mcse_mean;         /* sd / sqrt(ess_mean), ess_mean = split-chain Geyer ESS */
-    double mcse_sd;           /* delta method, ESS of |x - mean| (Stan 2.35; see mcse.c) */
+    double mcse_sd;           /* delta method, ESS by the workspace's rule (see mcse.c) */
+    double mcse_q05, mcse_q50, mcse_q95; /* posterior's mcse_quantile of q05, q50, q95 (mcse.c) */
     double ess_bulk;          /* split, rank-normalized ESS */
     double ess_tail;          /* min ESS of the 5% and 95% quantile indicators */
     double rhat;              /* max of rank-normalized split R-hat and folded split R-hat */
@@ -71,6 +82,11 @@ double sgld_diag_quantile_sorted(const double *sorted, int64_t n, double prob);
  * relative error below 1e-15) and the chi-square quantile with k degrees of freedom. */
 double sgld_diag_qnorm(double p);
 double sgld_diag_qchisq(double p, double k);
+
+/* Quantile of the Beta(a, b) distribution (R's qbeta(p, a, b)) for 0 < p < 1, a, b > 0:
+ * the regularized incomplete beta function by its continued fraction (modified Lentz),
+ * inverted by safeguarded Newton steps to a relative error near 1e-14.  NaN otherwise. */
+double sgld_diag_qbeta(double p, double a, double b);
 
 /* ---- multivariate ---- */
 
@@ -160,6 +176,7 @@ typedef struct sgld_diag_report_opts {
                                  * principal components (one more pass over the file) */
     uint32_t seed;
     double alpha, eps;          /* of minESS(p, alpha, eps) */
+    sgld_mcse_sd_rule mcse_sd_rule;
     int64_t block;              /* elements read at once (>= 1): memory ~ block x chains x draws
                                  * doubles per rank */
 } sgld_diag_report_opts;
@@ -184,6 +201,9 @@ typedef struct sgld_diag_report_elem {
 typedef struct sgld_diag_report {
     int n_chains;
     int64_t n_draws, n_elems;     /* draws per chain; p */
+    int64_t n_draws_max;          /* the largest draw extent of the group's variables: above
+                                   * n_draws, the common draw count every variable is read at,
+                                   * when a file still being written has grown some of them */
     int n_vars;
     sgld_diag_report_var *vars;   /* [n_vars] */
     /* On rank 0 only (elems is NULL on the other ranks, the rest zero): */
@@ -211,9 +231,11 @@ typedef struct sgld_diag_report {
  * opt->project the k-column sketches reduced in rank order).  Every element is computed by the
  * same code whatever rank or thread holds it, so *out does not depend on either.  Non-finite
  * draws are no failure: that element is NaN and the mESS is not computed (note).
+ * Every variable is read at the smallest draw extent of the group's variables, which every
+ * rank agrees on (see n_draws_max).
  * Returns SGLD_OK and *out (free with sgld_diag_report_destroy); SGLD_ERR_USAGE when the input
- * does not fit (not an HDF5 file, no such group or variable, variables of different chains x
- * draws, fewer than SGLD_DIAG_MIN_DRAWS draws, p too large for the full estimator, k too
+ * does not fit (not an HDF5 file, no such group or variable, variables of different chains,
+ * fewer than SGLD_DIAG_MIN_DRAWS draws, p too large for the full estimator, k too
  * large, a batch size the estimator refuses); any other status is a runtime failure (reading,
  * memory).  Collective on comm: every rank returns the same status and holds its message. */
 sgld_status sgld_diag_report_create(MPI_Comm comm, const sgld_diag_report_opts *opt,

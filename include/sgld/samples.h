@@ -105,8 +105,14 @@ sgld_status sgld_samples_open(const char *path, sgld_samples_reader **out);
 void sgld_samples_reader_close(sgld_samples_reader **r);
 
 /* Names of the variables of a group that are shaped [chain, draw, ...] (in file order);
- * caller frees with sgld_samples_free_names.  SGLD_ERR_ARG if the group does not exist.  Not
- * collective. */
+ * caller frees with sgld_samples_free_names.  SGLD_ERR_ARG if the group does not exist.
+ * A group is a path at any depth ("posterior", "a/b/c").  A variable is a dataset of integers
+ * (any width, signed or not) or floats of rank 2 to SGLD_SAMPLES_MAX_DIMS + 2 that is not a
+ * dimension scale and whose first two axes, when they carry dimension scales, are the
+ * dimensions `chain` and `draw`: a scale names its dimension by its NAME attribute, or, when
+ * that is missing or netCDF-4's placeholder for a dimension without a coordinate variable
+ * (what xarray writes then), by its own dataset name.  Every other dataset (coordinates,
+ * variables over other dimensions, strings) is left out.  All values are read as double.  Not collective. */
 sgld_status sgld_samples_list(sgld_samples_reader *r, const char *group, int *n_vars,
                               char ***names);
 void sgld_samples_free_names(int n, char ***names);
@@ -123,6 +129,14 @@ sgld_status sgld_samples_shape(sgld_samples_reader *r, const char *group, const 
 sgld_status sgld_samples_read_elems(sgld_samples_reader *r, const char *group,
                                     const char *name, int64_t elem_begin, int64_t n_elem,
                                     double *out);
+
+/* The same for the first n_draws draws of every chain only (n_draws < 0: all of them), with
+ * n_draws in place of the draw extent in out's layout: the common part of variables whose
+ * draw extents differ, as a file still being written leaves them.  SGLD_ERR_ARG naming the
+ * variable when n_draws exceeds its extent. */
+sgld_status sgld_samples_read_elems_draws(sgld_samples_reader *r, const char *group, const char *name,
+                                          int64_t elem_begin, int64_t n_elem, int64_t n_draws,
+                                          double *out);
 
 /* Reads draws [draw_begin, draw_begin + n_draws) of one chain of a variable, every element,
  * as float, into out[t][e] (draw-major, elements row-major over the dims after [chain, draw]).
@@ -145,16 +159,18 @@ sgld_status sgld_samples_read_coord(sgld_samples_reader *r, const char *name, in
  * values as sgld_samples_read_elems gives, several times faster on a large file. */
 typedef struct sgld_samples_block_reader sgld_samples_block_reader;
 
-/* Opens group/name of r for block reads.  Returns NULL when it is not a 3-D dataset of 4- or
- * 8-byte floats (or on any HDF5 failure or out of memory), and the caller reads with
- * sgld_samples_read_elems instead; records no error.  Close it before r.  Not collective. */
+/* Opens group/name of r for block reads of the first n_draws draws of every chain (n_draws < 0:
+ * all of them).  Returns NULL when it is not a 3-D dataset of 4- or 8-byte floats holding at
+ * least n_draws draws (or on any HDF5 failure or out of memory), and the caller reads with
+ * sgld_samples_read_elems_draws instead; records no error.  Close it before r.  Not collective. */
 sgld_samples_block_reader *sgld_samples_block_open(sgld_samples_reader *r, const char *group,
-                                                   const char *name);
+                                                   const char *name, int64_t n_draws);
 void sgld_samples_block_close(sgld_samples_block_reader **b); /* NULL-safe; *b = NULL */
 
-/* Reads elements [e0, e0 + ne) of every chain and draw into out[e][c * n_draws + t] (the layout
- * of sgld_samples_read_elems).  SGLD_ERR_IO naming the file, variable and elements when HDF5
- * fails; SGLD_ERR_NOMEM.  Not collective. */
+/* Reads elements [e0, e0 + ne) of every chain and of the draws it was opened for into
+ * out[e][c * n_draws + t] (the layout of sgld_samples_read_elems_draws).  SGLD_ERR_IO naming
+ * the file, variable and elements when HDF5 fails; SGLD_ERR_NOMEM.  Not
+ * collective. */
 sgld_status sgld_samples_block_read(sgld_samples_block_reader *b, int64_t e0, int64_t ne,
                                     double *out);
 

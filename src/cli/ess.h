@@ -22,6 +22,7 @@ typedef struct ess_args {
     const char *group;
     const char **vars;                /* --var, n_vars of them */
     int n_vars, method;               /* method: a sgld_mess_method */
+    int mcse_sd_rule;                 /* a sgld_mcse_sd_rule, in the order of its CHOICE row */
     int64_t max_rows, batch_size, project;
     double alpha, eps;
     /* predict */

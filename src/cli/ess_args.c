@@ -34,6 +34,7 @@ static const sgld_option summary_rows[] = {
     SWITCH("csv", csv),
     COUNT("max-rows", max_rows, 0, 9.2e18),
     {"mess-method", SGLD_OPT_CHOICE, FIELD(method, int), "", "lugsail|bm|obm|bartlett", "", NONE, 0, ""},
+    {"mcse-sd-rule", SGLD_OPT_CHOICE, FIELD(mcse_sd_rule, int), "", "posterior|stan", "", NONE, 0, ""},
     COUNT("batch-size", batch_size, 1, 9.2e18),
     COUNT("project", project, 1, 200),
     SEED("seed"),

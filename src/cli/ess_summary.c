@@ -18,14 +18,21 @@ void ess_summary_usage(FILE *f)
 "usage: sgld-ess summary FILE [options]\n"
 "\n"
 "Summarizes the draws of a sample file (/GROUP/<var> shaped [chain, draw, ...]): per element\n"
-"mean, sd, 5/50/95%% quantiles (type 7), mcse_mean, mcse_sd, ess_bulk, ess_tail and rank R-hat\n"
-"(Vehtari et al. 2021, as the R package posterior), then the multivariate ESS of Vats, Flegal\n"
-"& Jones (2019) with mcmcse's batch size rule.  Elements are named like w[2,1] (zero-based).\n"
-"Run under mpirun -n P to split the elements over P ranks; the output is the same for any P.\n"
+"mean, sd, 5/50/95%% quantiles (type 7), mcse_mean, mcse_sd, the MCSE of the three quantiles\n"
+"(mcse_q5, mcse_q50, mcse_q95: JSON and CSV only, the table has no room), ess_bulk, ess_tail\n"
+"and rank R-hat (Vehtari et al. 2021, as the R package posterior), then the multivariate ESS\n"
+"of Vats, Flegal & Jones (2019) with mcmcse's batch size rule.  Elements are named like\n"
+"w[2,1] (zero-based).  Run under mpirun -n P to split the elements over P ranks; the output\n"
+"is the same for any P.\n"
+"FILE is any HDF5 or netCDF-4 file (sgld-dist's; xarray's, ArviZ's, PyMC's, netCDF4-python's):\n"
+"a variable is an integer or float dataset of the group whose first two dimensions are chain\n"
+"and draw, with or without coordinate variables; other datasets are left out.  Variables\n"
+"whose draw counts differ (a file still being written) are all read at the smallest one, and\n"
+"the output says so (\"read at the common N draws\").\n"
 "\n"
 "options:\n"
 "  --var NAME          summarize only this variable (repeatable; default: every variable)\n"
-"  --group NAME        group to read (default posterior)\n"
+"  --group NAME        group to read, at any depth (a/b/c; default posterior)\n"
 "  --json              one JSON object: 'variables' list and 'multivariate' object\n"
 "  --csv               CSV: one row per element, then a blank line and the multivariate\n"
 "                      key,value rows\n"
@@ -33,6 +40,9 @@ void ess_summary_usage(FILE *f)
 "  --mess-method M     lugsail (default: lugsail batch means r = 3, c = 1/2, mcmcse's\n"
 "                      multiESS default), bm (plain batch means), obm (overlapping batch\n"
 "                      means) or bartlett (modified-Bartlett spectral variance)\n"
+"  --mcse-sd-rule R    posterior (default: the ESS of (x - mean)^2 in the delta method, as the\n"
+"                      R package posterior and so what ArviZ users compare with) or stan (the\n"
+"                      ESS of |x - mean|, Stan 2.35's mcse_sd)\n"
 "  --batch-size B      batch size / window (default: mcmcse's batchSize rule per chain, the\n"
 "                      floor of their mean)\n"
 "  --project K         when p is large (p >= number of batches): mESS of K random orthonormal\n"
@@ -50,8 +60,8 @@ void ess_summary_usage(FILE *f)
 "\n"
 "exit status: 0 success (NaN or Inf draws are reported on stderr with variable, chain and\n"
 "draw; that element's diagnostics are NaN and the run carries on), 2 bad input or usage (not\n"
-"an HDF5 file, no group, unknown variable, fewer than 4 draws per chain, p >= number of\n"
-"batches without --project, bad option), 1 runtime failure.\n");
+"an HDF5 file, no group, unknown variable, variables of different chains, fewer than 4 draws\n"
+"per chain, p >= number of batches without --project, bad option), 1 runtime failure.\n");
 }
 
 static void fmt_num(char *buf, size_t cap, double x, const char *f)
@@ -62,16 +72,28 @@ static void fmt_num(char *buf, size_t cap, double x, const char *f)
         snprintf(buf, cap, f, x);
 }
 
-static const char *const keys[10] = {"mean", "sd", "q5", "q50", "q95", "mcse_mean", "mcse_sd", "ess_bulk",
-                                     "ess_tail", "rhat"};
+enum { N_KEYS = 13 };
+static const char *const keys[N_KEYS] = {"mean", "sd", "q5", "q50", "q95", "mcse_mean", "mcse_sd", "mcse_q5",
+                                         "mcse_q50", "mcse_q95", "ess_bulk", "ess_tail", "rhat"};
 
-/* The ten printed diagnostics of an element, in the order of keys. */
-static void elem_values(const sgld_diag_report_elem *el, double v[10])
+/* The printed diagnostics of an element, in the order of keys (JSON and CSV print all of them). */
+static void elem_values(const sgld_diag_report_elem *el, double v[N_KEYS])
 {
     const sgld_diag_summary *s = &el->s;
-    const double x[10] = {s->mean, s->sd, s->q05, s->q50, s->q95, s->mcse_mean, s->mcse_sd, s->ess_bulk,
-                          s->ess_tail, s->rhat};
+    const double x[N_KEYS] = {s->mean, s->sd, s->q05, s->q50, s->q95, s->mcse_mean, s->mcse_sd, s->mcse_q05,
+                              s->mcse_q50, s->mcse_q95, s->ess_bulk, s->ess_tail, s->rhat};
     memcpy(v, x, sizeof x);
+}
+
+/* "read at the common N draws ..." when the group's variables hold different draw counts (a
+ * file still being written), else "". */
+static const char *draws_note(const sgld_diag_report *r, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    if (r->n_draws_max > r->n_draws)
+        snprintf(buf, cap, "read at the common %lld draws (the group's variables hold %lld to %lld draws per chain: "
+                 "a file still being written)", (long long)r->n_draws, (long long)r->n_draws, (long long)r->n_draws_max);
+    return buf;
 }
 
 /* The estimate the verdict uses: of the projections with --project, else of the full estimator. */
@@ -84,16 +106,19 @@ static void print_json(const ess_args *o, const sgld_diag_report *r)
 {
     const char *mname = sgld_mess_method_name(r->method);
     char name[512];
-    printf("{\"file\": \"%s\", \"group\": \"%s\", \"chains\": %d, \"draws\": %lld,\n \"variables\": [\n", o->file,
-           o->group, r->n_chains, (long long)r->n_draws);
+    char note[256];
+    printf("{\"file\": \"%s\", \"group\": \"%s\", \"chains\": %d, \"draws\": %lld, \"draws_max\": %lld,", o->file,
+           o->group, r->n_chains, (long long)r->n_draws, (long long)r->n_draws_max);
+    if (draws_note(r, note, sizeof note)[0]) printf(" \"draws_note\": \"%s\",", note);
+    printf(" \"mcse_sd_rule\": \"%s\",\n \"variables\": [\n", sgld_mcse_sd_rule_name((sgld_mcse_sd_rule)o->mcse_sd_rule));
     for (int v = 0; v < r->n_vars; v++)
         for (int64_t e = 0; e < r->vars[v].n_elem; e++) {
             int64_t k = r->vars[v].first + e;
-            double x[10];
+            double x[N_KEYS];
             elem_values(&r->elems[k], x);
             sgld_diag_elem_name(&r->vars[v], e, name, sizeof name);
             printf("  {\"name\": \"%s\"", name);
-            for (int f = 0; f < 10; f++) {
+            for (int f = 0; f < N_KEYS; f++) {
                 printf(", \"%s\": ", keys[f]);
                 cli_json_num(stdout, x[f]);
             }
@@ -130,15 +155,15 @@ static void print_csv(const ess_args *o, const sgld_diag_report *r)
 {
     char name[512];
     printf("variable");
-    for (int f = 0; f < 10; f++) printf(",%s", keys[f]);
+    for (int f = 0; f < N_KEYS; f++) printf(",%s", keys[f]);
     printf("\n");
     for (int v = 0; v < r->n_vars; v++)
         for (int64_t e = 0; e < r->vars[v].n_elem; e++) {
-            double x[10];
+            double x[N_KEYS];
             elem_values(&r->elems[r->vars[v].first + e], x);
             sgld_diag_elem_name(&r->vars[v], e, name, sizeof name);
             printf("\"%s\"", name);
-            for (int f = 0; f < 10; f++) {
+            for (int f = 0; f < N_KEYS; f++) {
                 if (isnan(x[f])) printf(",NaN");
                 else printf(",%.10g", x[f]);
             }
@@ -150,6 +175,10 @@ static void print_csv(const ess_args *o, const sgld_diag_report *r)
            r->min_ess, r->mess_diag);
     if (o->project) printf("pca_mess,%.10g\n", r->have_pca ? r->pca.mess : NAN);
     if (r->n_constant) printf("skipped_constant,%lld\n", (long long)r->n_constant);
+    char note[256];
+    printf("draws_max,%lld\nmcse_sd_rule,%s\n", (long long)r->n_draws_max,
+           sgld_mcse_sd_rule_name((sgld_mcse_sd_rule)o->mcse_sd_rule));
+    if (draws_note(r, note, sizeof note)[0]) printf("draws_note,\"%s\"\n", note);
 }
 
 /* The table's multivariate lines and the verdict. */
@@ -198,22 +227,25 @@ static void print_table(const ess_args *o, const sgld_diag_report *r)
 {
     const int64_t p = r->n_elems;
     char name[512];
-    printf("%s: %d chains x %lld draws, %lld elements in /%s\n\n", o->file, r->n_chains, (long long)r->n_draws,
+    char note[256];
+    printf("%s: %d chains x %lld draws, %lld elements in /%s\n", o->file, r->n_chains, (long long)r->n_draws,
            (long long)p, o->group);
+    if (draws_note(r, note, sizeof note)[0]) printf("  %s\n", note);
+    printf("\n");
     printf("%-16s %10s %10s %10s %10s %10s %10s %10s %9s %9s %7s\n", "variable", "mean", "sd", "q5", "q50", "q95",
            "mcse_mean", "mcse_sd", "ess_bulk", "ess_tail", "rhat");
     int64_t shown = 0;
     for (int v = 0; v < r->n_vars; v++)
         for (int64_t e = 0; e < r->vars[v].n_elem; e++) {
             if (o->max_rows && shown >= o->max_rows) break;
-            double x[10];
+            double x[N_KEYS];
             elem_values(&r->elems[r->vars[v].first + e], x);
             sgld_diag_elem_name(&r->vars[v], e, name, sizeof name);
-            char c[10][32];
+            char c[10][32]; /* the table's columns: keys 0-6, then 10-12 */
             for (int f = 0; f < 7; f++) fmt_num(c[f], 32, x[f], "%.4g");
-            fmt_num(c[7], 32, x[7], "%.0f");
-            fmt_num(c[8], 32, x[8], "%.0f");
-            fmt_num(c[9], 32, x[9], "%.4f");
+            fmt_num(c[7], 32, x[10], "%.0f");
+            fmt_num(c[8], 32, x[11], "%.0f");
+            fmt_num(c[9], 32, x[12], "%.4f");
             printf("%-16s %10s %10s %10s %10s %10s %10s %10s %9s %9s %7s\n", name, c[0], c[1], c[2], c[3], c[4],
                    c[5], c[6], c[7], c[8], c[9]);
             shown++;
@@ -251,7 +283,8 @@ static int run(const cli_ctx *c, const ess_args *o)
     sgld_diag_report_opts ro = {.file = o->file, .group = o->group, .vars = o->vars, .n_vars = o->n_vars,
                                 .method = (sgld_mess_method)o->method, .batch_size = o->batch_size,
                                 .project = (int)o->project, .seed = (uint32_t)o->seed, .alpha = o->alpha,
-                                .eps = o->eps, .block = o->block};
+                                .eps = o->eps, .mcse_sd_rule = (sgld_mcse_sd_rule)o->mcse_sd_rule,
+                                .block = o->block};
     sgld_diag_report *r = NULL;
     sgld_status st = sgld_diag_report_create(c->comm, &ro, &r);
     if (st != SGLD_OK) return cli_fail_status(c, st);

@@ -32,6 +32,8 @@ struct sgld_diag_ws {
     uint64_t *key_a, *key_b;
     uint32_t *idx_b;
     double *ztab;     /* normal score of integer rank i + 1 among n_split */
+    double *rho;      /* [n]: the autocorrelations of the ESS kernel */
+    sgld_mcse_sd_rule mcse_sd_rule;
 };
 
 /* ess.c */
@@ -47,8 +49,11 @@ void sgld_diag_zscores(const sgld_diag_ws *ws, const double *sorted, const uint3
 /* rhat.c: classic R-hat of n_chains chains of length len stored contiguously. */
 double sgld_diag_rhat_core(const double *x, int n_chains, int64_t len);
 
-/* mcse.c */
+/* mcse.c: mcse_sd of x (chain-major, its split draws in ws->xs; clobbers ws->work) by the
+ * workspace's rule, and mcse_quantile of probability prob from the S pooled draws ascending
+ * and the ESS of the quantile's indicator (NaN when that ESS is not positive). */
 double sgld_diag_mcse_sd_core(sgld_diag_ws *ws, const double *x, double mean);
+double sgld_diag_mcse_quantile_core(const double *sorted, int64_t S, double prob, double ess);
 
 /* mess.c */
 sgld_status sgld_diag_log_det(const double *a, int p, double *logdet);

@@ -69,6 +69,7 @@ void sgld_diag_ws_destroy(sgld_diag_ws **ws)
     sgld_free(w->key_b);
     sgld_free(w->idx_b);
     sgld_free(w->ztab);
+    sgld_free(w->rho);
     sgld_free(w);
     *ws = NULL;
 }
@@ -94,6 +95,7 @@ static sgld_status ws_fill(sgld_diag_ws *w, int n_chains, int64_t n_draws)
     SGLD_ALLOC(w->key_b, w->n_all);
     SGLD_ALLOC(w->idx_b, w->n_all);
     SGLD_ALLOC(w->ztab, w->n_split);
+    SGLD_ALLOC(w->rho, n_draws);
     for (int64_t i = 0; i < w->n_split; i++)
         w->ztab[i] = sgld_diag_qnorm(((double)(i + 1) - 0.375) / ((double)w->n_split + 0.25));
     return SGLD_OK;
@@ -119,6 +121,11 @@ sgld_status sgld_diag_ws_create(int n_chains, int64_t n_draws, sgld_diag_ws **ou
     }
     *out = w;
     return SGLD_OK;
+}
+
+void sgld_diag_ws_set_mcse_sd_rule(sgld_diag_ws *ws, sgld_mcse_sd_rule rule)
+{
+    if (ws) ws->mcse_sd_rule = rule == SGLD_MCSE_SD_STAN ? SGLD_MCSE_SD_STAN : SGLD_MCSE_SD_POSTERIOR;
 }
 
 static const fft_slot *slot_for(const sgld_diag_ws *ws, int64_t len)
@@ -181,8 +188,7 @@ double sgld_diag_ess_core(sgld_diag_ws *ws, const double *x, int n_chains, int64
         for (int c = 0; c < n_chains; c++) v += (cmean[c] - cm_mean) * (cmean[c] - cm_mean);
         var_plus += v / (n_chains - 1);
     }
-    /* The rho sequence lives in ws->sorted_all, scratch once the quantiles are taken. */
-    double *rh = ws->sorted_all;
+    double *rh = ws->rho;
     int64_t t = 0;
     double even = 1.0, odd;
     {
@@ -250,6 +256,7 @@ void sgld_diag_summarize(sgld_diag_ws *ws, const double *x, sgld_diag_summary *o
     int m2 = 2 * ws->m;
     out->mean = out->sd = out->q05 = out->q50 = out->q95 = nan;
     out->mcse_mean = out->mcse_sd = out->ess_bulk = out->ess_tail = out->rhat = nan;
+    out->mcse_q05 = out->mcse_q50 = out->mcse_q95 = nan;
     out->ess_mean = nan;
     if (first_bad) *first_bad = -1;
     for (int64_t i = 0; i < N; i++) {
@@ -277,7 +284,6 @@ void sgld_diag_summarize(sgld_diag_ws *ws, const double *x, sgld_diag_summary *o
     out->q50 = sgld_diag_quantile_sorted(sorted_all, N, 0.50);
     out->q95 = sgld_diag_quantile_sorted(sorted_all, N, 0.95);
     if (ws->n < SGLD_DIAG_MIN_DRAWS) return;
-    /* From here on ws->sorted_all is scratch for the ESS kernel (quantiles are taken). */
     double q05 = out->q05, q50 = out->q50, q95 = out->q95;
 
     /* Bulk: rank-normalized split chains. */
@@ -312,6 +318,11 @@ void sgld_diag_summarize(sgld_diag_ws *ws, const double *x, sgld_diag_summary *o
     for (int64_t s = 0; s < S; s++) ws->work[s] = ws->xs[s] <= q95 ? 1.0 : 0.0;
     double e95 = sgld_diag_ess_core(ws, ws->work, m2, h);
     out->ess_tail = isnan(e05) || isnan(e95) ? nan : (e05 < e95 ? e05 : e95);
+    for (int64_t s = 0; s < S; s++) ws->work[s] = ws->xs[s] <= q50 ? 1.0 : 0.0;
+    double e50 = sgld_diag_ess_core(ws, ws->work, m2, h);
+    out->mcse_q05 = sgld_diag_mcse_quantile_core(sorted_all, N, 0.05, e05);
+    out->mcse_q50 = sgld_diag_mcse_quantile_core(sorted_all, N, 0.50, e50);
+    out->mcse_q95 = sgld_diag_mcse_quantile_core(sorted_all, N, 0.95, e95);
 
     out->ess_mean = sgld_diag_ess_core(ws, ws->xs, m2, h);
     out->mcse_mean = out->sd / sqrt(out->ess_mean);

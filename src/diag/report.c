@@ -70,33 +70,79 @@ static sgld_status find_vars(report_ctx *c, int n_names, char **names)
     return SGLD_OK;
 }
 
-/* Checks that the variables share chains x draws and that the estimators can be formed; sets
- * the shape of the report and opens the fast readers.  SGLD_ERR_USAGE when they do not fit. */
+/* The draw count every variable is read at: the smallest draw extent of the group's
+ * variables (all of them, not only those summarized, so that --var gives the numbers of the
+ * full summary).  One flush of the writer extends every variable of a group, and a file still
+ * being written can show some extended and some not: their common draws are complete.  Sets
+ * r->n_draws and r->n_draws_max.  Local. */
+static sgld_status group_draws(report_ctx *c, int n_names, char **names)
+{
+    sgld_diag_report *r = c->r;
+    r->n_draws = -1;
+    r->n_draws_max = 0;
+    for (int j = 0; j < n_names; j++) {
+        int nd;
+        int64_t dims[SGLD_SAMPLES_MAX_DIMS + 2];
+        if (sgld_samples_shape(c->rd, c->o->group, names[j], &nd, dims) != SGLD_OK) return SGLD_ERR_USAGE;
+        if (r->n_draws < 0 || dims[1] < r->n_draws) r->n_draws = dims[1];
+        if (dims[1] > r->n_draws_max) r->n_draws_max = dims[1];
+    }
+    return SGLD_OK;
+}
+
+/* Checks that the variables share the chains; sets the elements of the report.  SGLD_ERR_USAGE
+ * when they do not fit. */
 static sgld_status check_shapes(report_ctx *c)
 {
     const sgld_diag_report_opts *o = c->o;
     sgld_diag_report *r = c->r;
     const sgld_diag_report_var *v0 = &r->vars[0];
-    const int m = (int)v0->dims[0];
-    const int64_t n = v0->dims[1];
+    const int64_t m = v0->dims[0];
     int64_t p = 0;
     for (int k = 0; k < r->n_vars; k++) {
         sgld_diag_report_var *v = &r->vars[k];
-        SGLD_CHECK(v->dims[0] == m && v->dims[1] == n, SGLD_ERR_USAGE,
-                   "%s: variable '%s' has %lld chains x %lld draws but '%s' has %d x %lld", o->file, v->name,
-                   (long long)v->dims[0], (long long)v->dims[1], v0->name, m, (long long)n);
+        SGLD_CHECK(v->dims[0] == m, SGLD_ERR_USAGE, "%s: variable '%s' has %lld chains but '%s' has %lld",
+                   o->file, v->name, (long long)v->dims[0], v0->name, (long long)m);
         v->n_elem = 1;
         for (int d = 2; d < v->n_dims; d++) v->n_elem *= v->dims[d];
         v->first = p;
         p += v->n_elem;
-        if (v->n_dims == 3) c->br[k] = sgld_samples_block_open(c->rd, o->group, v->name);
     }
-    r->n_chains = m;
-    r->n_draws = n;
+    SGLD_CHECK(m <= INT32_MAX, SGLD_ERR_USAGE, "%s: variable '%s': %lld chains", o->file, v0->name, (long long)m);
+    r->n_chains = (int)m;
     r->n_elems = p;
+    return SGLD_OK;
+}
+
+/* The ranks read the file on their own, and a file still being written can have grown between
+ * their reads: every rank takes the smallest draw count any rank found.  The chains and
+ * elements cannot change that way; if they differ the file was replaced meanwhile.
+ * Collective; the same status on every rank. */
+static sgld_status agree_shapes(report_ctx *c)
+{
+    sgld_diag_report *r = c->r;
+    int64_t mine[5] = {r->n_draws, -r->n_draws_max, r->n_chains, -(int64_t)r->n_chains, r->n_elems}, lo[5];
+    int64_t elems_hi = 0;
+    SGLD_MPI(MPI_Allreduce(mine, lo, 5, MPI_INT64_T, MPI_MIN, c->comm));
+    SGLD_MPI(MPI_Allreduce(&r->n_elems, &elems_hi, 1, MPI_INT64_T, MPI_MAX, c->comm));
+    SGLD_CHECK(lo[2] == -lo[3] && lo[4] == elems_hi, SGLD_ERR_USAGE,
+               "%s: the file changed while it was read (the ranks found different chains or elements)", c->o->file);
+    r->n_draws = lo[0];
+    r->n_draws_max = -lo[1];
+    for (int k = 0; k < r->n_vars; k++) r->vars[k].dims[1] = r->n_draws;
+    return SGLD_OK;
+}
+
+/* Checks that the estimators can be formed with the common draws and opens the fast readers.
+ * SGLD_ERR_USAGE when they cannot.  Local; every rank finds the same (after agree_shapes). */
+static sgld_status check_limits(report_ctx *c)
+{
+    const sgld_diag_report_opts *o = c->o;
+    sgld_diag_report *r = c->r;
+    const int64_t n = r->n_draws, p = r->n_elems;
     SGLD_CHECK(n >= SGLD_DIAG_MIN_DRAWS, SGLD_ERR_USAGE, "%s: variable '%s': %lld draws per chain, need at least %d",
-               o->file, v0->name, (long long)n, SGLD_DIAG_MIN_DRAWS);
-    const int64_t N = (int64_t)m * n;
+               o->file, r->vars[0].name, (long long)n, SGLD_DIAG_MIN_DRAWS);
+    const int64_t N = (int64_t)r->n_chains * n;
     /* The full estimator needs p < number of batches <= N / 2 and all p columns in memory. */
     SGLD_CHECK(o->project || (p < N / 2 && (double)p * (double)N * 8.0 <= 2e9), SGLD_ERR_USAGE,
                "%s: p = %lld parameters is too many for the batch means estimator with %lld draws "
@@ -105,11 +151,14 @@ static sgld_status check_shapes(report_ctx *c)
                o->file, (long long)p, (long long)N);
     SGLD_CHECK(!o->project || o->project + 10 <= N / 2, SGLD_ERR_USAGE,
                "%s: --project k is too large for the number of draws", o->file);
+    for (int k = 0; k < r->n_vars; k++)
+        if (r->vars[k].n_dims == 3) c->br[k] = sgld_samples_block_open(c->rd, o->group, r->vars[k].name, n);
     return SGLD_OK;
 }
 
 /* Opens the file and finds what to summarize.  SGLD_ERR_USAGE when the input does not fit,
- * SGLD_ERR_NOMEM.  Local: every rank opens the file read-only and finds the same. */
+ * SGLD_ERR_NOMEM.  Local: every rank opens the file read-only and finds the same, except
+ * that a file still being written may show more draws to a later reader (agree_shapes). */
 static sgld_status open_input(report_ctx *c)
 {
     if (sgld_samples_open(c->o->file, &c->rd) != SGLD_OK) return SGLD_ERR_USAGE;
@@ -117,6 +166,7 @@ static sgld_status open_input(report_ctx *c)
     char **names = NULL;
     if (sgld_samples_list(c->rd, c->o->group, &n_names, &names) != SGLD_OK) return SGLD_ERR_USAGE;
     sgld_status st = find_vars(c, n_names, names);
+    if (st == SGLD_OK) st = group_draws(c, n_names, names);
     sgld_samples_free_names(n_names, &names);
     SGLD_TRY(st);
     return check_shapes(c);
@@ -132,7 +182,7 @@ sgld_status sgld_diag_report_read(const report_ctx *c, int64_t g0, int64_t n, do
         if (c->br[v])
             SGLD_TRY(sgld_samples_block_read(c->br[v], off, take, buf));
         else
-            SGLD_TRY(sgld_samples_read_elems(c->rd, c->o->group, vi->name, off, take, buf));
+            SGLD_TRY(sgld_samples_read_elems_draws(c->rd, c->o->group, vi->name, off, take, r->n_draws, buf));
         buf += take * c->N;
         g0 += take;
         n -= take;
@@ -163,8 +213,10 @@ static sgld_status alloc_pass1(report_ctx *c)
     SGLD_CHECK(c->wss && c->buf && c->rows && (c->o->project || c->cols) && (!kk || (c->g && c->y && c->gtg && c->mu)),
                SGLD_ERR_NOMEM, "rank %d: out of memory (block of %lld elements x %lld draws)", c->rank,
                (long long)blk, (long long)N);
-    for (int th = 0; th < c->n_threads; th++)
+    for (int th = 0; th < c->n_threads; th++) {
         SGLD_TRY(sgld_diag_ws_create(c->r->n_chains, c->r->n_draws, &c->wss[th]));
+        sgld_diag_ws_set_mcse_sd_rule(c->wss[th], c->o->mcse_sd_rule);
+    }
     return SGLD_OK;
 }
 
@@ -296,6 +348,8 @@ sgld_status sgld_diag_report_create(MPI_Comm comm, const sgld_diag_report_opts *
     sgld_status st = (c.r = sgld_calloc(1, sizeof *c.r)) ? SGLD_OK : sgld_error_set(SGLD_ERR_NOMEM, "out of memory");
     if (st == SGLD_OK) st = open_input(&c);
     st = sgld_status_agree(comm, st);
+    if (st == SGLD_OK) st = agree_shapes(&c);
+    if (st == SGLD_OK) st = sgld_status_agree(comm, check_limits(&c));
     if (st == SGLD_OK) {
         sgld_diag_report *r = c.r;
         c.N = (int64_t)r->n_chains * r->n_draws;

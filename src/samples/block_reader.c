@@ -38,7 +38,7 @@ void sgld_samples_block_close(sgld_samples_block_reader **pb)
 }
 
 sgld_samples_block_reader *sgld_samples_block_open(sgld_samples_reader *r, const char *group,
-                                                   const char *name)
+                                                   const char *name, int64_t n_draws)
 {
     sgld_samples_block_reader *b = sgld_calloc(1, sizeof *b);
     if (!b) return NULL;
@@ -55,6 +55,8 @@ sgld_samples_block_reader *sgld_samples_block_open(sgld_samples_reader *r, const
     b->fspace = H5Dget_space(b->dset);
     if (b->fspace < 0 || H5Sget_simple_extent_ndims(b->fspace) != 3) goto fail;
     H5Sget_simple_extent_dims(b->fspace, b->dims, NULL);
+    if (n_draws > (int64_t)b->dims[1]) goto fail;
+    if (n_draws >= 0) b->dims[1] = (hsize_t)n_draws;
     hid_t type = H5Dget_type(b->dset);
     int ok = H5Tget_class(type) == H5T_FLOAT && (H5Tget_size(type) == 4 || H5Tget_size(type) == 8);
     b->is_float = H5Tget_size(type) == 4;

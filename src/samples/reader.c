@@ -57,39 +57,69 @@ void sgld_samples_reader_close(sgld_samples_reader **pr)
     sgld_free(r);
 }
 
-/* Opens a group ("" or "/" is the root) into *gid. */
+/* Opens a group ("" or "/" is the root, "a/b/c" a group at any depth) into *gid.  Each
+ * component is checked on its own, so a missing parent is "no group", not an HDF5 error. */
 static sgld_status open_group(sgld_samples_reader *r, const char *group, hid_t *gid)
 {
     char gpath[300];
     samples_group_path(group, gpath, sizeof gpath);
     *gid = H5I_INVALID_HID;
-    if (gpath[1] != '\0') {
-        htri_t ok = strchr(gpath + 1, '/') ? 0 : H5Lexists(r->file, gpath + 1, H5P_DEFAULT);
-        SGLD_CHECK(ok > 0, SGLD_ERR_ARG, "%s: no group '%s'", r->path, gpath);
+    int ok = strlen(gpath) + 1 < sizeof gpath;
+    for (char *p = gpath + 1; ok && *p; p++) { /* "a//b" and a trailing '/' are one name */
+        if (*p == '/' && (p[1] == '/' || p[1] == '\0')) {
+            memmove(p, p + 1, strlen(p + 1) + 1);
+            p--;
+        }
     }
-    *gid = H5Gopen2(r->file, gpath, H5P_DEFAULT);
+    for (char *p = gpath + 1; ok && *p;) {
+        char *slash = strchr(p, '/');
+        if (slash) *slash = '\0';
+        ok = H5Lexists(r->file, gpath, H5P_DEFAULT) > 0;
+        if (ok) {
+            H5O_info_t info;
+            ok = H5Oget_info_by_name2(r->file, gpath, &info, H5O_INFO_BASIC, H5P_DEFAULT) >= 0 &&
+                 info.type == H5O_TYPE_GROUP;
+        }
+        if (!slash) break;
+        *slash = '/';
+        p = slash + 1;
+    }
+    if (ok) *gid = H5Gopen2(r->file, gpath, H5P_DEFAULT);
     SGLD_CHECK(*gid >= 0, SGLD_ERR_ARG, "%s: no group '%s'", r->path, gpath);
     return SGLD_OK;
 }
+
+/* The placeholder netCDF-4 writes as the NAME of a dimension scale that has no coordinate
+ * variable ("... variable.         4", the dimension's length after it): the dimension's name
+ * is then the scale dataset's own name. */
+#define NC_DIM_PLACEHOLDER "This is a netCDF dimension but not a netCDF variable."
 
 typedef struct {
     const char *want;
     int ok;
 } scale_check;
 
+/* Whether the scale dsid names dimension c->want: its NAME attribute, or its dataset's own
+ * name (last path component) when NAME is missing, empty or netCDF's placeholder. */
 static herr_t check_scale_name(hid_t did, unsigned dim, hid_t dsid, void *ctx)
 {
     (void)did;
     (void)dim;
     scale_check *c = ctx;
-    char name[64];
+    char name[256];
     ssize_t n = H5DSget_scale_name(dsid, name, sizeof name);
-    c->ok = n > 0 && strcmp(name, c->want) == 0;
-    return 1; /* the first scale decides */
+    if (n > 0 && (size_t)n < sizeof name && strncmp(name, NC_DIM_PLACEHOLDER, strlen(NC_DIM_PLACEHOLDER))) {
+        c->ok = strcmp(name, c->want) == 0;
+        return 1; /* the first scale decides */
+    }
+    n = H5Iget_name(dsid, name, sizeof name);
+    const char *base = n > 0 && (size_t)n < sizeof name ? strrchr(name, '/') : NULL;
+    c->ok = base && strcmp(base + 1, c->want) == 0;
+    return 1;
 }
 
-/* Whether a dataset is a sample variable: not a scale, rank >= 2, numeric, and its first
- * two axes (when they carry scales) are chain and draw. */
+/* Whether a dataset is a sample variable: not a scale, rank >= 2, integer or float of any
+ * width, and its first two axes (when they carry scales) are chain and draw. */
 static int is_sample_var(hid_t dset)
 {
     if (H5DSis_scale(dset) != 0) return 0;
@@ -282,6 +312,13 @@ sgld_status sgld_samples_read_elems(sgld_samples_reader *r, const char *group,
                                     const char *name, int64_t elem_begin, int64_t n_elem,
                                     double *out)
 {
+    return sgld_samples_read_elems_draws(r, group, name, elem_begin, n_elem, -1, out);
+}
+
+sgld_status sgld_samples_read_elems_draws(sgld_samples_reader *r, const char *group, const char *name,
+                                          int64_t elem_begin, int64_t n_elem, int64_t n_draws_read,
+                                          double *out)
+{
     SGLD_CHECK(r, SGLD_ERR_ARG, "sgld_samples_read_elems: NULL reader");
     hid_t dset;
     int rank = 0;
@@ -292,6 +329,12 @@ sgld_status sgld_samples_read_elems(sgld_samples_reader *r, const char *group,
     const int k = rank - 2;
     hsize_t n_per_draw = 1;
     for (int j = 0; j < k; j++) n_per_draw *= dims[2 + j];
+    if (n_draws_read > (int64_t)dims[1]) {
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: '%s': %lld draws asked, the variable holds %llu", r->path, name,
+                            (long long)n_draws_read, (unsigned long long)dims[1]);
+        goto done;
+    }
+    if (n_draws_read >= 0) dims[1] = (hsize_t)n_draws_read;
     if (elem_begin < 0 || n_elem < 0 || (hsize_t)elem_begin + (hsize_t)n_elem > n_per_draw ||
         (n_elem > 0 && !out)) {
         st = sgld_error_set(SGLD_ERR_ARG,
@@ -324,7 +367,7 @@ sgld_status sgld_samples_read_elems(sgld_samples_reader *r, const char *group,
         goto done;
     }
     if (k == 0) {
-        if (H5Sselect_all(fspace) < 0) first = -1;
+        if (H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0) first = -1;
     } else if (add_range(fspace, k, dims + 2, start, count, 0, (hsize_t)elem_begin,
                          (hsize_t)(elem_begin + n_elem), &first) < 0) {
         first = -1;

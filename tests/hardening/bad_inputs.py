@@ -113,6 +113,10 @@ data = open("ess_ok.h5", "rb").read()
 write("ess_trunc.h5", data[: len(data) // 3], "wb")
 with h5py.File("ess_novars.h5", "w") as f:
     f.create_group("posterior")
+with h5py.File("ess_chains.h5", "w") as f:
+    g = f.create_group("posterior", track_order=True)
+    g["a"] = rng.normal(size=(2, 50))
+    g["b"] = rng.normal(size=(3, 50))
 
 # Start-up checks: inputs that are not regular files, a byte order mark, bytes that are not UTF-8.
 # The FIFO lives outside the fixtures (copytree and snapshot would block opening it).
@@ -300,6 +304,12 @@ CASES = [
     ("ess: too few draws", "ess", ["summary", "ess_short.h5"], r"ess_short\.h5.*3 draws per chain, need at least 4"),
     ("ess: too many elements without --project", "ess", ["summary", "ess_wide.h5"], r"--project"),
     ("ess: unknown mESS method", "ess", ["summary", "ess_ok.h5", "--mess-method", "xyz"], r"--mess-method.*'xyz'"),
+    ("ess: unknown mcse_sd rule", "ess", ["summary", "ess_ok.h5", "--mcse-sd-rule", "r"],
+     r"--mcse-sd-rule: must be posterior or stan, got 'r'"),
+    ("ess: no nested group", "ess", ["summary", "ess_ok.h5", "--group", "posterior/run/x"],
+     r"ess_ok\.h5: no group '/posterior/run/x'"),
+    ("ess: variables of different chains", "ess", ["summary", "ess_chains.h5"],
+     r"ess_chains\.h5: variable 'b' has 3 chains but 'a' has 2"),
     ("ess: zero batch size", "ess", ["summary", "ess_ok.h5", "--batch-size", "0"], r"--batch-size.*0"),
     ("ess: unknown subcommand", "ess", ["frobnicate", "ess_ok.h5"], r"unknown subcommand 'frobnicate'"),
     ("ess: missing FILE", "ess", ["summary"], r"missing FILE"),

@@ -542,7 +542,7 @@ static void test_block_reader(void **state)
     for (int k = 0; k < 2; k++) {
         sgld_samples_reader *r = NULL;
         assert_int_equal(sgld_samples_open(files[k], &r), SGLD_OK);
-        sgld_samples_block_reader *b = sgld_samples_block_open(r, "/posterior", vars[k]);
+        sgld_samples_block_reader *b = sgld_samples_block_open(r, "/posterior", vars[k], -1);
         assert_non_null(b);
         for (size_t q = 0; q < sizeof ranges / sizeof ranges[0]; q++) {
             int64_t e0 = ranges[q][0], n = ranges[q][1];
@@ -557,19 +557,42 @@ static void test_block_reader(void **state)
         assert_null(b);
         sgld_samples_block_close(&b); /* NULL-safe */
         if (k == 0) { /* a larger block than the staging buffer holds: grown, or out of memory */
-            b = sgld_samples_block_open(r, "posterior", "x");
+            b = sgld_samples_block_open(r, "posterior", "x", -1);
             assert_int_equal(sgld_samples_block_read(b, 0, 1, got), SGLD_OK);
             sgld_alloc_fail_after(1);
             assert_int_equal(sgld_samples_block_read(b, 0, 5, got), SGLD_ERR_NOMEM);
             sgld_alloc_fail_after(0);
             sgld_samples_block_close(&b);
         } else { /* not 3-D (w is 4-D, b 2-D), not there: declined */
-            assert_null(sgld_samples_block_open(r, "posterior", "w"));
-            assert_null(sgld_samples_block_open(r, "posterior", "b"));
-            assert_null(sgld_samples_block_open(r, "posterior", "nope"));
+            assert_null(sgld_samples_block_open(r, "posterior", "w", -1));
+            assert_null(sgld_samples_block_open(r, "posterior", "b", -1));
+            assert_null(sgld_samples_block_open(r, "posterior", "nope", -1));
         }
         sgld_samples_reader_close(&r);
     }
+    /* The first 3 of the 5 draws: both readers give read_elems' values of those draws, and
+     * more draws than the variable holds are refused (block reader declines, read fails). */
+    sgld_samples_reader *r = NULL;
+    assert_int_equal(sgld_samples_open(path64, &r), SGLD_OK);
+    double all[3 * N_CHAINS * 5];
+    assert_int_equal(sgld_samples_read_elems(r, "posterior", "v", 0, 3, all), SGLD_OK);
+    assert_int_equal(sgld_samples_read_elems_draws(r, "posterior", "v", 0, 3, 3, want), SGLD_OK);
+    for (int e = 0; e < 3; e++)
+        for (int c = 0; c < N_CHAINS; c++)
+            assert_memory_equal(want + (e * N_CHAINS + c) * 3, all + (e * N_CHAINS + c) * 5, 3 * sizeof *all);
+    sgld_samples_block_reader *b = sgld_samples_block_open(r, "posterior", "v", 3);
+    assert_non_null(b);
+    memset(got, 0, sizeof got);
+    assert_int_equal(sgld_samples_block_read(b, 0, 3, got), SGLD_OK);
+    assert_memory_equal(got, want, 3 * N_CHAINS * 3 * sizeof *got);
+    sgld_samples_block_close(&b);
+    assert_null(sgld_samples_block_open(r, "posterior", "v", 6));
+    assert_int_equal(sgld_samples_read_elems_draws(r, "posterior", "v", 0, 1, 6, want), SGLD_ERR_ARG);
+    assert_non_null(strstr(sgld_error_message(), "6 draws asked, the variable holds 5"));
+    assert_int_equal(sgld_samples_read_elems(r, "posterior", "b", 0, 1, all), SGLD_OK);
+    assert_int_equal(sgld_samples_read_elems_draws(r, "posterior", "b", 0, 1, 2, want), SGLD_OK);
+    for (int c = 0; c < N_CHAINS; c++) assert_memory_equal(want + c * 2, all + c * 5, 2 * sizeof *all);
+    sgld_samples_reader_close(&r);
 }
 
 int main(int argc, char **argv)

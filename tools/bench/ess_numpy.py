@@ -1,7 +1,9 @@
 """NumPy implementation of the same univariate algorithm as src/diag (posterior / Stan):
 split chains, Blom rank normalization, FFT autocovariance padded to 2 x next 2^a3^b5^c,
 Geyer initial positive + monotone sequence, tail ESS from type-7 quantile indicators, rank
-R-hat, mcse_mean and mcse_sd.  Times the first K elements of /posterior/w and prints
+R-hat, mcse_mean and mcse_sd (posterior's rule, the default).  The MCSE of the quantiles is left
+out (it needs a beta quantile NumPy does not have; src/diag spends one more ESS and six beta
+quantiles per element on it).  Times the first K elements of /posterior/w and prints
 `numpy_us_per_element X`.  usage: ess_numpy.py FILE K"""
 import math
 import sys
@@ -75,9 +77,9 @@ def summarize(x, ztab):
                ess_tail=min(ess((xs <= q05).astype(float)), ess((xs <= q95).astype(float))))
     sd = x.std(ddof=1)
     out["mcse_mean"] = sd / math.sqrt(ess(xs))
-    d = np.abs(x - x.mean())
+    d = x - x.mean()
     e2 = (d ** 2).mean()
-    out["mcse_sd"] = math.sqrt(((d ** 4).mean() - e2 ** 2) / ess(np.abs(xs - x.mean())) / e2 / 4)
+    out["mcse_sd"] = math.sqrt(((d ** 4).mean() - e2 ** 2) / ess((xs - x.mean()) ** 2) / e2 / 4)
     return out
 
 
