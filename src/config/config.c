@@ -116,6 +116,14 @@ static const run_row run_rows[] = {
      "--help-sampler NAME shows one and its options)"},
     {"chains", 0, T_INT, FIELD(chains, int), "1", "C", "", GE(1), G_SAMPLER, CHAIN,
      "independent chains; the P ranks form C groups of P / C shards"},
+    /* 0, the default, is "not given": every chain starts from its own point and the sample
+     * file has no superchain coordinate.  It lies outside the row's range, so only a file
+     * that repeats it (the `config` a run writes) can hold it. */
+    {"superchains", 0, T_INT, FIELD(superchains, int), "0", "K", "", GE(1), G_SAMPLER, CHAIN,
+     "group the chains into K superchains of C / K consecutive chains (K must divide --chains): "
+     "the chains of a superchain start from one point, its first chain's initial draw, and keep "
+     "their own noise; the sample file gets a superchain coordinate for the nested R-hat of "
+     "sgld-ess summary (0, the default: no grouping, every chain starts from its own point)"},
     {"steps", 0, T_INT64, FIELD(steps, int64_t), "20000", "N", "iterations", GE(1), G_SAMPLER, CHAIN,
      "iterations per chain"},
     {"burnin", 0, T_INT64, FIELD(burnin, int64_t), "2000", "B", "iterations", GE(0), G_SAMPLER, CHAIN,
@@ -393,6 +401,21 @@ static sgld_status assign(sgld_config *c, const config_entry *e, const char *tex
     return SGLD_OK;
 }
 
+/* 1 when a file's text for entry e parses to the entry's default.  A default is never held to
+ * its row's range (sgld_option), so a file that repeats it reads back: the `config` a run
+ * writes lists every key, with --superchains' "not given" 0 among them.  Numbers, booleans
+ * and choices only (strings are compared by their rows' own checks). */
+static int is_default_value(const config_entry *e, const char *text)
+{
+    unsigned char val[64], def[64];
+    if (e->o.type == SGLD_OPT_STRING || e->o.size > sizeof val) return 0;
+    memset(val, 0, sizeof val);
+    memset(def, 0, sizeof def);
+    if (sgld_option_parse(&e->o, e->o.def, "default", 0, def) != SGLD_OK) return 0;
+    if (sgld_option_parse(&e->o, text, "", 0, val) != SGLD_OK) return 0;
+    return memcmp(val, def, e->o.size) == 0;
+}
+
 /* Fills c with the defaults of table t and records where each type's struct lies. */
 static void apply_defaults(sgld_config *c, const config_table *t)
 {
@@ -510,7 +533,7 @@ static sgld_status apply_line(parse_ctx *ctx, long line_no, char *line)
     char where[WHERE_MAX];
     snprintf(where, sizeof where, "%s:%ld: key '%s'", path, line_no, key);
     SGLD_TRY(unquote(&value, where));
-    SGLD_TRY(assign(ctx->c, o, value, where, 1));
+    SGLD_TRY(assign(ctx->c, o, value, where, !is_default_value(o, value)));
     ctx->origin[o - ctx->t->e] = line_no;
     return SGLD_OK;
 }
@@ -674,6 +697,17 @@ static sgld_status check_burnin(parse_ctx *ctx)
     return sgld_error_set(SGLD_ERR_USAGE, "%s: must be < steps (%lld), got %lld",
                           sgld_option_origin(ctx, "burnin", where, sizeof where),
                           (long long)c->steps, (long long)c->burnin);
+}
+
+/* --superchains K (when given) must divide --chains C: every superchain holds C / K chains. */
+static sgld_status check_superchains(parse_ctx *ctx)
+{
+    const sgld_config *c = ctx->c;
+    if (c->superchains == 0 || c->chains % c->superchains == 0) return SGLD_OK;
+    char where[WHERE_MAX];
+    return sgld_error_set(SGLD_ERR_USAGE, "%s: %d does not divide --chains %d (every superchain holds "
+                          "C / K chains)", sgld_option_origin(ctx, "superchains", where, sizeof where),
+                          c->superchains, c->chains);
 }
 
 /* 1 when entry e holds the same value in a and b. */
@@ -849,6 +883,7 @@ static sgld_status parse_argv(parse_ctx *ctx, config_table *t, int argc, char **
     SGLD_TRY(apply_flags(ctx, argc, argv));
     SGLD_TRY(check_owners(ctx));
     SGLD_TRY(check_burnin(ctx));
+    SGLD_TRY(check_superchains(ctx));
     return check_choices(ctx);
 }
 
@@ -925,6 +960,7 @@ sgld_status sgld_config_parse_text(sgld_config *c, const char *text, const char 
     st = load_recorded_plugins(ctx, &t, text);
     if (st == SGLD_OK) st = apply_text(ctx, text);
     if (st == SGLD_OK) st = check_burnin(ctx);
+    if (st == SGLD_OK) st = check_superchains(ctx);
     if (st == SGLD_OK) st = check_choices(ctx);
     free(ctx);
     return st;
