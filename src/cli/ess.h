@@ -23,6 +23,7 @@ typedef struct ess_args {
     const char **vars;                /* --var, n_vars of them */
     int n_vars, method;               /* method: a sgld_mess_method */
     int64_t max_rows, batch_size, project;
+    int64_t superchains;              /* --superchains K (0: the file's superchain coordinate) */
     double alpha, eps;
     /* predict */
     const char *data, *ood, *draws, *per_example, *hist;
