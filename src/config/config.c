@@ -403,8 +403,8 @@ static sgld_status assign(sgld_config *c, const config_entry *e, const char *tex
 
 /* 1 when a file's text for entry e parses to the entry's default.  A default is never held to
  * its row's range (sgld_option), so a file that repeats it reads back: the `config` a run
- * writes lists every key, with --superchains' "not given" 0 among them.  Numbers, booleans
- * and choices only (strings are compared by their rows' own checks). */
+ * writes lists every key, with --superchains' "not given" 0 among them.  Strings always get
+ * their row's check (an empty value where one is needed stays an error). */
 static int is_default_value(const config_entry *e, const char *text)
 {
     unsigned char val[64], def[64];
