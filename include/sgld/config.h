@@ -6,6 +6,9 @@
  * that do not parse, out-of-range values and options that do not apply to the chosen
  * --sampler or --model are errors whose message names the source (file:line or "command
  * line"), the key and the value.  Integer options also take whole numbers in e-notation.
+ * A file key whose value is the option's default is not range-checked (defaults never are), so
+ * that the INI text sgld_config_write makes reads back; --superchains' default 0 ("not given")
+ * is outside its range and valid only so.
  *
  * Options have two owners.  The run's own (data, chains, steps, output, ...) are fields of
  * sgld_config below, declared by config.c's table.  A sampler's or model's own options are
@@ -153,6 +156,9 @@ typedef struct sgld_config {
     char sampler[SGLD_NAME_MAX];     /* --sampler: a registered sampler name, see the sampler
                                         registry (sgld_sampler_names) (sgld) */
     int chains;                      /* --chains C >= 1 (default 1) */
+    int superchains;                 /* --superchains K >= 1 dividing C: chains c of one
+                                        superchain c / (C / K) start from one point (0, the
+                                        default: not given, no grouping) */
     int64_t steps;                   /* --steps N >= 1 (20000) */
     int64_t burnin;                  /* --burnin B >= 0, < steps (2000; when not given and
                                         not below steps: steps / 10) */

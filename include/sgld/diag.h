@@ -75,6 +75,16 @@ double sgld_diag_ess_tail(sgld_diag_ws *ws, const double *x);
 double sgld_diag_rhat_basic(const double *x, int n_chains, int64_t n_draws);
 double sgld_diag_rhat(sgld_diag_ws *ws, const double *x);
 
+/* Nested R-hat (Margossian et al. 2024, Definition 2.2, eqs. (4)-(8); nested_rhat.c) of one
+ * element, x chain-major as above with n_draws per chain: chains lists the chain indices
+ * superchain by superchain (chains[k * per_group + j] is chain j of superchain k, n_groups
+ * superchains of per_group chains).  NaN when a draw is not finite, n_groups < 2, or no
+ * superchain has any spread (nW = 0).  Converged by the paper's rule when below
+ * 1 + SGLD_DIAG_NRHAT_DELTA. */
+#define SGLD_DIAG_NRHAT_DELTA 0.01
+double sgld_diag_nested_rhat(const double *x, int64_t n_draws, const int *chains, int n_groups,
+                             int per_group);
+
 /* Type-7 quantile of an ascending array of n values (R's default, numpy's "linear"). */
 double sgld_diag_quantile_sorted(const double *sorted, int64_t n, double prob);
 
@@ -179,6 +189,9 @@ typedef struct sgld_diag_report_opts {
     sgld_mcse_sd_rule mcse_sd_rule;
     int64_t block;              /* elements read at once (>= 1): memory ~ block x chains x draws
                                  * doubles per rank */
+    int superchains;            /* K >= 1 dividing the chains: nested R-hat of K superchains of
+                                 * consecutive chains; 0: of the group's `superchain` coordinate
+                                 * (sgld_samples_chain_coord) when it has one, else none */
 } sgld_diag_report_opts;
 
 /* One variable: shape [n_chains, n_draws, dims[2..n_dims)], elements [first, first + n_elem). */
@@ -194,6 +207,7 @@ typedef struct sgld_diag_report_elem {
     sgld_diag_summary s;
     int64_t first_bad; /* c * n_draws + t of its first NaN or Inf draw (s is then NaN), or -1 */
     int constant;      /* one value in every draw of each chain: left out of the mESS */
+    double nrhat;      /* nested R-hat (sgld_diag_nested_rhat); NaN without superchains */
 } sgld_diag_report_elem;
 
 #define SGLD_DIAG_REPORT_CHAINS 64 /* chains with a per-chain mESS of their own */
@@ -220,6 +234,12 @@ typedef struct sgld_diag_report {
     int p_eff;          /* components of the mESS: the non-constant elements, or k */
     int64_t n_constant; /* elements left out as constant */
     char note[512];     /* why the mESS is missing, or "" */
+    /* Nested R-hat: K superchains of M chains (K = 0: not computed), whether the grouping is
+     * the file's coordinate (else --superchains), and on rank 0 the largest element (NaN and
+     * -1 when none is finite) and how many exceed 1 + SGLD_DIAG_NRHAT_DELTA. */
+    int n_superchains, chains_per_superchain, superchains_from_file;
+    double nrhat_max;
+    int64_t nrhat_max_elem, n_nrhat_above;
     /* This rank's share and seconds: */
     int64_t n_mine;
     double seconds_read, seconds_univariate, seconds_pass1, seconds_multivariate;

@@ -55,6 +55,14 @@ sgld_status sgld_samples_attr_int(sgld_samples *s, const char *group, const char
  * SGLD_ERR_ARG when a dataset of that name exists. */
 sgld_status sgld_samples_index_coord(sgld_samples *s, const char *name, int64_t n, const int64_t *values);
 
+/* A coordinate NAME on the chain dimension of every group (posterior, sample_stats, ...): one
+ * int64 per chain, values[c] for chain c, written once by rank 0 from its `values` (the other
+ * ranks' are not read); the netCDF variable NAME(chain) in each group, and the group attribute
+ * `coordinates = "NAME"` that makes xarray read it as a coordinate (chain_coord.c).  Once per
+ * file: SGLD_ERR_ARG when a group already holds NAME or a `coordinates` attribute.  Collective,
+ * the same name everywhere; the same status on every rank. */
+sgld_status sgld_samples_chain_coord(sgld_samples *s, const char *name, const int64_t *values);
+
 /* Appends n_draws draws.  Collective: every rank calls with the same n_draws; a rank that
  * writes chain c passes chain = c and data[v] pointing to n_draws x prod(dims of v) values
  * of var v (in its dtype, draw-major); every other rank passes chain = -1 and data = NULL.
@@ -151,6 +159,14 @@ sgld_status sgld_samples_read_draws(sgld_samples_reader *r, const char *group, c
  * reading it fails, SGLD_ERR_NOMEM.  Not collective. */
 sgld_status sgld_samples_read_coord(sgld_samples_reader *r, const char *name, int64_t *n,
                                     int64_t **values);
+
+/* Reads the chain coordinate NAME of group (as sgld_samples_chain_coord writes it) into
+ * values[n_chains] and sets *found; a group without NAME is no error (*found = 0, values
+ * untouched).  SGLD_ERR_ARG naming the file when there is no such group; SGLD_ERR_PARSE naming
+ * the file and GROUP/NAME when NAME is not n_chains integers on one axis; SGLD_ERR_IO when reading
+ * fails. */
+sgld_status sgld_samples_read_chain_coord(sgld_samples_reader *r, const char *group, const char *name,
+                                          int64_t n_chains, int64_t *values, int *found);
 
 /* ---- block reads of a 3-D variable in the file's chunk order (block_reader.c) ---- */
 

@@ -41,6 +41,7 @@ static const sgld_option summary_rows[] = {
     UNIT("alpha", alpha),
     UNIT("eps", eps),
     COUNT("block", block, 1, 1000000),
+    COUNT("superchains", superchains, 2, 2147483647),
     SWITCH("timing", timing),
     SWITCH("help", help),
     SWITCH("version", version),

@@ -1,6 +1,7 @@
-/* ess_summary.c - `sgld-ess summary`: the per-element ESS, R-hat, MCSE and quantiles and the
- * multivariate ESS of a sample file, computed by sgld_diag_report_create (include/sgld/diag.h
- * has the algorithms and references) and printed here as a table, JSON or CSV.
+/* ess_summary.c - `sgld-ess summary`: the per-element ESS, R-hat, MCSE and quantiles (and the
+ * nested R-hat when the chains form superchains) and the multivariate ESS of a sample file,
+ * computed by sgld_diag_report_create (include/sgld/diag.h has the algorithms and references)
+ * and printed here as a table, JSON or CSV.
  *
  * Exit status: 0 success (non-finite draws are reported on stderr, their diagnostics are NaN),
  * 2 bad input or usage, 1 runtime failure. */
@@ -29,13 +30,18 @@ void ess_summary_usage(FILE *f)
 "and draw, with or without coordinate variables; other datasets are left out.  Variables\n"
 "whose draw counts differ (a file still being written) are all read at the smallest one, and\n"
 "the output says so (\"read at the common N draws\").\n"
+"When the chains form superchains (chains started from one point: the file's 'superchain'\n"
+"coordinate, which sgld-dist --superchains writes, or --superchains K), also the nested R-hat\n"
+"of Margossian et al. (2024) per element (nRhat) and its maximum; an element above 1.01 =\n"
+"1 + delta (the paper's threshold, delta = 0.01) is marked '*'.\n"
 "\n"
 "options:\n"
 "  --var NAME          summarize only this variable (repeatable; default: every variable)\n"
 "  --group NAME        group to read, at any depth (a/b/c; default posterior)\n"
-"  --json              one JSON object: 'variables' list and 'multivariate' object\n"
+"  --json              one JSON object: 'variables' list and 'multivariate' object (with\n"
+"                      superchains also each element's nRhat and a 'nested_rhat' object)\n"
 "  --csv               CSV: one row per element, then a blank line and the multivariate\n"
-"                      key,value rows\n"
+"                      key,value rows (with superchains an nRhat column and nrhat_* rows)\n"
 "  --max-rows N        rows of the table (default 40; 0 = all); JSON and CSV print all\n"
 "  --mess-method M     lugsail (default: lugsail batch means r = 3, c = 1/2, mcmcse's\n"
 "                      multiESS default), bm (plain batch means), obm (overlapping batch\n"
@@ -51,6 +57,8 @@ void ess_summary_usage(FILE *f)
 "  --seed S            seed of the projections (Philox key {S, 0}, default 1)\n"
 "  --alpha A --eps E   minESS(p, A, E) for the verdict line (default 0.05 and 0.05)\n"
 "  --block N           elements read per block (default 64): memory ~ N x chains x draws x 8 B\n"
+"  --superchains K     nested R-hat of K superchains of C / K consecutive chains (K >= 2\n"
+"                      dividing the C chains; it overrides the file's superchain coordinate)\n"
 "  --timing            print on stderr the seconds rank 0 spent reading, in the univariate\n"
 "                      diagnostics and in the multivariate part\n"
 "The univariate diagnostics of a block run on OMP_NUM_THREADS threads per rank (default:\n"
@@ -61,7 +69,8 @@ void ess_summary_usage(FILE *f)
 "exit status: 0 success (NaN or Inf draws are reported on stderr with variable, chain and\n"
 "draw; that element's diagnostics are NaN and the run carries on), 2 bad input or usage (not\n"
 "an HDF5 file, no group, unknown variable, variables of different chains, fewer than 4 draws\n"
-"per chain, p >= number of batches without --project, bad option), 1 runtime failure.\n");
+"per chain, p >= number of batches without --project, --superchains K not dividing the chains,\n"
+"a superchain coordinate of unequal superchains, bad option), 1 runtime failure.\n");
 }
 
 static void fmt_num(char *buf, size_t cap, double x, const char *f)
@@ -102,6 +111,30 @@ static const sgld_mess_result *main_result(const ess_args *o, const sgld_diag_re
     return o->project ? &r->proj : &r->full;
 }
 
+/* The name of element k (global index) of the report. */
+static void elem_name(const sgld_diag_report *r, int64_t k, char *buf, size_t cap)
+{
+    int v = 0;
+    while (v + 1 < r->n_vars && k >= r->vars[v + 1].first) v++;
+    sgld_diag_elem_name(&r->vars[v], k - r->vars[v].first, buf, cap);
+}
+
+/* The JSON object "nested_rhat" (followed by a comma). */
+static void print_json_nested(const sgld_diag_report *r)
+{
+    char name[512] = "";
+    if (r->nrhat_max_elem >= 0) elem_name(r, r->nrhat_max_elem, name, sizeof name);
+    printf(" \"nested_rhat\": {\"superchains\": %d, \"chains_per_superchain\": %d, \"source\": \"%s\", "
+           "\"delta\": %g, \"threshold\": %g, \"max\": ", r->n_superchains, r->chains_per_superchain,
+           r->superchains_from_file ? "file" : "option", SGLD_DIAG_NRHAT_DELTA, 1.0 + SGLD_DIAG_NRHAT_DELTA);
+    cli_json_num(stdout, r->nrhat_max);
+    if (r->nrhat_max_elem >= 0)
+        printf(", \"max_element\": \"%s\"", name);
+    else
+        printf(", \"max_element\": null");
+    printf(", \"above_threshold\": %lld},\n", (long long)r->n_nrhat_above);
+}
+
 static void print_json(const ess_args *o, const sgld_diag_report *r)
 {
     const char *mname = sgld_mess_method_name(r->method);
@@ -122,9 +155,15 @@ static void print_json(const ess_args *o, const sgld_diag_report *r)
                 printf(", \"%s\": ", keys[f]);
                 cli_json_num(stdout, x[f]);
             }
+            if (r->n_superchains) {
+                printf(", \"nRhat\": ");
+                cli_json_num(stdout, r->elems[k].nrhat);
+            }
             printf("}%s\n", k + 1 < r->n_elems ? "," : "");
         }
-    printf(" ],\n \"multivariate\": {\"p\": %lld, \"n\": %lld, \"chains\": %d, \"mess\": ", (long long)r->n_elems,
+    printf(" ],\n");
+    if (r->n_superchains) print_json_nested(r);
+    printf(" \"multivariate\": {\"p\": %lld, \"n\": %lld, \"chains\": %d, \"mess\": ", (long long)r->n_elems,
            (long long)r->n_chains * r->n_draws, r->n_chains);
     cli_json_num(stdout, r->mess);
     printf(", \"method\": \"%s\", \"batch_size\": %lld, \"min_ess\": ", mname,
@@ -156,7 +195,7 @@ static void print_csv(const ess_args *o, const sgld_diag_report *r)
     char name[512];
     printf("variable");
     for (int f = 0; f < N_KEYS; f++) printf(",%s", keys[f]);
-    printf("\n");
+    printf("%s\n", r->n_superchains ? ",nRhat" : "");
     for (int v = 0; v < r->n_vars; v++)
         for (int64_t e = 0; e < r->vars[v].n_elem; e++) {
             double x[N_KEYS];
@@ -166,6 +205,11 @@ static void print_csv(const ess_args *o, const sgld_diag_report *r)
             for (int f = 0; f < N_KEYS; f++) {
                 if (isnan(x[f])) printf(",NaN");
                 else printf(",%.10g", x[f]);
+            }
+            if (r->n_superchains) {
+                const double nr = r->elems[r->vars[v].first + e].nrhat;
+                if (isnan(nr)) printf(",NaN");
+                else printf(",%.10g", nr);
             }
             printf("\n");
         }
@@ -179,6 +223,10 @@ static void print_csv(const ess_args *o, const sgld_diag_report *r)
     printf("draws_max,%lld\nmcse_sd_rule,%s\n", (long long)r->n_draws_max,
            sgld_mcse_sd_rule_name((sgld_mcse_sd_rule)o->mcse_sd_rule));
     if (draws_note(r, note, sizeof note)[0]) printf("draws_note,\"%s\"\n", note);
+    if (r->n_superchains)
+        printf("superchains,%d\nchains_per_superchain,%d\nnrhat_max,%.10g\nnrhat_delta,%g\n"
+               "nrhat_threshold,%g\nnrhat_above_threshold,%lld\n", r->n_superchains, r->chains_per_superchain,
+               r->nrhat_max, SGLD_DIAG_NRHAT_DELTA, 1.0 + SGLD_DIAG_NRHAT_DELTA, (long long)r->n_nrhat_above);
 }
 
 /* The table's multivariate lines and the verdict. */
@@ -223,6 +271,30 @@ static void print_table_mv(const ess_args *o, const sgld_diag_report *r)
                r->mess, r->mess >= r->min_ess ? ">=" : "<", r->min_ess);
 }
 
+/* The table's nested R-hat lines: the grouping, the largest value and the verdict. */
+static void print_table_nested(const sgld_diag_report *r)
+{
+    printf("\nnested R-hat (Margossian et al. 2024), %d superchains of %d chains (%s)\n", r->n_superchains,
+           r->chains_per_superchain, r->superchains_from_file ? "the file's superchain coordinate" : "--superchains");
+    if (r->n_superchains < 2) {
+        printf("  not defined: it compares superchains, and there is only one\n");
+        return;
+    }
+    if (r->nrhat_max_elem < 0) {
+        printf("  max nRhat NaN (no element has one: non-finite or constant draws)\n");
+        return;
+    }
+    char name[512];
+    elem_name(r, r->nrhat_max_elem, name, sizeof name);
+    printf("  max nRhat %.4f (%s); threshold 1 + delta = %g (delta = %g, the paper's choice)\n", r->nrhat_max,
+           name, 1.0 + SGLD_DIAG_NRHAT_DELTA, SGLD_DIAG_NRHAT_DELTA);
+    if (r->n_nrhat_above)
+        printf("  verdict: NOT converged: %lld of %lld elements above the threshold (marked *)\n",
+               (long long)r->n_nrhat_above, (long long)r->n_elems);
+    else
+        printf("  verdict: every element below the threshold\n");
+}
+
 static void print_table(const ess_args *o, const sgld_diag_report *r)
 {
     const int64_t p = r->n_elems;
@@ -232,8 +304,8 @@ static void print_table(const ess_args *o, const sgld_diag_report *r)
            (long long)p, o->group);
     if (draws_note(r, note, sizeof note)[0]) printf("  %s\n", note);
     printf("\n");
-    printf("%-16s %10s %10s %10s %10s %10s %10s %10s %9s %9s %7s\n", "variable", "mean", "sd", "q5", "q50", "q95",
-           "mcse_mean", "mcse_sd", "ess_bulk", "ess_tail", "rhat");
+    printf("%-16s %10s %10s %10s %10s %10s %10s %10s %9s %9s %7s%s\n", "variable", "mean", "sd", "q5", "q50", "q95",
+           "mcse_mean", "mcse_sd", "ess_bulk", "ess_tail", "rhat", r->n_superchains ? "    nRhat" : "");
     int64_t shown = 0;
     for (int v = 0; v < r->n_vars; v++)
         for (int64_t e = 0; e < r->vars[v].n_elem; e++) {
@@ -246,11 +318,19 @@ static void print_table(const ess_args *o, const sgld_diag_report *r)
             fmt_num(c[7], 32, x[10], "%.0f");
             fmt_num(c[8], 32, x[11], "%.0f");
             fmt_num(c[9], 32, x[12], "%.4f");
-            printf("%-16s %10s %10s %10s %10s %10s %10s %10s %9s %9s %7s\n", name, c[0], c[1], c[2], c[3], c[4],
+            printf("%-16s %10s %10s %10s %10s %10s %10s %10s %9s %9s %7s", name, c[0], c[1], c[2], c[3], c[4],
                    c[5], c[6], c[7], c[8], c[9]);
+            if (r->n_superchains) {
+                const double nr = r->elems[r->vars[v].first + e].nrhat;
+                char b[32];
+                fmt_num(b, sizeof b, nr, "%.4f");
+                printf(" %8s%s", b, nr > 1.0 + SGLD_DIAG_NRHAT_DELTA ? "*" : "");
+            }
+            printf("\n");
             shown++;
         }
     if (shown < p) printf("... %lld more elements (--max-rows 0 shows all)\n", (long long)(p - shown));
+    if (r->n_superchains) print_table_nested(r);
     print_table_mv(o, r);
 }
 
@@ -284,7 +364,7 @@ static int run(const cli_ctx *c, const ess_args *o)
                                 .method = (sgld_mess_method)o->method, .batch_size = o->batch_size,
                                 .project = (int)o->project, .seed = (uint32_t)o->seed, .alpha = o->alpha,
                                 .eps = o->eps, .mcse_sd_rule = (sgld_mcse_sd_rule)o->mcse_sd_rule,
-                                .block = o->block};
+                                .block = o->block, .superchains = (int)o->superchains};
     sgld_diag_report *r = NULL;
     sgld_status st = sgld_diag_report_create(c->comm, &ro, &r);
     if (st != SGLD_OK) return cli_fail_status(c, st);

@@ -127,6 +127,13 @@ static const run_row run_rows[] = {
      "--help-sampler NAME shows one and its options)"},
     {"chains", 0, T_INT, FIELD(chains, int), "1", "C", "", GE(1), G_SAMPLER, CHAIN,
      "independent chains; the P ranks form C groups of P / C shards"},
+    /* 0, the default, is "not given": every chain starts from its own point and the sample
+     * file has no superchain coordinate. */
+    {"superchains", 0, T_INT, FIELD(superchains, int), "0", "K", "", GE(0), G_SAMPLER, CHAIN,
+     "group the chains into K superchains of C / K consecutive chains (K must divide --chains): "
+     "the chains of a superchain start from one point, its first chain's initial draw, and keep "
+     "their own noise; the sample file gets a superchain coordinate for the nested R-hat of "
+     "sgld-ess summary (0, the default: no grouping, every chain starts from its own point)"},
     {"steps", 0, T_INT64, FIELD(steps, int64_t), "20000", "N", "iterations", GE(1), G_SAMPLER, CHAIN,
      "iterations per chain"},
     {"burnin", 0, T_INT64, FIELD(burnin, int64_t), "2000", "B", "iterations", GE(0), G_SAMPLER, CHAIN,
@@ -687,6 +694,17 @@ static sgld_status check_burnin(parse_ctx *ctx)
                           (long long)c->steps, (long long)c->burnin);
 }
 
+/* --superchains K (when given) must divide --chains C: every superchain holds C / K chains. */
+static sgld_status check_superchains(parse_ctx *ctx)
+{
+    const sgld_config *c = ctx->c;
+    if (c->superchains == 0 || c->chains % c->superchains == 0) return SGLD_OK;
+    char where[WHERE_MAX];
+    return sgld_error_set(SGLD_ERR_USAGE, "%s: %d does not divide --chains %d (every superchain holds "
+                          "C / K chains)", sgld_option_origin(ctx, "superchains", where, sizeof where),
+                          c->superchains, c->chains);
+}
+
 /* 1 when entry e holds the same value in a and b. */
 static int same_value(const sgld_config *a, const sgld_config *b, const config_entry *e)
 {
@@ -860,6 +878,7 @@ static sgld_status parse_argv(parse_ctx *ctx, config_table *t, int argc, char **
     SGLD_TRY(apply_flags(ctx, argc, argv));
     SGLD_TRY(check_owners(ctx));
     SGLD_TRY(check_burnin(ctx));
+    SGLD_TRY(check_superchains(ctx));
     return check_choices(ctx);
 }
 
@@ -936,6 +955,7 @@ sgld_status sgld_config_parse_text(sgld_config *c, const char *text, const char 
     st = load_recorded_plugins(ctx, &t, text);
     if (st == SGLD_OK) st = apply_text(ctx, text);
     if (st == SGLD_OK) st = check_burnin(ctx);
+    if (st == SGLD_OK) st = check_superchains(ctx);
     if (st == SGLD_OK) st = check_choices(ctx);
     free(ctx);
     return st;

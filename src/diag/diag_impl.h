@@ -76,10 +76,21 @@ typedef struct report_ctx {
                                      * [N][kk], G^T G [kk][kk], element means [n_mine] */
     int n_threads;
     sgld_diag_ws **wss;             /* [n_threads] */
+    int *sc_chains;                 /* nested R-hat: the chains superchain by superchain, or NULL */
 } report_ctx;
 
 /* report.c: reads the global elements [g0, g0 + n) (which may span variables) into buf [e][N]. */
 sgld_status sgld_diag_report_read(const report_ctx *c, int64_t g0, int64_t n, double *buf);
+
+/* nested_rhat.c: the report's superchains, from opt->superchains or the group's `superchain`
+ * coordinate (r->n_superchains, c->sc_chains; none when neither applies).  SGLD_ERR_USAGE
+ * naming the file when K does not divide the chains or the coordinate is malformed or of
+ * unequal superchains.  Local: every rank finds the same. */
+sgld_status sgld_diag_report_superchains(report_ctx *c);
+
+/* nested_rhat.c: the largest nested R-hat and the count above the threshold, from the
+ * gathered elements (rank 0). */
+void sgld_diag_report_nrhat_max(sgld_diag_report *r);
 
 /* report_mv.c: the multivariate part of the report from the gathered elements (rank 0) and
  * this rank's columns or sketch.  Collective; the same status on every rank. */

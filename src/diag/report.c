@@ -1,5 +1,6 @@
 /* report.c - the summary of a sample file: per-element ESS, R-hat, MCSE and quantiles of every
- * variable of a group, then the multivariate ESS (report_mv.c).  The algorithms and their
+ * variable of a group (and their nested R-hat when the chains form superchains, nested_rhat.c),
+ * then the multivariate ESS (report_mv.c).  The algorithms and their
  * references are in include/sgld/diag.h.
  *
  * Elements are split over the ranks in contiguous ranges and streamed in blocks, so memory is
@@ -169,7 +170,8 @@ static sgld_status open_input(report_ctx *c)
     if (st == SGLD_OK) st = group_draws(c, n_names, names);
     sgld_samples_free_names(n_names, &names);
     SGLD_TRY(st);
-    return check_shapes(c);
+    SGLD_TRY(check_shapes(c));
+    return sgld_diag_report_superchains(c);
 }
 
 sgld_status sgld_diag_report_read(const report_ctx *c, int64_t g0, int64_t n, double *buf)
@@ -247,6 +249,9 @@ static void summarize_block(report_ctx *c, int64_t e0, int64_t ne)
         sgld_diag_report_elem *row = &c->rows[e0 - c->e_begin + e];
         sgld_diag_summarize(c->wss[th], x, &row->s, &row->first_bad);
         row->constant = constant_in_chains(x, m, n);
+        row->nrhat = c->sc_chains ? sgld_diag_nested_rhat(x, n, c->sc_chains, c->r->n_superchains,
+                                                          c->r->chains_per_superchain)
+                                  : NAN;
     }
 }
 
@@ -334,6 +339,7 @@ static void free_ctx(report_ctx *c)
     sgld_free(c->mu);
     for (int v = 0; c->br && c->r && v < c->r->n_vars; v++) sgld_samples_block_close(&c->br[v]);
     sgld_free(c->br);
+    sgld_free(c->sc_chains);
     sgld_samples_reader_close(&c->rd);
 }
 
@@ -362,6 +368,7 @@ sgld_status sgld_diag_report_create(MPI_Comm comm, const sgld_diag_report_opts *
         double t_mv0 = MPI_Wtime();
         r->seconds_pass1 = t_mv0 - t_start;
         if (st == SGLD_OK) st = gather_elems(&c);
+        if (st == SGLD_OK && c.rank == 0) sgld_diag_report_nrhat_max(r);
         if (st == SGLD_OK) st = sgld_diag_report_mv(&c);
         r->seconds_multivariate = MPI_Wtime() - t_mv0;
     }

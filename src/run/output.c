@@ -6,7 +6,8 @@
  * draw buffer holds them in the same order, so record and flush agree with the file by
  * construction.  Root attributes: the configuration as INI text (`config`, which a resumed run
  * checks against its checkpoint), versions, data facts, feature and class names, and, when
- * plug-ins were loaded, their paths (`plugins`) and ABI number (`plugin_abi`).  Every
+ * plug-ins were loaded, their paths (`plugins`) and ABI number (`plugin_abi`).  With
+ * --superchains, the coordinate `superchain` on the chain dimension of each group.  Every
  * collective here is over the grid; a writer (shard 0 of a chain) passes its chain's draws,
  * the other ranks take part with none. */
 #include <stdio.h>
@@ -62,6 +63,21 @@ static sgld_status write_config_attr(run *r)
     fclose(f);
     sgld_status st = sgld_samples_attr_string(r->out, "", "config", ini);
     free(ini);
+    return st;
+}
+
+/* --superchains K: the coordinate superchain[c] = c / (C / K) on the chain dimension, for
+ * sgld-ess summary's nested R-hat.  Collective over the grid. */
+static sgld_status write_superchains(run *r)
+{
+    const int n_chains = r->grid->n_chains, per = n_chains / r->cfg->superchains;
+    int64_t *ids = sgld_malloc((size_t)n_chains * sizeof *ids);
+    sgld_status st = ids ? SGLD_OK
+                         : sgld_error_set(SGLD_ERR_NOMEM, "out of memory for %d superchain ids", n_chains);
+    for (int c = 0; ids && c < n_chains; c++) ids[c] = c / per;
+    st = sgld_status_agree(r->grid->comm, st);
+    if (st == SGLD_OK) st = sgld_samples_chain_coord(r->out, "superchain", ids);
+    sgld_free(ids);
     return st;
 }
 
@@ -138,6 +154,7 @@ sgld_status sgld_run_output_create(run *r)
      * exactly them (every rank holds the whole test set). */
     if (r->test && r->test->source_rows)
         SGLD_TRY(sgld_samples_index_coord(r->out, "test_row", r->test->n_total, r->test->source_rows));
+    if (cfg->superchains > 0) SGLD_TRY(write_superchains(r));
     return SGLD_OK;
 }
 

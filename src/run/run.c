@@ -58,6 +58,10 @@ const char *sgld_event_name(int ev) { return ev >= 0 && ev < SGLD_EV_COUNT ? eve
 static sgld_status check_options(const sgld_config *cfg)
 {
     SGLD_CHECK(!cfg->resume || cfg->checkpoint[0], SGLD_ERR_USAGE, "--resume needs --checkpoint FILE");
+    /* sgld_config_parse checks it too; a configuration filled by hand is checked here. */
+    SGLD_CHECK(cfg->superchains >= 0 && (cfg->superchains == 0 || cfg->chains % cfg->superchains == 0),
+               SGLD_ERR_USAGE, "--superchains: %d does not divide --chains %d (every superchain holds "
+               "C / K chains)", cfg->superchains, cfg->chains);
     return SGLD_OK;
 }
 
@@ -546,7 +550,15 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
     r->stop_at = 0;
     r->scale = (double)r->train->n_total / (double)cfg->batch_size;
     if (t_first == 0) {
-        sgld_model_init_params(&r->model, &r->rng, r->theta);
+        /* --superchains: the chains of a superchain start from its first chain's initial
+         * draw (that chain's INIT stream, as without the option); every later number is the
+         * chain's own. */
+        sgld_rng init = r->rng;
+        if (cfg->superchains > 0) {
+            const int per = r->grid->n_chains / cfg->superchains;
+            init.chain = (uint32_t)(r->grid->chain / per * per);
+        }
+        sgld_model_init_params(&r->model, &init, r->theta);
         sgld_sampler_init(r->sampler, &ctx, r->theta, r->state);
         sgld_run_div_init(r);
     }

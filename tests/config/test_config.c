@@ -105,6 +105,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.standardize, 0);
     assert_string_equal(c.sampler, "sgld");
     assert_int_equal(c.chains, 1);
+    assert_int_equal(c.superchains, 0); /* not given: no grouping */
     assert_int_equal(c.steps, 20000);
     assert_int_equal(c.burnin, 2000);
     assert_int_equal(c.thin, 1);
@@ -177,6 +178,14 @@ static void test_flags(void **state)
     assert_int_equal(c.steps, 3);
     assert_int_equal(c.chains, 2147483647);
     assert_true(c.step_size == 7.5e-3);
+
+    /* --superchains K divides --chains; K = C (one chain each) and K = 1 are groupings too. */
+    assert_int_equal(PARSE(&c, "--chains", "12", "--superchains", "4"), SGLD_OK);
+    assert_int_equal(c.superchains, 4);
+    assert_int_equal(PARSE(&c, "--superchains", "12", "--chains", "12"), SGLD_OK);
+    assert_int_equal(c.superchains, 12);
+    assert_int_equal(PARSE(&c, "--chains", "5", "--superchains", "1"), SGLD_OK);
+    assert_int_equal(c.superchains, 1);
 }
 
 static void test_help_and_version_flags(void **state)
@@ -346,6 +355,7 @@ static void test_flag_errors(void **state)
         {{"--steps", "-3"}, "--steps: must be >= 1, got -3"},
         {{"--burnin", "-2"}, "--burnin: must be >= 0, got -2"},
         {{"--thin", "0"}, "--thin: must be >= 1, got 0"},
+        {{"--superchains", "-2"}, "--superchains: must be >= 0, got -2"},
         {{"--batch-size", "-64"}, "--batch-size: must be >= 1, got -64"},
         {{"--seed", "4294967296"}, "--seed: must be in [0, 4294967295], got 4294967296"},
         {{"--seed", "-1"}, "--seed: must be in [0, 4294967295], got -1"},
@@ -373,6 +383,11 @@ static void test_flag_errors(void **state)
         {{"--task", "foo"}, "--task: must be regression or classification, got 'foo'"},
         /* cross-field: burnin < steps, blaming the option the user set */
         {{"--steps", "500", "--burnin", "500"}, "--burnin: must be < steps (500), got 500"},
+        /* cross-field: superchains divide the chains */
+        {{"--chains", "8", "--superchains", "3"},
+         "--superchains: 3 does not divide --chains 8 (every superchain holds C / K chains)"},
+        {{"--superchains", "2"},
+         "--superchains: 2 does not divide --chains 1 (every superchain holds C / K chains)"},
         /* options that do not apply to the chosen sampler or model */
         {{"--sampler", "psgld", "--friction", "0.2"},
          "--friction applies to sghmc only, not --sampler psgld"},
@@ -466,6 +481,11 @@ static void test_ini_errors(void **state)
         {"help = yes\n", ":1: key 'help' is only valid on the command line"},
         {"check-gradient-tol = 0.1\n", ":1: key 'check-gradient-tol' is only valid on the command line"},
         {"steps = 300\nburnin = 300\n", ":2: key 'burnin': must be < steps (300), got 300"},
+        /* 0 is the default ("not given") that a written config repeats; any other value out of
+         * the range is refused, and the grouping must divide the chains */
+        {"superchains = -1\n", ":1: key 'superchains': must be >= 0, got -1"},
+        {"chains = 6\nsuperchains = 4\n",
+         ":2: key 'superchains': 4 does not divide --chains 6 (every superchain holds C / K chains)"},
         {"sampler = psgld\nfriction = 0.2\n",
          ":2: key 'friction' applies to sghmc only, not --sampler psgld"},
         {"model = softmax\nsave-params = fc1\n",
@@ -695,7 +715,8 @@ static void test_write_round_trip(void **state)
     assert_int_equal(PARSE(&c, "--model", "linreg", "--noise-sd", "0.1", "--prior-sd",
                            "2.0000000000000004", "--data", "dir with space/x;y #z\"q\".csv",
                            "--test-data", " padded ", "--test-fraction", "0.3",
-                           "--standardize", "--sampler", "sgd", "--chains", "6", "--steps",
+                           "--standardize", "--sampler", "sgd", "--chains", "6", "--superchains", "3",
+                           "--steps",
                            "123457", "--burnin", "4567", "--thin", "3", "--batch-size", "33",
                            "--seed", "4000000001", "--step-size", "1.2345678901234567e-7",
                            "--step-b", "17.25", "--step-gamma", "0.55", "--temperature",
@@ -711,6 +732,7 @@ static void test_write_round_trip(void **state)
     assert_int_equal(PARSE(&back, "--config", path), SGLD_OK);
     assert_same_config(&back, &c);
     assert_string_equal(back.test_data, " padded ");
+    assert_int_equal(back.superchains, 3);
 
     /* The defaults round-trip too, and every file key appears in the written text. */
     sgld_config_defaults(&c);
@@ -728,6 +750,8 @@ static void test_write_round_trip(void **state)
         else if (!strstr(text, key))
             fail_msg("config_write does not write '%s'", sgld_config_option_name(i));
     }
+    /* ...the defaults' "superchains = 0" (no grouping) among them */
+    assert_non_null(strstr(text, "\nsuperchains = 0\n"));
     const char *file = write_file("defaults.ini", text);
     free(text);
     assert_int_equal(PARSE(&back, "--config", file), SGLD_OK);
@@ -757,7 +781,9 @@ static void test_help_text(void **state)
         /* plug-ins */
         "plugin",
         /* the model's gradients against central differences */
-        "check-gradient", "check-gradient-points", "check-gradient-tol"};
+        "check-gradient", "check-gradient-points", "check-gradient-tol",
+        /* chains grouped for the nested R-hat */
+        "superchains"};
     const char *names[256];
     size_t n_names = 0;
     for (size_t k = 0; k < sizeof contract / sizeof contract[0]; k++) names[n_names++] = contract[k];

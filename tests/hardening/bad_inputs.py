@@ -117,6 +117,14 @@ with h5py.File("ess_chains.h5", "w") as f:
     g = f.create_group("posterior", track_order=True)
     g["a"] = rng.normal(size=(2, 50))
     g["b"] = rng.normal(size=(3, 50))
+with h5py.File("ess_unequal.h5", "w") as f:  # superchains of 3 and 1 chains
+    g = f.create_group("posterior")
+    g["theta"] = rng.normal(size=(4, 50))
+    g["superchain"] = np.array([0, 0, 0, 1], dtype=np.int64)
+with h5py.File("ess_badcoord.h5", "w") as f:  # a superchain per draw, not per chain
+    g = f.create_group("posterior")
+    g["theta"] = rng.normal(size=(4, 50))
+    g["superchain"] = np.zeros(50, dtype=np.int64)
 
 # Start-up checks: inputs that are not regular files, a byte order mark, bytes that are not UTF-8.
 # The FIFO lives outside the fixtures (copytree and snapshot would block opening it).
@@ -337,6 +345,22 @@ CASES = [
      r"^sgld-dist: --thin: '1e-3' is not a whole number"),
     ("e-notation integer overflow", "dist", ["--steps", "1e30"] + S[2:],
      r"^sgld-dist: --steps: '1e30' is out of range \(at most 9223372036854775807\)$"),
+    # --superchains: a grouping of the chains (nested R-hat), checked like any chain option
+    ("superchains not dividing the chains", "dist", ["--chains", "8", "--superchains", "3"] + S,
+     r"^sgld-dist: --superchains: 3 does not divide --chains 8 \(every superchain holds C / K chains\)$"),
+    ("negative superchains", "dist", ["--superchains", "-2"] + S, r"^sgld-dist: --superchains: must be >= 0, got -2$"),
+    ("checkpoint of other superchains", "dist", resume("ck", "--superchains", "2"),
+     r"^sgld-dist: checkpoint ck: superchains = 0 in the checkpoint but 2 now: it is another chain"),
+    ("ess: --superchains not dividing the chains", "ess", ["summary", "ess_ok.h5", "--superchains", "3"],
+     r"^sgld-ess: ess_ok\.h5: --superchains 3 does not divide the 2 chains"),
+    ("ess: one superchain", "ess", ["summary", "ess_ok.h5", "--superchains", "1"],
+     r"^sgld-ess: --superchains: must be in \[2, 2147483647\], got 1$"),
+    ("ess: superchains of unequal size", "ess", ["summary", "ess_unequal.h5"],
+     r"^sgld-ess: ess_unequal\.h5: coordinate 'posterior/superchain': superchain 1 holds 1 chains but "
+     r"superchain 0 holds 3"),
+    ("ess: superchain coordinate not on the chains", "ess", ["summary", "ess_badcoord.h5"],
+     r"^sgld-ess: ess_badcoord\.h5: 'posterior/superchain' is not a coordinate on the chain dimension \(want 4 "
+     r"integers, one per chain\)$"),
     ("e-notation integer above an int option", "dist", ["--chains", "3e9"] + S,
      r"^sgld-dist: --chains: must be <= 2147483647, got 3e9$"),
     ("given burn-in not below steps", "dist", ["--steps", "10", "--burnin", "2000"],
