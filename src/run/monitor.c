@@ -28,7 +28,8 @@
  * The writers send 7 doubles per element to rank 0 (one MPI_Gather over the writers) and rank 0
  * broadcasts {min ESS, max R-hat, n} over the grid (one MPI_Bcast), so every rank takes the
  * same decision; the figures depend only on the draws, not on the number of shards.  The
- * --log-view event `monitor` times all of it. */
+ * --log-view event `monitor` times the arithmetic (feeding, summaries, combining); the two
+ * collectives are waits at a flush point like the agreement's and count as `sync`. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +37,7 @@
 #include "run_impl.h"
 
 #define MON_MAX_ELEMS 64
-#define MON_MAX_BATCHES 1024 /* even: merged in pairs when full */
+#define MON_MAX_BATCHES 256  /* even: merged in pairs when full */
 #define MON_MIN_DRAWS 64
 #define MON_SUM 7            /* per element and chain: mean, M2, batch SS, two halves' mean, M2 */
 #define MON_READ_FLOATS (1 << 22) /* floats per block read from the sample file on resume */
@@ -183,7 +184,19 @@ static void summarize(sgld_monitor *m)
             memset(s, 0, MON_SUM * sizeof(double));
             continue;
         }
-        merge(m, 0, a * g, j, &s[0], &s[1]);
+        const int64_t used = a * g;
+        merge(m, 0, half, j, &s[3], &s[4]);
+        merge(m, used - half, used, j, &s[5], &s[6]);
+        /* the whole from the halves (Chan et al.), plus the middle batch when used is odd */
+        const double nh = (double)half * (double)m->b, dh = s[5] - s[3];
+        double mu = 0.5 * (s[3] + s[5]), m2 = s[4] + s[6] + dh * dh * 0.5 * nh, nw = 2.0 * nh;
+        if (used > 2 * half) {
+            const double mm = m->mean[half * m->k + j], nb = (double)m->b, d = mm - mu;
+            m2 += m->m2[half * m->k + j] + d * d * nw * nb / (nw + nb);
+            mu += d * nb / (nw + nb);
+        }
+        s[0] = mu;
+        s[1] = m2;
         for (int64_t i = 0; i < a; i++) {
             double y = 0.0;
             for (int64_t q = 0; q < g; q++) y += m->mean[(i * g + q) * m->k + j];
@@ -191,8 +204,6 @@ static void summarize(sgld_monitor *m)
             bss += y * y;
         }
         s[2] = bss;
-        merge(m, 0, half, j, &s[3], &s[4]);
-        merge(m, a * g - half, a * g, j, &s[5], &s[6]);
     }
 }
 
@@ -242,18 +253,27 @@ sgld_status sgld_run_monitor_check(run *r, int *met)
     const int enough = m->nb * m->b >= MON_MIN_DRAWS; /* the same on every writer */
     double out[3] = {NAN, NAN, 0.0};
     if (r->writer) {
+        sgld_timer_begin(&r->timer, SGLD_EV_MONITOR);
         if (enough) summarize(m);
+        sgld_timer_end(&r->timer, SGLD_EV_MONITOR);
+        sgld_timer_begin(&r->timer, SGLD_EV_SYNC);
         if (MPI_Gather(m->sum, m->k * MON_SUM, MPI_DOUBLE, m->all, m->k * MON_SUM, MPI_DOUBLE, 0,
                        r->grid->shard_comm) != MPI_SUCCESS)
             st = sgld_error_set(SGLD_ERR_MPI, "MPI_Gather of the monitor's summaries failed");
+        sgld_timer_end(&r->timer, SGLD_EV_SYNC);
         if (st == SGLD_OK && r->grid->rank == 0) {
+            sgld_timer_begin(&r->timer, SGLD_EV_MONITOR);
             if (enough) combine(m, r->grid->n_chains, &out[0], &out[1]);
             out[2] = (double)(m->nb * m->b);
+            sgld_timer_end(&r->timer, SGLD_EV_MONITOR);
         }
     }
+    sgld_timer_begin(&r->timer, SGLD_EV_SYNC);
     st = sgld_status_agree(r->grid->comm, st);
+    if (st == SGLD_OK && MPI_Bcast(out, 3, MPI_DOUBLE, 0, r->grid->comm) != MPI_SUCCESS)
+        st = sgld_error_set(SGLD_ERR_MPI, "MPI_Bcast of the monitor's figures failed");
+    sgld_timer_end(&r->timer, SGLD_EV_SYNC);
     if (st != SGLD_OK) return st;
-    SGLD_MPI(MPI_Bcast(out, 3, MPI_DOUBLE, 0, r->grid->comm));
     r->mon_ess = out[0];
     r->mon_rhat = out[1];
     r->mon_draws = (int64_t)out[2];

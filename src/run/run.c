@@ -493,10 +493,7 @@ static sgld_status sync_point(run *r, sgld_run_report *rep, int64_t t, sgld_stat
      * signal protocol's last meeting, without the catching up). */
     if (r->mon) {
         int met;
-        sgld_timer_begin(&r->timer, SGLD_EV_MONITOR);
-        st = sgld_run_monitor_check(r, &met);
-        sgld_timer_end(&r->timer, SGLD_EV_MONITOR);
-        SGLD_TRY(st);
+        SGLD_TRY(sgld_run_monitor_check(r, &met)); /* times itself: monitor and sync */
         if (met) {
             r->stop_at = t;
             rep->converged = 1;
@@ -579,9 +576,7 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
     sgld_status st = SGLD_OK;
     int met = 0;
     if (t_first > 0 && r->mon) {
-        sgld_timer_begin(&r->timer, SGLD_EV_MONITOR);
         st = sgld_run_monitor_check(r, &met);
-        sgld_timer_end(&r->timer, SGLD_EV_MONITOR);
         sgld_run_monitor_format(r, pg.mon, sizeof pg.mon);
     }
     rep->converged = met;
