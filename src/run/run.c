@@ -494,7 +494,7 @@ static sgld_status sync_point(run *r, sgld_run_report *rep, int64_t t, sgld_stat
     if (r->mon) {
         int met;
         SGLD_TRY(sgld_run_monitor_check(r, &met)); /* times itself: monitor and sync */
-        if (met) {
+        if (met && t < cfg->steps) { /* at --steps the run ends complete anyway */
             r->stop_at = t;
             rep->converged = 1;
             checkpoint = 1;
