@@ -29,6 +29,9 @@
  * No collective is added per step.  A stop needs at most one flush interval
  * (--flush-every x --thin steps) when only some ranks were signalled, a step or two when all
  * were (mpirun forwards SIGUSR1 and SIGTERM to every rank; SLURM signals every task).
+ * --stop-when (src/run/monitor.c) ends a run at the flush point after step T where the
+ * monitored draws meet its rule: every rank is at T there, so it only sets the agreed step to T
+ * (no catching up): flush, checkpoint, return complete with rep->converged = 1 (exit 0).
  * --resume restores theta and the sampler state from the checkpoint, cuts the sample file back
  * to the checkpoint's draws and continues at the next step: the counter-based streams are
  * keyed by step, so the continued chain is bitwise the uninterrupted one. */

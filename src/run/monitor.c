@@ -8,10 +8,11 @@
  * point): batch means with a doubling batch size.  Complete batches of b draws are stored as
  * (mean, M2); when MON_MAX_BATCHES are stored, adjacent pairs are merged (Chan, Golub & LeVeque
  * 1979) and b doubles; the draws of the batch being filled are a Welford accumulator.  Memory
- * is MON_MAX_ELEMS x MON_MAX_BATCHES x 2 doubles per writer (1 MB) whatever the run's length;
+ * is MON_MAX_ELEMS x MON_MAX_BATCHES x 2 doubles per writer (256 KB) whatever the run's length;
  * a draw costs one Welford update per element, a flush point O(elements x batches).  The
- * state is a function of the chain's draws alone (the same sequence of float adds), so a
- * resumed run rebuilds it bitwise by feeding the sample file's draws (sgld_run_monitor_restore).
+ * state is a function of the chain's draws alone (the same sequence of double operations on
+ * the same float draws), so a resumed run rebuilds it bitwise by feeding the sample file's
+ * draws (sgld_run_monitor_restore: one read of the monitored tensors' draws).
  *
  * At a flush point, from the U stored complete batches (n = U b draws per chain; the draws of
  * the unfinished batch wait for the next point):
