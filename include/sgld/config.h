@@ -179,6 +179,7 @@ typedef struct sgld_config {
     char checkpoint[SGLD_PATH_MAX];  /* --checkpoint FILE: run state for --resume, "" = none */
     int64_t checkpoint_every;        /* --checkpoint-every K: a checkpoint every K steps (0 = off) */
     double checkpoint_seconds;       /* --checkpoint-seconds S: at the first flush after S s (0 = off) */
+    char stop_when[SGLD_NAME_MAX];   /* --stop-when RULE ("" = run all --steps) */
     int log_view;                    /* --log-view: table of timed events at the end */
     int64_t max_rows;                /* --max-rows N: rows of the end-of-run summary (40; 0 = all) */
     int resume;                      /* --resume: continue from --checkpoint (command line only) */
@@ -224,6 +225,12 @@ void sgld_config_defaults(sgld_config *c);
  *   "run.ini:4: unknown key 'step_size' (did you mean 'step-size'?)"
  *   "--steps: '10k' is not an integer"  /  "--step-size: must be > 0, got -1" */
 sgld_status sgld_config_parse(sgld_config *c, int argc, char **argv);
+
+/* Parses a --stop-when rule: "ess>=E" and/or "rhat<=R", comma-separated, each at most once,
+ * E > 0, R >= 1, numbers as strtod reads them with nothing after.  Sets *ess and *rhat (either
+ * may be NULL) to the bounds, 0 for a bound not given; SGLD_ERR_USAGE (no message set) when
+ * text is not such a rule.  Not collective. */
+sgld_status sgld_config_parse_stop_when(const char *text, double *ess, double *rhat);
 
 /* Fills c from INI text such as sgld_config_write makes (the `config` attribute of a sample
  * file): the defaults, then every `key = value` line, then the same cross-checks as

@@ -29,6 +29,9 @@
  * No collective is added per step.  A stop needs at most one flush interval
  * (--flush-every x --thin steps) when only some ranks were signalled, a step or two when all
  * were (mpirun forwards SIGUSR1 and SIGTERM to every rank; SLURM signals every task).
+ * --stop-when (src/run/monitor.c) ends a run at the flush point after step T where the
+ * monitored draws meet its rule: every rank is at T there, so it only sets the agreed step to T
+ * (no catching up): flush, checkpoint, return complete with rep->converged = 1 (exit 0).
  * --resume restores theta and the sampler state from the checkpoint, cuts the sample file back
  * to the checkpoint's draws and continues at the next step: the counter-based streams are
  * keyed by step, so the continued chain is bitwise the uninterrupted one. */
@@ -43,9 +46,11 @@
 #include "sgld/status.h"
 
 /* Named timing events (seconds on rank 0).  `sync` is the wait at flush points where all
- * ranks agree on failure (it absorbs the difference in speed between chains). */
+ * ranks agree on failure (it absorbs the difference in speed between chains); `monitor` the
+ * convergence monitor's work at flush points (src/run/monitor.c). */
 enum sgld_event { SGLD_EV_BATCH, SGLD_EV_GRAD, SGLD_EV_ALLREDUCE, SGLD_EV_UPDATE, SGLD_EV_NOISE,
-                  SGLD_EV_SYNC, SGLD_EV_IO, SGLD_EV_CHECKPOINT, SGLD_EV_COUNT };
+                  SGLD_EV_SYNC, SGLD_EV_IO, SGLD_EV_CHECKPOINT,
+                  SGLD_EV_MONITOR, SGLD_EV_COUNT };
 
 /* What --dry-run found (the plan), filled instead of running. */
 typedef struct sgld_run_plan {
@@ -76,6 +81,13 @@ typedef struct sgld_run_report {
     int64_t last_step;      /* last completed step */
     int incomplete;         /* stopped by a signal before --steps (checkpointed when set) */
     int stop_signal;        /* the signal that stopped it */
+    /* The convergence monitor (src/run/monitor.c) at the last flush point, on every rank:
+     * min batch-means ESS and max split R-hat over the monitored elements (NaN: too few
+     * draws, or no monitor), from monitor_draws draws per chain.  converged: --stop-when's
+     * rule held at last_step, which ended the run there complete (incomplete = 0). */
+    int converged;
+    double monitor_ess_min, monitor_rhat_max;
+    int64_t monitor_draws;
     int64_t n_checkpoints;  /* checkpoints written by this run */
     int dry_run;            /* plan below is filled, nothing ran */
     sgld_run_plan plan;

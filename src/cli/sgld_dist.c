@@ -251,6 +251,18 @@ static void print_plan(const sgld_config *cfg, const sgld_run_report *rep)
                (long long)p->resume_draws);
 }
 
+/* The --stop-when line: where the run stopped and the figures that met the rule. */
+static void print_converged(const sgld_config *cfg, const sgld_run_report *rep)
+{
+    double ess = 0.0, rhat = 0.0;
+    sgld_config_parse_stop_when(cfg->stop_when, &ess, &rhat);
+    printf("sgld-dist: stopped at step %lld of %lld (--stop-when %s):", (long long)rep->last_step,
+           (long long)cfg->steps, cfg->stop_when);
+    if (ess > 0.0) printf(" min ESS %.0f >= %g%s", rep->monitor_ess_min, ess, rhat > 0.0 ? "," : "");
+    if (rhat > 0.0) printf(" max R-hat %.4f <= %g", rep->monitor_rhat_max, rhat);
+    printf(" (%lld draws per chain)\n", (long long)rep->monitor_draws);
+}
+
 static const char *signal_name(int sig)
 {
     switch (sig) {
@@ -304,6 +316,7 @@ int sgld_main(int argc, char **argv)
                        cfg.checkpoint, (long long)rep.first_step, (long long)cfg.steps,
                        cfg.output[0] ? "; its draws are in " : "", cfg.output);
         } else if (!cfg.quiet) {
+            if (rep.converged) print_converged(&cfg, &rep);
             print_summary(&cfg, &rep);
         }
         if (st == SGLD_OK && !rep.dry_run && !rep.incomplete && cfg.log_view &&

@@ -179,6 +179,10 @@ static const run_row run_rows[] = {
      GE(0), G_OUTPUT, CONTROL, "checkpoint every K iterations (0: off)"},
     {"checkpoint-seconds", 0, T_DOUBLE, FIELD(checkpoint_seconds, double), "0", "S", "s", GE(0),
      G_OUTPUT, CONTROL, "checkpoint at the first flush S seconds after the last one (0: off)"},
+    {"stop-when", 0, T_STRING, FIELD(stop_when, char *), "", "RULE", "", NOCHECK, G_OUTPUT, CONTROL,
+     "stop at the first flush point where the monitored draws meet RULE: ess>=E and/or rhat<=R, "
+     "comma-separated (min batch-means ESS over chains, max split R-hat); the run ends complete "
+     "(exit 0) after flushing and checkpointing (\"\": run all --steps)"},
     {"log-view", 0, T_BOOL, FIELD(log_view, int), "off", "", "", NOCHECK, G_OUTPUT, CONTROL,
      "print a table of timed events (count, min/max/mean over ranks, share of the step)"},
     {"max-rows", 0, T_INT64, FIELD(max_rows, int64_t), "40", "N", "rows", GE(0), G_OUTPUT, CONTROL,
@@ -766,6 +770,11 @@ static sgld_status check_choices(const parse_ctx *ctx)
         return sgld_error_set(SGLD_ERR_USAGE, "%s: must be abort, shrink or skip, got '%s'",
                               sgld_option_origin(ctx, "on-divergence", where, sizeof where),
                               c->on_divergence);
+    if (c->stop_when[0] &&
+        sgld_config_parse_stop_when(c->stop_when, NULL, NULL) != SGLD_OK)
+        return sgld_error_set(SGLD_ERR_USAGE, "%s: '%s' is not a stop rule: expected ess>=E and/or "
+                              "rhat<=R, comma-separated, with E > 0 and R >= 1 (e.g. ess>=1000,rhat<=1.01)",
+                              sgld_option_origin(ctx, "stop-when", where, sizeof where), c->stop_when);
     if (c->task[0] && strcmp(c->task, "regression") != 0 && strcmp(c->task, "classification") != 0)
         return sgld_error_set(SGLD_ERR_USAGE, "%s: must be regression or classification, got '%s'",
                               sgld_option_origin(ctx, "task", where, sizeof where), c->task);
@@ -959,4 +968,28 @@ sgld_status sgld_config_parse_text(sgld_config *c, const char *text, const char 
     if (st == SGLD_OK) st = check_choices(ctx);
     free(ctx);
     return st;
+}
+
+sgld_status sgld_config_parse_stop_when(const char *text, double *ess, double *rhat)
+{
+    double e = 0.0, r = 0.0;
+    const char *p = text;
+    for (;;) {
+        const int is_ess = !strncmp(p, "ess>=", 5), is_rhat = !strncmp(p, "rhat<=", 6);
+        if (!is_ess && !is_rhat) return SGLD_ERR_USAGE;
+        p += is_ess ? 5 : 6;
+        char *end;
+        errno = 0;
+        const double v = strtod(p, &end);
+        if (end == p || errno || !isfinite(v)) return SGLD_ERR_USAGE;
+        if (is_ess ? e > 0.0 || !(v > 0.0) : r > 0.0 || !(v >= 1.0)) return SGLD_ERR_USAGE;
+        if (is_ess) e = v;
+        else r = v;
+        p = end;
+        if (!*p) break;
+        if (*p++ != ',') return SGLD_ERR_USAGE;
+    }
+    if (ess) *ess = e;
+    if (rhat) *rhat = r;
+    return SGLD_OK;
 }

@@ -35,7 +35,7 @@
 #define KEEP_DRAWS_MAX_FLOATS 50000000 /* 200 MB on rank 0 */
 
 static const char *const event_names[SGLD_EV_COUNT] = {"batch", "gradient", "allreduce", "update", "noise",
-                                                        "sync", "I/O", "checkpoint"};
+                                                        "sync", "I/O", "checkpoint", "monitor"};
 
 /* The first stop signal received (0: none).  Set by the handler, read at every step. */
 static volatile sig_atomic_t stop_signal;
@@ -281,6 +281,7 @@ static void run_free(run *r)
     sgld_free(r->ck_config);
     sgld_free(r->ck_pack);
     sgld_free(r->ck_all);
+    sgld_run_monitor_free(r);
     sgld_model_finalize(&r->model);
     sgld_data_destroy(&r->train);
     sgld_data_destroy(&r->test);
@@ -377,6 +378,7 @@ static sgld_status chain_sum(void *self, float *buf, size_t n)
 typedef struct progress {
     int on, tty;
     double start, last;
+    char mon[48]; /* the monitor's figures of the last flush point (sgld_run_monitor_format) */
 } progress;
 
 static void progress_show(progress *p, int64_t t, int64_t steps, double lp, double eps, int final)
@@ -385,9 +387,9 @@ static void progress_show(progress *p, int64_t t, int64_t steps, double lp, doub
     if (!p->on || (!final && now - p->last < (p->tty ? 0.25 : 1.0))) return;
     p->last = now;
     double rate = t / fmax(now - p->start, 1e-9);
-    fprintf(stderr, "%sstep %lld/%lld %5.1f%%  %.0f steps/s  ETA %.1f s  lp %.6g  eps %.3g%s",
+    fprintf(stderr, "%sstep %lld/%lld %5.1f%%  %.0f steps/s  ETA %.1f s  lp %.6g  eps %.3g%s%s",
             p->tty ? "\r" : "", (long long)t, (long long)steps, 100.0 * t / steps, rate,
-            (steps - t) / fmax(rate, 1e-9), lp, eps, p->tty ? (final ? "\n" : "  ") : "\n");
+            (steps - t) / fmax(rate, 1e-9), lp, eps, p->mon, p->tty ? (final ? "\n" : "  ") : "\n");
     fflush(stderr);
 }
 
@@ -477,6 +479,11 @@ static sgld_status sync_point(run *r, sgld_run_report *rep, int64_t t, sgld_stat
         st = sgld_error_set(SGLD_ERR_MPI, "MPI_Allreduce of the buffered draws failed");
     sgld_timer_end(&r->timer, SGLD_EV_SYNC);
     if (st != SGLD_OK) return st;
+    if (r->mon) { /* the writer's own draws, before the flush empties the buffer */
+        sgld_timer_begin(&r->timer, SGLD_EV_MONITOR);
+        sgld_run_monitor_feed(r, r->n_buf);
+        sgld_timer_end(&r->timer, SGLD_EV_MONITOR);
+    }
     r->n_buf = n_buf; /* non-writers hold no draws but take part with the same count */
     if (r->out && n_buf > 0) {
         sgld_timer_begin(&r->timer, SGLD_EV_IO);
@@ -486,6 +493,17 @@ static sgld_status sync_point(run *r, sgld_run_report *rep, int64_t t, sgld_stat
     }
     r->n_buf = 0;
     r->n_draws_done += n_buf;
+    /* Every rank is at step t here, so --stop-when's agreed decision stops them all at t (the
+     * signal protocol's last meeting, without the catching up). */
+    if (r->mon) {
+        int met;
+        SGLD_TRY(sgld_run_monitor_check(r, &met)); /* times itself: monitor and sync */
+        if (met && t < cfg->steps) { /* at --steps the run ends complete anyway */
+            r->stop_at = t;
+            rep->converged = 1;
+            checkpoint = 1;
+        }
+    }
     if (checkpoint && cfg->checkpoint[0]) {
         sgld_timer_begin(&r->timer, SGLD_EV_CHECKPOINT);
         st = sgld_run_checkpoint_save(r, t);
@@ -525,6 +543,7 @@ static sgld_status loop(run *r, sgld_run_report *rep, sgld_step_ctx *ctx, progre
         if (!due) continue;
         int stop;
         sgld_status st = sync_point(r, rep, t, local, &stop);
+        sgld_run_monitor_format(r, pg->mon, sizeof pg->mon);
         if (st != SGLD_OK || stop) return st;
     }
     return SGLD_OK;
@@ -564,10 +583,22 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
     }
     rep->first_step = rep->last_step = t_first;
     sgld_rng_time_normals(&r->rng, &r->timer, SGLD_EV_NOISE); /* the sampler's, inside its step */
-    sgld_status st = loop(r, rep, &ctx, &pg, t_first, &lp);
+    /* A resumed run whose draws already meet --stop-when (the checkpoint of a run it stopped)
+     * is complete as it stands. */
+    sgld_status st = SGLD_OK;
+    int met = 0;
+    if (t_first > 0 && r->mon) {
+        st = sgld_run_monitor_check(r, &met);
+        sgld_run_monitor_format(r, pg.mon, sizeof pg.mon);
+    }
+    rep->converged = met;
+    if (st == SGLD_OK && !met) st = loop(r, rep, &ctx, &pg, t_first, &lp);
     sgld_rng_time_normals(NULL, NULL, 0);
     if (st != SGLD_OK) return st;
-    rep->incomplete = rep->last_step < cfg->steps;
+    rep->incomplete = rep->last_step < cfg->steps && !rep->converged;
+    rep->monitor_ess_min = r->mon ? r->mon_ess : NAN;
+    rep->monitor_rhat_max = r->mon ? r->mon_rhat : NAN;
+    rep->monitor_draws = r->mon ? r->mon_draws : 0;
     rep->theta_hash = fnv1a(r->theta, P * sizeof(float));
     progress_show(&pg, rep->last_step, cfg->steps, lp,
                   sgld_sampler_step_size(r->sampler, cfg, (uint64_t)rep->last_step), 1);
@@ -726,6 +757,7 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
 
     keep_draws = plan_kept(&r, rep, n_draws, keep_draws);
     st = sgld_status_agree(r.grid->comm, allocate(&r, keep_draws));
+    if (st == SGLD_OK) st = sgld_status_agree(r.grid->comm, sgld_run_monitor_create(&r));
     if (st != SGLD_OK) goto done;
     st = sgld_status_agree(r.grid->comm, r.grid->rank == 0 ? sgld_run_files_claim(&r) : SGLD_OK);
     if (st != SGLD_OK) goto done;
@@ -738,11 +770,14 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
             st = sgld_run_output_check_complete(&r, draws_first);
             goto done;
         }
+        SGLD_TRY_GOTO(sgld_run_monitor_restore(&r, draws_first), st, done);
     }
     SGLD_TRY_GOTO(open_output(&r, draws_first), st, done);
 
     if (t_first < cfg->steps) warn_large_output(&r, n_draws);
     st = sample(&r, rep, t_first);
+    if (st == SGLD_OK && rep->converged) rep->n_draws = r.n_draws_done;
+    if (st == SGLD_OK) st = sgld_run_monitor_write(&r, rep);
     if (r.out) {
         sgld_status cst = sgld_samples_close(&r.out);
         if (st == SGLD_OK) st = cst;

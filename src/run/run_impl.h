@@ -81,6 +81,11 @@ typedef struct run {
     size_t kept_width;       /* leading parameters of each kept draw: n_params, or only the
                               * summary's --max-rows when all would pass the in-memory cap */
 
+    /* monitor.c: the convergence monitor and --stop-when (NULL: off) and its last figures */
+    struct sgld_monitor *mon;
+    double mon_ess, mon_rhat;
+    int64_t mon_draws;
+
     /* resume.c: the checkpoint's record of every chain */
     size_t ck_state;         /* state floats of a chain in a checkpoint (ck_pack below) */
     char *ck_config;         /* the chain-defining configuration text (checkpoint.h) */
@@ -137,6 +142,37 @@ sgld_status sgld_run_checkpoint_save(run *r, int64_t step);
  * theta and state.  Sets *step, *draws and r->ck_steps.  Collective over the grid (the status
  * is agreed). */
 sgld_status sgld_run_checkpoint_restore(run *r, int apply, int64_t *step, int64_t *draws);
+
+/* monitor.c */
+
+typedef struct sgld_monitor sgld_monitor;
+
+/* Sets up r->mon (every rank; the batch store on writers, the chains' summaries on rank 0);
+ * leaves it NULL on a resumed run without --output (no draws to rebuild it from), which
+ * --stop-when refuses (SGLD_ERR_USAGE).  Local; the caller agrees the status. */
+sgld_status sgld_run_monitor_create(run *r);
+void sgld_run_monitor_free(run *r);
+
+/* A writer feeds the n_draws draws of its buffer (before the flush empties it).  Local;
+ * allocates nothing; a no-op elsewhere. */
+void sgld_run_monitor_feed(run *r, int64_t n_draws);
+
+/* The figures over all chains into r->mon_ess, r->mon_rhat, r->mon_draws on every rank, and
+ * *met = 1 when --stop-when's rule holds (every rank the same).  Collective over the grid. */
+sgld_status sgld_run_monitor_check(run *r, int *met);
+
+/* A resumed run: the writers feed their chain's first n_draws draws from the sample file, so
+ * the state is the uninterrupted run's.  Before the file is reopened.  Collective over the
+ * grid (the status is agreed). */
+sgld_status sgld_run_monitor_restore(run *r, int64_t n_draws);
+
+/* "  ESS 1043  R-hat 1.004" for the progress line, or "" before there are figures.  Local. */
+void sgld_run_monitor_format(const run *r, char *buf, size_t size);
+
+/* Root attributes of the sample file: monitor_ess_min, monitor_rhat_max, monitor_draws,
+ * monitor_elements, monitor_step and, when --stop-when ended the run, stopped_when (the rule).
+ * Collective over the grid; nothing without a monitor or a sample file. */
+sgld_status sgld_run_monitor_write(run *r, const sgld_run_report *rep);
 
 /* divergence.c */
 

@@ -758,6 +758,26 @@ static void test_write_round_trip(void **state)
     assert_same_config(&back, &c);
 }
 
+/* --stop-when's grammar: either bound or both in any order; anything else refused. */
+static void test_stop_when(void **state)
+{
+    (void)state;
+    double e = -1, r = -1;
+    assert_int_equal(sgld_config_parse_stop_when("ess>=1e3,rhat<=1.01", &e, &r), SGLD_OK);
+    assert_true(e == 1000.0 && r == 1.01);
+    assert_int_equal(sgld_config_parse_stop_when("rhat<=1.05", &e, &r), SGLD_OK);
+    assert_true(e == 0.0 && r == 1.05);
+    assert_int_equal(sgld_config_parse_stop_when("rhat<=1,ess>=250.5", &e, &r), SGLD_OK);
+    assert_true(e == 250.5 && r == 1.0);
+    static const char *const bad[] = {"", "ess", "ess>=", "ess>1000", "ess>=abc", "ess>=10x",
+                                      "ess>=-5", "ess>=0", "rhat<=0.999", "rhat<=nan", "ess>=inf",
+                                      "ess>=10,", ",ess>=10", "ess>=10,,rhat<=1.1",
+                                      "ess>=10,ess>=20", "rhat<=1.1,rhat<=1.2", "ess>=10 ",
+                                      "mess>=10", "ESS>=10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (sgld_config_parse_stop_when(bad[i], &e, &r) != SGLD_ERR_USAGE) fail_msg("'%s' was accepted", bad[i]);
+}
+
 static void test_help_text(void **state)
 {
     (void)state;
@@ -783,7 +803,9 @@ static void test_help_text(void **state)
         /* the model's gradients against central differences */
         "check-gradient", "check-gradient-points", "check-gradient-tol",
         /* chains grouped for the nested R-hat */
-        "superchains"};
+        "superchains",
+        /* the convergence monitor's stop rule */
+        "stop-when"};
     const char *names[256];
     size_t n_names = 0;
     for (size_t k = 0; k < sizeof contract / sizeof contract[0]; k++) names[n_names++] = contract[k];
@@ -868,6 +890,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_choices_and_columns),
         cmocka_unit_test(test_write_round_trip),
         cmocka_unit_test(test_help_text),
+        cmocka_unit_test(test_stop_when),
     };
     return sgld_test_run(argc, argv, "config", tests, sizeof tests / sizeof tests[0]);
 }

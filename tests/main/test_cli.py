@@ -84,7 +84,7 @@ check("good run writes the file", os.path.exists(out))
 # --log-view: every named event, with counts over the 300 steps of 2 chains x 2 shards.
 p = run(["--chains", "2", "--steps", "300", "--burnin", "100", "--log-view", "--quiet"], ranks=4)
 table = p.stdout if p else ""
-for ev in ("batch", "gradient", "allreduce", "update", "noise", "sync", "I/O", "checkpoint"):
+for ev in ("batch", "gradient", "allreduce", "update", "noise", "sync", "I/O", "checkpoint", "monitor"):
     check(f"--log-view shows '{ev}'", any(line.split()[:1] == [ev] for line in table.splitlines()), table[-800:])
 rows = {line.split()[0]: line.split() for line in table.splitlines() if line.split()}
 check("--log-view counts 300 gradient calls and allreduces on 2 shards",

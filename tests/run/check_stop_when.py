@@ -1,0 +1,214 @@
+#!/usr/bin/python3
+"""--stop-when and the convergence monitor (src/run/monitor.c), end to end.
+
+  1. easy target (synthetic:linreg, 2 chains): the run stops complete (exit 0) before --steps at
+     a flush point, says why, keeps exactly the draws up to the stop step, and the file's
+     monitor_ess_min / monitor_rhat_max equal numpy's batch-means ESS and split R-hat of the
+     file's draws (the same batch geometry, recomputed here) to 1e-6 relative;
+  2. impossible threshold: the run goes to --steps, exit 0, no stop line;
+  3. layouts: 1 chain on 1, 2 and 4 shards and 2 chains on 1 and 2 shards stop at the same step
+     with the same draws (to float summation order across shard counts);
+  4. resume: a shorter complete run resumed with the full --steps, and a run stopped by SIGUSR1
+     and resumed, stop at the uninterrupted run's step with its draws bitwise; resuming the
+     stopped run once more stops at once at the same step and changes no draw.
+
+usage: check_stop_when.py BUILD_DIR"""
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+BUILD = os.path.abspath(sys.argv[1])
+DIST = os.path.join(BUILD, "sgld-dist")
+MPIEXEC = shutil.which("mpiexec") or "mpiexec"
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_btl="self,vader", OMPI_MCA_rmaps_base_oversubscribe="1",
+           OMPI_MCA_btl_vader_single_copy_mechanism="none", OMPI_MCA_mpi_yield_when_idle="1",
+           OMPI_MCA_orte_execute_quiet="1", OPENBLAS_NUM_THREADS="1")
+TIMEOUT = 300
+STEPS, BURNIN = 20000, 1000
+RULE = "ess>=1000,rhat<=1.01"
+BASE = ["--model", "linreg", "--data", "synthetic:linreg", "--burnin", str(BURNIN), "--step-size", "1e-4",
+        "--flush-every", "50", "--seed", "7"]
+TMP = tempfile.mkdtemp(prefix="stop-when-")
+failures = 0
+
+
+def check(name, ok, detail=""):
+    global failures
+    print(("ok    " if ok else "FAIL  ") + name)
+    if not ok:
+        failures += 1
+        if detail:
+            print("      " + str(detail)[-1500:])
+
+
+def cmd(ranks, args):
+    return [MPIEXEC, "-n", str(ranks), "--oversubscribe", DIST] + args
+
+
+def run(ranks, args):
+    p = subprocess.run(cmd(ranks, args), capture_output=True, text=True, env=ENV, cwd=TMP, timeout=TIMEOUT)
+    return p.returncode, p.stdout, p.stderr
+
+
+def stop_step(out):
+    m = re.search(r"stopped at step (\d+) of", out)
+    return int(m.group(1)) if m else None
+
+
+def draws(path):
+    with h5py.File(path, "r") as f:
+        return {k: f["posterior"][k][()] for k in f["posterior"] if f["posterior"][k].ndim >= 2}
+
+
+def attrs(path):
+    with h5py.File(path, "r") as f:
+        return {k: f.attrs[k] for k in f.attrs if k.startswith("monitor") or k == "stopped_when"}
+
+
+def monitor_reference(x):
+    """min pooled batch-means ESS and max split R-hat over elements; x [chain, draw, element],
+    with monitor.c's geometry: stored batches of b draws (the smallest power of two leaving
+    fewer than 256), grouped g ~ sqrt(n) / b at a time."""
+    C, N, K = x.shape
+    b = 1
+    while N // b >= 256:
+        b *= 2
+    nb = N // b
+    g = max(1, int(np.floor(np.sqrt(nb * b) / b)))
+    a = nb // g
+    used, half = a * g * b, (a * g // 2) * b
+    ess, rhat = [], []
+    for j in range(K):
+        y = x[:, :used, j].astype(np.float64)
+        G = y.mean()
+        lam = ((y - G) ** 2).sum() / (C * used - 1)
+        bm = y.reshape(C, a, g * b).mean(axis=2)
+        sig = g * b * ((bm - G) ** 2).sum() / (C * a - 1)
+        h = np.concatenate([y[:, :half], y[:, used - half:]])
+        w = h.var(axis=1, ddof=1).mean()
+        bh = h.mean(axis=1).var(ddof=1)
+        if lam > 0 and w > 0:
+            ess.append(C * used * lam / sig)
+            rhat.append(np.sqrt(((half - 1) / half * w + bh) / w))
+    return min(ess), max(rhat)
+
+
+def flat(d):
+    return np.concatenate([v.reshape(v.shape[0], v.shape[1], -1) for _, v in sorted(d.items())], axis=2)
+
+
+# 1. easy target
+rc, out, err = run(2, BASE + ["--chains", "2", "--steps", str(STEPS), "--stop-when", RULE, "--output", "a.h5"])
+T = stop_step(out)
+check("easy target: exit 0 and a stop line", rc == 0 and T is not None, out + err)
+T = T or STEPS
+check("easy target: stops before --steps at a flush point", T < STEPS and (T - BURNIN) % 50 == 0, T)
+m = re.search(r"min ESS (\d+) >= 1000, max R-hat ([0-9.]+) <= 1.01", out)
+check("easy target: the line names both bounds", m is not None, out)
+d_a = draws(os.path.join(TMP, "a.h5"))
+n_draws = next(iter(d_a.values())).shape[1]
+check("easy target: the file holds the draws up to the stop step", n_draws == T - BURNIN, (n_draws, T))
+at = attrs(os.path.join(TMP, "a.h5"))
+ess_ref, rhat_ref = monitor_reference(flat(d_a))
+check("easy target: monitor_ess_min is numpy's batch-means ESS of the file's draws",
+      abs(at["monitor_ess_min"] / ess_ref - 1) < 1e-6, (at, ess_ref))
+check("easy target: monitor_rhat_max is numpy's split R-hat of the file's draws",
+      abs(at["monitor_rhat_max"] / rhat_ref - 1) < 1e-6, (at, rhat_ref))
+check("easy target: the figures meet the rule and stopped_when names it",
+      at["monitor_ess_min"] >= 1000 and at["monitor_rhat_max"] <= 1.01 and str(at.get("stopped_when"), "utf-8") == RULE
+      and at["monitor_step"] == T, at)
+
+# 2. impossible threshold
+rc, out, err = run(2, BASE + ["--chains", "2", "--steps", "3000", "--stop-when", "ess>=1e9", "--output", "h.h5"])
+check("impossible threshold: runs to --steps, exit 0, no stop line",
+      rc == 0 and stop_step(out) is None and "posterior summary (4000 draws" in out, out + err)
+check("impossible threshold: monitor_step is --steps, no stopped_when",
+      attrs(os.path.join(TMP, "h.h5")).get("monitor_step") == 3000
+      and "stopped_when" not in attrs(os.path.join(TMP, "h.h5")))
+
+# 3. layouts: the decision depends only on the draws
+for chains, layouts in ((1, (1, 2, 4)), (2, (1, 2))):
+    steps, d0 = {}, None
+    for shards in layouts:
+        f = "l%d_%d.h5" % (chains, shards)
+        rc, out, err = run(chains * shards, BASE + ["--chains", str(chains), "--steps", str(STEPS),
+                                                    "--stop-when", RULE, "--output", f])
+        steps[shards] = stop_step(out)
+        d = flat(draws(os.path.join(TMP, f)))
+        if d0 is None:
+            d0 = d
+        same = d.shape == d0.shape and np.allclose(d, d0, rtol=1e-4, atol=1e-5)
+        check("%d chain(s) x %d shard(s): exit 0, draws as on 1 shard" % (chains, shards), rc == 0 and same,
+              err if rc else (d.shape, d0.shape))
+    check("%d chain(s): the same stop step on %s shards" % (chains, layouts),
+          len(set(steps.values())) == 1 and None not in steps.values(), steps)
+    if chains == 2:
+        check("2 chains: the stop step of the 2 x 1 run in part 1", steps[1] == T, (steps, T))
+
+# 4. resume
+ck = ["--checkpoint", "r.ck", "--checkpoint-every", "500"]
+rc, out, err = run(2, BASE + ["--chains", "2", "--steps", "3000", "--stop-when", RULE, "--output", "r.h5"] + ck)
+check("resume: the short run (3000 steps) completes without a stop", rc == 0 and stop_step(out) is None
+      and T > 3000, out + err)
+full = BASE + ["--chains", "2", "--steps", str(STEPS), "--stop-when", RULE, "--output", "r.h5"] + ck
+rc, out, err = run(2, full + ["--resume"])
+d_r = draws(os.path.join(TMP, "r.h5"))
+check("resume: resumed with --steps %d it stops at the same step" % STEPS, rc == 0 and stop_step(out) == T,
+      out + err)
+check("resume: with the same draws, bitwise", d_r.keys() == d_a.keys()
+      and all(np.array_equal(d_r[k], d_a[k]) for k in d_a))
+rc, out, err = run(2, full + ["--resume"])
+check("resume: resuming the stopped run stops at once at the same step, draws unchanged",
+      rc == 0 and stop_step(out) == T and all(np.array_equal(draws(os.path.join(TMP, "r.h5"))[k], d_a[k])
+                                              for k in d_a), out + err)
+
+# 4b. a run stopped by SIGUSR1, by progress (the checkpoint header's step), then resumed
+for f in ("s.h5", "s.ck"):
+    if os.path.exists(os.path.join(TMP, f)):
+        os.remove(os.path.join(TMP, f))
+sig = BASE + ["--chains", "2", "--steps", str(STEPS), "--stop-when", RULE, "--output", "s.h5",
+              "--checkpoint", "s.ck", "--checkpoint-every", "50"]
+p = subprocess.Popen(cmd(2, sig), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=TMP)
+deadline, signalled = time.time() + TIMEOUT, False
+while time.time() < deadline and p.poll() is None:
+    try:
+        with open(os.path.join(TMP, "s.ck"), "rb") as fh:
+            head = fh.read(32)
+        if len(head) == 32 and struct.unpack("<q", head[24:32])[0] >= BURNIN + 500:
+            p.send_signal(signal.SIGUSR1)  # mpiexec forwards it to every rank
+            signalled = True
+            break
+    except OSError:
+        pass
+    time.sleep(0.001)
+out, err = p.communicate(timeout=TIMEOUT)
+rc = p.returncode
+if rc == 3:
+    print("      interrupted: " + [l for l in err.splitlines() if "stopped by" in l][0])
+    rc, out, err = run(2, sig + ["--resume"])
+    check("SIGUSR1, then --resume: stops at the uninterrupted run's step", rc == 0 and stop_step(out) == T,
+          out + err)
+else:  # the run reached its stop before the signal: it must still be the same stop
+    check("SIGUSR1 arrived after the stop (%s): the same step" % ("sent" if signalled else "not sent"),
+          rc == 0 and stop_step(out) == T, "status %d: %s" % (rc, out + err))
+d_s = draws(os.path.join(TMP, "s.h5"))
+check("SIGUSR1, then --resume: the draws bitwise", all(np.array_equal(d_s[k], d_a[k]) for k in d_a))
+
+# bad input: --resume without --output cannot rebuild the monitor
+rc, out, err = run(1, BASE + ["--steps", "3000", "--stop-when", RULE, "--checkpoint", "r.ck", "--resume"])
+check("--stop-when with --resume and no --output: exit 2, one line", rc == 2 and "--stop-when" in err
+      and len(err.strip().splitlines()) == 1, err)
+
+shutil.rmtree(TMP, ignore_errors=True)
+print("%s: %d failed" % ("FAIL" if failures else "OK", failures))
+sys.exit(1 if failures else 0)
