@@ -19,7 +19,9 @@
 
 #define SGLD_SAMPLES_MAX_DIMS 6 /* extra dimensions after [chain, draw] */
 
-typedef enum { SGLD_F32 = 0, SGLD_F64 = 1 } sgld_dtype;
+/* SGLD_BOOL: int8_t 0/1 in memory, int8 in the file with the attribute dtype = "bool" (how
+ * xarray encodes a boolean variable; both engines read it back as bool). */
+typedef enum { SGLD_F32 = 0, SGLD_F64 = 1, SGLD_BOOL = 2 } sgld_dtype;
 
 typedef struct sgld_var_spec {
     const char *group;                         /* "posterior" or "sample_stats" */

@@ -2,7 +2,8 @@
  *
  * Variables: one per saved parameter tensor in group posterior (float32, [chain, draw, dims]),
  * then lp, step_size, divergences (with --on-divergence shrink|skip) and the sampler's own
- * stats in sample_stats (float64, [chain, draw]), in that order (output_vars); the writer's
+ * stats in sample_stats (float64, [chain, draw]), then diverging (bool, with --on-divergence
+ * shrink|skip), in that order (output_vars); the writer's
  * draw buffer holds them in the same order, so record and flush agree with the file by
  * construction.  Root attributes: the configuration as INI text (`config`, which a resumed run
  * checks against its checkpoint), versions, data facts, feature and class names, and, when
@@ -21,8 +22,8 @@
 
 #include "run_impl.h"
 
-/* Saved parameter tensors, lp, step_size, divergences, the sampler's stats. */
-#define OUTPUT_MAX_VARS (SGLD_MODEL_MAX_VARS + 3 + SGLD_SAMPLER_MAX_STATS)
+/* Saved parameter tensors, lp, step_size, divergences, the sampler's stats, diverging. */
+#define OUTPUT_MAX_VARS (SGLD_MODEL_MAX_VARS + 4 + SGLD_SAMPLER_MAX_STATS)
 
 /* The sample file's variables: one per saved parameter tensor, lp, step_size and the
  * sampler's stats.  Returns their number. */
@@ -47,6 +48,8 @@ static int output_vars(const run *r, sgld_var_spec *vars)
         vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "divergences", .dtype = SGLD_F64};
     for (int k = 0; k < r->sampler->n_stats; k++)
         vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = r->sampler->stat_names[k], .dtype = SGLD_F64};
+    if (r->on_div != DIV_ABORT)
+        vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "diverging", .dtype = SGLD_BOOL};
     return n;
 }
 
@@ -219,6 +222,17 @@ sgld_status sgld_run_output_check_complete(run *r, int64_t draws)
     return sgld_status_agree(r->grid->comm, st);
 }
 
+/* `divergences` (the chain's count of undone steps so far) and `diverging` (ArviZ's per-draw
+ * flag: a step since the previous draw, so this draw's step when --thin is 1, was undone) into
+ * row n_buf of the buffer. */
+static void record_divergence(run *r)
+{
+    const float count = sgld_run_div_count(r);
+    r->buf_stat[2][r->n_buf] = count;
+    r->buf_diverging[r->n_buf] = count > r->div_at_draw;
+    r->div_at_draw = count;
+}
+
 /* Into row n_buf of the buffer, in output_vars' order; the sampler's stats go through a stack
  * array (nothing is allocated per draw). */
 void sgld_run_output_record(run *r, const sgld_step_ctx *ctx, double lp)
@@ -230,7 +244,7 @@ void sgld_run_output_record(run *r, const sgld_step_ctx *ctx, double lp)
     }
     r->buf_stat[0][r->n_buf] = lp;
     r->buf_stat[1][r->n_buf] = ctx->eps;
-    if (r->on_div != DIV_ABORT) r->buf_stat[2][r->n_buf] = sgld_run_div_count(r);
+    if (r->on_div != DIV_ABORT) record_divergence(r);
     if (r->sampler->n_stats) {
         double st[SGLD_SAMPLER_MAX_STATS];
         r->sampler->stats(ctx, r->theta, r->state, st);
@@ -249,6 +263,7 @@ sgld_status sgld_run_output_flush(run *r)
     for (int v = 0; v < r->model.n_vars; v++)
         if (r->model.vars[v].save) data[n++] = r->buf_var[v];
     for (int k = 0; k < r->n_run_stats + r->sampler->n_stats; k++) data[n++] = r->buf_stat[k];
+    if (r->on_div != DIV_ABORT) data[n++] = r->buf_diverging;
     sgld_status st = sgld_samples_append(r->out, r->writer ? r->grid->chain : -1, r->n_buf,
                                          r->writer ? data : NULL);
     r->n_buf = 0;

@@ -109,6 +109,19 @@ static sgld_status add_group(sgld_samples *s, const char *name, int cap, int *g)
 
 static sgld_status close_file(sgld_samples *s);
 
+/* Bytes of one value of a dtype, in memory and in the file. */
+static hsize_t dtype_bytes(sgld_dtype t) { return t == SGLD_F32 ? 4 : t == SGLD_F64 ? 8 : 1; }
+
+static hid_t dtype_file(sgld_dtype t)
+{
+    return t == SGLD_F32 ? H5T_IEEE_F32LE : t == SGLD_F64 ? H5T_IEEE_F64LE : H5T_STD_I8LE;
+}
+
+static hid_t dtype_mem(sgld_dtype t)
+{
+    return t == SGLD_F32 ? H5T_NATIVE_FLOAT : t == SGLD_F64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT8;
+}
+
 /* Grows the int64 workspace to n values. Local. */
 static sgld_status grow_draw_buf(sgld_samples *s, int64_t n)
 {
@@ -153,7 +166,7 @@ static sgld_status build(sgld_samples *s, const char *path, int n_chains, int n_
         SGLD_CHECK(spec->n_dims >= 0 && spec->n_dims <= SGLD_SAMPLES_MAX_DIMS, SGLD_ERR_ARG,
                    "%s: variable '%s': n_dims = %d, need 0..%d", path, spec->name,
                    spec->n_dims, SGLD_SAMPLES_MAX_DIMS);
-        SGLD_CHECK(spec->dtype == SGLD_F32 || spec->dtype == SGLD_F64, SGLD_ERR_ARG,
+        SGLD_CHECK(spec->dtype == SGLD_F32 || spec->dtype == SGLD_F64 || spec->dtype == SGLD_BOOL, SGLD_ERR_ARG,
                    "%s: variable '%s': unknown dtype %d", path, spec->name, (int)spec->dtype);
         int g = find_group(s, gname);
         if (g < 0) SGLD_TRY(add_group(s, gname, dim_cap, &g));
@@ -291,6 +304,25 @@ done:
     return st;
 }
 
+/* The attribute dtype = "bool" on an int8 variable: xarray's own encoding of a boolean
+ * variable (netCDF has no bool), which both engines decode back to bool.  Collective. */
+static sgld_status mark_bool(sgld_samples *s, hid_t dset)
+{
+    sgld_status st = SGLD_OK;
+    hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    H5_GOTO(type = H5Tcopy(H5T_C_S1), s->path, st, done);
+    H5_GOTO(H5Tset_size(type, 4), s->path, st, done);
+    H5_GOTO(H5Tset_strpad(type, H5T_STR_NULLTERM), s->path, st, done);
+    H5_GOTO(space = H5Screate(H5S_SCALAR), s->path, st, done);
+    H5_GOTO(attr = H5Acreate2(dset, "dtype", type, space, H5P_DEFAULT, H5P_DEFAULT), s->path, st, done);
+    H5_GOTO(H5Awrite(attr, type, "bool"), s->path, st, done);
+done:
+    if (attr >= 0) H5Aclose(attr);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    return st;
+}
+
 static sgld_status create_var(sgld_samples *s, samples_var *var)
 {
     sgld_status st = SGLD_OK;
@@ -303,7 +335,7 @@ static sgld_status create_var(sgld_samples *s, samples_var *var)
     max[1] = H5S_UNLIMITED;
     chunk[1] = (hsize_t)s->chunk_draws;
     for (int k = 0; k < var->n_dims; k++) cur[2 + k] = max[2 + k] = chunk[2 + k] = var->dims[k];
-    hsize_t elem = var->dtype == SGLD_F32 ? 4 : 8, bytes = elem;
+    hsize_t elem = dtype_bytes(var->dtype), bytes = elem;
     for (int k = 0; k < rank; k++) bytes *= chunk[k];
     /* Shrink draw, then chain, then the extra dims in order until the chunk fits. */
     for (int i = 0; i < rank && bytes > CHUNK_MAX_BYTES; i++) {
@@ -315,7 +347,7 @@ static sgld_status create_var(sgld_samples *s, samples_var *var)
         bytes = rest * chunk[k];
     }
     hid_t dcpl = H5I_INVALID_HID, space = H5I_INVALID_HID;
-    hid_t ftype = var->dtype == SGLD_F32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE;
+    hid_t ftype = dtype_file(var->dtype);
     H5_GOTO(dcpl = order_plist(H5P_DATASET_CREATE), s->path, st, done);
     H5_GOTO(H5Pset_chunk(dcpl, rank, chunk), s->path, st, done);
     H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
@@ -328,6 +360,7 @@ static sgld_status create_var(sgld_samples *s, samples_var *var)
     for (int k = 0; k < var->n_dims; k++)
         H5_GOTO(H5DSattach_scale(var->dset, grp->dims[var->dim_ids[k]].dset, 2 + (unsigned)k),
                 s->path, st, done);
+    if (var->dtype == SGLD_BOOL) SGLD_TRY_GOTO(mark_bool(s, var->dset), st, done);
 done:
     if (space >= 0) H5Sclose(space);
     if (dcpl >= 0) H5Pclose(dcpl);
@@ -695,7 +728,7 @@ static sgld_status write_block(sgld_samples *s, const samples_var *var, int chai
         if (fspace >= 0) H5Sselect_none(fspace);
         if (mspace >= 0) H5Sselect_none(mspace);
     }
-    hid_t mtype = var->dtype == SGLD_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
+    hid_t mtype = dtype_mem(var->dtype);
     if (H5Dwrite(var->dset, mtype, mspace, fspace, s->dxpl, mine ? buf : (const void *)&dummy) <
             0 &&
         st == SGLD_OK)
@@ -782,7 +815,7 @@ static hsize_t append_bytes(const sgld_samples *s, int64_t draw0, int64_t n)
     hsize_t need = (hsize_t)64 << 10;
     for (int v = 0; v < s->n_vars; v++) {
         const samples_var *var = &s->vars[v];
-        hsize_t chunk[2 + SGLD_SAMPLES_MAX_DIMS], bytes = var->dtype == SGLD_F32 ? 4 : 8;
+        hsize_t chunk[2 + SGLD_SAMPLES_MAX_DIMS], bytes = dtype_bytes(var->dtype);
         int rank = 2 + var->n_dims;
         hid_t dcpl = H5Dget_create_plist(var->dset);
         if (dcpl < 0 || H5Pget_chunk(dcpl, rank, chunk) != rank) {
