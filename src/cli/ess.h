@@ -26,7 +26,7 @@ typedef struct ess_args {
     int64_t max_rows, batch_size, project;
     double alpha, eps;
     /* predict */
-    const char *data, *ood, *draws, *per_example, *hist;
+    const char *data, *ood, *draws, *per_example, *hist, *log_likelihood;
     const char **plugins;             /* --plugin, n_plugins of them, loaded before FILE is read */
     int n_plugins;
     int force;
