@@ -30,6 +30,11 @@ typedef struct sgld_var_spec {
     int64_t dims[SGLD_SAMPLES_MAX_DIMS];
     const char *dim_names[SGLD_SAMPLES_MAX_DIMS]; /* NULL entries default to <name>_dim_<k> */
     sgld_dtype dtype;
+    /* NULL, or dims[k] UTF-8 labels of dimension k (feature or class names): its coordinate
+     * variable holds them as variable-length strings (xarray reads str) instead of 0..len-1.
+     * The first variable with labels for a dimension sets them; read by sgld_samples_create
+     * only (sgld_samples_reopen ignores them). */
+    const char *const *dim_labels[SGLD_SAMPLES_MAX_DIMS];
 } sgld_var_spec;
 
 typedef struct sgld_samples sgld_samples;

@@ -53,6 +53,22 @@ static int output_vars(const run *r, sgld_var_spec *vars)
     return n;
 }
 
+/* The names of the training data's features and classes as the labels of the `feature` and
+ * `class` dimensions of vars (their coordinate variables then hold the names). */
+static void label_dims(const run *r, int n, sgld_var_spec *vars)
+{
+    const sgld_dataset *d = r->train;
+    for (int v = 0; v < n; v++)
+        for (int k = 0; k < vars[v].n_dims; k++) {
+            const char *dim = vars[v].dim_names[k];
+            if (!dim) continue;
+            if (!strcmp(dim, "feature") && d->feature_names && vars[v].dims[k] == d->d)
+                vars[v].dim_labels[k] = (const char *const *)d->feature_names;
+            else if (!strcmp(dim, "class") && d->class_names && vars[v].dims[k] == d->n_classes)
+                vars[v].dim_labels[k] = (const char *const *)d->class_names;
+        }
+}
+
 /* The sample file's `config` attribute: this run's configuration as INI text.  Collective
  * over the grid. */
 static sgld_status write_config_attr(run *r)
@@ -76,6 +92,7 @@ sgld_status sgld_run_output_create(run *r)
     sgld_var_spec vars[OUTPUT_MAX_VARS];
     memset(vars, 0, sizeof vars);
     int n = output_vars(r, vars);
+    label_dims(r, n, vars);
     SGLD_TRY(sgld_samples_create(r->grid->comm, cfg->output, cfg->force, r->grid->n_chains, n, vars,
                                  cfg->flush_draws, &r->out));
 

@@ -89,6 +89,7 @@ static sgld_status add_dim(const char *path, samples_group *grp, int cap, const 
     SGLD_CHECK(d->name, SGLD_ERR_NOMEM, "out of memory copying a dim name");
     d->len = len;
     d->dset = H5I_INVALID_HID;
+    d->labels = NULL;
     grp->n_dims++;
     return SGLD_OK;
 }
@@ -108,6 +109,7 @@ static sgld_status add_group(sgld_samples *s, const char *name, int cap, int *g)
 }
 
 static sgld_status close_file(sgld_samples *s);
+static sgld_status open_file(sgld_samples *s, hid_t fapl);
 
 /* Bytes of one value of a dtype, in memory and in the file. */
 static hsize_t dtype_bytes(sgld_dtype t) { return t == SGLD_F32 ? 4 : t == SGLD_F64 ? 8 : 1; }
@@ -202,6 +204,7 @@ static sgld_status build(sgld_samples *s, const char *path, int n_chains, int n_
                        "%s: dim '%s' of '%s/%s' has length %lld but %lld in another variable",
                        path, dname, gname, spec->name, (long long)len,
                        (long long)grp->dims[d].len);
+            if (!grp->dims[d].labels) grp->dims[d].labels = spec->dim_labels[k];
             for (int j = 0; j < k; j++)
                 SGLD_CHECK(var->dim_ids[j] != d, SGLD_ERR_ARG,
                            "%s: variable '%s' uses dim '%s' twice", path, spec->name, dname);
@@ -259,6 +262,52 @@ static sgld_status write_coord(sgld_samples *s, hid_t dset, int64_t first, int64
     return st;
 }
 
+/* Writes a labelled dimension's strings (variable-length UTF-8, what netCDF-4 calls NC_STRING
+ * and xarray reads as str) through a serial handle.  Local. */
+static sgld_status write_labels(const sgld_samples *s, hid_t file, const samples_group *grp, const samples_dim *dim)
+{
+    sgld_status st = SGLD_OK;
+    hid_t dset = H5I_INVALID_HID;
+    char path[600];
+    snprintf(path, sizeof path, "/%s/%s", grp->name, dim->name);
+    H5_GOTO(dset = H5Dopen2(file, path, H5P_DEFAULT), s->path, st, done);
+    H5_GOTO(H5Dwrite(dset, s->str_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, dim->labels), s->path, st, done);
+done:
+    if (dset >= 0) H5Dclose(dset);
+    return st;
+}
+
+/* The labels of every labelled dimension of a new file.  Parallel HDF5 1.10 writes no
+ * variable-length data through MPI-IO ("Parallel IO does not support writing VL datatypes"),
+ * so, as shrink() does, the file is closed, rank 0 writes them through the serial driver, and
+ * every rank reopens it.  Collective; returns the agreed status. */
+static sgld_status write_all_labels(sgld_samples *s)
+{
+    int any = 0;
+    for (int g = 0; g < s->n_groups; g++)
+        for (int d = 0; d < s->groups[g].n_dims; d++) any |= s->groups[g].dims[d].labels != NULL;
+    if (!any) return SGLD_OK;
+    SGLD_TRY(sgld_status_agree(s->comm, close_file(s)));
+    sgld_status st = SGLD_OK;
+    if (s->rank == 0) {
+        hid_t file = H5Fopen(s->path, H5F_ACC_RDWR, H5P_DEFAULT);
+        if (file < 0) st = sgld_error_set(SGLD_ERR_IO, "%s: cannot reopen to write the dimension labels", s->path);
+        for (int g = 0; st == SGLD_OK && g < s->n_groups; g++)
+            for (int d = 0; st == SGLD_OK && d < s->groups[g].n_dims; d++)
+                if (s->groups[g].dims[d].labels) st = write_labels(s, file, &s->groups[g], &s->groups[g].dims[d]);
+        if (file >= 0 && H5Fclose(file) < 0 && st == SGLD_OK)
+            st = sgld_error_set(SGLD_ERR_IO, "%s: closing the file failed", s->path);
+    }
+    SGLD_TRY(sgld_status_agree(s->comm, st));
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_mpio(fapl, s->comm, MPI_INFO_NULL) < 0)
+        st = sgld_error_set(SGLD_ERR_HDF5, "%s: cannot make an MPI-IO file access list", s->path);
+    st = sgld_status_agree(s->comm, st);
+    if (st == SGLD_OK) st = sgld_status_agree(s->comm, open_file(s, fapl));
+    if (fapl >= 0) H5Pclose(fapl);
+    return st;
+}
+
 /* A property list with creation order tracked and indexed (see the top comment). */
 static hid_t order_plist(hid_t cls)
 {
@@ -284,13 +333,14 @@ static sgld_status create_dims(sgld_samples *s, samples_group *grp)
         hsize_t cur = unlimited ? 0 : (hsize_t)dim->len;
         hsize_t max = unlimited ? H5S_UNLIMITED : cur;
         H5_GOTO(dcpl = order_plist(H5P_DATASET_CREATE), s->path, st, done);
-        H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
+        /* (HDF5 refuses a variable-length type without fill values) */
+        if (!dim->labels) H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
         if (unlimited) {
             hsize_t chunk = (hsize_t)(s->chunk_draws < 1024 ? 1024 : s->chunk_draws);
             H5_GOTO(H5Pset_chunk(dcpl, 1, &chunk), s->path, st, done);
         }
         H5_GOTO(space = H5Screate_simple(1, &cur, &max), s->path, st, done);
-        H5_GOTO(dim->dset = H5Dcreate2(grp->gid, dim->name, H5T_STD_I64LE, space,
+        H5_GOTO(dim->dset = H5Dcreate2(grp->gid, dim->name, dim->labels ? s->str_type : H5T_STD_I64LE, space,
                                        H5P_DEFAULT, dcpl, H5P_DEFAULT),
                 s->path, st, done);
         H5_GOTO(H5DSset_scale(dim->dset, dim->name), s->path, st, done);
@@ -384,6 +434,9 @@ static sgld_status create_file(sgld_samples *s)
     H5_GOTO(s->dxpl = H5Pcreate(H5P_DATASET_XFER), s->path, st, done);
     H5_GOTO(H5Pset_dxpl_mpio(s->dxpl, H5FD_MPIO_COLLECTIVE), s->path, st, done);
     H5_GOTO(gcpl = order_plist(H5P_GROUP_CREATE), s->path, st, done);
+    H5_GOTO(s->str_type = H5Tcopy(H5T_C_S1), s->path, st, done);
+    H5_GOTO(H5Tset_size(s->str_type, H5T_VARIABLE), s->path, st, done);
+    H5_GOTO(H5Tset_cset(s->str_type, H5T_CSET_UTF8), s->path, st, done);
     for (int g = 0; g < s->n_groups; g++) {
         samples_group *grp = &s->groups[g];
         H5_GOTO(grp->gid = H5Gcreate2(s->file, grp->name, H5P_DEFAULT, gcpl, H5P_DEFAULT),
@@ -396,7 +449,7 @@ static sgld_status create_file(sgld_samples *s)
     for (int g = 0; g < s->n_groups; g++)
         for (int d = 0; d < s->groups[g].n_dims; d++) {
             const samples_dim *dim = &s->groups[g].dims[d];
-            sgld_status w = dim->len < 0 ? SGLD_OK : write_coord(s, dim->dset, 0, dim->len);
+            sgld_status w = dim->len < 0 || dim->labels ? SGLD_OK : write_coord(s, dim->dset, 0, dim->len);
             if (st == SGLD_OK) st = w;
         }
     if (H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0 && st == SGLD_OK)
@@ -494,6 +547,7 @@ sgld_status samples_free_handle(sgld_samples *s)
         sgld_free(grp->name);
     }
     if (s->dxpl >= 0) H5Pclose(s->dxpl);
+    if (s->str_type >= 0) H5Tclose(s->str_type);
     if (s->file >= 0 && H5Fclose(s->file) < 0)
         st = sgld_error_set(SGLD_ERR_IO, "%s: closing the file failed", s->path);
     sgld_free(s->vars);
@@ -522,7 +576,7 @@ sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int 
         st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory for the sample file");
     } else {
         s->comm = dup;
-        s->file = s->dxpl = H5I_INVALID_HID;
+        s->file = s->dxpl = s->str_type = H5I_INVALID_HID;
         MPI_Comm_rank(dup, &s->rank);
         MPI_Comm_size(dup, &s->size);
         st = build(s, path, n_chains, n_vars, vars, chunk_draws);
@@ -539,6 +593,7 @@ sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int 
     st = sgld_status_agree(s->comm, st);
     if (st == SGLD_OK) {
         st = sgld_status_agree(s->comm, create_file(s));
+        if (st == SGLD_OK) st = write_all_labels(s);
         if (st != SGLD_OK) {
             /* Close before rank 0 unlinks, so that no rank writes the file afterwards. */
             close_file(s);
