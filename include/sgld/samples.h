@@ -62,6 +62,17 @@ sgld_status sgld_samples_attr_int(sgld_samples *s, const char *group, const char
  * SGLD_ERR_ARG when a dataset of that name exists. */
 sgld_status sgld_samples_index_coord(sgld_samples *s, const char *name, int64_t n, const int64_t *values);
 
+/* A new group GROUP (not one of the draws' groups) holding a 1-D variable NAME over a new
+ * dimension DIM of n_total rows, with DIM's coordinate 0..n_total-1: ArviZ's observed_data.
+ * The values come from the ranks that hold them: each passes its rows [row_begin, row_begin +
+ * n_local) (float, converted to float64, or with integer != 0 to int64) and together they
+ * cover every row once; a rank with none passes n_local = 0.  Written with one collective
+ * write (no rank holds the whole) and flushed.  SGLD_ERR_ARG when GROUP exists or the rows
+ * are out of range.  Collective: the same group, name, dim, n_total and integer everywhere. */
+sgld_status sgld_samples_observed(sgld_samples *s, const char *group, const char *name, const char *dim,
+                                  int64_t n_total, int64_t row_begin, int64_t n_local, const float *values,
+                                  int integer);
+
 /* Appends n_draws draws.  Collective: every rank calls with the same n_draws; a rank that
  * writes chain c passes chain = c and data[v] pointing to n_draws x prod(dims of v) values
  * of var v (in its dtype, draw-major); every other rank passes chain = -1 and data = NULL.

@@ -69,6 +69,20 @@ static void label_dims(const run *r, int n, sgld_var_spec *vars)
         }
 }
 
+/* --save-observed: the training targets as group observed_data, y [obs] (float64 for a
+ * regression, int64 class indices for a classification) in the training set's row order,
+ * written by the ranks of chain 0, each its own shard's rows.  Collective over the grid. */
+static sgld_status write_observed(run *r)
+{
+    const sgld_dataset *d = r->train;
+    const int save = r->cfg->save_observed;
+    if (save == SGLD_OBSERVED_NO || (save == SGLD_OBSERVED_AUTO && d->n_total > SGLD_OBSERVED_AUTO_BYTES / 8))
+        return SGLD_OK;
+    const int mine = r->grid->chain == 0;
+    return sgld_samples_observed(r->out, "observed_data", "y", "obs", d->n_total, mine ? d->row_begin : 0,
+                                 mine ? d->n_local : 0, d->y, d->n_classes > 0);
+}
+
 /* The sample file's `config` attribute: this run's configuration as INI text.  Collective
  * over the grid. */
 static sgld_status write_config_attr(run *r)
@@ -158,7 +172,7 @@ sgld_status sgld_run_output_create(run *r)
      * exactly them (every rank holds the whole test set). */
     if (r->test && r->test->source_rows)
         SGLD_TRY(sgld_samples_index_coord(r->out, "test_row", r->test->n_total, r->test->source_rows));
-    return SGLD_OK;
+    return write_observed(r);
 }
 
 /* The sample file of a resumed run must hold the draws of this run's chains: the chain-defining

@@ -643,6 +643,62 @@ done:
     return sgld_status_agree(s->comm, st);
 }
 
+sgld_status sgld_samples_observed(sgld_samples *s, const char *group, const char *name, const char *dim,
+                                  int64_t n_total, int64_t row_begin, int64_t n_local, const float *values,
+                                  int integer)
+{
+    SGLD_CHECK(s, SGLD_ERR_ARG, "sgld_samples_observed: NULL handle");
+    sgld_status st = check_name(s->path, "group", group);
+    if (st == SGLD_OK) st = check_name(s->path, "variable", name);
+    if (st == SGLD_OK) st = check_name(s->path, "dim", dim);
+    if (st == SGLD_OK && (n_total < 1 || n_local < 0 || row_begin < 0 || row_begin + n_local > n_total ||
+                          (n_local > 0 && !values)))
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: observed '%s': rows [%lld, +%lld) of %lld", s->path, name,
+                            (long long)row_begin, (long long)n_local, (long long)n_total);
+    if (st == SGLD_OK && (find_group(s, group) >= 0 || H5Lexists(s->file, group, H5P_DEFAULT) != 0))
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: group '%s' exists", s->path, group);
+    if (st == SGLD_OK && !strcmp(name, dim))
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: variable '%s' has the name of its dim", s->path, name);
+    SGLD_TRY(sgld_status_agree(s->comm, st));
+    hsize_t len = (hsize_t)n_total, start = (hsize_t)row_begin, count = (hsize_t)n_local;
+    hid_t gcpl = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, space = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    hid_t gid = H5I_INVALID_HID, coord = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    H5_GOTO(gcpl = order_plist(H5P_GROUP_CREATE), s->path, st, done);
+    H5_GOTO(dcpl = order_plist(H5P_DATASET_CREATE), s->path, st, done);
+    H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
+    H5_GOTO(space = H5Screate_simple(1, &len, NULL), s->path, st, done);
+    H5_GOTO(gid = H5Gcreate2(s->file, group, H5P_DEFAULT, gcpl, H5P_DEFAULT), s->path, st, done);
+    H5_GOTO(coord = H5Dcreate2(gid, dim, H5T_STD_I64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), s->path, st, done);
+    H5_GOTO(H5DSset_scale(coord, dim), s->path, st, done);
+    H5_GOTO(dset = H5Dcreate2(gid, name, integer ? H5T_STD_I64LE : H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl,
+                              H5P_DEFAULT), s->path, st, done);
+    H5_GOTO(H5DSattach_scale(dset, coord, 0), s->path, st, done);
+    /* The coordinate 0..n-1 from rank 0, the values from every rank that holds rows: one
+     * collective write each, whatever failed locally. */
+    st = write_coord(s, coord, 0, n_total);
+    H5_GOTO(mspace = H5Screate_simple(1, n_local > 0 ? &count : &len, NULL), s->path, st, done);
+    if (n_local > 0) {
+        H5_GOTO(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &count, NULL), s->path, st, done);
+    } else {
+        H5Sselect_none(space);
+        H5Sselect_none(mspace);
+    }
+    if (H5Dwrite(dset, H5T_NATIVE_FLOAT, mspace, space, s->dxpl, n_local > 0 ? (const void *)values : (const void *)&len) < 0 &&
+        st == SGLD_OK)
+        st = sgld_error_set(SGLD_ERR_HDF5, "%s: writing '%s/%s' failed", s->path, group, name);
+    if (st == SGLD_OK && H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0)
+        st = sgld_error_set(SGLD_ERR_IO, "%s: flush failed", s->path);
+done:
+    if (dset >= 0) H5Dclose(dset);
+    if (coord >= 0) H5Dclose(coord);
+    if (gid >= 0) H5Gclose(gid);
+    if (mspace >= 0) H5Sclose(mspace);
+    if (space >= 0) H5Sclose(space);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (gcpl >= 0) H5Pclose(gcpl);
+    return sgld_status_agree(s->comm, st);
+}
+
 /* ---- attributes ---- */
 
 static sgld_status attr_write(sgld_samples *s, const char *group, const char *name,
