@@ -1,8 +1,8 @@
 /* writer.c - the sample file writer: parallel HDF5 (MPI-IO) in the netCDF-4 / ArviZ
  * InferenceData layout (groups /posterior and /sample_stats, variables [chain, draw, ...]).
  *
- * Every dimension is a 1-D int64 coordinate dataset holding 0..len-1 that is also an HDF5
- * dimension scale (H5DSset_scale with NAME = the dimension name) attached to each variable
+ * Every dimension is a 1-D int64 coordinate dataset holding 0..len-1 (or, labelled, variable-
+ * length UTF-8 strings: write_all_labels) that is also an HDF5 dimension scale (H5DSset_scale with NAME = the dimension name) attached to each variable
  * axis; that is all netCDF-C and h5netcdf use to recover dims, so no _Netcdf4Dimid /
  * _NCProperties attributes are written.  What else the readers needed (found by running
  * ncdump -h, xarray engine="netcdf4" and engine="h5netcdf" on the files, see
