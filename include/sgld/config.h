@@ -27,6 +27,11 @@
 #include "sgld/status.h"
 
 #define SGLD_PATH_MAX 1024
+
+/* --save-observed: the training targets as the sample file's observed_data group; auto writes
+ * them when they take at most SGLD_OBSERVED_AUTO_BYTES as float64 (a million rows). */
+enum { SGLD_OBSERVED_AUTO = 0, SGLD_OBSERVED_YES = 1, SGLD_OBSERVED_NO = 2 };
+#define SGLD_OBSERVED_AUTO_BYTES ((int64_t)8 << 20)
 #define SGLD_NAME_MAX 64
 #define SGLD_PLUGIN_LIST_MAX 4096 /* the loaded plug-ins' paths, ':'-separated */
 
@@ -173,6 +178,7 @@ typedef struct sgld_config {
     /* output */
     char output[SGLD_PATH_MAX];      /* --output FILE, "" = no sample file */
     int force;                       /* --force: overwrite an existing output */
+    int save_observed;               /* --save-observed auto|yes|no (SGLD_OBSERVED_*) */
     int quiet;                       /* --quiet */
     int progress;                    /* --progress: progress line even when not a TTY */
     int64_t flush_draws;             /* --flush-every draws buffered per collective write (100) */

@@ -77,6 +77,13 @@ void sgld_ens_acc_add_reg(sgld_ens_acc *a, const double *mu, const double *var, 
 void sgld_ens_acc_add_reg_logp(sgld_ens_acc *a, const double *mu, const double *var, const double *logp,
                                const float *y);
 
+/* Each row's log density under one draw, out[i] = log p_s(y_i | x_i), the term that draw adds
+ * to the log-likelihood of sgld_ens_acc_add_class / sgld_ens_acc_add_reg_logp (the same prob,
+ * mu/var, logp and y; K = 0 for a regression): ArviZ's pointwise log_likelihood, the input of
+ * LOO and WAIC.  Not collective. */
+void sgld_ens_row_logp(int K, int64_t n, const double *prob, const double *var, const double *logp,
+                       const float *y, double *out);
+
 /* dst += src (the same n, K, has_y): the accumulator of the union of two disjoint draw sets.
  * Not collective. */
 void sgld_ens_acc_merge(sgld_ens_acc *dst, const sgld_ens_acc *src);
@@ -151,6 +158,8 @@ typedef struct sgld_ens_set {
     int64_t n;
     sgld_ens_acc *chain;
     sgld_ens_acc *last;
+    double *pointwise; /* NULL, or [n_chains][n_sel][n] (needs y, no MC dropout): each selected
+                        * draw's sgld_ens_row_logp, complete on rank 0 after the evaluation */
 } sgld_ens_set;
 
 /* Draw layout: which tensor of the file fills which part of theta. */
@@ -202,6 +211,8 @@ typedef struct sgld_ens_predictive_opts {
     int64_t batch_rows;   /* rows per predict call (>= 1) */
     int mc_dropout;       /* K >= 1: MC dropout with K masks per draw; 0: dropout off */
     uint32_t seed;        /* the masks' stream key, with the chain */
+    int pointwise;        /* keep each selected draw's log density of each TEST row (loglik
+                           * below); not with mc_dropout */
 } sgld_ens_predictive_opts;
 
 /* The scores of one data set (TEST or OTHER), classification. */
@@ -239,6 +250,9 @@ typedef struct sgld_ens_predictive {
     /* regression (TEST): */
     sgld_ens_reg_summary reg_ens, reg_last, chain_reg[SGLD_ENS_CHAINS];
     sgld_ens_reg_examples reg_ex; /* per example of reg_ens: mean, sd, loglik, pit [n] */
+    /* opts pointwise, on rank 0: */
+    double *loglik;            /* [n_chains][n_draws][n] log p_s(y_i | x_i) of TEST's rows */
+    int64_t *draw_index;       /* [n_draws] the selected draws' indices in the file */
 } sgld_ens_predictive;
 
 /* Rebuilds the model of opt->file from its root attributes (`config`, parsed with

@@ -2,7 +2,8 @@
  *
  * Groups /posterior and /sample_stats hold variables shaped [chain, draw, ...] with HDF5
  * dimension scales named `chain`, `draw` and one per extra dimension (`<var>_dim_<k>` unless
- * named), so that xarray (netcdf4 and h5netcdf engines), arviz.from_netcdf and `ncdump -h`
+ * named; 0..len-1, or labels such as feature names), and /observed_data one variable over its
+ * own rows (sgld_samples_observed), so that xarray (netcdf4 and h5netcdf engines), arviz.from_netcdf and `ncdump -h`
  * read it.  `draw` is unlimited and chunked; draws are appended by all chains together
  * (collective) and the file is flushed, so it is valid after every append.
  *
@@ -19,7 +20,9 @@
 
 #define SGLD_SAMPLES_MAX_DIMS 6 /* extra dimensions after [chain, draw] */
 
-typedef enum { SGLD_F32 = 0, SGLD_F64 = 1 } sgld_dtype;
+/* SGLD_BOOL: int8_t 0/1 in memory, int8 in the file with the attribute dtype = "bool" (how
+ * xarray encodes a boolean variable; both engines read it back as bool). */
+typedef enum { SGLD_F32 = 0, SGLD_F64 = 1, SGLD_BOOL = 2 } sgld_dtype;
 
 typedef struct sgld_var_spec {
     const char *group;                         /* "posterior" or "sample_stats" */
@@ -28,6 +31,11 @@ typedef struct sgld_var_spec {
     int64_t dims[SGLD_SAMPLES_MAX_DIMS];
     const char *dim_names[SGLD_SAMPLES_MAX_DIMS]; /* NULL entries default to <name>_dim_<k> */
     sgld_dtype dtype;
+    /* NULL, or dims[k] UTF-8 labels of dimension k (feature or class names): its coordinate
+     * variable holds them as variable-length strings (xarray reads str) instead of 0..len-1.
+     * The first variable with labels for a dimension sets them; read by sgld_samples_create
+     * only (sgld_samples_reopen ignores them). */
+    const char *const *dim_labels[SGLD_SAMPLES_MAX_DIMS];
 } sgld_var_spec;
 
 typedef struct sgld_samples sgld_samples;
@@ -62,6 +70,17 @@ sgld_status sgld_samples_index_coord(sgld_samples *s, const char *name, int64_t 
  * file: SGLD_ERR_ARG when a group already holds NAME or a `coordinates` attribute.  Collective,
  * the same name everywhere; the same status on every rank. */
 sgld_status sgld_samples_chain_coord(sgld_samples *s, const char *name, const int64_t *values);
+
+/* A new group GROUP (not one of the draws' groups) holding a 1-D variable NAME over a new
+ * dimension DIM of n_total rows, with DIM's coordinate 0..n_total-1: ArviZ's observed_data.
+ * The values come from the ranks that hold them: each passes its rows [row_begin, row_begin +
+ * n_local) (float, converted to float64, or with integer != 0 to int64) and together they
+ * cover every row once; a rank with none passes n_local = 0.  Written with one collective
+ * write (no rank holds the whole) and flushed.  SGLD_ERR_ARG when GROUP exists or the rows
+ * are out of range.  Collective: the same group, name, dim, n_total and integer everywhere. */
+sgld_status sgld_samples_observed(sgld_samples *s, const char *group, const char *name, const char *dim,
+                                  int64_t n_total, int64_t row_begin, int64_t n_local, const float *values,
+                                  int integer);
 
 /* Appends n_draws draws.  Collective: every rank calls with the same n_draws; a rank that
  * writes chain c passes chain = c and data[v] pointing to n_draws x prod(dims of v) values

@@ -27,7 +27,7 @@ typedef struct ess_args {
     int64_t superchains;              /* --superchains K (0: the file's superchain coordinate) */
     double alpha, eps;
     /* predict */
-    const char *data, *ood, *draws, *per_example, *hist;
+    const char *data, *ood, *draws, *per_example, *hist, *log_likelihood;
     const char **plugins;             /* --plugin, n_plugins of them, loaded before FILE is read */
     int n_plugins;
     int force;

@@ -54,6 +54,7 @@ static const sgld_option predict_rows[] = {
     SWITCH("json", json),
     TEXT("per-example", per_example, "FILE"),
     TEXT("hist", hist, "FILE"),
+    TEXT("log-likelihood", log_likelihood, "FILE"),
     COUNT("batch", batch, 1, 1000000),
     COUNT("block", block, 1, 100000),
     SWITCH("timing", timing),

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <math.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,7 +26,8 @@ void ess_predict_usage(FILE *f)
 {
     fprintf(f,
 "usage: sgld-ess predict FILE --data TEST [--ood OTHER] [--draws I|A:B[:S]] [--json]\n"
-"                        [--per-example OUT.h5] [--hist OUT.csv] [--force]\n"
+"                        [--per-example OUT.h5] [--hist OUT.csv]\n"
+"                        [--log-likelihood OUT.h5] [--force]\n"
 "                        [--mc-dropout K [--seed S]] [--plugin PATH.so]\n"
 "\n"
 "Rebuilds the model of a sample file written by sgld-dist (its `config` attribute: model,\n"
@@ -58,9 +60,15 @@ void ess_predict_usage(FILE *f)
 "  --per-example OUT   per-example scores to HDF5 (/data/..., /ood/...)\n"
 "  --hist OUT.csv      max-probability histograms (%d bins) of TEST and OTHER, ensemble and\n"
 "                      last draw\n"
-"  --force             replace an existing --per-example or --hist file (without it they are\n"
-"                      created only when absent); never one that is FILE, TEST or OTHER (the\n"
-"                      same file by device and inode, whatever the name or link)\n"
+"  --log-likelihood OUT  each selected draw's log density of each TEST row, log p(y_i | x_i,\n"
+"                      draw), to OUT in FILE's layout: group log_likelihood, variable y\n"
+"                      [chain, draw, obs] (float64; draw = the draws' indices in FILE, obs =\n"
+"                      TEST's rows in order): ArviZ's input of LOO and WAIC (arviz.loo,\n"
+"                      the R package loo); not with --mc-dropout\n"
+"  --force             replace an existing --per-example, --hist or --log-likelihood file\n"
+"                      (without it they are created only when absent); never one that is\n"
+"                      FILE, TEST or OTHER (the same file by device and inode, whatever the\n"
+"                      name or link)\n"
 "  --mc-dropout K      MC dropout: evaluate every draw K times (1..%d) with fresh masks of\n"
 "                      the net's dropout layers (dropP in --net; an error without them),\n"
 "                      every (draw, mask) one ensemble member in every metric; the last\n"
@@ -111,10 +119,14 @@ static int check_args(const cli_ctx *c, const ess_args *o)
     if (!o->data) return cli_fail(c, CLI_EXIT_BAD_INPUT, "predict: --data TEST is required (see sgld-ess predict --help)");
     int st = check_output_dir(c, "--per-example", o->per_example);
     if (st < 0) st = check_output_dir(c, "--hist", o->hist);
+    if (st < 0) st = check_output_dir(c, "--log-likelihood", o->log_likelihood);
+    if (st < 0 && o->log_likelihood && o->mc_dropout)
+        st = cli_fail(c, CLI_EXIT_BAD_INPUT, "--log-likelihood %s: not with --mc-dropout (a draw is K members there, "
+                      "not one density per row)", o->log_likelihood);
     return st;
 }
 
-/* The outputs (--per-example, --hist) are neither an input (FILE, --data, --ood) nor each
+/* The outputs (--per-example, --hist, --log-likelihood) are neither an input (FILE, --data, --ood) nor each
  * other, by identity, and exist only with --force.  Rank 0 (the one that writes them); returns
  * -1 when they may be written, else the exit status. */
 static int check_outputs(const cli_ctx *c, const ess_args *o)
@@ -122,12 +134,13 @@ static int check_outputs(const cli_ctx *c, const ess_args *o)
     const sgld_file_use uses[] = {
         {"--per-example", o->per_example, o->per_example, 1},
         {"--hist", o->hist, o->hist, 1},
+        {"--log-likelihood", o->log_likelihood, o->log_likelihood, 1},
         {"FILE", o->file, o->file, 0},
         {"--data", o->data, strncmp(o->data, "synthetic:", 10) ? o->data : NULL, 0},
         {"--ood", o->ood, o->ood && strncmp(o->ood, "synthetic:", 10) ? o->ood : NULL, 0},
     };
-    if (sgld_fileguard_check(uses, 5) != SGLD_OK) return cli_fail(c, CLI_EXIT_BAD_INPUT, "%s", sgld_error_message());
-    for (int k = 0; k < 2; k++)
+    if (sgld_fileguard_check(uses, 6) != SGLD_OK) return cli_fail(c, CLI_EXIT_BAD_INPUT, "%s", sgld_error_message());
+    for (int k = 0; k < 3; k++)
         if (!o->force && uses[k].path && sgld_fileguard_exists(uses[k].path))
             return cli_fail(c, CLI_EXIT_BAD_INPUT, "%s %s: file exists (use --force to overwrite)", uses[k].option, uses[k].path);
     return -1;
@@ -401,7 +414,68 @@ static int write_examples(const ess_args *o, const sgld_ens_predictive *p)
     return rc;
 }
 
-/* Rank 0's output: the timing (--timing), the --hist CSV, the report, the --per-example file.
+/* A 1-D int64 coordinate NAME of group g holding values (NULL: 0..n-1), a dimension scale as
+ * the sample file's (samples.h).  Returns the dataset, or < 0. */
+static hid_t write_coord(hid_t g, const char *name, int64_t n, const int64_t *values)
+{
+    int64_t *v = sgld_malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+    if (!v) return -1;
+    for (int64_t i = 0; i < n; i++) v[i] = values ? values[i] : i;
+    hsize_t len = (hsize_t)n;
+    hid_t sp = H5Screate_simple(1, &len, NULL);
+    hid_t ds = sp >= 0 ? H5Dcreate2(g, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    if (ds >= 0 && (H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0 || H5DSset_scale(ds, name) < 0)) {
+        H5Dclose(ds);
+        ds = -1;
+    }
+    if (sp >= 0) H5Sclose(sp);
+    sgld_free(v);
+    return ds;
+}
+
+/* --log-likelihood: group log_likelihood with y [chain, draw, obs] (float64) and its three
+ * coordinates, in the netCDF-4 layout of the sample file (creation order tracked, as
+ * netCDF-C writes, so readers list chain, draw, obs, y).  Returns 0, or -1 when the file cannot
+ * be written. */
+static int write_log_likelihood(const ess_args *o, const sgld_ens_predictive *p)
+{
+    const unsigned order = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    if (fcpl < 0 || gcpl < 0 || H5Pset_link_creation_order(fcpl, order) < 0 || H5Pset_attr_creation_order(fcpl, order) < 0 ||
+        H5Pset_link_creation_order(gcpl, order) < 0 || H5Pset_attr_creation_order(gcpl, order) < 0) {
+        if (fcpl >= 0) H5Pclose(fcpl);
+        if (gcpl >= 0) H5Pclose(gcpl);
+        return -1;
+    }
+    hid_t f = H5Fcreate(o->log_likelihood, o->force ? H5F_ACC_TRUNC : H5F_ACC_EXCL, fcpl, H5P_DEFAULT);
+    hid_t g = f >= 0 ? H5Gcreate2(f, "log_likelihood", H5P_DEFAULT, gcpl, H5P_DEFAULT) : -1;
+    H5Pclose(fcpl);
+    H5Pclose(gcpl);
+    const int64_t n = p->data[0]->n_local;
+    hid_t dims[3] = {-1, -1, -1}, y = -1;
+    int rc = g >= 0 ? 0 : -1;
+    if (rc == 0) {
+        dims[0] = write_coord(g, "chain", p->n_chains, NULL);
+        dims[1] = write_coord(g, "draw", p->n_draws, p->draw_index);
+        dims[2] = write_coord(g, "obs", n, NULL);
+        hsize_t shape[3] = {(hsize_t)p->n_chains, (hsize_t)p->n_draws, (hsize_t)n};
+        hid_t sp = H5Screate_simple(3, shape, NULL);
+        y = sp >= 0 ? H5Dcreate2(g, "y", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+        if (sp >= 0) H5Sclose(sp);
+        rc = y < 0 || H5Dwrite(y, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, p->loglik) < 0 ? -1 : 0;
+        for (unsigned k = 0; k < 3; k++)
+            if (rc == 0 && (dims[k] < 0 || H5DSattach_scale(y, dims[k], k) < 0)) rc = -1;
+    }
+    if (y >= 0) H5Dclose(y);
+    for (int k = 0; k < 3; k++)
+        if (dims[k] >= 0) H5Dclose(dims[k]);
+    if (g >= 0) H5Gclose(g);
+    if (f >= 0 && H5Fclose(f) < 0) rc = -1;
+    return rc;
+}
+
+/* Rank 0's output: the timing (--timing), the --hist CSV, the report, the --per-example and
+ * --log-likelihood files.
  * Returns the exit status. */
 static int report(const ess_args *o, const sgld_ens_predictive *p, int size)
 {
@@ -432,6 +506,10 @@ static int report(const ess_args *o, const sgld_ens_predictive *p, int size)
         fprintf(stderr, "sgld-ess: %s: cannot write the per-example file\n", o->per_example);
         return CLI_EXIT_RUNTIME;
     }
+    if (o->log_likelihood && write_log_likelihood(o, p) != 0) {
+        fprintf(stderr, "sgld-ess: %s: cannot write the log-likelihood file\n", o->log_likelihood);
+        return CLI_EXIT_RUNTIME;
+    }
     return CLI_EXIT_OK;
 }
 
@@ -441,7 +519,7 @@ static int run(const cli_ctx *c, const ess_args *o)
 {
     sgld_ens_predictive_opts po = {.file = o->file, .data = o->data, .ood = o->ood, .draws = o->draws,
                                    .block_draws = o->block, .batch_rows = o->batch, .mc_dropout = (int)o->mc_dropout,
-                                   .seed = (uint32_t)o->seed};
+                                   .seed = (uint32_t)o->seed, .pointwise = o->log_likelihood != NULL};
     sgld_ens_predictive *p = NULL;
     /* The plug-ins named here come before the file's recorded ones (which are then not
      * loaded when they provide the file's model and sampler). */

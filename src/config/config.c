@@ -183,6 +183,10 @@ static const run_row run_rows[] = {
      "stop at the first flush point where the monitored draws meet RULE: ess>=E and/or rhat<=R, "
      "comma-separated (min batch-means ESS over chains, max split R-hat); the run ends complete "
      "(exit 0) after flushing and checkpointing (\"\": run all --steps)"},
+    {"save-observed", 0, SGLD_OPT_CHOICE, FIELD(save_observed, int), "auto", "auto|yes|no", "", NOCHECK,
+     G_OUTPUT, CONTROL,
+     "write the training targets to --output as group observed_data, y [obs] in the data's row "
+     "order (ArviZ's observed_data); auto: when they take at most 8 MB as float64 (1048576 rows)"},
     {"log-view", 0, T_BOOL, FIELD(log_view, int), "off", "", "", NOCHECK, G_OUTPUT, CONTROL,
      "print a table of timed events (count, min/max/mean over ranks, share of the step)"},
     {"max-rows", 0, T_INT64, FIELD(max_rows, int64_t), "40", "N", "rows", GE(0), G_OUTPUT, CONTROL,

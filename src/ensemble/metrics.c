@@ -69,6 +69,20 @@ double sgld_ens_entropy(const double *p, int K)
     return h;
 }
 
+/* Row i's log density under one draw of a regression: the model's own (logp) or the Gaussian's. */
+static double reg_logp(const double *mu, const double *var, const double *logp, const float *y, int64_t i)
+{
+    if (logp) return logp[i];
+    double sd = sqrt(var[i]), z = (y[i] - mu[i]) / sd;
+    return -0.5 * z * z - log(sd) - LOG_SQRT_2PI;
+}
+
+void sgld_ens_row_logp(int K, int64_t n, const double *prob, const double *var, const double *logp,
+                       const float *y, double *out)
+{
+    for (int64_t i = 0; i < n; i++) out[i] = K > 0 ? log(prob[i * K + (int)y[i]]) : reg_logp(prob, var, logp, y, i);
+}
+
 void sgld_ens_acc_add_class(sgld_ens_acc *a, const double *prob, const float *y)
 {
     const int K = a->K;
@@ -95,7 +109,7 @@ void sgld_ens_acc_add_reg_logp(sgld_ens_acc *a, const double *mu, const double *
         a->second[i] += mu[i] * mu[i] + var[i];
         if (a->has_y) {
             double sd = sqrt(var[i]), z = (y[i] - mu[i]) / sd;
-            lse_add(a, i, logp ? logp[i] : -0.5 * z * z - log(sd) - LOG_SQRT_2PI);
+            lse_add(a, i, reg_logp(mu, var, logp, y, i));
             a->cdf_sum[i] += 0.5 * erfc(-z / sqrt(2.0));
         }
     }

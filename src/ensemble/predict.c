@@ -5,6 +5,7 @@
  * (metrics.c), which are reduced to rank 0 at the end.  MC dropout: each draw K times with
  * fresh dropout masks, every (draw, mask) one member.  Memory: one block of parameters plus
  * the accumulators; the draws are never all in memory. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,29 @@ static void add_draw(const sgld_model *m, const float *theta, const sgld_ens_set
         }
     }
     add_to(acc, prob, var, logp, set->y);
+}
+
+/* Rank r filled rows [G r / size, G (r + 1) / size) of pointwise [G][n] (the (chain, draw)
+ * pairs it evaluated); gathers them all into rank 0's.  Collective. */
+static sgld_status gather_pointwise(MPI_Comm comm, int rank, int size, int64_t G, int64_t n, double *pointwise)
+{
+    if (G * n > INT_MAX) return sgld_error_set(SGLD_ERR_ARG, "pointwise log densities: %lld draws x %lld rows are "
+                                               "more than one MPI message holds", (long long)G, (long long)n);
+    int *counts = sgld_malloc((size_t)size * 2 * sizeof *counts);
+    sgld_status st = sgld_status_agree(comm, counts ? SGLD_OK : sgld_error_set(SGLD_ERR_NOMEM, "out of memory"));
+    if (st != SGLD_OK) {
+        sgld_free(counts);
+        return st;
+    }
+    for (int r = 0; r < size; r++) {
+        counts[size + r] = (int)(G * r / size * n);
+        counts[r] = (int)(G * (r + 1) / size * n) - counts[size + r];
+    }
+    double *mine = pointwise + counts[size + rank];
+    int rc = MPI_Gatherv(rank == 0 ? MPI_IN_PLACE : mine, counts[rank], MPI_DOUBLE, pointwise, counts,
+                         counts + size, MPI_DOUBLE, 0, comm);
+    sgld_free(counts);
+    return rc == MPI_SUCCESS ? SGLD_OK : sgld_error_set(SGLD_ERR_MPI, "MPI_Gatherv of the pointwise log densities failed");
 }
 
 sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld_model *m,
@@ -142,6 +166,9 @@ sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld
                     double *lp = sets[s].y ? logp : NULL;
                     add_draw(m, th, &sets[s], batch, opt->mc_dropout > 0 ? &mc : NULL, out, prob, var, lp,
                              &sets[s].chain[c]);
+                    if (sets[s].pointwise)
+                        sgld_ens_row_logp(K, sets[s].n, prob, var, lp, sets[s].y,
+                                          sets[s].pointwise + (size_t)(c * opt->n_sel + j) * (size_t)sets[s].n);
                     /* the same predictions once more into `last` (cheap next to the forward) */
                     if (is_last) add_to(sets[s].last, prob, var, lp, sets[s].y);
                     fl += f_row * (double)sets[s].n;
@@ -158,7 +185,12 @@ sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld
     sgld_free(prob);
     sgld_free(var);
     sgld_free(logp);
+    if (st == SGLD_OK && opt->mc_dropout > 0)
+        for (int s = 0; s < n_sets; s++)
+            if (sets[s].pointwise) st = sgld_error_set(SGLD_ERR_ARG, "pointwise log densities with MC dropout");
     st = sgld_status_agree(comm, st);
+    for (int s = 0; st == SGLD_OK && s < n_sets; s++)
+        if (sets[s].pointwise) st = gather_pointwise(comm, rank, size, G, sets[s].n, sets[s].pointwise);
     for (int s = 0; st == SGLD_OK && s < n_sets; s++) {
         for (int c = 0; st == SGLD_OK && c < opt->n_chains; c++) st = sgld_ens_acc_reduce(&sets[s].chain[c], comm);
         if (st == SGLD_OK) st = sgld_ens_acc_reduce(sets[s].last, comm);

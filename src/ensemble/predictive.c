@@ -299,6 +299,13 @@ static sgld_status init_accs(predictive_ctx *c)
         SGLD_TRY(sgld_ens_acc_init(&c->last[s], n, p->n_classes, has_y));
         SGLD_TRY(sgld_ens_acc_init(&c->ens[s], n, p->n_classes, has_y));
     }
+    if (c->o->pointwise) { /* every rank fills its part, rank 0 receives the whole */
+        SGLD_CHECK(!c->o->mc_dropout, SGLD_ERR_USAGE, "--log-likelihood: not with --mc-dropout (a draw is K members "
+                   "there, not one density per row)");
+        SGLD_ALLOC(p->loglik, (size_t)p->n_chains * (size_t)c->n_sel * (size_t)(p->data[0]->n_local > 0 ? p->data[0]->n_local : 1));
+        SGLD_ALLOC(p->draw_index, c->n_sel);
+        memcpy(p->draw_index, c->sel, (size_t)c->n_sel * sizeof *c->sel);
+    }
     SGLD_CHECK(c->m.classification || !c->o->ood, SGLD_ERR_USAGE,
                "--ood: the %s model of %s is a regression; out-of-distribution scores need a classifier", c->cfg.model,
                c->o->file);
@@ -314,7 +321,8 @@ static sgld_status evaluate(predictive_ctx *c)
     sgld_ens_set sets[2];
     for (int s = 0; s < p->n_sets; s++)
         sets[s] = (sgld_ens_set){.X = p->data[s]->X, .y = s == 0 ? p->data[s]->y : NULL, .n = p->data[s]->n_local,
-                                 .chain = c->chain[s], .last = &c->last[s]};
+                                 .chain = c->chain[s], .last = &c->last[s],
+                                 .pointwise = s == 0 ? p->loglik : NULL};
     sgld_ens_eval_options eo = {.group = "posterior", .n_chains = p->n_chains, .draws = c->sel, .n_sel = c->n_sel,
                                 .block_draws = o->block_draws, .batch_rows = (size_t)o->batch_rows,
                                 .mc_dropout = o->mc_dropout, .mc_seed = o->seed};
@@ -360,6 +368,8 @@ void sgld_ens_predictive_destroy(sgld_ens_predictive **pp)
     sgld_free(p->reg_ex.sd);
     sgld_free(p->reg_ex.loglik);
     sgld_free(p->reg_ex.pit);
+    sgld_free(p->loglik);
+    sgld_free(p->draw_index);
     sgld_free(p->model);
     sgld_free(p);
     *pp = NULL;

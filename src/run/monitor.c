@@ -18,7 +18,11 @@
  * the unfinished batch wait for the next point):
  *   batch-means ESS, pooled over the C chains around the grand mean (replicated batch means,
  *   Gupta & Vats 2020): the stored batches grouped g at a time into a = U / g batches of
- *   size bs = g b ~ sqrt(n) (Flegal & Jones 2010), n' = a bs,
+ *   size bs = g b ~ n^(2/3), n' = a bs.  Not sqrt(n) (Flegal & Jones 2010's consistent
+ *   choice): with SGLD's long autocorrelations (tau of 100+ draws) batches of sqrt(n) are too
+ *   short and the ESS comes out 2-3 times the rank-normalized bulk ESS that sgld-ess summary
+ *   reports for the same draws, so a --stop-when rule would stop too early; with n^(2/3) it
+ *   is within about 20% of it (src/run/README.md),
  *     Lambda = sum_c sum_t (x_ct - G)^2 / (C n' - 1),  Sigma = bs sum_c sum_i (y_ci - G)^2 / (C a - 1)
  *     ESS = C n' Lambda / Sigma;
  *   split R-hat (Gelman et al. 2013, the classic form of sgld_diag_rhat_basic): the first and
@@ -154,7 +158,7 @@ void sgld_run_monitor_feed(run *r, int64_t n_draws)
 static void geometry(const sgld_monitor *m, int64_t *g, int64_t *a, int64_t *half)
 {
     const int64_t n = m->nb * m->b;
-    *g = (int64_t)floor(sqrt((double)n) / (double)m->b);
+    *g = (int64_t)floor(pow((double)n, 2.0 / 3.0) / (double)m->b);
     if (*g < 1) *g = 1;
     *a = m->nb / *g;
     *half = *a * *g / 2;

@@ -2,7 +2,8 @@
  *
  * Variables: one per saved parameter tensor in group posterior (float32, [chain, draw, dims]),
  * then lp, step_size, divergences (with --on-divergence shrink|skip) and the sampler's own
- * stats in sample_stats (float64, [chain, draw]), in that order (output_vars); the writer's
+ * stats in sample_stats (float64, [chain, draw]), then diverging (bool, with --on-divergence
+ * shrink|skip), in that order (output_vars); the writer's
  * draw buffer holds them in the same order, so record and flush agree with the file by
  * construction.  Root attributes: the configuration as INI text (`config`, which a resumed run
  * checks against its checkpoint), versions, data facts, feature and class names, and, when
@@ -22,8 +23,8 @@
 
 #include "run_impl.h"
 
-/* Saved parameter tensors, lp, step_size, divergences, the sampler's stats. */
-#define OUTPUT_MAX_VARS (SGLD_MODEL_MAX_VARS + 3 + SGLD_SAMPLER_MAX_STATS)
+/* Saved parameter tensors, lp, step_size, divergences, the sampler's stats, diverging. */
+#define OUTPUT_MAX_VARS (SGLD_MODEL_MAX_VARS + 4 + SGLD_SAMPLER_MAX_STATS)
 
 /* The sample file's variables: one per saved parameter tensor, lp, step_size and the
  * sampler's stats.  Returns their number. */
@@ -48,7 +49,39 @@ static int output_vars(const run *r, sgld_var_spec *vars)
         vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "divergences", .dtype = SGLD_F64};
     for (int k = 0; k < r->sampler->n_stats; k++)
         vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = r->sampler->stat_names[k], .dtype = SGLD_F64};
+    if (r->on_div != DIV_ABORT)
+        vars[n++] = (sgld_var_spec){.group = "sample_stats", .name = "diverging", .dtype = SGLD_BOOL};
     return n;
+}
+
+/* The names of the training data's features and classes as the labels of the `feature` and
+ * `class` dimensions of vars (their coordinate variables then hold the names). */
+static void label_dims(const run *r, int n, sgld_var_spec *vars)
+{
+    const sgld_dataset *d = r->train;
+    for (int v = 0; v < n; v++)
+        for (int k = 0; k < vars[v].n_dims; k++) {
+            const char *dim = vars[v].dim_names[k];
+            if (!dim) continue;
+            if (!strcmp(dim, "feature") && d->feature_names && vars[v].dims[k] == d->d)
+                vars[v].dim_labels[k] = (const char *const *)d->feature_names;
+            else if (!strcmp(dim, "class") && d->class_names && vars[v].dims[k] == d->n_classes)
+                vars[v].dim_labels[k] = (const char *const *)d->class_names;
+        }
+}
+
+/* --save-observed: the training targets as group observed_data, y [obs] (float64 for a
+ * regression, int64 class indices for a classification) in the training set's row order,
+ * written by the ranks of chain 0, each its own shard's rows.  Collective over the grid. */
+static sgld_status write_observed(run *r)
+{
+    const sgld_dataset *d = r->train;
+    const int save = r->cfg->save_observed;
+    if (save == SGLD_OBSERVED_NO || (save == SGLD_OBSERVED_AUTO && d->n_total > SGLD_OBSERVED_AUTO_BYTES / 8))
+        return SGLD_OK;
+    const int mine = r->grid->chain == 0;
+    return sgld_samples_observed(r->out, "observed_data", "y", "obs", d->n_total, mine ? d->row_begin : 0,
+                                 mine ? d->n_local : 0, d->y, d->n_classes > 0);
 }
 
 /* The sample file's `config` attribute: this run's configuration as INI text.  Collective
@@ -89,6 +122,7 @@ sgld_status sgld_run_output_create(run *r)
     sgld_var_spec vars[OUTPUT_MAX_VARS];
     memset(vars, 0, sizeof vars);
     int n = output_vars(r, vars);
+    label_dims(r, n, vars);
     SGLD_TRY(sgld_samples_create(r->grid->comm, cfg->output, cfg->force, r->grid->n_chains, n, vars,
                                  cfg->flush_draws, &r->out));
 
@@ -155,7 +189,7 @@ sgld_status sgld_run_output_create(run *r)
     if (r->test && r->test->source_rows)
         SGLD_TRY(sgld_samples_index_coord(r->out, "test_row", r->test->n_total, r->test->source_rows));
     if (cfg->superchains > 0) SGLD_TRY(write_superchains(r));
-    return SGLD_OK;
+    return write_observed(r);
 }
 
 /* The sample file of a resumed run must hold the draws of this run's chains: the chain-defining
@@ -236,6 +270,17 @@ sgld_status sgld_run_output_check_complete(run *r, int64_t draws)
     return sgld_status_agree(r->grid->comm, st);
 }
 
+/* `divergences` (the chain's count of undone steps so far) and `diverging` (ArviZ's per-draw
+ * flag: a step since the previous draw, so this draw's step when --thin is 1, was undone) into
+ * row n_buf of the buffer. */
+static void record_divergence(run *r)
+{
+    const float count = sgld_run_div_count(r);
+    r->buf_stat[2][r->n_buf] = count;
+    r->buf_diverging[r->n_buf] = count > r->div_at_draw;
+    r->div_at_draw = count;
+}
+
 /* Into row n_buf of the buffer, in output_vars' order; the sampler's stats go through a stack
  * array (nothing is allocated per draw). */
 void sgld_run_output_record(run *r, const sgld_step_ctx *ctx, double lp)
@@ -247,7 +292,7 @@ void sgld_run_output_record(run *r, const sgld_step_ctx *ctx, double lp)
     }
     r->buf_stat[0][r->n_buf] = lp;
     r->buf_stat[1][r->n_buf] = ctx->eps;
-    if (r->on_div != DIV_ABORT) r->buf_stat[2][r->n_buf] = sgld_run_div_count(r);
+    if (r->on_div != DIV_ABORT) record_divergence(r);
     if (r->sampler->n_stats) {
         double st[SGLD_SAMPLER_MAX_STATS];
         r->sampler->stats(ctx, r->theta, r->state, st);
@@ -266,6 +311,7 @@ sgld_status sgld_run_output_flush(run *r)
     for (int v = 0; v < r->model.n_vars; v++)
         if (r->model.vars[v].save) data[n++] = r->buf_var[v];
     for (int k = 0; k < r->n_run_stats + r->sampler->n_stats; k++) data[n++] = r->buf_stat[k];
+    if (r->on_div != DIV_ABORT) data[n++] = r->buf_diverging;
     sgld_status st = sgld_samples_append(r->out, r->writer ? r->grid->chain : -1, r->n_buf,
                                          r->writer ? data : NULL);
     r->n_buf = 0;

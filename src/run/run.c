@@ -175,7 +175,7 @@ static void plan(const run *r, int64_t n_draws, sgld_run_plan *p)
     p->draws_per_flush = cfg->flush_draws;
     p->steps_per_flush = cfg->flush_draws * cfg->thin;
     /* float32 parameters, float64 lp, step_size and stats, int64 draw coordinates */
-    p->file_bytes = r->grid->n_chains * n_draws * (4 * saved + 8 * (r->n_run_stats + r->sampler->n_stats)) + 2 * 8 * n_draws;
+    p->file_bytes = r->grid->n_chains * n_draws * (4 * saved + 8 * (r->n_run_stats + r->sampler->n_stats) + (r->on_div != DIV_ABORT)) + 2 * 8 * n_draws;
     p->checkpoint_bytes = cfg->checkpoint[0] ? 80 + (int64_t)strlen(r->ck_config) +
                                                    4 * r->grid->n_chains * (p->n_params + p->state_floats) + 4
                                              : 0;
@@ -250,6 +250,7 @@ static sgld_status allocate(run *r, int keep_draws)
                 SGLD_ALLOC(r->buf_var[v], (size_t)cfg->flush_draws * r->model.vars[v].size);
         for (int k = 0; k < r->n_run_stats + r->sampler->n_stats; k++)
             SGLD_ALLOC(r->buf_stat[k], cfg->flush_draws);
+        if (r->on_div != DIV_ABORT) SGLD_ALLOC(r->buf_diverging, cfg->flush_draws);
         if (keep_draws) {
             SGLD_ALLOC(r->kept, (size_t)count_draws(cfg, r->sampler) * r->kept_width);
         }
@@ -275,6 +276,7 @@ static void run_free(run *r)
     sgld_free(r->local);
     for (int v = 0; v < SGLD_MODEL_MAX_VARS; v++) sgld_free(r->buf_var[v]);
     for (int k = 0; k < 3 + SGLD_SAMPLER_MAX_STATS; k++) sgld_free(r->buf_stat[k]);
+    sgld_free(r->buf_diverging);
     sgld_free(r->theta_prev);
     sgld_free(r->state_prev);
     sgld_free(r->kept);
@@ -581,6 +583,7 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
         sgld_sampler_init(r->sampler, &ctx, r->theta, r->state);
         sgld_run_div_init(r);
     }
+    r->div_at_draw = sgld_run_div_count(r);
     rep->first_step = rep->last_step = t_first;
     sgld_rng_time_normals(&r->rng, &r->timer, SGLD_EV_NOISE); /* the sampler's, inside its step */
     /* A resumed run whose draws already meet --stop-when (the checkpoint of a run it stopped)

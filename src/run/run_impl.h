@@ -75,6 +75,9 @@ typedef struct run {
      * sampler's own stats, [flush] each (the order of the file's variables) */
     float *buf_var[SGLD_MODEL_MAX_VARS];
     double *buf_stat[3 + SGLD_SAMPLER_MAX_STATS];
+    int8_t *buf_diverging;   /* [flush]: `diverging`, the file's last variable (with --on-divergence) */
+    float div_at_draw;       /* the divergence count when the last draw was recorded (or the run
+                              * started or resumed) */
     int64_t n_buf;           /* draws in the buffer (at a flush: the largest over the grid) */
     float *kept;             /* writer's kept draws [n_draws][kept_width] (keep_draws) */
     int64_t n_kept;

@@ -120,7 +120,7 @@ sgld_status sgld_samples_reopen(MPI_Comm comm, const char *path, int n_chains, i
         return sgld_status_agree(comm, sgld_error_set(SGLD_ERR_NOMEM, "out of memory"));
     }
     s->comm = dup;
-    s->file = s->dxpl = H5I_INVALID_HID;
+    s->file = s->dxpl = s->str_type = H5I_INVALID_HID;
     MPI_Comm_rank(dup, &s->rank);
     MPI_Comm_size(dup, &s->size);
     s->n_chains = n_chains;

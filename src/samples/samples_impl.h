@@ -6,11 +6,13 @@
 
 #include "sgld/samples.h"
 
-/* A dimension of a group: a 1-D int64 coordinate dataset that is also a dimension scale. */
+/* A dimension of a group: a 1-D coordinate dataset that is also a dimension scale, int64
+ * 0..len-1, or variable-length UTF-8 strings when labels were given (sgld_var_spec). */
 typedef struct {
     char *name;
     int64_t len; /* -1 for draw (unlimited, grows with the appends) */
     hid_t dset;
+    const char *const *labels; /* [len] or NULL; the caller's, read during sgld_samples_create only */
 } samples_dim;
 
 /* A group of the file (posterior, sample_stats, ...) with its own chain and draw scales. */
@@ -38,6 +40,7 @@ struct sgld_samples {
     char *path;
     hid_t file;
     hid_t dxpl; /* collective MPI-IO transfer */
+    hid_t str_type; /* variable-length UTF-8 string (labelled dims) */
     int n_chains;
     int64_t n_draws;
     int64_t extent; /* draws the datasets hold: n_draws unless an append failed midway */

@@ -1,8 +1,8 @@
 /* writer.c - the sample file writer: parallel HDF5 (MPI-IO) in the netCDF-4 / ArviZ
  * InferenceData layout (groups /posterior and /sample_stats, variables [chain, draw, ...]).
  *
- * Every dimension is a 1-D int64 coordinate dataset holding 0..len-1 that is also an HDF5
- * dimension scale (H5DSset_scale with NAME = the dimension name) attached to each variable
+ * Every dimension is a 1-D int64 coordinate dataset holding 0..len-1 (or, labelled, variable-
+ * length UTF-8 strings: write_all_labels) that is also an HDF5 dimension scale (H5DSset_scale with NAME = the dimension name) attached to each variable
  * axis; that is all netCDF-C and h5netcdf use to recover dims, so no _Netcdf4Dimid /
  * _NCProperties attributes are written.  What else the readers needed (found by running
  * ncdump -h, xarray engine="netcdf4" and engine="h5netcdf" on the files, see
@@ -89,6 +89,7 @@ static sgld_status add_dim(const char *path, samples_group *grp, int cap, const 
     SGLD_CHECK(d->name, SGLD_ERR_NOMEM, "out of memory copying a dim name");
     d->len = len;
     d->dset = H5I_INVALID_HID;
+    d->labels = NULL;
     grp->n_dims++;
     return SGLD_OK;
 }
@@ -108,6 +109,20 @@ static sgld_status add_group(sgld_samples *s, const char *name, int cap, int *g)
 }
 
 static sgld_status close_file(sgld_samples *s);
+static sgld_status open_file(sgld_samples *s, hid_t fapl);
+
+/* Bytes of one value of a dtype, in memory and in the file. */
+static hsize_t dtype_bytes(sgld_dtype t) { return t == SGLD_F32 ? 4 : t == SGLD_F64 ? 8 : 1; }
+
+static hid_t dtype_file(sgld_dtype t)
+{
+    return t == SGLD_F32 ? H5T_IEEE_F32LE : t == SGLD_F64 ? H5T_IEEE_F64LE : H5T_STD_I8LE;
+}
+
+static hid_t dtype_mem(sgld_dtype t)
+{
+    return t == SGLD_F32 ? H5T_NATIVE_FLOAT : t == SGLD_F64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT8;
+}
 
 /* Grows the int64 workspace to n values. Local. */
 static sgld_status grow_draw_buf(sgld_samples *s, int64_t n)
@@ -153,7 +168,7 @@ static sgld_status build(sgld_samples *s, const char *path, int n_chains, int n_
         SGLD_CHECK(spec->n_dims >= 0 && spec->n_dims <= SGLD_SAMPLES_MAX_DIMS, SGLD_ERR_ARG,
                    "%s: variable '%s': n_dims = %d, need 0..%d", path, spec->name,
                    spec->n_dims, SGLD_SAMPLES_MAX_DIMS);
-        SGLD_CHECK(spec->dtype == SGLD_F32 || spec->dtype == SGLD_F64, SGLD_ERR_ARG,
+        SGLD_CHECK(spec->dtype == SGLD_F32 || spec->dtype == SGLD_F64 || spec->dtype == SGLD_BOOL, SGLD_ERR_ARG,
                    "%s: variable '%s': unknown dtype %d", path, spec->name, (int)spec->dtype);
         int g = find_group(s, gname);
         if (g < 0) SGLD_TRY(add_group(s, gname, dim_cap, &g));
@@ -189,6 +204,7 @@ static sgld_status build(sgld_samples *s, const char *path, int n_chains, int n_
                        "%s: dim '%s' of '%s/%s' has length %lld but %lld in another variable",
                        path, dname, gname, spec->name, (long long)len,
                        (long long)grp->dims[d].len);
+            if (!grp->dims[d].labels) grp->dims[d].labels = spec->dim_labels[k];
             for (int j = 0; j < k; j++)
                 SGLD_CHECK(var->dim_ids[j] != d, SGLD_ERR_ARG,
                            "%s: variable '%s' uses dim '%s' twice", path, spec->name, dname);
@@ -246,6 +262,52 @@ static sgld_status write_coord(sgld_samples *s, hid_t dset, int64_t first, int64
     return st;
 }
 
+/* Writes a labelled dimension's strings (variable-length UTF-8, what netCDF-4 calls NC_STRING
+ * and xarray reads as str) through a serial handle.  Local. */
+static sgld_status write_labels(const sgld_samples *s, hid_t file, const samples_group *grp, const samples_dim *dim)
+{
+    sgld_status st = SGLD_OK;
+    hid_t dset = H5I_INVALID_HID;
+    char path[600];
+    snprintf(path, sizeof path, "/%s/%s", grp->name, dim->name);
+    H5_GOTO(dset = H5Dopen2(file, path, H5P_DEFAULT), s->path, st, done);
+    H5_GOTO(H5Dwrite(dset, s->str_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, dim->labels), s->path, st, done);
+done:
+    if (dset >= 0) H5Dclose(dset);
+    return st;
+}
+
+/* The labels of every labelled dimension of a new file.  Parallel HDF5 1.10 writes no
+ * variable-length data through MPI-IO ("Parallel IO does not support writing VL datatypes"),
+ * so, as shrink() does, the file is closed, rank 0 writes them through the serial driver, and
+ * every rank reopens it.  Collective; returns the agreed status. */
+static sgld_status write_all_labels(sgld_samples *s)
+{
+    int any = 0;
+    for (int g = 0; g < s->n_groups; g++)
+        for (int d = 0; d < s->groups[g].n_dims; d++) any |= s->groups[g].dims[d].labels != NULL;
+    if (!any) return SGLD_OK;
+    SGLD_TRY(sgld_status_agree(s->comm, close_file(s)));
+    sgld_status st = SGLD_OK;
+    if (s->rank == 0) {
+        hid_t file = H5Fopen(s->path, H5F_ACC_RDWR, H5P_DEFAULT);
+        if (file < 0) st = sgld_error_set(SGLD_ERR_IO, "%s: cannot reopen to write the dimension labels", s->path);
+        for (int g = 0; st == SGLD_OK && g < s->n_groups; g++)
+            for (int d = 0; st == SGLD_OK && d < s->groups[g].n_dims; d++)
+                if (s->groups[g].dims[d].labels) st = write_labels(s, file, &s->groups[g], &s->groups[g].dims[d]);
+        if (file >= 0 && H5Fclose(file) < 0 && st == SGLD_OK)
+            st = sgld_error_set(SGLD_ERR_IO, "%s: closing the file failed", s->path);
+    }
+    SGLD_TRY(sgld_status_agree(s->comm, st));
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_mpio(fapl, s->comm, MPI_INFO_NULL) < 0)
+        st = sgld_error_set(SGLD_ERR_HDF5, "%s: cannot make an MPI-IO file access list", s->path);
+    st = sgld_status_agree(s->comm, st);
+    if (st == SGLD_OK) st = sgld_status_agree(s->comm, open_file(s, fapl));
+    if (fapl >= 0) H5Pclose(fapl);
+    return st;
+}
+
 /* A property list with creation order tracked and indexed (see the top comment). */
 static hid_t order_plist(hid_t cls)
 {
@@ -271,13 +333,14 @@ static sgld_status create_dims(sgld_samples *s, samples_group *grp)
         hsize_t cur = unlimited ? 0 : (hsize_t)dim->len;
         hsize_t max = unlimited ? H5S_UNLIMITED : cur;
         H5_GOTO(dcpl = order_plist(H5P_DATASET_CREATE), s->path, st, done);
-        H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
+        /* (HDF5 refuses a variable-length type without fill values) */
+        if (!dim->labels) H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
         if (unlimited) {
             hsize_t chunk = (hsize_t)(s->chunk_draws < 1024 ? 1024 : s->chunk_draws);
             H5_GOTO(H5Pset_chunk(dcpl, 1, &chunk), s->path, st, done);
         }
         H5_GOTO(space = H5Screate_simple(1, &cur, &max), s->path, st, done);
-        H5_GOTO(dim->dset = H5Dcreate2(grp->gid, dim->name, H5T_STD_I64LE, space,
+        H5_GOTO(dim->dset = H5Dcreate2(grp->gid, dim->name, dim->labels ? s->str_type : H5T_STD_I64LE, space,
                                        H5P_DEFAULT, dcpl, H5P_DEFAULT),
                 s->path, st, done);
         H5_GOTO(H5DSset_scale(dim->dset, dim->name), s->path, st, done);
@@ -288,6 +351,25 @@ static sgld_status create_dims(sgld_samples *s, samples_group *grp)
 done:
     if (space >= 0) H5Sclose(space);
     if (dcpl >= 0) H5Pclose(dcpl);
+    return st;
+}
+
+/* The attribute dtype = "bool" on an int8 variable: xarray's own encoding of a boolean
+ * variable (netCDF has no bool), which both engines decode back to bool.  Collective. */
+static sgld_status mark_bool(sgld_samples *s, hid_t dset)
+{
+    sgld_status st = SGLD_OK;
+    hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    H5_GOTO(type = H5Tcopy(H5T_C_S1), s->path, st, done);
+    H5_GOTO(H5Tset_size(type, 4), s->path, st, done);
+    H5_GOTO(H5Tset_strpad(type, H5T_STR_NULLTERM), s->path, st, done);
+    H5_GOTO(space = H5Screate(H5S_SCALAR), s->path, st, done);
+    H5_GOTO(attr = H5Acreate2(dset, "dtype", type, space, H5P_DEFAULT, H5P_DEFAULT), s->path, st, done);
+    H5_GOTO(H5Awrite(attr, type, "bool"), s->path, st, done);
+done:
+    if (attr >= 0) H5Aclose(attr);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
     return st;
 }
 
@@ -303,7 +385,7 @@ static sgld_status create_var(sgld_samples *s, samples_var *var)
     max[1] = H5S_UNLIMITED;
     chunk[1] = (hsize_t)s->chunk_draws;
     for (int k = 0; k < var->n_dims; k++) cur[2 + k] = max[2 + k] = chunk[2 + k] = var->dims[k];
-    hsize_t elem = var->dtype == SGLD_F32 ? 4 : 8, bytes = elem;
+    hsize_t elem = dtype_bytes(var->dtype), bytes = elem;
     for (int k = 0; k < rank; k++) bytes *= chunk[k];
     /* Shrink draw, then chain, then the extra dims in order until the chunk fits. */
     for (int i = 0; i < rank && bytes > CHUNK_MAX_BYTES; i++) {
@@ -315,7 +397,7 @@ static sgld_status create_var(sgld_samples *s, samples_var *var)
         bytes = rest * chunk[k];
     }
     hid_t dcpl = H5I_INVALID_HID, space = H5I_INVALID_HID;
-    hid_t ftype = var->dtype == SGLD_F32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE;
+    hid_t ftype = dtype_file(var->dtype);
     H5_GOTO(dcpl = order_plist(H5P_DATASET_CREATE), s->path, st, done);
     H5_GOTO(H5Pset_chunk(dcpl, rank, chunk), s->path, st, done);
     H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
@@ -328,6 +410,7 @@ static sgld_status create_var(sgld_samples *s, samples_var *var)
     for (int k = 0; k < var->n_dims; k++)
         H5_GOTO(H5DSattach_scale(var->dset, grp->dims[var->dim_ids[k]].dset, 2 + (unsigned)k),
                 s->path, st, done);
+    if (var->dtype == SGLD_BOOL) SGLD_TRY_GOTO(mark_bool(s, var->dset), st, done);
 done:
     if (space >= 0) H5Sclose(space);
     if (dcpl >= 0) H5Pclose(dcpl);
@@ -351,6 +434,9 @@ static sgld_status create_file(sgld_samples *s)
     H5_GOTO(s->dxpl = H5Pcreate(H5P_DATASET_XFER), s->path, st, done);
     H5_GOTO(H5Pset_dxpl_mpio(s->dxpl, H5FD_MPIO_COLLECTIVE), s->path, st, done);
     H5_GOTO(gcpl = order_plist(H5P_GROUP_CREATE), s->path, st, done);
+    H5_GOTO(s->str_type = H5Tcopy(H5T_C_S1), s->path, st, done);
+    H5_GOTO(H5Tset_size(s->str_type, H5T_VARIABLE), s->path, st, done);
+    H5_GOTO(H5Tset_cset(s->str_type, H5T_CSET_UTF8), s->path, st, done);
     for (int g = 0; g < s->n_groups; g++) {
         samples_group *grp = &s->groups[g];
         H5_GOTO(grp->gid = H5Gcreate2(s->file, grp->name, H5P_DEFAULT, gcpl, H5P_DEFAULT),
@@ -363,7 +449,7 @@ static sgld_status create_file(sgld_samples *s)
     for (int g = 0; g < s->n_groups; g++)
         for (int d = 0; d < s->groups[g].n_dims; d++) {
             const samples_dim *dim = &s->groups[g].dims[d];
-            sgld_status w = dim->len < 0 ? SGLD_OK : write_coord(s, dim->dset, 0, dim->len);
+            sgld_status w = dim->len < 0 || dim->labels ? SGLD_OK : write_coord(s, dim->dset, 0, dim->len);
             if (st == SGLD_OK) st = w;
         }
     if (H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0 && st == SGLD_OK)
@@ -461,6 +547,7 @@ sgld_status samples_free_handle(sgld_samples *s)
         sgld_free(grp->name);
     }
     if (s->dxpl >= 0) H5Pclose(s->dxpl);
+    if (s->str_type >= 0) H5Tclose(s->str_type);
     if (s->file >= 0 && H5Fclose(s->file) < 0)
         st = sgld_error_set(SGLD_ERR_IO, "%s: closing the file failed", s->path);
     sgld_free(s->vars);
@@ -489,7 +576,7 @@ sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int 
         st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory for the sample file");
     } else {
         s->comm = dup;
-        s->file = s->dxpl = H5I_INVALID_HID;
+        s->file = s->dxpl = s->str_type = H5I_INVALID_HID;
         MPI_Comm_rank(dup, &s->rank);
         MPI_Comm_size(dup, &s->size);
         st = build(s, path, n_chains, n_vars, vars, chunk_draws);
@@ -506,6 +593,7 @@ sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int 
     st = sgld_status_agree(s->comm, st);
     if (st == SGLD_OK) {
         st = sgld_status_agree(s->comm, create_file(s));
+        if (st == SGLD_OK) st = write_all_labels(s);
         if (st != SGLD_OK) {
             /* Close before rank 0 unlinks, so that no rank writes the file afterwards. */
             close_file(s);
@@ -552,6 +640,62 @@ done:
     if (dset >= 0) H5Dclose(dset);
     if (space >= 0) H5Sclose(space);
     if (dcpl >= 0) H5Pclose(dcpl);
+    return sgld_status_agree(s->comm, st);
+}
+
+sgld_status sgld_samples_observed(sgld_samples *s, const char *group, const char *name, const char *dim,
+                                  int64_t n_total, int64_t row_begin, int64_t n_local, const float *values,
+                                  int integer)
+{
+    SGLD_CHECK(s, SGLD_ERR_ARG, "sgld_samples_observed: NULL handle");
+    sgld_status st = check_name(s->path, "group", group);
+    if (st == SGLD_OK) st = check_name(s->path, "variable", name);
+    if (st == SGLD_OK) st = check_name(s->path, "dim", dim);
+    if (st == SGLD_OK && (n_total < 1 || n_local < 0 || row_begin < 0 || row_begin + n_local > n_total ||
+                          (n_local > 0 && !values)))
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: observed '%s': rows [%lld, +%lld) of %lld", s->path, name,
+                            (long long)row_begin, (long long)n_local, (long long)n_total);
+    if (st == SGLD_OK && (find_group(s, group) >= 0 || H5Lexists(s->file, group, H5P_DEFAULT) != 0))
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: group '%s' exists", s->path, group);
+    if (st == SGLD_OK && !strcmp(name, dim))
+        st = sgld_error_set(SGLD_ERR_ARG, "%s: variable '%s' has the name of its dim", s->path, name);
+    SGLD_TRY(sgld_status_agree(s->comm, st));
+    hsize_t len = (hsize_t)n_total, start = (hsize_t)row_begin, count = (hsize_t)n_local;
+    hid_t gcpl = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, space = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    hid_t gid = H5I_INVALID_HID, coord = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    H5_GOTO(gcpl = order_plist(H5P_GROUP_CREATE), s->path, st, done);
+    H5_GOTO(dcpl = order_plist(H5P_DATASET_CREATE), s->path, st, done);
+    H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
+    H5_GOTO(space = H5Screate_simple(1, &len, NULL), s->path, st, done);
+    H5_GOTO(gid = H5Gcreate2(s->file, group, H5P_DEFAULT, gcpl, H5P_DEFAULT), s->path, st, done);
+    H5_GOTO(coord = H5Dcreate2(gid, dim, H5T_STD_I64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), s->path, st, done);
+    H5_GOTO(H5DSset_scale(coord, dim), s->path, st, done);
+    H5_GOTO(dset = H5Dcreate2(gid, name, integer ? H5T_STD_I64LE : H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl,
+                              H5P_DEFAULT), s->path, st, done);
+    H5_GOTO(H5DSattach_scale(dset, coord, 0), s->path, st, done);
+    /* The coordinate 0..n-1 from rank 0, the values from every rank that holds rows: one
+     * collective write each, whatever failed locally. */
+    st = write_coord(s, coord, 0, n_total);
+    H5_GOTO(mspace = H5Screate_simple(1, n_local > 0 ? &count : &len, NULL), s->path, st, done);
+    if (n_local > 0) {
+        H5_GOTO(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &count, NULL), s->path, st, done);
+    } else {
+        H5Sselect_none(space);
+        H5Sselect_none(mspace);
+    }
+    if (H5Dwrite(dset, H5T_NATIVE_FLOAT, mspace, space, s->dxpl, n_local > 0 ? (const void *)values : (const void *)&len) < 0 &&
+        st == SGLD_OK)
+        st = sgld_error_set(SGLD_ERR_HDF5, "%s: writing '%s/%s' failed", s->path, group, name);
+    if (st == SGLD_OK && H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0)
+        st = sgld_error_set(SGLD_ERR_IO, "%s: flush failed", s->path);
+done:
+    if (dset >= 0) H5Dclose(dset);
+    if (coord >= 0) H5Dclose(coord);
+    if (gid >= 0) H5Gclose(gid);
+    if (mspace >= 0) H5Sclose(mspace);
+    if (space >= 0) H5Sclose(space);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (gcpl >= 0) H5Pclose(gcpl);
     return sgld_status_agree(s->comm, st);
 }
 
@@ -695,7 +839,7 @@ static sgld_status write_block(sgld_samples *s, const samples_var *var, int chai
         if (fspace >= 0) H5Sselect_none(fspace);
         if (mspace >= 0) H5Sselect_none(mspace);
     }
-    hid_t mtype = var->dtype == SGLD_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
+    hid_t mtype = dtype_mem(var->dtype);
     if (H5Dwrite(var->dset, mtype, mspace, fspace, s->dxpl, mine ? buf : (const void *)&dummy) <
             0 &&
         st == SGLD_OK)
@@ -782,7 +926,7 @@ static hsize_t append_bytes(const sgld_samples *s, int64_t draw0, int64_t n)
     hsize_t need = (hsize_t)64 << 10;
     for (int v = 0; v < s->n_vars; v++) {
         const samples_var *var = &s->vars[v];
-        hsize_t chunk[2 + SGLD_SAMPLES_MAX_DIMS], bytes = var->dtype == SGLD_F32 ? 4 : 8;
+        hsize_t chunk[2 + SGLD_SAMPLES_MAX_DIMS], bytes = dtype_bytes(var->dtype);
         int rank = 2 + var->n_dims;
         hid_t dcpl = H5Dget_create_plist(var->dset);
         if (dcpl < 0 || H5Pget_chunk(dcpl, rank, chunk) != rank) {

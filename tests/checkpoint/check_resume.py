@@ -128,13 +128,18 @@ def variables(path):
     return out, attrs
 
 
+def raw(a):
+    """The bytes of an array's values (a string coordinate's: its strings, not their pointers)."""
+    return a.tobytes() if a.dtype != object else repr(a.tolist()).encode()
+
+
 def same_bits(a, b, what):
     va, aa = variables(a)
     vb, ab = variables(b)
     if sorted(va) != sorted(vb):
         fail("%s: variables differ: %s vs %s" % (what, sorted(va), sorted(vb)))
     for k in va:
-        if va[k].shape != vb[k].shape or va[k].dtype != vb[k].dtype or va[k].tobytes() != vb[k].tobytes():
+        if va[k].shape != vb[k].shape or va[k].dtype != vb[k].dtype or raw(va[k]) != raw(vb[k]):
             bad = np.argwhere(va[k] != vb[k]) if va[k].shape == vb[k].shape else "shape"
             fail("%s: %s differs: %s %s vs %s, first difference %s" % (what, k, va[k].shape, va[k].dtype,
                                                                       vb[k].shape, bad[:1]))

@@ -798,6 +798,8 @@ static void test_help_text(void **state)
         "resume", "dry-run", "checkpoint", "checkpoint-every", "checkpoint-seconds", "log-view",
         /* the end-of-run summary's length */
         "max-rows",
+        /* the sample file's observed_data */
+        "save-observed",
         /* plug-ins */
         "plugin",
         /* the model's gradients against central differences */

@@ -234,7 +234,9 @@ checkpoint-every = {every}
 
 def variables(path):
     with h5py.File(path, "r") as f:
-        return {g + "/" + k: f[g][k][...].tobytes() for g in ("posterior", "sample_stats") for k in f[g]}
+        # a string coordinate (feature names) by its strings, not their pointers
+        return {g + "/" + k: (lambda a: a.tobytes() if a.dtype != object else repr(a.tolist()))(f[g][k][...])
+                for g in ("posterior", "sample_stats") for k in f[g]}
 
 
 def same(a, b, what):

@@ -5,7 +5,7 @@ it runs on mlp and cnn only), a few hundred steps with fixed seeds on small data
 plus every sampler once at 2 ranks as 1 chain of 2 shards and two cases as 2 chains of 1
 shard.  For each sample file the checksum is the SHA-256 over every dataset of the file in
 path order (its path, dtype, shape and raw little-endian values: posterior and sample_stats
-with their coordinates), not over the file's bytes, which carry a creation time and the
+with their coordinates, observed_data), not over the file's bytes, which carry a creation time and the
 output path.  The checksums in bitwise.sha256 must match exactly: a refactoring that keeps
 behaviour keeps every draw bit for bit.
 
@@ -107,16 +107,21 @@ def cases():
 
 
 def checksum(path):
-    """SHA-256 over every dataset (path, dtype, shape, little-endian bytes), in path order."""
+    """SHA-256 over every dataset (path, dtype, shape, little-endian bytes; a string dataset, the
+    feature and class names, its UTF-8 values each ended by a NUL), in path order."""
     h = hashlib.sha256()
     with h5py.File(path, "r") as f:
         names = []
         f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
         for n in sorted(names):
             a = np.asarray(f[n][()])
-            a = a.astype(a.dtype.newbyteorder("<"))
+            if a.dtype != object:
+                a = a.astype(a.dtype.newbyteorder("<"))
             h.update(f"{n}|{a.dtype.str}|{a.shape}|".encode())
-            h.update(np.ascontiguousarray(a).tobytes())
+            if a.dtype == object:
+                h.update(b"".join((v if isinstance(v, bytes) else v.encode()) + b"\0" for v in a.ravel()))
+            else:
+                h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
 
 

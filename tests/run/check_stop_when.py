@@ -78,13 +78,13 @@ def attrs(path):
 def monitor_reference(x):
     """min pooled batch-means ESS and max split R-hat over elements; x [chain, draw, element],
     with monitor.c's geometry: stored batches of b draws (the smallest power of two leaving
-    fewer than 256), grouped g ~ sqrt(n) / b at a time."""
+    fewer than 256), grouped g ~ n^(2/3) / b at a time."""
     C, N, K = x.shape
     b = 1
     while N // b >= 256:
         b *= 2
     nb = N // b
-    g = max(1, int(np.floor(np.sqrt(nb * b) / b)))
+    g = max(1, int(np.floor((nb * b) ** (2.0 / 3.0) / b)))
     a = nb // g
     used, half = a * g * b, (a * g // 2) * b
     ess, rhat = [], []

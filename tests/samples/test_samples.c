@@ -1,5 +1,6 @@
 /* test_samples.c - the sample file: collective writing at any rank count, reading back,
- * truncation, attributes, and every error path of create, append and the reader.
+ * truncation, attributes, labelled dimensions, boolean variables, observed_data, and every
+ * error path of create, append, observed and the reader.
  *
  * Chains are dealt round-robin over the ranks (3 chains, so at 1 rank one rank holds all of
  * them, at 2 ranks one holds two, at 4 ranks one holds none) and written with
@@ -595,6 +596,80 @@ static void test_block_reader(void **state)
     sgld_samples_reader_close(&r);
 }
 
+/* Labelled dimensions (variable-length UTF-8 coordinates), an SGLD_BOOL variable (int8 with
+ * dtype = "bool") and sgld_samples_observed written by every rank's block of rows, read back
+ * with serial HDF5; observed's errors (a group that exists, rows out of range on one rank). */
+static void test_labels_bool_observed(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("arviz.h5");
+    static const char *const names[3] = {"age", "blood pressure", "gl\xc3\xbc" "cose"};
+    sgld_var_spec v[2] = {
+        {.group = "posterior", .name = "w", .n_dims = 1, .dims = {3}, .dim_names = {"feature"},
+         .dtype = SGLD_F32, .dim_labels = {names}},
+        {.group = "sample_stats", .name = "diverging", .dtype = SGLD_BOOL},
+    };
+    sgld_samples *s = NULL;
+    assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, path, 0, 1, 2, v, 4, &s), SGLD_OK);
+    float w[2 * 3] = {1, 2, 3, 4, 5, 6};
+    int8_t flag[2] = {0, 1};
+    const void *data[2] = {w, flag};
+    assert_int_equal(sgld_samples_append(s, sgld_test_rank() == 0 ? 0 : -1, 2, sgld_test_rank() == 0 ? data : NULL),
+                     SGLD_OK);
+    const int64_t N = 10, r = sgld_test_rank(), P = sgld_test_size();
+    const int64_t b0 = N * r / P, b1 = N * (r + 1) / P;
+    float y[10];
+    for (int64_t i = b0; i < b1; i++) y[i - b0] = 0.5f * (float)i - 1.0f;
+    assert_int_equal(sgld_samples_observed(s, "observed_data", "y", "obs", N, b0, b1 - b0, y, 0), SGLD_OK);
+    assert_int_equal(sgld_samples_observed(s, "observed_data", "y", "obs", N, b0, b1 - b0, y, 0), SGLD_ERR_ARG);
+    char want[700];
+    snprintf(want, sizeof want, "%s: group 'observed_data' exists", path);
+    assert_string_equal(sgld_error_message(), want);
+    const int last = r == P - 1;
+    assert_int_equal(sgld_samples_observed(s, "obs2", "y", "obs", N, last ? N : b0, b1 - b0, y, 0), SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_observed(s, "posterior", "y", "obs", N, b0, b1 - b0, y, 0), SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+    MPI_Barrier(MPI_COMM_WORLD);
+
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f >= 0);
+    hid_t str = H5Tcopy(H5T_C_S1);
+    H5Tset_size(str, H5T_VARIABLE);
+    H5Tset_cset(str, H5T_CSET_UTF8);
+    char *got[3] = {0};
+    hid_t d = H5Dopen2(f, "/posterior/feature", H5P_DEFAULT);
+    assert_true(d >= 0 && H5Dread(d, str, H5S_ALL, H5S_ALL, H5P_DEFAULT, got) >= 0);
+    for (int k = 0; k < 3; k++) assert_string_equal(got[k], names[k]);
+    hid_t sp = H5Dget_space(d);
+    H5Dvlen_reclaim(str, sp, H5P_DEFAULT, got);
+    H5Sclose(sp);
+    H5Dclose(d);
+    int8_t fl[2] = {7, 7};
+    d = H5Dopen2(f, "/sample_stats/diverging", H5P_DEFAULT);
+    assert_true(d >= 0 && H5Dread(d, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, fl) >= 0);
+    assert_true(fl[0] == 0 && fl[1] == 1);
+    hid_t a = H5Aopen(d, "dtype", H5P_DEFAULT);
+    char text[8] = "";
+    hid_t at = H5Aget_type(a);
+    assert_true(a >= 0 && H5Aread(a, at, text) >= 0);
+    assert_string_equal(text, "bool");
+    H5Tclose(at);
+    H5Aclose(a);
+    H5Dclose(d);
+    double yo[10];
+    int64_t obs[10];
+    d = H5Dopen2(f, "/observed_data/y", H5P_DEFAULT);
+    assert_true(d >= 0 && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, yo) >= 0);
+    H5Dclose(d);
+    d = H5Dopen2(f, "/observed_data/obs", H5P_DEFAULT);
+    assert_true(d >= 0 && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, obs) >= 0);
+    H5Dclose(d);
+    for (int i = 0; i < 10; i++) assert_true(yo[i] == 0.5 * i - 1.0 && obs[i] == i);
+    assert_int_equal(H5Lexists(f, "obs2", H5P_DEFAULT), 0);
+    H5Tclose(str);
+    H5Fclose(f);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -608,6 +683,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_append_errors),
         cmocka_unit_test(test_reader_errors),
         cmocka_unit_test(test_block_reader),
+        cmocka_unit_test(test_labels_bool_observed),
     };
     return sgld_test_run(argc, argv, "samples", tests, sizeof tests / sizeof tests[0]);
 }
