@@ -34,7 +34,10 @@ typedef struct sgld_var_spec {
     /* NULL, or dims[k] UTF-8 labels of dimension k (feature or class names): its coordinate
      * variable holds them as variable-length strings (xarray reads str) instead of 0..len-1.
      * The first variable with labels for a dimension sets them; read by sgld_samples_create
-     * only (sgld_samples_reopen ignores them). */
+     * only (sgld_samples_reopen ignores them).  Writing them closes the new file, writes the
+     * strings serially and reopens it, and such a file does not keep the kill -9 guarantee of
+     * sgld_samples_append_chains (a kill mid-run left an object header past the superblock's
+     * end-of-allocation address): sgld-dist does not use labels. */
     const char *const *dim_labels[SGLD_SAMPLES_MAX_DIMS];
 } sgld_var_spec;
 

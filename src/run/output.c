@@ -54,22 +54,6 @@ static int output_vars(const run *r, sgld_var_spec *vars)
     return n;
 }
 
-/* The names of the training data's features and classes as the labels of the `feature` and
- * `class` dimensions of vars (their coordinate variables then hold the names). */
-static void label_dims(const run *r, int n, sgld_var_spec *vars)
-{
-    const sgld_dataset *d = r->train;
-    for (int v = 0; v < n; v++)
-        for (int k = 0; k < vars[v].n_dims; k++) {
-            const char *dim = vars[v].dim_names[k];
-            if (!dim) continue;
-            if (!strcmp(dim, "feature") && d->feature_names && vars[v].dims[k] == d->d)
-                vars[v].dim_labels[k] = (const char *const *)d->feature_names;
-            else if (!strcmp(dim, "class") && d->class_names && vars[v].dims[k] == d->n_classes)
-                vars[v].dim_labels[k] = (const char *const *)d->class_names;
-        }
-}
-
 /* --save-observed: the training targets as group observed_data, y [obs] (float64 for a
  * regression, int64 class indices for a classification) in the training set's row order,
  * written by the ranks of chain 0, each its own shard's rows.  Collective over the grid. */
@@ -122,7 +106,9 @@ sgld_status sgld_run_output_create(run *r)
     sgld_var_spec vars[OUTPUT_MAX_VARS];
     memset(vars, 0, sizeof vars);
     int n = output_vars(r, vars);
-    label_dims(r, n, vars);
+    /* The data's feature and class names stay root attributes (feature_names, class_names),
+     * not string coordinates: writing them (sgld_var_spec.dim_labels) reopens the new file,
+     * and a file so reopened lost the kill -9 guarantee of its appends in resume-killsuper. */
     SGLD_TRY(sgld_samples_create(r->grid->comm, cfg->output, cfg->force, r->grid->n_chains, n, vars,
                                  cfg->flush_draws, &r->out));
 
