@@ -80,7 +80,8 @@ sgld_status sgld_checkpoint_load(const char *path, sgld_checkpoint *ck);
  * differs ("seed = 1 in the checkpoint but 2 now") and how to start afresh.  `steps` may
  * differ (a run is lengthened on --resume: the draws so far do not depend on it) except with
  * csgld, whose step-size cycles span --steps; the caller checks that the checkpoint's step
- * is within the new --steps.  Not collective. */
+ * is within the new --steps.  An option the checkpoint lacks (one added since it was made)
+ * matches when it is at its default now (sgld_config_key_is_default).  Not collective. */
 sgld_status sgld_checkpoint_match(const char *path, const sgld_checkpoint *ck, const char *config,
                                   int n_chains, int n_shards, size_t n_params, size_t state_size);
 

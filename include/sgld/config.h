@@ -277,6 +277,11 @@ void sgld_config_help_for(const sgld_config *c, FILE *f, const char *prog);
  * chain.  Not collective. */
 int sgld_config_key_defines_chain(const char *key, size_t len);
 
+/* 1 when value (vlen bytes, as sgld_config_write writes it: strings quoted) is the default of
+ * option key (klen bytes), 0 otherwise and for an unknown key.  A checkpoint made before an
+ * option existed lacks its line and ran as its default does.  Not collective. */
+int sgld_config_key_is_default(const char *key, size_t klen, const char *value, size_t vlen);
+
 /* Writes "key = value" lines for every option (the effective configuration, INI syntax).  Not
  * collective. */
 void sgld_config_write(const sgld_config *c, FILE *f);

@@ -361,6 +361,12 @@ static int first_difference(const char *a, const char *b, const char *config, co
             size_t kl = (size_t)(eq - line), vl_b = 0;
             const char *vb = lookup(b, line, kl, &vl_b);
             size_t vl_a = len - kl - 3;
+            /* An option newer than the checkpoint (absent from it) at its default: the same
+             * chain, since the checkpoint's run had no other value. */
+            if (!vb && b != config && sgld_config_key_is_default(line, kl, eq + 3, vl_a)) {
+                line = nl ? nl + 1 : NULL;
+                continue;
+            }
             if (!vb || vl_b != vl_a || strncmp(vb, eq + 3, vl_a) != 0) {
                 *key = line;
                 *klen = kl;

@@ -299,3 +299,23 @@ void sgld_config_write(const sgld_config *c, FILE *f)
         }
     }
 }
+
+int sgld_config_key_is_default(const char *key, size_t klen, const char *value, size_t vlen)
+{
+    config_table *t = malloc(sizeof *t);
+    sgld_config *def = malloc(sizeof *def);
+    int same = 0;
+    if (t && def) {
+        (void)config_table_build(t);
+        const config_entry *e = config_table_find(t, key, klen);
+        if (e) {
+            sgld_config_defaults(def);
+            char text[SGLD_PLUGIN_LIST_MAX + 8];
+            format_value(e, def, 1, text, sizeof text);
+            same = strlen(text) == vlen && strncmp(text, value, vlen) == 0;
+        }
+    }
+    free(t);
+    free(def);
+    return same;
+}

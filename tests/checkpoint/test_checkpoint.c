@@ -238,6 +238,22 @@ static void test_config_text_and_match(void **state)
     snprintf(extra, sizeof extra, "%snew-key = 4\n", a);
     assert_int_equal(sgld_checkpoint_match("c.ckpt", &ck, extra, CHAINS, 2, P, NS), SGLD_ERR_USAGE);
     assert_non_null(strstr(sgld_error_message(), "new-key = (absent) in the checkpoint but 4 now"));
+    /* A checkpoint of a version before an option existed (its line absent) resumes when the
+     * option is at its default now, and is refused when it is not. */
+    char older[4096];
+    const char *line = strstr(a, "superchains = 0\n");
+    assert_non_null(line);
+    snprintf(older, sizeof older, "%.*s%s", (int)(line - a), a, line + strlen("superchains = 0\n"));
+    sgld_checkpoint ck_old;
+    fill(&ck_old, older, data, 0.0f);
+    assert_int_equal(sgld_checkpoint_match("c.ckpt", &ck_old, a, CHAINS, 2, P, NS), SGLD_OK);
+    cfg.step_size = 1e-5; /* a's */
+    cfg.superchains = 2;
+    assert_int_equal(sgld_checkpoint_config(&cfg, &b), SGLD_OK);
+    assert_int_equal(sgld_checkpoint_match("c.ckpt", &ck_old, b, CHAINS, 2, P, NS), SGLD_ERR_USAGE);
+    assert_non_null(strstr(sgld_error_message(), "superchains = (absent) in the checkpoint but 2 now"));
+    sgld_free(b);
+    cfg.superchains = 0;
     assert_int_equal(sgld_checkpoint_match("c.ckpt", &ck, a, CHAINS, 4, P, NS), SGLD_ERR_USAGE);
     assert_non_null(strstr(sgld_error_message(), "2 ranks per chain in the checkpoint but 4 now"));
     assert_int_equal(sgld_checkpoint_match("c.ckpt", &ck, a, CHAINS, 2, P + 1, NS), SGLD_ERR_USAGE);
