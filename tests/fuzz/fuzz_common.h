@@ -22,6 +22,7 @@ static inline void fuzz_init(void)
     MPI_Initialized(&up);
     if (!up) MPI_Init(NULL, NULL);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    setenv("SGLD_PLUGIN_PATH", "", 1); /* no plug-in of the environment runs in a harness */
 }
 
 /* Writes data to a per-process file under /dev/shm (or /tmp) with the given suffix and
