@@ -214,6 +214,10 @@ double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad
  * N(0, 0.1^2) per element.  Not collective. */
 void sgld_model_init_params(const sgld_model *m, const sgld_rng *r, float *theta);
 
+/* The name of element e (row-major) of tensor v, ArviZ style: "b", "w[3]", "w[2,1]"
+ * (zero-based), into buf (size > 0 bytes; truncated to fit).  Not collective. */
+void sgld_model_elem_name(const sgld_param_var *v, size_t e, char *buf, size_t size);
+
 /* Outputs per row of predict: 2 for regression (mean, variance), max(2, n_classes) for
  * classification (m->classification).  Not collective. */
 int sgld_model_n_outputs(const sgld_model *m);

@@ -52,21 +52,6 @@ static double quantile(const float *v, size_t n, double q)
     return v[lo] + (h - lo) * (v[hi] - v[lo]);
 }
 
-/* Element name like ArviZ: "b", "w[3]", "w[2,1]" (zero-based). */
-static void element_name(const sgld_param_var *v, size_t e, char *buf, size_t size)
-{
-    size_t used = (size_t)snprintf(buf, size, "%s", v->name);
-    if (v->n_dims == 0) return;
-    size_t idx[SGLD_MODEL_MAX_DIMS];
-    for (int k = v->n_dims - 1; k >= 0; k--) {
-        idx[k] = e % (size_t)v->dims[k];
-        e /= (size_t)v->dims[k];
-    }
-    for (int k = 0; k < v->n_dims && used < size; k++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%zu", k ? "," : "[", idx[k]);
-    if (used < size) snprintf(buf + used, size - used, "]");
-}
-
 /* "burn-in 200" or, when the default was clipped, "burn-in 1 = steps / 10, as the default
  * 2000 is not below --steps". */
 static void burnin_text(const sgld_config *cfg, char *buf, size_t size)
@@ -146,7 +131,7 @@ static void print_summary(const sgld_config *cfg, const sgld_run_report *rep)
                 for (size_t i = 0; i < n; i++) s2 += (col[i] - mean) * (col[i] - mean);
                 qsort(col, n, sizeof *col, compare_float);
                 char name[64];
-                element_name(&m->vars[v], e, name, sizeof name);
+                sgld_model_elem_name(&m->vars[v], e, name, sizeof name);
                 printf("%-16s %12.5g %12.5g %12.5g %12.5g\n", name, mean, n > 1 ? sqrt(s2 / (n - 1)) : 0.0,
                        quantile(col, n, 0.05), quantile(col, n, 0.95));
             }

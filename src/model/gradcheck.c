@@ -28,21 +28,6 @@
 #define RESOLUTION (4.0 * cbrt((double)FLT_EPSILON) * cbrt((double)FLT_EPSILON))
 #define N_ELEMS (SGLD_MODEL_MAX_VARS * SGLD_GRADCHECK_ELEMS)
 
-/* Element e of tensor v, ArviZ style: "b", "w[3]", "w[2,1]" (zero-based). */
-static void element_name(const sgld_param_var *v, size_t e, char *buf, size_t size)
-{
-    size_t used = (size_t)snprintf(buf, size, "%s", v->name);
-    if (v->n_dims == 0 || used >= size) return;
-    size_t idx[SGLD_MODEL_MAX_DIMS];
-    for (int k = v->n_dims - 1; k >= 0; k--) {
-        idx[k] = e % (size_t)v->dims[k];
-        e /= (size_t)v->dims[k];
-    }
-    for (int k = 0; k < v->n_dims && used < size; k++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%zu", k ? "," : "[", idx[k]);
-    if (used < size) snprintf(buf + used, size - used, "]");
-}
-
 /* The elements checked at one point: offsets in theta, per tensor (first[v] .. first[v + 1]). */
 typedef struct picks {
     size_t at[N_ELEMS];
@@ -110,7 +95,7 @@ static void note(sgld_gradcheck_row *row, const sgld_param_var *v, size_t at, in
     row->point = k;
     row->analytic = g;
     row->numeric = D;
-    element_name(v, at - v->offset, row->at, sizeof row->at);
+    sgld_model_elem_name(v, at - v->offset, row->at, sizeof row->at);
 }
 
 /* Workspace of a check, allocated once.  buf holds what one allreduce sums: phase 1 [2 +

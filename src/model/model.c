@@ -155,3 +155,17 @@ int sgld_model_n_outputs(const sgld_model *m)
     if (!m->classification) return 2;
     return m->n_classes > 2 ? m->n_classes : 2;
 }
+
+void sgld_model_elem_name(const sgld_param_var *v, size_t e, char *buf, size_t size)
+{
+    size_t used = (size_t)snprintf(buf, size, "%s", v->name);
+    if (v->n_dims == 0 || used >= size) return;
+    size_t idx[SGLD_MODEL_MAX_DIMS];
+    for (int k = v->n_dims - 1; k >= 0; k--) {
+        idx[k] = e % (size_t)v->dims[k];
+        e /= (size_t)v->dims[k];
+    }
+    for (int k = 0; k < v->n_dims && used < size; k++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%zu", k ? "," : "[", idx[k]);
+    if (used < size) snprintf(buf + used, size - used, "]");
+}
