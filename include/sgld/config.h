@@ -100,6 +100,11 @@ typedef struct sgld_option {
 sgld_status sgld_option_parse(const sgld_option *o, const char *text, const char *where,
                               int checked, void *val);
 
+/* The name among rows[0..n) closest to name (len bytes) within edit distance 2 (the first in
+ * row order on ties), or NULL: every "did you mean" of flags and keys.  Not collective. */
+const char *sgld_option_nearest(const sgld_option *const *rows, size_t n, const char *name,
+                                size_t len);
+
 /* Called by sgld_option_parse_argv for each option in argv order, with its row (and index),
  * its text ("1" for a bare SWITCH or BOOL) and where ("--steps"); for an operand (a word that
  * is no option) with row NULL, value = where = the word.  An error stops the walk and is

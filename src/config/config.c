@@ -390,21 +390,15 @@ typedef struct sgld_option_where parse_ctx;
 #define ORIGIN_FLAG (-1)
 
 
-/* The closest option name within edit distance 2 (first in table order on ties), or NULL.
- * File keys are matched only against the options a file may set. */
-static const char *suggest(const config_table *t, const char *name, size_t len, int cli)
+/* The closest key a file may set (sgld_option_nearest over the rows that are not
+ * command-line only), or NULL. */
+static const char *suggest_key(const config_table *t, const char *name, size_t len)
 {
-    const char *best = NULL;
-    int best_d = 3;
-    for (size_t i = 0; i < t->n; i++) {
-        if (!cli && t->e[i].group == G_GENERAL) continue;
-        int d = sgld_name_distance(name, len, t->e[i].o.name);
-        if (d < best_d) {
-            best_d = d;
-            best = t->e[i].o.name;
-        }
-    }
-    return best;
+    const sgld_option *rows[CONFIG_MAX_ENTRIES];
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->e[i].group != G_GENERAL) rows[n++] = &t->e[i].o;
+    return sgld_option_nearest(rows, n, name, len);
 }
 
 /* Parses text as a value of entry e and stores it in the field of every owner in c. */
@@ -525,7 +519,7 @@ static sgld_status apply_line(parse_ctx *ctx, long line_no, char *line)
     if (strcmp(key, "plugin") == 0) return SGLD_OK; /* loaded by the plug-in pass */
     const config_entry *o = config_table_find(ctx->t, key, key_len);
     if (!o) {
-        const char *near = suggest(ctx->t, key, key_len, 0);
+        const char *near = suggest_key(ctx->t, key, key_len);
         if (near)
             return sgld_error_set(SGLD_ERR_USAGE, "%s:%ld: unknown key '%s' (did you mean '%s'?)",
                                   path, line_no, key, near);

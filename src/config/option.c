@@ -248,16 +248,16 @@ static const char *arg_name(const char *arg, size_t *len)
     return name;
 }
 
-/* The closest row name within edit distance 2 (first in row order on ties), or NULL. */
-static const char *suggest(const sgld_cmdline *cl, const char *name, size_t len)
+const char *sgld_option_nearest(const sgld_option *const *rows, size_t n, const char *name,
+                                size_t len)
 {
     const char *best = NULL;
     int best_d = 3;
-    for (size_t i = 0; i < cl->n_rows; i++) {
-        int d = sgld_name_distance(name, len, cl->rows[i]->name);
+    for (size_t i = 0; i < n; i++) {
+        int d = sgld_name_distance(name, len, rows[i]->name);
         if (d < best_d) {
             best_d = d;
-            best = cl->rows[i]->name;
+            best = rows[i]->name;
         }
     }
     return best;
@@ -268,7 +268,7 @@ static sgld_status unknown_option(const sgld_cmdline *cl, const char *arg)
     size_t len;
     const char *name = arg_name(arg, &len);
     int shown = (int)strcspn(arg, "=");
-    const char *near = len > 1 || arg[1] == '-' ? suggest(cl, name, len) : NULL;
+    const char *near = len > 1 || arg[1] == '-' ? sgld_option_nearest(cl->rows, cl->n_rows, name, len) : NULL;
     if (near)
         return sgld_error_set(SGLD_ERR_USAGE, "unknown option '%.*s' (did you mean '--%s'?)",
                               shown, arg, near);
