@@ -20,7 +20,7 @@
  *   Gupta & Vats 2020): the stored batches grouped g at a time into a = U / g batches of
  *   size bs = g b ~ n^(2/3), n' = a bs.  Not sqrt(n) (Flegal & Jones 2010's consistent
  *   choice): with SGLD's long autocorrelations (tau of 100+ draws) batches of sqrt(n) are too
- *   short and the ESS comes out 2-3 times the rank-normalized bulk ESS that sgld-ess summary
+ *   short and the ESS came out 2 to 3.5 times the rank-normalized bulk ESS that sgld-ess summary
  *   reports for the same draws, so a --stop-when rule would stop too early; with n^(2/3) it
  *   is within about 20% of it (src/run/README.md),
  *     Lambda = sum_c sum_t (x_ct - G)^2 / (C n' - 1),  Sigma = bs sum_c sum_i (y_ci - G)^2 / (C a - 1)
