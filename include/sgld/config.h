@@ -180,6 +180,11 @@ typedef struct sgld_config {
     double step_gamma;               /* --step-gamma g in [0, 1] (0: constant) */
     double temperature;              /* --temperature T > 0 (1) */
     char on_divergence[SGLD_NAME_MAX]; /* --on-divergence abort|shrink|skip (abort) */
+    int step_size_auto;              /* --step-size auto: a from the curvature at the mode */
+    char gradient[SGLD_NAME_MAX];    /* --gradient minibatch|cv|svrg:E (minibatch; gradient.h) */
+    char init[SGLD_NAME_MAX];        /* --init random|map|sgd:K (random) */
+    int init_iterations;             /* --init-iterations: L-BFGS cap of --init map (1000) */
+    double init_tol;                 /* --init-tol: --init map's gradient test (1e-3) */
     /* output */
     char output[SGLD_PATH_MAX];      /* --output FILE, "" = no sample file */
     int force;                       /* --force: overwrite an existing output */

@@ -24,7 +24,9 @@ enum sgld_rng_purpose {
     SGLD_RNG_SPLIT = 5,     /* train/test split permutation */
     SGLD_RNG_PROJECT = 6,   /* random projections in sgld-ess */
     SGLD_RNG_SAMPLER = 7,   /* sampler-internal randomness (momentum refresh, ...) */
-    SGLD_RNG_MC_DROPOUT = 8 /* MC-dropout masks of sgld-ess predict (sgld_net_predict_dropout) */
+    SGLD_RNG_MC_DROPOUT = 8, /* MC-dropout masks of sgld-ess predict (sgld_net_predict_dropout) */
+    SGLD_RNG_WARMUP = 9      /* before sampling: --init sgd:K's batches (step k), --step-size auto's
+                              * start vector (step 0) */
 };
 
 typedef struct sgld_rng {

@@ -47,10 +47,12 @@
 
 /* Named timing events (seconds on rank 0).  `sync` is the wait at flush points where all
  * ranks agree on failure (it absorbs the difference in speed between chains); `monitor` the
- * convergence monitor's work at flush points (src/run/monitor.c). */
+ * convergence monitor's work at flush points (src/run/monitor.c); `control` a centred gradient
+ * estimator's extra work (the batch's gradient at the centre, and the full-data gradient when
+ * the centre moves: gradient.h). */
 enum sgld_event { SGLD_EV_BATCH, SGLD_EV_GRAD, SGLD_EV_ALLREDUCE, SGLD_EV_UPDATE, SGLD_EV_NOISE,
                   SGLD_EV_SYNC, SGLD_EV_IO, SGLD_EV_CHECKPOINT,
-                  SGLD_EV_MONITOR, SGLD_EV_COUNT };
+                  SGLD_EV_MONITOR, SGLD_EV_CONTROL, SGLD_EV_COUNT };
 
 /* What --dry-run found (the plan), filled instead of running. */
 typedef struct sgld_run_plan {

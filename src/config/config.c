@@ -27,6 +27,7 @@
 
 #include "config_impl.h"
 #include "config_table.h"
+#include "sgld/gradient.h"
 #include "sgld/model.h"
 #include "sgld/plugin.h"
 #include "sgld/registry.h"
@@ -145,8 +146,10 @@ static const run_row run_rows[] = {
      G_SAMPLER, CHAIN, "minibatch size, total per chain across its shards"},
     {"seed", 0, T_UINT32, FIELD(seed, uint32_t), "1", "S", "", GE_LE(0, 4294967295.0),
      G_SAMPLER, CHAIN, "key of the counter-based random streams"},
-    {"step-size", 0, T_DOUBLE, FIELD(step_size, double), "1e-5", "a", "", GT(0), G_SAMPLER, CHAIN,
-     "a in the step-size schedule"},
+    {"step-size", 0, T_DOUBLE, FIELD(step_size, double), "1e-5", "a|auto", "", GT(0), G_SAMPLER, CHAIN,
+     "a in the step-size schedule; auto (with --init map): 0.1 / lambda_max, the largest "
+     "eigenvalue of -log p(theta | data)'s Hessian at the mode (20 power iterations of "
+     "Hessian-vector products; the largest over the chains), printed and stored"},
     {"step-b", 0, T_DOUBLE, FIELD(step_b, double), "0", "b", "", GE(0), G_SAMPLER, CHAIN,
      "b in the step-size schedule"},
     {"step-gamma", 0, T_DOUBLE, FIELD(step_gamma, double), "0", "g", "", GE_LE(0, 1),
@@ -158,6 +161,23 @@ static const run_row run_rows[] = {
      NONEMPTY, G_SAMPLER, CHAIN,
      "a step that makes theta or the log posterior non-finite: abort the run; shrink (undo it "
      "and halve the chain's step size from then on); skip (undo it and go on); never a NaN draw"},
+    {"gradient", 0, T_STRING, FIELD(gradient, char *), "minibatch", "minibatch|cv|svrg:E", "", NONEMPTY,
+     G_SAMPLER, CHAIN,
+     "the gradient estimator, for any sampler: minibatch ((N / B) times the batch's gradient); "
+     "cv (control variate: the full-data gradient at the mode found by --init map or sgd:K, plus "
+     "(N / B) times the batch's change since: one more batch gradient per step); svrg:E (cv "
+     "whose centre moves to the chain's point every E epochs, the full gradient recomputed)"},
+    {"init", 0, T_STRING, FIELD(init, char *), "random", "random|map|sgd:K", "", NONEMPTY, G_SAMPLER,
+     CHAIN,
+     "where a chain starts: random (the model's initialization); map (then the posterior mode "
+     "by L-BFGS on full-data gradients summed over the chain's shards, see --init-iterations, "
+     "--init-tol); sgd:K (then K epochs of minibatch gradient ascent at the first step size, "
+     "for networks); reported and stored in --output"},
+    {"init-iterations", 0, T_INT, FIELD(init_iterations, int), "1000", "N", "", GE_LE(1, 1000000),
+     G_SAMPLER, CHAIN, "most L-BFGS iterations of --init map; a mode not reached by then ends the run"},
+    {"init-tol", 0, T_DOUBLE, FIELD(init_tol, double), "1e-3", "TOL", "", GT(0), G_SAMPLER, CHAIN,
+     "--init map stops when every |d log p(theta | data) / d theta_j| <= TOL sqrt(N) (about TOL / "
+     "sqrt(h) posterior sds from the mode, h the curvature per row)"},
     /* sampler family: one group per sampler */
     {"output", 0, T_STRING, FIELD(output, char *), "", "FILE", "", NOCHECK, G_OUTPUT, CONTROL,
      "HDF5 file for the retained draws (none: no sample file); a second run on it is refused "
@@ -408,6 +428,12 @@ static sgld_status assign(sgld_config *c, const config_entry *e, const char *tex
     unsigned char val[SGLD_PLUGIN_LIST_MAX]; /* the largest field */
     SGLD_CHECK(e->o.size <= sizeof val, SGLD_ERR_INTERNAL, "%s: field of %zu bytes", where,
                e->o.size);
+    /* --step-size auto: the schedule's a is set by the run from the curvature at the mode
+     * (gradient.h); the field keeps the default until then. */
+    if (e->owner == OWNER_RUN && e->at[0] == offsetof(sgld_config, step_size)) {
+        c->step_size_auto = strcmp(text, "auto") == 0;
+        if (c->step_size_auto) text = e->o.def;
+    }
     SGLD_TRY(sgld_option_parse(&e->o, text, where, checked, val));
     for (int k = 0; k < e->n_owners; k++) memcpy((char *)c + e->at[k], val, e->o.size);
     return SGLD_OK;
@@ -757,6 +783,38 @@ static sgld_status check_owners(const parse_ctx *ctx)
     return SGLD_OK;
 }
 
+/* --gradient, --init and --step-size auto, and what they need of each other and of the
+ * sampler (a model's own refusal, a network with dropout under cv, comes with the model). */
+static sgld_status check_gradient_init(const parse_ctx *ctx)
+{
+    const sgld_config *c = ctx->c;
+    char where[WHERE_MAX], iw[WHERE_MAX];
+    const sgld_gradient_type *g;
+    int64_t arg, epochs;
+    int init;
+    SGLD_TRY(sgld_gradient_parse(c->gradient, sgld_option_origin(ctx, "gradient", where, sizeof where), &g, &arg));
+    SGLD_TRY(sgld_init_parse(c->init, sgld_option_origin(ctx, "init", iw, sizeof iw), &init, &epochs));
+    if (g->needs_mode && init == SGLD_INIT_RANDOM)
+        return sgld_error_set(SGLD_ERR_USAGE, "%s: %s is centred at a mode: it needs --init map (or sgd:K "
+                              "for a network), got --init random", where, c->gradient);
+    const sgld_sampler_type *s = sgld_sampler_find(c->sampler);
+    if (init != SGLD_INIT_RANDOM && s && !s->adds_noise)
+        return sgld_error_set(SGLD_ERR_USAGE, "%s: sampler %s is an optimizer (it adds no noise): started at "
+                              "the mode it has nothing left to do; use --init random", iw, c->sampler);
+    if (c->step_size_auto && init != SGLD_INIT_MAP)
+        return sgld_error_set(SGLD_ERR_USAGE, "%s: auto takes the curvature at the mode: it needs --init map, "
+                              "got --init %s", sgld_option_origin(ctx, "step-size", where, sizeof where), c->init);
+    /* eps multiplies the raw gradient in these; the preconditioned samplers scale it first */
+    static const char *const auto_ok[] = {"sgld", "sghmc", "sgnht", "csgld"};
+    int ok = 0;
+    for (size_t i = 0; i < sizeof auto_ok / sizeof auto_ok[0]; i++) ok |= strcmp(c->sampler, auto_ok[i]) == 0;
+    if (c->step_size_auto && !ok)
+        return sgld_error_set(SGLD_ERR_USAGE, "%s: auto sets the step of a sampler that moves along the raw "
+                              "gradient (sgld, sghmc, sgnht, csgld), not of --sampler %s",
+                              sgld_option_origin(ctx, "step-size", where, sizeof where), c->sampler);
+    return SGLD_OK;
+}
+
 /* The run's choices (--on-divergence, --task), then the chosen sampler's and model's own
  * check hooks. */
 static sgld_status check_choices(const parse_ctx *ctx)
@@ -776,6 +834,7 @@ static sgld_status check_choices(const parse_ctx *ctx)
     if (c->task[0] && strcmp(c->task, "regression") != 0 && strcmp(c->task, "classification") != 0)
         return sgld_error_set(SGLD_ERR_USAGE, "%s: must be regression or classification, got '%s'",
                               sgld_option_origin(ctx, "task", where, sizeof where), c->task);
+    SGLD_TRY(check_gradient_init(ctx));
     const sgld_sampler_type *s = sgld_sampler_find(c->sampler);
     if (s && s->check) SGLD_TRY(s->check(c, sgld_config_opts(c, s), ctx));
     const sgld_model_type *m = sgld_model_find(c->model);

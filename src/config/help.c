@@ -262,6 +262,10 @@ static void format_value(const config_entry *e, const sgld_config *c, int quote,
     case SGLD_OPT_DOUBLE: {
         double x;
         memcpy(&x, field, sizeof x);
+        if (e->owner == OWNER_RUN && e->at[0] == offsetof(sgld_config, step_size) && c->step_size_auto) {
+            snprintf(buf, size, "auto");
+            return;
+        }
         format_double(x, buf, size);
         return;
     }

@@ -98,6 +98,31 @@ static sgld_status write_superchains(run *r)
     return st;
 }
 
+/* What --gradient, --init and --step-size auto chose and found (start.c): root attributes
+ * gradient, init, init_seconds (the slowest chain's), and with --init map init_iterations,
+ * init_evaluations, init_grad_norm and init_log_posterior (this writer's chain is chain 0's
+ * on rank 0, which writes attributes), with auto step_size_auto (a) and lambda_max.
+ * Collective over the grid. */
+static sgld_status start_attrs(run *r)
+{
+    const sgld_config *cfg = r->cfg;
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "gradient", cfg->gradient));
+    SGLD_TRY(sgld_samples_attr_string(r->out, "", "init", cfg->init));
+    SGLD_TRY(sgld_samples_attr_double(r->out, "", "init_seconds", 1, &r->init_seconds));
+    if (r->init_kind == SGLD_INIT_MAP) {
+        const int64_t it[2] = {r->mode.iterations, r->mode.evaluations};
+        SGLD_TRY(sgld_samples_attr_int(r->out, "", "init_iterations", 1, &it[0]));
+        SGLD_TRY(sgld_samples_attr_int(r->out, "", "init_evaluations", 1, &it[1]));
+        SGLD_TRY(sgld_samples_attr_double(r->out, "", "init_grad_norm", 1, &r->mode.grad_norm));
+        SGLD_TRY(sgld_samples_attr_double(r->out, "", "init_log_posterior", 1, &r->mode.log_post));
+    }
+    if (cfg->step_size_auto) {
+        SGLD_TRY(sgld_samples_attr_double(r->out, "", "step_size_auto", 1, &cfg->step_size));
+        SGLD_TRY(sgld_samples_attr_double(r->out, "", "lambda_max", 1, &r->lambda_max));
+    }
+    return SGLD_OK;
+}
+
 /* Creates the sample file with output_vars and the run's attributes.  Collective over the
  * grid. */
 sgld_status sgld_run_output_create(run *r)
@@ -144,6 +169,7 @@ sgld_status sgld_run_output_create(run *r)
         SGLD_TRY(sgld_samples_attr_string(r->out, "", "plugins", cfg->plugin));
         SGLD_TRY(sgld_samples_attr_int(r->out, "", "plugin_abi", 1, &abi));
     }
+    SGLD_TRY(start_attrs(r));
     SGLD_TRY(sgld_samples_attr_string(r->out, "", "data", cfg->data));
     int64_t facts[6] = {r->train->n_total, r->train->d, r->train->n_classes,
                         r->grid->n_chains, r->grid->n_shards, (int64_t)r->model.n_params};

@@ -35,7 +35,8 @@
 #define KEEP_DRAWS_MAX_FLOATS 50000000 /* 200 MB on rank 0 */
 
 static const char *const event_names[SGLD_EV_COUNT] = {"batch", "gradient", "allreduce", "update", "noise",
-                                                        "sync", "I/O", "checkpoint", "monitor"};
+                                                        "sync", "I/O", "checkpoint", "monitor",
+                                                        "control"};
 
 /* The first stop signal received (0: none).  Set by the handler, read at every step. */
 static volatile sig_atomic_t stop_signal;
@@ -153,6 +154,7 @@ static sgld_status size_state(run *r)
               : !strcmp(cfg->on_divergence, "skip")   ? DIV_SKIP
                                                         : DIV_ABORT;
     r->state_size = r->sampler_state + (r->on_div != DIV_ABORT ? DIV_STATE : 0);
+    SGLD_TRY(sgld_run_start_size(r));
     r->ck_state = r->state_size + (size_t)(r->grid->n_shards - 1) * r->sampler_local;
     r->n_run_stats = r->on_div != DIV_ABORT ? 3 : 2;
     if (cfg->checkpoint[0]) SGLD_TRY(sgld_checkpoint_config(cfg, &r->ck_config));
@@ -237,6 +239,11 @@ static sgld_status allocate(run *r, int keep_draws)
     SGLD_ALLOC(r->work, 4 * P);
     SGLD_ALLOC(r->fused, P + 2);
     SGLD_ALLOC(r->grad, P);
+    if (cfg->step_size_auto) { /* the run's own cfg, whose a the start sets */
+        SGLD_ALLOC(r->cfg_auto, 1);
+        *r->cfg_auto = *cfg;
+        r->cfg = r->cfg_auto;
+    }
     if (r->on_div != DIV_ABORT) {
         SGLD_ALLOC(r->theta_prev, P);
         SGLD_ALLOC(r->state_prev, ns);
@@ -271,6 +278,7 @@ static void run_free(run *r)
     sgld_free(r->work);
     sgld_free(r->fused);
     sgld_free(r->grad);
+    sgld_free(r->cfg_auto);
     sgld_free(r->picked);
     sgld_free(r->batch);
     sgld_free(r->local);
@@ -306,9 +314,7 @@ static sgld_status open_output(run *r, int64_t draws_first)
     return st;
 }
 
-/* Floyd's algorithm: B distinct indices of [0, N) from the chain's BATCH stream at `step`;
- * then the local rows (global index - row_begin) of the ones this rank holds. */
-static size_t draw_batch(run *r, uint64_t step)
+size_t sgld_run_draw_batch(run *r, uint64_t step, uint32_t purpose)
 {
     const int64_t N = r->train->n_total, B = r->cfg->batch_size;
     const int64_t lo = r->train->row_begin, hi = lo + r->train->n_local;
@@ -319,7 +325,7 @@ static size_t draw_batch(run *r, uint64_t step)
     }
     for (int64_t k = 0; k < B; k++) {
         int64_t j = N - B + k;
-        int64_t t = (int64_t)sgld_rng_below(&r->rng, step, SGLD_RNG_BATCH, (uint64_t)k, (uint64_t)j + 1);
+        int64_t t = (int64_t)sgld_rng_below(&r->rng, step, purpose, (uint64_t)k, (uint64_t)j + 1);
         int64_t pick = (r->picked[t >> 3] >> (t & 7)) & 1 ? j : t;
         r->picked[pick >> 3] |= (unsigned char)(1u << (pick & 7));
         r->batch[k] = pick;
@@ -344,24 +350,34 @@ static sgld_status chain_allreduce(run *r, float *buf, size_t n)
     return SGLD_OK;
 }
 
-/* The minibatch gradient estimate at theta on this step's batch (r->local):
- * grad = N/B allreduce(sum of local grad log p(y|x, theta)) + grad log p(theta), and the
- * minibatch log posterior in *lp.  Collective over the chain (sgld_gradient_fn). */
+/* The gradient estimate (--gradient, gradient.h) at theta on this step's batch (r->local):
+ * this rank's batch sums, one allreduce over the chain, then sgld_gradient_combine (the
+ * minibatch log posterior in *lp).  A centred estimator's batch gradient at the centre is
+ * timed as `control`.  Collective over the chain (sgld_gradient_fn). */
 sgld_status sgld_run_gradient(void *self, const float *theta, float *grad, double *lp)
 {
     run *r = self;
     const size_t P = r->model.n_params;
-    sgld_timer_begin(&r->timer, SGLD_EV_GRAD);
+    const sgld_model *m = &r->model;
     memset(r->fused, 0, (P + 2) * sizeof(float));
-    r->fused[P] = (float)r->model.type->loglik_grad(&r->model, theta, r->train, r->local, r->n_local, r->fused);
+    double at_centre = 0.0;
+    if (r->gtype->centred) { /* grad holds the centre's batch sum until the combine */
+        sgld_timer_begin(&r->timer, SGLD_EV_CONTROL);
+        memset(grad, 0, P * sizeof(float));
+        at_centre = m->type->loglik_grad(m, r->state + r->grad_at, r->train, r->local, r->n_local, grad);
+        sgld_timer_end(&r->timer, SGLD_EV_CONTROL);
+    }
+    sgld_timer_begin(&r->timer, SGLD_EV_GRAD);
+    r->fused[P] = (float)(m->type->loglik_grad(m, theta, r->train, r->local, r->n_local, r->fused) - at_centre);
+    if (r->gtype->centred)
+        for (size_t j = 0; j < P; j++) r->fused[j] -= grad[j];
     /* The stop flag rides along in the sum (no collective of its own); a one-rank chain reads
      * its own flag. */
     r->fused[P + 1] = stop_signal ? 1.0f : 0.0f;
     sgld_timer_end(&r->timer, SGLD_EV_GRAD);
     if (r->grid->n_shards > 1) SGLD_TRY(chain_allreduce(r, r->fused, P + 2));
     if (r->fused[P + 1] > 0.0f) r->chain_stop = 1;
-    for (size_t i = 0; i < P; i++) grad[i] = (float)(r->scale * r->fused[i]);
-    *lp = r->scale * r->fused[P] + sgld_model_log_prior(&r->model, theta, grad);
+    sgld_gradient_combine(r->gtype, m, r->state + r->grad_at, r->scale, theta, r->fused, r->fused[P], grad, lp);
     return SGLD_OK;
 }
 
@@ -412,11 +428,12 @@ static sgld_status step(run *r, sgld_step_ctx *ctx, int64_t t, int64_t t_first, 
 {
     const sgld_config *cfg = r->cfg;
     sgld_timer_begin(&r->timer, SGLD_EV_BATCH);
-    r->n_local = draw_batch(r, (uint64_t)t);
+    r->n_local = sgld_run_draw_batch(r, (uint64_t)t, SGLD_RNG_BATCH);
     sgld_timer_end(&r->timer, SGLD_EV_BATCH);
     /* 'update': the step without the gradient, allreduces and normals nested in it */
     sgld_timer_begin(&r->timer, SGLD_EV_UPDATE);
-    sgld_status st = sgld_run_gradient(r, r->theta, r->grad, lp);
+    sgld_status st = sgld_run_start_recentre(r, t);
+    if (st == SGLD_OK) st = sgld_run_gradient(r, r->theta, r->grad, lp);
     if (st == SGLD_OK && !isfinite(*lp)) st = sgld_run_div_lp_not_finite(r, t, t > t_first + 1, lp);
     *eps = sgld_run_div_before_step(r, sgld_sampler_step_size(r->sampler, cfg, (uint64_t)t));
     ctx->step = (uint64_t)t;
@@ -569,20 +586,6 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
     double lp = 0.0;
     r->last_checkpoint = MPI_Wtime();
     r->stop_at = 0;
-    r->scale = (double)r->train->n_total / (double)cfg->batch_size;
-    if (t_first == 0) {
-        /* --superchains: the chains of a superchain start from its first chain's initial
-         * draw (that chain's INIT stream, as without the option); every later number is the
-         * chain's own. */
-        sgld_rng init = r->rng;
-        if (cfg->superchains > 0) {
-            const int per = r->grid->n_chains / cfg->superchains;
-            init.chain = (uint32_t)(r->grid->chain / per * per);
-        }
-        sgld_model_init_params(&r->model, &init, r->theta);
-        sgld_sampler_init(r->sampler, &ctx, r->theta, r->state);
-        sgld_run_div_init(r);
-    }
     r->div_at_draw = sgld_run_div_count(r);
     rep->first_step = rep->last_step = t_first;
     sgld_rng_time_normals(&r->rng, &r->timer, SGLD_EV_NOISE); /* the sampler's, inside its step */
@@ -774,6 +777,9 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
             goto done;
         }
         SGLD_TRY_GOTO(sgld_run_monitor_restore(&r, draws_first), st, done);
+        sgld_run_start_resumed(&r);
+    } else {
+        SGLD_TRY_GOTO(sgld_run_start_fresh(&r), st, done);
     }
     SGLD_TRY_GOTO(open_output(&r, draws_first), st, done);
 

@@ -20,6 +20,7 @@
 #include "sgld/config.h"
 #include "sgld/data.h"
 #include "sgld/fileguard.h"
+#include "sgld/gradient.h"
 #include "sgld/grid.h"
 #include "sgld/model.h"
 #include "sgld/rng.h"
@@ -60,6 +61,18 @@ typedef struct run {
     int64_t *batch, *local;  /* B global indices; the local rows among them */
     size_t n_local;          /* local rows in this step's batch */
     double scale;            /* N / B */
+
+    /* start.c: the gradient estimator and where a chain starts (gradient.h) */
+    const sgld_gradient_type *gtype;
+    int64_t recentre_every;  /* steps between moves of a centred estimator's centre (0: never) */
+    size_t grad_at;          /* the centre, G and L in the state (centred estimators) */
+    size_t auto_at;          /* --step-size auto: the chosen a, one float of the state */
+    int init_kind;           /* SGLD_INIT_* */
+    int64_t init_epochs;     /* sgd:K */
+    sgld_config *cfg_auto;   /* --step-size auto: the run's copy of cfg with a set (r->cfg) */
+    sgld_mode_report mode;   /* --init map: this chain's search */
+    double init_seconds;     /* the slowest chain's --init (map or sgd), 0 without */
+    double lambda_max;       /* --step-size auto: the largest curvature over the chains */
 
     /* run.c: the loop's position, the stop protocol (run.h) and --log-view */
     int64_t n_draws_done;    /* draws per chain flushed (or, without output, counted) so far */
@@ -112,6 +125,32 @@ typedef struct run {
 /* The minibatch gradient estimate at theta on this step's batch (an sgld_gradient_fn with
  * self = the run).  Collective over the chain. */
 sgld_status sgld_run_gradient(void *self, const float *theta, float *grad, double *lp);
+
+/* Floyd's algorithm: the B global indices of the batch of `step` from the chain's stream of
+ * `purpose` (BATCH while sampling, WARMUP for --init sgd:K) into r->batch, the local rows
+ * among them into r->local; returns their number.  Local. */
+size_t sgld_run_draw_batch(run *r, uint64_t step, uint32_t purpose);
+
+/* start.c */
+
+/* Parses --gradient and --init, refuses a centred estimator on a model with dropout layers,
+ * and adds the estimator's and --step-size auto's floats to r->state_size (after the
+ * sampler's and the divergence state).  Not collective: every rank finds the same. */
+sgld_status sgld_run_start_size(run *r);
+
+/* A fresh chain's start, before the sample file is created: the model's initialization (a
+ * superchain's shared one), --init map or sgd:K, --step-size auto (the largest curvature over
+ * the chains), the estimator's centre, the sampler's and the divergence state; rank 0 prints
+ * what --init found unless --quiet.  Collective over the grid (the status is agreed); a mode
+ * not reached is SGLD_ERR_NUMERIC naming the chain. */
+sgld_status sgld_run_start_fresh(run *r);
+
+/* A resumed chain: --step-size auto's a from the restored state.  Local. */
+void sgld_run_start_resumed(run *r);
+
+/* Before step t: moves the centre of an estimator that recentres (svrg) when t is due.
+ * Collective over the chain. */
+sgld_status sgld_run_start_recentre(run *r, int64_t t);
 
 /* output.c */
 
