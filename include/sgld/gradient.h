@@ -116,7 +116,8 @@ void sgld_gradient_combine(const sgld_gradient_type *t, const sgld_model *m, con
 
 typedef struct sgld_mode_options {
     int max_iterations;  /* L-BFGS iterations before giving up (>= 1) */
-    double tol;          /* converged when max_j |grad_j log p(theta | data)| <= tol sqrt(N) */
+    double tol;          /* converged when max_j |grad_j log p(theta | data)| <= tol sqrt(N) and
+                          * the Newton decrement (below) <= tol */
 } sgld_mode_options;
 
 typedef struct sgld_mode_report {
@@ -124,6 +125,8 @@ typedef struct sgld_mode_report {
     int evaluations;     /* full gradients taken (one allreduce each) */
     double grad_norm;    /* max_j |grad_j log p(theta | data)| at the result */
     double threshold;    /* tol sqrt(N): the grad_norm that counts as converged */
+    double decrement;    /* sqrt(g^T H^-1 g), H along the last step: the distance to the mode
+                          * in posterior sds (INFINITY: no positive curvature along it) */
     double log_post;     /* log p(theta | data) at the result (up to the evidence) */
     double seconds;
     int converged;       /* 1: grad_norm <= threshold */
@@ -132,10 +135,15 @@ typedef struct sgld_mode_report {
 
 /* Moves theta (in place) to the posterior mode by L-BFGS (liblbfgs, in double) on
  * -log p(theta | data) = -(sum_i l_i(theta) + log p(theta)), every evaluation one
- * sgld_gradient_full over chain_comm.  The test max_j |grad_j| <= tol sqrt(N) says the mode
- * is reached to about tol / sqrt(h) posterior sds when the posterior's precision is N h (h
- * the curvature per row): N-free, unlike a test on |grad| or on |grad| / |theta|.  Stops
- * there, at the iteration cap, or when the line search can go no further (float rounding);
+ * sgld_gradient_full over chain_comm.  Two tests must hold at an iterate.  max_j |grad_j| <=
+ * tol sqrt(N) says the mode is reached to about tol / sqrt(h) posterior sds when the
+ * posterior's precision is N h (h the curvature per row): N-free, unlike a test on |grad| or
+ * on |grad| / |theta|.  The Newton decrement sqrt(g^T H^-1 g) <= tol, with H estimated along
+ * the last step s by the secant (s . y / |s|^2, y the gradient's change), measures the same
+ * distance where the curvature is not N h: on separable data the gradient fades as theta
+ * runs off (there is no mode within reach) but so does the curvature, and the decrement does
+ * not fall.  Stops when both hold, at the iteration cap, or when the line search can go no
+ * further (float rounding);
  * theta is then the best point found and rep->converged says whether it passed.  Every rank
  * of the chain runs the same iterations on the same bits.  Collective over chain_comm.
  * Errors: SGLD_ERR_NOMEM, SGLD_ERR_MPI (a failed search is rep->converged = 0, not an

@@ -21,6 +21,8 @@ typedef struct mode_ctx {
     float *prior_grad;
     double *grad;       /* the log-likelihood gradient (P) */
     double threshold;
+    double *prev_x, *prev_g; /* the last accepted iterate and its gradient (of -log p) */
+    int have_prev, met;
     sgld_status st;     /* the first failure of an evaluation (MPI, memory) */
 } mode_ctx;
 
@@ -42,10 +44,17 @@ static lbfgsfloatval_t evaluate(void *instance, const lbfgsfloatval_t *x, lbfgsf
     memset(c->prior_grad, 0, P * sizeof *c->prior_grad);
     double lp = loglik + sgld_model_log_prior(c->m, c->theta, c->prior_grad);
     for (size_t j = 0; j < P; j++) g[j] = -(c->grad[j] + (double)c->prior_grad[j]);
+    if (!c->have_prev) { /* the starting point */
+        memcpy(c->prev_x, x, P * sizeof *x);
+        memcpy(c->prev_g, g, P * sizeof *g);
+        c->have_prev = 1;
+    }
     return -lp;
 }
 
-/* Stops the search once max_j |g_j| <= tol sqrt(N). */
+/* Stops the search once both tests of sgld_gradient_mode hold: max_j |g_j| <= tol sqrt(N), and
+ * the Newton decrement g^T H^-1 g <= tol^2 with H taken along the last step s (y the change of
+ * the gradient over it): |g|^2 |s|^2 / (s . y). */
 static int progress(void *instance, const lbfgsfloatval_t *x, const lbfgsfloatval_t *g, const lbfgsfloatval_t fx,
                     const lbfgsfloatval_t xnorm, const lbfgsfloatval_t gnorm, const lbfgsfloatval_t step, int n,
                     int k, int ls)
@@ -54,10 +63,21 @@ static int progress(void *instance, const lbfgsfloatval_t *x, const lbfgsfloatva
     mode_ctx *c = instance;
     double gmax = 0.0;
     for (int j = 0; j < n; j++) gmax = fmax(gmax, fabs(g[j]));
+    double ss = 0.0, sy = 0.0, gg = 0.0;
+    for (int j = 0; j < n; j++) {
+        double sj = x[j] - c->prev_x[j];
+        ss += sj * sj;
+        sy += sj * (g[j] - c->prev_g[j]);
+        gg += g[j] * g[j];
+        c->prev_x[j] = x[j];
+        c->prev_g[j] = g[j];
+    }
     c->rep->iterations = k;
     c->rep->grad_norm = gmax;
+    c->rep->decrement = sy > 0.0 ? sqrt(gg * ss / sy) : INFINITY;
     c->rep->log_post = -fx;
-    return c->st != SGLD_OK || gmax <= c->threshold;
+    c->met = gmax <= c->threshold && c->rep->decrement <= c->o->tol;
+    return c->st != SGLD_OK || c->met;
 }
 
 sgld_status sgld_gradient_mode(MPI_Comm chain_comm, const sgld_model *m, const sgld_dataset *data,
@@ -72,8 +92,10 @@ sgld_status sgld_gradient_mode(MPI_Comm chain_comm, const sgld_model *m, const s
     c.theta = sgld_malloc(P * sizeof *c.theta);
     c.prior_grad = sgld_malloc(P * sizeof *c.prior_grad);
     c.grad = sgld_malloc(P * sizeof *c.grad);
+    c.prev_x = sgld_malloc(P * sizeof *c.prev_x);
+    c.prev_g = sgld_malloc(P * sizeof *c.prev_g);
     sgld_status st = SGLD_OK;
-    if (!x || !c.theta || !c.prior_grad || !c.grad) {
+    if (!x || !c.theta || !c.prior_grad || !c.grad || !c.prev_x || !c.prev_g) {
         st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory for L-BFGS on %zu parameters", P);
     } else {
         for (size_t j = 0; j < P; j++) x[j] = theta[j];
@@ -98,7 +120,7 @@ sgld_status sgld_gradient_mode(MPI_Comm chain_comm, const sgld_model *m, const s
                 double gmax = 0.0;
                 for (size_t j = 0; j < P; j++) gmax = fmax(gmax, fabs(c.grad[j] + c.prior_grad[j]));
                 rep->grad_norm = gmax;
-                rep->converged = isfinite(gmax) && gmax <= rep->threshold;
+                rep->converged = c.met && isfinite(gmax);
             }
         }
     }
@@ -107,6 +129,8 @@ sgld_status sgld_gradient_mode(MPI_Comm chain_comm, const sgld_model *m, const s
     sgld_free(c.theta);
     sgld_free(c.prior_grad);
     sgld_free(c.grad);
+    sgld_free(c.prev_x);
+    sgld_free(c.prev_g);
     return st;
 }
 
