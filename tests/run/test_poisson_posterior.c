@@ -26,6 +26,7 @@
  * log-likelihood's gradient (a likelihood at temperature 2: every sd about sqrt(2) = +41%
  * too large), and the comparison is asserted to fail by more than 20% on every sd. */
 #include "sgld_test.h"
+#include "laplace_glm.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -79,101 +80,21 @@ static const char *data_path(void)
     return data_csv;
 }
 
-/* Solves A x = r for the P x P symmetric positive definite A (Cholesky, in place copies). */
-static void spd_solve(const double A[P][P], const double *r, double *x)
+static double poisson_mean(double eta, double *dmean)
 {
-    double L[P][P] = {{0}};
-    for (int i = 0; i < P; i++)
-        for (int j = 0; j <= i; j++) {
-            double s = A[i][j];
-            for (int k = 0; k < j; k++) s -= L[i][k] * L[j][k];
-            if (i == j) {
-                assert_true(s > 0);
-                L[i][i] = sqrt(s);
-            } else {
-                L[i][j] = s / L[j][j];
-            }
-        }
-    double z[P];
-    for (int i = 0; i < P; i++) {
-        z[i] = r[i];
-        for (int k = 0; k < i; k++) z[i] -= L[i][k] * z[k];
-        z[i] /= L[i][i];
-    }
-    for (int i = P - 1; i >= 0; i--) {
-        x[i] = z[i];
-        for (int k = i + 1; k < P; k++) x[i] -= L[k][i] * x[k];
-        x[i] /= L[i][i];
-    }
+    *dmean = exp(eta);
+    return *dmean;
 }
 
 /* The mode and the Laplace sds of the posterior (prior N(0, prior_sd^2)), and the extreme
- * precisions (eigenvalues of -H by Jacobi rotations), on the data as the model reads them. */
+ * precisions, on the data as the model reads them (laplace_glm.h). */
 static void laplace(double prior_sd, double *mode, double *sd, double *lam_min, double *lam_max)
 {
     sgld_data_options o = {.path = data_path()};
     sgld_dataset *ds = NULL;
     assert_int_equal(sgld_data_load(MPI_COMM_SELF, 0, 1, &o, &ds, NULL), SGLD_OK);
     assert_int_equal(ds->n_total, N);
-    double theta[P] = {0}, A[P][P];
-    for (int it = 0; it < 100; it++) {
-        double g[P], step[P];
-        for (int j = 0; j < P; j++) {
-            g[j] = -theta[j] / (prior_sd * prior_sd);
-            for (int k = 0; k < P; k++) A[j][k] = j == k ? 1.0 / (prior_sd * prior_sd) : 0.0;
-        }
-        for (int i = 0; i < N; i++) {
-            double phi[P], eta = theta[D];
-            for (int j = 0; j < D; j++) phi[j] = ds->X[i * D + j];
-            phi[D] = 1.0;
-            for (int j = 0; j < D; j++) eta += theta[j] * phi[j];
-            const double mu = exp(eta);
-            for (int j = 0; j < P; j++) {
-                g[j] += (ds->y[i] - mu) * phi[j];
-                for (int k = 0; k < P; k++) A[j][k] += mu * phi[j] * phi[k];
-            }
-        }
-        spd_solve((const double (*)[P])A, g, step);
-        double size = 0;
-        for (int j = 0; j < P; j++) {
-            theta[j] += step[j];
-            size = fmax(size, fabs(step[j]));
-        }
-        if (size < 1e-12) break;
-        assert_true(it < 99);
-    }
-    /* A is -H at the previous iterate, equal to the mode's to ~1e-12 */
-    for (int j = 0; j < P; j++) {
-        double e[P] = {0}, col[P];
-        e[j] = 1.0;
-        spd_solve((const double (*)[P])A, e, col);
-        mode[j] = theta[j];
-        sd[j] = sqrt(col[j]);
-    }
-    double J[P][P];
-    memcpy(J, A, sizeof J);
-    for (int sweep = 0; sweep < 50; sweep++)
-        for (int p = 0; p < P; p++)
-            for (int q = p + 1; q < P; q++) {
-                if (fabs(J[p][q]) < 1e-14 * (fabs(J[p][p]) + fabs(J[q][q]))) continue;
-                const double th = 0.5 * atan2(2 * J[p][q], J[q][q] - J[p][p]), c = cos(th), s = sin(th);
-                for (int k = 0; k < P; k++) { /* J <- R^T J R, rotation in the (p, q) plane */
-                    const double kp = J[k][p], kq = J[k][q];
-                    J[k][p] = c * kp - s * kq;
-                    J[k][q] = s * kp + c * kq;
-                }
-                for (int k = 0; k < P; k++) {
-                    const double pk = J[p][k], qk = J[q][k];
-                    J[p][k] = c * pk - s * qk;
-                    J[q][k] = s * pk + c * qk;
-                }
-            }
-    *lam_min = INFINITY;
-    *lam_max = 0;
-    for (int j = 0; j < P; j++) {
-        *lam_min = fmin(*lam_min, J[j][j]);
-        *lam_max = fmax(*lam_max, J[j][j]);
-    }
+    laplace_glm(ds, prior_sd, poisson_mean, mode, sd, lam_min, lam_max);
     sgld_data_destroy(&ds);
 }
 
