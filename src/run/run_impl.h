@@ -142,7 +142,7 @@ sgld_status sgld_run_start_size(run *r);
  * superchain's shared one), --init map or sgd:K, --step-size auto (the largest curvature over
  * the chains), the estimator's centre, the sampler's and the divergence state; rank 0 prints
  * what --init found unless --quiet.  Collective over the grid (the status is agreed); a mode
- * not reached is SGLD_ERR_NUMERIC naming the chain. */
+ * not reached is SGLD_ERR_USAGE naming the data and the chain. */
 sgld_status sgld_run_start_fresh(run *r);
 
 /* A resumed chain: --step-size auto's a from the restored state.  Local. */

@@ -6,6 +6,7 @@
  * or --init sgd:K (K epochs of minibatch gradient ascent, theta += (eps_1 / 2) g, on the
  * WARMUP stream's batches); then --step-size auto (0.1 / the largest curvature over the
  * chains, the same a for all); then a centred estimator's centre; then the sampler's state.
+ * A chain that finds no mode is a usage error (exit 2) naming the data, as a bad input is.
  * All of it happens before the sample file is created, so a chain that finds no mode leaves
  * no file behind.  The run's own state floats after the sampler's hold the estimator's centre
  * and the auto a, so a checkpoint carries them and a resumed chain recomputes nothing. */
@@ -73,18 +74,19 @@ static sgld_status init_sgd(run *r)
     return st;
 }
 
-/* --init map on this chain, and the one-line failure when the mode was not reached. */
+/* --init map on this chain, and the one-line failure (SGLD_ERR_USAGE) when the mode was not
+ * reached. */
 static sgld_status init_map(run *r)
 {
     const sgld_config *cfg = r->cfg;
     const sgld_mode_options o = {.max_iterations = cfg->init_iterations, .tol = cfg->init_tol};
     SGLD_TRY(sgld_gradient_mode(r->grid->chain_comm, &r->model, r->train, &o, r->theta, &r->mode));
     if (r->mode.converged) return SGLD_OK;
-    return sgld_error_set(SGLD_ERR_NUMERIC, "--init map: chain %d found no mode in %d L-BFGS iterations: max "
-                          "|d log p / d theta| is %.3g > %.3g (--init-tol %g times sqrt(N)); %s.  Separable data "
-                          "under a wide prior have no mode: raise --init-iterations or --init-tol, or use "
-                          "--init random", r->grid->chain, r->mode.iterations, r->mode.grad_norm,
-                          r->mode.threshold, cfg->init_tol,
+    return sgld_error_set(SGLD_ERR_USAGE, "--init map on %s: chain %d found no mode in %d L-BFGS iterations "
+                          "(max |d log p / d theta| %.3g, limit %.3g; distance to the mode %.3g posterior sds, "
+                          "limit --init-tol %g): %s; separable data under a wide prior have no mode within reach: "
+                          "raise --init-iterations, or use --init random", cfg->data, r->grid->chain,
+                          r->mode.iterations, r->mode.grad_norm, r->mode.threshold, r->mode.decrement, cfg->init_tol,
                           r->mode.iterations >= cfg->init_iterations ? "the iteration cap was reached"
                                                                       : "the line search could go no further");
 }

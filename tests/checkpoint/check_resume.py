@@ -124,7 +124,7 @@ def variables(path):
             for k in f[g]:
                 out[g + "/" + k] = f[g][k][...]
         attrs = {k: (v.tobytes() if hasattr(v, "tobytes") else v) for k, v in f.attrs.items()
-                 if k != "created_at"}
+                 if k not in ("created_at", "init_seconds")}  # clock readings
     return out, attrs
 
 

@@ -219,6 +219,9 @@ PLUG = os.path.join(BUILD, "tests", "plugin")
 def plug(name):
     return os.path.join(PLUG, name + ".so")
 write("notelf.so", "this is not a shared object\n")
+# separable: y = [a > 0] with |a| >= 0.5, so a logistic regression's likelihood rises forever along a
+write("separable.csv", "a,b,y\n" + "".join(f"{(1 if i % 2 else -1) * (0.5 + (i % 7) / 7):.4f},{(i * 37) % 11 / 11 - 0.5:.4f},"
+                                           f"{i % 2}\n" for i in range(200)))
 write("plugin_key.ini", f"plugin = {plug('plug_bad_abi')}\nsteps = 50\nburnin = 10\n")
 
 # ---- the table: (name, program, args, pattern for the one stderr line, ranks, set-up) -----------
@@ -231,6 +234,25 @@ CASES = [
     ("ksgld on a model without layers", "dist", ["--sampler", "ksgld", "--model", "linreg"] + S,
      r"--sampler ksgld: model 'linreg' has no dense or conv layers \(K-FAC needs --model mlp or cnn\)"),
     ("non-numeric value (flag)", "dist", ["--step-size", "fast"] + S, r"--step-size.*'fast'"),
+    # gradient estimators, --init and --step-size auto
+    ("unknown gradient estimator", "dist", ["--gradient", "sag"] + S,
+     r"--gradient: unknown gradient estimator 'sag' \(valid: minibatch, cv, svrg"),
+    ("svrg without epochs", "dist", ["--gradient", "svrg:0"] + S,
+     r"--gradient: svrg:E must be an integer in \[1, 1e9\] \(E: epochs between centres\), got 'svrg:0'"),
+    ("cv without a mode", "dist", ["--gradient", "cv"] + S,
+     r"--gradient: cv is centred at a mode: it needs --init map \(or sgd:K for a network\), got --init random"),
+    ("cv on a network with dropout", "dist", ["--model", "mlp", "--net", "fc8-drop0.5-fc1", "--gradient", "cv",
+                                             "--init", "sgd:1"] + S, r"--gradient cv: model mlp has dropout layers"),
+    ("init map with an optimizer", "dist", ["--init", "map", "--sampler", "sgd"] + S,
+     r"--init: sampler sgd is an optimizer \(it adds no noise\)"),
+    ("init sgd without epochs", "dist", ["--init", "sgd:0"] + S, r"--init: must be random, map or sgd:K.*got 'sgd:0'"),
+    ("step-size auto without a mode", "dist", ["--step-size", "auto"] + S,
+     r"--step-size: auto takes the curvature at the mode: it needs --init map, got --init random"),
+    ("step-size auto with a preconditioned sampler", "dist", ["--step-size", "auto", "--init", "map", "--sampler",
+                                                             "psgld"] + S, r"--step-size: auto .* not of --sampler psgld"),
+    ("init map on separable data", "dist", ["--model", "logreg", "--data", "separable.csv", "--prior-sd", "1e6",
+                                           "--init", "map", "--init-iterations", "10", "--output", "out.h5"] + S,
+     r"--init map on separable.csv: chain 0 found no mode in 10 L-BFGS iterations"),
     ("missing option value", "dist", S + ["--seed"], r"--seed"),
     ("chains do not divide ranks", "dist", ["--chains", "3"] + S, r"--chains 3 does not divide the 4 MPI ranks", 4),
     ("non-positive steps", "dist", ["--burnin", "0", "--steps", "0"], r"--steps.*0"),
