@@ -68,7 +68,7 @@ static void help_option(FILE *f, const config_entry *e, int prefixed)
     else if (o->type != SGLD_OPT_SWITCH)
         n += snprintf(left + n, sizeof left - n, " %s", o->arg);
     fputs(left, f);
-    if (n >= HELP_COLUMN) {
+    if (n >= HELP_COLUMN - 1) { /* at least two spaces before the description */
         fprintf(f, "\n%*s", HELP_COLUMN, "");
     } else {
         fprintf(f, "%*s", HELP_COLUMN - n, "");
