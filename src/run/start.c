@@ -101,10 +101,11 @@ static sgld_status report_start(run *r)
     if (r->grid->rank != 0 || cfg->quiet) return SGLD_OK;
     if (r->init_kind == SGLD_INIT_MAP)
         fprintf(stderr, "sgld-dist: --init map: the mode in %.0f L-BFGS iterations (%.0f full gradients), max "
-                "|d log p / d theta| %.3g <= %.3g, %.2f s (the slowest of %d chains)\n", out[0], out[1], out[2],
-                r->mode.threshold, out[3], r->grid->n_chains);
+                "|d log p / d theta| %.3g <= %.3g, %.2f s%s\n", out[0], out[1], out[2], r->mode.threshold, out[3],
+                r->grid->n_chains > 1 ? " (the most over the chains)" : "");
     else if (r->init_kind == SGLD_INIT_SGD)
-        fprintf(stderr, "sgld-dist: --init %s: %.2f s\n", cfg->init, out[3]);
+        fprintf(stderr, "sgld-dist: --init %s: %lld steps of minibatch gradient ascent, %.2f s\n", cfg->init,
+                (long long)(r->init_epochs * ((r->train->n_total + cfg->batch_size - 1) / cfg->batch_size)), out[3]);
     if (cfg->step_size_auto)
         fprintf(stderr, "sgld-dist: --step-size auto: lambda_max %.6g, a = %.9g\n", r->lambda_max,
                 r->cfg->step_size);
