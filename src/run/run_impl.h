@@ -7,6 +7,8 @@
  *   resume.c      checkpoints: a chain's state packed and unpacked, save, restore
  *   divergence.c  --on-divergence: undo a step, halve a chain's step size, gather the counts
  *   files.c       the files a run touches: identity checks, locks, checkpoint names
+ *   start.c       where a chain starts (--init, --step-size auto) and the gradient estimator's
+ *                 state and centre moves (--gradient)
  *
  * The fields of `run` are grouped by the file whose functions give them their meaning (the
  * group's comment says which); run.c sets up the sizes and allocates and frees every buffer.

@@ -1,5 +1,6 @@
 /* test_gradient.c - the gradient estimators (gradient.h) on logistic regression
- * (synthetic:logreg, N = 1000, d = 2, prior N(0, 1)), one rank.
+ * (synthetic:logreg, N = 1000, d = 2, prior N(0, 1)), one rank; and every sampler with every
+ * estimator end to end.
  *
  * Unbiased and as variable as theory says.  At theta = theta_hat + 0.05 (each element; the
  * posterior sds are ~0.08-0.1) both estimators are drawn over K = 4000 batches of B = 50 rows
@@ -20,6 +21,7 @@
  * is thousands of units wide); with a cap of 10 iterations it must stop at the cap with
  * converged = 0 and SGLD_OK: not a hang, not an error, and not a claim of convergence. */
 #include "sgld_test.h"
+#include "test_config_set.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -30,6 +32,8 @@
 #include "sgld/gradient.h"
 #include "sgld/model.h"
 #include "sgld/rng.h"
+#include "sgld/run.h"
+#include "sgld/sampler.h"
 
 enum { B = 50, K = 4000, PM = 8 };
 
@@ -213,12 +217,47 @@ static void test_parse(void **unused)
         assert_int_equal(sgld_init_parse(bad_init[i], "--init", &kind, &arg), SGLD_ERR_USAGE);
 }
 
+/* Every registered sampler with every registered estimator: a short run completes with finite
+ * draws (the optimizers start at random, centred estimators without a mode (svrg) then; the
+ * others at the mode; ksgld on a small network, which has the layers it needs). */
+static void test_every_sampler_every_estimator(void **unused)
+{
+    (void)unused;
+    for (size_t i = 0; i < sgld_sampler_count(); i++) {
+        const sgld_sampler_type *s = sgld_sampler_at(i);
+        for (size_t k = 0; k < sgld_gradient_count(); k++) {
+            const sgld_gradient_type *g = sgld_gradient_at(k);
+            if (!s->adds_noise && g->needs_mode) continue; /* refused: an optimizer at the mode */
+            const int network = strcmp(s->name, "ksgld") == 0;
+            sgld_config cfg;
+            sgld_config_defaults(&cfg);
+            snprintf(cfg.sampler, sizeof cfg.sampler, "%s", s->name);
+            snprintf(cfg.model, sizeof cfg.model, "%s", network ? "mlp" : "logreg");
+            snprintf(cfg.data, sizeof cfg.data, "%s", network ? "synthetic:linreg" : "synthetic:logreg");
+            if (network) sgld_test_set(&cfg, "net", "fc4-fc1");
+            snprintf(cfg.gradient, sizeof cfg.gradient, "%s%s", g->name, g->arg ? ":1" : "");
+            snprintf(cfg.init, sizeof cfg.init, "%s", !s->adds_noise ? "random" : network ? "sgd:1" : "map");
+            cfg.steps = 300;
+            cfg.burnin = 100;
+            cfg.step_size = 1e-4;
+            cfg.quiet = 1;
+            sgld_run_report rep;
+            sgld_status st = sgld_run(MPI_COMM_WORLD, &cfg, 1, &rep);
+            printf("  %-7s x %-9s: %s\n", s->name, cfg.gradient, st == SGLD_OK ? "ok" : sgld_error_message());
+            assert_int_equal(st, SGLD_OK);
+            for (size_t j = 0; j < (size_t)rep.n_draws * rep.model.n_params; j++) assert_true(isfinite(rep.draws[j]));
+            sgld_run_report_free(&rep);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_estimators),
         cmocka_unit_test(test_mode_absent),
+        cmocka_unit_test(test_every_sampler_every_estimator),
     };
     return sgld_test_run(argc, argv, "gradient", tests, sizeof tests / sizeof tests[0]);
 }
