@@ -13,6 +13,7 @@ usage: check_plugin.py BUILD_DIR
 Prints one line per check and a closing 'N passed, N failed' line.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,9 @@ ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
            OMPI_MCA_btl="self,vader", OMPI_MCA_rmaps_base_oversubscribe="1")
 ENV.pop("SGLD_PLUGIN_PATH", None)
 RUN = ["--steps", "400", "--burnin", "100", "--quiet"]
+SOURCE = os.environ.get("SGLD_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+with open(os.path.join(SOURCE, "include", "sgld", "version.h")) as f:
+    ABI = int(re.search(r"^#define SGLD_ABI_VERSION (\d+)$", f.read(), re.M).group(1))
 passed = failed = 0
 
 
@@ -58,7 +62,7 @@ with h5py.File("a.h5") as f:
     plugins = attrs.get("plugins", b"")
     plugins = plugins.decode() if isinstance(plugins, bytes) else plugins
     check(plugins == os.path.realpath(GOOD), "the sample file records the plug-in's path", plugins)
-    check(int(attrs.get("plugin_abi", 0)) == 1, "the sample file records the ABI number",
+    check(int(attrs.get("plugin_abi", 0)) == ABI, "the sample file records the ABI number",
           attrs.get("plugin_abi"))
     check(f'plugin = "{os.path.realpath(GOOD)}"' in config and "plugtest-noise-sd = 0.4" in config,
           "the recorded configuration names the plug-in and its option", config[:400])
@@ -105,7 +109,7 @@ shutil.copy(GOOD, "ck_plugin.so")
 r = run(["--plugin", "ck_plugin.so", "--model", "plugtest", "--output", "ck.h5", "--checkpoint", "ck",
          "--checkpoint-every", "100"] + RUN)
 text = open("ck", "rb").read()
-check(r.returncode == 0 and f"# plug-ins (ABI 1): {os.path.realpath('ck_plugin.so')}".encode() in text,
+check(r.returncode == 0 and f"# plug-ins (ABI {ABI}): {os.path.realpath('ck_plugin.so')}".encode() in text,
       "the checkpoint records the plug-in's path and ABI", r.stderr)
 r = run(["--plugin", "moved/good.so", "--model", "plugtest", "--output", "ck.h5", "--checkpoint", "ck",
          "--resume", "--steps", "500", "--burnin", "100", "--quiet"])
