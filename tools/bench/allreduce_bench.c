@@ -12,8 +12,10 @@
  * For each size (default: powers of 4 from 1 to 4M floats), after one warm-up call, it repeats
  * the call for about SECONDS_PER_SIZE (at least 5, at most 1000 times; every rank runs the same
  * count, decided by rank 0) with a barrier before each call, and takes as one call's time the
- * slowest rank's (MPI_MAX).  Rank 0 prints one line a size (P: the ranks of one group):
- *   allreduce P N_FLOATS BYTES MIN_S MEDIAN_S REPS
+ * slowest rank's (MPI_MAX); then the same count back to back without barriers (STREAM_S: the
+ * slowest rank's mean, the pattern of a loop whose ranks drift apart).  Rank 0 prints one line
+ * a size (P: the ranks of one group):
+ *   allreduce P N_FLOATS BYTES MIN_S MEDIAN_S REPS STREAM_S
  * Exit status 2 on a bad argument (one line naming it), 1 on an MPI failure. */
 #include <mpi.h>
 #include <stdio.h>
@@ -62,10 +64,17 @@ static int bench_size(MPI_Comm world, MPI_Comm group, float *buf, long n, double
         times[k] = MPI_Wtime() - t;
     }
     MPI_Allreduce(MPI_IN_PLACE, times, reps, MPI_DOUBLE, MPI_MAX, world);
+    /* the same count back to back, no barrier: ranks drift as in sgld-dist's loop */
+    MPI_Barrier(world);
+    double t = MPI_Wtime();
+    for (int k = 0; k < reps; k++)
+        if (MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, group) != MPI_SUCCESS) return 1;
+    double stream = (MPI_Wtime() - t) / reps;
+    MPI_Allreduce(MPI_IN_PLACE, &stream, 1, MPI_DOUBLE, MPI_MAX, world);
     if (rank == 0) {
         qsort(times, (size_t)reps, sizeof *times, cmp_double);
-        printf("allreduce %d %ld %ld %.9e %.9e %d\n", size, n, n * (long)sizeof(float), times[0], times[reps / 2],
-               reps);
+        printf("allreduce %d %ld %ld %.9e %.9e %d %.9e\n", size, n, n * (long)sizeof(float), times[0],
+               times[reps / 2], reps, stream);
         fflush(stdout);
     }
     return 0;
