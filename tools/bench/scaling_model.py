@@ -5,7 +5,9 @@ What a step costs on one rank of a chain of S shards (src/run/run.c and src/grid
     (sgld_run_gradient), plus the parts every shard repeats in full: zeroing and scaling the
     fused gradient buffer, the prior, the sampler's update and its normals (every rank of a
     chain applies the same update with the same Philox noise, so nothing is split there):
-        t_compute(S) = t_fixed + t_row * ceil(B / S)
+        t_compute(S) = t(ceil(B / S) rows)
+    t(rows) is measured on one rank at a few batch sizes and interpolated linearly between
+    them (compute_time); t(1 row) is the part that sharding cannot remove.
   - one in-place MPI_Allreduce (sum) of n_params + 2 floats over the chain's S shards
     (chain_allreduce; the 2 extra floats carry the log-likelihood and the stop flag), skipped
     when S = 1.  An MPI picks its algorithm by size; the model takes the cheaper of
