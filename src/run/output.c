@@ -111,6 +111,7 @@ sgld_status sgld_run_output_create(run *r)
      * and a file so reopened lost the kill -9 guarantee of its appends in resume-killsuper. */
     SGLD_TRY(sgld_samples_create(r->grid->comm, cfg->output, cfg->force, r->grid->n_chains, n, vars,
                                  cfg->flush_draws, &r->out));
+    SGLD_TRY(sgld_run_monitor_table(r));
 
     /* Attributes: the configuration (INI text), versions, data facts. */
     SGLD_TRY(write_config_attr(r));
@@ -221,6 +222,7 @@ sgld_status sgld_run_output_reopen(run *r, int64_t draws)
     memset(vars, 0, sizeof vars);
     int n = output_vars(r, vars);
     SGLD_TRY(sgld_samples_reopen(r->grid->comm, r->cfg->output, r->grid->n_chains, n, vars, &r->out));
+    SGLD_TRY(sgld_run_monitor_table(r)); /* its rows past the checkpoint go with the draws */
     int64_t have = sgld_samples_n_draws(r->out);
     SGLD_CHECK(have >= draws, SGLD_ERR_PARSE,
                "%s: has %lld draws per chain but checkpoint %s was taken after %lld: not the sample "
