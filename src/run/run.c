@@ -488,7 +488,10 @@ static sgld_status sync_point(run *r, sgld_run_report *rep, int64_t t, sgld_stat
     }
     /* Every rank is at step t here, so --stop-when's agreed decision stops them all at t (the
      * signal protocol's last meeting, without the catching up).  The figures are those of the
-     * draws up to t, so they are taken before the flush, which writes them with the draws. */
+     * draws up to t, so they are taken before the flush, which writes them with the draws.  A
+     * row of the file's monitor table goes with the flushes of the schedule (every
+     * --flush-every draws, --steps, a --stop-when stop), not with those a signal or a
+     * checkpoint alone brought forward, so a resumed run has the uninterrupted run's rows. */
     if (r->mon) {
         int met;
         SGLD_TRY(sgld_run_monitor_check(r, &met)); /* times itself: monitor and sync */
@@ -497,7 +500,8 @@ static sgld_status sync_point(run *r, sgld_run_report *rep, int64_t t, sgld_stat
             rep->converged = 1;
             checkpoint = 1;
         }
-        if (n_buf > 0) SGLD_TRY(sgld_run_monitor_stage(r, t));
+        if (n_buf > 0 && (t % (cfg->flush_draws * cfg->thin) == 0 || t == cfg->steps || met))
+            SGLD_TRY(sgld_run_monitor_stage(r, t));
     }
     r->n_buf = n_buf; /* non-writers hold no draws but take part with the same count */
     if (r->out && n_buf > 0) {
