@@ -187,7 +187,6 @@ static sgld_status read_rows(sgld_samples *s)
 static sgld_status build_table(sgld_samples *s, const char *group, const char *dim, int n_cols,
                                const char *const *cols)
 {
-    SGLD_CHECK(!s->table, SGLD_ERR_ARG, "%s: the file has a table already", s->path);
     SGLD_CHECK(group && group[0] && !strchr(group, '/') && dim && dim[0] && !strchr(dim, '/') && cols &&
                n_cols >= 1 && n_cols <= SGLD_SAMPLES_TABLE_MAX_COLS, SGLD_ERR_ARG,
                "%s: table '%s': bad arguments", s->path, group ? group : "");
@@ -215,17 +214,25 @@ sgld_status sgld_samples_table(sgld_samples *s, const char *group, const char *d
                                const char *const *cols)
 {
     SGLD_CHECK(s, SGLD_ERR_ARG, "sgld_samples_table: NULL handle");
+    if (s->table) return sgld_status_agree(s->comm, sgld_error_set(SGLD_ERR_ARG, "%s: the file has a table already",
+                                                                    s->path));
     sgld_status st = build_table(s, group, dim, n_cols, cols);
     if (st == SGLD_OK && !s->reopened && H5Lexists(s->file, group, H5P_DEFAULT) != 0)
         st = sgld_error_set(SGLD_ERR_ARG, "%s: group '%s' exists", s->path, group);
-    SGLD_TRY(sgld_status_agree(s->comm, st));
+    st = sgld_status_agree(s->comm, st);
+    if (st != SGLD_OK) {
+        table_free(&s->table);
+        return st;
+    }
     if (s->reopened) {
         st = table_open(s);
         if (st == SGLD_OK) st = read_rows(s);
     } else {
         st = create_layout(s);
     }
-    return sgld_status_agree(s->comm, st);
+    st = sgld_status_agree(s->comm, st);
+    if (st != SGLD_OK && s->reopened) table_free(&s->table); /* a new file is discarded anyway */
+    return st;
 }
 
 sgld_status sgld_samples_table_row(sgld_samples *s, const double *values)

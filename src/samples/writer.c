@@ -810,11 +810,11 @@ static sgld_status set_extent(sgld_samples *s, int64_t n_draws)
         for (int k = 0; k < var->n_dims; k++) dims[2 + k] = var->dims[k];
         H5_GOTO(H5Dset_extent(var->dset, dims), s->path, st, done);
     }
-    /* the table's rows of these draws (a shrink; an append grows the table itself) */
+    /* the table's rows of these draws (a shrink, on rank 0; an append grows the table itself,
+     * and shrink() sets the rows on every rank) */
     if (s->table && n_draws <= s->n_draws) {
         const int64_t keep = table_keep(s->table, n_draws);
         if (keep != s->table->file_rows) st = table_set_rows(s, keep);
-        if (st == SGLD_OK) s->table->rows = s->table->file_rows = keep;
     }
 done:
     return st;
@@ -924,6 +924,7 @@ static sgld_status shrink(sgld_samples *s, int64_t n_draws)
     if (fapl >= 0) H5Pclose(fapl);
     SGLD_TRY(st);
     s->extent = n_draws;
+    if (s->table) s->table->rows = s->table->file_rows = table_keep(s->table, n_draws);
     return SGLD_OK;
 }
 
