@@ -32,8 +32,10 @@ int64_t table_keep(const samples_table *t, int64_t n_draws)
 hsize_t table_bytes(const sgld_samples *s)
 {
     if (!s->table || !s->table->staged) return 0;
-    /* a new chunk for every dataset at worst, and its index and header growth */
-    return (hsize_t)(s->table->n_cols + 2) * (TABLE_CHUNK_ROWS * 8 + ((hsize_t)8 << 10));
+    /* per dataset (the coordinate, draws, the columns): its header's new extent, and when the
+     * row starts a chunk, the chunk and the growth of its chunk index */
+    const hsize_t per = 512 + (s->table->rows % TABLE_CHUNK_ROWS == 0 ? TABLE_CHUNK_ROWS * 8 + 2048 : 0);
+    return (hsize_t)(s->table->n_cols + 2) * per;
 }
 
 static sgld_status grow_rows(samples_table *t, int64_t rows)
