@@ -2,13 +2,16 @@
  *
  * What is monitored: up to MON_MAX_ELEMS elements of the saved parameters (all of them when
  * there are no more; else elements evenly spread over the saved tensors in file order,
- * element j = floor(j * n / MON_MAX_ELEMS)), from the draws kept after --burnin.
+ * element j = floor(j * n / MON_MAX_ELEMS)), from the draws kept after --burnin.  For the
+ * multivariate ESS, p = min(k, MON_MESS_DIMS) random projections y = x Q of the k monitored
+ * elements (Q k x p standard normal, a fixed stream) and their p (p - 1) / 2 pairwise sums
+ * y_i + y_l are stored as further columns beside the elements (kk columns in all).
  *
  * Per chain and element (on the chain's writer, fed from its draw buffer at each flush
  * point): batch means with a doubling batch size.  Complete batches of b draws are stored as
  * (mean, M2); when MON_MAX_BATCHES are stored, adjacent pairs are merged (Chan, Golub & LeVeque
  * 1979) and b doubles; the draws of the batch being filled are a Welford accumulator.  Memory
- * is MON_MAX_ELEMS x MON_MAX_BATCHES x 2 doubles per writer (256 KB) whatever the run's length;
+ * is MON_MAX_COLS x MON_MAX_BATCHES x 2 doubles per writer (296 KB) whatever the run's length;
  * a draw costs one Welford update per element, a flush point O(elements x batches).  The
  * state is a function of the chain's draws alone (the same sequence of double operations on
  * the same float draws), so a resumed run rebuilds it bitwise by feeding the sample file's
@@ -28,10 +31,16 @@
  *   split R-hat (Gelman et al. 2013, the classic form of sgld_diag_rhat_basic): the first and
  *   the last floor(a g / 2) stored batches of every chain are 2C half-chains of h draws,
  *     W = mean s_i^2, B/h = var(half means), R = sqrt(((h - 1)/h W + B/h) / W);
+ *   with --superchains K >= 2, nested R-hat (Margossian et al. 2024, eqs. 6-8) in its place,
+ *   from the chains' means and variances of the same draws (nested());
  *   the run's figures are the worst over the elements: min ESS and max R-hat (a constant
- *   element, W = 0, is left out).  Both are NaN before MON_MIN_DRAWS draws per chain.
- * The writers send 7 doubles per element to rank 0 (one MPI_Gather over the writers) and rank 0
- * broadcasts {min ESS, max R-hat, n} over the grid (one MPI_Bcast), so every rank takes the
+ *   element, W = 0, is left out), and the multivariate ESS of the projections,
+ *     mESS = C n' (det Lambda / det Sigma)^(1/p) (Vats, Flegal & Jones 2019),
+ *   Lambda and Sigma the pooled figures above, off the diagonal by polarization from the
+ *   pairwise sums' (mess()).  All are NaN before MON_MIN_DRAWS draws per chain; mESS also
+ *   while a <= p (Sigma singular).
+ * The writers send 7 doubles per column to rank 0 (one MPI_Gather over the writers) and rank 0
+ * broadcasts {min ESS, max R-hat, n, mESS} over the grid (one MPI_Bcast), so every rank takes the
  * same decision; the figures depend only on the draws, not on the number of shards.  The
  * --log-view event `monitor` times the arithmetic (feeding, summaries, combining); the two
  * collectives are waits at a flush point like the agreement's and count as `sync`. */
