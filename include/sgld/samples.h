@@ -3,7 +3,8 @@
  * Groups /posterior and /sample_stats hold variables shaped [chain, draw, ...] with HDF5
  * dimension scales named `chain`, `draw` and one per extra dimension (`<var>_dim_<k>` unless
  * named; 0..len-1, or labels such as feature names), and /observed_data one variable over its
- * own rows (sgld_samples_observed), so that xarray (netcdf4 and h5netcdf engines), arviz.from_netcdf and `ncdump -h`
+ * own rows (sgld_samples_observed), and at most one group of rows that grows with the draws
+ * (sgld_samples_table: the run's convergence monitor), so that xarray (netcdf4 and h5netcdf engines), arviz.from_netcdf and `ncdump -h`
  * read it.  `draw` is unlimited and chunked; draws are appended by all chains together
  * (collective) and the file is flushed, so it is valid after every append.
  *

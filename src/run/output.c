@@ -8,7 +8,9 @@
  * construction.  Root attributes: the configuration as INI text (`config`, which a resumed run
  * checks against its checkpoint), versions, data facts, feature and class names, and, when
  * plug-ins were loaded, their paths (`plugins`) and ABI number (`plugin_abi`).  With
- * --superchains, the coordinate `superchain` on the chain dimension of each group.  Every
+ * --superchains, the coordinate `superchain` on the chain dimension of each group.  The group
+ * `monitor` (monitor.c's table, sgld_run_monitor_table) is created with the file and opened,
+ * before the cut back, with a resumed one.  Every
  * collective here is over the grid; a writer (shard 0 of a chain) passes its chain's draws,
  * the other ranks take part with none. */
 #include <stdio.h>
