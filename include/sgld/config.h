@@ -242,11 +242,11 @@ void sgld_config_defaults(sgld_config *c);
  *   "--steps: '10k' is not an integer"  /  "--step-size: must be > 0, got -1" */
 sgld_status sgld_config_parse(sgld_config *c, int argc, char **argv);
 
-/* Parses a --stop-when rule: "ess>=E" and/or "rhat<=R", comma-separated, each at most once,
- * E > 0, R >= 1, numbers as strtod reads them with nothing after.  Sets *ess and *rhat (either
- * may be NULL) to the bounds, 0 for a bound not given; SGLD_ERR_USAGE (no message set) when
- * text is not such a rule.  Not collective. */
-sgld_status sgld_config_parse_stop_when(const char *text, double *ess, double *rhat);
+/* Parses a --stop-when rule: any of "ess>=E", "rhat<=R", "mess>=M", comma-separated, each at
+ * most once, E > 0, R >= 1, M > 0, numbers as strtod reads them with nothing after.  Sets *ess,
+ * *rhat and *mess (any may be NULL) to the bounds, 0 for a bound not given; SGLD_ERR_USAGE (no
+ * message set) when text is not such a rule.  Not collective. */
+sgld_status sgld_config_parse_stop_when(const char *text, double *ess, double *rhat, double *mess);
 
 /* Fills c from INI text such as sgld_config_write makes (the `config` attribute of a sample
  * file): the defaults, then every `key = value` line, then the same cross-checks as

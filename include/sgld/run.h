@@ -84,11 +84,12 @@ typedef struct sgld_run_report {
     int incomplete;         /* stopped by a signal before --steps (checkpointed when set) */
     int stop_signal;        /* the signal that stopped it */
     /* The convergence monitor (src/run/monitor.c) at the last flush point, on every rank:
-     * min batch-means ESS and max split R-hat over the monitored elements (NaN: too few
-     * draws, or no monitor), from monitor_draws draws per chain.  converged: --stop-when's
+     * min batch-means ESS and max split R-hat (nested R-hat with --superchains K >= 2) over
+     * the monitored elements and the multivariate ESS of their random projections (NaN: too
+     * few draws, or no monitor), from monitor_draws draws per chain.  converged: --stop-when's
      * rule held at last_step, which ended the run there complete (incomplete = 0). */
     int converged;
-    double monitor_ess_min, monitor_rhat_max;
+    double monitor_ess_min, monitor_rhat_max, monitor_mess;
     int64_t monitor_draws;
     int64_t n_checkpoints;  /* checkpoints written by this run */
     int dry_run;            /* plan below is filled, nothing ran */

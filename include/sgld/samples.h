@@ -3,7 +3,8 @@
  * Groups /posterior and /sample_stats hold variables shaped [chain, draw, ...] with HDF5
  * dimension scales named `chain`, `draw` and one per extra dimension (`<var>_dim_<k>` unless
  * named; 0..len-1, or labels such as feature names), and /observed_data one variable over its
- * own rows (sgld_samples_observed), so that xarray (netcdf4 and h5netcdf engines), arviz.from_netcdf and `ncdump -h`
+ * own rows (sgld_samples_observed), and at most one group of rows that grows with the draws
+ * (sgld_samples_table: the run's convergence monitor), so that xarray (netcdf4 and h5netcdf engines), arviz.from_netcdf and `ncdump -h`
  * read it.  `draw` is unlimited and chunked; draws are appended by all chains together
  * (collective) and the file is flushed, so it is valid after every append.
  *
@@ -109,6 +110,30 @@ sgld_status sgld_samples_append_chains(sgld_samples *s, int n_local, const int *
  * layout differs.  Collective over comm (duplicated); the same status on every rank. */
 sgld_status sgld_samples_reopen(MPI_Comm comm, const char *path, int n_chains, int n_vars,
                                 const sgld_var_spec *vars, sgld_samples **out);
+
+/* A table of rows that grows with the draws (table.c): group GROUP (not a group of draws) with
+ * an unlimited dimension DIM (coordinate 0..rows-1) and 1-D variables over it: `draws` (int64,
+ * the draws per chain in the file after the row was written; the module writes it) and the
+ * n_cols float64 columns cols[] (1..SGLD_SAMPLES_TABLE_MAX_COLS, none named `draws` or DIM).
+ * A row staged with sgld_samples_table_row is written by the next append of draws, inside it
+ * (same flush: what a kill -9 leaves of the row is what it leaves of the draws); an append of 0
+ * draws writes none.  sgld_samples_truncate (and an append after a reopen that found the
+ * variables at different draw counts) keeps the rows whose `draws` is at most the draws kept.
+ * On a handle from sgld_samples_create it creates the group (SGLD_ERR_ARG when it exists); on
+ * one from sgld_samples_reopen it opens the existing table (SGLD_ERR_PARSE naming what is
+ * missing), whose rows beyond the file's draws are cut by the next truncate or append.  At most
+ * one table per handle.  Collective, the same arguments everywhere; the same status on every
+ * rank. */
+#define SGLD_SAMPLES_TABLE_MAX_COLS 15
+sgld_status sgld_samples_table(sgld_samples *s, const char *group, const char *dim, int n_cols,
+                               const char *const *cols);
+
+/* Stages the next row (n_cols values; the last staged row wins) for the next append.  Call it
+ * on every rank with the same values (rank 0's are written).  Local. */
+sgld_status sgld_samples_table_row(sgld_samples *s, const double *values);
+
+/* Rows of the table that belong to the file's draws (0 without a table).  Not collective. */
+int64_t sgld_samples_table_rows(const sgld_samples *s);
 
 /* Draws written so far (the same on every rank).  Not collective. */
 int64_t sgld_samples_n_draws(const sgld_samples *s);

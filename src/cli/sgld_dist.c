@@ -239,12 +239,16 @@ static void print_plan(const sgld_config *cfg, const sgld_run_report *rep)
 /* The --stop-when line: where the run stopped and the figures that met the rule. */
 static void print_converged(const sgld_config *cfg, const sgld_run_report *rep)
 {
-    double ess = 0.0, rhat = 0.0;
-    sgld_config_parse_stop_when(cfg->stop_when, &ess, &rhat);
+    double ess = 0.0, rhat = 0.0, mess = 0.0;
+    sgld_config_parse_stop_when(cfg->stop_when, &ess, &rhat, &mess);
     printf("sgld-dist: stopped at step %lld of %lld (--stop-when %s):", (long long)rep->last_step,
            (long long)cfg->steps, cfg->stop_when);
-    if (ess > 0.0) printf(" min ESS %.0f >= %g%s", rep->monitor_ess_min, ess, rhat > 0.0 ? "," : "");
-    if (rhat > 0.0) printf(" max R-hat %.4f <= %g", rep->monitor_rhat_max, rhat);
+    const char *sep = "";
+    if (ess > 0.0) printf(" min ESS %.0f >= %g", rep->monitor_ess_min, ess), sep = ",";
+    if (rhat > 0.0)
+        printf("%s max %s %.4f <= %g", sep, cfg->superchains >= 2 ? "nested R-hat" : "R-hat", rep->monitor_rhat_max,
+               rhat), sep = ",";
+    if (mess > 0.0) printf("%s mESS %.0f >= %g", sep, rep->monitor_mess, mess);
     printf(" (%lld draws per chain)\n", (long long)rep->monitor_draws);
 }
 

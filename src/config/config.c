@@ -200,9 +200,11 @@ static const run_row run_rows[] = {
     {"checkpoint-seconds", 0, T_DOUBLE, FIELD(checkpoint_seconds, double), "0", "S", "s", GE(0),
      G_OUTPUT, CONTROL, "checkpoint at the first flush S seconds after the last one (0: off)"},
     {"stop-when", 0, T_STRING, FIELD(stop_when, char *), "", "RULE", "", NOCHECK, G_OUTPUT, CONTROL,
-     "stop at the first flush point where the monitored draws meet RULE: ess>=E and/or rhat<=R, "
-     "comma-separated (min batch-means ESS over chains, max split R-hat); the run ends complete "
-     "(exit 0) after flushing and checkpointing (\"\": run all --steps)"},
+     "stop at the first flush point where the monitored draws meet RULE: any of ess>=E, rhat<=R, "
+     "mess>=E, comma-separated (min batch-means ESS over chains, max split R-hat, or with "
+     "--superchains K >= 2 max nested R-hat, whose threshold is 1.01; multivariate ESS of 4 random "
+     "projections); the run ends complete (exit 0) after flushing and checkpointing (\"\": run all "
+     "--steps)"},
     {"save-observed", 0, SGLD_OPT_CHOICE, FIELD(save_observed, int), "auto", "auto|yes|no", "", NOCHECK,
      G_OUTPUT, CONTROL,
      "write the training targets to --output as group observed_data, y [obs] in the data's row "
@@ -827,7 +829,7 @@ static sgld_status check_choices(const parse_ctx *ctx)
                               sgld_option_origin(ctx, "on-divergence", where, sizeof where),
                               c->on_divergence);
     if (c->stop_when[0] &&
-        sgld_config_parse_stop_when(c->stop_when, NULL, NULL) != SGLD_OK)
+        sgld_config_parse_stop_when(c->stop_when, NULL, NULL, NULL) != SGLD_OK)
         return sgld_error_set(SGLD_ERR_USAGE, "%s: '%s' is not a stop rule: expected ess>=E and/or "
                               "rhat<=R, comma-separated, with E > 0 and R >= 1 (e.g. ess>=1000,rhat<=1.01)",
                               sgld_option_origin(ctx, "stop-when", where, sizeof where), c->stop_when);
@@ -1027,26 +1029,29 @@ sgld_status sgld_config_parse_text(sgld_config *c, const char *text, const char 
     return st;
 }
 
-sgld_status sgld_config_parse_stop_when(const char *text, double *ess, double *rhat)
+sgld_status sgld_config_parse_stop_when(const char *text, double *ess, double *rhat, double *mess)
 {
-    double e = 0.0, r = 0.0;
+    double b[3] = {0.0, 0.0, 0.0}; /* ess, rhat, mess */
+    static const char *const key[3] = {"ess>=", "rhat<=", "mess>="};
     const char *p = text;
     for (;;) {
-        const int is_ess = !strncmp(p, "ess>=", 5), is_rhat = !strncmp(p, "rhat<=", 6);
-        if (!is_ess && !is_rhat) return SGLD_ERR_USAGE;
-        p += is_ess ? 5 : 6;
+        int which = -1;
+        for (int i = 0; i < 3 && which < 0; i++)
+            if (!strncmp(p, key[i], strlen(key[i]))) which = i;
+        if (which < 0) return SGLD_ERR_USAGE;
+        p += strlen(key[which]);
         char *end;
         errno = 0;
         const double v = strtod(p, &end);
         if (end == p || errno || !isfinite(v)) return SGLD_ERR_USAGE;
-        if (is_ess ? e > 0.0 || !(v > 0.0) : r > 0.0 || !(v >= 1.0)) return SGLD_ERR_USAGE;
-        if (is_ess) e = v;
-        else r = v;
+        if (b[which] > 0.0 || !(which == 1 ? v >= 1.0 : v > 0.0)) return SGLD_ERR_USAGE;
+        b[which] = v;
         p = end;
         if (!*p) break;
         if (*p++ != ',') return SGLD_ERR_USAGE;
     }
-    if (ess) *ess = e;
-    if (rhat) *rhat = r;
+    if (ess) *ess = b[0];
+    if (rhat) *rhat = b[1];
+    if (mess) *mess = b[2];
     return SGLD_OK;
 }

@@ -8,7 +8,9 @@
  * construction.  Root attributes: the configuration as INI text (`config`, which a resumed run
  * checks against its checkpoint), versions, data facts, feature and class names, and, when
  * plug-ins were loaded, their paths (`plugins`) and ABI number (`plugin_abi`).  With
- * --superchains, the coordinate `superchain` on the chain dimension of each group.  Every
+ * --superchains, the coordinate `superchain` on the chain dimension of each group.  The group
+ * `monitor` (monitor.c's table, sgld_run_monitor_table) is created with the file and opened,
+ * before the cut back, with a resumed one.  Every
  * collective here is over the grid; a writer (shard 0 of a chain) passes its chain's draws,
  * the other ranks take part with none. */
 #include <stdio.h>
@@ -136,6 +138,7 @@ sgld_status sgld_run_output_create(run *r)
      * and a file so reopened lost the kill -9 guarantee of its appends in resume-killsuper. */
     SGLD_TRY(sgld_samples_create(r->grid->comm, cfg->output, cfg->force, r->grid->n_chains, n, vars,
                                  cfg->flush_draws, &r->out));
+    SGLD_TRY(sgld_run_monitor_table(r));
 
     /* Attributes: the configuration (INI text), versions, data facts. */
     SGLD_TRY(write_config_attr(r));
@@ -247,6 +250,7 @@ sgld_status sgld_run_output_reopen(run *r, int64_t draws)
     memset(vars, 0, sizeof vars);
     int n = output_vars(r, vars);
     SGLD_TRY(sgld_samples_reopen(r->grid->comm, r->cfg->output, r->grid->n_chains, n, vars, &r->out));
+    SGLD_TRY(sgld_run_monitor_table(r)); /* its rows past the checkpoint go with the draws */
     int64_t have = sgld_samples_n_draws(r->out);
     SGLD_CHECK(have >= draws, SGLD_ERR_PARSE,
                "%s: has %lld draws per chain but checkpoint %s was taken after %lld: not the sample "

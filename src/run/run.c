@@ -503,6 +503,23 @@ static sgld_status sync_point(run *r, sgld_run_report *rep, int64_t t, sgld_stat
         sgld_run_monitor_feed(r, r->n_buf);
         sgld_timer_end(&r->timer, SGLD_EV_MONITOR);
     }
+    /* Every rank is at step t here, so --stop-when's agreed decision stops them all at t (the
+     * signal protocol's last meeting, without the catching up).  The figures are those of the
+     * draws up to t, so they are taken before the flush, which writes them with the draws.  A
+     * row of the file's monitor table goes with the flushes of the schedule (every
+     * --flush-every draws, --steps, a --stop-when stop), not with those a signal or a
+     * checkpoint alone brought forward, so a resumed run has the uninterrupted run's rows. */
+    if (r->mon) {
+        int met;
+        SGLD_TRY(sgld_run_monitor_check(r, &met)); /* times itself: monitor and sync */
+        if (met && t < cfg->steps) { /* at --steps the run ends complete anyway */
+            r->stop_at = t;
+            rep->converged = 1;
+            checkpoint = 1;
+        }
+        if (n_buf > 0 && (t % (cfg->flush_draws * cfg->thin) == 0 || t == cfg->steps || met))
+            SGLD_TRY(sgld_run_monitor_stage(r, t));
+    }
     r->n_buf = n_buf; /* non-writers hold no draws but take part with the same count */
     if (r->out && n_buf > 0) {
         sgld_timer_begin(&r->timer, SGLD_EV_IO);
@@ -512,17 +529,6 @@ static sgld_status sync_point(run *r, sgld_run_report *rep, int64_t t, sgld_stat
     }
     r->n_buf = 0;
     r->n_draws_done += n_buf;
-    /* Every rank is at step t here, so --stop-when's agreed decision stops them all at t (the
-     * signal protocol's last meeting, without the catching up). */
-    if (r->mon) {
-        int met;
-        SGLD_TRY(sgld_run_monitor_check(r, &met)); /* times itself: monitor and sync */
-        if (met && t < cfg->steps) { /* at --steps the run ends complete anyway */
-            r->stop_at = t;
-            rep->converged = 1;
-            checkpoint = 1;
-        }
-    }
     if (checkpoint && cfg->checkpoint[0]) {
         sgld_timer_begin(&r->timer, SGLD_EV_CHECKPOINT);
         st = sgld_run_checkpoint_save(r, t);
@@ -604,6 +610,7 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
     rep->incomplete = rep->last_step < cfg->steps && !rep->converged;
     rep->monitor_ess_min = r->mon ? r->mon_ess : NAN;
     rep->monitor_rhat_max = r->mon ? r->mon_rhat : NAN;
+    rep->monitor_mess = r->mon ? r->mon_mess : NAN;
     rep->monitor_draws = r->mon ? r->mon_draws : 0;
     rep->theta_hash = fnv1a(r->theta, P * sizeof(float));
     progress_show(&pg, rep->last_step, cfg->steps, lp,

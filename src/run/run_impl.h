@@ -101,7 +101,7 @@ typedef struct run {
 
     /* monitor.c: the convergence monitor and --stop-when (NULL: off) and its last figures */
     struct sgld_monitor *mon;
-    double mon_ess, mon_rhat;
+    double mon_ess, mon_rhat, mon_mess; /* min ESS, max R-hat (nested with superchains), mESS */
     int64_t mon_draws;
 
     /* resume.c: the checkpoint's record of every chain */
@@ -201,7 +201,7 @@ void sgld_run_monitor_free(run *r);
  * allocates nothing; a no-op elsewhere. */
 void sgld_run_monitor_feed(run *r, int64_t n_draws);
 
-/* The figures over all chains into r->mon_ess, r->mon_rhat, r->mon_draws on every rank, and
+/* The figures over all chains into r->mon_ess, r->mon_rhat, r->mon_mess, r->mon_draws on every rank, and
  * *met = 1 when --stop-when's rule holds (every rank the same).  Collective over the grid. */
 sgld_status sgld_run_monitor_check(run *r, int *met);
 
@@ -210,10 +210,21 @@ sgld_status sgld_run_monitor_check(run *r, int *met);
  * grid (the status is agreed). */
 sgld_status sgld_run_monitor_restore(run *r, int64_t n_draws);
 
-/* "  ESS 1043  R-hat 1.004" for the progress line, or "" before there are figures.  Local. */
+/* The sample file's group `monitor` (dimension `check`; variables draws, step,
+ * monitored_draws, ess_min, rhat_max, mess; attributes saying what rhat_max is): created with
+ * a new file, opened on a reopened one, before it is cut back.  Collective over the grid;
+ * nothing without a monitor or a sample file. */
+sgld_status sgld_run_monitor_table(run *r);
+
+/* Stages the last figures as the monitor table's row of the next flush (after step `step`).
+ * Local; call on every rank, only when the flush that follows appends draws. */
+sgld_status sgld_run_monitor_stage(run *r, int64_t step);
+
+/* "  ESS 1043  R-hat 1.004  mESS 980" (nR-hat with superchains) for the progress line, or ""
+ * before there are figures.  Local. */
 void sgld_run_monitor_format(const run *r, char *buf, size_t size);
 
-/* Root attributes of the sample file: monitor_ess_min, monitor_rhat_max, monitor_draws,
+/* Root attributes of the sample file: monitor_ess_min, monitor_rhat_max, monitor_mess, monitor_draws,
  * monitor_elements, monitor_step and, when --stop-when ended the run, stopped_when (the rule).
  * Collective over the grid; nothing without a monitor or a sample file. */
 sgld_status sgld_run_monitor_write(run *r, const sgld_run_report *rep);

@@ -125,6 +125,7 @@ sgld_status sgld_samples_reopen(MPI_Comm comm, const char *path, int n_chains, i
     MPI_Comm_size(dup, &s->size);
     s->n_chains = n_chains;
     s->chunk_draws = 1;
+    s->reopened = 1;
     s->path = sgld_strdup(path ? path : "");
     if (!s->path || !path || !path[0] || n_chains < 1 || n_vars < 1 || !vars)
         st = sgld_error_set(SGLD_ERR_ARG, "sgld_samples_reopen: bad arguments");

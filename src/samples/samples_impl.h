@@ -34,6 +34,21 @@ typedef struct {
     hid_t dset;
 } samples_var;
 
+/* The file's table of rows (table.c, sgld_samples_table): names[0] is `draws`, written by the
+ * module, names[1..n_cols] the caller's columns; dset[] in the same order. */
+typedef struct {
+    char *group, *dim_name;
+    int n_cols;
+    char *names[SGLD_SAMPLES_TABLE_MAX_COLS + 1];
+    hid_t gid, dim, dset[SGLD_SAMPLES_TABLE_MAX_COLS + 1];
+    int64_t rows;      /* rows that belong to the file's n_draws draws */
+    int64_t file_rows; /* rows the datasets hold: rows unless an append failed or a kill cut one */
+    int64_t *draws;    /* [cap]: `draws` of each row */
+    int64_t cap;
+    double row[SGLD_SAMPLES_TABLE_MAX_COLS]; /* the staged row */
+    int staged;
+} samples_table;
+
 struct sgld_samples {
     MPI_Comm comm;
     int rank, size;
@@ -53,6 +68,8 @@ struct sgld_samples {
     int *chain_total; /* workspace: n_chains */
     int64_t *draw_buf; /* workspace for the draw coordinate, grown on demand */
     int64_t draw_buf_n;
+    int reopened;         /* opened by sgld_samples_reopen (sgld_samples_table opens, not creates) */
+    samples_table *table; /* NULL: none */
 };
 
 struct sgld_samples_reader {
@@ -68,6 +85,19 @@ const char *samples_group_path(const char *group, char *buf, size_t size);
 /* Closes the file (collective when open) and frees the handle; returns the local status of
  * closing the file.  writer.c. */
 sgld_status samples_free_handle(sgld_samples *s);
+
+/* table.c, for writer.c: bytes an append that writes the staged row may allocate (0 when none is
+ * staged); the rows of the first n_draws draws; the extent of every table dataset (collective
+ * when the file is parallel; local status); the staged row written at row t->rows with `draws`
+ * (collective: rank 0 writes; local status); the table's handles closed, reopened (local
+ * status), and everything freed (NULL-safe). */
+hsize_t table_bytes(const sgld_samples *s);
+int64_t table_keep(const samples_table *t, int64_t n_draws);
+sgld_status table_set_rows(sgld_samples *s, int64_t rows);
+sgld_status table_write_row(sgld_samples *s, int64_t draws);
+void table_close(samples_table *t);
+sgld_status table_open(sgld_samples *s);
+void table_free(samples_table **t);
 
 /* Sets the end-of-allocation address in the superblock of the HDF5 file open read-write on fd
  * to the file's size on disk, when the superblock is of a kind this code knows (version 0 or 1

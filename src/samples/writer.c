@@ -546,6 +546,7 @@ sgld_status samples_free_handle(sgld_samples *s)
         if (grp->gid >= 0) H5Gclose(grp->gid);
         sgld_free(grp->name);
     }
+    table_free(&s->table);
     if (s->dxpl >= 0) H5Pclose(s->dxpl);
     if (s->str_type >= 0) H5Tclose(s->str_type);
     if (s->file >= 0 && H5Fclose(s->file) < 0)
@@ -707,7 +708,8 @@ static sgld_status attr_write(sgld_samples *s, const char *group, const char *na
     sgld_status st = SGLD_OK;
     char gpath[300];
     samples_group_path(group, gpath, sizeof gpath);
-    SGLD_CHECK(gpath[1] == '\0' || find_group(s, gpath + 1) >= 0, SGLD_ERR_ARG,
+    SGLD_CHECK(gpath[1] == '\0' || find_group(s, gpath + 1) >= 0 || (s->table && !strcmp(s->table->group, gpath + 1)),
+               SGLD_ERR_ARG,
                "%s: no group '%s'", s->path, gpath);
     SGLD_TRY(check_name(s->path, "attribute", name));
     hid_t obj = H5I_INVALID_HID, attr = H5I_INVALID_HID;
@@ -808,6 +810,12 @@ static sgld_status set_extent(sgld_samples *s, int64_t n_draws)
         for (int k = 0; k < var->n_dims; k++) dims[2 + k] = var->dims[k];
         H5_GOTO(H5Dset_extent(var->dset, dims), s->path, st, done);
     }
+    /* the table's rows of these draws (a shrink, on rank 0; an append grows the table itself,
+     * and shrink() sets the rows on every rank) */
+    if (s->table && n_draws <= s->n_draws) {
+        const int64_t keep = table_keep(s->table, n_draws);
+        if (keep != s->table->file_rows) st = table_set_rows(s, keep);
+    }
 done:
     return st;
 }
@@ -861,6 +869,7 @@ static sgld_status close_file(sgld_samples *s)
                 H5Dclose(grp->dims[d].dset), grp->dims[d].dset = H5I_INVALID_HID;
         if (grp->gid >= 0) H5Gclose(grp->gid), grp->gid = H5I_INVALID_HID;
     }
+    table_close(s->table);
     hid_t file = s->file;
     s->file = H5I_INVALID_HID;
     if (file >= 0 && H5Fclose(file) < 0)
@@ -885,6 +894,7 @@ static sgld_status open_file(sgld_samples *s, hid_t fapl)
         H5_GOTO(s->vars[v].dset = H5Dopen2(s->groups[s->vars[v].group].gid, s->vars[v].name,
                                            H5P_DEFAULT),
                 s->path, st, done);
+    st = table_open(s);
 done:
     return st;
 }
@@ -914,6 +924,7 @@ static sgld_status shrink(sgld_samples *s, int64_t n_draws)
     if (fapl >= 0) H5Pclose(fapl);
     SGLD_TRY(st);
     s->extent = n_draws;
+    if (s->table) s->table->rows = s->table->file_rows = table_keep(s->table, n_draws);
     return SGLD_OK;
 }
 
@@ -944,7 +955,7 @@ static hsize_t append_bytes(const sgld_samples *s, int64_t draw0, int64_t n)
     for (int g = 0; g < s->n_groups; g++) /* the draw coordinate: int64, chunks >= 1024 */
         need += (hsize_t)8 * (hsize_t)(n + 2 * (s->chunk_draws < 1024 ? 1024 : s->chunk_draws)) +
                 ((hsize_t)8 << 10);
-    return need;
+    return need + table_bytes(s);
 }
 
 /* Rank 0 reserves the disk space an append will need before HDF5 writes anything: every hole
@@ -1066,11 +1077,18 @@ sgld_status sgld_samples_append_chains(sgld_samples *s, int n_local, const int *
 
     /* Everything that can fail locally comes before the extension. */
     SGLD_TRY(sgld_status_agree(s->comm, s->rank == 0 ? grow_draw_buf(s, n_draws) : SGLD_OK));
-    if (s->extent != s->n_draws) SGLD_TRY(shrink(s, s->n_draws));
+    if (s->extent != s->n_draws || (s->table && s->table->file_rows != s->table->rows))
+        SGLD_TRY(shrink(s, s->n_draws));
     int64_t draw0 = s->n_draws;
     SGLD_TRY(reserve(s, draw0, n_draws));
     SGLD_TRY(sgld_status_agree(s->comm, set_extent(s, draw0 + n_draws)));
     s->extent = draw0 + n_draws;
+    const int row = s->table && s->table->staged; /* the staged row goes with these draws */
+    if (row) {
+        SGLD_TRY(sgld_status_agree(s->comm, table_set_rows(s, s->table->rows + 1)));
+        s->table->file_rows = s->table->rows + 1;
+        st = table_write_row(s, draw0 + n_draws);
+    }
     for (int g = 0; g < s->n_groups; g++) {
         sgld_status w = write_coord(s, s->groups[g].dims[1].dset, draw0, n_draws);
         if (st == SGLD_OK) st = w;
@@ -1088,6 +1106,10 @@ sgld_status sgld_samples_append_chains(sgld_samples *s, int n_local, const int *
         st = sgld_error_set(SGLD_ERR_IO, "%s: flush failed", s->path);
     SGLD_TRY(sgld_status_agree(s->comm, st));
     s->n_draws = draw0 + n_draws;
+    if (row) {
+        s->table->rows++;
+        s->table->staged = 0;
+    }
     return SGLD_OK;
 }
 

@@ -758,24 +758,27 @@ static void test_write_round_trip(void **state)
     assert_same_config(&back, &c);
 }
 
-/* --stop-when's grammar: either bound or both in any order; anything else refused. */
+/* --stop-when's grammar: any of the three bounds in any order; anything else refused. */
 static void test_stop_when(void **state)
 {
     (void)state;
     double e = -1, r = -1;
-    assert_int_equal(sgld_config_parse_stop_when("ess>=1e3,rhat<=1.01", &e, &r), SGLD_OK);
+    assert_int_equal(sgld_config_parse_stop_when("ess>=1e3,rhat<=1.01", &e, &r, NULL), SGLD_OK);
     assert_true(e == 1000.0 && r == 1.01);
-    assert_int_equal(sgld_config_parse_stop_when("rhat<=1.05", &e, &r), SGLD_OK);
+    assert_int_equal(sgld_config_parse_stop_when("rhat<=1.05", &e, &r, NULL), SGLD_OK);
     assert_true(e == 0.0 && r == 1.05);
-    assert_int_equal(sgld_config_parse_stop_when("rhat<=1,ess>=250.5", &e, &r), SGLD_OK);
+    assert_int_equal(sgld_config_parse_stop_when("rhat<=1,ess>=250.5", &e, &r, NULL), SGLD_OK);
     assert_true(e == 250.5 && r == 1.0);
+    double m = -1;
+    assert_int_equal(sgld_config_parse_stop_when("mess>=400,rhat<=1.01", &e, &r, &m), SGLD_OK);
+    assert_true(e == 0.0 && r == 1.01 && m == 400.0);
     static const char *const bad[] = {"", "ess", "ess>=", "ess>1000", "ess>=abc", "ess>=10x",
                                       "ess>=-5", "ess>=0", "rhat<=0.999", "rhat<=nan", "ess>=inf",
                                       "ess>=10,", ",ess>=10", "ess>=10,,rhat<=1.1",
                                       "ess>=10,ess>=20", "rhat<=1.1,rhat<=1.2", "ess>=10 ",
-                                      "mess>=10", "ESS>=10"};
+                                      "mess>=0", "mess>=10,mess>=20", "mess>10", "ESS>=10"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (sgld_config_parse_stop_when(bad[i], &e, &r) != SGLD_ERR_USAGE) fail_msg("'%s' was accepted", bad[i]);
+        if (sgld_config_parse_stop_when(bad[i], &e, &r, NULL) != SGLD_ERR_USAGE) fail_msg("'%s' was accepted", bad[i]);
 }
 
 static void test_help_text(void **state)

@@ -10,7 +10,14 @@
      with the same draws (to float summation order across shard counts);
   4. resume: a shorter complete run resumed with the full --steps, and a run stopped by SIGUSR1
      and resumed, stop at the uninterrupted run's step with its draws bitwise; resuming the
-     stopped run once more stops at once at the same step and changes no draw.
+     stopped run once more stops at once at the same step and changes no draw;
+  5. the file's group `monitor` (one row per flush point): the rows' draws and steps, a middle
+     and the last row's ESS, R-hat and mESS equal numpy's for the file's first draws (mESS:
+     the model has 2 elements, so the monitor's 2 random projections are an invertible map of
+     them and the determinant ratio is the elements' own); resumed runs hold the same rows
+     bitwise;
+  6. mess>=E: the run stops at the same step on 1 and 2 shards per chain; with --superchains 2
+     the rows' rhat_max is numpy's nested R-hat (Margossian et al. 2024, eqs. 6-8).
 
 usage: check_stop_when.py BUILD_DIR"""
 import os
@@ -75,18 +82,51 @@ def attrs(path):
         return {k: f.attrs[k] for k in f.attrs if k.startswith("monitor") or k == "stopped_when"}
 
 
-def monitor_reference(x):
-    """min pooled batch-means ESS and max split R-hat over elements; x [chain, draw, element],
-    with monitor.c's geometry: stored batches of b draws (the smallest power of two leaving
-    fewer than 256), grouped g ~ n^(2/3) / b at a time."""
-    C, N, K = x.shape
+def geometry(N):
+    """monitor.c's batches for N draws per chain: stored batches of b draws (the smallest power
+    of two leaving fewer than 256), grouped g ~ n^(2/3) / b at a time; a grouped batches, the
+    used draws and the half-chains' length."""
     b = 1
     while N // b >= 256:
         b *= 2
     nb = N // b
     g = max(1, int(np.floor((nb * b) ** (2.0 / 3.0) / b)))
     a = nb // g
-    used, half = a * g * b, (a * g // 2) * b
+    return b, g, a, a * g * b, (a * g // 2) * b
+
+
+def mess_reference(x):
+    """mESS of all elements of x [chain, draw, element] with the pooled replicated batch means
+    (Vats, Flegal & Jones 2019): C n (det Lambda / det Sigma)^(1/p)."""
+    C, N, K = x.shape
+    b, g, a, used, _ = geometry(N)
+    y = x[:, :used, :].astype(np.float64)
+    d = (y - y.mean(axis=(0, 1))).reshape(-1, K)
+    lam = d.T @ d / (C * used - 1)
+    bm = (y.reshape(C, a, g * b, K).mean(axis=2) - y.mean(axis=(0, 1))).reshape(-1, K)
+    sig = g * b * bm.T @ bm / (C * a - 1)
+    return C * used * (np.linalg.det(lam) / np.linalg.det(sig)) ** (1.0 / K)
+
+
+def nested_reference(x, K):
+    """max over elements of nested R-hat with K superchains of consecutive chains, from the
+    monitor's used draws: sqrt(1 + nB / nW), nB the variance of the superchain means, nW the
+    mean over superchains of the variance of their chain means plus their mean within-chain
+    variance (Margossian et al. 2024, eqs. 6-8)."""
+    C, N, E = x.shape
+    _, _, _, used, _ = geometry(N)
+    y = x[:, :used, :].astype(np.float64).reshape(K, C // K, used, E)
+    cm = y.mean(axis=2)
+    nb = cm.mean(axis=1).var(axis=0, ddof=1)
+    nw = (cm.var(axis=1, ddof=1) + y.var(axis=2, ddof=1).mean(axis=1)).mean(axis=0)
+    return np.sqrt(1 + nb / nw).max()
+
+
+def monitor_reference(x):
+    """min pooled batch-means ESS and max split R-hat over elements; x [chain, draw, element],
+    with monitor.c's geometry."""
+    C, N, K = x.shape
+    b, g, a, used, half = geometry(N)
     ess, rhat = [], []
     for j in range(K):
         y = x[:, :used, j].astype(np.float64)
@@ -101,6 +141,11 @@ def monitor_reference(x):
             ess.append(C * used * lam / sig)
             rhat.append(np.sqrt(((half - 1) / half * w + bh) / w))
     return min(ess), max(rhat)
+
+
+def table(path):
+    with h5py.File(path, "r") as f:
+        return {k: f["monitor"][k][()] for k in f["monitor"]}
 
 
 def flat(d):
@@ -203,6 +248,54 @@ else:  # the run reached its stop before the signal: it must still be the same s
           rc == 0 and stop_step(out) == T, "status %d: %s" % (rc, out + err))
 d_s = draws(os.path.join(TMP, "s.h5"))
 check("SIGUSR1, then --resume: the draws bitwise", all(np.array_equal(d_s[k], d_a[k]) for k in d_a))
+
+# 5. the monitor's rows
+tab = table(os.path.join(TMP, "a.h5"))
+x_a = flat(d_a)
+rows = len(tab["draws"])
+check("rows: one per flush point, draws and steps", rows == n_draws // 50
+      and np.array_equal(tab["draws"], 50 * np.arange(1, rows + 1))
+      and np.array_equal(tab["step"], BURNIN + tab["draws"]), tab)
+for i in (rows // 2, rows - 1):
+    n = int(tab["draws"][i])
+    e_ref, r_ref = monitor_reference(x_a[:, :n])
+    m_ref = mess_reference(x_a[:, :n])
+    check("row %d (%d draws): ess_min, rhat_max and mess are numpy's" % (i, n),
+          abs(tab["ess_min"][i] / e_ref - 1) < 1e-6 and abs(tab["rhat_max"][i] / r_ref - 1) < 1e-6
+          and abs(tab["mess"][i] / m_ref - 1) < 1e-6, (tab["ess_min"][i], e_ref, tab["rhat_max"][i], r_ref,
+                                                      tab["mess"][i], m_ref))
+check("rows: the last row is the file's monitor_* attributes", tab["ess_min"][-1] == at["monitor_ess_min"]
+      and tab["rhat_max"][-1] == at["monitor_rhat_max"] and tab["step"][-1] == T)
+for f in ("r.h5", "s.h5"):
+    t2 = table(os.path.join(TMP, f))
+    check("rows: the resumed %s holds the uninterrupted run's rows bitwise" % f,
+          t2.keys() == tab.keys() and all(np.array_equal(t2[k], tab[k], equal_nan=True) for k in tab),
+          {k: (len(t2[k]), len(tab[k])) for k in t2})
+
+# 6. mess>=E at two layouts; nested R-hat with superchains
+MESS = "mess>=1500"
+mess_steps = {}
+for shards in (1, 2):
+    f = "m%d.h5" % shards
+    rc, out, err = run(2 * shards, BASE + ["--chains", "2", "--steps", str(STEPS), "--stop-when", MESS, "--output", f])
+    mess_steps[shards] = stop_step(out)
+    ok = rc == 0 and re.search(r"mESS (\d+) >= 1500", out) is not None
+    if ok:
+        t_m = table(os.path.join(TMP, f))
+        ok = t_m["mess"][-1] >= 1500 and not (t_m["mess"][:-1] >= 1500).any()
+    check("mess>=1500 on 2 chains x %d shard(s): stops at the first row that meets it" % shards, ok, out + err)
+check("mess>=1500: the same stop step on 1 and 2 shards, before --steps",
+      len(set(mess_steps.values())) == 1 and None not in mess_steps.values() and mess_steps[1] < STEPS, mess_steps)
+rc, out, err = run(4, BASE + ["--chains", "4", "--superchains", "2", "--steps", "6000", "--output", "n.h5"])
+t_n = table(os.path.join(TMP, "n.h5"))
+x_n = flat(draws(os.path.join(TMP, "n.h5")))
+n = int(t_n["draws"][-1])
+nr = nested_reference(x_n[:, :n], 2)
+with h5py.File(os.path.join(TMP, "n.h5"), "r") as fh:
+    kind = str(fh["monitor"].attrs["rhat_kind"], "utf-8") if isinstance(fh["monitor"].attrs["rhat_kind"], bytes) \
+        else str(fh["monitor"].attrs["rhat_kind"])
+check("--superchains 2: rhat_max is numpy's nested R-hat and the group says so",
+      rc == 0 and abs(t_n["rhat_max"][-1] / nr - 1) < 1e-6 and kind.startswith("nested"), (t_n["rhat_max"][-1], nr, kind))
 
 # bad input: --resume without --output cannot rebuild the monitor
 rc, out, err = run(1, BASE + ["--steps", "3000", "--stop-when", RULE, "--checkpoint", "r.ck", "--resume"])

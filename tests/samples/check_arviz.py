@@ -4,9 +4,10 @@ predict --log-likelihood, as xarray reads them with both engines (netcdf4 and h5
 
 usage: check_arviz.py BUILD_ROOT MPIEXEC
 
-  1. An mlp classification run: every group (posterior, sample_stats, observed_data) opens with
-     xarray.open_dataset(path, group=G) with both engines; observed_data/y holds the class
-     indices of the data's rows in order.
+  1. An mlp classification run: every group (posterior, sample_stats, observed_data, monitor)
+     opens with xarray.open_dataset(path, group=G) with both engines; observed_data/y holds the
+     class indices of the data's rows in order; monitor holds one row per flush (--flush-every
+     10 draws: 4 rows, draws 10..40) over the dimension check.
   2. A linear regression on a CSV with named columns at 4 ranks (2 chains x 2 shards, so two
      shards write observed_data), --on-divergence shrink at a step size that diverges, and
      --save-observed yes: `diverging` reads as bool and is exactly the draws at which the
@@ -65,15 +66,21 @@ def opens(path, group):
 # 1. mlp classification: every group opens with both engines.
 mlp = os.path.join(TMP, "mlp.h5")
 p = run([DIST, "--model", "mlp", "--task", "classification", "--data", "synthetic:softmax", "--net", "fc4-fc3",
-         "--chains", "2", "--steps", "60", "--burnin", "20", "--step-size", "1e-4", "--quiet", "--output", mlp], 2)
+         "--chains", "2", "--steps", "60", "--burnin", "20", "--step-size", "1e-4", "--flush-every", "10", "--quiet",
+         "--output", mlp], 2)
 check("mlp run: exit 0", p.returncode == 0, p.stderr)
-for g in ("posterior", "sample_stats", "observed_data"):
+for g in ("posterior", "sample_stats", "observed_data", "monitor"):
     for e, ds in opens(mlp, g).items():
         check(f"mlp: group {g} opens with {e}", isinstance(ds, xr.Dataset) and len(ds.data_vars) > 0, ds)
         if g == "observed_data" and isinstance(ds, xr.Dataset):
             y = ds["y"].values
             check(f"mlp: observed_data/y [obs] holds the 600 class indices row mod 3 ({e})",
                   ds["y"].dims == ("obs",) and np.array_equal(y, np.arange(600) % 3), y[:9])
+        if g == "monitor" and isinstance(ds, xr.Dataset):
+            check(f"mlp: monitor has the rows of the 4 flushes over check ({e})",
+                  ds["ess_min"].dims == ("check",) and np.array_equal(ds["draws"].values, [10, 20, 30, 40])
+                  and np.array_equal(ds["step"].values, [30, 40, 50, 60])
+                  and set(ds.data_vars) >= {"ess_min", "rhat_max", "mess", "monitored_draws"}, ds)
 
 # 2. Linear regression on a CSV with named columns, 2 chains x 2 shards.
 rng = np.random.default_rng(11)

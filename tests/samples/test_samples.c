@@ -204,6 +204,82 @@ static void test_truncate(void **state)
     check_values(path, 6, gens);
 }
 
+/* Reads the 1-D dataset name of path's group monitor as double into out (at most 16 values);
+ * returns its length. */
+static int read_col(const char *path, const char *name, double *out)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    char p[64];
+    snprintf(p, sizeof p, "/monitor/%s", name);
+    hid_t d = H5Dopen2(f, p, H5P_DEFAULT), sp = H5Dget_space(d);
+    hsize_t n = 0;
+    assert_true(f >= 0 && d >= 0 && H5Sget_simple_extent_dims(sp, &n, NULL) == 1 && n <= 16);
+    if (n) assert_true(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0);
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+    return (int)n;
+}
+
+/* The table of rows: a row per append that staged one, cut back with the draws by truncate and
+ * by a reopen's truncate, and its refusals. */
+static void test_table(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("table.h5"), *plain = tmp_path("table-none.h5");
+    static const char *const cols[] = {"x", "y"}, *const bad[] = {"x", "draws"};
+    sgld_samples *s = create_ok(path, 0);
+    assert_int_equal(sgld_samples_table(s, "posterior", "check", 2, cols), SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_table(s, "monitor", "check", 2, bad), SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_table(s, "monitor", "check", 0, cols), SGLD_ERR_ARG);
+    assert_int_equal(sgld_samples_table_row(s, NULL), SGLD_ERR_ARG); /* no table yet, no values */
+    assert_int_equal(sgld_samples_table(s, "monitor", "check", 2, cols), SGLD_OK);
+    assert_int_equal(sgld_samples_table(s, "monitor2", "check", 2, cols), SGLD_ERR_ARG);
+    assert_int_equal(append_block(s, 1, 0, 2), SGLD_OK); /* nothing staged: no row */
+    assert_int_equal(sgld_samples_table_rows(s), 0);
+    const double r1[2] = {1.5, 10.0}, r2[2] = {2.5, 20.0}, r3[2] = {3.5, 30.0}, r4[2] = {4.5, 40.0};
+    assert_int_equal(sgld_samples_table_row(s, r1), SGLD_OK);
+    assert_int_equal(append_block(s, 1, 2, 3), SGLD_OK);  /* row 0: 5 draws */
+    assert_int_equal(sgld_samples_table_row(s, r2), SGLD_OK);
+    assert_int_equal(append_block(s, 1, 5, 4), SGLD_OK);  /* row 1: 9 draws */
+    assert_int_equal(sgld_samples_table_row(s, r3), SGLD_OK);
+    assert_int_equal(append_block(s, 1, 9, 2), SGLD_OK);  /* row 2: 11 draws */
+    assert_int_equal(sgld_samples_table_rows(s), 3);
+    assert_int_equal(sgld_samples_truncate(s, 10), SGLD_OK); /* row 2 goes, 9 <= 10 stays */
+    assert_int_equal(sgld_samples_table_rows(s), 2);
+    assert_int_equal(sgld_samples_truncate(s, 6), SGLD_OK);
+    assert_int_equal(sgld_samples_table_rows(s), 1);
+    assert_int_equal(sgld_samples_table_row(s, r4), SGLD_OK);
+    assert_int_equal(append_block(s, 2, 6, 3), SGLD_OK);  /* row 1: 9 draws */
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+    double v[16];
+    assert_int_equal(read_col(path, "draws", v), 2);
+    assert_true(v[0] == 5.0 && v[1] == 9.0);
+    assert_int_equal(read_col(path, "x", v), 2);
+    assert_true(v[0] == 1.5 && v[1] == 4.5);
+    assert_int_equal(read_col(path, "check", v), 2);
+    assert_true(v[0] == 0.0 && v[1] == 1.0);
+
+    /* reopened: the table opens with its rows; a truncate cuts them with the draws */
+    assert_int_equal(sgld_samples_reopen(MPI_COMM_WORLD, path, N_CHAINS, N_VARS, specs, &s), SGLD_OK);
+    assert_int_equal(sgld_samples_table(s, "monitor", "check", 2, cols), SGLD_OK);
+    assert_int_equal(sgld_samples_table_rows(s), 2);
+    assert_int_equal(sgld_samples_truncate(s, 8), SGLD_OK);
+    assert_int_equal(sgld_samples_table_rows(s), 1);
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+    assert_int_equal(read_col(path, "y", v), 1);
+    assert_true(v[0] == 10.0);
+
+    /* a file without the table: refused on reopen, naming the group */
+    s = create_ok(plain, 0);
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+    assert_int_equal(sgld_samples_reopen(MPI_COMM_WORLD, plain, N_CHAINS, N_VARS, specs, &s), SGLD_OK);
+    assert_int_equal(sgld_samples_table(s, "monitor", "check", 2, cols), SGLD_ERR_PARSE);
+    assert_non_null(strstr(sgld_error_message(), "monitor"));
+    assert_int_equal(sgld_samples_table_rows(s), 0);
+    assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+}
+
 static void test_attributes(void **state)
 {
     (void)state;
@@ -675,6 +751,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_read_back),
         cmocka_unit_test(test_truncate),
+        cmocka_unit_test(test_table),
         cmocka_unit_test(test_attributes),
         cmocka_unit_test(test_existing_file_and_force),
         cmocka_unit_test(test_create_errors),
