@@ -203,11 +203,12 @@ def main():
         check(m is not None and n is not None and int(m.group(1)) == n,
               f"sample file: the message's draw count is the file's ({m.group(1) if m else '-'})")
 
-        # 2. Sample file and checkpoints in the full location.
+        # 2. Sample file and checkpoints in the full location, a checkpoint at every flush (the
+        # disk may hold one flush only: how many fit depends on the file's metadata).
         disks.append(Disk(mode, size))
         d = disks[1]
         out, ck = os.path.join(d.dir, "run.h5"), os.path.join(d.dir, "run.ckpt")
-        ck_args = ["--output", out, "--checkpoint", ck, "--checkpoint-every", "200"]
+        ck_args = ["--output", out, "--checkpoint", ck, "--checkpoint-every", str(FLUSH)]
         st, err = sgld(ck_args, d.env)
         line = one_line(st, err, d.dir, "with --checkpoint")
         n = prefix_equal(out, ref, "with --checkpoint") if os.path.exists(out) else None
