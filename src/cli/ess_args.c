@@ -63,6 +63,7 @@ static const sgld_option predict_rows[] = {
     SEED("seed"),
     SWITCH("force", force),
     LIST("plugin", plugins, "FILE"),
+    TEXT("fgsm", fgsm, "EPS[,EPS...]"),
 };
 
 #define N_SUMMARY (sizeof summary_rows / sizeof summary_rows[0])
