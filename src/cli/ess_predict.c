@@ -157,6 +157,9 @@ static int check_args(const cli_ctx *c, ess_args *o)
     int st = check_output_dir(c, "--per-example", o->per_example);
     if (st < 0) st = check_output_dir(c, "--hist", o->hist);
     if (st < 0) st = check_output_dir(c, "--log-likelihood", o->log_likelihood);
+    if (st < 0 && o->n_fgsm && o->mc_dropout)
+        st = cli_fail(c, CLI_EXIT_BAD_INPUT, "--fgsm %s: not with --mc-dropout (the attack's gradient is of the network "
+                      "without dropout)", o->fgsm);
     if (st < 0 && o->log_likelihood && o->mc_dropout)
         st = cli_fail(c, CLI_EXIT_BAD_INPUT, "--log-likelihood %s: not with --mc-dropout (a draw is K members there, "
                       "not one density per row)", o->log_likelihood);
