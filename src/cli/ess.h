@@ -26,6 +26,7 @@ typedef struct ess_args {
     int mcse_sd_rule;                 /* a sgld_mcse_sd_rule, in the order of its CHOICE row */
     int64_t max_rows, batch_size, project;
     int64_t superchains;              /* --superchains K (0: the file's superchain coordinate) */
+    int64_t curve;                    /* --curve K (0: none) */
     double alpha, eps;
     /* predict */
     const char *data, *ood, *draws, *per_example, *hist, *log_likelihood;

@@ -42,6 +42,7 @@ static const sgld_option summary_rows[] = {
     UNIT("eps", eps),
     COUNT("block", block, 1, 1000000),
     COUNT("superchains", superchains, 2, 2147483647),
+    COUNT("curve", curve, 2, 1000),
     SWITCH("timing", timing),
     SWITCH("help", help),
     SWITCH("version", version),
