@@ -326,7 +326,10 @@ typedef struct sgld_ens_predictive {
  * OTHER on every rank, maps TEST's classes to the file's by name and standardizes both with the
  * stored `standardize_mean` / `standardize_sd`, evaluates the selected draws of every chain
  * with sgld_ens_evaluate (split over the ranks of comm) and scores them on rank 0: the ensemble
- * of all selected draws, each chain alone and the last selected draw of chain 0.
+ * of all selected draws, each chain alone and the last selected draw of chain 0.  With
+ * opt->n_fgsm, a pass over the draws before it (fgsm.c, split the same way) makes TEST's FGSM
+ * examples of each eps against the model average and against each draw alone; the former are
+ * evaluated with TEST and scored in p->fgsm.
  * Returns SGLD_OK and *out (free with sgld_ens_predictive_destroy); SGLD_ERR_USAGE when the
  * input does not fit (not a sample file with the model attributes, a tensor of the model
  * missing, data whose features or classes differ from the model's, TEST targets the model
