@@ -192,6 +192,8 @@ typedef struct sgld_diag_report_opts {
     int superchains;            /* K >= 1 dividing the chains: nested R-hat of K superchains of
                                  * consecutive chains; 0: of the group's `superchain` coordinate
                                  * (sgld_samples_chain_coord) when it has one, else none */
+    int64_t max_draws;          /* >= 1: only the first max_draws draws of every chain (all when
+                                 * the file holds fewer); 0: every draw */
 } sgld_diag_report_opts;
 
 /* One variable: shape [n_chains, n_draws, dims[2..n_dims)], elements [first, first + n_elem). */

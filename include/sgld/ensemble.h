@@ -195,6 +195,55 @@ sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld
                               const sgld_ens_eval_options *opt, int n_sets, sgld_ens_set *sets,
                               double *seconds, double *flops);
 
+/* ---- FGSM adversarial examples (fgsm.c) ----
+ *
+ * The fast gradient sign method (Goodfellow, Shlens & Szegedy 2015) on the posterior predictive:
+ * x' = clip(x + eps sign(grad_x L(x, y)), 0, 1), with L the loss of what is attacked:
+ *   the model average   L = -log (1/S) sum_s p_s(y | x)  (the ensemble's NLL), whose gradient
+ *                       is -sum_s w_s grad_x log p_s(y | x), w_s = p_s(y | x) / sum_r p_r(y | x)
+ *                       (held, like the NLL, as a running logsumexp over the draws)
+ *   one draw alone      L = -log p_s(y | x)
+ * The sign is taken in the standardized inputs the model sees (the same as in the pixels, the
+ * standardization dividing by sd > 0); the step and the clip in the pixels. */
+
+#define SGLD_ENS_FGSM_MAX 8          /* eps values of one evaluation */
+#define SGLD_ENS_LOGP_FLOOR (-700.0) /* log p_s(y | x) below this (exp underflows) counts as this */
+
+/* Sums over the draws added so far of each row's weight and weighted input gradient. */
+typedef struct sgld_ens_grad_acc {
+    int64_t n, n_draws;
+    int d;
+    double *lmax;  /* [n] running max of l_s = log p_s(y_i | x_i) */
+    double *lsum;  /* [n] sum_s exp(l_s - lmax) */
+    double *g;     /* [n][d] sum_s exp(l_s - lmax) grad_x l_s */
+} sgld_ens_grad_acc;
+
+/* Allocates the sums (empty) for n rows of d inputs.  SGLD_ERR_NOMEM, SGLD_ERR_ARG.  Release
+ * with sgld_ens_grad_acc_finalize (NULL-safe, idempotent).  Not collective. */
+sgld_status sgld_ens_grad_acc_init(sgld_ens_grad_acc *a, int64_t n, int d);
+void sgld_ens_grad_acc_finalize(sgld_ens_grad_acc *a);
+
+/* Adds one draw: logp [n] (each row's log p_s(y_i | x_i), floored at SGLD_ENS_LOGP_FLOOR) and
+ * dlogp [n][d] (its input gradient).  No allocation.  Not collective. */
+void sgld_ens_grad_acc_add(sgld_ens_grad_acc *a, const double *logp, const float *dlogp);
+
+/* The sums of every rank of comm, on every rank (the same n and d).  Collective. */
+sgld_status sgld_ens_grad_acc_allreduce(sgld_ens_grad_acc *a, MPI_Comm comm);
+
+/* From >= 1 draw: nll [n] = -log (1/S) sum_s p_s(y_i | x_i) (may be NULL) and grad [n][d] its
+ * input gradient.  SGLD_ERR_ARG without draws.  Not collective. */
+sgld_status sgld_ens_grad_acc_nll(const sgld_ens_grad_acc *a, double *nll, float *grad);
+
+/* One draw theta of m on n rows x [n][d] with class targets y: logp [n] = log p(y_i | x_i)
+ * (from predict, floored at SGLD_ENS_LOGP_FLOOR) and dlogp [n][d] its input gradient (the
+ * model's loglik_grad_input), batch rows per call (<= m->max_rows).  prob: [batch][K] scratch.
+ * The model must have loglik_grad_input.  No allocation.  Not collective. */
+void sgld_ens_draw_input_grad(const sgld_model *m, const float *theta, const float *x, const float *y, size_t n,
+                              size_t batch, double *prob, double *logp, float *dlogp);
+
+/* x' = clip(x + eps sign(grad), 0, 1) for n values (sign 0 = 0).  Not collective. */
+void sgld_ens_fgsm_step(const float *x, const float *grad, size_t n, double eps, float *out);
+
 /* ---- the posterior predictive of a sample file (predictive.c, predictive_scores.c) ---- */
 
 #define SGLD_ENS_TEST_SPLIT "test-split" /* data: the rows the run held out (--test-fraction) */
@@ -213,7 +262,21 @@ typedef struct sgld_ens_predictive_opts {
     uint32_t seed;        /* the masks' stream key, with the chain */
     int pointwise;        /* keep each selected draw's log density of each TEST row (loglik
                            * below); not with mc_dropout */
+    const double *fgsm_eps; /* n_fgsm (<= SGLD_ENS_FGSM_MAX) values >= 0: FGSM examples of TEST
+                             * (classification networks; TEST's inputs in [0, 1]; not with
+                             * mc_dropout) */
+    int n_fgsm;
 } sgld_ens_predictive_opts;
+
+/* The scores of TEST's FGSM examples at one eps. */
+typedef struct sgld_ens_fgsm_result {
+    double eps;
+    sgld_ens_class_summary ens;      /* the model average on the examples made against it */
+    sgld_ens_class_examples ens_ex;  /* its per-example max_prob, mutual_info, nll, pred, correct */
+    double draw_accuracy, draw_nll, draw_max_prob; /* each draw on the examples made against it
+                                                    * alone: means over the draws and rows */
+    double *draw_correct;            /* [n] the fraction of draws right on their own examples */
+} sgld_ens_fgsm_result;
 
 /* The scores of one data set (TEST or OTHER), classification. */
 typedef struct sgld_ens_predictive_set {
@@ -253,6 +316,9 @@ typedef struct sgld_ens_predictive {
     /* opts pointwise, on rank 0: */
     double *loglik;            /* [n_chains][n_draws][n] log p_s(y_i | x_i) of TEST's rows */
     int64_t *draw_index;       /* [n_draws] the selected draws' indices in the file */
+    /* opts n_fgsm, on rank 0: */
+    int n_fgsm;
+    sgld_ens_fgsm_result fgsm[SGLD_ENS_FGSM_MAX];
 } sgld_ens_predictive;
 
 /* Rebuilds the model of opt->file from its root attributes (`config`, parsed with
@@ -260,12 +326,17 @@ typedef struct sgld_ens_predictive {
  * OTHER on every rank, maps TEST's classes to the file's by name and standardizes both with the
  * stored `standardize_mean` / `standardize_sd`, evaluates the selected draws of every chain
  * with sgld_ens_evaluate (split over the ranks of comm) and scores them on rank 0: the ensemble
- * of all selected draws, each chain alone and the last selected draw of chain 0.
+ * of all selected draws, each chain alone and the last selected draw of chain 0.  With
+ * opt->n_fgsm, a pass over the draws before it (fgsm.c, split the same way) makes TEST's FGSM
+ * examples of each eps against the model average and against each draw alone; the former are
+ * evaluated with TEST and scored in p->fgsm.
  * Returns SGLD_OK and *out (free with sgld_ens_predictive_destroy); SGLD_ERR_USAGE when the
  * input does not fit (not a sample file with the model attributes, a tensor of the model
  * missing, data whose features or classes differ from the model's, TEST targets the model
  * refuses (its check_data hook: the row, column and value), an empty or malformed
- * draw selection, MC dropout on a model without dropout layers, OTHER on a regression); any
+ * draw selection, MC dropout on a model without dropout layers, OTHER on a regression, FGSM on a
+ * regression, on a model without loglik_grad_input, with MC dropout or on TEST inputs outside
+ * [0, 1]); any
  * other status is a runtime failure.  Collective on comm: every rank returns the same status
  * and holds its message. */
 sgld_status sgld_ens_predictive_create(MPI_Comm comm, const sgld_ens_predictive_opts *opt,

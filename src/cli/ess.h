@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "sgld/ensemble.h"
 
 enum { ESS_SUMMARY = 1, ESS_PREDICT = 2 };   /* the subcommands, as bits */
 enum { ESS_TABLE = 0, ESS_JSON, ESS_CSV };  /* output formats */
@@ -25,6 +26,7 @@ typedef struct ess_args {
     int mcse_sd_rule;                 /* a sgld_mcse_sd_rule, in the order of its CHOICE row */
     int64_t max_rows, batch_size, project;
     int64_t superchains;              /* --superchains K (0: the file's superchain coordinate) */
+    int64_t curve;                    /* --curve K (0: none) */
     double alpha, eps;
     /* predict */
     const char *data, *ood, *draws, *per_example, *hist, *log_likelihood;
@@ -32,6 +34,9 @@ typedef struct ess_args {
     int n_plugins;
     int force;
     int64_t batch, mc_dropout;
+    const char *fgsm;                 /* --fgsm EPS[,EPS...] as given */
+    double fgsm_eps[SGLD_ENS_FGSM_MAX]; /* parsed, n_fgsm of them */
+    int n_fgsm;
 } ess_args;
 
 /* Parses argv[2..] of subcommand cmd (argv[1] is its name) into *a, after the subcommand's

@@ -42,6 +42,7 @@ static const sgld_option summary_rows[] = {
     UNIT("eps", eps),
     COUNT("block", block, 1, 1000000),
     COUNT("superchains", superchains, 2, 2147483647),
+    COUNT("curve", curve, 2, 1000),
     SWITCH("timing", timing),
     SWITCH("help", help),
     SWITCH("version", version),
@@ -63,6 +64,7 @@ static const sgld_option predict_rows[] = {
     SEED("seed"),
     SWITCH("force", force),
     LIST("plugin", plugins, "FILE"),
+    TEXT("fgsm", fgsm, "EPS[,EPS...]"),
 };
 
 #define N_SUMMARY (sizeof summary_rows / sizeof summary_rows[0])

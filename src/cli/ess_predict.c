@@ -12,6 +12,7 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -28,7 +29,8 @@ void ess_predict_usage(FILE *f)
 "usage: sgld-ess predict FILE --data TEST [--ood OTHER] [--draws I|A:B[:S]] [--json]\n"
 "                        [--per-example OUT.h5] [--hist OUT.csv]\n"
 "                        [--log-likelihood OUT.h5] [--force]\n"
-"                        [--mc-dropout K [--seed S]] [--plugin PATH.so]\n"
+"                        [--mc-dropout K [--seed S]] [--fgsm EPS[,EPS...]]\n"
+"                        [--plugin PATH.so]\n"
 "\n"
 "Rebuilds the model of a sample file written by sgld-dist (its `config` attribute: model,\n"
 "--task, --net; and data facts), standardizes TEST with the stored training statistics, and\n"
@@ -43,6 +45,9 @@ void ess_predict_usage(FILE *f)
 "    telling TEST (negative) from OTHER (positive), and max-probability histograms.\n"
 "--mc-dropout K evaluates a network trained with dropout as MC dropout (every draw K times\n"
 "with fresh masks); without it dropout is off and the prediction deterministic.\n"
+"--fgsm EPS attacks every TEST row with the fast gradient sign method, x' = clip(x + EPS\n"
+"sign(grad_x loss), 0, 1), against the model average (loss: its NLL) and against each draw\n"
+"alone (loss: that draw's NLL), and scores x' like TEST.\n"
 "Run under mpirun -n P to split the draws over P ranks.\n"
 "\n"
 "options:\n"
@@ -75,6 +80,13 @@ void ess_predict_usage(FILE *f)
 "                      draw of chain 0 becomes its K members (with K > 1 its mutual\n"
 "                      information is scored too: AUROC/AUPR, last_mutual_info in\n"
 "                      --per-example).  Default: dropout off\n"
+"  --fgsm EPS[,EPS...] FGSM examples of TEST at each EPS >= 0 (at most %d values; TEST's\n"
+"                      inputs in [0, 1], as pixels; a classification network: mlp or cnn;\n"
+"                      not with --mc-dropout): accuracy, NLL, max probability and mutual\n"
+"                      information of the model average on the examples made against it,\n"
+"                      and the mean accuracy, NLL and max probability of each draw alone on\n"
+"                      the examples made against that draw (the table, JSON; --per-example:\n"
+"                      /fgsm)\n"
 "  --seed S            key of the masks' random stream, with the chain (default 1); a\n"
 "                      (draw, row, mask) has the same mask whatever the ranks or K\n"
 "  --batch N           rows per predict call (default 500)\n"
@@ -88,9 +100,10 @@ void ess_predict_usage(FILE *f)
 "\n"
 "exit status: 0 success, 2 bad input or usage (test data that do not fit the model, a file\n"
 "without the model attributes, an empty draw selection, --mc-dropout on a model without\n"
-"dropout layers, an output that exists without --force or is an input, a bad option),\n"
-"1 runtime failure.\n",
-            SGLD_ENS_HIST_BINS, SGLD_NET_MC_MASKS);
+"dropout layers, --fgsm on a regression, on a model without input gradient or with a bad\n"
+"EPS, an output that exists without --force or is an input, a bad option), 1 runtime\n"
+"failure.\n",
+            SGLD_ENS_HIST_BINS, SGLD_NET_MC_MASKS, SGLD_ENS_FGSM_MAX);
 }
 
 /* An output option's directory must be writable before any work starts (bad input, exit 2, with
@@ -114,12 +127,39 @@ static int check_output_dir(const cli_ctx *c, const char *option, const char *pa
 /* The checks of predict's options beyond their values: --data is required and the output
  * files' directories must be writable before any work starts.  Returns -1 when they pass,
  * else the exit status. */
-static int check_args(const cli_ctx *c, const ess_args *o)
+/* --fgsm EPS[,EPS...] into o->fgsm_eps: each a finite number >= 0, at most SGLD_ENS_FGSM_MAX.
+ * Returns -1 when it parses, else the exit status. */
+static int parse_fgsm(const cli_ctx *c, ess_args *o)
+{
+    if (!o->fgsm) return -1;
+    const char *q = o->fgsm;
+    for (;;) {
+        const char *comma = strchr(q, ',');
+        const size_t len = comma ? (size_t)(comma - q) : strlen(q);
+        char item[64], *end;
+        snprintf(item, sizeof item, "%.*s", (int)(len < sizeof item ? len : sizeof item - 1), q);
+        errno = 0;
+        const double v = strtod(item, &end);
+        if (len == 0 || len >= sizeof item || *end || errno || !isfinite(v) || v < 0 || end == item)
+            return cli_fail(c, CLI_EXIT_BAD_INPUT, "--fgsm: '%.*s' is not a number >= 0 (in '%s')", (int)len, q, o->fgsm);
+        if (o->n_fgsm == SGLD_ENS_FGSM_MAX)
+            return cli_fail(c, CLI_EXIT_BAD_INPUT, "--fgsm '%s': more than %d values", o->fgsm, SGLD_ENS_FGSM_MAX);
+        o->fgsm_eps[o->n_fgsm++] = v;
+        if (!comma) return -1;
+        q = comma + 1;
+    }
+}
+
+static int check_args(const cli_ctx *c, ess_args *o)
 {
     if (!o->data) return cli_fail(c, CLI_EXIT_BAD_INPUT, "predict: --data TEST is required (see sgld-ess predict --help)");
+    if (parse_fgsm(c, o) >= 0) return CLI_EXIT_BAD_INPUT;
     int st = check_output_dir(c, "--per-example", o->per_example);
     if (st < 0) st = check_output_dir(c, "--hist", o->hist);
     if (st < 0) st = check_output_dir(c, "--log-likelihood", o->log_likelihood);
+    if (st < 0 && o->n_fgsm && o->mc_dropout)
+        st = cli_fail(c, CLI_EXIT_BAD_INPUT, "--fgsm %s: not with --mc-dropout (the attack's gradient is of the network "
+                      "without dropout)", o->fgsm);
     if (st < 0 && o->log_likelihood && o->mc_dropout)
         st = cli_fail(c, CLI_EXIT_BAD_INPUT, "--log-likelihood %s: not with --mc-dropout (a draw is K members there, "
                       "not one density per row)", o->log_likelihood);
@@ -285,6 +325,39 @@ static void print_class_json_ood(const ess_args *o, const sgld_ens_predictive *p
     printf("}}");
 }
 
+/* The table's FGSM section. */
+static void print_fgsm_table(const sgld_ens_predictive *p)
+{
+    printf("\nFGSM examples of TEST, x' = clip(x + eps sign(grad_x NLL), 0, 1): against the model average, "
+           "and against each draw alone (means over the draws)\n");
+    printf("%-8s %12s %8s %8s %9s  %14s %8s %8s\n", "eps", "ens accuracy", "nll", "max_prob", "epistemic",
+           "draw accuracy", "nll", "max_prob");
+    for (int e = 0; e < p->n_fgsm; e++) {
+        const sgld_ens_fgsm_result *r = &p->fgsm[e];
+        printf("%-8g %12.4f %8.4f %8.4f %9.4f  %14.4f %8.4f %8.4f\n", r->eps, r->ens.accuracy, r->ens.nll,
+               r->ens.max_prob, r->ens.mutual_info, r->draw_accuracy, r->draw_nll, r->draw_max_prob);
+    }
+}
+
+/* The JSON list "fgsm" (after a comma). */
+static void print_fgsm_json(const sgld_ens_predictive *p)
+{
+    printf(",\n \"fgsm\": [");
+    for (int e = 0; e < p->n_fgsm; e++) {
+        const sgld_ens_fgsm_result *r = &p->fgsm[e];
+        printf("%s{\"eps\": ", e ? ",\n  " : "");
+        cli_json_num(stdout, r->eps);
+        printf(", \"ensemble\": ");
+        json_class(stdout, &r->ens);
+        static const char *const names[] = {"accuracy", "nll", "max_prob"};
+        const double v[] = {r->draw_accuracy, r->draw_nll, r->draw_max_prob};
+        printf(", \"each_draw\": ");
+        json_object(stdout, p->n_chains * p->n_draws, names, v, 3);
+        printf("}");
+    }
+    printf("]");
+}
+
 static void print_class_json(const ess_args *o, const sgld_ens_predictive *p)
 {
     printf("{\"file\": \"%s\", \"model\": \"%s\", \"task\": \"classification\", \"classes\": %d, "
@@ -307,6 +380,7 @@ static void print_class_json(const ess_args *o, const sgld_ens_predictive *p)
     json_list(p->ece_acc, SGLD_ENS_ECE_BINS);
     printf("]}}");
     if (o->ood) print_class_json_ood(o, p);
+    if (p->n_fgsm) print_fgsm_json(p);
     printf(",\n \"timing\": {\"seconds\": %.6g, \"gflop\": %.6g}}\n", p->seconds, p->flops * 1e-9);
 }
 
@@ -323,6 +397,7 @@ static void print_class_table(const ess_args *o, const sgld_ens_predictive *p, c
         row_class(lab, &p->chain_class[c]);
     }
     row_class("last draw (chain 0)", &p->set[0].last);
+    if (p->n_fgsm) print_fgsm_table(p);
     if (!o->ood) return;
     const sgld_ens_class_summary *se = &p->set[1].ens, *sl = &p->set[1].last;
     printf("\nout of distribution: %s: %lld rows\n", o->ood, (long long)p->set[1].n);
@@ -389,6 +464,41 @@ static int write_class_examples(hid_t f, const ess_args *o, const sgld_ens_predi
     return rc;
 }
 
+/* --per-example: /fgsm, each array [eps][row]. */
+static int write_fgsm_examples(hid_t f, const sgld_ens_predictive *p)
+{
+    const int64_t n = p->set[0].n;
+    const size_t nn = (size_t)(n > 0 ? n : 1), E = (size_t)p->n_fgsm;
+    double *eps = malloc(E * sizeof *eps), *d[4];
+    int *correct = malloc(E * nn * sizeof *correct);
+    for (int k = 0; k < 4; k++) d[k] = malloc(E * nn * sizeof **d);
+    int rc = eps && correct && d[0] && d[1] && d[2] && d[3] ? 0 : -1;
+    for (size_t e = 0; rc == 0 && e < E; e++) {
+        const sgld_ens_fgsm_result *r = &p->fgsm[e];
+        eps[e] = r->eps;
+        memcpy(correct + e * nn, r->ens_ex.correct, (size_t)n * sizeof *correct);
+        memcpy(d[0] + e * nn, r->ens_ex.nll, (size_t)n * sizeof **d);
+        memcpy(d[1] + e * nn, r->ens_ex.max_prob, (size_t)n * sizeof **d);
+        memcpy(d[2] + e * nn, r->ens_ex.mutual_info, (size_t)n * sizeof **d);
+        memcpy(d[3] + e * nn, r->draw_correct, (size_t)n * sizeof **d);
+    }
+    hid_t g = rc == 0 ? H5Gcreate2(f, "fgsm", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    if (g < 0) rc = -1;
+    if (rc == 0) {
+        rc |= write_ds(g, "eps", H5T_NATIVE_DOUBLE, 1, (int64_t)E, 1, eps);
+        rc |= write_ds(g, "correct", H5T_NATIVE_INT, 2, (int64_t)E, (int)n, correct);
+        rc |= write_ds(g, "nll", H5T_NATIVE_DOUBLE, 2, (int64_t)E, (int)n, d[0]);
+        rc |= write_ds(g, "max_prob", H5T_NATIVE_DOUBLE, 2, (int64_t)E, (int)n, d[1]);
+        rc |= write_ds(g, "mutual_info", H5T_NATIVE_DOUBLE, 2, (int64_t)E, (int)n, d[2]);
+        rc |= write_ds(g, "draw_correct", H5T_NATIVE_DOUBLE, 2, (int64_t)E, (int)n, d[3]);
+        H5Gclose(g);
+    }
+    free(eps);
+    free(correct);
+    for (int k = 0; k < 4; k++) free(d[k]);
+    return rc;
+}
+
 /* --per-example: /data of a regression. */
 static int write_reg_examples(hid_t f, const sgld_ens_predictive *p)
 {
@@ -410,6 +520,7 @@ static int write_examples(const ess_args *o, const sgld_ens_predictive *p)
     hid_t f = create_h5(o, o->per_example);
     if (f < 0) return -1;
     int rc = p->classification ? write_class_examples(f, o, p) : write_reg_examples(f, p);
+    if (rc == 0 && p->n_fgsm) rc = write_fgsm_examples(f, p);
     H5Fclose(f);
     return rc;
 }
@@ -519,7 +630,8 @@ static int run(const cli_ctx *c, const ess_args *o)
 {
     sgld_ens_predictive_opts po = {.file = o->file, .data = o->data, .ood = o->ood, .draws = o->draws,
                                    .block_draws = o->block, .batch_rows = o->batch, .mc_dropout = (int)o->mc_dropout,
-                                   .seed = (uint32_t)o->seed, .pointwise = o->log_likelihood != NULL};
+                                   .seed = (uint32_t)o->seed, .pointwise = o->log_likelihood != NULL,
+                                   .fgsm_eps = o->fgsm_eps, .n_fgsm = o->n_fgsm};
     sgld_ens_predictive *p = NULL;
     /* The plug-ins named here come before the file's recorded ones (which are then not
      * loaded when they provide the file's model and sampler). */

@@ -57,6 +57,12 @@ void ess_summary_usage(FILE *f)
 "  --seed S            seed of the projections (Philox key {S, 0}, default 1)\n"
 "  --alpha A --eps E   minESS(p, A, E) for the verdict line (default 0.05 and 0.05)\n"
 "  --block N           elements read per block (default 64): memory ~ N x chains x draws x 8 B\n"
+"  --curve K           the mESS and its diagonal approximation (the geometric mean of the\n"
+"                      univariate ESS, as Vats et al. approximate it for a large p) on the\n"
+"                      first 1/K, 2/K, ..., K/K of the draws of every chain (2 <= K <= 1000;\n"
+"                      the first 1/K must hold 4 draws and, for the mESS, more batches than\n"
+"                      components): the table's 'mESS over the draws' lines, JSON 'curve',\n"
+"                      CSV rows after the key,value rows; tools/plot draws it\n"
 "  --superchains K     nested R-hat of K superchains of C / K consecutive chains (K >= 2\n"
 "                      dividing the C chains; it overrides the file's superchain coordinate)\n"
 "  --timing            print on stderr the seconds rank 0 spent reading, in the univariate\n"
@@ -70,6 +76,7 @@ void ess_summary_usage(FILE *f)
 "draw; that element's diagnostics are NaN and the run carries on), 2 bad input or usage (not\n"
 "an HDF5 file, no group, unknown variable, variables of different chains, fewer than 4 draws\n"
 "per chain, p >= number of batches without --project, --superchains K not dividing the chains,\n"
+"--curve K whose first 1/K is too short,\n"
 "a superchain coordinate of unequal superchains, bad option), 1 runtime failure.\n");
 }
 
@@ -135,7 +142,45 @@ static void print_json_nested(const sgld_diag_report *r)
     printf(", \"above_threshold\": %lld},\n", (long long)r->n_nrhat_above);
 }
 
-static void print_json(const ess_args *o, const sgld_diag_report *r)
+/* One point of --curve: the first `draws` draws of every chain (n in all). */
+typedef struct curve_point {
+    int64_t draws, n;
+    double mess, mess_diag;
+} curve_point;
+
+/* --curve's points: JSON (a member of the summary's object, after a comma), CSV rows or the
+ * table's lines. */
+static void print_curve(const ess_args *o, const curve_point *pts)
+{
+    char b1[64], b2[64];
+    if (o->format == ESS_JSON) { /* the last member of the summary's object */
+        printf(",\n \"curve\": [");
+        for (int64_t k = 0; k < o->curve; k++) {
+            printf("%s{\"draws_per_chain\": %lld, \"n\": %lld, \"mess\": ", k ? ", " : "", (long long)pts[k].draws,
+                   (long long)pts[k].n);
+            cli_json_num(stdout, pts[k].mess);
+            printf(", \"mess_diag\": ");
+            cli_json_num(stdout, pts[k].mess_diag);
+            printf("}");
+        }
+        printf("]");
+    } else if (o->format == ESS_CSV) {
+        printf("\ncurve_draws_per_chain,curve_n,curve_mess,curve_mess_diag\n");
+        for (int64_t k = 0; k < o->curve; k++)
+            printf("%lld,%lld,%.10g,%.10g\n", (long long)pts[k].draws, (long long)pts[k].n, pts[k].mess,
+                   pts[k].mess_diag);
+    } else {
+        printf("\nmESS over the draws (the first k/%lld of every chain)\n", (long long)o->curve);
+        printf("  %12s %10s %12s %12s\n", "draws/chain", "n", "mESS", "mESS diag");
+        for (int64_t k = 0; k < o->curve; k++) {
+            fmt_num(b1, sizeof b1, pts[k].mess, "%.1f");
+            fmt_num(b2, sizeof b2, pts[k].mess_diag, "%.1f");
+            printf("  %12lld %10lld %12s %12s\n", (long long)pts[k].draws, (long long)pts[k].n, b1, b2);
+        }
+    }
+}
+
+static void print_json(const ess_args *o, const sgld_diag_report *r, const curve_point *pts)
 {
     const char *mname = sgld_mess_method_name(r->method);
     char name[512];
@@ -187,7 +232,9 @@ static void print_json(const ess_args *o, const sgld_diag_report *r)
         printf(", \"batch_size\": %lld}", (long long)r->pca.batch_size);
     }
     if (r->note[0]) printf(", \"note\": \"%s\"", r->note);
-    printf("}}\n");
+    printf("}");
+    if (o->curve) print_curve(o, pts);
+    printf("}\n");
 }
 
 static void print_csv(const ess_args *o, const sgld_diag_report *r)
@@ -356,6 +403,38 @@ static void print_notices(const ess_args *o, const sgld_diag_report *r, int size
         }
 }
 
+/* --curve K: the report of the first k/K of the draws, k = 1..K (the K-th is r itself), into
+ * pts[K].  Returns -1 when done, else the exit status.  Collective. */
+static int curve(const cli_ctx *c, const ess_args *o, const sgld_diag_report_opts *ro, const sgld_diag_report *r,
+                 curve_point *pts)
+{
+    const int64_t K = o->curve, n = r->n_draws, first = n / K, N1 = (int64_t)r->n_chains * first;
+    const int64_t p = r->n_elems;
+    if (first < SGLD_DIAG_MIN_DRAWS)
+        return cli_fail(c, CLI_EXIT_BAD_INPUT, "--curve %lld: the first 1/%lld of the %lld draws per chain of %s is %lld "
+                        "draws, need at least %d", (long long)K, (long long)K, (long long)n, o->file, (long long)first,
+                        SGLD_DIAG_MIN_DRAWS);
+    if (o->project ? o->project + 10 > N1 / 2 : p >= N1 / 2)
+        return cli_fail(c, CLI_EXIT_BAD_INPUT, "--curve %lld: the first 1/%lld of the draws of %s (%lld draws in all) "
+                        "is too few for the mESS of %lld components (%s must be below half the draws); use a smaller "
+                        "K%s", (long long)K, (long long)K, o->file, (long long)N1,
+                        (long long)(o->project ? o->project + 10 : p), o->project ? "k + 10" : "p",
+                        o->project ? "" : " or --project k");
+    for (int64_t k = 1; k <= K; k++) {
+        sgld_diag_report_opts ko = *ro;
+        ko.max_draws = n * k / K;
+        sgld_diag_report *rk = NULL;
+        if (k < K) {
+            sgld_status st = sgld_diag_report_create(c->comm, &ko, &rk);
+            if (st != SGLD_OK) return cli_fail_status(c, st);
+        }
+        const sgld_diag_report *x = k < K ? rk : r;
+        pts[k - 1] = (curve_point){x->n_draws, (int64_t)x->n_chains * x->n_draws, x->mess, x->mess_diag};
+        sgld_diag_report_destroy(&rk);
+    }
+    return -1;
+}
+
 /* Summarizes o->file and prints the report on rank 0; returns the exit status (the same on
  * every rank).  Collective. */
 static int run(const cli_ctx *c, const ess_args *o)
@@ -368,16 +447,26 @@ static int run(const cli_ctx *c, const ess_args *o)
     sgld_diag_report *r = NULL;
     sgld_status st = sgld_diag_report_create(c->comm, &ro, &r);
     if (st != SGLD_OK) return cli_fail_status(c, st);
+    curve_point *pts = o->curve ? calloc((size_t)o->curve, sizeof *pts) : NULL;
+    int status = o->curve && !pts ? cli_fail(c, CLI_EXIT_RUNTIME, "out of memory") : -1;
+    if (status < 0 && o->curve) status = curve(c, o, &ro, r, pts);
+    if (status >= 0) {
+        free(pts);
+        sgld_diag_report_destroy(&r);
+        return status;
+    }
     if (c->rank == 0) {
         print_notices(o, r, c->size);
         if (o->format == ESS_JSON)
-            print_json(o, r);
+            print_json(o, r, pts);
         else if (o->format == ESS_CSV)
             print_csv(o, r);
         else
             print_table(o, r);
+        if (o->curve && o->format != ESS_JSON) print_curve(o, pts);
         fflush(stdout);
     }
+    free(pts);
     sgld_diag_report_destroy(&r);
     return CLI_EXIT_OK;
 }

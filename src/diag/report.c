@@ -130,6 +130,7 @@ static sgld_status agree_shapes(report_ctx *c)
                "%s: the file changed while it was read (the ranks found different chains or elements)", c->o->file);
     r->n_draws = lo[0];
     r->n_draws_max = -lo[1];
+    if (c->o->max_draws > 0 && r->n_draws > c->o->max_draws) r->n_draws = c->o->max_draws;
     for (int k = 0; k < r->n_vars; k++) r->vars[k].dims[1] = r->n_draws;
     return SGLD_OK;
 }
@@ -345,7 +346,8 @@ static void free_ctx(report_ctx *c)
 
 sgld_status sgld_diag_report_create(MPI_Comm comm, const sgld_diag_report_opts *opt, sgld_diag_report **out)
 {
-    SGLD_CHECK(opt && out && opt->file && opt->group && opt->block >= 1 && opt->project >= 0, SGLD_ERR_ARG,
+    SGLD_CHECK(opt && out && opt->file && opt->group && opt->block >= 1 && opt->project >= 0 &&
+                   opt->max_draws >= 0, SGLD_ERR_ARG,
                "sgld_diag_report_create: bad arguments");
     *out = NULL;
     report_ctx c = {.comm = comm, .o = opt};

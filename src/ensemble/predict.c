@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sgld/ensemble.h"
+#include "ensemble_impl.h"
 #include "sgld/net.h"
 
 /* Forward flops of one row (the model's hook; 0 for models without one). */
@@ -93,38 +93,38 @@ static sgld_status gather_pointwise(MPI_Comm comm, int rank, int size, int64_t G
     return rc == MPI_SUCCESS ? SGLD_OK : sgld_error_set(SGLD_ERR_MPI, "MPI_Gatherv of the pointwise log densities failed");
 }
 
-sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld_model *m,
-                              const sgld_ens_eval_options *opt, int n_sets, sgld_ens_set *sets,
-                              double *seconds, double *flops)
+/* Reads the draws of the (chain, draw) pairs [g0, g1) of opt (g = chain * n_sel + selected
+ * index) in blocks of opt->block_draws and calls fn(ctx, theta, chain, j) for each.  theta:
+ * [block][P] scratch, tmp the same.  Stops at the first failing call.  Not collective. */
+sgld_status sgld_ens_walk_draws(sgld_samples_reader *rd, const sgld_model *m, const sgld_ens_eval_options *opt,
+                                int64_t g0, int64_t g1, float *theta, float *tmp, sgld_ens_draw_fn fn, void *ctx)
 {
-    int rank, size;
-    SGLD_MPI(MPI_Comm_rank(comm, &rank));
-    SGLD_MPI(MPI_Comm_size(comm, &size));
-    const int64_t G = (int64_t)opt->n_chains * opt->n_sel;
-    const int64_t g0 = G * rank / size, g1 = G * (rank + 1) / size;
+    const size_t P = m->n_params;
     const int64_t blk = opt->block_draws > 0 ? opt->block_draws : 1;
-    const size_t P = m->n_params, batch = opt->batch_rows > 0 ? opt->batch_rows : 1;
-    const int K = m->classification ? sgld_model_n_outputs(m) : 0;
-    int64_t n_max = 0;
-    for (int s = 0; s < n_sets; s++) n_max = sets[s].n > n_max ? sets[s].n : n_max;
-    const size_t w = (size_t)(K > 2 ? K : 2);
-    float *theta = sgld_malloc((size_t)blk * P * sizeof *theta);
-    float *tmp = sgld_malloc((size_t)blk * P * sizeof *tmp);
-    double *out = sgld_malloc(batch * w * sizeof *out);
-    double *prob = sgld_malloc((size_t)(n_max > 0 ? n_max : 1) * w * sizeof *prob);
-    double *var = sgld_malloc((size_t)(n_max > 0 ? n_max : 1) * sizeof *var);
-    const int own_density = K == 0 && m->type->loglik_rows;
-    double *logp = own_density ? sgld_malloc((size_t)(n_max > 0 ? n_max : 1) * sizeof *logp) : NULL;
     sgld_status st = SGLD_OK;
-    double t_pred = 0.0, fl = 0.0, f_row = forward_flops(m);
-    if (!theta || !tmp || !out || !prob || !var || (own_density && !logp))
-        st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory: a block of %lld draws x %zu parameters",
-                            (long long)blk, P);
-    if (st == SGLD_OK && opt->mc_dropout > 0 && !m->type->predict_dropout)
-        st = sgld_error_set(SGLD_ERR_ARG, "MC dropout: model %s has no dropout", m->type->name);
-    if (st == SGLD_OK && opt->mc_dropout > SGLD_NET_MC_MASKS)
-        st = sgld_error_set(SGLD_ERR_ARG, "MC dropout: %d masks per draw, at most %d", opt->mc_dropout,
-                            SGLD_NET_MC_MASKS);
+    /* A block stays within one chain and covers draws [draws[j0], draws[j1 - 1]] of the file
+     * (read whole, used where selected). */
+    for (int64_t g = g0; st == SGLD_OK && g < g1;) {
+        const int64_t c = g / opt->n_sel, j0 = g % opt->n_sel;
+        int64_t j1 = j0 + 1;
+        while (j1 < opt->n_sel && (c * opt->n_sel + j1) < g1 && opt->draws[j1] - opt->draws[j0] < blk) j1++;
+        const int64_t t0 = opt->draws[j0], nt = opt->draws[j1 - 1] - t0 + 1;
+        for (int v = 0; st == SGLD_OK && v < m->n_vars; v++) {
+            const sgld_param_var *pv = &m->vars[v];
+            st = sgld_samples_read_draws(rd, opt->group, pv->name, c, t0, nt, tmp);
+            for (int64_t t = 0; st == SGLD_OK && t < nt; t++)
+                memcpy(theta + (size_t)t * P + pv->offset, tmp + (size_t)t * pv->size, pv->size * sizeof *tmp);
+        }
+        for (int64_t j = j0; st == SGLD_OK && j < j1; j++)
+            st = fn(ctx, theta + (size_t)(opt->draws[j] - t0) * P, c, j);
+        g = c * opt->n_sel + j1;
+    }
+    return st;
+}
+
+sgld_status sgld_ens_check_tensors(sgld_samples_reader *rd, const sgld_model *m, const sgld_ens_eval_options *opt)
+{
+    sgld_status st = SGLD_OK;
     int64_t max_draw = opt->n_sel > 0 ? opt->draws[opt->n_sel - 1] : -1;
     for (int v = 0; st == SGLD_OK && v < m->n_vars; v++) {
         const sgld_param_var *pv = &m->vars[v];
@@ -138,53 +138,90 @@ sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld
                                 "model needs [%d, > %lld, %zu values]", pv->name, (long long)dims[0],
                                 (long long)dims[1], (long long)elems, opt->n_chains, (long long)max_draw, pv->size);
     }
-    /* Walk [g0, g1): g = chain * n_sel + selected index; a block stays within one chain and
-     * covers draws [draws[j0], draws[j1 - 1]] of the file (read whole, used where selected). */
-    for (int64_t g = g0; st == SGLD_OK && g < g1;) {
-        const int64_t c = g / opt->n_sel, j0 = g % opt->n_sel;
-        int64_t j1 = j0 + 1;
-        while (j1 < opt->n_sel && (c * opt->n_sel + j1) < g1 &&
-               opt->draws[j1] - opt->draws[j0] < blk)
-            j1++;
-        const int64_t t0 = opt->draws[j0], nt = opt->draws[j1 - 1] - t0 + 1;
-        for (int v = 0; st == SGLD_OK && v < m->n_vars; v++) {
-            const sgld_param_var *pv = &m->vars[v];
-            st = sgld_samples_read_draws(rd, opt->group, pv->name, c, t0, nt, tmp);
-            for (int64_t t = 0; st == SGLD_OK && t < nt; t++)
-                memcpy(theta + (size_t)t * P + pv->offset, tmp + (size_t)t * pv->size, pv->size * sizeof *tmp);
+    return st;
+}
+
+/* The state of sgld_ens_evaluate's walk: what one draw is added to. */
+typedef struct eval_walk {
+    const sgld_model *m;
+    const sgld_ens_eval_options *opt;
+    int n_sets, K;
+    sgld_ens_set *sets;
+    size_t batch;
+    double *out, *prob, *var, *logp;
+    double t_pred, fl, f_row;
+} eval_walk;
+
+/* One selected draw: every member (MC dropout masks) on every set. */
+static sgld_status eval_draw(void *ctx, const float *th, int64_t c, int64_t j)
+{
+    eval_walk *w = ctx;
+    const sgld_ens_eval_options *opt = w->opt;
+    double t_start = MPI_Wtime();
+    const sgld_rng mc_rng = {opt->mc_seed, (uint32_t)c};
+    const int is_last = c == 0 && j == opt->n_sel - 1;
+    for (int k = 0; k < (opt->mc_dropout > 0 ? opt->mc_dropout : 1); k++) {
+        uint32_t row0 = 0;
+        for (int s = 0; s < w->n_sets; s++) {
+            sgld_ens_set *set = &w->sets[s];
+            const member mc = {&mc_rng, (uint32_t)opt->draws[j], (uint32_t)k, row0};
+            double *lp = set->y ? w->logp : NULL;
+            add_draw(w->m, th, set, w->batch, opt->mc_dropout > 0 ? &mc : NULL, w->out, w->prob, w->var, lp,
+                     &set->chain[c]);
+            if (set->pointwise)
+                sgld_ens_row_logp(w->K, set->n, w->prob, w->var, lp, set->y,
+                                  set->pointwise + (size_t)(c * opt->n_sel + j) * (size_t)set->n);
+            /* the same predictions once more into `last` (cheap next to the forward) */
+            if (is_last) add_to(set->last, w->prob, w->var, lp, set->y);
+            w->fl += w->f_row * (double)set->n;
+            row0 += (uint32_t)set->n;
         }
-        if (st != SGLD_OK) break;
-        double t_start = MPI_Wtime();
-        const sgld_rng mc_rng = {opt->mc_seed, (uint32_t)c};
-        for (int64_t j = j0; j < j1; j++) {
-            const float *th = theta + (size_t)(opt->draws[j] - t0) * P;
-            const int is_last = c == 0 && j == opt->n_sel - 1;
-            for (int k = 0; k < (opt->mc_dropout > 0 ? opt->mc_dropout : 1); k++) {
-                uint32_t row0 = 0;
-                for (int s = 0; s < n_sets; s++) {
-                    const member mc = {&mc_rng, (uint32_t)opt->draws[j], (uint32_t)k, row0};
-                    double *lp = sets[s].y ? logp : NULL;
-                    add_draw(m, th, &sets[s], batch, opt->mc_dropout > 0 ? &mc : NULL, out, prob, var, lp,
-                             &sets[s].chain[c]);
-                    if (sets[s].pointwise)
-                        sgld_ens_row_logp(K, sets[s].n, prob, var, lp, sets[s].y,
-                                          sets[s].pointwise + (size_t)(c * opt->n_sel + j) * (size_t)sets[s].n);
-                    /* the same predictions once more into `last` (cheap next to the forward) */
-                    if (is_last) add_to(sets[s].last, prob, var, lp, sets[s].y);
-                    fl += f_row * (double)sets[s].n;
-                    row0 += (uint32_t)sets[s].n;
-                }
-            }
-        }
-        t_pred += MPI_Wtime() - t_start;
-        g = c * opt->n_sel + j1;
     }
+    w->t_pred += MPI_Wtime() - t_start;
+    return SGLD_OK;
+}
+
+sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld_model *m,
+                              const sgld_ens_eval_options *opt, int n_sets, sgld_ens_set *sets,
+                              double *seconds, double *flops)
+{
+    int rank, size;
+    SGLD_MPI(MPI_Comm_rank(comm, &rank));
+    SGLD_MPI(MPI_Comm_size(comm, &size));
+    const int64_t G = (int64_t)opt->n_chains * opt->n_sel;
+    const int64_t blk = opt->block_draws > 0 ? opt->block_draws : 1;
+    const size_t P = m->n_params, batch = opt->batch_rows > 0 ? opt->batch_rows : 1;
+    const int K = m->classification ? sgld_model_n_outputs(m) : 0;
+    int64_t n_max = 0;
+    for (int s = 0; s < n_sets; s++) n_max = sets[s].n > n_max ? sets[s].n : n_max;
+    const size_t w = (size_t)(K > 2 ? K : 2);
+    float *theta = sgld_malloc((size_t)blk * P * sizeof *theta);
+    float *tmp = sgld_malloc((size_t)blk * P * sizeof *tmp);
+    eval_walk ew = {.m = m, .opt = opt, .n_sets = n_sets, .K = K, .sets = sets, .batch = batch,
+                    .f_row = forward_flops(m)};
+    ew.out = sgld_malloc(batch * w * sizeof *ew.out);
+    ew.prob = sgld_malloc((size_t)(n_max > 0 ? n_max : 1) * w * sizeof *ew.prob);
+    ew.var = sgld_malloc((size_t)(n_max > 0 ? n_max : 1) * sizeof *ew.var);
+    const int own_density = K == 0 && m->type->loglik_rows;
+    ew.logp = own_density ? sgld_malloc((size_t)(n_max > 0 ? n_max : 1) * sizeof *ew.logp) : NULL;
+    sgld_status st = SGLD_OK;
+    if (!theta || !tmp || !ew.out || !ew.prob || !ew.var || (own_density && !ew.logp))
+        st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory: a block of %lld draws x %zu parameters",
+                            (long long)blk, P);
+    if (st == SGLD_OK && opt->mc_dropout > 0 && !m->type->predict_dropout)
+        st = sgld_error_set(SGLD_ERR_ARG, "MC dropout: model %s has no dropout", m->type->name);
+    if (st == SGLD_OK && opt->mc_dropout > SGLD_NET_MC_MASKS)
+        st = sgld_error_set(SGLD_ERR_ARG, "MC dropout: %d masks per draw, at most %d", opt->mc_dropout,
+                            SGLD_NET_MC_MASKS);
+    if (st == SGLD_OK) st = sgld_ens_check_tensors(rd, m, opt);
+    if (st == SGLD_OK)
+        st = sgld_ens_walk_draws(rd, m, opt, G * rank / size, G * (rank + 1) / size, theta, tmp, eval_draw, &ew);
     sgld_free(theta);
     sgld_free(tmp);
-    sgld_free(out);
-    sgld_free(prob);
-    sgld_free(var);
-    sgld_free(logp);
+    sgld_free(ew.out);
+    sgld_free(ew.prob);
+    sgld_free(ew.var);
+    sgld_free(ew.logp);
     if (st == SGLD_OK && opt->mc_dropout > 0)
         for (int s = 0; s < n_sets; s++)
             if (sets[s].pointwise) st = sgld_error_set(SGLD_ERR_ARG, "pointwise log densities with MC dropout");
@@ -195,7 +232,7 @@ sgld_status sgld_ens_evaluate(MPI_Comm comm, sgld_samples_reader *rd, const sgld
         for (int c = 0; st == SGLD_OK && c < opt->n_chains; c++) st = sgld_ens_acc_reduce(&sets[s].chain[c], comm);
         if (st == SGLD_OK) st = sgld_ens_acc_reduce(sets[s].last, comm);
     }
-    if (seconds) *seconds = t_pred;
-    if (flops) *flops = fl;
+    if (seconds) *seconds = ew.t_pred;
+    if (flops) *flops = ew.fl;
     return st;
 }

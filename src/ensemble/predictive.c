@@ -237,13 +237,14 @@ static sgld_status map_classes(predictive_ctx *c)
     return st;
 }
 
-/* Standardizes every set with the training statistics stored in the file, if any. */
+/* Standardizes every set with the training statistics stored in the file, if any, and keeps
+ * them in c->mean and c->sd (NULL when there are none). */
 static sgld_status standardize(predictive_ctx *c)
 {
     const int d = c->d;
     int n_mean = 0, n_sd = 0;
     if (sgld_samples_read_attr_double(c->rd, "", "standardize_mean", 0, &n_mean, NULL) != SGLD_OK) return SGLD_OK;
-    double *mean = sgld_malloc(sizeof *mean * (size_t)d), *sdv = sgld_malloc(sizeof *sdv * (size_t)d);
+    double *mean = c->mean = sgld_malloc(sizeof *mean * (size_t)d), *sdv = c->sd = sgld_malloc(sizeof *sdv * (size_t)d);
     sgld_status st = SGLD_OK;
     if (!mean || !sdv || n_mean != d || sgld_samples_read_attr_double(c->rd, "", "standardize_mean", d, &n_mean, mean) != SGLD_OK ||
         sgld_samples_read_attr_double(c->rd, "", "standardize_sd", d, &n_sd, sdv) != SGLD_OK || n_sd != d)
@@ -253,9 +254,7 @@ static sgld_status standardize(predictive_ctx *c)
         for (int64_t i = 0; i < ds->n_local; i++)
             for (int j = 0; j < d; j++) ds->X[i * d + j] = (float)((ds->X[i * d + j] - mean[j]) / sdv[j]);
     }
-    sgld_free(mean);
-    sgld_free(sdv);
-    return st;
+    return st; /* c->mean and c->sd are kept for FGSM's examples */
 }
 
 /* Loads TEST (and OTHER) whole on this rank, makes them fit the model and lets the model check
@@ -283,6 +282,12 @@ static sgld_status load_sets(predictive_ctx *c)
     if (c->m.classification) SGLD_TRY(map_classes(c));
     /* The model's own refusal of targets it cannot take (TEST's only: OTHER's are not read). */
     if (c->m.type->check_data) SGLD_TRY(unfit(c->m.type->check_data(&c->m, p->data[0])));
+    SGLD_TRY(sgld_ens_fgsm_check(c));
+    if (o->n_fgsm) { /* the pixels, which FGSM steps and clips */
+        const size_t nx = (size_t)p->data[0]->n_local * (size_t)c->d;
+        SGLD_ALLOC(c->raw, nx > 0 ? nx : 1);
+        memcpy(c->raw, p->data[0]->X, nx * sizeof *c->raw);
+    }
     return standardize(c);
 }
 
@@ -291,9 +296,10 @@ static sgld_status load_sets(predictive_ctx *c)
 static sgld_status init_accs(predictive_ctx *c)
 {
     sgld_ens_predictive *p = c->p;
-    for (int s = 0; s < p->n_sets; s++) {
-        const int64_t n = p->data[s]->n_local;
-        const int has_y = s == 0;
+    for (int s = 0; s < 2 + c->o->n_fgsm; s++) {
+        if (s == p->n_sets && s < 2) continue; /* no OTHER */
+        const int64_t n = p->data[s < 2 ? s : 0]->n_local;
+        const int has_y = s != 1;
         SGLD_ALLOC(c->chain[s], p->n_chains);
         for (int k = 0; k < p->n_chains; k++) SGLD_TRY(sgld_ens_acc_init(&c->chain[s][k], n, p->n_classes, has_y));
         SGLD_TRY(sgld_ens_acc_init(&c->last[s], n, p->n_classes, has_y));
@@ -318,16 +324,19 @@ static sgld_status evaluate(predictive_ctx *c)
 {
     const sgld_ens_predictive_opts *o = c->o;
     sgld_ens_predictive *p = c->p;
-    sgld_ens_set sets[2];
+    sgld_ens_set sets[SGLD_ENS_SETS];
     for (int s = 0; s < p->n_sets; s++)
         sets[s] = (sgld_ens_set){.X = p->data[s]->X, .y = s == 0 ? p->data[s]->y : NULL, .n = p->data[s]->n_local,
                                  .chain = c->chain[s], .last = &c->last[s],
                                  .pointwise = s == 0 ? p->loglik : NULL};
+    for (int e = 0; e < o->n_fgsm; e++) /* TEST's FGSM examples against the model average */
+        sets[p->n_sets + e] = (sgld_ens_set){.X = c->adv[e], .y = p->data[0]->y, .n = p->data[0]->n_local,
+                                             .chain = c->chain[2 + e], .last = &c->last[2 + e]};
     sgld_ens_eval_options eo = {.group = "posterior", .n_chains = p->n_chains, .draws = c->sel, .n_sel = c->n_sel,
                                 .block_draws = o->block_draws, .batch_rows = (size_t)o->batch_rows,
                                 .mc_dropout = o->mc_dropout, .mc_seed = o->seed};
     double secs = 0, flops = 0, t0 = MPI_Wtime();
-    sgld_status st = sgld_ens_evaluate(c->comm, c->rd, &c->m, &eo, p->n_sets, sets, &secs, &flops);
+    sgld_status st = sgld_ens_evaluate(c->comm, c->rd, &c->m, &eo, p->n_sets + o->n_fgsm, sets, &secs, &flops);
     double wall = MPI_Wtime() - t0;
     if (st != SGLD_OK) {
         char msg[1024];
@@ -342,13 +351,17 @@ static sgld_status evaluate(predictive_ctx *c)
 
 static void free_ctx(predictive_ctx *c)
 {
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < SGLD_ENS_SETS; s++) {
         for (int k = 0; c->chain[s] && k < c->p->n_chains; k++) sgld_ens_acc_finalize(&c->chain[s][k]);
         sgld_free(c->chain[s]);
         sgld_ens_acc_finalize(&c->last[s]);
         sgld_ens_acc_finalize(&c->ens[s]);
     }
     sgld_free(c->sel);
+    sgld_free(c->raw);
+    sgld_free(c->mean);
+    sgld_free(c->sd);
+    for (int e = 0; e < SGLD_ENS_FGSM_MAX; e++) sgld_free(c->adv[e]);
     if (c->have_model) sgld_model_finalize(&c->m);
     sgld_samples_reader_close(&c->rd);
 }
@@ -364,6 +377,11 @@ void sgld_ens_predictive_destroy(sgld_ens_predictive **pp)
         for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) sgld_free(arrays[k]);
         sgld_data_destroy(&p->data[s]);
     }
+    for (int e = 0; e < p->n_fgsm; e++) {
+        sgld_ens_class_examples *x = &p->fgsm[e].ens_ex;
+        void *arrays[] = {x->max_prob, x->mutual_info, x->nll, x->pred, x->correct, p->fgsm[e].draw_correct};
+        for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) sgld_free(arrays[k]);
+    }
     sgld_free(p->reg_ex.mean);
     sgld_free(p->reg_ex.sd);
     sgld_free(p->reg_ex.loglik);
@@ -378,7 +396,8 @@ void sgld_ens_predictive_destroy(sgld_ens_predictive **pp)
 sgld_status sgld_ens_predictive_create(MPI_Comm comm, const sgld_ens_predictive_opts *opt, sgld_ens_predictive **out)
 {
     SGLD_CHECK(opt && out && opt->file && opt->data && opt->draws && opt->block_draws >= 1 && opt->batch_rows >= 1 &&
-                   opt->mc_dropout >= 0, SGLD_ERR_ARG, "sgld_ens_predictive_create: bad arguments");
+                   opt->mc_dropout >= 0 && opt->n_fgsm >= 0 && opt->n_fgsm <= SGLD_ENS_FGSM_MAX &&
+                   (opt->n_fgsm == 0 || opt->fgsm_eps), SGLD_ERR_ARG, "sgld_ens_predictive_create: bad arguments");
     *out = NULL;
     predictive_ctx c = {.comm = comm, .o = opt};
     MPI_Comm_rank(comm, &c.rank);
@@ -389,6 +408,7 @@ sgld_status sgld_ens_predictive_create(MPI_Comm comm, const sgld_ens_predictive_
     if (st == SGLD_OK) st = load_sets(&c);
     if (st == SGLD_OK) st = init_accs(&c);
     st = sgld_status_agree(comm, st);
+    if (st == SGLD_OK && opt->n_fgsm) st = sgld_ens_fgsm_attack(&c);
     if (st == SGLD_OK) st = evaluate(&c);
     if (st == SGLD_OK && c.rank == 0) st = sgld_ens_predictive_score(&c);
     st = sgld_status_agree(comm, st);

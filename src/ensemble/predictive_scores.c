@@ -96,8 +96,10 @@ static sgld_status score_class(predictive_ctx *c)
 sgld_status sgld_ens_predictive_score(predictive_ctx *c)
 {
     sgld_ens_predictive *p = c->p;
-    for (int s = 0; s < p->n_sets; s++)
-        for (int k = 0; k < p->n_chains; k++) sgld_ens_acc_merge(&c->ens[s], &c->chain[s][k]);
+    for (int s = 0; s < 2 + p->n_fgsm; s++)
+        for (int k = 0; c->chain[s] && k < p->n_chains; k++) sgld_ens_acc_merge(&c->ens[s], &c->chain[s][k]);
     p->n_chain_scores = p->n_chains < SGLD_ENS_CHAINS ? p->n_chains : SGLD_ENS_CHAINS;
-    return p->classification ? score_class(c) : score_reg(c);
+    if (!p->classification) return score_reg(c);
+    SGLD_TRY(score_class(c));
+    return sgld_ens_fgsm_score(c);
 }

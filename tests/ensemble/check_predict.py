@@ -13,6 +13,10 @@
    predict rebuilds a classifier (softmax of a numpy forward pass, every metric to 1e-5) and
    its accuracy on the test file is >= 0.85 (Bayes rate of these three unit-variance classes
    at distance 2 from the origin: 0.926 by Monte Carlo; 300 test rows: sd 0.015).
+   --fgsm on the same file (its test inputs squeezed into [0, 1]): eps 0 gives TEST's own
+   figures, and at eps 0.05 and 0.2 the model average's and each draw's figures equal numpy's
+   FGSM (ReLU-network input gradients written here, the model average's weighted by
+   p_s(y | x)) to 1e-5; the same at 2 ranks; --per-example /fgsm agrees with the JSON.
 5. MC dropout (--mc-dropout K): on fc16-drop0-fc3 (rate 0) K = 1 gives exactly the JSON of
    plain predict and K = 3 the same metrics with 3x the members (the last draw's 3 identical
    members: no mutual information); on fc16-drop0.3-fc3 every ensemble, chain, last-draw and
@@ -336,6 +340,80 @@ if r.returncode == 0:
     if r.returncode == 0:
         same = all(np.array_equal(a, b) for a, b in zip(read_mlp(ccl)[0], (W1, B1, W2, B2)))
         check(same, "mlp --task classification and cnn with the same fc spec give bitwise the same draws")
+
+# ---- 4b. FGSM (--fgsm) ------------------------------------------------------------------------
+
+
+def mlp_input_grads(X, y, W1, B1, W2, B2):
+    """Per draw [S]: log p_s(y | x) [S, n] and its input gradient [S, n, d] for fc-relu-fc."""
+    A = np.einsum("nd,shd->snh", X.astype(np.float64), W1) + B1[:, None, :]
+    P = mlp_probs(X, W1, B1, W2, B2)
+    onehot = np.eye(P.shape[2])[y]
+    dz = onehot[None] - P                                     # d log softmax_y / dz
+    dA = np.einsum("snk,skh->snh", dz, W2) * (A > 0)
+    return np.log(P[:, np.arange(len(y)), y]), np.einsum("snh,shd->snd", dA, W1)
+
+
+def fgsm_ref(X, y, tensors, eps):
+    """numpy's FGSM of the model average and of each draw alone (include/sgld/ensemble.h)."""
+    lp, g = mlp_input_grads(X, y, *tensors)
+    w = np.exp(lp - lp.max(0))
+    gens = -(w[:, :, None] * g).sum(0) / w.sum(0)[:, None]     # d NLL(model average) / dx
+    xe = np.clip(X + eps * np.sign(gens), 0, 1)
+    ens = class_metrics(mlp_probs(xe, *tensors), y)
+    acc, nll, mp = [], [], []
+    for s in range(lp.shape[0]):
+        one = [t[s:s + 1] for t in tensors]
+        ps = mlp_probs(np.clip(X + eps * np.sign(-g[s]), 0, 1), *one)[0]
+        acc.append((ps.argmax(1) == y).mean())
+        nll.append(-np.log(ps[np.arange(len(y)), y]).mean())
+        mp.append(ps.max(1).mean())
+    return ens, {"accuracy": np.mean(acc), "nll": np.mean(nll), "max_prob": np.mean(mp)}, np.abs(gens).min()
+
+
+if os.path.exists(mcl):
+    # pixels: the test inputs squeezed into [0, 1], as FGSM clips there
+    Xu = np.clip(0.15 * Xt + 0.5, 0, 1).astype(np.float32)
+    with h5py.File(path("unit.h5"), "w") as f:
+        f["X"] = Xu
+        f["y"] = yt.astype(np.int32)
+    (W1, B1, W2, B2), _ = read_mlp(mcl)
+    C, D = W1.shape[:2]
+    flat = [a.reshape((C * D,) + a.shape[2:]) for a in (W1, B1, W2, B2)]
+    fg = {}
+    for ranks in (1, 2):
+        r = run([ESS, "predict", mcl, "--data", path("unit.h5"), "--fgsm", "0,0.05,0.2", "--json"]
+                + (["--per-example", path("fgsm.h5")] if ranks == 1 else []), ranks=ranks)
+        check(r.returncode == 0, f"predict --fgsm at {ranks} ranks: {r.stderr.strip()}")
+        fg[ranks] = json.loads(r.stdout) if r.returncode == 0 else None
+    if fg[1] and fg[2]:
+        j = fg[1]
+        check([e["eps"] for e in j["fgsm"]] == [0, 0.05, 0.2], f"fgsm eps {[e['eps'] for e in j['fgsm']]}")
+        for k, v in j["data"]["ensemble"].items():  # eps 0: TEST itself
+            close(j["fgsm"][0]["ensemble"][k], v, 1e-12, f"fgsm eps 0 ensemble {k}")
+        for e in j["fgsm"][1:]:
+            ens, each, gmin = fgsm_ref(Xu, yt, flat, e["eps"])
+            check(gmin > 1e-6, f"numpy's smallest input gradient {gmin} is far from a sign change")
+            for k, v in ens.items():
+                close(e["ensemble"][k], v, 1e-5, f"fgsm eps {e['eps']} ensemble {k}")
+            for k, v in each.items():
+                close(e["each_draw"][k], v, 1e-5, f"fgsm eps {e['eps']} each draw {k}")
+            print(f"fgsm eps {e['eps']}: ensemble accuracy {e['ensemble']['accuracy']:.4f} "
+                  f"(clean {j['data']['ensemble']['accuracy']:.4f}), each draw {e['each_draw']['accuracy']:.4f}")
+        check(j["fgsm"][2]["ensemble"]["accuracy"] < j["data"]["ensemble"]["accuracy"],
+              "FGSM at eps 0.2 lowers the accuracy")
+        for a, b in zip(fg[1]["fgsm"], fg[2]["fgsm"]):
+            for part in ("ensemble", "each_draw"):
+                for k, v in a[part].items():
+                    close(b[part][k], v, 1e-9, f"fgsm 2 ranks {part} {k}")
+        with h5py.File(path("fgsm.h5")) as f:
+            g = f["fgsm"]
+            check(g["correct"].shape == (3, len(yt)) and g["draw_correct"].shape == (3, len(yt)),
+                  f"/fgsm shapes {g['correct'].shape} {g['draw_correct'].shape}")
+            close(g["correct"][1].mean(), j["fgsm"][1]["ensemble"]["accuracy"], 1e-9, "/fgsm/correct mean")
+            close(g["draw_correct"][1].mean(), j["fgsm"][1]["each_draw"]["accuracy"], 1e-9, "/fgsm/draw_correct mean")
+            close(g["mutual_info"][2].mean(), j["fgsm"][2]["ensemble"]["mutual_info"], 1e-9, "/fgsm/mutual_info mean")
+
 
 # ---- 5. MC dropout ---------------------------------------------------------------------------
 M32 = np.uint64(0xFFFFFFFF)

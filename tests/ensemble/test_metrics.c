@@ -1,9 +1,11 @@
 /* test_metrics.c - every ensemble metric (include/sgld/ensemble.h) against a small example
  * computed by hand; the expected values are written as the arithmetic they come from. */
 #include "sgld_test.h"
+#include "test_config_set.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sgld/ensemble.h"
@@ -281,6 +283,131 @@ static void test_predictive_refusals(void **state)
     sgld_ens_predictive_destroy(&p); /* NULL-safe */
 }
 
+/* An mlp classifier on d inputs and K classes with the given --net, for calls of <= 8 rows. */
+static void fgsm_model(sgld_model *m, const char *net, int d, int K)
+{
+    static sgld_config c;
+    sgld_config_defaults(&c);
+    sgld_test_set(&c, "net", "%s", net);
+    sgld_test_set(&c, "task", "classification");
+    c.batch_size = 8;
+    assert_int_equal(sgld_model_init(m, sgld_model_find("mlp"), d, K, &c), SGLD_OK);
+}
+
+static double sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
+
+/* Hand-computed: one input, two classes, no hidden layer (theta = W[2][1], b[2]); draw A has
+ * logits (0, x), draw B (0, -2x), so p(1 | x) = sigmoid(a x) and d log p(1) / dx = a (1 -
+ * sigmoid(a x)), d log p(0) / dx = -a sigmoid(a x), a = 1 and -2.  Rows x = 0.5 (y = 1) and
+ * x = 0.2 (y = 0). */
+static void test_fgsm_hand(void **state)
+{
+    (void)state;
+    sgld_model m;
+    fgsm_model(&m, "fc2", 1, 2);
+    assert_int_equal((int)m.n_params, 4);
+    const float thA[4] = {0, 1, 0, 0}, thB[4] = {0, -2, 0, 0};
+    const float x[2] = {0.5f, 0.2f}, y[2] = {1, 0};
+    double prob[16], logp[2], nll[2];
+    float dlogp[2], grad[2];
+    sgld_ens_grad_acc a;
+    assert_int_equal(sgld_ens_grad_acc_init(&a, 2, 1), SGLD_OK);
+    assert_int_equal(sgld_ens_grad_acc_nll(&a, nll, grad), SGLD_ERR_ARG); /* no draw yet */
+    sgld_ens_draw_input_grad(&m, thA, x, y, 2, 1, prob, logp, dlogp);
+    assert_near(logp[0], log(sigmoid(0.5)), 1e-6);
+    assert_near(dlogp[0], 1 - sigmoid(0.5), 1e-6);
+    assert_near(dlogp[1], -sigmoid(0.2), 1e-6);
+    sgld_ens_grad_acc_add(&a, logp, dlogp);
+    sgld_ens_draw_input_grad(&m, thB, x, y, 2, 2, prob, logp, dlogp);
+    assert_near(dlogp[0], -2 * (1 - sigmoid(-1.0)), 1e-6);
+    sgld_ens_grad_acc_add(&a, logp, dlogp);
+    assert_int_equal(sgld_ens_grad_acc_nll(&a, nll, grad), SGLD_OK);
+    const double pA0 = sigmoid(0.5), pB0 = sigmoid(-1.0), gA0 = 1 - pA0, gB0 = -2 * (1 - pB0);
+    const double pA1 = 1 - sigmoid(0.2), pB1 = 1 - sigmoid(-0.4), gA1 = -sigmoid(0.2), gB1 = 2 * sigmoid(-0.4);
+    assert_near(nll[0], -log((pA0 + pB0) / 2), 1e-6);
+    assert_near(nll[1], -log((pA1 + pB1) / 2), 1e-6);
+    /* d NLL / dx = -(pA gA + pB gB) / (pA + pB): 0.17750 (up) and -0.22215 (down) */
+    assert_near(grad[0], -(pA0 * gA0 + pB0 * gB0) / (pA0 + pB0), 1e-6);
+    assert_near(grad[1], -(pA1 * gA1 + pB1 * gB1) / (pA1 + pB1), 1e-6);
+    assert_true(grad[0] > 0.1774 && grad[0] < 0.1776 && grad[1] < -0.2221 && grad[1] > -0.2222);
+    /* FGSM: x + eps sign, clipped to [0, 1] */
+    float out[2];
+    sgld_ens_fgsm_step(x, grad, 2, 0.3, out);
+    assert_near(out[0], 0.8, 1e-6);
+    assert_near(out[1], 0.0, 1e-6);
+    const float g0[2] = {0.0f, 1e-30f};
+    sgld_ens_fgsm_step(x, g0, 2, 0.1, out);
+    assert_near(out[0], 0.5, 1e-7); /* sign 0 */
+    assert_near(out[1], 0.3, 1e-6);
+    sgld_ens_grad_acc_finalize(&a);
+    /* a draw that gives the target no probability at all (floored log) weighs nothing next to
+     * one that does: the gradient is the second draw's alone */
+    assert_int_equal(sgld_ens_grad_acc_init(&a, 1, 1), SGLD_OK);
+    const double l1[1] = {-1000.0}, l2[1] = {-2.0};
+    const float d1[1] = {5.0f}, d2[1] = {-0.25f};
+    sgld_ens_grad_acc_add(&a, l1, d1);
+    sgld_ens_grad_acc_add(&a, l2, d2);
+    assert_int_equal(sgld_ens_grad_acc_allreduce(&a, MPI_COMM_SELF), SGLD_OK);
+    assert_int_equal(sgld_ens_grad_acc_nll(&a, nll, grad), SGLD_OK);
+    assert_near(grad[0], 0.25, 1e-9);
+    assert_near(nll[0], 2.0 + log(2.0), 1e-9);
+    sgld_ens_grad_acc_finalize(&a);
+    sgld_ens_grad_acc_finalize(&a); /* idempotent */
+    sgld_model_finalize(&m);
+}
+
+/* The model average's input gradient against central differences of its NLL (computed from
+ * predict in double): a smooth (tanh) network, 3 draws, 4 rows of 5 inputs, 3 classes.  At
+ * h = 1e-2 the quotient's truncation h^2 max|third derivative| / 6 ~ 2e-5 and the float
+ * network's rounding FLT_EPSILON |f| / h ~ 2e-5 leave it within 1e-3 (relative, floor 1) of a
+ * right gradient; a wrong weight, sign or missing term is off by O(1). */
+static void test_fgsm_finite_difference(void **state)
+{
+    (void)state;
+    enum { S = 3, N = 4, D = 5, K = 3 };
+    sgld_model m;
+    fgsm_model(&m, "fc6-tanh-fc3", D, K);
+    float *th = malloc((size_t)S * m.n_params * sizeof *th);
+    assert_non_null(th);
+    for (int s = 0; s < S; s++) {
+        const sgld_rng r = {11, (uint32_t)s};
+        sgld_model_init_params(&m, &r, th + (size_t)s * m.n_params);
+        for (size_t k = 0; k < m.n_params; k++) th[(size_t)s * m.n_params + k] *= 3.0f; /* not all near 1/K */
+    }
+    float x[N * D], y[N] = {0, 2, 1, 2}, dlogp[N * D], grad[N * D];
+    for (int k = 0; k < N * D; k++) x[k] = (float)(0.1 + 0.8 * fmod(0.37 * k + 0.11, 1.0));
+    double prob[8 * K], logp[N], nll[N];
+    sgld_ens_grad_acc a;
+    assert_int_equal(sgld_ens_grad_acc_init(&a, N, D), SGLD_OK);
+    for (int s = 0; s < S; s++) {
+        sgld_ens_draw_input_grad(&m, th + (size_t)s * m.n_params, x, y, N, 3, prob, logp, dlogp);
+        sgld_ens_grad_acc_add(&a, logp, dlogp);
+    }
+    assert_int_equal(sgld_ens_grad_acc_nll(&a, nll, grad), SGLD_OK);
+    const float h = 1e-2f;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < D; j++) {
+            double f[2];
+            for (int side = 0; side < 2; side++) {
+                float xi[D];
+                memcpy(xi, x + i * D, sizeof xi);
+                xi[j] += side ? -h : h;
+                double mix = 0;
+                for (int s = 0; s < S; s++) {
+                    m.type->predict(&m, th + (size_t)s * m.n_params, xi, 1, prob);
+                    mix += prob[(int)y[i]] / S;
+                }
+                f[side] = -log(mix);
+            }
+            const double fd = (f[0] - f[1]) / (2.0 * h), g = grad[i * D + j];
+            if (fabs(g - fd) > 1e-3 * fmax(1.0, fabs(fd)))
+                fail_msg("row %d input %d: gradient %.6g, central difference %.6g", i, j, g, fd);
+        }
+    sgld_ens_grad_acc_finalize(&a);
+    free(th);
+    sgld_model_finalize(&m);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +416,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ece),            cmocka_unit_test(test_auroc_aupr),
         cmocka_unit_test(test_entropy_histogram),
         cmocka_unit_test(test_predictive_refusals),
+        cmocka_unit_test(test_fgsm_hand),      cmocka_unit_test(test_fgsm_finite_difference),
     };
     return sgld_test_run(argc, argv, "ensemble", tests, sizeof tests / sizeof tests[0]);
 }

@@ -184,6 +184,15 @@ p = subprocess.run([MPIEXEC, "-n", "2", DIST, "--plugin", POISSON, "--model", "p
 if p.returncode != 0:
     print(f"FAIL - setup: the Poisson plug-in run failed: {p.stderr[-400:]}")
     sys.exit(1)
+# Classifiers for sgld-ess predict --fgsm: one without an input gradient (logreg), one network.
+for model_args, out in ((["--model", "logreg"], "lr_run.h5"),
+                        (["--model", "mlp", "--task", "classification", "--net", "fc4-fc2"], "mlp_run.h5")):
+    p = subprocess.run([MPIEXEC, "-n", "1", DIST] + model_args + ["--data", "ok.csv", "--batch-size", "10", "--steps",
+                       "50", "--burnin", "10", "--output", out, "--quiet"], capture_output=True, text=True,
+                       timeout=TIMEOUT, env=ENV, stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        print(f"FAIL - setup: the run for {out} failed: {p.stderr[-400:]}")
+        sys.exit(1)
 PS = ["--plugin", POISSON, "--model", "poisson", "--batch-size", "10", "--steps", "50", "--burnin", "10"]
 
 
@@ -546,6 +555,20 @@ CASES = [
      r"^sgld-dist: negcount\.csv:7: target 'count' = -3"),
     ("ess predict: poisson: a bad count in --data", "ess", ["predict", "poisson_run.h5", "--data", "negcount.csv"],
      r"^sgld-ess: negcount\.csv:7: target 'count' = -3"),
+    ("ess predict: --fgsm on a regression", "ess", ["predict", "ck_run.h5", "--data", "synthetic:linreg", "--fgsm",
+     "0.1"], r"^sgld-ess: --fgsm: the linreg model of ck_run\.h5 is a regression; FGSM attacks a classifier$"),
+    ("ess predict: --fgsm on a model without an input gradient", "ess", ["predict", "lr_run.h5", "--data", "ok.csv",
+     "--fgsm", "0.1"], r"^sgld-ess: --fgsm: the logreg model of lr_run\.h5 has no input gradient \(loglik_grad_input\)"),
+    ("ess predict: --fgsm negative eps", "ess", ["predict", "mlp_run.h5", "--data", "ok.csv", "--fgsm", "0.1,-0.3"],
+     r"^sgld-ess: --fgsm: '-0\.3' is not a number >= 0 \(in '0\.1,-0\.3'\)$"),
+    ("ess predict: --fgsm non-numeric eps", "ess", ["predict", "mlp_run.h5", "--data", "ok.csv", "--fgsm", "big"],
+     r"^sgld-ess: --fgsm: 'big' is not a number >= 0 \(in 'big'\)$"),
+    ("ess predict: --fgsm empty eps", "ess", ["predict", "mlp_run.h5", "--data", "ok.csv", "--fgsm", "0.1,"],
+     r"^sgld-ess: --fgsm: '' is not a number >= 0 \(in '0\.1,'\)$"),
+    ("ess predict: --fgsm with --mc-dropout", "ess", ["predict", "mlp_run.h5", "--data", "ok.csv", "--fgsm", "0.1",
+     "--mc-dropout", "2"], r"^sgld-ess: --fgsm 0\.1: not with --mc-dropout"),
+    ("ess predict: --fgsm on inputs outside [0, 1]", "ess", ["predict", "mlp_run.h5", "--data", "ok.csv", "--fgsm",
+     "0.1"], r"^sgld-ess: --fgsm: ok\.csv: row 0, feature 1 = 1\.5 is outside \[0, 1\]"),
     ("ess predict: plug-in missing", "ess", ["predict", "ck_run.h5", "--data", "ok.csv", "--plugin", "nope.so"],
      r"^sgld-ess: --plugin: nope\.so: cannot open plug-in: No such file or directory$"),
 ]

@@ -52,6 +52,22 @@ for args in (["trace", net, "t.png", "--var", "fc2_w"], ["ess", net, "e.png", "-
     out = os.path.join(tmp, args[2])
     p = run(*(args[:2] + [out] + args[3:]))
     check(f"{args[0]} writes its PNG", p.returncode == 0 and os.path.getsize(out) > 1000, p.stderr)
+# the study's figures: the mESS curve per sampler and the OOD max-probability histograms
+cj = os.path.join(tmp, "curve.json")
+with open(cj, "w") as f:
+    f.write('{"curve": [{"draws_per_chain": 10, "n": 20, "mess": 5.5, "mess_diag": 4.0}, '
+            '{"draws_per_chain": 20, "n": 40, "mess": null, "mess_diag": 7.5}]}')
+with h5py.File(ex, "a") as f:
+    f["ood/max_prob"] = rng.uniform(0.1, 1, size=300)
+    f["ood/last_max_prob"] = rng.uniform(0.5, 1, size=300)
+for args in (["curve", "A=" + cj, "B=" + cj, "c.png"], ["maxprob", "SGD=" + ex, "SGLD=" + ex, "m.png", "--last", "SGD"]):
+    out = os.path.join(tmp, args[3])
+    p = run(*(args[:3] + [out] + args[4:]))
+    check(f"{args[0]} writes its PNG", p.returncode == 0 and os.path.getsize(out) > 1000, p.stderr)
+p = run("curve", cj, os.path.join(tmp, "y.png"))
+check("curve without a label", p.returncode == 2 and f"'{cj}' is not LABEL=FILE" in p.stderr, p.stderr)
+p = run("curve", "A=" + ex, os.path.join(tmp, "y.png"))
+check("curve of a file that is not a --curve JSON", p.returncode == 2 and "no 'curve' list" in p.stderr, p.stderr)
 p = run("ess", net, os.path.join(tmp, "x.png"), "--var", "fc2_w", "--elem", "3,0")
 check("--elem outside the variable", p.returncode == 2 and "of shape [3,4] (12 elements)" in p.stderr, p.stderr)
 
