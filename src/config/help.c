@@ -73,7 +73,10 @@ static void help_option(FILE *f, const config_entry *e, int prefixed)
     } else {
         fprintf(f, "%*s", HELP_COLUMN - n, "");
     }
-    config_describe_range(&o->range, o->arg, range, sizeof range);
+    /* a number that also takes a word ("a|auto") names its range by the number ("a > 0") */
+    char var[64];
+    snprintf(var, sizeof var, "%.*s", (int)strcspn(o->arg, "|"), o->arg);
+    config_describe_range(&o->range, o->type == SGLD_OPT_DOUBLE ? var : o->arg, range, sizeof range);
     if (o->type == SGLD_OPT_SWITCH)
         def[0] = '\0';
     else if (o->def[0] == '\0')
