@@ -360,8 +360,7 @@ sgld_status sgld_run_gradient(void *self, const float *theta, float *grad, doubl
     sgld_timer_end(&r->timer, SGLD_EV_GRAD);
     if (r->grid->n_shards > 1) SGLD_TRY(chain_allreduce(r, r->fused, P + 2));
     if (r->fused[P + 1] > 0.0f) r->chain_stop = 1;
-    for (size_t i = 0; i < P; i++) grad[i] = (float)(r->scale * r->fused[i]);
-    *lp = r->scale * r->fused[P] + sgld_model_log_prior(&r->model, theta, grad);
+    *lp = r->scale * r->fused[P] + sgld_model_log_prior_scaled(&r->model, theta, r->scale, r->fused, grad);
     return SGLD_OK;
 }
 
