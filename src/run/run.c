@@ -14,6 +14,7 @@
  * (timer.h: --log-view's events, sgld_event_name). */
 #include "sgld/run.h"
 
+#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -777,7 +778,13 @@ sgld_status sgld_run(MPI_Comm comm, const sgld_config *cfg, int keep_draws, sgld
     SGLD_TRY_GOTO(open_output(&r, draws_first), st, done);
 
     if (t_first < cfg->steps) warn_large_output(&r, n_draws);
+    /* --threads: OpenBLAS's and the noise's for the loop, then what they were */
+    const int blas_threads = openblas_get_num_threads(), noise_threads = sgld_rng_threads();
+    openblas_set_num_threads(cfg->threads);
+    sgld_rng_set_threads(cfg->threads);
     st = sample(&r, rep, t_first);
+    openblas_set_num_threads(blas_threads);
+    sgld_rng_set_threads(noise_threads);
     if (st == SGLD_OK && rep->converged) rep->n_draws = r.n_draws_done;
     if (st == SGLD_OK) st = sgld_run_monitor_write(&r, rep);
     if (r.out) {

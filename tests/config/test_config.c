@@ -807,7 +807,9 @@ static void test_help_text(void **state)
         /* chains grouped for the nested R-hat */
         "superchains",
         /* the convergence monitor's stop rule */
-        "stop-when"};
+        "stop-when",
+        /* threads per rank (OpenBLAS and the noise) */
+        "threads"};
     const char *names[256];
     size_t n_names = 0;
     for (size_t k = 0; k < sizeof contract / sizeof contract[0]; k++) names[n_names++] = contract[k];
