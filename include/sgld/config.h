@@ -166,6 +166,7 @@ typedef struct sgld_config {
     char sampler[SGLD_NAME_MAX];     /* --sampler: a registered sampler name, see the sampler
                                         registry (sgld_sampler_names) (sgld) */
     int chains;                      /* --chains C >= 1 (default 1) */
+    int threads;                     /* --threads T in [1, 256] per rank: OpenBLAS and the noise (1) */
     int superchains;                 /* --superchains K >= 1 dividing C: chains c of one
                                         superchain c / (C / K) start from one point (0, the
                                         default: not given, no grouping) */

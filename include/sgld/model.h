@@ -210,6 +210,12 @@ sgld_status sgld_model_setup_linear(sgld_model *m, const sgld_config *cfg);
  * gradient into grad when grad != NULL.  Not collective. */
 double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad);
 
+/* The same log prior, and grad[i] = (float)(scale sum[i]) + the prior's gradient (rounded as
+ * `grad[i] = (float)(scale sum[i])` followed by sgld_model_log_prior), in one pass over the
+ * parameters: the step's N/B-scaled minibatch sum and its prior.  Not collective. */
+double sgld_model_log_prior_scaled(const sgld_model *m, const float *theta, double scale, const float *sum,
+                                   float *grad);
+
 /* Initial parameters from the chain's stream (purpose INIT): the type's init_params, or
  * N(0, 0.1^2) per element.  Not collective. */
 void sgld_model_init_params(const sgld_model *m, const sgld_rng *r, float *theta);

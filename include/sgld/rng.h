@@ -66,10 +66,39 @@ void sgld_rng_normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, si
 /* The Langevin update with the same normals z_i as sgld_rng_normal_fill, generated a chunk at
  * a time and used while in L1 (no z array written and read back):
  *   y[i] = b y[i] + (a x[i] + sd z_i),  i < n     (x NULL: y[i] = b y[i] + sd z_i)
- * With b = 1 exactly the values of `fill z; y[i] += a x[i] + sd z[i]`.  Timed as one call of
- * the generators (sgld_rng_time_normals), the update included.  Not collective. */
+ * With b = 1 exactly the values of `fill z; y[i] += a x[i] + sd z[i]`; sgld_rng_normal_axpy with
+ * s = acc = NULL.  Timed as one call of the generators (sgld_rng_time_normals), the update
+ * included.  Not collective. */
 void sgld_rng_normal_update(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float b, float a,
                             const float *x, float sd, float *y);
+
+/* The building block of every sampler's noise: one fused pass over the normals z_i of
+ * sgld_rng_normal_fill (elements [0, n) of the stream), a chunk of 128 at a time while it is in
+ * L1, with per-element scales:
+ *   y[i] = b y[i] + (a x[i] + (sd s[i]) z_i)     x NULL: no a x[i] term; s NULL: s[i] = 1;
+ *                                                b = 0: y[i] is not read (y may hold garbage)
+ *   acc[i] += y[i]                               when acc is not NULL (theta += v)
+ * in float, each product and sum rounded in this order (no FMA), so every path (AVX-512,
+ * AVX2, plain C, any number of threads) gives the same bits.  x, s, acc may not overlap y. */
+typedef struct sgld_rng_axpy {
+    float b, a, sd;
+    const float *x, *s;
+    float *y, *acc;
+    int sumsq; /* nonzero: return sum_i y[i]^2 of the new y */
+} sgld_rng_axpy;
+
+/* Runs op on elements [0, n) of the stream (r, step, purpose) and returns sum_i y[i]^2 (op->sumsq;
+ * else 0), summed in double over spans of 32768 elements in 16 lanes by element index mod 16,
+ * then the spans in order: the same bits for any number of threads.  Spans run on
+ * sgld_rng_threads() threads.  Timed as one call of the generators (sgld_rng_time_normals),
+ * the update included.  Not collective. */
+double sgld_rng_normal_axpy(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, const sgld_rng_axpy *op);
+
+/* Threads of sgld_rng_normal_fill, _update and _axpy in this process (OpenMP; 1 without it):
+ * --threads of sgld-dist.  Values below 1 mean 1.  Process-wide, not thread-safe: set it before
+ * the work starts.  Not collective. */
+void sgld_rng_set_threads(int threads);
+int sgld_rng_threads(void);
 
 struct sgld_timer;
 

@@ -128,6 +128,12 @@ static const run_row run_rows[] = {
      "--help-sampler NAME shows one and its options)"},
     {"chains", 0, T_INT, FIELD(chains, int), "1", "C", "", GE(1), G_SAMPLER, CHAIN,
      "independent chains; the P ranks form C groups of P / C shards"},
+    /* A speed setting: CONTROL, so a resumed run may change it.  The noise's bits do not depend
+     * on T; OpenBLAS's threaded GEMM sums in another order, so a network's draws do. */
+    {"threads", 0, T_INT, FIELD(threads, int), "1", "T", "", GE_LE(1, 256), G_SAMPLER, CONTROL,
+     "threads per rank: OpenBLAS's (openblas_set_num_threads, in place of OPENBLAS_NUM_THREADS) "
+     "and the noise's (OpenMP); P ranks x T threads on P T cores (mpiexec --bind-to none, or "
+     "--map-by slot:PE=T, so that a rank's threads get cores of their own)"},
     /* 0, the default, is "not given": every chain starts from its own point and the sample
      * file has no superchain coordinate. */
     {"superchains", 0, T_INT, FIELD(superchains, int), "0", "K", "", GE(0), G_SAMPLER, CHAIN,

@@ -177,13 +177,12 @@ void sgld_gradient_combine(const sgld_gradient_type *t, const sgld_model *m, con
                            float *grad, double *lp)
 {
     const size_t P = m->n_params;
-    double base = 0.0;
     if (t->centred) {
         const float *G = state + P;
         for (size_t j = 0; j < P; j++) grad[j] = (float)(scale * sum[j] + G[j]);
-        base = (double)state[2 * P] + (double)state[2 * P + 1];
-    } else {
-        for (size_t j = 0; j < P; j++) grad[j] = (float)(scale * sum[j]);
+        const double L = (double)state[2 * P] + (double)state[2 * P + 1];
+        *lp = scale * sum_ll + L + sgld_model_log_prior(m, theta, grad);
+        return;
     }
-    *lp = scale * sum_ll + base + sgld_model_log_prior(m, theta, grad);
+    *lp = scale * sum_ll + sgld_model_log_prior_scaled(m, theta, scale, sum, grad); /* one pass */
 }

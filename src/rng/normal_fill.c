@@ -134,17 +134,32 @@ __attribute__((target("avx512f"))) static void box_muller_avx512(const uint32_t 
     }
 }
 
-/* y[i] = b y[i] + (a x[i] + sd z[i]) for a whole chunk, rounded as the scalar loop (separate
- * multiplies and adds: no FMA, so the values do not depend on the path). */
-__attribute__((target("avx512f"))) static void update_avx512(float b, float a, const float *x, float sd,
-                                                             const float *z, float *y)
+/* The fused update of one whole chunk (rng.h, sgld_rng_normal_axpy), rounded as the scalar
+ * loop of normal_run (separate multiplies and adds: no FMA, so the values do not depend on the
+ * path); the squares of the new y go to the 16 double lanes ss (lane = element index mod 16,
+ * float squares are exact in double), so the sum has the same bits as the scalar loop's. */
+__attribute__((target("avx512f"))) static void axpy_avx512(const sgld_rng_axpy *op, size_t i0, const float *z,
+                                                           double ss[16])
 {
-    const __m512 vb = _mm512_set1_ps(b), va = _mm512_set1_ps(a), vs = _mm512_set1_ps(sd);
+    const __m512 vb = _mm512_set1_ps(op->b), va = _mm512_set1_ps(op->a), vs = _mm512_set1_ps(op->sd);
+    __m512d lo = _mm512_loadu_pd(ss), hi = _mm512_loadu_pd(ss + 8);
+    float *y = op->y + i0;
     for (int i = 0; i < 2 * CHUNK; i += 16) {
-        __m512 t = _mm512_mul_ps(vs, _mm512_loadu_ps(z + i));
-        if (x) t = _mm512_add_ps(_mm512_mul_ps(va, _mm512_loadu_ps(x + i)), t);
-        _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_mul_ps(vb, _mm512_loadu_ps(y + i)), t));
+        __m512 e = op->s ? _mm512_mul_ps(vs, _mm512_loadu_ps(op->s + i0 + i)) : vs;
+        __m512 t = _mm512_mul_ps(e, _mm512_loadu_ps(z + i));
+        if (op->x) t = _mm512_add_ps(_mm512_mul_ps(va, _mm512_loadu_ps(op->x + i0 + i)), t);
+        if (op->b != 0.0f) t = _mm512_add_ps(_mm512_mul_ps(vb, _mm512_loadu_ps(y + i)), t);
+        _mm512_storeu_ps(y + i, t);
+        if (op->acc) _mm512_storeu_ps(op->acc + i0 + i, _mm512_add_ps(_mm512_loadu_ps(op->acc + i0 + i), t));
+        if (op->sumsq) {
+            __m512d t0 = _mm512_cvtps_pd(_mm512_castps512_ps256(t));
+            __m512d t1 = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
+            lo = _mm512_add_pd(lo, _mm512_mul_pd(t0, t0));
+            hi = _mm512_add_pd(hi, _mm512_mul_pd(t1, t1));
+        }
     }
+    _mm512_storeu_pd(ss, lo);
+    _mm512_storeu_pd(ss + 8, hi);
 }
 #pragma GCC pop_options
 #endif
@@ -158,10 +173,26 @@ static void box_muller_libm(const uint32_t *w0, const uint32_t *w2, float *rad, 
     }
 }
 
-/* The stream's elements [0, n): written to out (y == NULL), or y[i] = b y[i] + (a x[i] + sd z_i)
- * (x NULL: a x[i] taken as 0), chunk by chunk while the chunk's normals are in L1. */
-static void normal_run(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out, float b, float a,
-                       const float *x, float sd, float *y)
+/* The scalar form of the fused update for elements [i0, i0 + len): the same operations in the
+ * same order as axpy_avx512. */
+static void axpy_scalar(const sgld_rng_axpy *op, size_t i0, size_t len, const float *z, double ss[16])
+{
+    for (size_t i = 0; i < len; i++) {
+        const size_t k = i0 + i;
+        const float e = op->s ? op->sd * op->s[k] : op->sd;
+        float t = e * z[i];
+        if (op->x) t = op->a * op->x[k] + t;
+        if (op->b != 0.0f) t = op->b * op->y[k] + t;
+        op->y[k] = t;
+        if (op->acc) op->acc[k] += t;
+        if (op->sumsq) ss[k % 16] += (double)t * t;
+    }
+}
+
+/* The stream's elements [b0 * 2, ...) up to n, whole chunks from block b0 to block b1: written to
+ * out (op == NULL) or used by the fused update op while the chunk's normals are in L1. */
+static void normal_run(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, size_t b_first, size_t b_end,
+                       float *out, const sgld_rng_axpy *op, double ss[16])
 {
     uint32_t w0[CHUNK], w2[CHUNK];
     float rad[CHUNK], c[CHUNK], s[CHUNK], z[2 * CHUNK];
@@ -169,17 +200,17 @@ static void normal_run(const sgld_rng *r, uint64_t step, uint32_t purpose, size_
     const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     const int avx512 = __builtin_cpu_supports("avx512f");
 #endif
-    for (size_t b0 = 0; b0 < (n + 1) / 2; b0 += CHUNK) {
+    for (size_t b0 = b_first; b0 < b_end; b0 += CHUNK) {
         const size_t len = n - 2 * b0 < 2 * CHUNK ? n - 2 * b0 : 2 * CHUNK; /* odd n: last chunk odd */
 #if USE_SIMD
         if (avx512) {
             philox_avx512(r->seed, r->chain, (uint32_t)b0, purpose, (uint32_t)step, (uint32_t)(step >> 32), w0, w2);
             if (len == 2 * CHUNK) { /* a whole chunk: all in vectors */
-                if (!y) {
+                if (!op) {
                     box_muller_avx512(w0, w2, out + 2 * b0);
                 } else {
                     box_muller_avx512(w0, w2, z);
-                    update_avx512(b, a, x ? x + 2 * b0 : NULL, sd, z, y + 2 * b0);
+                    axpy_avx512(op, 2 * b0, z, ss);
                 }
                 continue;
             }
@@ -198,26 +229,73 @@ static void normal_run(const sgld_rng *r, uint64_t step, uint32_t purpose, size_
                 z[2 * i + 1] = rad[i] * s[i];
             }
         }
-        float *yy = y ? y + 2 * b0 : NULL;
-        if (!y) memcpy(out + 2 * b0, z, len * sizeof *z);
-        else if (x)
-            for (size_t i = 0; i < len; i++) yy[i] = b * yy[i] + (a * x[2 * b0 + i] + sd * z[i]);
-        else
-            for (size_t i = 0; i < len; i++) yy[i] = b * yy[i] + sd * z[i];
+        if (!op) memcpy(out + 2 * b0, z, len * sizeof *z);
+        else axpy_scalar(op, 2 * b0, len, z, ss);
     }
+}
+
+/* Threads of the noise loops (sgld_rng_set_threads) and the fixed span of one thread's task:
+ * the sum of squares adds one 16-lane partial per span in span order, so its bits do not
+ * depend on the number of threads. */
+static int n_threads = 1;
+#define SPAN_BLOCKS (CHUNK * 256) /* 32768 normals */
+
+void sgld_rng_set_threads(int threads) { n_threads = threads > 1 ? threads : 1; }
+
+int sgld_rng_threads(void) { return n_threads; }
+
+/* Elements [0, n) through normal_run, the spans shared among the threads; returns the sum of
+ * squares (op->sumsq) in the fixed order described above. */
+static double normal_spans(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out,
+                           const sgld_rng_axpy *op)
+{
+    const size_t blocks = (n + 1) / 2, n_spans = (blocks + SPAN_BLOCKS - 1) / SPAN_BLOCKS;
+    double total = 0.0;
+    if (n_threads == 1 || n_spans < 2) {
+        for (size_t k = 0; k < n_spans; k++) {
+            double ss[16] = {0};
+            size_t end = (k + 1) * SPAN_BLOCKS < blocks ? (k + 1) * SPAN_BLOCKS : blocks;
+            normal_run(r, step, purpose, n, k * SPAN_BLOCKS, end, out, op, ss);
+            for (int l = 0; l < 16; l++) total += ss[l];
+        }
+        return total;
+    }
+    double part[64][16];
+    for (size_t k0 = 0; k0 < n_spans; k0 += 64) { /* 64 spans at a time: a fixed stack array */
+        const long m = (long)(n_spans - k0 < 64 ? n_spans - k0 : 64);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+#endif
+        for (long j = 0; j < m; j++) {
+            const size_t k = k0 + (size_t)j;
+            size_t end = (k + 1) * SPAN_BLOCKS < blocks ? (k + 1) * SPAN_BLOCKS : blocks;
+            for (int l = 0; l < 16; l++) part[j][l] = 0.0;
+            normal_run(r, step, purpose, n, k * SPAN_BLOCKS, end, out, op, part[j]);
+        }
+        for (long j = 0; j < m; j++)
+            for (int l = 0; l < 16; l++) total += part[j][l];
+    }
+    return total;
 }
 
 void sgld_rng_normal_fill(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float *out)
 {
     rng_normals_begin(r);
-    normal_run(r, step, purpose, n, out, 0.0f, 0.0f, NULL, 0.0f, NULL);
+    normal_spans(r, step, purpose, n, out, NULL);
     rng_normals_end(r);
+}
+
+double sgld_rng_normal_axpy(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, const sgld_rng_axpy *op)
+{
+    rng_normals_begin(r);
+    double ss = normal_spans(r, step, purpose, n, NULL, op);
+    rng_normals_end(r);
+    return op->sumsq ? ss : 0.0;
 }
 
 void sgld_rng_normal_update(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, float b, float a,
                             const float *x, float sd, float *y)
 {
-    rng_normals_begin(r);
-    normal_run(r, step, purpose, n, NULL, b, a, x, sd, y);
-    rng_normals_end(r);
+    const sgld_rng_axpy op = {.b = b, .a = a, .sd = sd, .x = x, .y = y};
+    sgld_rng_normal_axpy(r, step, purpose, n, &op);
 }

@@ -8,7 +8,7 @@
  * The step size runs from eps0 down to ~0 in every cycle, so the kept draws come from the
  * small-step end of each cycle; they are not a stationary chain (each sampling phase starts
  * from the contracted end of an SGD phase), which the tests account for.
- * Noise: NOISE elements [0, n).  No state. */
+ * Noise: NOISE elements [0, n), fused with the update as in sgld.c.  No state. */
 #include <math.h>
 #include <stddef.h>
 
@@ -67,9 +67,7 @@ static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *gra
         return SGLD_OK;
     }
     const float sd = (float)sqrt(ctx->eps * ctx->temperature);
-    float *z = ctx->work;
-    sgld_rng_normal_float(ctx->rng, ctx->step, SGLD_RNG_NOISE, 0, n, z);
-    for (size_t i = 0; i < n; i++) theta[i] += half * grad[i] + sd * z[i];
+    sgld_rng_normal_update(ctx->rng, ctx->step, SGLD_RNG_NOISE, n, 1.0f, half, grad, sd, theta);
     return SGLD_OK;
 }
 

@@ -223,7 +223,7 @@ static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *gra
         if (ctx->chain_sum) SGLD_TRY(ctx->chain_sum(ctx->gradient_self, k->tri, k->n_tri));
     }
     float *z = ctx->work, *D = ctx->work + n, *T = ctx->work + 2 * n, *E = ctx->work + 3 * n;
-    sgld_rng_normal_float(ctx->rng, ctx->step, SGLD_RNG_NOISE, 0, n, z);
+    sgld_rng_normal_fill(ctx->rng, ctx->step, SGLD_RNG_NOISE, n, z);
     float *p = state + HEAD;
     const float *f = k->tri;
     for (int l = 0; l < k->n_layers; l++) {

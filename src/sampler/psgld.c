@@ -16,7 +16,8 @@
  * Hutchinson's unbiased estimate from one extra gradient on the same minibatch:
  *   h_ii ~ z_i (g(theta + delta o z) - g(theta))_i / delta_i,  z Rademacher,
  *   delta_i = sqrt(eps_t T G_i) (one step's noise scale; exact for quadratic log posteriors).
- * Randomness: noise = NOISE elements [0, n); the probe z = SAMPLER elements [0, n).
+ * Randomness: noise = NOISE elements [0, n), fused with the update (sgld_rng_normal_axpy with the
+ * per-element scale sqrt(G_i), in float); the probe z = SAMPLER elements [0, n).
  * State: V (n floats), then one flag (V initialized).  sample_stats: psgld_precond_mean,
  * the mean of G over the parameters. */
 #include <math.h>
@@ -47,20 +48,35 @@ static void init(const sgld_step_ctx *ctx, const float *theta, float *state)
     for (size_t i = 0; i <= ctx->n_params; i++) state[i] = 0.0f;
 }
 
+/* V, G and the two factors of the fused update: Gg = G g, sG = sqrt(G) (float: this loop and
+ * the noise pass are the whole step, so both run in vector registers). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void precondition(size_t n, float a, float lambda, int first, const float *grad, float *V, float *Gg,
+                         float *sG)
+{
+    const float b = 1.0f - a;
+    for (size_t i = 0; i < n; i++) {
+        const float g2 = grad[i] * grad[i];
+        const float v = first ? g2 : a * V[i] + b * g2;
+        const float G = 1.0f / (lambda + sqrtf(v));
+        V[i] = v;
+        Gg[i] = G * grad[i];
+        sG[i] = sqrtf(G);
+    }
+}
+
 static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state)
 {
     const size_t n = ctx->n_params;
     const psgld_opts *o = ctx->opts;
-    const double a = o->alpha, lambda = o->lambda, T = ctx->temperature;
+    const double a = o->alpha, T = ctx->temperature;
     const double eps = ctx->eps;
-    float *V = state, *z = ctx->work, *G = ctx->work + n;
-    if (state[n] == 0.0f) {
-        for (size_t i = 0; i < n; i++) V[i] = grad[i] * grad[i];
-        state[n] = 1.0f;
-    } else {
-        for (size_t i = 0; i < n; i++) V[i] = (float)(a * V[i] + (1.0 - a) * (double)grad[i] * grad[i]);
-    }
-    for (size_t i = 0; i < n; i++) G[i] = (float)(1.0 / (lambda + sqrt((double)V[i])));
+    float *V = state, *Gg = ctx->work, *sG = ctx->work + n;
+    precondition(n, (float)a, (float)o->lambda, state[n] == 0.0f, grad, V, Gg, sG);
+    state[n] = 1.0f;
+    sgld_rng_axpy op = {.b = 1.0f, .a = (float)(0.5 * eps), .sd = (float)sqrt(eps * T), .x = Gg, .s = sG, .y = theta};
 
     if (o->gamma) {
         SGLD_CHECK(ctx->gradient, SGLD_ERR_INTERNAL, "psgld: --psgld-gamma needs the gradient callback");
@@ -69,27 +85,19 @@ static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *gra
         for (size_t i = 0; i < n; i++) {
             sgld_rng_uniform(ctx->rng, ctx->step, SGLD_RNG_SAMPLER, i, 1, u);
             double zi = u[0] < 0.5 ? -1.0 : 1.0;
-            z[i] = (float)(zi * sqrt(eps * T * G[i])); /* delta_i z_i */
-            probe[i] = theta[i] + z[i];
+            probe[i] = theta[i] + (float)(zi * sqrt(eps * T) * sG[i]); /* theta + delta_i z_i */
         }
         double lp2;
         SGLD_TRY(ctx->gradient(ctx->gradient_self, probe, g2, &lp2));
         for (size_t i = 0; i < n; i++) {
             double d = (double)probe[i] - theta[i]; /* the perturbation as represented */
             double h = d != 0.0 ? ((double)g2[i] - grad[i]) / d : 0.0;
-            double sv = sqrt((double)V[i]);
-            double gamma = sv > 0 ? -(double)G[i] * G[i] * (1.0 - a) * grad[i] * h / sv : 0.0;
-            z[i] = (float)gamma; /* reuse: Gamma_i */
+            double sv = sqrt((double)V[i]), G = (double)sG[i] * sG[i];
+            double gamma = sv > 0 ? -G * G * (1.0 - a) * grad[i] * h / sv : 0.0;
+            Gg[i] = (float)((double)Gg[i] + T * gamma); /* the drift G g + T Gamma */
         }
-        for (size_t i = 0; i < n; i++) probe[i] = z[i];
-        sgld_rng_normal_float(ctx->rng, ctx->step, SGLD_RNG_NOISE, 0, n, z);
-        for (size_t i = 0; i < n; i++)
-            theta[i] += (float)(0.5 * eps * ((double)G[i] * grad[i] + T * probe[i]) + sqrt(eps * T * G[i]) * z[i]);
-        return SGLD_OK;
     }
-    sgld_rng_normal_float(ctx->rng, ctx->step, SGLD_RNG_NOISE, 0, n, z);
-    for (size_t i = 0; i < n; i++)
-        theta[i] += (float)(0.5 * eps * (double)G[i] * grad[i] + sqrt(eps * T * G[i]) * z[i]);
+    sgld_rng_normal_axpy(ctx->rng, ctx->step, SGLD_RNG_NOISE, n, &op);
     return SGLD_OK;
 }
 

@@ -20,7 +20,8 @@
  * normalized to RMS(m) = 1 so that --step-size keeps its meaning.  Friction, step size and
  * beta are not adapted, and after burn-in m is frozen (the chain is then a time-homogeneous
  * SGHMC with a diagonal mass matrix).
- * Noise: NOISE elements [0, n).  State: v, m, ghat, Vhat, tau (n floats each), then a flag
+ * Noise: NOISE elements [0, n), fused with the update of v and theta (sgld_rng_normal_axpy, in
+ * float: sd sqrt(m_i) for sqrt(2 (C - beta) eps_t T m_i)).  State: v, m, ghat, Vhat, tau (n floats each), then a flag
  * (adaptation started).  sample_stats: momentum_norm = |v|. */
 #include <math.h>
 #include <stddef.h>
@@ -103,14 +104,15 @@ static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *gra
     SGLD_CHECK(C > 0 && C <= 1 && beta >= 0 && beta < C, SGLD_ERR_ARG,
                "sghmc: need 0 <= sghmc-beta < friction <= 1, got friction %g, beta %g", C, beta);
     if (o->adapt && ctx->step <= (uint64_t)ctx->cfg->burnin) adapt(n, grad, state);
-    float *v = state, *m = state + n, *z = ctx->work;
-    sgld_rng_normal_float(ctx->rng, ctx->step, SGLD_RNG_NOISE, 0, n, z);
-    const double keep = 1.0 - C, noise = 2.0 * (C - beta) * eps * T;
-    for (size_t i = 0; i < n; i++) {
-        double vi = keep * v[i] + eps * m[i] * grad[i] + sqrt(noise * m[i]) * z[i];
-        v[i] = (float)vi;
-        theta[i] += v[i];
+    float *v = state, *m = state + n;
+    sgld_rng_axpy op = {.b = (float)(1.0 - C), .a = (float)eps, .sd = (float)sqrt(2.0 * (C - beta) * eps * T),
+                        .x = grad, .y = v, .acc = theta};
+    if (o->adapt) { /* m o g and sqrt(m) (m = 1 without adaptation: the plain update) */
+        float *mg = ctx->work, *sm = ctx->work + n;
+        for (size_t i = 0; i < n; i++) mg[i] = m[i] * grad[i], sm[i] = sqrtf(m[i]);
+        op.x = mg, op.s = sm;
     }
+    sgld_rng_normal_axpy(ctx->rng, ctx->step, SGLD_RNG_NOISE, n, &op);
     return SGLD_OK;
 }
 

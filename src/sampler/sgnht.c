@@ -17,7 +17,8 @@
  * a = --sgnht-a (= h A, the diffusion per step, and alpha's start), T = --temperature (the
  * thermostat then holds v'v / n at eps_t T, the temperature-T law).  v starts as a draw of
  * N(0, eps_1 T) at the first step (the SAMPLER stream, elements [0, n)), alpha at a.
- * Noise: NOISE elements [0, n).  State: v (n floats), alpha, then a flag (v drawn).
+ * Noise: NOISE elements [0, n), fused with the update of v and theta and the sum v'v
+ * (sgld_rng_normal_axpy, in float).  State: v (n floats), alpha, then a flag (v drawn).
  * sample_stats: sgnht_alpha, the thermostat after the step. */
 #include <math.h>
 #include <stddef.h>
@@ -49,22 +50,16 @@ static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *gra
 {
     const size_t n = ctx->n_params;
     const double a = ((const sgnht_opts *)ctx->opts)->a, eps = ctx->eps, T = ctx->temperature;
-    float *v = state, *z = ctx->work;
+    float *v = state;
     if (state[n + 1] == 0.0f) { /* the momentum's first draw: v ~ N(0, eps T) */
-        sgld_rng_normal_float(ctx->rng, ctx->step, SGLD_RNG_SAMPLER, 0, n, z);
-        const double sd = sqrt(eps * T);
-        for (size_t i = 0; i < n; i++) v[i] = (float)(sd * z[i]);
+        const sgld_rng_axpy first = {.b = 0.0f, .sd = (float)sqrt(eps * T), .y = v};
+        sgld_rng_normal_axpy(ctx->rng, ctx->step, SGLD_RNG_SAMPLER, n, &first);
         state[n + 1] = 1.0f;
     }
-    const double alpha = state[n], noise = sqrt(2.0 * a * eps * T);
-    sgld_rng_normal_float(ctx->rng, ctx->step, SGLD_RNG_NOISE, 0, n, z);
-    double vv = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        const double vi = (1.0 - alpha) * v[i] + eps * grad[i] + noise * z[i];
-        v[i] = (float)vi;
-        theta[i] += v[i];
-        vv += (double)v[i] * v[i];
-    }
+    const double alpha = state[n];
+    const sgld_rng_axpy op = {.b = (float)(1.0 - alpha), .a = (float)eps, .sd = (float)sqrt(2.0 * a * eps * T),
+                              .x = grad, .y = v, .acc = theta, .sumsq = 1};
+    const double vv = sgld_rng_normal_axpy(ctx->rng, ctx->step, SGLD_RNG_NOISE, n, &op);
     state[n] = (float)(alpha + vv / (double)n - eps * T);
     return SGLD_OK;
 }

@@ -33,9 +33,10 @@
  * step size drops to 0.8 eps.  The cap grows back by 2% per clean step until it no longer binds,
  * so one bad minibatch does not shrink the step for the rest of the run (BlackJAX's cap never
  * recovers).  eps used = min(eps_hat, cap).
- * Randomness: the refresh xi = NOISE elements [0, d); a momentum redraw = SAMPLER elements
- * [0, d) (step 0 at init).  The gradient callback is called exactly 2 (mclachlan) or 1
- * (leapfrog) times per step whatever happens, as the chain's ranks require.
+ * Randomness: the refresh xi = NOISE elements [0, d) and a momentum redraw = SAMPLER elements
+ * [0, d) (step 0 at init), each fused with its update and norm (sgld_rng_normal_axpy).  The
+ * gradient callback is called exactly 2 (mclachlan) or 1 (leapfrog) times per step whatever
+ * happens, as the chain's ranks require.
  * State (floats): u, c, last gradient, gradient-noise variance, theta/c mean, theta/c variance
  * (d each), then the scalars below.  sample_stats: energy_error, smile_step_size (the step
  * actually used; run.c's step_size column holds the schedule's --step-size), reset (1 when
@@ -64,9 +65,8 @@ static float *scalars(float *state, size_t n) { return state + 6 * n; }
 static void redraw(const sgld_step_ctx *ctx, uint64_t step, float *u)
 {
     const size_t n = ctx->n_params;
-    sgld_rng_normal_float(ctx->rng, step, SGLD_RNG_SAMPLER, 0, n, u);
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)u[i] * u[i];
+    const sgld_rng_axpy op = {.b = 0.0f, .sd = 1.0f, .y = u, .sumsq = 1};
+    double s = sgld_rng_normal_axpy(ctx->rng, step, SGLD_RNG_SAMPLER, n, &op);
     s = s > 0 ? 1.0 / sqrt(s) : 0.0;
     for (size_t i = 0; i < n; i++) u[i] = (float)(u[i] * s);
 }
@@ -166,7 +166,7 @@ sgld_status sgld_smile_step(const sgld_step_ctx *ctx, float *theta, const float 
     SGLD_CHECK(n >= 2, SGLD_ERR_ARG, "smile: needs at least 2 parameters, the model has %zu", n);
     SGLD_CHECK(ctx->gradient, SGLD_ERR_INTERNAL, "smile: needs the gradient callback");
     float *u = state, *c = state + n, *sc = scalars(state, n);
-    float *theta0 = ctx->work, *gs = ctx->work + n, *z = ctx->work + 2 * n, *g = ctx->work + 3 * n;
+    float *theta0 = ctx->work, *gs = ctx->work + n, *g = ctx->work + 3 * n;
     const int adapting = ctx->step <= (uint64_t)cfg->burnin;
 
     if (sc[S_INIT] == 0.0f) {
@@ -239,14 +239,9 @@ sgld_status sgld_smile_step(const sgld_step_ctx *ctx, float *theta, const float 
     }
     /* partial refresh */
     double L = sc[S_L] > 0 ? sc[S_L] : eps;
-    double a = exp(-eps / L), b = sqrt(1.0 - a * a) / sqrt((double)n), norm = 0;
-    sgld_rng_normal_float(ctx->rng, ctx->step, SGLD_RNG_NOISE, 0, n, z);
-    for (size_t i = 0; i < n; i++) {
-        double v = a * u[i] + b * z[i];
-        u[i] = (float)v;
-        norm += v * v;
-    }
-    norm = 1.0 / sqrt(norm);
+    double a = exp(-eps / L), b = sqrt(1.0 - a * a) / sqrt((double)n);
+    const sgld_rng_axpy op = {.b = (float)a, .sd = (float)b, .y = u, .sumsq = 1};
+    double norm = 1.0 / sqrt(sgld_rng_normal_axpy(ctx->rng, ctx->step, SGLD_RNG_NOISE, n, &op));
     for (size_t i = 0; i < n; i++) u[i] = (float)(u[i] * norm);
     return SGLD_OK;
 }

@@ -812,7 +812,10 @@ static void test_help_text(void **state)
         /* the convergence monitor's stop rule */
         "stop-when",
         /* the gradient estimator and where chains start (gradient.h) */
-        "gradient", "init", "init-iterations", "init-tol"};
+        "gradient", "init", "init-iterations", "init-tol",
+        /* threads per rank (OpenBLAS and the noise) */
+        "threads"};
+
     const char *names[256];
     size_t n_names = 0;
     for (size_t k = 0; k < sizeof contract / sizeof contract[0]; k++) names[n_names++] = contract[k];

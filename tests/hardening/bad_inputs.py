@@ -392,6 +392,9 @@ CASES = [
      r"^sgld-dist: --thin: '1e-3' is not a whole number"),
     ("e-notation integer overflow", "dist", ["--steps", "1e30"] + S[2:],
      r"^sgld-dist: --steps: '1e30' is out of range \(at most 9223372036854775807\)$"),
+    # --threads: per rank, within [1, 256]
+    ("zero threads", "dist", ["--threads", "0"] + S, r"^sgld-dist: --threads: must be in \[1, 256\], got 0$"),
+    ("too many threads", "dist", ["--threads", "300"] + S, r"^sgld-dist: --threads: must be in \[1, 256\], got 300$"),
     # --superchains: a grouping of the chains (nested R-hat), checked like any chain option
     ("superchains not dividing the chains", "dist", ["--chains", "8", "--superchains", "3"] + S,
      r"^sgld-dist: --superchains: 3 does not divide --chains 8 \(every superchain holds C / K chains\)$"),

@@ -894,6 +894,61 @@ static void test_noise_update(void **state)
     }
 }
 
+/* The samplers' building block sgld_rng_normal_axpy: bitwise the scalar loop over the normals of
+ * sgld_rng_normal_fill (per-element scale s, acc += y, b = 0 not reading y, the sum of squares
+ * in 16 lanes by index over spans of 32768 elements), on lengths across chunks and spans; and
+ * the same bits on 1, 2 and 3 threads (the spans run in parallel; nothing changes with T). */
+static void test_noise_axpy(void **state)
+{
+    (void)state;
+    enum { NMAX = 70001, SPAN = 32768 };
+    const size_t sizes[] = {1, 129, 257, 32768, 32769, 70001};
+    float *z = malloc(NMAX * sizeof *z), *x = malloc(NMAX * sizeof *x), *s = malloc(NMAX * sizeof *s);
+    float *y = malloc(NMAX * sizeof *y), *want = malloc(NMAX * sizeof *want);
+    float *acc = malloc(NMAX * sizeof *acc), *acc_want = malloc(NMAX * sizeof *acc_want);
+    float *y1 = malloc(NMAX * sizeof *y1);
+    assert_non_null(y1);
+    sgld_rng r = {17, 4};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const size_t n = sizes[k];
+        const float b = k % 2 ? 0.0f : 0.98046875f, a = 0.375f, sd = 0.07f;
+        for (size_t i = 0; i < NMAX; i++) {
+            x[i] = (float)sin(0.1 * i), s[i] = 1.0f + 0.5f * (float)cos(0.7 * i);
+            y[i] = want[i] = k % 2 ? NAN : (float)cos(0.3 * i);
+            acc[i] = acc_want[i] = (float)(0.01 * i);
+        }
+        sgld_rng_normal_fill(&r, 5 + k, SGLD_RNG_SAMPLER, n, z);
+        double lane[16] = {0}, ss = 0;
+        for (size_t i0 = 0; i0 < n; i0 += SPAN) {
+            for (size_t i = i0; i < n && i < i0 + SPAN; i++) {
+                float t = (sd * s[i]) * z[i];
+                t = a * x[i] + t;
+                if (b != 0.0f) t = b * want[i] + t;
+                want[i] = t;
+                acc_want[i] += t;
+                lane[i % 16] += (double)t * t;
+            }
+            for (int l = 0; l < 16; l++) ss += lane[l], lane[l] = 0;
+        }
+        for (int threads = 1; threads <= 3; threads++) {
+            for (size_t i = 0; i < NMAX; i++) y1[i] = y[i], acc[i] = (float)(0.01 * i);
+            const sgld_rng_axpy op = {.b = b, .a = a, .sd = sd, .x = x, .s = s, .y = y1, .acc = acc, .sumsq = 1};
+            sgld_rng_set_threads(threads);
+            const double got = sgld_rng_normal_axpy(&r, 5 + k, SGLD_RNG_SAMPLER, n, &op);
+            sgld_rng_set_threads(1);
+            if (got != ss) fail_msg("n = %zu, %d threads: sum of squares %.17g vs %.17g", n, threads, got, ss);
+            for (size_t i = 0; i < n; i++)
+                if (y1[i] != want[i] || acc[i] != acc_want[i])
+                    fail_msg("n = %zu, %d threads, element %zu: y %.9g vs %.9g, acc %.9g vs %.9g", n, threads, i,
+                             y1[i], want[i], acc[i], acc_want[i]);
+            for (size_t i = n; i < NMAX; i++) /* nothing touched past n */
+                if (!(y1[i] == y[i] || (isnan(y1[i]) && isnan(y[i]))) || acc[i] != (float)(0.01 * i))
+                    fail_msg("n = %zu: element %zu past n written", n, i);
+        }
+    }
+    free(z), free(x), free(s), free(y), free(want), free(acc), free(acc_want), free(y1);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -902,7 +957,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_spec), cmocka_unit_test(test_bad_specs),
         cmocka_unit_test(test_models), cmocka_unit_test(test_model_errors),
         cmocka_unit_test(test_task), cmocka_unit_test(test_mc_dropout),
-        cmocka_unit_test(test_init), cmocka_unit_test(test_noise),
+        cmocka_unit_test(test_init), cmocka_unit_test(test_noise), cmocka_unit_test(test_noise_axpy),
         cmocka_unit_test(test_noise_update), cmocka_unit_test(test_fused_chain),
         cmocka_unit_test(test_conv_kernels), cmocka_unit_test(test_pool_forward),
     };

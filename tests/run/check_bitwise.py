@@ -2,9 +2,9 @@
 
 Every registered sampler runs on every model it supports (ksgld needs dense/conv layers, so
 it runs on mlp and cnn only), a few hundred steps with fixed seeds on small data, at 1 rank,
-plus every sampler once at 2 ranks as 1 chain of 2 shards and two cases as 2 chains of 1
-shard.  For each sample file the checksum is the SHA-256 over every dataset of the file in
-path order (its path, dtype, shape and raw little-endian values: posterior and sample_stats
+plus every sampler once at 2 ranks as 1 chain of 2 shards, two cases as 2 chains of 1
+shard and two on 2 threads (--threads), which must also match their 1-thread twins.  For each
+sample file the checksum is the SHA-256 over every dataset of the file in path order (its path, dtype, shape and raw little-endian values: posterior and sample_stats
 with their coordinates, observed_data), not over the file's bytes, which carry a creation time and the
 output path; the group `monitor` (the convergence monitor's figures per flush, a function of the
 draws checked by check_stop_when.py) is left out.  The checksums in bitwise.sha256 must match exactly: a refactoring that keeps
@@ -74,6 +74,14 @@ SAMPLERS = {
 COMMON = ["--steps", "300", "--burnin", "100", "--thin", "2", "--batch-size", "50",
           "--seed", "7", "--flush-every", "30", "--quiet"]
 
+# Runs on 2 threads (--threads) that must write the draws of their 1-thread twin: the noise's
+# threads never change its bits, and these networks' GEMMs are too small for OpenBLAS to split
+# (a large GEMM on 2 threads sums in another order: tools/bench/README.md).
+THREADED = {
+    "sgnht/mlp-class/2-threads": ["--sampler", "sgnht", "--threads", "2"] + SAMPLERS["sgnht"][0] + MODELS["mlp-class"],
+    "psgld/cnn/2-threads": ["--sampler", "psgld", "--threads", "2"] + SAMPLERS["psgld"][0] + MODELS["cnn"],
+}
+
 failures = []
 
 
@@ -104,6 +112,8 @@ def cases():
     out.append(("sgld/softmax/2-chains", 2, ["--sampler", "sgld", "--chains", "2"] + MODELS["softmax"]))
     out.append(("smile/mlp-class/2-chains", 2,
                 ["--sampler", "smile", "--chains", "2"] + MODELS["mlp-class"]))
+    for name, argv in THREADED.items():
+        out.append((name, 1, argv))
     return out
 
 
@@ -168,6 +178,10 @@ def main():
                 f.write(f"{got[name]}  {name}\n")
         print(f"wrote {len(got)} checksums to {SUMS}")
         return 0
+    for name in THREADED:
+        twin = name.rsplit("/", 1)[0]
+        if name in got and twin in got and got[name] != got[twin]:
+            failures.append(f"{name}: draws differ from {twin}'s (1 thread)")
     stored = {}
     with open(SUMS) as f:
         for line in f:
