@@ -4,7 +4,8 @@
 # (timed alone), samples CHAINS chains in parallel (cores = CHAINS), and writes to OUT_DIR:
 #   draws.csv   chain, draw, alpha, beta.1 .. beta.20 (post-warmup draws)
 #   times.txt   `key value` lines: compile_s, read_s, sample_s (wall, seconds), the per-chain
-#               warmup/sample seconds Stan reports, divergences, rstan's min n_eff and max Rhat
+#               warmup/sample CPU seconds Stan reports (it times with clock()), divergences,
+#               rstan's min n_eff and max Rhat
 # The model is sgld-dist's logreg exactly: P(y = 1 | x) = inv_logit(alpha + x . beta) with
 # alpha, beta_j ~ N(0, PRIOR_SD^2) (src/model/logreg.c: b and w).
 suppressPackageStartupMessages(library(rstan))
