@@ -33,6 +33,10 @@ DIST = os.path.join(BUILD, "sgld-dist")
 ESS = os.path.join(BUILD, "sgld-ess")
 MPIEXEC = shutil.which("mpiexec") or "mpiexec"
 TIMEOUT = int(os.environ.get("SGLD_BAD_INPUT_TIMEOUT", "60"))
+SOURCE = os.environ.get("SGLD_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+with open(os.path.join(SOURCE, "include", "sgld", "version.h")) as f:
+    ABI = int(re.search(r"^#define SGLD_ABI_VERSION (\d+)$", f.read(), re.M).group(1))
+BAD_ABI = ABI + 998  # tests/plugin/plug_bad.c's ABI fault
 JOBS = int(os.environ.get("SGLD_BAD_INPUT_JOBS", "4"))
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_btl="self,vader", OMPI_MCA_rmaps_base_oversubscribe="1",
@@ -539,9 +543,9 @@ CASES = [
     ("plug-in: no ABI number", "dist", ["--plugin", plug("plug_bad_noabi")] + S,
      r"plug_bad_noabi\.so: not an sgld plug-in: it defines no sgld_plugin_abi"),
     ("plug-in: wrong ABI number", "dist", ["--plugin", plug("plug_bad_abi")] + S,
-     r"plug_bad_abi\.so: built for plug-in ABI 999, this program's is 1 \(rebuild it"),
+     rf"plug_bad_abi\.so: built for plug-in ABI {BAD_ABI}, this program's is {ABI} \(rebuild it"),
     ("plug-in: wrong ABI number from a config file", "dist", ["--config", "plugin_key.ini"],
-     r"^sgld-dist: plugin_key\.ini:1: key 'plugin': .*plug_bad_abi\.so: built for plug-in ABI 999"),
+     rf"^sgld-dist: plugin_key\.ini:1: key 'plugin': .*plug_bad_abi\.so: built for plug-in ABI {BAD_ABI}"),
     ("plug-in: a model name that is taken", "dist", ["--plugin", plug("plug_bad_clash")] + S,
      r"plug_bad_clash\.so: sgld_plugin_init failed: model 'linreg' is already registered$"),
     ("plug-in: an option that is taken", "dist", ["--plugin", plug("plug_bad_option")] + S,
@@ -549,7 +553,7 @@ CASES = [
     ("plug-in: its setup fails", "dist", ["--plugin", plug("plug_bad_fails")] + S,
      r"plug_bad_fails\.so: sgld_plugin_init failed: plugbad: cannot find its licence file$"),
     ("plug-in: 4 ranks refuse alike", "dist", ["--plugin", plug("plug_bad_abi")] + S,
-     r"plug_bad_abi\.so: built for plug-in ABI 999", 4),
+     rf"plug_bad_abi\.so: built for plug-in ABI {BAD_ABI}", 4),
     ("poisson: a negative count", "dist", PS + ["--data", "negcount.csv"],
      r"^sgld-dist: negcount\.csv:7: target 'count' = -3: the poisson model needs counts"),
     ("poisson: a fractional count in HDF5", "dist", PS + ["--data", "fraccount.h5"],
