@@ -836,8 +836,8 @@ static sgld_status check_choices(const parse_ctx *ctx)
                               c->on_divergence);
     if (c->stop_when[0] &&
         sgld_config_parse_stop_when(c->stop_when, NULL, NULL, NULL) != SGLD_OK)
-        return sgld_error_set(SGLD_ERR_USAGE, "%s: '%s' is not a stop rule: expected ess>=E and/or "
-                              "rhat<=R, comma-separated, with E > 0 and R >= 1 (e.g. ess>=1000,rhat<=1.01)",
+        return sgld_error_set(SGLD_ERR_USAGE, "%s: '%s' is not a stop rule: expected ess>=E, mess>=E "
+                              "and/or rhat<=R, comma-separated, with E > 0 and R >= 1 (e.g. ess>=1000,rhat<=1.01)",
                               sgld_option_origin(ctx, "stop-when", where, sizeof where), c->stop_when);
     if (c->task[0] && strcmp(c->task, "regression") != 0 && strcmp(c->task, "classification") != 0)
         return sgld_error_set(SGLD_ERR_USAGE, "%s: must be regression or classification, got '%s'",

@@ -2,6 +2,7 @@
 #include "laplace_glm.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sgld_test.h"
@@ -105,4 +106,26 @@ void laplace_glm(const sgld_dataset *ds, double prior_sd, double (*mean)(double 
         sd[j] = sqrt(col[j]);
     }
     eigen_range(P, (const double (*)[PM])A, lam_min, lam_max);
+}
+
+void laplace_glm_compare(const char *label, const float *draws, size_t n, int P, const double *mode,
+                         const double *sd, double *worst_mean, double *worst_sd, double *best_sd)
+{
+    *worst_mean = *worst_sd = 0;
+    *best_sd = INFINITY;
+    for (int k = 0; k < P; k++) {
+        double s1 = 0, s2 = 0;
+        for (size_t i = 0; i < n; i++) s1 += draws[i * P + k];
+        const double m = s1 / n;
+        for (size_t i = 0; i < n; i++) s2 += pow(draws[i * P + k] - m, 2);
+        const double s = sqrt(s2 / (n - 1)), dm = (m - mode[k]) / sd[k], ds = s / sd[k] - 1;
+        char name[16];
+        if (k < P - 1) snprintf(name, sizeof name, "w[%d]", k);
+        else snprintf(name, sizeof name, "b   ");
+        printf("  %s %s: mean %.5f (Laplace %.5f, %+.3f sd), sd %.5f (Laplace %.5f, %+.1f%%)\n", label, name, m,
+               mode[k], dm, s, sd[k], 100 * ds);
+        *worst_mean = fmax(*worst_mean, fabs(dm));
+        *worst_sd = fmax(*worst_sd, fabs(ds));
+        *best_sd = fmin(*best_sd, ds);
+    }
 }

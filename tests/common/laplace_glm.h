@@ -19,4 +19,10 @@
 void laplace_glm(const sgld_dataset *ds, double prior_sd, double (*mean)(double eta, double *dmean),
                  double *mode, double *sd, double *lam_min, double *lam_max);
 
+/* Pooled draws ([n][P] floats: w, then b) against the reference mode and sds: prints one line
+ * per parameter ("  LABEL w[0]: mean ..., sd ...") and returns the worst |mean - mode| in sds,
+ * the worst |sd / ref - 1| and the smallest sd / ref - 1. */
+void laplace_glm_compare(const char *label, const float *draws, size_t n, int P, const double *mode,
+                         const double *sd, double *worst_mean, double *worst_sd, double *best_sd);
+
 #endif

@@ -119,20 +119,9 @@ static void run_against_laplace(const char *sampler, const char *gradient, doubl
     if (sgld_test_rank() == 0) {
         assert_non_null(rep.draws);
         assert_int_equal(rep.model.n_params, P);
-        const size_t n = (size_t)rep.n_draws;
-        for (int k = 0; k < P; k++) {
-            double s1 = 0, s2 = 0;
-            for (size_t i = 0; i < n; i++) s1 += rep.draws[i * P + k];
-            const double m = s1 / n;
-            for (size_t i = 0; i < n; i++) s2 += pow(rep.draws[i * P + k] - m, 2);
-            const double s = sqrt(s2 / (n - 1)), dm = (m - mode[k]) / sd[k], ds = s / sd[k] - 1;
-            printf("  %-5s %-9s S=%d %s: mean %.5f (Laplace %.5f, %+.3f sd), sd %.5f (Laplace %.5f, %+.1f%%)\n",
-                   sampler, gradient, rep.n_shards, k < D ? (const char *[]){"w[0]", "w[1]", "w[2]"}[k] : "b   ", m,
-                   mode[k], dm, s, sd[k], 100 * ds);
-            *worst_mean = fmax(*worst_mean, fabs(dm));
-            *worst_sd = fmax(*worst_sd, fabs(ds));
-            *best_sd = fmin(*best_sd, ds);
-        }
+        char label[64];
+        snprintf(label, sizeof label, "%-5s %-9s S=%d", sampler, gradient, rep.n_shards);
+        laplace_glm_compare(label, rep.draws, (size_t)rep.n_draws, P, mode, sd, worst_mean, worst_sd, best_sd);
     }
     sgld_run_report_free(&rep);
 }
