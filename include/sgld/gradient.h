@@ -98,13 +98,18 @@ sgld_status sgld_gradient_full(MPI_Comm chain_comm, const sgld_model *m, const s
 sgld_status sgld_gradient_recentre(MPI_Comm chain_comm, const sgld_model *m, const sgld_dataset *data,
                                    const float *theta, float *state);
 
-/* This rank's part of a step's estimate on its n batch rows: adds into acc (P floats) the sum
- * of grad l_i(theta), minus that of grad l_i(theta_hat) for a centred t, and returns the
- * matching sum of l_i.  work: P floats.  For a centred t the model is called at theta_hat
- * first and at theta last (a model's per-call statistics, K-FAC's, are theta's).  Local. */
+/* This rank's part of a step's estimate on its n batch rows, in two calls (a caller times the
+ * centre's extra work apart).  First sgld_gradient_at_centre: for a centred t, centre_sum (P
+ * floats, overwritten) = the sum of grad l_i(theta_hat) and the return value the sum of
+ * l_i(theta_hat); for another t nothing is written and 0 returned.  Then sgld_gradient_local
+ * adds into acc (P floats) the sum of grad l_i(theta), minus centre_sum for a centred t, and
+ * returns the sum of l_i(theta) minus centre_ll.  The model is called at theta_hat first and at
+ * theta last, so a model's per-call statistics (K-FAC's) are theta's.  Local. */
+double sgld_gradient_at_centre(const sgld_gradient_type *t, const sgld_model *m, const sgld_dataset *data,
+                               const int64_t *rows, size_t n, const float *state, float *centre_sum);
 double sgld_gradient_local(const sgld_gradient_type *t, const sgld_model *m, const sgld_dataset *data,
-                           const int64_t *rows, size_t n, const float *theta, const float *state,
-                           float *acc, float *work);
+                           const int64_t *rows, size_t n, const float *theta, const float *centre_sum,
+                           double centre_ll, float *acc);
 
 /* The estimate from the batch sums over the chain (sum: P floats, sum_ll): grad = scale sum
  * (+ G) + grad log p(theta), *lp = scale sum_ll (+ L) + log p(theta); scale = N / B.  Local. */

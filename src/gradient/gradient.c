@@ -159,17 +159,22 @@ sgld_status sgld_gradient_recentre(MPI_Comm chain_comm, const sgld_model *m, con
     return st;
 }
 
-double sgld_gradient_local(const sgld_gradient_type *t, const sgld_model *m, const sgld_dataset *data,
-                           const int64_t *rows, size_t n, const float *theta, const float *state,
-                           float *acc, float *work)
+double sgld_gradient_at_centre(const sgld_gradient_type *t, const sgld_model *m, const sgld_dataset *data,
+                               const int64_t *rows, size_t n, const float *state, float *centre_sum)
 {
-    const size_t P = m->n_params;
-    if (!t->centred) return m->type->loglik_grad(m, theta, data, rows, n, acc);
-    memset(work, 0, P * sizeof *work);
-    double at_centre = m->type->loglik_grad(m, state, data, rows, n, work);
-    double at_theta = m->type->loglik_grad(m, theta, data, rows, n, acc);
-    for (size_t j = 0; j < P; j++) acc[j] -= work[j];
-    return at_theta - at_centre;
+    if (!t->centred) return 0.0;
+    memset(centre_sum, 0, m->n_params * sizeof *centre_sum);
+    return m->type->loglik_grad(m, state, data, rows, n, centre_sum);
+}
+
+double sgld_gradient_local(const sgld_gradient_type *t, const sgld_model *m, const sgld_dataset *data,
+                           const int64_t *rows, size_t n, const float *theta, const float *centre_sum,
+                           double centre_ll, float *acc)
+{
+    const double at_theta = m->type->loglik_grad(m, theta, data, rows, n, acc);
+    if (!t->centred) return at_theta;
+    for (size_t j = 0; j < m->n_params; j++) acc[j] -= centre_sum[j];
+    return at_theta - centre_ll;
 }
 
 void sgld_gradient_combine(const sgld_gradient_type *t, const sgld_model *m, const float *state,

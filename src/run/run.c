@@ -374,14 +374,12 @@ sgld_status sgld_run_gradient(void *self, const float *theta, float *grad, doubl
     double at_centre = 0.0;
     if (r->gtype->centred) { /* grad holds the centre's batch sum until the combine */
         sgld_timer_begin(&r->timer, SGLD_EV_CONTROL);
-        memset(grad, 0, P * sizeof(float));
-        at_centre = m->type->loglik_grad(m, r->state + r->grad_at, r->train, r->local, r->n_local, grad);
+        at_centre = sgld_gradient_at_centre(r->gtype, m, r->train, r->local, r->n_local, r->state + r->grad_at, grad);
         sgld_timer_end(&r->timer, SGLD_EV_CONTROL);
     }
     sgld_timer_begin(&r->timer, SGLD_EV_GRAD);
-    r->fused[P] = (float)(m->type->loglik_grad(m, theta, r->train, r->local, r->n_local, r->fused) - at_centre);
-    if (r->gtype->centred)
-        for (size_t j = 0; j < P; j++) r->fused[j] -= grad[j];
+    r->fused[P] = (float)sgld_gradient_local(r->gtype, m, r->train, r->local, r->n_local, theta, grad, at_centre,
+                                             r->fused);
     /* The stop flag rides along in the sum (no collective of its own); a one-rank chain reads
      * its own flag. */
     r->fused[P + 1] = stop_signal ? 1.0f : 0.0f;

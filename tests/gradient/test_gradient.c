@@ -135,7 +135,8 @@ static void test_estimators(void **unused)
         for (int k = 1; k <= K; k++) {
             draw(N, (uint64_t)k, rows);
             memset(acc, 0, sizeof acc);
-            double sll = sgld_gradient_local(t, &f.m, f.tr, rows, B, theta, state, acc, work);
+            double cll = sgld_gradient_at_centre(t, &f.m, f.tr, rows, B, state, work);
+            double sll = sgld_gradient_local(t, &f.m, f.tr, rows, B, theta, work, cll, acc);
             sgld_gradient_combine(t, &f.m, state, scale, theta, acc, sll, grad, &lp);
             for (size_t j = 0; j < P; j++) {
                 s1[j] += grad[j];
