@@ -40,14 +40,21 @@
  * State (floats): u, c, last gradient, gradient-noise variance, theta/c mean, theta/c variance
  * (d each), then the scalars below.  sample_stats: energy_error, smile_step_size (the step
  * actually used; run.c's step_size column holds the schedule's --step-size), reset (1 when
- * this step was rejected), n_resets (so far). */
+ * this step was rejected), n_resets (so far), energy.
+ * energy is the ESH Hamiltonian H = -lp(theta) / T + K after the step (ArviZ's sample_stats
+ * `energy`), with K = (d - 1) log |v| the kinetic energy of the unnormalized velocity,
+ * |v| = 1 at the start: K is the sum of the accepted steps' dK (kept in double as a hi/lo float
+ * pair, so a checkpoint holds it exactly; a rejected step leaves it), lp the step's minibatch
+ * log posterior at the new theta (at the restored theta after a rejection).  The dynamics
+ * conserve H and the refresh leaves |v| alone, so on full-data gradients consecutive energies
+ * differ by exactly energy_error; on minibatches they also differ by the change of minibatch. */
 #include "smile.h"
 
 #include <math.h>
 #include <string.h>
 
 enum { S_EPS_HAT, S_WSUM, S_CAP, S_EPS, S_DE, S_RESET, S_NRESET, S_L, S_INIT, S_NVAR, S_GLAST, S_NNOISE,
-       S_COUNT };
+       S_K_HI, S_K_LO, S_ENERGY, S_COUNT };
 
 #define CAP_NONE 3.0e38f
 #define MCLACHLAN_B 0.1931833275037836
@@ -210,7 +217,9 @@ sgld_status sgld_smile_step(const sgld_step_ctx *ctx, float *theta, const float 
     for (size_t i = 0; i < n && ok; i++) ok = isfinite(theta[i]) && isfinite(u[i]);
     sc[S_EPS] = (float)eps;
     sc[S_DE] = (float)dE;
+    const double K = (double)sc[S_K_HI] + (double)sc[S_K_LO];
     if (!ok || dE * dE / (double)n > OUTLIER * v_target) {
+        sc[S_ENERGY] = (float)(K - ctx->lp / T);
         memcpy(theta, theta0, n * sizeof(float));
         redraw(ctx, ctx->step, u);
         sc[S_CAP] = (float)(0.8 * eps);
@@ -220,6 +229,10 @@ sgld_status sgld_smile_step(const sgld_step_ctx *ctx, float *theta, const float 
         return SGLD_OK;
     }
     sc[S_RESET] = 0.0f;
+    const double K1 = K + dK;
+    sc[S_K_HI] = (float)K1;
+    sc[S_K_LO] = (float)(K1 - (double)sc[S_K_HI]);
+    sc[S_ENERGY] = (float)(K1 - lp1 / T);
     memcpy(state + 2 * n, g, n * sizeof(float)); /* the gradient at the new theta (psmile) */
     sc[S_GLAST] = 1.0f;
     if (sc[S_CAP] < CAP_NONE) {
@@ -254,6 +267,7 @@ void sgld_smile_stats(const sgld_step_ctx *ctx, const float *theta, const float 
     out[1] = sc[S_EPS];
     out[2] = sc[S_RESET];
     out[3] = sc[S_NRESET];
+    out[4] = sc[S_ENERGY];
 }
 
 static sgld_status step(const sgld_step_ctx *ctx, float *theta, const float *grad, float *state)

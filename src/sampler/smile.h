@@ -36,8 +36,8 @@ sgld_status sgld_smile_step(const sgld_step_ctx *ctx, float *theta, const float 
                             int precondition);
 void sgld_smile_stats(const sgld_step_ctx *ctx, const float *theta, const float *state, double *out);
 
-#define SGLD_SMILE_N_STATS 4
-#define SGLD_SMILE_STAT_NAMES {"energy_error", "smile_step_size", "reset", "n_resets"}
+#define SGLD_SMILE_N_STATS 5
+#define SGLD_SMILE_STAT_NAMES {"energy_error", "smile_step_size", "reset", "n_resets", "energy"}
 
 /* The fields of smile's and psmile's sgld_sampler_type that the two share (designated
  * initializers): each file adds its name, description, options table and step. */

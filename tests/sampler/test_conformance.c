@@ -808,6 +808,67 @@ static void test_diag_ill_conditioned(void **state)
     if (failures) fail_msg("%d diag-sgld figure(s) outside tolerance", failures);
 }
 
+/* ---- (6) smile's `energy`: the ESH Hamiltonian H = -lp / T + K ---- */
+
+/* On exact gradients (the target without noise) the dynamics conserve H up to the integrator's
+ * error and the refresh leaves |v| alone, so (a) consecutive energies differ by exactly the
+ * step's energy_error (float rounding: 1e-5 relative), and (b) H varies far less than lp along
+ * the chain: sd(H) < 0.1 sd(lp).  A wrong sign or scale of K makes sd(H) about 2 sd(lp), a
+ * missing K makes it sd(lp); both fail (b). */
+static void test_smile_energy(void **state)
+{
+    (void)state;
+    const char *names[] = {"smile", "psmile"};
+    for (int k = 0; k < 2; k++) {
+        const sgld_sampler_type *s = sgld_sampler_find(names[k]);
+        assert_non_null(s);
+        assert_string_equal(s->stat_names[4], "energy");
+        assert_string_equal(s->stat_names[0], "energy_error");
+        sgld_config cfg;
+        base_config(&cfg);
+        setup_smile(&cfg);
+        cfg.step_size = 0.05;
+        cfg.steps = 4000;
+        cfg.burnin = 0;
+        target tg;
+        set_target(&tg, 0);
+        memset(tg.Lq, 0, sizeof tg.Lq); /* exact gradients */
+        const size_t ns = sgld_sampler_state_size(s, D);
+        float theta[D] = {0.25f, -0.75f}, grad[D], work[4 * DMAX];
+        float *st = calloc(ns, sizeof *st);
+        assert_non_null(st);
+        sgld_rng rng = {cfg.seed, 7};
+        sgld_step_ctx ctx = {.n_params = D, .temperature = 1.0, .rng = &rng, .work = work, .cfg = &cfg,
+                             .opts = sgld_config_opts(&cfg, s), .gradient = gradient, .gradient_self = &tg};
+        sgld_sampler_init(s, &ctx, theta, st);
+        double out[SGLD_SAMPLER_MAX_STATS], prev = NAN, worst = 0, sE = 0, sEE = 0, sL = 0, sLL = 0;
+        long n = 0;
+        for (int64_t t = 1; t <= cfg.steps; t++) {
+            double lp;
+            draw_xi(&tg, (uint64_t)t);
+            gradient(&tg, theta, grad, &lp);
+            ctx.step = (uint64_t)t;
+            ctx.eps = sgld_sampler_step_size(s, &cfg, (uint64_t)t);
+            ctx.lp = lp;
+            assert_int_equal(s->step(&ctx, theta, grad, st), SGLD_OK);
+            s->stats(&ctx, theta, st, out);
+            assert_true(out[2] == 0); /* no step rejected on this target */
+            if (t > 1) worst = fmax(worst, fabs(out[4] - prev - out[0]) / (1.0 + fabs(out[4])));
+            prev = out[4];
+            double lp1;
+            gradient(&tg, theta, grad, &lp1);
+            sE += out[4], sEE += out[4] * out[4], sL += lp1, sLL += lp1 * lp1, n++;
+        }
+        const double sdE = sqrt(sEE / n - (sE / n) * (sE / n)), sdL = sqrt(sLL / n - (sL / n) * (sL / n));
+        printf("  %-6s energy: max |dH - energy_error| / (1 + |H|) = %.2g; sd(H) = %.3g, sd(lp) = %.3g (ratio %.3f)\n",
+               names[k], worst, sdE, sdL, sdE / sdL);
+        assert_true(worst < 1e-5);
+        assert_true(sdL > 0.3);
+        assert_true(sdE < 0.1 * sdL);
+        free(st);
+    }
+}
+
 int main(int argc, char **argv)
 {
     /* diag-sgld (tools/examples/my_sampler.c, compiled into this program) joins the registry
@@ -823,6 +884,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mixture_modes),
         cmocka_unit_test(test_nan_guardrail),
         cmocka_unit_test(test_diag_ill_conditioned),
+        cmocka_unit_test(test_smile_energy),
     };
     return sgld_test_run(argc, argv, "sampler-conformance", tests, sizeof tests / sizeof tests[0]);
 }
