@@ -32,13 +32,15 @@ typedef struct sgld_var_spec {
     int64_t dims[SGLD_SAMPLES_MAX_DIMS];
     const char *dim_names[SGLD_SAMPLES_MAX_DIMS]; /* NULL entries default to <name>_dim_<k> */
     sgld_dtype dtype;
-    /* NULL, or dims[k] UTF-8 labels of dimension k (feature or class names): its coordinate
-     * variable holds them as variable-length strings (xarray reads str) instead of 0..len-1.
-     * The first variable with labels for a dimension sets them; read by sgld_samples_create
-     * only (sgld_samples_reopen ignores them).  Writing them closes the new file, writes the
-     * strings serially and reopens it, and such a file does not keep the kill -9 guarantee of
-     * sgld_samples_append_chains (a kill mid-run left an object header past the superblock's
-     * end-of-allocation address): sgld-dist does not use labels. */
+    /* NULL, or dims[k] UTF-8 labels of dimension k (feature or class names, any bytes but
+     * NUL): its coordinate variable holds them as netCDF text (a char coordinate [dims[k],
+     * stringW] with the placeholder dimension stringW, W = the longest label's bytes, and
+     * _Encoding = "utf-8"), which both xarray engines read as str and ncdump shows as char,
+     * instead of 0..len-1.  The first variable with labels for a dimension sets them; the same
+     * labels on every rank (rank 0's are written); read by sgld_samples_create only
+     * (sgld_samples_reopen ignores them).  Written collectively with the file's creation, so a
+     * labelled file keeps the kill -9 guarantee of sgld_samples_append_chains.  SGLD_ERR_ARG
+     * when a label is NULL or a dim or variable of the group is named stringW. */
     const char *const *dim_labels[SGLD_SAMPLES_MAX_DIMS];
 } sgld_var_spec;
 

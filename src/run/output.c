@@ -1,6 +1,7 @@
 /* output.c - the sample file of a run (samples.h; the layout is README.md's "The sample file").
  *
  * Variables: one per saved parameter tensor in group posterior (float32, [chain, draw, dims]),
+ * the `feature` and `class` dimensions labelled with the data's column and class names,
  * then lp, step_size, divergences (with --on-divergence shrink|skip) and the sampler's own
  * stats in sample_stats (float64, [chain, draw]), then diverging (bool, with --on-divergence
  * shrink|skip), in that order (output_vars); the writer's
@@ -28,8 +29,19 @@
 /* Saved parameter tensors, lp, step_size, divergences, the sampler's stats, diverging. */
 #define OUTPUT_MAX_VARS (SGLD_MODEL_MAX_VARS + 4 + SGLD_SAMPLER_MAX_STATS)
 
-/* The sample file's variables: one per saved parameter tensor, lp, step_size and the
- * sampler's stats.  Returns their number. */
+/* The labels of a model dimension: the data's column names for `feature` (d long) and its
+ * class names for `class` (n_classes long), else NULL (the dimension is numbered 0..len-1). */
+static const char *const *dim_labels(const run *r, const char *name, int64_t len)
+{
+    const sgld_dataset *d = r->train;
+    if (!strcmp(name, "feature") && len == d->d && d->feature_names) return (const char *const *)d->feature_names;
+    if (!strcmp(name, "class") && len == d->n_classes && d->class_names) return (const char *const *)d->class_names;
+    return NULL;
+}
+
+/* The sample file's variables: one per saved parameter tensor (its `feature` and `class`
+ * dimensions labelled, dim_labels), lp, step_size and the sampler's stats.  Returns their
+ * number. */
 static int output_vars(const run *r, sgld_var_spec *vars)
 {
     int n = 0;
@@ -42,6 +54,7 @@ static int output_vars(const run *r, sgld_var_spec *vars)
         for (int k = 0; k < pv->n_dims; k++) {
             vars[n].dims[k] = pv->dims[k];
             vars[n].dim_names[k] = pv->dim_names[k];
+            vars[n].dim_labels[k] = dim_labels(r, pv->dim_names[k], pv->dims[k]);
         }
         vars[n++].dtype = SGLD_F32;
     }
@@ -133,9 +146,10 @@ sgld_status sgld_run_output_create(run *r)
     sgld_var_spec vars[OUTPUT_MAX_VARS];
     memset(vars, 0, sizeof vars);
     int n = output_vars(r, vars);
-    /* The data's feature and class names stay root attributes (feature_names, class_names),
-     * not string coordinates: writing them (sgld_var_spec.dim_labels) reopens the new file,
-     * and a file so reopened lost the kill -9 guarantee of its appends in resume-killsuper. */
+    /* The data's feature and class names label the `feature` and `class` coordinates (char
+     * coordinates, written collectively inside the file's creation, so the file keeps the
+     * kill -9 guarantee of its appends) and stay the root attributes feature_names and
+     * class_names, which sgld-ess predict reads. */
     SGLD_TRY(sgld_samples_create(r->grid->comm, cfg->output, cfg->force, r->grid->n_chains, n, vars,
                                  cfg->flush_draws, &r->out));
     SGLD_TRY(sgld_run_monitor_table(r));

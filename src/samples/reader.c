@@ -89,11 +89,6 @@ static sgld_status open_group(sgld_samples_reader *r, const char *group, hid_t *
     return SGLD_OK;
 }
 
-/* The placeholder netCDF-4 writes as the NAME of a dimension scale that has no coordinate
- * variable ("... variable.         4", the dimension's length after it): the dimension's name
- * is then the scale dataset's own name. */
-#define NC_DIM_PLACEHOLDER "This is a netCDF dimension but not a netCDF variable."
-
 typedef struct {
     const char *want;
     int ok;

@@ -1,7 +1,8 @@
 /* reopen.c - opening an existing sample file to append more draws (for --resume).
  *
  * The in-memory layout is rebuilt from the file: per group only the `chain` and `draw`
- * coordinates (appending extends `draw`; the extra dims' coordinates are fixed at create), per
+ * coordinates (appending extends `draw`; the extra dims' coordinates, labelled ones
+ * included, are fixed at create), the next free _Netcdf4Dimid, per
  * variable its dataset, checked against the caller's specs.  Everything else is shared with
  * writer.c through samples_impl.h, so sgld_samples_append/truncate/close work unchanged. */
 #include "samples_impl.h"
@@ -38,6 +39,17 @@ static sgld_status open_group(sgld_samples *s, const char *name, int *g)
     return SGLD_OK;
 }
 
+/* H5Ovisit2 callback: raises *(int *)ctx past the _Netcdf4Dimid of a dataset that has one. */
+static herr_t max_dimid(hid_t obj, const char *name, const H5O_info_t *info, void *ctx)
+{
+    int32_t id = -1;
+    if (info->type != H5O_TYPE_DATASET || H5Aexists_by_name(obj, name, "_Netcdf4Dimid", H5P_DEFAULT) <= 0) return 0;
+    hid_t attr = H5Aopen_by_name(obj, name, "_Netcdf4Dimid", H5P_DEFAULT, H5P_DEFAULT);
+    if (attr >= 0 && H5Aread(attr, H5T_NATIVE_INT32, &id) >= 0 && id >= *(int *)ctx) *(int *)ctx = id + 1;
+    if (attr >= 0) H5Aclose(attr);
+    return 0;
+}
+
 /* Opens the variables and checks their shapes; sets s->n_draws.  Local. */
 static sgld_status open_layout(sgld_samples *s, int n_vars, const sgld_var_spec *vars)
 {
@@ -52,6 +64,9 @@ static sgld_status open_layout(sgld_samples *s, int n_vars, const sgld_var_spec 
     H5Pclose(fapl);
     SGLD_CHECK(s->file >= 0, SGLD_ERR_IO, "%s: cannot open the sample file to append to it "
                "(not HDF5, or not writable)", s->path);
+    /* a scale created later must not take a number the file's scales hold (writer.c) */
+    SGLD_CHECK(H5Ovisit2(s->file, H5_INDEX_NAME, H5_ITER_NATIVE, max_dimid, &s->next_dimid, H5O_INFO_BASIC) >= 0,
+               SGLD_ERR_IO, "%s: cannot list the objects of the sample file", s->path);
     s->dxpl = H5Pcreate(H5P_DATASET_XFER);
     SGLD_CHECK(s->dxpl >= 0 && H5Pset_dxpl_mpio(s->dxpl, H5FD_MPIO_COLLECTIVE) >= 0, SGLD_ERR_HDF5,
                "%s: cannot set up collective transfers", s->path);
@@ -120,7 +135,7 @@ sgld_status sgld_samples_reopen(MPI_Comm comm, const char *path, int n_chains, i
         return sgld_status_agree(comm, sgld_error_set(SGLD_ERR_NOMEM, "out of memory"));
     }
     s->comm = dup;
-    s->file = s->dxpl = s->str_type = H5I_INVALID_HID;
+    s->file = s->dxpl = H5I_INVALID_HID;
     MPI_Comm_rank(dup, &s->rank);
     MPI_Comm_size(dup, &s->size);
     s->n_chains = n_chains;

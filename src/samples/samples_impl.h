@@ -6,13 +6,21 @@
 
 #include "sgld/samples.h"
 
-/* A dimension of a group: a 1-D coordinate dataset that is also a dimension scale, int64
- * 0..len-1, or variable-length UTF-8 strings when labels were given (sgld_var_spec). */
+/* The placeholder netCDF-4 writes as the NAME of a dimension scale that has no coordinate
+ * variable ("... variable.         4", the dimension's length after it in 10 columns): the
+ * dimension's name is then the scale dataset's own name. */
+#define NC_DIM_PLACEHOLDER "This is a netCDF dimension but not a netCDF variable."
+
+/* A dimension of a group: a coordinate dataset that is also a dimension scale, 1-D int64
+ * 0..len-1, or, when labels were given (sgld_var_spec), netCDF's char coordinate [len, width]
+ * (writer.c's top comment). */
 typedef struct {
     char *name;
     int64_t len; /* -1 for draw (unlimited, grows with the appends) */
     hid_t dset;
     const char *const *labels; /* [len] or NULL; the caller's, read during sgld_samples_create only */
+    int64_t width;             /* labels: bytes of the longest (>= 1); 0 without labels */
+    int width_dimid;           /* labels: _Netcdf4Dimid of the placeholder dimension of that width */
 } samples_dim;
 
 /* A group of the file (posterior, sample_stats, ...) with its own chain and draw scales. */
@@ -55,7 +63,7 @@ struct sgld_samples {
     char *path;
     hid_t file;
     hid_t dxpl; /* collective MPI-IO transfer */
-    hid_t str_type; /* variable-length UTF-8 string (labelled dims) */
+    int next_dimid; /* _Netcdf4Dimid of the next dimension scale (samples_set_scale) */
     int n_chains;
     int64_t n_draws;
     int64_t extent; /* draws the datasets hold: n_draws unless an append failed midway */
@@ -85,6 +93,12 @@ const char *samples_group_path(const char *group, char *buf, size_t size);
 /* Closes the file (collective when open) and frees the handle; returns the local status of
  * closing the file.  writer.c. */
 sgld_status samples_free_handle(sgld_samples *s);
+
+/* Makes dset the dimension scale of the dimension `name` (H5DSset_scale; `name` is netCDF's
+ * placeholder for a dimension without a coordinate variable) and numbers it: the attribute
+ * _Netcdf4Dimid = s->next_dimid++, unique in the file (writer.c's top comment says why every
+ * scale carries one).  Collective (a metadata write); local status.  writer.c. */
+sgld_status samples_set_scale(sgld_samples *s, hid_t dset, const char *name);
 
 /* table.c, for writer.c: bytes an append that writes the staged row may allocate (0 when none is
  * staged); the rows of the first n_draws draws; the extent of every table dataset (collective

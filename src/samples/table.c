@@ -151,9 +151,9 @@ static sgld_status create_layout(sgld_samples *s)
         H5Pset_attr_creation_order(gcpl, order) < 0 || H5Pset_attr_creation_order(dcpl, order) < 0 ||
         H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 || H5Pset_chunk(dcpl, 1, &chunk) < 0 ||
         (t->gid = H5Gcreate2(s->file, t->group, H5P_DEFAULT, gcpl, H5P_DEFAULT)) < 0 ||
-        (t->dim = H5Dcreate2(t->gid, t->dim_name, H5T_STD_I64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0 ||
-        H5DSset_scale(t->dim, t->dim_name) < 0)
+        (t->dim = H5Dcreate2(t->gid, t->dim_name, H5T_STD_I64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
         st = sgld_error_set(SGLD_ERR_HDF5, "%s: cannot create table '%s'", s->path, t->group);
+    if (st == SGLD_OK) st = samples_set_scale(s, t->dim, t->dim_name);
     for (int c = 0; c <= t->n_cols && st == SGLD_OK; c++)
         if ((t->dset[c] = H5Dcreate2(t->gid, t->names[c], c ? H5T_IEEE_F64LE : H5T_STD_I64LE, space, H5P_DEFAULT,
                                      dcpl, H5P_DEFAULT)) < 0 ||

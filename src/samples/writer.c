@@ -1,12 +1,32 @@
 /* writer.c - the sample file writer: parallel HDF5 (MPI-IO) in the netCDF-4 / ArviZ
  * InferenceData layout (groups /posterior and /sample_stats, variables [chain, draw, ...]).
  *
- * Every dimension is a 1-D int64 coordinate dataset holding 0..len-1 (or, labelled, variable-
- * length UTF-8 strings: write_all_labels) that is also an HDF5 dimension scale (H5DSset_scale with NAME = the dimension name) attached to each variable
- * axis; that is all netCDF-C and h5netcdf use to recover dims, so no _Netcdf4Dimid /
- * _NCProperties attributes are written.  What else the readers needed (found by running
- * ncdump -h, xarray engine="netcdf4" and engine="h5netcdf" on the files, see
- * tests/samples/check_layout.py):
+ * Every dimension is a 1-D int64 coordinate dataset holding 0..len-1 that is also an HDF5
+ * dimension scale (H5DSset_scale with NAME = the dimension name) attached to each variable
+ * axis; that is what netCDF-C and h5netcdf use to recover a variable's dims.  What else the
+ * readers needed (found by running ncdump -h, xarray engine="netcdf4" and engine="h5netcdf"
+ * on the files, see tests/samples/check_layout.py and check_arviz.py):
+ *   - A labelled dimension (sgld_var_spec.dim_labels: feature and class names) is netCDF's
+ *     char coordinate, the layout netCDF-C writes for xarray's
+ *     encoding={"dtype": "S1"}: a 2-D [len, W] dataset of 1-byte H5T_C_S1 (NC_CHAR), each
+ *     label NUL-padded to W = the longest label's bytes, that is itself the scale of its
+ *     dimension, with _Encoding = "utf-8" and _Netcdf4Coordinates = [its dimid, the dimid of
+ *     stringW]; stringW is a placeholder dimension (a 1-D float scale of length W without
+ *     values whose NAME is netCDF's "This is a netCDF dimension but not a netCDF variable."
+ *     and W in 10 columns), one per width per group.  Both engines read it as str, ncdump as
+ *     `char feature(feature, string8)`.  Fixed-size bytes go through collective MPI-IO like
+ *     any other data (write_labels), so it is written inside the file's creation: variable-
+ *     length strings (NC_STRING) cannot be written through MPI-IO by parallel HDF5 1.10, and
+ *     a file closed and reopened to write them serially lost the kill -9 guarantee of its
+ *     appends; a 1-D dataset of fixed-length strings of size > 1 aborts the netcdf4 engine
+ *     (netCDF-C 4.9.0: "double free or corruption").
+ *   - _Netcdf4Dimid (int32) on every dimension scale of the file, numbered 0, 1, ... in
+ *     creation order across all groups (samples_set_scale), as netCDF-C numbers dims.  A
+ *     variable with _Netcdf4Coordinates names its dims by these numbers, and a scale without
+ *     one gets a number from its reading order (netCDF-C: the next after the largest seen;
+ *     h5netcdf: a count of the dims opened), which collided with the explicit ones: ncdump
+ *     then listed `feature` twice and xarray's netcdf4 engine refused the group.  With every
+ *     scale numbered nothing is left to either reader's count.
  *   - Link and attribute creation order TRACKED|INDEXED on the file (root group), on every
  *     group and on every dataset, as netCDF-C itself writes.  netCDF-C 4.9.0 and h5netcdf
  *     1.1 do read files without it (checked with an h5py-made file), but then iterate by
@@ -21,7 +41,8 @@
  *     dataspace (both engines also turn a 1-element array into a scalar; h5py does not).
  *   - No fill value is written (H5D_FILL_TIME_NEVER): every element is written by an append,
  *     and writing fills collectively on every extend would double the I/O.
- *   - Nothing else: no _Netcdf4Dimid, _Netcdf4Coordinates or _NCProperties attributes.
+ *   - Nothing else: no _NCProperties, and _Netcdf4Coordinates only on char coordinates
+ *     (netCDF-C infers the other variables' dims from their scales).
  *
  * Shrinking (truncate) is done by rank 0 through the serial driver, see shrink().
  *
@@ -90,6 +111,7 @@ static sgld_status add_dim(const char *path, samples_group *grp, int cap, const 
     d->len = len;
     d->dset = H5I_INVALID_HID;
     d->labels = NULL;
+    d->width = 0;
     grp->n_dims++;
     return SGLD_OK;
 }
@@ -133,6 +155,38 @@ static sgld_status grow_draw_buf(sgld_samples *s, int64_t n)
                (long long)n);
     s->draw_buf = p;
     s->draw_buf_n = n;
+    return SGLD_OK;
+}
+
+/* The name of the placeholder dimension of labels `width` bytes wide, as xarray names it. */
+static void width_dim_name(int64_t width, char *buf, size_t size)
+{
+    snprintf(buf, size, "string%lld", (long long)width);
+}
+
+/* The width of each labelled dimension of a group (its longest label in bytes, at least 1),
+ * and the check that no dim or variable of the group has the name of a width's placeholder
+ * dimension.  Local. */
+static sgld_status label_widths(sgld_samples *s, samples_group *grp)
+{
+    for (int d = 0; d < grp->n_dims; d++) {
+        samples_dim *dim = &grp->dims[d];
+        if (!dim->labels) continue;
+        dim->width = 1;
+        for (int64_t i = 0; i < dim->len; i++) {
+            SGLD_CHECK(dim->labels[i], SGLD_ERR_ARG, "%s: dim '%s/%s': label %lld is NULL", s->path,
+                       grp->name, dim->name, (long long)i);
+            int64_t n = (int64_t)strlen(dim->labels[i]);
+            if (n > dim->width) dim->width = n;
+        }
+        char name[32];
+        width_dim_name(dim->width, name, sizeof name);
+        int clash = find_dim(grp, name) >= 0;
+        for (int v = 0; v < s->n_vars; v++)
+            clash |= &s->groups[s->vars[v].group] == grp && strcmp(s->vars[v].name, name) == 0;
+        SGLD_CHECK(!clash, SGLD_ERR_ARG, "%s: group '%s': the labels of dim '%s' need a dimension '%s', "
+                   "which is the name of a dim or variable", s->path, grp->name, dim->name, name);
+    }
     return SGLD_OK;
 }
 
@@ -220,6 +274,7 @@ static sgld_status build(sgld_samples *s, const char *path, int n_chains, int n_
         SGLD_CHECK(find_dim(&s->groups[s->vars[v].group], s->vars[v].name) < 0, SGLD_ERR_ARG,
                    "%s: variable '%s/%s' has the name of a dim", path,
                    s->groups[s->vars[v].group].name, s->vars[v].name);
+    for (int g = 0; g < s->n_groups; g++) SGLD_TRY(label_widths(s, &s->groups[g]));
     return SGLD_OK;
 }
 
@@ -262,49 +317,29 @@ static sgld_status write_coord(sgld_samples *s, hid_t dset, int64_t first, int64
     return st;
 }
 
-/* Writes a labelled dimension's strings (variable-length UTF-8, what netCDF-4 calls NC_STRING
- * and xarray reads as str) through a serial handle.  Local. */
-static sgld_status write_labels(const sgld_samples *s, hid_t file, const samples_group *grp, const samples_dim *dim)
+/* Writes a labelled dimension's labels into its char coordinate [len, width], each padded
+ * with NULs.  Collective: rank 0 writes, the others select nothing; a rank that fails locally
+ * still enters the collective write with an empty selection.  Returns the local status. */
+static sgld_status write_labels(sgld_samples *s, const samples_dim *dim)
 {
     sgld_status st = SGLD_OK;
-    hid_t dset = H5I_INVALID_HID;
-    char path[600];
-    snprintf(path, sizeof path, "/%s/%s", grp->name, dim->name);
-    H5_GOTO(dset = H5Dopen2(file, path, H5P_DEFAULT), s->path, st, done);
-    H5_GOTO(H5Dwrite(dset, s->str_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, dim->labels), s->path, st, done);
-done:
-    if (dset >= 0) H5Dclose(dset);
-    return st;
-}
-
-/* The labels of every labelled dimension of a new file.  Parallel HDF5 1.10 writes no
- * variable-length data through MPI-IO ("Parallel IO does not support writing VL datatypes"),
- * so, as shrink() does, the file is closed, rank 0 writes them through the serial driver, and
- * every rank reopens it.  Collective; returns the agreed status. */
-static sgld_status write_all_labels(sgld_samples *s)
-{
-    int any = 0;
-    for (int g = 0; g < s->n_groups; g++)
-        for (int d = 0; d < s->groups[g].n_dims; d++) any |= s->groups[g].dims[d].labels != NULL;
-    if (!any) return SGLD_OK;
-    SGLD_TRY(sgld_status_agree(s->comm, close_file(s)));
-    sgld_status st = SGLD_OK;
+    const size_t width = (size_t)dim->width;
+    char *buf = NULL, dummy = 0;
     if (s->rank == 0) {
-        hid_t file = H5Fopen(s->path, H5F_ACC_RDWR, H5P_DEFAULT);
-        if (file < 0) st = sgld_error_set(SGLD_ERR_IO, "%s: cannot reopen to write the dimension labels", s->path);
-        for (int g = 0; st == SGLD_OK && g < s->n_groups; g++)
-            for (int d = 0; st == SGLD_OK && d < s->groups[g].n_dims; d++)
-                if (s->groups[g].dims[d].labels) st = write_labels(s, file, &s->groups[g], &s->groups[g].dims[d]);
-        if (file >= 0 && H5Fclose(file) < 0 && st == SGLD_OK)
-            st = sgld_error_set(SGLD_ERR_IO, "%s: closing the file failed", s->path);
+        buf = sgld_calloc((size_t)dim->len, width);
+        if (!buf)
+            st = sgld_error_set(SGLD_ERR_NOMEM, "%s: out of memory for the labels of dim '%s'", s->path, dim->name);
+        for (int64_t i = 0; buf && i < dim->len; i++)
+            memcpy(buf + (size_t)i * width, dim->labels[i], strlen(dim->labels[i]));
     }
-    SGLD_TRY(sgld_status_agree(s->comm, st));
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0 || H5Pset_fapl_mpio(fapl, s->comm, MPI_INFO_NULL) < 0)
-        st = sgld_error_set(SGLD_ERR_HDF5, "%s: cannot make an MPI-IO file access list", s->path);
-    st = sgld_status_agree(s->comm, st);
-    if (st == SGLD_OK) st = sgld_status_agree(s->comm, open_file(s, fapl));
-    if (fapl >= 0) H5Pclose(fapl);
+    hid_t space = H5Dget_space(dim->dset);
+    if (space < 0) st = sgld_error_set(SGLD_ERR_HDF5, "%s: cannot get a coordinate's dataspace", s->path);
+    else if (!buf) H5Sselect_none(space);
+    if (H5Dwrite(dim->dset, H5T_C_S1, space, space, s->dxpl, buf ? (const void *)buf : (const void *)&dummy) < 0 &&
+        st == SGLD_OK)
+        st = sgld_error_set(SGLD_ERR_HDF5, "%s: writing the labels of dim '%s' failed", s->path, dim->name);
+    if (space >= 0) H5Sclose(space);
+    sgld_free(buf);
     return st;
 }
 
@@ -322,7 +357,87 @@ static hid_t order_plist(hid_t cls)
     return p;
 }
 
-/* Creates a group's coordinates (dimension scales). Collective. */
+sgld_status samples_set_scale(sgld_samples *s, hid_t dset, const char *name)
+{
+    sgld_status st = SGLD_OK;
+    const int32_t id = s->next_dimid++;
+    hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    H5_GOTO(H5DSset_scale(dset, name), s->path, st, done);
+    H5_GOTO(space = H5Screate(H5S_SCALAR), s->path, st, done);
+    H5_GOTO(attr = H5Acreate2(dset, "_Netcdf4Dimid", H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT), s->path, st,
+            done);
+    H5_GOTO(H5Awrite(attr, H5T_NATIVE_INT32, &id), s->path, st, done);
+done:
+    if (attr >= 0) H5Aclose(attr);
+    if (space >= 0) H5Sclose(space);
+    return st;
+}
+
+/* The text attribute name = value (non-empty ASCII) on a dataset, as netCDF-C writes NC_CHAR
+ * text.  Collective. */
+static sgld_status text_attr(sgld_samples *s, hid_t dset, const char *name, const char *value)
+{
+    sgld_status st = SGLD_OK;
+    hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    H5_GOTO(type = H5Tcopy(H5T_C_S1), s->path, st, done);
+    H5_GOTO(H5Tset_size(type, strlen(value)), s->path, st, done);
+    H5_GOTO(H5Tset_strpad(type, H5T_STR_NULLTERM), s->path, st, done);
+    H5_GOTO(space = H5Screate(H5S_SCALAR), s->path, st, done);
+    H5_GOTO(attr = H5Acreate2(dset, name, type, space, H5P_DEFAULT, H5P_DEFAULT), s->path, st, done);
+    H5_GOTO(H5Awrite(attr, type, value), s->path, st, done);
+done:
+    if (attr >= 0) H5Aclose(attr);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    return st;
+}
+
+/* What makes the char coordinate of grp->dims[d] (already a scale numbered dimid) a netCDF
+ * string coordinate: the placeholder dimension of its width (created by the first labelled
+ * dim of the group with that width, shared by the others), the attribute _Netcdf4Coordinates
+ * = [dimid, the placeholder's], and _Encoding = "utf-8".  Collective. */
+static sgld_status label_attrs(sgld_samples *s, samples_group *grp, int d, int dimid)
+{
+    sgld_status st = SGLD_OK;
+    samples_dim *dim = &grp->dims[d];
+    hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID, attr = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+    int shared = -1;
+    for (int e = 0; e < d && shared < 0; e++)
+        if (grp->dims[e].width == dim->width) shared = e;
+    if (shared >= 0) {
+        dim->width_dimid = grp->dims[shared].width_dimid;
+    } else {
+        /* 1-D float with no values, as netCDF-C makes a dimension without a variable */
+        char name[32], scale_name[80];
+        const hsize_t w = (hsize_t)dim->width;
+        width_dim_name(dim->width, name, sizeof name);
+        snprintf(scale_name, sizeof scale_name, "%s%10lld", NC_DIM_PLACEHOLDER, (long long)dim->width);
+        H5_GOTO(dcpl = order_plist(H5P_DATASET_CREATE), s->path, st, done);
+        H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
+        H5_GOTO(space = H5Screate_simple(1, &w, NULL), s->path, st, done);
+        H5_GOTO(dset = H5Dcreate2(grp->gid, name, H5T_IEEE_F32BE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), s->path,
+                st, done);
+        dim->width_dimid = s->next_dimid;
+        SGLD_TRY_GOTO(samples_set_scale(s, dset, scale_name), st, done);
+        H5Sclose(space);
+        space = H5I_INVALID_HID;
+    }
+    const hsize_t two = 2;
+    const int32_t ids[2] = {dimid, dim->width_dimid};
+    H5_GOTO(space = H5Screate_simple(1, &two, NULL), s->path, st, done);
+    H5_GOTO(attr = H5Acreate2(dim->dset, "_Netcdf4Coordinates", H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT),
+            s->path, st, done);
+    H5_GOTO(H5Awrite(attr, H5T_NATIVE_INT32, ids), s->path, st, done);
+    SGLD_TRY_GOTO(text_attr(s, dim->dset, "_Encoding", "utf-8"), st, done);
+done:
+    if (attr >= 0) H5Aclose(attr);
+    if (dset >= 0) H5Dclose(dset);
+    if (space >= 0) H5Sclose(space);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return st;
+}
+
+/* Creates a group's coordinates (dimension scales), numbered in order. Collective. */
 static sgld_status create_dims(sgld_samples *s, samples_group *grp)
 {
     sgld_status st = SGLD_OK;
@@ -330,20 +445,21 @@ static sgld_status create_dims(sgld_samples *s, samples_group *grp)
     for (int d = 0; d < grp->n_dims; d++) {
         samples_dim *dim = &grp->dims[d];
         int unlimited = dim->len < 0;
-        hsize_t cur = unlimited ? 0 : (hsize_t)dim->len;
-        hsize_t max = unlimited ? H5S_UNLIMITED : cur;
+        hsize_t cur[2] = {unlimited ? 0 : (hsize_t)dim->len, (hsize_t)dim->width};
+        hsize_t max[2] = {unlimited ? H5S_UNLIMITED : cur[0], cur[1]};
         H5_GOTO(dcpl = order_plist(H5P_DATASET_CREATE), s->path, st, done);
-        /* (HDF5 refuses a variable-length type without fill values) */
-        if (!dim->labels) H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
+        H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
         if (unlimited) {
             hsize_t chunk = (hsize_t)(s->chunk_draws < 1024 ? 1024 : s->chunk_draws);
             H5_GOTO(H5Pset_chunk(dcpl, 1, &chunk), s->path, st, done);
         }
-        H5_GOTO(space = H5Screate_simple(1, &cur, &max), s->path, st, done);
-        H5_GOTO(dim->dset = H5Dcreate2(grp->gid, dim->name, dim->labels ? s->str_type : H5T_STD_I64LE, space,
+        H5_GOTO(space = H5Screate_simple(dim->labels ? 2 : 1, cur, max), s->path, st, done);
+        H5_GOTO(dim->dset = H5Dcreate2(grp->gid, dim->name, dim->labels ? H5T_C_S1 : H5T_STD_I64LE, space,
                                        H5P_DEFAULT, dcpl, H5P_DEFAULT),
                 s->path, st, done);
-        H5_GOTO(H5DSset_scale(dim->dset, dim->name), s->path, st, done);
+        const int dimid = s->next_dimid;
+        SGLD_TRY_GOTO(samples_set_scale(s, dim->dset, dim->name), st, done);
+        if (dim->labels) SGLD_TRY_GOTO(label_attrs(s, grp, d, dimid), st, done);
         H5Sclose(space);
         H5Pclose(dcpl);
         space = dcpl = H5I_INVALID_HID;
@@ -356,22 +472,7 @@ done:
 
 /* The attribute dtype = "bool" on an int8 variable: xarray's own encoding of a boolean
  * variable (netCDF has no bool), which both engines decode back to bool.  Collective. */
-static sgld_status mark_bool(sgld_samples *s, hid_t dset)
-{
-    sgld_status st = SGLD_OK;
-    hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
-    H5_GOTO(type = H5Tcopy(H5T_C_S1), s->path, st, done);
-    H5_GOTO(H5Tset_size(type, 4), s->path, st, done);
-    H5_GOTO(H5Tset_strpad(type, H5T_STR_NULLTERM), s->path, st, done);
-    H5_GOTO(space = H5Screate(H5S_SCALAR), s->path, st, done);
-    H5_GOTO(attr = H5Acreate2(dset, "dtype", type, space, H5P_DEFAULT, H5P_DEFAULT), s->path, st, done);
-    H5_GOTO(H5Awrite(attr, type, "bool"), s->path, st, done);
-done:
-    if (attr >= 0) H5Aclose(attr);
-    if (space >= 0) H5Sclose(space);
-    if (type >= 0) H5Tclose(type);
-    return st;
-}
+static sgld_status mark_bool(sgld_samples *s, hid_t dset) { return text_attr(s, dset, "dtype", "bool"); }
 
 static sgld_status create_var(sgld_samples *s, samples_var *var)
 {
@@ -434,9 +535,6 @@ static sgld_status create_file(sgld_samples *s)
     H5_GOTO(s->dxpl = H5Pcreate(H5P_DATASET_XFER), s->path, st, done);
     H5_GOTO(H5Pset_dxpl_mpio(s->dxpl, H5FD_MPIO_COLLECTIVE), s->path, st, done);
     H5_GOTO(gcpl = order_plist(H5P_GROUP_CREATE), s->path, st, done);
-    H5_GOTO(s->str_type = H5Tcopy(H5T_C_S1), s->path, st, done);
-    H5_GOTO(H5Tset_size(s->str_type, H5T_VARIABLE), s->path, st, done);
-    H5_GOTO(H5Tset_cset(s->str_type, H5T_CSET_UTF8), s->path, st, done);
     for (int g = 0; g < s->n_groups; g++) {
         samples_group *grp = &s->groups[g];
         H5_GOTO(grp->gid = H5Gcreate2(s->file, grp->name, H5P_DEFAULT, gcpl, H5P_DEFAULT),
@@ -449,7 +547,9 @@ static sgld_status create_file(sgld_samples *s)
     for (int g = 0; g < s->n_groups; g++)
         for (int d = 0; d < s->groups[g].n_dims; d++) {
             const samples_dim *dim = &s->groups[g].dims[d];
-            sgld_status w = dim->len < 0 || dim->labels ? SGLD_OK : write_coord(s, dim->dset, 0, dim->len);
+            sgld_status w = dim->len < 0 ? SGLD_OK
+                            : dim->labels ? write_labels(s, dim)
+                                          : write_coord(s, dim->dset, 0, dim->len);
             if (st == SGLD_OK) st = w;
         }
     if (H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0 && st == SGLD_OK)
@@ -498,7 +598,12 @@ static hsize_t create_bytes(const sgld_samples *s)
     need += (hsize_t)s->n_vars * ((hsize_t)8 << 10);
     for (int g = 0; g < s->n_groups; g++)
         for (int d = 0; d < s->groups[g].n_dims; d++)
-            need += ((hsize_t)8 << 10) + (s->groups[g].dims[d].len > 0 ? 8 * (hsize_t)s->groups[g].dims[d].len : 0);
+        {
+            const samples_dim *dim = &s->groups[g].dims[d];
+            /* labels: their bytes and a placeholder dimension */
+            need += ((hsize_t)8 << 10) + (dim->len > 0 ? 8 * (hsize_t)dim->len : 0);
+            if (dim->labels) need += ((hsize_t)8 << 10) + (hsize_t)dim->len * (hsize_t)dim->width;
+        }
     return need;
 }
 
@@ -548,7 +653,6 @@ sgld_status samples_free_handle(sgld_samples *s)
     }
     table_free(&s->table);
     if (s->dxpl >= 0) H5Pclose(s->dxpl);
-    if (s->str_type >= 0) H5Tclose(s->str_type);
     if (s->file >= 0 && H5Fclose(s->file) < 0)
         st = sgld_error_set(SGLD_ERR_IO, "%s: closing the file failed", s->path);
     sgld_free(s->vars);
@@ -577,7 +681,7 @@ sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int 
         st = sgld_error_set(SGLD_ERR_NOMEM, "out of memory for the sample file");
     } else {
         s->comm = dup;
-        s->file = s->dxpl = s->str_type = H5I_INVALID_HID;
+        s->file = s->dxpl = H5I_INVALID_HID;
         MPI_Comm_rank(dup, &s->rank);
         MPI_Comm_size(dup, &s->size);
         st = build(s, path, n_chains, n_vars, vars, chunk_draws);
@@ -594,7 +698,6 @@ sgld_status sgld_samples_create(MPI_Comm comm, const char *path, int force, int 
     st = sgld_status_agree(s->comm, st);
     if (st == SGLD_OK) {
         st = sgld_status_agree(s->comm, create_file(s));
-        if (st == SGLD_OK) st = write_all_labels(s);
         if (st != SGLD_OK) {
             /* Close before rank 0 unlinks, so that no rank writes the file afterwards. */
             close_file(s);
@@ -630,7 +733,7 @@ sgld_status sgld_samples_index_coord(sgld_samples *s, const char *name, int64_t 
     H5_GOTO(space = H5Screate_simple(1, &len, NULL), s->path, st, done);
     H5_GOTO(dset = H5Dcreate2(s->file, name, H5T_STD_I64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), s->path, st,
             done);
-    H5_GOTO(H5DSset_scale(dset, name), s->path, st, done);
+    SGLD_TRY_GOTO(samples_set_scale(s, dset, name), st, done);
     /* Rank 0 writes everything, the others select nothing (a collective write). */
     if (s->rank != 0) H5_GOTO(H5Sselect_none(space), s->path, st, done);
     if (H5Dwrite(dset, H5T_NATIVE_INT64, space, space, s->dxpl, s->rank == 0 ? (const void *)values : (const void *)&len) < 0)
@@ -670,7 +773,7 @@ sgld_status sgld_samples_observed(sgld_samples *s, const char *group, const char
     H5_GOTO(space = H5Screate_simple(1, &len, NULL), s->path, st, done);
     H5_GOTO(gid = H5Gcreate2(s->file, group, H5P_DEFAULT, gcpl, H5P_DEFAULT), s->path, st, done);
     H5_GOTO(coord = H5Dcreate2(gid, dim, H5T_STD_I64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), s->path, st, done);
-    H5_GOTO(H5DSset_scale(coord, dim), s->path, st, done);
+    SGLD_TRY_GOTO(samples_set_scale(s, coord, dim), st, done);
     H5_GOTO(dset = H5Dcreate2(gid, name, integer ? H5T_STD_I64LE : H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl,
                               H5P_DEFAULT), s->path, st, done);
     H5_GOTO(H5DSattach_scale(dset, coord, 0), s->path, st, done);

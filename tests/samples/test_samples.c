@@ -9,6 +9,7 @@
 #include "sgld_test.h"
 
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -672,7 +673,7 @@ static void test_block_reader(void **state)
     sgld_samples_reader_close(&r);
 }
 
-/* Labelled dimensions (variable-length UTF-8 coordinates), an SGLD_BOOL variable (int8 with
+/* Labelled dimensions (netCDF char coordinates, UTF-8), an SGLD_BOOL variable (int8 with
  * dtype = "bool") and sgld_samples_observed written by every rank's block of rows, read back
  * with serial HDF5; observed's errors (a group that exists, rows out of range on one rank). */
 static void test_labels_bool_observed(void **state)
@@ -709,22 +710,37 @@ static void test_labels_bool_observed(void **state)
 
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     assert_true(f >= 0);
-    hid_t str = H5Tcopy(H5T_C_S1);
-    H5Tset_size(str, H5T_VARIABLE);
-    H5Tset_cset(str, H5T_CSET_UTF8);
-    char *got[3] = {0};
+    /* netCDF's char coordinate [3, width 14] with NUL padding, its placeholder dimension
+     * string14 and the numbers that tie them: chain 0, draw 1, feature 2, string14 3. */
+    char got[3][14];
     hid_t d = H5Dopen2(f, "/posterior/feature", H5P_DEFAULT);
-    assert_true(d >= 0 && H5Dread(d, str, H5S_ALL, H5S_ALL, H5P_DEFAULT, got) >= 0);
-    for (int k = 0; k < 3; k++) assert_string_equal(got[k], names[k]);
-    hid_t sp = H5Dget_space(d);
-    H5Dvlen_reclaim(str, sp, H5P_DEFAULT, got);
+    hid_t sp = H5Dget_space(d), ty = H5Dget_type(d);
+    hsize_t shape[2] = {0, 0};
+    assert_true(d >= 0 && H5Sget_simple_extent_dims(sp, shape, NULL) == 2 && shape[0] == 3 && shape[1] == 14);
+    assert_true(H5Tget_class(ty) == H5T_STRING && H5Tget_size(ty) == 1);
+    assert_true(H5Dread(d, H5T_C_S1, H5S_ALL, H5S_ALL, H5P_DEFAULT, got) >= 0);
+    for (int k = 0; k < 3; k++) {
+        assert_memory_equal(got[k], names[k], strlen(names[k]));
+        for (size_t i = strlen(names[k]); i < 14; i++) assert_int_equal(got[k][i], 0);
+    }
+    int32_t ids[2] = {-1, -1}, id = -1;
+    hid_t a = H5Aopen(d, "_Netcdf4Coordinates", H5P_DEFAULT);
+    assert_true(a >= 0 && H5Aread(a, H5T_NATIVE_INT32, ids) >= 0 && ids[0] == 2 && ids[1] == 3);
+    H5Aclose(a);
+    H5Tclose(ty);
     H5Sclose(sp);
+    H5Dclose(d);
+    d = H5Dopen2(f, "/posterior/string14", H5P_DEFAULT);
+    a = H5Aopen(d, "_Netcdf4Dimid", H5P_DEFAULT);
+    assert_true(a >= 0 && H5Aread(a, H5T_NATIVE_INT32, &id) >= 0 && id == 3);
+    assert_true(H5DSis_scale(d) > 0);
+    H5Aclose(a);
     H5Dclose(d);
     int8_t fl[2] = {7, 7};
     d = H5Dopen2(f, "/sample_stats/diverging", H5P_DEFAULT);
     assert_true(d >= 0 && H5Dread(d, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, fl) >= 0);
     assert_true(fl[0] == 0 && fl[1] == 1);
-    hid_t a = H5Aopen(d, "dtype", H5P_DEFAULT);
+    a = H5Aopen(d, "dtype", H5P_DEFAULT);
     char text[8] = "";
     hid_t at = H5Aget_type(a);
     assert_true(a >= 0 && H5Aread(a, at, text) >= 0);
@@ -742,7 +758,6 @@ static void test_labels_bool_observed(void **state)
     H5Dclose(d);
     for (int i = 0; i < 10; i++) assert_true(yo[i] == 0.5 * i - 1.0 && obs[i] == i);
     assert_int_equal(H5Lexists(f, "obs2", H5P_DEFAULT), 0);
-    H5Tclose(str);
     H5Fclose(f);
 }
 
