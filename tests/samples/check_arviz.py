@@ -11,8 +11,9 @@ usage: check_arviz.py BUILD_ROOT MPIEXEC
   2. A linear regression on a CSV with named columns at 4 ranks (2 chains x 2 shards, so two
      shards write observed_data), --on-divergence shrink at a step size that diverges, and
      --save-observed yes: `diverging` reads as bool and is exactly the draws at which the
-     cumulative `divergences` count rose; the `feature` coordinate is 0..d-1 and the CSV's
-     column names are the root attribute feature_names; observed_data/y equals the CSV's targets (as float32, the precision the data are
+     cumulative `divergences` count rose; the `feature` coordinate is the CSV's column names
+     (one with a comma, one with a non-ASCII character) as str, which also stay the root
+     attribute feature_names; observed_data/y equals the CSV's targets (as float32, the precision the data are
      held in) over obs 0..n-1; --save-observed no and auto (these 60 rows are under auto's
      8 MB) leave the group out / write it.
   3. sgld-ess predict --log-likelihood on the linear regression (the --save-observed auto run, without
@@ -21,6 +22,14 @@ usage: check_arviz.py BUILD_ROOT MPIEXEC
      each selected draw (N(y; x.w + b, noise_sd^2), to 1e-9 relative), the draw coordinate the selected
      draws' indices; its mean over draws agrees with predict's own ensemble figures
      (log mean exp over draws = predict --json's loglik, to 1e-6).
+  4. Names as coordinates: a logreg run on tools/data/pima.csv has the `feature` coordinate
+     equal to the CSV header's column names (the target's left out), and a softmax run on a
+     CSV with three string class labels (one with a comma, one non-ASCII) has the `class`
+     coordinate equal to the labels in strcmp order (the model's class indices) and the root
+     attribute class_names the same; with both engines, `ncdump -h` succeeds on each file and
+     declares the coordinate as netCDF text (`char feature(feature, stringW)`, W the longest
+     name's bytes; the softmax run's feature and class names are both 12 bytes wide and share
+     one stringW).
 Prints one line per check; exits 1 when any fails."""
 import json
 import os
@@ -84,14 +93,14 @@ for g in ("posterior", "sample_stats", "observed_data", "monitor"):
 
 # 2. Linear regression on a CSV with named columns, 2 chains x 2 shards.
 rng = np.random.default_rng(11)
-names = ["age", "blood pressure", "glucose, fasting"]
+names = ["age", "blood pressure (mmHg)", "glucose, fasting (\u00b5mol/l)"]
 X = rng.normal(size=(60, 3)) * [1.0, 2.0, 0.5] + [0.0, 1.0, -1.0]
 y = X @ [0.7, -0.3, 1.2] + 0.4 + 0.5 * rng.normal(size=60)
 Xt = rng.normal(size=(17, 3)) * [1.0, 2.0, 0.5] + [0.0, 1.0, -1.0]
 yt = Xt @ [0.7, -0.3, 1.2] + 0.4 + 0.5 * rng.normal(size=17)
 train, test = os.path.join(TMP, "train.csv"), os.path.join(TMP, "test.csv")
 for path, A, b in ((train, X, y), (test, Xt, yt)):
-    with open(path, "w") as f:
+    with open(path, "w", encoding="utf-8") as f:
         f.write(",".join('"%s"' % n if "," in n else n for n in names) + ",target\n")
         for r, t in zip(A, b):
             f.write(",".join("%.6g" % v for v in r) + ",%.6g\n" % t)
@@ -117,8 +126,8 @@ for e, ds in opens(lr, "posterior").items():
     check(f"linreg: posterior opens ({e})", ok, ds)
     if ok:
         feat = ds["feature"].values
-        check(f"linreg: the feature coordinate is 0..d-1 (the names are the root attribute) ({e})",
-              list(feat) == list(range(len(names))), feat)
+        check(f"linreg: the feature coordinate is the CSV's column names, as str ({e})",
+              list(feat) == names and all(isinstance(v, str) for v in feat), feat)
         check(f"linreg: w is [chain, draw, feature] ({e})", ds["w"].dims == ("chain", "draw", "feature"), ds["w"].dims)
 for e, ds in opens(lr, "observed_data").items():
     ok = isinstance(ds, xr.Dataset)
@@ -169,6 +178,49 @@ for e, ds in opens(ll, "log_likelihood").items():
         lme = (m + np.log(np.exp(flat - m).mean(axis=0))).mean()
         check(f"log_likelihood: log mean exp over draws = predict's ensemble loglik ({e})",
               abs(lme - rep["data"]["ensemble"]["loglik"]) < 1e-6, (lme, rep["data"]["ensemble"]["loglik"]))
+
+
+
+# 4. Pima's column names and a softmax run's class names as coordinates; ncdump -h.
+def coord_and_ncdump(path, dim, want, tag):
+    for e, ds in opens(path, "posterior").items():
+        ok = isinstance(ds, xr.Dataset) and dim in ds.coords
+        check(f"{tag}: posterior opens with a {dim} coordinate ({e})", ok, ds)
+        if ok:
+            got = [str(v) for v in ds[dim].values]
+            check(f"{tag}: the {dim} coordinate is {want} ({e})", got == want, got)
+    r = subprocess.run(["ncdump", "-h", path], capture_output=True, text=True)
+    width = max(len(n.encode()) for n in want)
+    decl = f"char {dim}({dim}, string{width}) ;"
+    check(f"{tag}: ncdump -h exits 0 and declares '{decl}'", r.returncode == 0 and decl in r.stdout,
+          r.stderr.strip() or r.stdout[:2000])
+
+
+ROOT = os.environ.get("SGLD_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+pima_csv = os.path.join(ROOT, "tools", "data", "pima.csv")
+with open(pima_csv, encoding="utf-8") as f:
+    pima_names = [n.strip('"') for n in f.readline().strip().split(",")][:-1]
+pima = os.path.join(TMP, "pima.h5")
+p = run([DIST, "--model", "logreg", "--data", pima_csv, "--chains", "2", "--steps", "40", "--burnin", "10",
+         "--step-size", "1e-4", "--quiet", "--output", pima], 2)
+check("pima logreg run: exit 0", p.returncode == 0, p.stderr)
+coord_and_ncdump(pima, "feature", pima_names, "pima")
+labels = ["virg\u00ednica", "setosa", "versi, color"]
+sm_csv, sm = os.path.join(TMP, "iris3.csv"), os.path.join(TMP, "softmax.h5")
+with open(sm_csv, "w", encoding="utf-8") as f:
+    f.write('a,"sepal, width",species\n')  # as wide as "versi, color": one string12 for both
+    for i, (u, v) in enumerate(rng.normal(size=(90, 2))):
+        lab = labels[i % 3]
+        f.write("%.5f,%.5f,%s\n" % (u, v, '"%s"' % lab if "," in lab else lab))
+p = run([DIST, "--model", "softmax", "--data", sm_csv, "--chains", "2", "--steps", "40", "--burnin", "10", "--batch-size", "30",
+         "--step-size", "1e-4", "--quiet", "--output", sm], 2)
+check("softmax run: exit 0", p.returncode == 0, p.stderr)
+classes = sorted(labels, key=lambda n: n.encode())
+coord_and_ncdump(sm, "class", classes, "softmax")
+coord_and_ncdump(sm, "feature", ["a", "sepal, width"], "softmax")
+attrs = xr.open_dataset(sm, engine="netcdf4").attrs
+check("softmax: the root attribute class_names stays, in the same order",
+      attrs.get("class_names") == "\n".join(classes), attrs.get("class_names"))
 
 shutil.rmtree(TMP, ignore_errors=True)
 print(f"{failures} failed" if failures else "all passed")

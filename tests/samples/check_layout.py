@@ -74,6 +74,11 @@ def check_h5py(path):
               draw.maxshape == (None,) and draw.dtype == np.int64
               and np.array_equal(draw[:], np.arange(T)), (draw.maxshape, draw.dtype, draw[:]))
         check("h5py: w values", np.array_equal(w[:], expect["w"]))
+        ids = []
+        f.visititems(lambda n, o: ids.append(int(o.attrs["_Netcdf4Dimid"]))
+                     if o.attrs.get("CLASS") == b"DIMENSION_SCALE" else None)
+        check("h5py: every dimension scale numbered by _Netcdf4Dimid 0..n-1, each once",
+              sorted(ids) == list(range(5)), ids)  # chain, draw, w_dim_0; chain, draw
         order = list(f["posterior"])
         check("h5py: posterior holds exactly the coordinates and variables",
               sorted(order) == sorted(["chain", "draw", "w_dim_0", "w", "b"]), order)
