@@ -407,13 +407,15 @@ static sgld_status label_attrs(sgld_samples *s, samples_group *grp, int d, int d
     if (shared >= 0) {
         dim->width_dimid = grp->dims[shared].width_dimid;
     } else {
-        /* 1-D float with no values, as netCDF-C makes a dimension without a variable */
+        /* 1-D float, as netCDF-C makes a dimension without a variable; its zeros written at
+         * creation (parallel HDF5 allocates the space at once), so that its bytes are the same
+         * in every file */
         char name[32], scale_name[80];
         const hsize_t w = (hsize_t)dim->width;
         width_dim_name(dim->width, name, sizeof name);
         snprintf(scale_name, sizeof scale_name, "%s%10lld", NC_DIM_PLACEHOLDER, (long long)dim->width);
         H5_GOTO(dcpl = order_plist(H5P_DATASET_CREATE), s->path, st, done);
-        H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), s->path, st, done);
+        H5_GOTO(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC), s->path, st, done);
         H5_GOTO(space = H5Screate_simple(1, &w, NULL), s->path, st, done);
         H5_GOTO(dset = H5Dcreate2(grp->gid, name, H5T_IEEE_F32BE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), s->path,
                 st, done);
