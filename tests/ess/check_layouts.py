@@ -4,7 +4,8 @@ being written.
 1. The same draws (Stan's bern1-4 lp__ and theta, a float32 AR(1) vector, integers of three
    widths) are written by xarray with both engines (netcdf4, h5netcdf), with and without
    `chain`/`draw` coordinate variables (without them netCDF-4 names the dimension scales
-   "This is a netCDF dimension but not a netCDF variable. N"), in a nested group, and by
+   "This is a netCDF dimension but not a netCDF variable. N"), with w's string coordinate as
+   variable-length strings or as netCDF text (char, with its placeholder dimension), in a nested group, and by
    netCDF4-python with the dimensions in the root group and the variables three groups down.
    Each layout must give exactly the JSON numbers of a plain h5py file of the same values (the
    layout the other tests use), the bern values of tests/diag/fixtures, and leave out the
@@ -99,6 +100,12 @@ for engine in ("netcdf4", "h5netcdf"):
         p = os.path.join(TMP, "%s-%s.nc" % (engine, "coords" if coords else "nocoords"))
         dataset(coords).to_netcdf(p, group="posterior", engine=engine)
         layouts.append((p, "posterior"))
+# w_dim_0's names as netCDF text (char [3, string1], what sgld-dist writes for feature and class
+# names) instead of variable-length strings: the placeholder dimension string1 is no variable.
+for engine in ("netcdf4", "h5netcdf"):
+    p = os.path.join(TMP, "%s-char.nc" % engine)
+    dataset(True).to_netcdf(p, group="posterior", engine=engine, encoding={"w_dim_0": {"dtype": "S1"}})
+    layouts.append((p, "posterior"))
 p = os.path.join(TMP, "netcdf4-nested.nc")
 dataset(False).to_netcdf(p, group="inference/run1/posterior", engine="netcdf4")
 layouts.append((p, "inference/run1/posterior"))
@@ -182,7 +189,7 @@ with h5py.File(chains, "w") as f:
     g = f.create_group("posterior")
     g["a"] = rng.normal(size=(2, 50))
     g["b"] = rng.normal(size=(3, 50))
-nested = layouts[4][0]
+nested = [q for q, grp in layouts if grp.startswith("inference/")][0]
 for k, (args, msg) in enumerate( [(["summary", nested, "--group", "inference/run2/posterior"], "%s: no group '/inference/run2/posterior'" % nested),
                   (["summary", nested, "--group", "inference/run1/posterior/theta"], "no group '/inference/run1/posterior/theta'"),
                   (["summary", chains], "%s: variable 'b' has 3 chains but 'a' has 2" % chains),
