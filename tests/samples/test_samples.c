@@ -423,6 +423,19 @@ static void test_create_errors(void **state)
     v[1].name = "w_dim_1"; /* a variable named like a dim */
     assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, bad, 0, N_CHAINS, 2, v, 3, &s),
                      SGLD_ERR_ARG);
+    /* labels: one NULL; or as wide as the name of a variable (string2), whose dimension they need */
+    static const char *const holes[3] = {"a", NULL, "c"}, *const wide[3] = {"ab", "c", "d"};
+    v[1] = specs[2];
+    v[1].dim_labels[0] = holes;
+    assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, bad, 0, N_CHAINS, 2, v, 3, &s), SGLD_ERR_ARG);
+    snprintf(want, sizeof want, "%s: dim 'posterior/w_dim_0': label 1 is NULL", bad);
+    assert_string_equal(sgld_error_message(), want);
+    v[1].dim_labels[0] = wide;
+    v[0].name = "string2";
+    assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, bad, 0, N_CHAINS, 2, v, 3, &s), SGLD_ERR_ARG);
+    snprintf(want, sizeof want, "%s: group 'posterior': the labels of dim 'w_dim_0' need a dimension 'string2', "
+             "which is the name of a dim or variable", bad);
+    assert_string_equal(sgld_error_message(), want);
     assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, bad, 0, 0, 2, specs, 3, &s),
                      SGLD_ERR_ARG);
     assert_int_equal(sgld_samples_create(MPI_COMM_WORLD, bad, 0, N_CHAINS, 2, specs, 0, &s),
@@ -460,6 +473,38 @@ static void test_failed_create_leaves_no_file(void **state)
             assert_false(file_exists(path));
         }
     assert_true(after_file >= 1);
+    assert_true(successes >= 1);
+}
+
+/* Rank 0 failing to allocate the buffer of a labelled dim's text, which it does after the
+ * file exists: every rank gets SGLD_ERR_NOMEM naming the dim, and no file is left behind. */
+static void test_failed_labels_leave_no_file(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("nomem-labels.h5");
+    static const char *const names[3] = {"age", "bmi, kg/m\xc2\xb2", "glucose"};
+    sgld_var_spec v[N_VARS];
+    memcpy(v, specs, sizeof v);
+    v[2].dim_labels[0] = names;
+    int labels_failed = 0, successes = 0;
+    for (long n = 1; n <= 60; n++) {
+        sgld_samples *s = NULL;
+        if (sgld_test_rank() == 0) sgld_alloc_fail_after(n);
+        sgld_status st = sgld_samples_create(MPI_COMM_WORLD, path, 0, N_CHAINS, N_VARS, v, 3, &s);
+        sgld_alloc_fail_after(0);
+        if (st == SGLD_OK) {
+            successes++;
+            assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+            MPI_Barrier(MPI_COMM_WORLD);
+            sgld_samples_discard(MPI_COMM_WORLD, path);
+        } else {
+            assert_int_equal(st, SGLD_ERR_NOMEM);
+            labels_failed += strstr(sgld_error_message(), "labels of dim 'w_dim_0'") != NULL;
+        }
+        MPI_Barrier(MPI_COMM_WORLD);
+        assert_false(file_exists(path));
+    }
+    if (sgld_test_rank() == 0) assert_true(labels_failed >= 1);
     assert_true(successes >= 1);
 }
 
@@ -771,6 +816,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_existing_file_and_force),
         cmocka_unit_test(test_create_errors),
         cmocka_unit_test(test_failed_create_leaves_no_file),
+        cmocka_unit_test(test_failed_labels_leave_no_file),
         cmocka_unit_test(test_append_nomem),
         cmocka_unit_test(test_append_errors),
         cmocka_unit_test(test_reader_errors),
