@@ -444,6 +444,32 @@ static void test_create_errors(void **state)
     assert_false(file_exists(bad));
 }
 
+/* Creates path with vars, every allocation failing in turn on rank r: every rank gets
+ * SGLD_ERR_NOMEM or a file (closed and removed), and no file is left behind.  Counts the
+ * failures whose message holds `needle` and the successes. */
+static void create_failing(const char *path, const sgld_var_spec *vars, int r, const char *needle, int *hits,
+                           int *successes)
+{
+    for (long n = 1; n <= 60; n++) {
+        sgld_samples *s = NULL;
+        if (sgld_test_rank() == r) sgld_alloc_fail_after(n);
+        sgld_status st = sgld_samples_create(MPI_COMM_WORLD, path, 0, N_CHAINS, N_VARS, vars, 3, &s);
+        sgld_alloc_fail_after(0);
+        if (st == SGLD_OK) {
+            (*successes)++;
+            assert_int_equal(sgld_samples_close(&s), SGLD_OK);
+            MPI_Barrier(MPI_COMM_WORLD);
+            sgld_samples_discard(MPI_COMM_WORLD, path);
+        } else {
+            assert_int_equal(st, SGLD_ERR_NOMEM);
+            assert_null(s);
+            *hits += strstr(sgld_error_message(), needle) != NULL;
+        }
+        MPI_Barrier(MPI_COMM_WORLD);
+        assert_false(file_exists(path));
+    }
+}
+
 /* Every allocation of create failing in turn on one rank (including rank 0's coordinate
  * buffer, allocated after the file exists): every rank gets SGLD_ERR_NOMEM, no rank hangs,
  * and no file is left behind. */
@@ -453,57 +479,22 @@ static void test_failed_create_leaves_no_file(void **state)
     const char *path = tmp_path("nomem.h5");
     int after_file = 0, successes = 0;
     for (int r = 0; r < sgld_test_size(); r++)
-        for (long n = 1; n <= 60; n++) {
-            sgld_samples *s = NULL;
-            if (sgld_test_rank() == r) sgld_alloc_fail_after(n);
-            sgld_status st = sgld_samples_create(MPI_COMM_WORLD, path, 0, N_CHAINS, N_VARS,
-                                                 specs, 3, &s);
-            sgld_alloc_fail_after(0);
-            if (st == SGLD_OK) {
-                successes++;
-                assert_int_equal(sgld_samples_close(&s), SGLD_OK);
-                MPI_Barrier(MPI_COMM_WORLD);
-                sgld_samples_discard(MPI_COMM_WORLD, path);
-            } else {
-                assert_int_equal(st, SGLD_ERR_NOMEM);
-                assert_null(s);
-                after_file += strstr(sgld_error_message(), "coordinate values") != NULL;
-            }
-            MPI_Barrier(MPI_COMM_WORLD);
-            assert_false(file_exists(path));
-        }
+        create_failing(path, specs, r, "coordinate values", &after_file, &successes);
     assert_true(after_file >= 1);
     assert_true(successes >= 1);
 }
 
-/* Rank 0 failing to allocate the buffer of a labelled dim's text, which it does after the
- * file exists: every rank gets SGLD_ERR_NOMEM naming the dim, and no file is left behind. */
+/* The same on rank 0 with a labelled dim, whose text buffer rank 0 allocates after the file
+ * exists: the failure names the dim. */
 static void test_failed_labels_leave_no_file(void **state)
 {
     (void)state;
-    const char *path = tmp_path("nomem-labels.h5");
     static const char *const names[3] = {"age", "bmi, kg/m\xc2\xb2", "glucose"};
     sgld_var_spec v[N_VARS];
     memcpy(v, specs, sizeof v);
     v[2].dim_labels[0] = names;
     int labels_failed = 0, successes = 0;
-    for (long n = 1; n <= 60; n++) {
-        sgld_samples *s = NULL;
-        if (sgld_test_rank() == 0) sgld_alloc_fail_after(n);
-        sgld_status st = sgld_samples_create(MPI_COMM_WORLD, path, 0, N_CHAINS, N_VARS, v, 3, &s);
-        sgld_alloc_fail_after(0);
-        if (st == SGLD_OK) {
-            successes++;
-            assert_int_equal(sgld_samples_close(&s), SGLD_OK);
-            MPI_Barrier(MPI_COMM_WORLD);
-            sgld_samples_discard(MPI_COMM_WORLD, path);
-        } else {
-            assert_int_equal(st, SGLD_ERR_NOMEM);
-            labels_failed += strstr(sgld_error_message(), "labels of dim 'w_dim_0'") != NULL;
-        }
-        MPI_Barrier(MPI_COMM_WORLD);
-        assert_false(file_exists(path));
-    }
+    create_failing(tmp_path("nomem-labels.h5"), v, 0, "labels of dim 'w_dim_0'", &labels_failed, &successes);
     if (sgld_test_rank() == 0) assert_true(labels_failed >= 1);
     assert_true(successes >= 1);
 }
