@@ -118,8 +118,9 @@ def cases():
 
 
 def checksum(path):
-    """SHA-256 over every dataset but the monitor's (path, dtype, shape, little-endian bytes; a string dataset, the
-    feature and class names, its UTF-8 values each ended by a NUL), in path order."""
+    """SHA-256 over every dataset but the monitor's (path, dtype, shape, little-endian bytes: the feature and class
+    names as their char coordinates' NUL-padded bytes, with the stringW placeholders' zeros; a variable-length string
+    dataset as its UTF-8 values each ended by a NUL), in path order."""
     h = hashlib.sha256()
     with h5py.File(path, "r") as f:
         names = []
