@@ -74,7 +74,8 @@ def stop_step(out):
 
 def draws(path):
     with h5py.File(path, "r") as f:
-        return {k: f["posterior"][k][()] for k in f["posterior"] if f["posterior"][k].ndim >= 2}
+        # [chain, draw, ...]: not the coordinates (`feature` is a 2-D char coordinate of names)
+        return {k: d[()] for k, d in f["posterior"].items() if d.ndim >= 2 and d.attrs.get("CLASS") != b"DIMENSION_SCALE"}
 
 
 def attrs(path):
