@@ -102,8 +102,9 @@ for name, args in MODELS:
                     r"sgld-ess summary (\S+) gives all with R-hat and ESS$", p.stdout, re.M)
     rows = [l for l in lines if re.match(r"^\w+(\[[\d,]+\])?\s+[-\d.e+]+\s+[-\d.e+]+\s+[-\d.e+]+\s+[-\d.e+]+$", l)]
     with h5py.File(out, "r") as f:
-        n_elem = sum(int(np.prod(f["posterior"][v].shape[2:])) for v in f["posterior"]
-                     if v not in ("chain", "draw") and f["posterior"][v].ndim >= 2)
+        # the [chain, draw, ...] variables, not the coordinates (`feature` is a 2-D char coordinate)
+        n_elem = sum(int(np.prod(d.shape[2:])) for d in f["posterior"].values()
+                     if d.ndim >= 2 and d.attrs.get("CLASS") != b"DIMENSION_SCALE")
     if n_elem > 40:
         check(f"{name}: 40 rows, then '... {n_elem - 40} more of {n_elem}' naming sgld-ess summary FILE",
               cut is not None and len(rows) == 40 and int(cut.group(1)) == n_elem - 40 and
