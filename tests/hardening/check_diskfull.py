@@ -79,7 +79,7 @@ def draws(path):
                 if k == "draw":
                     out[g + "/draw"] = d[()]
                     n.add(d.shape[0])
-                elif d.ndim >= 2 and k not in ("chain",):
+                elif d.ndim >= 2 and d.attrs.get("CLASS") != b"DIMENSION_SCALE":  # not the char `feature`
                     out[g + "/" + k] = d[()]
                     n.add(d.shape[1])
     return out, n
