@@ -216,6 +216,14 @@ double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad
 double sgld_model_log_prior_scaled(const sgld_model *m, const float *theta, double scale, const float *sum,
                                    float *grad);
 
+/* 1, with *prec = 1 / prior_sd^2, when every parameter has the model's one prior
+ * N(0, prior_sd^2) (no tensor has its own sd); else 0.  Not collective. */
+int sgld_model_prior_single(const sgld_model *m, double *prec);
+
+/* That one prior's log density at a theta whose sum of squares is ss (the value
+ * sgld_model_log_prior returns for it, up to the order of the sum).  Not collective. */
+double sgld_model_log_prior_sumsq(const sgld_model *m, double ss);
+
 /* Initial parameters from the chain's stream (purpose INIT): the type's init_params, or
  * N(0, 0.1^2) per element.  Not collective. */
 void sgld_model_init_params(const sgld_model *m, const sgld_rng *r, float *theta);

@@ -75,13 +75,15 @@ void sgld_rng_normal_update(const sgld_rng *r, uint64_t step, uint32_t purpose, 
 /* The building block of every sampler's noise: one fused pass over the normals z_i of
  * sgld_rng_normal_fill (elements [0, n) of the stream), a chunk of 128 at a time while it is in
  * L1, with per-element scales:
- *   y[i] = b y[i] + (a x[i] + (sd s[i]) z_i)     x NULL: no a x[i] term; s NULL: s[i] = 1;
- *                                                b = 0: y[i] is not read (y may hold garbage)
+ *   y[i] = b y[i] + (c y[i] + (a x[i] + (sd s[i]) z_i))
+ *                                   x NULL: no a x[i] term; s NULL: s[i] = 1; c = 0: no c y[i]
+ *                                   term (a pull toward 0 kept apart from b, so a small one is
+ *                                   not lost to b's rounding); b = c = 0: y[i] is not read
  *   acc[i] += y[i]                               when acc is not NULL (theta += v)
  * in float, each product and sum rounded in this order (no FMA), so every path (AVX-512,
  * AVX2, plain C, any number of threads) gives the same bits.  x, s, acc may not overlap y. */
 typedef struct sgld_rng_axpy {
-    float b, a, sd;
+    float b, a, sd, c;
     const float *x, *s;
     float *y, *acc;
     int sumsq; /* nonzero: return sum_i y[i]^2 of the new y */
@@ -93,6 +95,11 @@ typedef struct sgld_rng_axpy {
  * sgld_rng_threads() threads.  Timed as one call of the generators (sgld_rng_time_normals),
  * the update included.  Not collective. */
 double sgld_rng_normal_axpy(const sgld_rng *r, uint64_t step, uint32_t purpose, size_t n, const sgld_rng_axpy *op);
+
+/* sum_i y[i]^2 over [0, n) with the same bits as sgld_rng_normal_axpy's sumsq of a y holding
+ * these values (its order: spans of 32768 elements, 16 double lanes by index mod 16).  One
+ * thread.  Not collective. */
+double sgld_rng_sumsq(size_t n, const float *y);
 
 /* Threads of sgld_rng_normal_fill, _update and _axpy in this process (OpenMP; 1 without it):
  * --threads of sgld-dist.  Values below 1 mean 1.  Process-wide, not thread-safe: set it before

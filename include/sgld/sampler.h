@@ -47,6 +47,18 @@ typedef struct sgld_step_ctx {
     sgld_gradient_fn gradient;/* re-evaluation at a new theta (may be NULL in unit tests) */
     sgld_chain_sum_fn chain_sum; /* sum over the chain's ranks (NULL: a one-rank chain) */
     void *gradient_self;      /* the self argument of gradient and chain_sum */
+    /* The gradient handed over unformed (only to a sampler with folds_prior set, on a step
+     * where the run chose to): lik_sum non-NULL means the step's `grad` argument holds nothing
+     * and g[i] = lik_scale lik_sum[i] - prior_prec theta[i] (the N/B-scaled minibatch sum and
+     * the N(0, 1/prior_prec) prior), which the sampler folds into its own pass over theta. */
+    const float *lik_sum;
+    double lik_scale, prior_prec;
+    /* Out, when non-NULL: a sampler may store sum_i theta[i]^2 after its step with the bits
+     * of sgld_rng_sumsq (e.g. sgld_rng_normal_axpy's sumsq on theta); it is finite exactly
+     * when every theta[i] is (float squares cannot overflow a double sum), so the run then
+     * skips its own check of theta and uses the sum for the next step's log prior.  Left
+     * alone (the run sets NAN before the step): the run checks theta itself. */
+    double *theta_sumsq;
 } sgld_step_ctx;
 
 #define SGLD_SAMPLER_MAX_STATS 8
@@ -96,6 +108,10 @@ typedef struct sgld_sampler_type {
     int n_stats;
     const char *stat_names[SGLD_SAMPLER_MAX_STATS];
     void (*stats)(const sgld_step_ctx *ctx, const float *theta, const float *state, double *out);
+    /* Nonzero: step() understands ctx->lik_sum (above), so the run may skip forming the
+     * gradient (a pass over theta, the sum and the gradient) when the prior is one Gaussian
+     * for every parameter and the gradient estimator is not centred. */
+    int folds_prior;
 } sgld_sampler_type;
 
 /* The registered type called name, or NULL.  Not collective. */

@@ -177,6 +177,20 @@ static double log_prior(const sgld_model *m, const float *theta, double scale, c
     return -0.5 * prec * ss - (double)m->n_params * log(m->prior_sd * 2.5066282746310002);
 }
 
+int sgld_model_prior_single(const sgld_model *m, double *prec)
+{
+    for (int v = 0; v < m->n_vars; v++)
+        if (m->vars[v].prior_sd > 0) return 0;
+    *prec = 1.0 / (m->prior_sd * m->prior_sd);
+    return 1;
+}
+
+double sgld_model_log_prior_sumsq(const sgld_model *m, double ss)
+{
+    const double prec = 1.0 / (m->prior_sd * m->prior_sd);
+    return -0.5 * prec * ss - (double)m->n_params * log(m->prior_sd * 2.5066282746310002);
+}
+
 double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad)
 {
     return log_prior(m, theta, 0.0, NULL, grad);

@@ -141,13 +141,15 @@ __attribute__((target("avx512f"))) static void box_muller_avx512(const uint32_t 
 __attribute__((target("avx512f"))) static void axpy_avx512(const sgld_rng_axpy *op, size_t i0, const float *z,
                                                            double ss[16])
 {
-    const __m512 vb = _mm512_set1_ps(op->b), va = _mm512_set1_ps(op->a), vs = _mm512_set1_ps(op->sd);
+    const __m512 vb = _mm512_set1_ps(op->b), va = _mm512_set1_ps(op->a), vs = _mm512_set1_ps(op->sd),
+                 vc = _mm512_set1_ps(op->c);
     __m512d lo = _mm512_loadu_pd(ss), hi = _mm512_loadu_pd(ss + 8);
     float *y = op->y + i0;
     for (int i = 0; i < 2 * CHUNK; i += 16) {
         __m512 e = op->s ? _mm512_mul_ps(vs, _mm512_loadu_ps(op->s + i0 + i)) : vs;
         __m512 t = _mm512_mul_ps(e, _mm512_loadu_ps(z + i));
         if (op->x) t = _mm512_add_ps(_mm512_mul_ps(va, _mm512_loadu_ps(op->x + i0 + i)), t);
+        if (op->c != 0.0f) t = _mm512_add_ps(_mm512_mul_ps(vc, _mm512_loadu_ps(y + i)), t);
         if (op->b != 0.0f) t = _mm512_add_ps(_mm512_mul_ps(vb, _mm512_loadu_ps(y + i)), t);
         _mm512_storeu_ps(y + i, t);
         if (op->acc) _mm512_storeu_ps(op->acc + i0 + i, _mm512_add_ps(_mm512_loadu_ps(op->acc + i0 + i), t));
@@ -182,6 +184,7 @@ static void axpy_scalar(const sgld_rng_axpy *op, size_t i0, size_t len, const fl
         const float e = op->s ? op->sd * op->s[k] : op->sd;
         float t = e * z[i];
         if (op->x) t = op->a * op->x[k] + t;
+        if (op->c != 0.0f) t = op->c * op->y[k] + t;
         if (op->b != 0.0f) t = op->b * op->y[k] + t;
         op->y[k] = t;
         if (op->acc) op->acc[k] += t;
@@ -274,6 +277,28 @@ static double normal_spans(const sgld_rng *r, uint64_t step, uint32_t purpose, s
         }
         for (long j = 0; j < m; j++)
             for (int l = 0; l < 16; l++) total += part[j][l];
+    }
+    return total;
+}
+
+/* The sum of squares of y in normal_spans' order: spans of 2 SPAN_BLOCKS elements, 16 double
+ * lanes by element index mod 16 in each (float squares are exact in double), the lanes of a
+ * span in order, the spans in order. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+double sgld_rng_sumsq(size_t n, const float *y)
+{
+    const size_t span = 2 * (size_t)SPAN_BLOCKS;
+    double total = 0.0;
+    for (size_t s0 = 0; s0 < n; s0 += span) {
+        const size_t end = n - s0 < span ? n : s0 + span;
+        double ss[16] = {0};
+        size_t i = s0;
+        for (; i + 16 <= end; i += 16)
+            for (int k = 0; k < 16; k++) ss[k] += (double)y[i + k] * y[i + k];
+        for (; i < end; i++) ss[i % 16] += (double)y[i] * y[i];
+        for (int l = 0; l < 16; l++) total += ss[l];
     }
     return total;
 }

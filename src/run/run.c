@@ -361,13 +361,11 @@ static sgld_status chain_allreduce(run *r, float *buf, size_t n)
     return SGLD_OK;
 }
 
-/* The gradient estimate (--gradient, gradient.h) at theta on this step's batch (r->local):
- * this rank's batch sums, one allreduce over the chain, then sgld_gradient_combine (the
- * minibatch log posterior in *lp).  A centred estimator's batch gradient at the centre is
- * timed as `control`.  Collective over the chain (sgld_gradient_fn). */
-sgld_status sgld_run_gradient(void *self, const float *theta, float *grad, double *lp)
+/* This rank's batch sums at theta into r->fused (gradient, log-likelihood, stop flag), summed
+ * over the chain by one allreduce.  A centred estimator's batch gradient at the centre goes to
+ * grad (timed as `control`) and *at_centre.  Collective over the chain. */
+static sgld_status batch_sums(run *r, const float *theta, float *grad, double *at_centre_out)
 {
-    run *r = self;
     const size_t P = r->model.n_params;
     const sgld_model *m = &r->model;
     memset(r->fused, 0, (P + 2) * sizeof(float));
@@ -386,7 +384,36 @@ sgld_status sgld_run_gradient(void *self, const float *theta, float *grad, doubl
     sgld_timer_end(&r->timer, SGLD_EV_GRAD);
     if (r->grid->n_shards > 1) SGLD_TRY(chain_allreduce(r, r->fused, P + 2));
     if (r->fused[P + 1] > 0.0f) r->chain_stop = 1;
-    sgld_gradient_combine(r->gtype, m, r->state + r->grad_at, r->scale, theta, r->fused, r->fused[P], grad, lp);
+    *at_centre_out = at_centre;
+    return SGLD_OK;
+}
+
+/* The gradient estimate (--gradient, gradient.h) at theta on this step's batch (r->local):
+ * batch_sums, then sgld_gradient_combine (the minibatch log posterior in *lp).  Collective
+ * over the chain (sgld_gradient_fn). */
+sgld_status sgld_run_gradient(void *self, const float *theta, float *grad, double *lp)
+{
+    run *r = self;
+    double at_centre;
+    SGLD_TRY(batch_sums(r, theta, grad, &at_centre));
+    sgld_gradient_combine(r->gtype, &r->model, r->state + r->grad_at, r->scale, theta, r->fused,
+                          r->fused[r->model.n_params], grad, lp);
+    return SGLD_OK;
+}
+
+/* The step's gradient left unformed for a sampler that folds the prior (r->fold): the batch
+ * sums go to ctx->lik_sum and *lp = N/B times the batch log-likelihood + the log prior from
+ * theta's sum of squares (the last step's, or one pass now).  Collective over the chain. */
+static sgld_status gradient_unformed(run *r, sgld_step_ctx *ctx, double *lp)
+{
+    const size_t P = r->model.n_params;
+    double at_centre;
+    SGLD_TRY(batch_sums(r, r->theta, r->grad, &at_centre));
+    if (!r->theta_ss_ok) r->theta_ss = sgld_rng_sumsq(P, r->theta);
+    *lp = r->scale * r->fused[P] + sgld_model_log_prior_sumsq(&r->model, r->theta_ss);
+    ctx->lik_sum = r->fused;
+    ctx->lik_scale = r->scale;
+    ctx->prior_prec = r->fold_prec;
     return SGLD_OK;
 }
 
@@ -442,14 +469,27 @@ static sgld_status step(run *r, sgld_step_ctx *ctx, int64_t t, int64_t t_first, 
     /* 'update': the step without the gradient, allreduces and normals nested in it */
     sgld_timer_begin(&r->timer, SGLD_EV_UPDATE);
     sgld_status st = sgld_run_start_recentre(r, t);
-    if (st == SGLD_OK) st = sgld_run_gradient(r, r->theta, r->grad, lp);
-    if (st == SGLD_OK && !isfinite(*lp)) st = sgld_run_div_lp_not_finite(r, t, t > t_first + 1, lp);
+    ctx->lik_sum = NULL;
+    if (st == SGLD_OK) st = r->fold ? gradient_unformed(r, ctx, lp) : sgld_run_gradient(r, r->theta, r->grad, lp);
+    if (st == SGLD_OK && !isfinite(*lp)) {
+        ctx->lik_sum = NULL; /* the restored theta's gradient is formed */
+        st = sgld_run_div_lp_not_finite(r, t, t > t_first + 1, lp);
+    }
     *eps = sgld_run_div_before_step(r, sgld_sampler_step_size(r->sampler, cfg, (uint64_t)t));
     ctx->step = (uint64_t)t;
     ctx->eps = *eps;
     ctx->lp = *lp;
+    double ss = NAN;
+    ctx->theta_sumsq = r->fold ? &ss : NULL;
+    r->theta_ss_ok = 0;
     if (st == SGLD_OK) st = r->sampler->step(ctx, r->theta, r->grad, r->state);
-    if (st == SGLD_OK) st = sgld_run_div_check_theta(r, t);
+    /* A finite sum of squares from the sampler's pass means every theta is finite. */
+    if (st == SGLD_OK && isfinite(ss)) {
+        r->theta_ss = ss;
+        r->theta_ss_ok = 1;
+    } else if (st == SGLD_OK) {
+        st = sgld_run_div_check_theta(r, t);
+    }
     if (st == SGLD_OK && t > cfg->burnin && (t - cfg->burnin) % cfg->thin == 0 && r->writer &&
         sgld_sampler_keep_draw(r->sampler, cfg, (uint64_t)t))
         sgld_run_output_record(r, ctx, *lp);
@@ -599,6 +639,8 @@ static sgld_status sample(run *r, sgld_run_report *rep, int64_t t_first)
                          .gradient = sgld_run_gradient, .chain_sum = chain_sum,
                          .gradient_self = r};
     double lp = 0.0;
+    r->fold = r->sampler->folds_prior && !r->gtype->centred && sgld_model_prior_single(&r->model, &r->fold_prec);
+    r->theta_ss_ok = 0;
     r->last_checkpoint = MPI_Wtime();
     r->stop_at = 0;
     r->div_at_draw = sgld_run_div_count(r);

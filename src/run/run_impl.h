@@ -63,6 +63,13 @@ typedef struct run {
     int64_t *batch, *local;  /* B global indices; the local rows among them */
     size_t n_local;          /* local rows in this step's batch */
     double scale;            /* N / B */
+    /* The gradient handed over unformed (sampler.h, lik_sum): the sampler folds the prior,
+     * N(0, 1 / fold_prec) on every parameter, into its pass over theta and reports the new
+     * theta's sum of squares, which the next step's log prior reuses while theta_ss_ok. */
+    int fold;
+    double fold_prec;
+    double theta_ss;         /* sum theta^2 of the current theta (sgld_rng_sumsq's bits) */
+    int theta_ss_ok;         /* theta_ss is that of the current theta (set after a step) */
 
     /* start.c: the gradient estimator and where a chain starts (gradient.h) */
     const sgld_gradient_type *gtype;

@@ -911,7 +911,7 @@ static void test_noise_axpy(void **state)
     sgld_rng r = {17, 4};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         const size_t n = sizes[k];
-        const float b = k % 2 ? 0.0f : 0.98046875f, a = 0.375f, sd = 0.07f;
+        const float b = k % 2 ? 0.0f : 0.98046875f, a = 0.375f, sd = 0.07f, c = k % 4 == 0 ? -0.0078125f : 0.0f;
         for (size_t i = 0; i < NMAX; i++) {
             x[i] = (float)sin(0.1 * i), s[i] = 1.0f + 0.5f * (float)cos(0.7 * i);
             y[i] = want[i] = k % 2 ? NAN : (float)cos(0.3 * i);
@@ -923,6 +923,7 @@ static void test_noise_axpy(void **state)
             for (size_t i = i0; i < n && i < i0 + SPAN; i++) {
                 float t = (sd * s[i]) * z[i];
                 t = a * x[i] + t;
+                if (c != 0.0f) t = c * want[i] + t;
                 if (b != 0.0f) t = b * want[i] + t;
                 want[i] = t;
                 acc_want[i] += t;
@@ -932,11 +933,14 @@ static void test_noise_axpy(void **state)
         }
         for (int threads = 1; threads <= 3; threads++) {
             for (size_t i = 0; i < NMAX; i++) y1[i] = y[i], acc[i] = (float)(0.01 * i);
-            const sgld_rng_axpy op = {.b = b, .a = a, .sd = sd, .x = x, .s = s, .y = y1, .acc = acc, .sumsq = 1};
+            const sgld_rng_axpy op = {.b = b, .a = a, .sd = sd, .c = c, .x = x, .s = s, .y = y1, .acc = acc, .sumsq = 1};
             sgld_rng_set_threads(threads);
             const double got = sgld_rng_normal_axpy(&r, 5 + k, SGLD_RNG_SAMPLER, n, &op);
             sgld_rng_set_threads(1);
             if (got != ss) fail_msg("n = %zu, %d threads: sum of squares %.17g vs %.17g", n, threads, got, ss);
+            /* the same bits from the new y alone (the run's log prior at a theta no step made) */
+            const double again = sgld_rng_sumsq(n, y1);
+            if (again != ss) fail_msg("n = %zu: sgld_rng_sumsq %.17g vs the update's %.17g", n, again, ss);
             for (size_t i = 0; i < n; i++)
                 if (y1[i] != want[i] || acc[i] != acc_want[i])
                     fail_msg("n = %zu, %d threads, element %zu: y %.9g vs %.9g, acc %.9g vs %.9g", n, threads, i,

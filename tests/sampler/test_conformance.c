@@ -869,6 +869,56 @@ static void test_smile_energy(void **state)
     }
 }
 
+/* ---- (7) sgld on the gradient handed over unformed (sampler.h, lik_sum) ---- */
+
+/* The run hands sgld the N/B-scaled batch sum and the prior's precision instead of the formed
+ * gradient g = scale sum - prec theta, and sgld folds them into its one pass.  At T = 0 (no
+ * noise) both paths must give theta + (eps/2) g to within 2 float ulps of the exact double
+ * value; at T = 1 they must agree to 2 ulps of the terms; the sum of squares it reports must
+ * be sgld_rng_sumsq's bits of the new theta. */
+static void test_sgld_unformed(void **state)
+{
+    (void)state;
+    enum { P = 40001 };
+    const sgld_sampler_type *s = sgld_sampler_find("sgld");
+    assert_non_null(s);
+    assert_true(s->folds_prior);
+    float *th0 = malloc(P * sizeof *th0), *sum = malloc(P * sizeof *sum), *g = malloc(P * sizeof *g);
+    float *ta = malloc(P * sizeof *ta), *tb = malloc(P * sizeof *tb);
+    assert_non_null(tb);
+    const double scale = 37.5, prec = 2.0;
+    for (size_t i = 0; i < P; i++) {
+        th0[i] = (float)(2.0 * sin(0.37 * i));
+        sum[i] = (float)(0.01 * cos(0.11 * i));
+        g[i] = (float)(scale * sum[i]) - (float)(prec * th0[i]); /* the run's formed gradient */
+    }
+    sgld_config cfg;
+    base_config(&cfg);
+    for (int temp = 0; temp <= 1; temp++) {
+        const double eps = 1e-3;
+        sgld_rng rng = {cfg.seed, 1};
+        double ss = NAN;
+        sgld_step_ctx ctx = {.n_params = P, .step = 3, .eps = eps, .temperature = temp, .rng = &rng, .cfg = &cfg};
+        memcpy(ta, th0, P * sizeof *ta);
+        assert_int_equal(s->step(&ctx, ta, g, NULL), SGLD_OK);
+        ctx.lik_sum = sum, ctx.lik_scale = scale, ctx.prior_prec = prec, ctx.theta_sumsq = &ss;
+        memcpy(tb, th0, P * sizeof *tb);
+        assert_int_equal(s->step(&ctx, tb, NULL, NULL), SGLD_OK);
+        double worst = 0;
+        for (size_t i = 0; i < P; i++) {
+            const double drift = 0.5 * eps * (scale * sum[i] - prec * th0[i]);
+            const double ulp = 1.2e-7 * (fabs(th0[i]) + fabs(drift) + (temp ? fabs(tb[i] - th0[i] - drift) : 0.0));
+            const double e = temp ? fabs((double)ta[i] - tb[i]) : fmax(fabs(ta[i] - th0[i] - drift), fabs(tb[i] - th0[i] - drift));
+            worst = fmax(worst, e / ulp);
+        }
+        printf("  sgld unformed, T = %d: worst difference %.2f ulps; sum of squares %s sgld_rng_sumsq's\n", temp, worst,
+               ss == sgld_rng_sumsq(P, tb) ? "equal to" : "DIFFERENT from");
+        assert_true(worst <= 2.0);
+        assert_true(ss == sgld_rng_sumsq(P, tb));
+    }
+    free(th0), free(sum), free(g), free(ta), free(tb);
+}
+
 int main(int argc, char **argv)
 {
     /* diag-sgld (tools/examples/my_sampler.c, compiled into this program) joins the registry
@@ -885,6 +935,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_nan_guardrail),
         cmocka_unit_test(test_diag_ill_conditioned),
         cmocka_unit_test(test_smile_energy),
+        cmocka_unit_test(test_sgld_unformed),
     };
     return sgld_test_run(argc, argv, "sampler-conformance", tests, sizeof tests / sizeof tests[0]);
 }
