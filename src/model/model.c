@@ -156,27 +156,6 @@ WIDE static double prior_pass(size_t n, const float *theta, double prec, double 
     return ss;
 }
 
-/* sgld_model_log_prior and sgld_model_log_prior_scaled (sum NULL: the former). */
-static double log_prior(const sgld_model *m, const float *theta, double scale, const float *sum, float *grad)
-{
-    int per_var = 0;
-    for (int v = 0; v < m->n_vars; v++) per_var |= m->vars[v].prior_sd > 0;
-    if (per_var) { /* a tensor's own sd (networks: --prior-sd-layers) */
-        double lp = 0.0;
-        for (int v = 0; v < m->n_vars; v++) {
-            const sgld_param_var *pv = &m->vars[v];
-            const double sd = pv->prior_sd > 0 ? pv->prior_sd : m->prior_sd, prec = 1.0 / (sd * sd);
-            double ss = prior_pass(pv->size, theta + pv->offset, prec, scale, sum ? sum + pv->offset : NULL,
-                                   grad ? grad + pv->offset : NULL);
-            lp -= 0.5 * prec * ss + (double)pv->size * log(sd * 2.5066282746310002);
-        }
-        return lp;
-    }
-    const double prec = 1.0 / (m->prior_sd * m->prior_sd);
-    double ss = prior_pass(m->n_params, theta, prec, scale, sum, grad);
-    return -0.5 * prec * ss - (double)m->n_params * log(m->prior_sd * 2.5066282746310002);
-}
-
 int sgld_model_prior_single(const sgld_model *m, double *prec)
 {
     for (int v = 0; v < m->n_vars; v++)
@@ -189,6 +168,24 @@ double sgld_model_log_prior_sumsq(const sgld_model *m, double ss)
 {
     const double prec = 1.0 / (m->prior_sd * m->prior_sd);
     return -0.5 * prec * ss - (double)m->n_params * log(m->prior_sd * 2.5066282746310002);
+}
+
+/* sgld_model_log_prior and sgld_model_log_prior_scaled (sum NULL: the former). */
+static double log_prior(const sgld_model *m, const float *theta, double scale, const float *sum, float *grad)
+{
+    double prec;
+    if (sgld_model_prior_single(m, &prec))
+        return sgld_model_log_prior_sumsq(m, prior_pass(m->n_params, theta, prec, scale, sum, grad));
+    double lp = 0.0; /* a tensor's own sd (networks: --prior-sd-layers) */
+    for (int v = 0; v < m->n_vars; v++) {
+        const sgld_param_var *pv = &m->vars[v];
+        const double sd = pv->prior_sd > 0 ? pv->prior_sd : m->prior_sd;
+        prec = 1.0 / (sd * sd);
+        double ss = prior_pass(pv->size, theta + pv->offset, prec, scale, sum ? sum + pv->offset : NULL,
+                               grad ? grad + pv->offset : NULL);
+        lp -= 0.5 * prec * ss + (double)pv->size * log(sd * 2.5066282746310002);
+    }
+    return lp;
 }
 
 double sgld_model_log_prior(const sgld_model *m, const float *theta, float *grad)

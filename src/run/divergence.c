@@ -78,7 +78,6 @@ sgld_status sgld_run_div_lp_not_finite(run *r, int64_t t, int can_undo, double *
     return SGLD_OK;
 }
 
-/* After the step: non-finite parameters end the run (abort) or the step is undone. */
 /* GCC: AVX-512 and AVX2 clones of the check (chosen at load time). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -96,6 +95,7 @@ static int all_finite(const float *x, size_t n)
     return !bad;
 }
 
+/* After the step: non-finite parameters end the run (abort) or the step is undone. */
 sgld_status sgld_run_div_check_theta(run *r, int64_t t)
 {
     if (all_finite(r->theta, r->model.n_params)) return SGLD_OK;

@@ -599,11 +599,10 @@ static hsize_t create_bytes(const sgld_samples *s)
     hsize_t need = (hsize_t)64 << 10;
     need += (hsize_t)s->n_vars * ((hsize_t)8 << 10);
     for (int g = 0; g < s->n_groups; g++)
-        for (int d = 0; d < s->groups[g].n_dims; d++)
-        {
+        for (int d = 0; d < s->groups[g].n_dims; d++) {
             const samples_dim *dim = &s->groups[g].dims[d];
-            /* labels: their bytes and a placeholder dimension */
             need += ((hsize_t)8 << 10) + (dim->len > 0 ? 8 * (hsize_t)dim->len : 0);
+            /* labels: their bytes and a placeholder dimension */
             if (dim->labels) need += ((hsize_t)8 << 10) + (hsize_t)dim->len * (hsize_t)dim->width;
         }
     return need;
